@@ -1,0 +1,48 @@
+"""Database engines. Built by the app factory or the CLI, never at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from flashport.settings import Settings
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    url = settings.async_database_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **overrides)
+        _tune_sqlite(engine)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+        "pool_pre_ping": True,
+    }
+    options.update(overrides)
+    return create_async_engine(url, **options)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
+
+    BEGIN IMMEDIATE takes the write lock at the start of every transaction, so two read-then-write
+    transactions serialise instead of failing with "database is locked" half-way through.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,253 @@
+"""The relational schema (SQLAlchemy Core). Migrations under ``migrations/versions`` create it; a test
+checks that the migrated database and this metadata never drift apart.
+
+Money columns are integer fen (``*_fen``); times are timezone-aware UTC (see :class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC; SQLite gives them back naive, so we put the zone back."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+BigId: Any = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+def _id() -> sa.Column[Any]:
+    return sa.Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+def _created() -> sa.Column[Any]:
+    return sa.Column("created_at", UTCDateTime(), nullable=False)
+
+
+suppliers = sa.Table(
+    "suppliers",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("contact_email", sa.String(320)),
+    _created(),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("supplier_id", BigId, sa.ForeignKey("suppliers.id")),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _created(),
+    sa.CheckConstraint("role IN ('buyer', 'operator', 'supplier')", name="role"),
+    sa.CheckConstraint("(role = 'supplier') = (supplier_id IS NOT NULL)", name="supplier_link"),
+)
+
+brands = sa.Table(
+    "brands",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("logo_url", sa.String(500)),
+    _created(),
+)
+
+warehouses = sa.Table(
+    "warehouses",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(40), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("customs_district", sa.String(4)),
+    sa.Column("country", sa.String(2), nullable=False),
+    _created(),
+    sa.CheckConstraint("kind IN ('bonded', 'overseas')", name="kind"),
+    sa.CheckConstraint("kind <> 'bonded' OR customs_district IS NOT NULL", name="bonded_district"),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    _id(),
+    sa.Column("brand_id", BigId, sa.ForeignKey("brands.id"), nullable=False, index=True),
+    sa.Column("supplier_id", BigId, sa.ForeignKey("suppliers.id"), nullable=False, index=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("images", JSONType, nullable=False),
+    sa.Column("origin_country", sa.String(2), nullable=False),
+    sa.Column("hs_code", sa.String(10), nullable=False),
+    sa.Column("legal_unit", sa.String(3), nullable=False),
+    sa.Column("tax_category", sa.String(32), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+skus = sa.Table(
+    "skus",
+    metadata,
+    _id(),
+    sa.Column("product_id", BigId, sa.ForeignKey("products.id"), nullable=False, index=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("spec", sa.String(255), nullable=False, server_default=""),
+    sa.Column("barcode", sa.String(32)),
+    sa.Column("original_price_fen", sa.BigInteger, nullable=False),
+    sa.Column("weight_grams", sa.Integer, nullable=False),
+    sa.Column("unit", sa.String(3), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("original_price_fen > 0", name="price_positive"),
+    sa.CheckConstraint("weight_grams > 0", name="weight_positive"),
+)
+
+stock = sa.Table(
+    "stock",
+    metadata,
+    sa.Column("sku_id", BigId, sa.ForeignKey("skus.id"), primary_key=True),
+    sa.Column("warehouse_id", BigId, sa.ForeignKey("warehouses.id"), primary_key=True),
+    sa.Column("on_hand", sa.Integer, nullable=False),
+    sa.Column("allotted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("allotted >= 0 AND allotted <= on_hand", name="allotted_within_on_hand"),
+)
+
+sale_events = sa.Table(
+    "sale_events",
+    metadata,
+    _id(),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("banner_url", sa.String(500)),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("state IN ('draft', 'scheduled', 'cancelled')", name="state"),
+    sa.CheckConstraint("ends_at > starts_at", name="window"),
+)
+
+sale_items = sa.Table(
+    "sale_items",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("sale_events.id"), nullable=False, index=True),
+    sa.Column("sku_id", BigId, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("warehouse_id", BigId, sa.ForeignKey("warehouses.id"), nullable=False),
+    sa.Column("sale_price_fen", sa.BigInteger, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("per_buyer_limit", sa.Integer, nullable=False),
+    # The database truth of rule 1: units held by pending orders and units paid for.
+    sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sold", sa.Integer, nullable=False, server_default="0"),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("event_id", "sku_id", name="uq_sale_items_event_sku"),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.CheckConstraint("per_buyer_limit > 0", name="limit_positive"),
+    sa.CheckConstraint("sale_price_fen > 0", name="price_positive"),
+    sa.CheckConstraint("reserved >= 0 AND sold >= 0 AND reserved + sold <= quantity", name="no_oversell"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=False, index=True),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+)
+
+# --- the buy path (issue 3) -------------------------------------------------------------------------
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # UUID made by the API process: group commit
+    sa.Column("order_no", sa.String(32), nullable=False, unique=True),
+    sa.Column("buyer_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("event_id", BigId, sa.ForeignKey("sale_events.id"), nullable=False),
+    sa.Column("sale_item_id", BigId, sa.ForeignKey("sale_items.id"), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("fulfilment", sa.String(16), nullable=False),
+    sa.Column("goods_value_fen", sa.BigInteger, nullable=False),
+    sa.Column("freight_fen", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("discount_fen", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("tax_fen", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=False),
+    _created(),
+    sa.Column("payment_deadline", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime()),
+    sa.UniqueConstraint("buyer_id", "idempotency_key", name="uq_orders_buyer_idempotency"),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.CheckConstraint("status IN ('pending_payment', 'paid', 'expired', 'cancelled')", name="status"),
+    sa.Index("ix_orders_status_deadline", "status", "payment_deadline"),
+    sa.Index("ix_orders_buyer_created", "buyer_id", "created_at"),
+    sa.Index("ix_orders_sale_item_status", "sale_item_id", "status"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("sale_item_id", BigId, sa.ForeignKey("sale_items.id"), nullable=False),
+    sa.Column("sku_id", BigId, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price_fen", sa.BigInteger, nullable=False),
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+)
+
+buyer_item_units = sa.Table(
+    "buyer_item_units",
+    metadata,
+    sa.Column("sale_item_id", BigId, sa.ForeignKey("sale_items.id"), primary_key=True),
+    sa.Column("buyer_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    # Units in this buyer's live (pending or paid) orders of the item: the database truth of rule 2.
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.CheckConstraint("units >= 0", name="units_non_negative"),
+)

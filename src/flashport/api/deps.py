@@ -1,0 +1,56 @@
+"""Request dependencies: the service context and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from flashport.api.errors import error_responses
+from flashport.domain.accounts import Principal, Role
+from flashport.domain.errors import Unauthenticated
+from flashport.services import accounts
+from flashport.services.context import Context
+
+_bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
+
+
+def get_ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
+    return accounts.verify_token(get_ctx(request), credentials.credentials)
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(who: Principal = Depends(principal)) -> Principal:
+        who.require(*roles)
+        return who
+
+    return dependency
+
+
+def roles_doc(*roles: Role, errors: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Route-decorator arguments stating who may call it (``x-roles`` in OpenAPI) and its errors."""
+    return {
+        "openapi_extra": {"x-roles": [r.value for r in roles]},
+        "responses": error_responses(401, 403, *errors),
+    }
+
+
+def public_doc(*errors: int) -> dict[str, Any]:
+    return {"openapi_extra": {"x-roles": ["public"]}, "responses": error_responses(*errors)}
+
+
+OperatorOnly = Depends(require(Role.OPERATOR))
+CatalogManager = Depends(require(Role.OPERATOR, Role.SUPPLIER))
+BuyerOnly = Depends(require(Role.BUYER))
+AnyUser = Depends(principal)

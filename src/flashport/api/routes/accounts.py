@@ -1,0 +1,103 @@
+"""Registration, log-in, and the operators' user management."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.domain.accounts import Principal, Role
+from flashport.services import accounts
+from flashport.services.context import Context
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(max_length=320, examples=["li.na@example.com"])
+    password: str = Field(min_length=1, max_length=1024)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class StaffIn(RegisterIn):
+    role: Role
+    supplier_id: int | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    supplier_id: int | None = None
+    created_at: datetime | None = None
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    role: Role
+    user_id: int
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    summary="A buyer registers",
+    **public_doc(409, 422),
+)
+async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+    return await accounts.register(ctx, email=body.email, password=body.password, name=body.name)
+
+
+@router.post(
+    "/auth/login", response_model=TokenOut, summary="Log in and get a bearer token", **public_doc(401, 422)
+)
+async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+    return await accounts.log_in(ctx, email=body.email, password=body.password)
+
+
+@router.get(
+    "/me",
+    response_model=UserOut,
+    summary="The calling account",
+    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER),
+)
+async def me(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+    return await accounts.get_user(ctx, who.user_id)
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create an operator, supplier or buyer account",
+    **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
+)
+async def create_user(
+    body: StaffIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, object]:
+    return await accounts.register(
+        ctx,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        role=body.role,
+        supplier_id=body.supplier_id,
+    )
+
+
+@router.get("/users", response_model=list[UserOut], summary="List accounts", **roles_doc(Role.OPERATOR))
+async def list_users(
+    role: Role | None = None, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> list[dict[str, object]]:
+    return await accounts.list_users(ctx, role)

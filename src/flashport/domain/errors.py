@@ -1,0 +1,70 @@
+"""Domain errors. Each carries a machine-readable ``code``; the API maps the class to a status code in
+one place (``flashport.api.errors``), so services and the domain never speak HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error a caller can cause. ``code`` is stable API; ``message`` is for humans."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[FieldProblem] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: list[FieldProblem] = details or []
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but breaks a rule (422)."""
+
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (409): sold out, not live, stock too low."""
+
+    code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency needed to decide safely is down; we fail closed (503)."""
+
+    code = "service_unavailable"
+
+
+@dataclass
+class ErrorBody:
+    code: str
+    message: str
+    details: list[FieldProblem] = field(default_factory=list)

@@ -1,0 +1,54 @@
+"""What every service function needs, built once by the app factory / CLI and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flashport.domain.events import SalePolicy
+from flashport.services import outbox
+from flashport.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tx:
+    """One database transaction. ``emit`` writes an outbox row inside it (rule 9)."""
+
+    conn: AsyncConnection
+    now: datetime
+
+    async def emit(self, type_: str, subject: str, payload: dict[str, Any]) -> None:
+        await outbox.append(self.conn, type_, subject, payload, self.now)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Callable[[], datetime] = utc_now
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> SalePolicy:
+        s = self.settings
+        return SalePolicy(s.event_min_length, s.event_max_length, s.price_band_min, s.price_band_max)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Commits when the block ends normally, rolls back on any exception."""
+        async with self.engine.begin() as conn:
+            yield Tx(conn, self.clock())
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn

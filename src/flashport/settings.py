@@ -1,0 +1,93 @@
+"""Typed settings, read once from ``FLASHPORT_*`` environment variables and validated at start-up.
+
+Every field is documented in README.md ("Configuration"). With no variables set, Flashport runs
+embedded: SQLite in ``./data`` and the SQL stock engine.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_DEV_SECRET = "dev-only-insecure-secret-change-me-please"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLASHPORT_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; postgresql://... switches to PostgreSQL. Default: SQLite in data_dir.",
+    )
+    redis_url: str | None = Field(default=None, description="redis://... turns on the Redis stock engine.")
+    redis_prefix: str = "fp"
+    secret_key: str = INSECURE_DEV_SECRET
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    event_min_days: float = Field(default=5, gt=0)
+    event_max_days: float = Field(default=10, gt=0)
+    price_band_min: Decimal = Field(default=Decimal("0.10"), gt=0, le=1)
+    price_band_max: Decimal = Field(default=Decimal("0.50"), gt=0, le=1)
+    payment_window_seconds: int = Field(default=20 * 60, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db_pool_size: int = Field(default=10, ge=1)
+    group_commit_ms: float = Field(default=2.0, ge=0, description="Order group-commit window.")
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.event_min_days > self.event_max_days:
+            raise ValueError("event_min_days must not exceed event_max_days")
+        if self.price_band_min > self.price_band_max:
+            raise ValueError("price_band_min must not exceed price_band_max")
+        if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError("FLASHPORT_SECRET_KEY must be set to 32+ random characters in production")
+        if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
+            raise ValueError("FLASHPORT_DATABASE_URL must be a postgresql:// or sqlite:// URL")
+        return self
+
+    @cached_property
+    def async_database_url(self) -> str:
+        """The URL with the async driver the app uses (asyncpg / aiosqlite)."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'flashport.sqlite3').resolve()}"
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+    @property
+    def event_min_length(self) -> timedelta:
+        return timedelta(days=self.event_min_days)
+
+    @property
+    def event_max_length(self) -> timedelta:
+        return timedelta(days=self.event_max_days)
+
+    @property
+    def payment_window(self) -> timedelta:
+        return timedelta(seconds=self.payment_window_seconds)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; ``overrides`` win (tests use them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

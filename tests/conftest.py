@@ -1,0 +1,108 @@
+"""Test fixtures. Every storage test runs twice: on SQLite and on the local PostgreSQL server, each in a
+database created for this run by the real migrations and dropped afterwards."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from flashport.adapters.db import migrate
+from flashport.adapters.db.engine import create_engine
+from flashport.adapters.db.schema import metadata
+from flashport.api.app import create_app
+from flashport.services.context import Context
+from flashport.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("FLASHPORT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("FLASHPORT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+BACKENDS = os.environ.get("FLASHPORT_TEST_BACKENDS", "sqlite,postgres").split(",")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Run every ``async def`` test on anyio's asyncio runner without marking each one by hand."""
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _pg_url(dbname: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql://", "postgres://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Settings pointing at a fresh, migrated database of one backend."""
+    import asyncio
+
+    data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "sqlite":
+        settings = Settings(env="test", data_dir=data_dir)
+        migrate.upgrade(settings)
+        yield settings
+        return
+    name = f"fp_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        settings = Settings(env="test", data_dir=data_dir, database_url=_pg_url(name))
+        migrate.upgrade(settings)
+        yield settings
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def backend(database_settings: Settings) -> str:
+    return "sqlite" if database_settings.is_sqlite else "postgres"
+
+
+async def _empty_all_tables(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def ctx(database_settings: Settings) -> AsyncIterator[Context]:
+    """A context on an emptied database: each test starts from nothing."""
+    engine = create_engine(database_settings)
+    await _empty_all_tables(engine)
+    context = Context(settings=database_settings, engine=engine)
+    try:
+        yield context
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ctx=ctx)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

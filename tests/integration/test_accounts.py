@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import httpx
+
+from flashport.domain.accounts import Role
+from tests.factories import auth, make_supplier, make_user
+
+
+async def test_buyer_registers_logs_in_and_sees_itself(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "Li.Na@Example.com", "password": "s3cret-pass", "name": "Li Na"},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == "li.na@example.com"
+    assert created.json()["role"] == "buyer"
+
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "li.na@example.com", "password": "s3cret-pass"}
+    )
+    assert login.status_code == 200
+    me = await client.get("/api/v1/me", headers=auth(login.json()["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["name"] == "Li Na"
+
+
+async def test_password_is_stored_as_argon2id_hash(client: httpx.AsyncClient, ctx) -> None:
+    import sqlalchemy as sa
+
+    from flashport.adapters.db.schema import users
+
+    await client.post(
+        "/api/v1/auth/register", json={"email": "a@b.cn", "password": "password-1", "name": "A"}
+    )
+    async with ctx.read() as conn:
+        stored = await conn.scalar(sa.select(users.c.password_hash).where(users.c.email == "a@b.cn"))
+    assert stored.startswith("$argon2id$")
+    assert "password-1" not in stored
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_401(client: httpx.AsyncClient) -> None:
+    await client.post(
+        "/api/v1/auth/register", json={"email": "x@y.cn", "password": "password-1", "name": "X"}
+    )
+    wrong = await client.post("/api/v1/auth/login", json={"email": "x@y.cn", "password": "password-2"})
+    unknown = await client.post("/api/v1/auth/login", json={"email": "nobody@y.cn", "password": "password-1"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["code"] == unknown.json()["code"] == "bad_credentials"
+
+
+async def test_duplicate_email_is_a_conflict_and_writes_nothing_more(client: httpx.AsyncClient) -> None:
+    body = {"email": "dup@y.cn", "password": "password-1", "name": "D"}
+    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+    again = await client.post("/api/v1/auth/register", json=body)
+    assert again.status_code == 409
+    assert again.json() == {
+        "code": "email_taken",
+        "message": "an account with this email already exists",
+        "details": [],
+    }
+
+
+async def test_bad_registration_input_names_the_field(client: httpx.AsyncClient) -> None:
+    short = await client.post(
+        "/api/v1/auth/register", json={"email": "s@y.cn", "password": "short", "name": "S"}
+    )
+    assert short.status_code == 422
+    assert short.json()["details"][0]["field"] == "password"
+    wrong_type = await client.post("/api/v1/auth/register", json={"email": 5, "password": [], "name": "S"})
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["code"] == "validation_error"
+    assert {d["field"] for d in wrong_type.json()["details"]} == {"email", "password"}
+
+
+async def test_tampered_or_missing_token_is_401(client: httpx.AsyncClient, ctx) -> None:
+    _, token = await make_user(ctx, Role.BUYER)
+    assert (await client.get("/api/v1/me")).status_code == 401
+    tampered = await client.get(
+        "/api/v1/me", headers=auth(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    )
+    assert tampered.status_code == 401
+    assert tampered.json()["code"] == "invalid_token"
+
+
+async def test_operator_creates_a_supplier_user_who_can_log_in(client: httpx.AsyncClient, ctx) -> None:
+    _, op = await make_user(ctx, Role.OPERATOR)
+    supplier_id = await make_supplier(ctx)
+    made = await client.post(
+        "/api/v1/users",
+        headers=auth(op),
+        json={
+            "email": "sup@brand.fr",
+            "password": "password-9",
+            "name": "Sup",
+            "role": "supplier",
+            "supplier_id": supplier_id,
+        },
+    )
+    assert made.status_code == 201, made.text
+    login = await client.post("/api/v1/auth/login", json={"email": "sup@brand.fr", "password": "password-9"})
+    assert login.json()["role"] == "supplier"
+    unlinked = await client.post(
+        "/api/v1/users",
+        headers=auth(op),
+        json={"email": "sup2@brand.fr", "password": "password-9", "name": "Sup", "role": "supplier"},
+    )
+    assert unlinked.status_code == 422
