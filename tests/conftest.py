@@ -18,6 +18,7 @@ from flashport.adapters.db import migrate
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import metadata
 from flashport.api.app import create_app
+from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings
 
@@ -90,14 +91,49 @@ async def _empty_all_tables(engine: sa.ext.asyncio.AsyncEngine) -> None:
 
 @pytest.fixture
 async def ctx(database_settings: Settings) -> AsyncIterator[Context]:
-    """A context on an emptied database: each test starts from nothing."""
+    """A context (SQL stock engine) on an emptied database: each test starts from nothing."""
     engine = create_engine(database_settings)
     await _empty_all_tables(engine)
-    context = Context(settings=database_settings, engine=engine)
+    await engine.dispose()
+    context = await build_context(database_settings)
     try:
         yield context
     finally:
-        await engine.dispose()
+        await close_context(context)
+
+
+@pytest.fixture(params=["sql", "redis"])
+async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Context]:
+    """A context for buy-path tests, once per stock engine; Redis keys get a prefix of their own."""
+    settings = database_settings
+    prefix = f"fpt{uuid.uuid4().hex[:10]}"
+    if request.param == "redis":
+        settings = settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
+    engine = create_engine(settings)
+    await _empty_all_tables(engine)
+    await engine.dispose()
+    context = await build_context(settings)
+    listener = context.extras.get("restock_listener")
+    if listener is not None:
+        await listener.ready.wait()
+    try:
+        yield context
+    finally:
+        await close_context(context)
+        if request.param == "redis":
+            await _delete_redis_prefix(prefix)
+
+
+async def _delete_redis_prefix(prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: int = Field(default=10, ge=1)
-    group_commit_ms: float = Field(default=2.0, ge=0, description="Order group-commit window.")
+    group_commit_in_flight: int = Field(default=4, ge=1, le=64)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")

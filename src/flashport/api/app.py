@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from flashport import __version__
-from flashport.adapters.db.engine import create_engine
 from flashport.api import errors
-from flashport.api.routes import accounts, catalog, events, health, outbox
+from flashport.api.routes import accounts, catalog, events, health, orders, outbox
+from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings, load_settings
 
@@ -32,17 +32,17 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
             app.state.ctx = ctx
             yield
             return
-        own = Context(settings=settings or load_settings(), engine=create_engine(settings or load_settings()))
+        own = await build_context(settings or load_settings())
         app.state.ctx = own
         try:
             yield
         finally:
-            await own.engine.dispose()
+            await close_context(own)
 
     app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     if ctx is not None:
         app.state.ctx = ctx
     errors.install(app)
-    for module in (health, accounts, catalog, events, outbox):
+    for module in (health, accounts, catalog, events, orders, outbox):
         app.include_router(module.router)
     return app

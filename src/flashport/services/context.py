@@ -6,13 +6,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.domain.events import SalePolicy
 from flashport.services import outbox
 from flashport.settings import Settings
+
+if TYPE_CHECKING:
+    from flashport.adapters.stock.interface import StockEngine
+    from flashport.services.buying import BuyPath
 
 
 def utc_now() -> datetime:
@@ -35,6 +39,8 @@ class Context:
     settings: Settings
     engine: AsyncEngine
     clock: Callable[[], datetime] = utc_now
+    stock: StockEngine | None = None  # None only in tests that never touch stock
+    buy_path: BuyPath | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

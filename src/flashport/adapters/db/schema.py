@@ -220,7 +220,11 @@ orders = sa.Table(
     sa.Column("idempotency_key", sa.String(128), nullable=False),
     _created(),
     sa.Column("payment_deadline", UTCDateTime(), nullable=False),
+    sa.Column("paid_at", UTCDateTime()),
     sa.Column("closed_at", UTCDateTime()),
+    # Set when an expired or cancelled order's units are back in the stock engine: the worker retries
+    # releases that a crash interrupted, and reconciliation counts unreleased units as still taken.
+    sa.Column("stock_released_at", UTCDateTime()),
     sa.UniqueConstraint("buyer_id", "idempotency_key", name="uq_orders_buyer_idempotency"),
     sa.CheckConstraint("quantity > 0", name="quantity_positive"),
     sa.CheckConstraint("status IN ('pending_payment', 'paid', 'expired', 'cancelled')", name="status"),

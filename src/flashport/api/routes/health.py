@@ -14,3 +14,10 @@ async def healthz(ctx: Context = Depends(get_ctx)) -> dict[str, str]:
     async with ctx.read() as conn:
         await conn.execute(text("SELECT 1"))
     return {"status": "ok"}
+
+
+@router.get(
+    "/livez", summary="Process is up (touches nothing: the load generator's yardstick)", **public_doc()
+)
+async def livez() -> dict[str, str]:
+    return {"status": "ok"}

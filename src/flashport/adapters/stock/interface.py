@@ -1,0 +1,95 @@
+"""The stock engine: the one place that decides whether units can be reserved (rules 1, 2, 4, 7).
+
+Two implementations pass the same contract tests (tests/integration/test_stock_engine_contract.py):
+
+- :class:`~flashport.adapters.stock.sql.SqlStockEngine` (embedded default): the reservation is a
+  conditional UPDATE inside the very transaction that writes the order, so both land or neither does.
+- :class:`~flashport.adapters.stock.redis.RedisStockEngine` (``FLASHPORT_REDIS_URL``): one Lua script
+  checks and reserves atomically in Redis; the order is then group-committed to the database and the
+  reservation released if that write fails.
+
+Failure policy: if the engine's store is unreachable, ``place`` raises and the buyer gets 503. Buying
+fails closed; we never guess that stock is there.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.domain.orders import OrderDraft, RejectReason
+
+if TYPE_CHECKING:
+    from flashport.services.context import Context
+
+
+class PlacementKind(enum.Enum):
+    CREATED = "created"  # reserved and committed: the order exists
+    DUPLICATE = "duplicate"  # this buyer already used this idempotency key: ``order_id`` is that order
+    REJECTED = "rejected"  # nothing reserved: ``reason`` says why
+
+
+@dataclass(frozen=True)
+class Placement:
+    kind: PlacementKind
+    order_id: str | None = None
+    reason: RejectReason | None = None
+    remaining: int | None = None  # units left after this call, when the engine knows it cheaply
+
+    @classmethod
+    def rejected(cls, reason: RejectReason, remaining: int | None = None) -> Placement:
+        return cls(PlacementKind.REJECTED, reason=reason, remaining=remaining)
+
+
+@dataclass(frozen=True)
+class Counters:
+    """An item's counters as the engine holds them: units taken (reserved + sold) and units per buyer."""
+
+    taken: int
+    per_buyer: Mapping[int, int] = field(default_factory=dict)
+
+
+class StockEngine(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    async def place(self, draft: OrderDraft) -> Placement:
+        """Reserve the draft's units and make the order durable, or refuse. Never half of it."""
+
+    @abc.abstractmethod
+    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
+        """Called inside the transaction that moved ``order`` to expired/cancelled. Returns True when
+        the units were returned in that same transaction (then nothing is left to do after commit)."""
+
+    @abc.abstractmethod
+    async def release_after(self, order: Mapping[str, Any]) -> None:
+        """Called after that transaction committed when ``release_within`` returned False. Must be
+        idempotent per order: a crash and a retry must not return the units twice."""
+
+    @abc.abstractmethod
+    async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:
+        """Units still for sale per item."""
+
+    @abc.abstractmethod
+    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+        """Learn created/changed/cancelled items from the database (after their transaction commits)."""
+
+    @abc.abstractmethod
+    async def read_counters(self, item_id: int) -> Counters | None:
+        """The engine's counters for reconciliation; None when it holds nothing for the item."""
+
+    @abc.abstractmethod
+    async def adjust(self, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]) -> None:
+        """Shift counters by deltas (reconcile --repair). Deltas, not absolute values, so reservations
+        racing with the repair are never overwritten."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, most engines need nothing
+        """Open connections and background listeners."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Flush pending writes and close connections."""

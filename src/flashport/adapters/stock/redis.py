@@ -1,0 +1,214 @@
+"""The Redis stock engine: one Lua script reserves, the database keeps the order (group commit).
+
+Keys of one item share the hash tag ``{item:ID}`` so every script touches a single Redis Cluster slot::
+
+    <prefix>:{item:ID}:meta             hash  quantity, limit, starts_ms, ends_ms, open
+    <prefix>:{item:ID}:taken            int   units reserved + sold
+    <prefix>:{item:ID}:buyers           hash  buyer id -> units in live orders
+    <prefix>:{item:ID}:idem:<buyer>:<k> str   order id reserved under that idempotency key (24 h)
+    <prefix>:{item:ID}:released:<order> str   marker: this order's units went back (7 days)
+
+Failure policy: Redis unreachable -> ``ServiceUnavailable`` (503), nothing reserved: buying fails
+closed. Database write failed after a reservation -> the reservation is undone, unless we cannot tell
+whether the COMMIT landed; then it is left in place (units held, never oversold) for reconcile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flashport.adapters.db import orders_repo
+from flashport.adapters.db.group_commit import GroupCommitter
+from flashport.adapters.db.schema import orders
+from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
+from flashport.domain.errors import ServiceUnavailable
+from flashport.domain.orders import OrderDraft, RejectReason
+
+if TYPE_CHECKING:
+    from flashport.services.context import Context
+
+log = logging.getLogger(__name__)
+SCRIPTS = Path(__file__).parent
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
+
+_INIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def _ms(moment: Any) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class RedisStockEngine(StockEngine):
+    name = "redis"
+
+    def __init__(self, client: aioredis.Redis, engine: AsyncEngine, *, prefix: str, max_in_flight: int = 4):
+        self.redis = client
+        self.prefix = prefix
+        self._engine = engine
+        self._reserve = client.register_script((SCRIPTS / "reserve.lua").read_text())
+        self._release = client.register_script((SCRIPTS / "release.lua").read_text())
+        self._forget = client.register_script((SCRIPTS / "forget.lua").read_text())
+        self._init = client.register_script(_INIT)
+        self.committer: GroupCommitter[OrderDraft, None] = GroupCommitter(
+            engine, self._insert_batch, max_in_flight=max_in_flight
+        )
+
+    @property
+    def restock_channel(self) -> str:
+        return f"{self.prefix}:restock"
+
+    def key(self, item_id: int, part: str) -> str:
+        return f"{self.prefix}:{{item:{item_id}}}:{part}"
+
+    def _item_keys(self, item_id: int) -> tuple[str, str, str]:
+        return self.key(item_id, "meta"), self.key(item_id, "taken"), self.key(item_id, "buyers")
+
+    async def place(self, draft: OrderDraft) -> Placement:
+        item_id = draft.terms.item_id
+        meta, taken, buyers = self._item_keys(item_id)
+        idem = self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}")
+        args: list[str | int] = [
+            draft.buyer_id,
+            draft.quantity,
+            _ms(draft.created_at),
+            draft.id,
+            IDEMPOTENCY_TTL_MS,
+        ]
+        try:
+            status, value = await self._reserve(keys=[meta, taken, buyers, idem], args=args)
+        except RedisError as exc:
+            raise ServiceUnavailable(
+                "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
+            ) from exc
+        status = status.decode() if isinstance(status, bytes) else status
+        if status == "ok":
+            await self._make_durable(draft, taken, buyers, idem)
+            return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(value))
+        if status == "duplicate":
+            return Placement(
+                PlacementKind.DUPLICATE, order_id=value.decode() if isinstance(value, bytes) else value
+            )
+        if status == "unknown":
+            return Placement.rejected(RejectReason.UNKNOWN_ITEM)
+        return Placement.rejected(RejectReason(status), remaining=int(value))
+
+    async def _make_durable(self, draft: OrderDraft, taken: str, buyers: str, idem: str) -> None:
+        try:
+            await self.committer.submit(draft)
+            return
+        except Exception as exc:
+            failure = exc
+        landed = await self._order_exists(draft.id)
+        if landed:  # the COMMIT went through even though the call reported an error
+            return
+        if landed is False:
+            try:
+                await self._forget(
+                    keys=[taken, buyers, idem], args=[draft.buyer_id, draft.quantity, draft.id]
+                )
+            except RedisError:
+                log.exception("could not undo reservation of order %s; reconcile will", draft.id)
+        raise ServiceUnavailable(
+            "the order could not be saved; nothing was charged, please retry", code="order_not_saved"
+        ) from failure
+
+    async def _order_exists(self, order_id: str) -> bool | None:
+        try:
+            async with self._engine.connect() as conn:
+                return (await conn.scalar(sa.select(orders.c.id).where(orders.c.id == order_id))) is not None
+        except Exception:
+            log.exception("cannot tell whether order %s was saved", order_id)
+            return None
+
+    @staticmethod
+    async def _insert_batch(conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[None]:
+        await orders_repo.insert_drafts(conn, drafts)
+        return [None] * len(drafts)
+
+    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
+        return False  # Redis is not part of the database transaction: release after commit
+
+    async def release_after(self, order: Mapping[str, Any]) -> None:
+        item_id = order["sale_item_id"]
+        _, taken, buyers = self._item_keys(item_id)
+        marker = self.key(item_id, f"released:{order['id']}")
+        released = await self._release(
+            keys=[taken, buyers, marker], args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS]
+        )
+        if released:
+            await self.redis.publish(self.restock_channel, str(item_id))
+
+    async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:
+        if not item_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for item_id in item_ids:
+            meta, taken, _ = self._item_keys(item_id)
+            pipe.hget(meta, "quantity")
+            pipe.get(taken)
+        values = await pipe.execute()
+        result = {}
+        for i, item_id in enumerate(item_ids):
+            quantity, taken_units = values[2 * i], values[2 * i + 1]
+            result[item_id] = max(0, int(quantity or 0) - int(taken_units or 0))
+        return result
+
+    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+        async with self._engine.connect() as conn:
+            truth = await orders_repo.taken_truth(conn, item_ids)
+            for item_id in item_ids:
+                terms = await orders_repo.load_terms(conn, item_id)
+                meta, taken, buyers = self._item_keys(item_id)
+                if terms is None:
+                    await self.redis.delete(meta)
+                    continue
+                await self.redis.hset(
+                    meta,
+                    mapping={
+                        "quantity": terms.quantity,
+                        "limit": terms.per_buyer_limit,
+                        "starts_ms": _ms(terms.starts_at),
+                        "ends_ms": _ms(terms.ends_at),
+                        "open": "1" if terms.open else "0",
+                    },
+                )
+                units, per_buyer = truth[item_id]
+                flat = [str(v) for pair in per_buyer.items() for v in pair]
+                await self._init(keys=[taken, buyers], args=[units, *flat])
+                await self.redis.publish(self.restock_channel, str(item_id))
+
+    async def read_counters(self, item_id: int) -> Counters | None:
+        meta, taken, buyers = self._item_keys(item_id)
+        if not await self.redis.exists(meta):
+            return None
+        units = int(await self.redis.get(taken) or 0)
+        per_buyer = {int(b): int(u) for b, u in (await self.redis.hgetall(buyers)).items() if int(u) != 0}
+        return Counters(units, per_buyer)
+
+    async def adjust(self, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]) -> None:
+        _, taken, buyers = self._item_keys(item_id)
+        pipe = self.redis.pipeline(transaction=True)
+        if taken_delta:
+            pipe.incrby(taken, taken_delta)
+        for buyer_id, delta in buyer_deltas.items():
+            pipe.hincrby(buyers, str(buyer_id), delta)
+        await pipe.execute()
+        if taken_delta < 0:
+            await self.redis.publish(self.restock_channel, str(item_id))
+
+    async def close(self) -> None:
+        await self.committer.drain()

@@ -1,0 +1,188 @@
+"""The SQL stock engine (embedded default): conditional UPDATEs in the order's own transaction.
+
+The sale_items row holds the counters (``reserved``, ``sold``) and a CHECK constraint forbids
+``reserved + sold > quantity``; the UPDATE's WHERE clause makes a losing racer change nothing instead
+of failing. Per-buyer units live in buyer_item_units, updated the same way. Each order gets a
+SAVEPOINT inside the group-committed transaction, so one refused order never undoes its neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flashport.adapters.db import orders_repo
+from flashport.adapters.db.group_commit import GroupCommitter
+from flashport.adapters.db.schema import buyer_item_units, orders, sale_events, sale_items
+from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
+from flashport.domain.orders import OrderDraft, RejectReason, sale_window_reason
+
+if TYPE_CHECKING:
+    from flashport.services.context import Context
+
+
+class SqlStockEngine(StockEngine):
+    name = "sql"
+
+    def __init__(self, engine: AsyncEngine, *, max_in_flight: int = 1) -> None:
+        self._engine = engine
+        # SQLite has one writer at a time, so more than one transaction in flight only queues.
+        self._committer: GroupCommitter[OrderDraft, Placement] = GroupCommitter(
+            engine, self._place_batch, max_in_flight=max_in_flight
+        )
+
+    async def place(self, draft: OrderDraft) -> Placement:
+        return await self._committer.submit(draft)
+
+    async def _place_batch(self, conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[Placement]:
+        results = []
+        for draft in drafts:
+            try:
+                async with conn.begin_nested() as savepoint:
+                    placement = await self._place_one(conn, draft)
+                    if placement.kind is not PlacementKind.CREATED:
+                        await savepoint.rollback()
+            except IntegrityError:
+                # Another transaction committed this buyer's key between our look-up and our INSERT
+                # (PostgreSQL waited for it); the savepoint undid our reservation, so answer with theirs.
+                existing = await orders_repo.find_by_key(conn, draft.buyer_id, draft.idempotency_key)
+                if existing is None:
+                    raise
+                placement = Placement(PlacementKind.DUPLICATE, order_id=existing.id)
+            results.append(placement)
+        return results
+
+    async def _place_one(self, conn: AsyncConnection, draft: OrderDraft) -> Placement:
+        existing = await orders_repo.find_by_key(conn, draft.buyer_id, draft.idempotency_key)
+        if existing is not None:
+            return Placement(PlacementKind.DUPLICATE, order_id=existing.id)
+        now, qty = draft.created_at, draft.quantity
+        live_event = sa.select(sale_events.c.id).where(
+            sale_events.c.id == sale_items.c.event_id,
+            sale_events.c.state == "scheduled",
+            sale_events.c.starts_at <= now,
+            sale_events.c.ends_at > now,
+        )
+        taken = await conn.execute(
+            sale_items.update()
+            .where(
+                sale_items.c.id == draft.terms.item_id,
+                sale_items.c.reserved + sale_items.c.sold + qty <= sale_items.c.quantity,
+                live_event.exists(),
+            )
+            .values(reserved=sale_items.c.reserved + qty)
+            .returning(sale_items.c.quantity - sale_items.c.reserved - sale_items.c.sold)
+        )
+        left = taken.scalar()
+        if left is None:
+            return await self._why_not(conn, draft)
+        if not await self._count_for_buyer(conn, draft):
+            return Placement.rejected(RejectReason.BUYER_LIMIT)
+        await orders_repo.insert_drafts(conn, [draft])
+        return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(left))
+
+    async def _count_for_buyer(self, conn: AsyncConnection, draft: OrderDraft) -> bool:
+        limit = draft.terms.per_buyer_limit
+        if draft.quantity > limit:
+            return False
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(buyer_item_units)
+        stmt = insert.values(sale_item_id=draft.terms.item_id, buyer_id=draft.buyer_id, units=draft.quantity)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[buyer_item_units.c.sale_item_id, buyer_item_units.c.buyer_id],
+            set_={"units": buyer_item_units.c.units + stmt.excluded.units},
+            where=buyer_item_units.c.units + stmt.excluded.units <= limit,
+        )
+        return (await conn.execute(stmt)).rowcount == 1
+
+    async def _why_not(self, conn: AsyncConnection, draft: OrderDraft) -> Placement:
+        terms = await orders_repo.load_terms(conn, draft.terms.item_id)
+        if terms is None:
+            return Placement.rejected(RejectReason.UNKNOWN_ITEM)
+        reason = sale_window_reason(terms, draft.created_at)
+        return Placement.rejected(reason or RejectReason.SOLD_OUT, remaining=0 if reason is None else None)
+
+    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
+        qty, item_id = order["quantity"], order["sale_item_id"]
+        column = sale_items.c.sold if order["status_before"] == "paid" else sale_items.c.reserved
+        await conn.execute(
+            sale_items.update().where(sale_items.c.id == item_id).values({column.name: column - qty})
+        )
+        await conn.execute(
+            buyer_item_units.update()
+            .where(
+                buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.buyer_id == order["buyer_id"]
+            )
+            .values(units=buyer_item_units.c.units - qty)
+        )
+        return True
+
+    async def release_after(self, order: Mapping[str, Any]) -> None:
+        return None  # everything happened in release_within
+
+    async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(
+                    sale_items.c.id, sale_items.c.quantity - sale_items.c.reserved - sale_items.c.sold
+                ).where(sale_items.c.id.in_(item_ids))
+            )
+            return {row[0]: max(0, int(row[1])) for row in rows}
+
+    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+        return None  # the counters live in the database rows themselves
+
+    async def read_counters(self, item_id: int) -> Counters | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sale_items.c.reserved, sale_items.c.sold).where(sale_items.c.id == item_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            buyers = await conn.execute(
+                sa.select(buyer_item_units.c.buyer_id, buyer_item_units.c.units).where(
+                    buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.units > 0
+                )
+            )
+            return Counters(row.reserved + row.sold, {b: u for b, u in buyers})
+
+    async def adjust(self, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]) -> None:
+        async with self._engine.begin() as conn:
+            await self._adjust_in(conn, item_id, taken_delta, buyer_deltas)
+
+    async def _adjust_in(
+        self, conn: AsyncConnection, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]
+    ) -> None:
+        # Repair recomputes reserved and sold from the orders rather than shifting one of them.
+        paid = (
+            sa.select(sa.func.coalesce(sa.func.sum(orders.c.quantity), 0))
+            .where(orders.c.sale_item_id == item_id, orders.c.status == "paid")
+            .scalar_subquery()
+        )
+        pending = (
+            sa.select(sa.func.coalesce(sa.func.sum(orders.c.quantity), 0))
+            .where(orders.c.sale_item_id == item_id, orders.c.status == "pending_payment")
+            .scalar_subquery()
+        )
+        await conn.execute(
+            sale_items.update().where(sale_items.c.id == item_id).values(sold=paid, reserved=pending)
+        )
+        for buyer_id, delta in buyer_deltas.items():
+            updated = await conn.execute(
+                buyer_item_units.update()
+                .where(buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.buyer_id == buyer_id)
+                .values(units=buyer_item_units.c.units + delta)
+            )
+            if updated.rowcount == 0 and delta > 0:
+                await conn.execute(
+                    buyer_item_units.insert().values(sale_item_id=item_id, buyer_id=buyer_id, units=delta)
+                )
+
+    async def close(self) -> None:
+        await self._committer.drain()

@@ -1,0 +1,55 @@
+"""Builds the running platform from settings: database engine, stock engine, buy path. Used by the app
+lifespan, the worker and the CLI; nothing here runs at import time."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from flashport.adapters.db.engine import create_engine
+from flashport.adapters.stock.interface import StockEngine
+from flashport.adapters.stock.redis import RedisStockEngine
+from flashport.adapters.stock.sql import SqlStockEngine
+from flashport.services.buying import BuyPath
+from flashport.services.context import Context
+from flashport.services.sold_out import RestockListener, SoldOutBoard
+from flashport.settings import Settings
+
+# Without pub/sub (SQL engine) a sold-out flag is re-checked after this long: "within a second".
+SQL_BOARD_TTL = 0.5
+# With Redis pub/sub the flag is cleared by message; the TTL only covers a lost message.
+REDIS_BOARD_TTL = 5.0
+
+
+async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
+    engine = create_engine(settings)
+    stock: StockEngine
+    listener = None
+    if settings.redis_url:
+        # A blocking pool makes a burst of requests queue for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=128, timeout=5)
+        client = aioredis.Redis(connection_pool=pool)
+        stock = RedisStockEngine(
+            client, engine, prefix=settings.redis_prefix, max_in_flight=settings.group_commit_in_flight
+        )
+        board = SoldOutBoard(REDIS_BOARD_TTL)
+        if listen_for_restock:
+            listener = RestockListener(client, stock.restock_channel, board)
+            listener.start()
+    else:
+        in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
+        stock = SqlStockEngine(engine, max_in_flight=in_flight)
+        board = SoldOutBoard(SQL_BOARD_TTL)
+    ctx = Context(settings=settings, engine=engine, stock=stock, buy_path=BuyPath(stock, board))
+    ctx.extras["restock_listener"] = listener
+    return ctx
+
+
+async def close_context(ctx: Context) -> None:
+    listener = ctx.extras.get("restock_listener")
+    if listener is not None:
+        await listener.stop()
+    if ctx.stock is not None:
+        await ctx.stock.close()
+        if isinstance(ctx.stock, RedisStockEngine):
+            await ctx.stock.redis.aclose()
+    await ctx.engine.dispose()

@@ -1,0 +1,154 @@
+"""Orders: what a purchase creates, its payment window, and the moves it may make.
+
+pending_payment ──pay──▶ paid
+      │ ╲
+      │  ╲──deadline passes──▶ expired      (units return to the sale, exactly once)
+      ╰──buyer cancels──▶ cancelled         (units return to the sale, exactly once)
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flashport.domain.errors import Conflict, FieldProblem, InvalidInput
+
+MAX_UNITS_PER_ORDER = 99  # customs allows 99 lines; one line, and no sane flash-sale buyer wants more
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+LIVE_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID)  # their units count as taken
+
+
+class Fulfilment(enum.StrEnum):
+    BONDED = "bonded"  # from a bonded warehouse in China (trade mode 1210)
+    DIRECT = "direct"  # direct mail from abroad (trade mode 9610)
+
+
+@dataclass(frozen=True)
+class ItemTerms:
+    """What the buy path needs to know about a sale item; cached by each API process."""
+
+    item_id: int
+    event_id: int
+    sku_id: int
+    title: str
+    sale_price_fen: int
+    quantity: int
+    per_buyer_limit: int
+    starts_at: datetime
+    ends_at: datetime
+    open: bool  # the event is scheduled (not draft, not cancelled)
+    fulfilment: Fulfilment
+
+
+class RejectReason(enum.StrEnum):
+    """Why the stock engine refused a reservation; each maps to one API error."""
+
+    SOLD_OUT = "sold_out"
+    BUYER_LIMIT = "buyer_limit_reached"
+    NOT_STARTED = "sale_not_started"
+    ENDED = "sale_ended"
+    UNKNOWN_ITEM = "sale_item_not_found"
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """An order decided in memory, before the stock engine and the database accept it."""
+
+    id: str
+    order_no: str
+    buyer_id: int
+    idempotency_key: str
+    terms: ItemTerms
+    quantity: int
+    created_at: datetime
+    payment_deadline: datetime
+
+    @property
+    def goods_value_fen(self) -> int:
+        return self.terms.sale_price_fen * self.quantity
+
+    @property
+    def total_fen(self) -> int:
+        # Freight is free by default and tax is added at checkout (the compliance issue); until then the
+        # amount payable is the goods value.
+        return self.goods_value_fen
+
+
+def check_quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_UNITS_PER_ORDER:
+        raise InvalidInput(
+            f"quantity must be between 1 and {MAX_UNITS_PER_ORDER}",
+            code="invalid_quantity",
+            details=[FieldProblem("quantity", "a whole number of units, at least 1")],
+        )
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise InvalidInput(
+            "an Idempotency-Key header is required so that a retry never buys twice",
+            code="idempotency_key_required",
+            details=[FieldProblem("Idempotency-Key", "a unique string per purchase, e.g. a UUID")],
+        )
+    key = key.strip()
+    if len(key) > 128:
+        raise InvalidInput("Idempotency-Key is longer than 128 characters", code="invalid_idempotency_key")
+    return key
+
+
+def sale_window_reason(terms: ItemTerms, now: datetime) -> RejectReason | None:
+    """Rule 4 as the buy path sees it (the stock engine checks it again atomically)."""
+    if not terms.open:
+        return RejectReason.ENDED if now >= terms.starts_at else RejectReason.NOT_STARTED
+    if now < terms.starts_at:
+        return RejectReason.NOT_STARTED
+    if now >= terms.ends_at:
+        return RejectReason.ENDED
+    return None
+
+
+def new_order_no(now: datetime) -> str:
+    """``FP`` + UTC date and time to the second + 8 random hex digits: unique without coordination
+    between API processes, sortable by time, and short enough for the customs orderNo field (≤ 60)."""
+    return f"FP{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+
+
+def draft_order(
+    terms: ItemTerms, buyer_id: int, quantity: int, key: str, now: datetime, window: timedelta
+) -> OrderDraft:
+    return OrderDraft(
+        id=str(uuid.uuid4()),
+        order_no=new_order_no(now),
+        buyer_id=buyer_id,
+        idempotency_key=key,
+        terms=terms,
+        quantity=quantity,
+        created_at=now,
+        payment_deadline=now + window,
+    )
+
+
+def check_cancellable_by_buyer(status: OrderStatus) -> None:
+    if status is not OrderStatus.PENDING_PAYMENT:
+        raise Conflict(f"a {status.value} order cannot be cancelled", code="order_not_cancellable")
+
+
+def check_same_request(existing_item_id: int, existing_quantity: int, item_id: int, quantity: int) -> None:
+    """An idempotency key names one purchase; reusing it for another one is a client bug."""
+    if existing_item_id != item_id or existing_quantity != quantity:
+        raise InvalidInput(
+            "this Idempotency-Key was already used for a different purchase",
+            code="idempotency_key_reused",
+            details=[FieldProblem("Idempotency-Key", "use a new key for a new purchase")],
+        )

@@ -1,0 +1,202 @@
+"""Orders after the buy: reading them, the buyer's cancel, and the payment window's expiry (rule 5).
+
+Closing an order is one conditional UPDATE (``... WHERE status = 'pending_payment'``): of any number of
+racing sweepers and cancels, exactly one moves the order, and only that one returns its units.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from flashport.adapters.db import orders_repo
+from flashport.adapters.db.schema import orders
+from flashport.domain.errors import NotFound
+from flashport.domain.money import format_fen
+from flashport.domain.orders import OrderStatus, check_cancellable_by_buyer
+from flashport.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
+    money = {
+        k[: -len("_fen")]: format_fen(order[k])
+        for k in ("goods_value_fen", "freight_fen", "discount_fen", "tax_fen", "total_fen")
+    }
+    lines = [
+        {
+            "line_no": ln["line_no"],
+            "sku_id": ln["sku_id"],
+            "title": ln["title"],
+            "quantity": ln["quantity"],
+            "unit_price": format_fen(ln["unit_price_fen"]),
+            "total": format_fen(ln["total_fen"]),
+        }
+        for ln in order.get("lines", [])
+    ]
+    return {
+        "id": order["id"],
+        "order_no": order["order_no"],
+        "status": order["status"],
+        "event_id": order["event_id"],
+        "sale_item_id": order["sale_item_id"],
+        "quantity": order["quantity"],
+        "fulfilment": order["fulfilment"],
+        **money,
+        "currency": "CNY",
+        "lines": lines,
+        "created_at": order["created_at"],
+        "payment_deadline": order["payment_deadline"],
+        "paid_at": order.get("paid_at"),
+        "closed_at": order.get("closed_at"),
+    }
+
+
+async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        order_id = await conn.scalar(
+            sa.select(orders.c.id).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
+        )
+        order = await orders_repo.load_order(conn, order_id) if order_id else None
+    if order is None:  # another buyer's order looks exactly like a missing one
+        raise NotFound(f"order {order_no} not found", code="order_not_found")
+    return order_view(order)
+
+
+async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    async with ctx.read() as conn:
+        ids = (
+            await conn.scalars(
+                sa.select(orders.c.id)
+                .where(orders.c.buyer_id == buyer_id)
+                .order_by(orders.c.created_at.desc())
+                .limit(limit)
+            )
+        ).all()
+        found = [await orders_repo.load_order(conn, i) for i in ids]
+    return [order_view(o) for o in found if o is not None]
+
+
+async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
+    """Move one pending order to ``to`` and return its units. False when someone else moved it first."""
+    stock = ctx.stock
+    assert stock is not None
+    async with ctx.transaction() as tx:
+        where = [orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value]
+        if buyer_id is not None:
+            where.append(orders.c.buyer_id == buyer_id)
+        moved = (
+            await tx.conn.execute(
+                orders.update()
+                .where(*where)
+                .values(status=to.value, closed_at=tx.now)
+                .returning(
+                    orders.c.id,
+                    orders.c.order_no,
+                    orders.c.sale_item_id,
+                    orders.c.buyer_id,
+                    orders.c.quantity,
+                    orders.c.event_id,
+                )
+            )
+        ).first()
+        if moved is None:
+            return False
+        order = {**moved._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value}
+        released_now = await stock.release_within(tx.conn, order)
+        if released_now:
+            await tx.conn.execute(
+                orders.update().where(orders.c.id == order_id).values(stock_released_at=tx.now)
+            )
+        await tx.emit(
+            f"order.{to.value}",
+            f"order:{moved.order_no}",
+            {
+                "order_id": moved.id,
+                "order_no": moved.order_no,
+                "sale_item_id": moved.sale_item_id,
+                "quantity": moved.quantity,
+                "units_returned": moved.quantity,
+            },
+        )
+    if not released_now:
+        await _release_after_commit(ctx, order)
+    return True
+
+
+async def _release_after_commit(ctx: Context, order: Mapping[str, Any]) -> None:
+    """Second half of a release for engines outside the database. If this fails or the process dies
+    here, ``finish_interrupted_releases`` does it later; the engine's marker makes it happen once."""
+    assert ctx.stock is not None
+    try:
+        await ctx.stock.release_after(order)
+    except Exception:
+        log.exception("release of order %s interrupted; the worker will retry", order["id"])
+        return
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(
+            orders.update().where(orders.c.id == order["id"]).values(stock_released_at=tx.now)
+        )
+
+
+async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(orders.c.id, orders.c.status).where(
+                    orders.c.order_no == order_no, orders.c.buyer_id == buyer_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"order {order_no} not found", code="order_not_found")
+    if not await _close(ctx, row.id, OrderStatus.CANCELLED, buyer_id=buyer_id):
+        async with ctx.read() as conn:
+            status = await conn.scalar(sa.select(orders.c.status).where(orders.c.id == row.id))
+        check_cancellable_by_buyer(OrderStatus(str(status)))
+    view = await get_for_buyer(ctx, buyer_id, order_no)
+    if ctx.buy_path is not None:  # this process learns at once; the others by the engine's restock news
+        ctx.buy_path.board.clear(view["sale_item_id"])
+    return view
+
+
+async def expire_unpaid_orders(ctx: Context, *, batch: int = 500) -> int:
+    """Expire every pending order past its deadline; return how many this call expired. Safe to run in
+    several workers at once: each order is moved (and its units returned) by exactly one of them."""
+    now = ctx.clock()
+    async with ctx.read() as conn:
+        due = (
+            await conn.scalars(
+                sa.select(orders.c.id)
+                .where(orders.c.status == OrderStatus.PENDING_PAYMENT.value, orders.c.payment_deadline <= now)
+                .order_by(orders.c.payment_deadline)
+                .limit(batch)
+            )
+        ).all()
+    expired = 0
+    for order_id in due:
+        if await _close(ctx, order_id, OrderStatus.EXPIRED):
+            expired += 1
+    return expired
+
+
+async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
+    """Return the units of closed orders whose release a crash interrupted (engine outside the DB)."""
+    async with ctx.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(orders.c.id, orders.c.sale_item_id, orders.c.buyer_id, orders.c.quantity)
+                .where(
+                    orders.c.status.in_([OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value]),
+                    orders.c.stock_released_at.is_(None),
+                )
+                .limit(batch)
+            )
+        ).all()
+    for row in rows:
+        await _release_after_commit(ctx, dict(row._mapping))
+    return len(rows)

@@ -1,0 +1,209 @@
+"""The buy endpoint over HTTP, on both stock engines and both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from flashport.adapters.db.schema import orders, outbox, sale_items
+from flashport.api.app import create_app
+from flashport.domain.accounts import Role
+from flashport.services.context import Context
+from tests.factories import auth, make_user
+from tests.sale_builder import make_buyers, make_sale
+
+
+@pytest.fixture
+async def http(buy_ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(ctx=buy_ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def buy(http: httpx.AsyncClient, item_id: int, token: str, key: str, quantity: int = 1):  # type: ignore[no-untyped-def]
+    return http.post(f"/api/v1/sale-items/{item_id}/buy", json={"quantity": quantity},
+                     headers={**auth(token), "Idempotency-Key": key})
+
+
+async def test_buyer_buys_and_gets_a_committed_order_with_a_20_minute_deadline(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, price_fen=9900)
+    [(buyer_id, token)] = await make_buyers(buy_ctx, 1)
+    answer = await buy(http, sale.item_id, token, "k-1", quantity=2)
+    assert answer.status_code == 201, answer.text
+    order = answer.json()
+    assert order["status"] == "pending_payment"
+    assert order["total"] == "198.00"
+    assert order["lines"][0]["unit_price"] == "99.00"
+    assert order["order_no"].startswith("FP")
+    from datetime import datetime
+    created = datetime.fromisoformat(order["created_at"])
+    deadline = datetime.fromisoformat(order["payment_deadline"])
+    assert deadline - created == timedelta(minutes=20)
+    async with buy_ctx.read() as conn:
+        row = (await conn.execute(sa.select(orders).where(orders.c.id == order["id"]))).one()
+        events = (await conn.scalars(sa.select(outbox.c.type).where(
+            outbox.c.subject == f"order:{order['order_no']}"))).all()
+    assert row.buyer_id == buyer_id and row.quantity == 2
+    assert events == ["order.created"]
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 3}
+
+
+async def test_a_retry_with_the_same_key_returns_the_same_order_and_reserves_once(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=5)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    first = await buy(http, sale.item_id, token, "same-key")
+    answers = await asyncio.gather(*[buy(http, sale.item_id, token, "same-key") for _ in range(10)])
+    assert first.status_code == 201
+    assert {a.status_code for a in answers} == {200}
+    assert {a.json()["order_no"] for a in answers} == {first.json()["order_no"]}
+    async with buy_ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 1
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 4}
+
+
+async def test_concurrent_first_requests_with_one_key_create_one_order(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=5)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    answers = await asyncio.gather(*[buy(http, sale.item_id, token, "racy-key") for _ in range(20)])
+    assert sorted(a.status_code for a in answers).count(201) == 1
+    assert {a.status_code for a in answers} <= {200, 201}
+    assert len({a.json()["order_no"] for a in answers}) == 1
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 4}
+
+
+async def test_reusing_a_key_for_another_purchase_is_refused(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=5)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    assert (await buy(http, sale.item_id, token, "k")).status_code == 201
+    other = await buy(http, sale.item_id, token, "k", quantity=2)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize(
+    ("quantity", "key", "status", "code"),
+    [(0, "k", 422, "invalid_quantity"), (100, "k", 422, "invalid_quantity"),
+     (1, None, 422, "idempotency_key_required"), (3, "k", 409, "buyer_limit_reached")],
+)
+async def test_bad_purchases_are_refused_with_a_clear_error_and_reserve_nothing(
+    http: httpx.AsyncClient, buy_ctx: Context, quantity: int, key: str | None, status: int, code: str
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=2)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    headers = auth(token) | ({"Idempotency-Key": key} if key else {})
+    answer = await http.post(f"/api/v1/sale-items/{sale.item_id}/buy", json={"quantity": quantity}, headers=headers)
+    assert answer.status_code == status
+    assert answer.json()["code"] == code
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 5}
+
+
+async def test_wrong_types_unknown_items_and_closed_sales_are_refused(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    upcoming = await make_sale(buy_ctx, starts_in=timedelta(hours=1))
+    ended = await make_sale(buy_ctx, starts_in=timedelta(days=-8))
+    wrong_type = await http.post(f"/api/v1/sale-items/{upcoming.item_id}/buy", json={"quantity": "many"},
+                                 headers=auth(token) | {"Idempotency-Key": "a"})
+    assert (wrong_type.status_code, wrong_type.json()["code"]) == (422, "validation_error")
+    assert wrong_type.json()["details"][0]["field"] == "quantity"
+    unknown = await buy(http, 999_999, token, "b")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "sale_item_not_found")
+    early = await buy(http, upcoming.item_id, token, "c")
+    assert (early.status_code, early.json()["code"]) == (409, "sale_not_started")
+    late = await buy(http, ended.item_id, token, "d")
+    assert (late.status_code, late.json()["code"]) == (409, "sale_ended")
+
+
+async def test_only_buyers_may_buy(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx)
+    _, operator = await make_user(buy_ctx, Role.OPERATOR)
+    assert (await http.post(f"/api/v1/sale-items/{sale.item_id}/buy", json={})).status_code == 401
+    assert (await buy(http, sale.item_id, operator, "x")).status_code == 403
+
+
+async def test_sold_out_is_a_409_and_then_answered_from_memory(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=2, limit=1)
+    buyers = await make_buyers(buy_ctx, 4)
+    results = [await buy(http, sale.item_id, token, f"k{n}") for n, (_, token) in enumerate(buyers)]
+    assert [r.status_code for r in results] == [201, 201, 409, 409]
+    assert results[2].json()["code"] == "sold_out"
+    assert buy_ctx.buy_path.board.is_sold_out(sale.item_id)
+    calls = []
+    original = buy_ctx.stock.place
+
+    async def counting_place(draft):  # type: ignore[no-untyped-def]
+        calls.append(draft)
+        return await original(draft)
+
+    buy_ctx.stock.place = counting_place  # type: ignore[method-assign]
+    again = await buy(http, sale.item_id, buyers[3][1], "k-again")
+    assert again.json()["code"] == "sold_out"
+    assert calls == []  # the fast path never reached the stock engine
+
+
+async def test_a_buyer_cancels_an_unpaid_order_and_its_units_return_once(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=1, limit=1)
+    [(_, token), (_, other)] = await make_buyers(buy_ctx, 2)
+    order = (await buy(http, sale.item_id, token, "k")).json()
+    assert (await buy(http, sale.item_id, other, "o")).json()["code"] == "sold_out"
+    cancelled = await http.post(f"/api/v1/orders/{order['order_no']}/cancel", headers=auth(token))
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    again = await http.post(f"/api/v1/orders/{order['order_no']}/cancel", headers=auth(token))
+    assert (again.status_code, again.json()["code"]) == (409, "order_not_cancellable")
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 1}
+    assert (await buy(http, sale.item_id, other, "o2")).status_code == 201
+
+
+async def test_a_buyer_never_sees_another_buyers_order(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx)
+    [(_, mine), (_, theirs)] = await make_buyers(buy_ctx, 2)
+    order = (await buy(http, sale.item_id, mine, "k")).json()
+    assert (await http.get(f"/api/v1/orders/{order['order_no']}", headers=auth(theirs))).status_code == 404
+    cancel = await http.post(f"/api/v1/orders/{order['order_no']}/cancel", headers=auth(theirs))
+    assert cancel.status_code == 404
+    assert [o["order_no"] for o in (await http.get("/api/v1/orders", headers=auth(mine))).json()] == [
+        order["order_no"]]
+    assert (await http.get("/api/v1/orders", headers=auth(theirs))).json() == []
+
+
+async def test_2000_concurrent_attempts_on_100_units_sell_exactly_100_within_limits(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=100, limit=2)
+    buyers = await make_buyers(buy_ctx, 500)
+    attempts = [(buyers[n % 500], n) for n in range(2000)]
+    answers = await asyncio.gather(*[
+        buy(http, sale.item_id, token, f"k-{n}", quantity=1 + n % 2) for (_, token), n in attempts])
+    created = [a.json() for a in answers if a.status_code == 201]
+    assert {a.status_code for a in answers} <= {201, 409}
+    assert sum(o["quantity"] for o in created) == 100
+    async with buy_ctx.read() as conn:
+        per_buyer = (await conn.execute(sa.select(orders.c.buyer_id, sa.func.sum(orders.c.quantity))
+                                        .group_by(orders.c.buyer_id))).all()
+        committed = await conn.scalar(sa.select(sa.func.sum(orders.c.quantity)))
+        order_count = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
+    assert max(units for _, units in per_buyer) <= 2
+    assert committed == 100  # every reserved unit has a committed order
+    assert order_count == len(created)
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 0}
+    counters = await buy_ctx.stock.read_counters(sale.item_id)
+    assert counters is not None and counters.taken == 100
+    if buy_ctx.stock.name == "sql":
+        async with buy_ctx.read() as conn:
+            row = (await conn.execute(sa.select(sale_items).where(sale_items.c.id == sale.item_id))).one()
+        assert row.reserved + row.sold == 100
