@@ -24,12 +24,17 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
     engine = create_engine(settings)
     stock: StockEngine
     listener = None
+    linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
         pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=128, timeout=5)
         client = aioredis.Redis(connection_pool=pool)
         stock = RedisStockEngine(
-            client, engine, prefix=settings.redis_prefix, max_in_flight=settings.group_commit_in_flight
+            client,
+            engine,
+            prefix=settings.redis_prefix,
+            max_in_flight=settings.group_commit_in_flight,
+            linger=linger,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         if listen_for_restock:
@@ -37,7 +42,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             listener.start()
     else:
         in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
-        stock = SqlStockEngine(engine, max_in_flight=in_flight)
+        stock = SqlStockEngine(engine, max_in_flight=in_flight, linger=linger)
         board = SoldOutBoard(SQL_BOARD_TTL)
     ctx = Context(settings=settings, engine=engine, stock=stock, buy_path=BuyPath(stock, board))
     ctx.extras["restock_listener"] = listener

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: int = Field(default=10, ge=1)
     group_commit_in_flight: int = Field(default=4, ge=1, le=64)
+    group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")

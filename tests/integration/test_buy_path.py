@@ -26,8 +26,11 @@ async def http(buy_ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def buy(http: httpx.AsyncClient, item_id: int, token: str, key: str, quantity: int = 1):  # type: ignore[no-untyped-def]
-    return http.post(f"/api/v1/sale-items/{item_id}/buy", json={"quantity": quantity},
-                     headers={**auth(token), "Idempotency-Key": key})
+    return http.post(
+        f"/api/v1/sale-items/{item_id}/buy",
+        json={"quantity": quantity},
+        headers={**auth(token), "Idempotency-Key": key},
+    )
 
 
 async def test_buyer_buys_and_gets_a_committed_order_with_a_20_minute_deadline(
@@ -43,13 +46,17 @@ async def test_buyer_buys_and_gets_a_committed_order_with_a_20_minute_deadline(
     assert order["lines"][0]["unit_price"] == "99.00"
     assert order["order_no"].startswith("FP")
     from datetime import datetime
+
     created = datetime.fromisoformat(order["created_at"])
     deadline = datetime.fromisoformat(order["payment_deadline"])
     assert deadline - created == timedelta(minutes=20)
     async with buy_ctx.read() as conn:
         row = (await conn.execute(sa.select(orders).where(orders.c.id == order["id"]))).one()
-        events = (await conn.scalars(sa.select(outbox.c.type).where(
-            outbox.c.subject == f"order:{order['order_no']}"))).all()
+        events = (
+            await conn.scalars(
+                sa.select(outbox.c.type).where(outbox.c.subject == f"order:{order['order_no']}")
+            )
+        ).all()
     assert row.buyer_id == buyer_id and row.quantity == 2
     assert events == ["order.created"]
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 3}
@@ -82,7 +89,9 @@ async def test_concurrent_first_requests_with_one_key_create_one_order(
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 4}
 
 
-async def test_reusing_a_key_for_another_purchase_is_refused(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+async def test_reusing_a_key_for_another_purchase_is_refused(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
     sale = await make_sale(buy_ctx, quantity=5, limit=5)
     [(_, token)] = await make_buyers(buy_ctx, 1)
     assert (await buy(http, sale.item_id, token, "k")).status_code == 201
@@ -93,8 +102,12 @@ async def test_reusing_a_key_for_another_purchase_is_refused(http: httpx.AsyncCl
 
 @pytest.mark.parametrize(
     ("quantity", "key", "status", "code"),
-    [(0, "k", 422, "invalid_quantity"), (100, "k", 422, "invalid_quantity"),
-     (1, None, 422, "idempotency_key_required"), (3, "k", 409, "buyer_limit_reached")],
+    [
+        (0, "k", 422, "invalid_quantity"),
+        (100, "k", 422, "invalid_quantity"),
+        (1, None, 422, "idempotency_key_required"),
+        (3, "k", 409, "buyer_limit_reached"),
+    ],
 )
 async def test_bad_purchases_are_refused_with_a_clear_error_and_reserve_nothing(
     http: httpx.AsyncClient, buy_ctx: Context, quantity: int, key: str | None, status: int, code: str
@@ -102,7 +115,9 @@ async def test_bad_purchases_are_refused_with_a_clear_error_and_reserve_nothing(
     sale = await make_sale(buy_ctx, quantity=5, limit=2)
     [(_, token)] = await make_buyers(buy_ctx, 1)
     headers = auth(token) | ({"Idempotency-Key": key} if key else {})
-    answer = await http.post(f"/api/v1/sale-items/{sale.item_id}/buy", json={"quantity": quantity}, headers=headers)
+    answer = await http.post(
+        f"/api/v1/sale-items/{sale.item_id}/buy", json={"quantity": quantity}, headers=headers
+    )
     assert answer.status_code == status
     assert answer.json()["code"] == code
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 5}
@@ -114,8 +129,11 @@ async def test_wrong_types_unknown_items_and_closed_sales_are_refused(
     [(_, token)] = await make_buyers(buy_ctx, 1)
     upcoming = await make_sale(buy_ctx, starts_in=timedelta(hours=1))
     ended = await make_sale(buy_ctx, starts_in=timedelta(days=-8))
-    wrong_type = await http.post(f"/api/v1/sale-items/{upcoming.item_id}/buy", json={"quantity": "many"},
-                                 headers=auth(token) | {"Idempotency-Key": "a"})
+    wrong_type = await http.post(
+        f"/api/v1/sale-items/{upcoming.item_id}/buy",
+        json={"quantity": "many"},
+        headers=auth(token) | {"Idempotency-Key": "a"},
+    )
     assert (wrong_type.status_code, wrong_type.json()["code"]) == (422, "validation_error")
     assert wrong_type.json()["details"][0]["field"] == "quantity"
     unknown = await buy(http, 999_999, token, "b")
@@ -133,7 +151,9 @@ async def test_only_buyers_may_buy(http: httpx.AsyncClient, buy_ctx: Context) ->
     assert (await buy(http, sale.item_id, operator, "x")).status_code == 403
 
 
-async def test_sold_out_is_a_409_and_then_answered_from_memory(http: httpx.AsyncClient, buy_ctx: Context) -> None:
+async def test_sold_out_is_a_409_and_then_answered_from_memory(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
     sale = await make_sale(buy_ctx, quantity=2, limit=1)
     buyers = await make_buyers(buy_ctx, 4)
     results = [await buy(http, sale.item_id, token, f"k{n}") for n, (_, token) in enumerate(buyers)]
@@ -177,7 +197,8 @@ async def test_a_buyer_never_sees_another_buyers_order(http: httpx.AsyncClient, 
     cancel = await http.post(f"/api/v1/orders/{order['order_no']}/cancel", headers=auth(theirs))
     assert cancel.status_code == 404
     assert [o["order_no"] for o in (await http.get("/api/v1/orders", headers=auth(mine))).json()] == [
-        order["order_no"]]
+        order["order_no"]
+    ]
     assert (await http.get("/api/v1/orders", headers=auth(theirs))).json() == []
 
 
@@ -187,14 +208,18 @@ async def test_2000_concurrent_attempts_on_100_units_sell_exactly_100_within_lim
     sale = await make_sale(buy_ctx, quantity=100, limit=2)
     buyers = await make_buyers(buy_ctx, 500)
     attempts = [(buyers[n % 500], n) for n in range(2000)]
-    answers = await asyncio.gather(*[
-        buy(http, sale.item_id, token, f"k-{n}", quantity=1 + n % 2) for (_, token), n in attempts])
+    answers = await asyncio.gather(
+        *[buy(http, sale.item_id, token, f"k-{n}", quantity=1 + n % 2) for (_, token), n in attempts]
+    )
     created = [a.json() for a in answers if a.status_code == 201]
     assert {a.status_code for a in answers} <= {201, 409}
     assert sum(o["quantity"] for o in created) == 100
     async with buy_ctx.read() as conn:
-        per_buyer = (await conn.execute(sa.select(orders.c.buyer_id, sa.func.sum(orders.c.quantity))
-                                        .group_by(orders.c.buyer_id))).all()
+        per_buyer = (
+            await conn.execute(
+                sa.select(orders.c.buyer_id, sa.func.sum(orders.c.quantity)).group_by(orders.c.buyer_id)
+            )
+        ).all()
         committed = await conn.scalar(sa.select(sa.func.sum(orders.c.quantity)))
         order_count = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
     assert max(units for _, units in per_buyer) <= 2

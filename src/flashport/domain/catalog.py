@@ -1,13 +1,19 @@
-"""Catalog rules: brands, warehouses, SKUs. Pure validation, no storage."""
+"""Catalog rules: brands, suppliers, warehouses, products, SKUs and stock. Pure validation, no storage."""
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar, cast
 
 import pycountry
 
-from flashport.domain.errors import FieldProblem, InvalidInput
+from flashport.domain.accounts import Principal, Role, normalise_email
+from flashport.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+from flashport.domain.money import to_fen
 
 HS_CODE = re.compile(r"^\d{10}$")
 CUSTOMS_DISTRICT = re.compile(r"^\d{4}$")
@@ -74,3 +80,344 @@ def warehouse_location(kind: WarehouseKind, customs_district: str | None, countr
             code="invalid_warehouse",
             details=[FieldProblem("country", "required for overseas warehouses")],
         )
+
+
+# --- whole records ---------------------------------------------------------------------------------
+# A ``*_record`` function takes what a caller asked for (a create, or an update merged over the stored
+# row) and returns the column values to store, or raises one InvalidInput naming every bad field.
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+CHINA = "CN"
+MAX_IMAGES = 20
+MAX_IMAGE_LENGTH = 500
+MAX_WEIGHT_GRAMS = 1_000_000  # one tonne: far above any parcel, far below the INTEGER column's limit
+MAX_UNITS = 2**31 - 1  # the stock columns are 32-bit INTEGER
+MAX_PAGE = 200
+WAREHOUSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
+BARCODE = re.compile(r"^\d{8,14}$")  # a GTIN: EAN-8, UPC-A, EAN-13 or GTIN-14
+
+
+def invalid(code: str, message: str, field: str, hint: str) -> InvalidInput:
+    return InvalidInput(message, code=code, details=[FieldProblem(field, hint)])
+
+
+class FieldChecks:
+    """Runs several field rules and reports every broken one at once, so a form can show them all."""
+
+    def __init__(self) -> None:
+        self._errors: list[InvalidInput] = []
+
+    def run(self, rule: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.nested("", rule, *args, **kwargs)
+
+    def nested(self, prefix: str, rule: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``rule``; with a ``prefix`` (``skus.2``) its fields are reported as ``skus.2.<field>``."""
+        try:
+            return rule(*args, **kwargs)
+        except InvalidInput as exc:
+            if prefix:
+                details = [FieldProblem(f"{prefix}.{d.field}", d.message) for d in exc.details]
+                exc = InvalidInput(exc.message, code=exc.code, details=details)
+            self._errors.append(exc)
+            return cast(T, None)  # never used: ``done`` raises before a record is returned
+
+    def done(self) -> None:
+        if len(self._errors) == 1:
+            raise self._errors[0]
+        if self._errors:
+            message = "; ".join(e.message for e in self._errors)
+            details = [d for e in self._errors for d in e.details]
+            raise InvalidInput(message, code="invalid_fields", details=details)
+
+
+def text(value: str | None, *, field: str, max_length: int, required: bool = True) -> str:
+    """Trimmed text; blank is refused when ``required`` and becomes ``""`` otherwise."""
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        raise invalid("missing_field", f"{field} must not be empty", field, "required")
+    if len(cleaned) > max_length:
+        raise invalid("too_long", f"{field} is too long", field, f"at most {max_length} characters")
+    return cleaned
+
+
+def optional_text(value: str | None, *, field: str, max_length: int) -> str | None:
+    """Trimmed text, or None when absent or blank (for nullable columns)."""
+    return text(value, field=field, max_length=max_length, required=False) or None
+
+
+def required_country(value: str | None, *, field: str = "country") -> str:
+    return country_code(text(value, field=field, max_length=10), field=field)
+
+
+def supplier_email(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return normalise_email(value)
+    except InvalidInput as exc:
+        raise invalid(exc.code, exc.message, "contact_email", "expected name@example.com") from exc
+
+
+def product_hs_code(value: str | None) -> str:
+    return hs_code((value or "").strip())
+
+
+def image_list(images: list[str] | None) -> list[str]:
+    """At least one image, each a non-blank URL or path of at most 500 characters."""
+    cleaned = [(image or "").strip() for image in images or []]
+    if not 1 <= len(cleaned) <= MAX_IMAGES:
+        raise invalid("invalid_images", f"a product has 1 to {MAX_IMAGES} images", "images", "1 or more")
+    for position, image in enumerate(cleaned):
+        if not 1 <= len(image) <= MAX_IMAGE_LENGTH:
+            hint = f"a URL or path of 1 to {MAX_IMAGE_LENGTH} characters"
+            raise invalid("invalid_images", f"image {position} is not valid", f"images.{position}", hint)
+    return cleaned
+
+
+def parse_tax_category(value: TaxCategory | str | None) -> TaxCategory:
+    try:
+        return TaxCategory(str(value))
+    except ValueError:
+        allowed = ", ".join(c.value for c in TaxCategory)
+        message = f"{value!r} is not a tax category"
+        raise invalid("invalid_tax_category", message, "tax_category", f"one of {allowed}") from None
+
+
+def original_price_fen(amount: Decimal | str | int | None) -> int:
+    """The SKU's original price in fen: above zero, at most two decimals (refused, never rounded)."""
+    try:
+        fen = to_fen(amount if amount is not None else "", field="original_price")
+    except InvalidInput as exc:
+        raise invalid(exc.code, exc.message, "original_price", exc.message) from exc
+    if fen == 0:
+        raise invalid("invalid_money", "original_price must be above zero", "original_price", "above zero")
+    return fen
+
+
+def positive_weight(value: int | None) -> int:
+    if value is None or not 0 < value <= MAX_WEIGHT_GRAMS:
+        hint = f"a whole number of grams, 1 to {MAX_WEIGHT_GRAMS}"
+        raise invalid("invalid_weight", "weight is out of range", "weight_grams", hint)
+    return value
+
+
+def gtin_barcode(value: str | None) -> str | None:
+    cleaned = optional_text(value, field="barcode", max_length=32)
+    if cleaned is not None and not BARCODE.match(cleaned):
+        raise invalid("invalid_barcode", "barcode is not a GTIN", "barcode", "8 to 14 digits (EAN/UPC)")
+    return cleaned
+
+
+def warehouse_code(value: str | None) -> str:
+    code = text(value, field="code", max_length=40).upper()
+    if not WAREHOUSE_CODE.match(code):
+        hint = "letters, digits, '-' and '_', e.g. NB-BONDED-1"
+        raise invalid("invalid_warehouse_code", "warehouse code has odd characters", "code", hint)
+    return code
+
+
+def parse_warehouse_kind(value: WarehouseKind | str | None) -> WarehouseKind:
+    try:
+        return WarehouseKind(str(value))
+    except ValueError:
+        message = f"{value!r} is not a warehouse kind"
+        raise invalid("invalid_warehouse", message, "kind", "bonded or overseas") from None
+
+
+def warehouse_country(kind: WarehouseKind, customs_district: str | None, country: str | None) -> str:
+    """A bonded zone is in China (the country defaults to CN); an overseas warehouse is outside China
+    and has no Chinese customs district."""
+    warehouse_location(kind, customs_district, country)
+    if kind is WarehouseKind.BONDED:
+        if required_country(country or CHINA) != CHINA:
+            raise invalid("invalid_warehouse", "a bonded warehouse is in China", "country", "CN for bonded")
+        return CHINA
+    if customs_district:
+        message = "only bonded warehouses have a customs district"
+        raise invalid("invalid_warehouse", message, "customs_district", "leave empty for overseas")
+    found = required_country(country)
+    if found == CHINA:
+        raise invalid("invalid_warehouse", "an overseas warehouse is outside China", "country", "not CN")
+    return found
+
+
+def brand_record(
+    *, name: str | None, country: str | None, description: str | None = "", logo_url: str | None = None
+) -> dict[str, Any]:
+    checks = FieldChecks()
+    record = {
+        "name": checks.run(text, name, field="name", max_length=200),
+        "country": checks.run(required_country, country),
+        "description": checks.run(text, description, field="description", max_length=5000, required=False),
+        "logo_url": checks.run(optional_text, logo_url, field="logo_url", max_length=500),
+    }
+    checks.done()
+    return record
+
+
+def supplier_record(
+    *, name: str | None, country: str | None, contact_email: str | None = None
+) -> dict[str, Any]:
+    checks = FieldChecks()
+    record = {
+        "name": checks.run(text, name, field="name", max_length=200),
+        "country": checks.run(required_country, country),
+        "contact_email": checks.run(supplier_email, contact_email),
+    }
+    checks.done()
+    return record
+
+
+def warehouse_record(
+    *,
+    code: str | None,
+    name: str | None,
+    kind: WarehouseKind | str | None,
+    customs_district: str | None = None,
+    country: str | None = None,
+) -> dict[str, Any]:
+    checks = FieldChecks()
+    district = (customs_district or "").strip() or None
+    parsed_kind = checks.run(parse_warehouse_kind, kind)
+    record = {
+        "code": checks.run(warehouse_code, code),
+        "name": checks.run(text, name, field="name", max_length=200),
+        "kind": parsed_kind,
+        "customs_district": district,
+        "country": checks.run(warehouse_country, parsed_kind, district, country) if parsed_kind else None,
+    }
+    checks.done()
+    return record
+
+
+def product_record(
+    *,
+    title: str | None,
+    images: list[str] | None,
+    origin_country: str | None,
+    hs_code: str | None,
+    legal_unit: str | None,
+    tax_category: TaxCategory | str | None,
+    description: str | None = "",
+) -> dict[str, Any]:
+    checks = FieldChecks()
+    record = {
+        "title": checks.run(text, title, field="title", max_length=300),
+        "description": checks.run(text, description, field="description", max_length=20000, required=False),
+        "images": checks.run(image_list, images),
+        "origin_country": checks.run(required_country, origin_country, field="origin_country"),
+        "hs_code": checks.run(product_hs_code, hs_code),
+        "legal_unit": checks.run(unit_code, (legal_unit or "").strip(), field="legal_unit"),
+        "tax_category": checks.run(parse_tax_category, tax_category),
+    }
+    checks.done()
+    return record
+
+
+def sku_record(
+    *,
+    code: str | None,
+    title: str | None,
+    original_price: Decimal | str | int | None,
+    weight_grams: int | None,
+    unit: str | None,
+    spec: str | None = "",
+    barcode: str | None = None,
+) -> dict[str, Any]:
+    checks = FieldChecks()
+    record = {
+        "code": checks.run(text, code, field="code", max_length=64),
+        "title": checks.run(text, title, field="title", max_length=300),
+        "spec": checks.run(text, spec, field="spec", max_length=255, required=False),
+        "barcode": checks.run(gtin_barcode, barcode),
+        "original_price_fen": checks.run(original_price_fen, original_price),
+        "weight_grams": checks.run(positive_weight, weight_grams),
+        "unit": checks.run(unit_code, (unit or "").strip(), field="unit"),
+    }
+    checks.done()
+    return record
+
+
+def new_sku_records(skus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The SKUs given with a new product: each valid, and no code given twice."""
+    checks = FieldChecks()
+    records = [checks.nested(f"skus.{i}", sku_record, **sku) for i, sku in enumerate(skus)]
+    checks.done()
+    seen: set[str] = set()
+    for position, record in enumerate(records):
+        if record["code"] in seen:
+            hint = "repeats an earlier SKU's code"
+            raise invalid("sku_code_repeated", "a SKU code is given twice", f"skus.{position}.code", hint)
+        seen.add(record["code"])
+    return records
+
+
+def changed_fields(stored: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``record`` that differs from the stored row: what an update really writes."""
+    return {name: value for name, value in record.items() if stored.get(name) != value}
+
+
+def product_owner(who: Principal, requested_supplier_id: int | None) -> int:
+    """The supplier a new product belongs to: an operator names it; a supplier user's products are its
+    own (naming another supplier is 403)."""
+    if who.role is Role.OPERATOR:
+        if requested_supplier_id is None:
+            raise invalid("missing_field", "say which supplier owns the product", "supplier_id", "required")
+        return requested_supplier_id
+    return _callers_supplier(who, requested_supplier_id)
+
+
+def visible_supplier(who: Principal, requested_supplier_id: int | None) -> int | None:
+    """Whose products a listing shows: an operator sees all, or the supplier it filters on; a supplier
+    user sees only its own (filtering on another supplier is 403)."""
+    if who.role is Role.OPERATOR:
+        return requested_supplier_id
+    return _callers_supplier(who, requested_supplier_id)
+
+
+def _callers_supplier(who: Principal, requested_supplier_id: int | None) -> int:
+    supplier_id = requested_supplier_id if requested_supplier_id is not None else who.supplier_id
+    if supplier_id is None:  # not a supplier user: no catalog of its own
+        raise Forbidden("you may only manage your own supplier's catalog", code="not_your_supplier")
+    who.require_supplier_scope(supplier_id)
+    return supplier_id
+
+
+def page_window(limit: int, offset: int) -> tuple[int, int]:
+    """Lists are bounded: 1 to 200 rows per page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise invalid("invalid_page", f"limit must be 1 to {MAX_PAGE}", "limit", f"1 to {MAX_PAGE}")
+    if offset < 0:
+        raise invalid("invalid_page", "offset must not be negative", "offset", "0 or more")
+    return limit, offset
+
+
+# --- stock -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """One SKU in one warehouse. ``allotted`` is the part promised to flash-sale items."""
+
+    on_hand: int
+    allotted: int
+
+    @property
+    def free(self) -> int:
+        return self.on_hand - self.allotted
+
+
+def stock_below_allotted(on_hand: int, allotted: int) -> Conflict:
+    message = f"on_hand {on_hand} would be below the {allotted} units already allotted to flash sales"
+    return Conflict(message, code="stock_below_allotted")
+
+
+def set_on_hand(level: StockLevel, new_on_hand: int) -> StockLevel:
+    """The level after a count; never below what is allotted, because those units are promised."""
+    if not 0 <= new_on_hand <= MAX_UNITS:
+        raise invalid("invalid_quantity", "on_hand is out of range", "on_hand", f"0 to {MAX_UNITS}")
+    if new_on_hand < level.allotted:
+        raise stock_below_allotted(new_on_hand, level.allotted)
+    return StockLevel(new_on_hand, level.allotted)

@@ -7,11 +7,17 @@ An event stores only what people decide (``draft``, ``scheduled``, ``cancelled``
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from flashport.domain.catalog import WarehouseKind
 from flashport.domain.errors import Conflict, FieldProblem, InvalidInput
+
+CHANNEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_ITEM_QUANTITY = 10_000_000  # far above any real allotment, well inside a 32-bit column
 
 
 class EventState(enum.StrEnum):
@@ -30,6 +36,24 @@ class EventStatus(enum.StrEnum):
     LIVE = "live"
     ENDED = "ended"
     CANCELLED = "cancelled"
+
+
+class Listing(enum.StrEnum):
+    """What buyers may list: sales on now, or announced sales yet to start."""
+
+    LIVE = "live"
+    UPCOMING = "upcoming"
+
+    @property
+    def status(self) -> EventStatus:
+        return EventStatus.LIVE if self is Listing.LIVE else EventStatus.SCHEDULED
+
+
+class Fulfilment(enum.StrEnum):
+    """How a sold unit reaches the buyer, decided by the warehouse it is allotted from."""
+
+    BONDED = "bonded"  # bonded import: shipped from a bonded zone in China
+    DIRECT = "direct"  # direct purchase import: one parcel from abroad per order
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ def check_price_band(original_fen: int, sale_fen: int, policy: SalePolicy) -> No
 def derive_status(
     state: EventState, starts_at: datetime, ends_at: datetime, now: datetime, all_sold_out: bool
 ) -> EventStatus:
+    """Live from ``starts_at`` (included) until ``ends_at`` (excluded) or until every item is gone."""
     if state is EventState.CANCELLED:
         return EventStatus.CANCELLED
     if state is EventState.DRAFT:
@@ -85,6 +110,28 @@ def derive_status(
     if now >= ends_at or all_sold_out:
         return EventStatus.ENDED
     return EventStatus.LIVE
+
+
+def status_by_clock(state: EventState, starts_at: datetime, ends_at: datetime, now: datetime) -> EventStatus:
+    """The status that state and clock alone give, for decisions being sold out cannot change.
+
+    Nothing sells before the start, so a draft or not-yet-started event is the same with or without
+    stock counts, and a started one is frozen either way (live or ended): enough for
+    :func:`check_editable`, not for :func:`check_cancellable`.
+    """
+    return derive_status(state, starts_at, ends_at, now, all_sold_out=False)
+
+
+def stored_state(status: EventStatus) -> EventState:
+    """The stored state behind a derived status: live and ended events are stored as scheduled."""
+    if status in (EventStatus.DRAFT, EventStatus.CANCELLED):
+        return EventState(status.value)
+    return EventState.SCHEDULED
+
+
+def is_public(state: EventState) -> bool:
+    """Buyers see announced events (upcoming, live, ended); drafts and cancelled ones are hidden."""
+    return state is EventState.SCHEDULED
 
 
 def check_editable(status: EventStatus) -> None:
@@ -105,6 +152,97 @@ def check_schedulable(state: EventState, starts_at: datetime, now: datetime, ite
 def check_cancellable(status: EventStatus) -> None:
     if status in (EventStatus.CANCELLED, EventStatus.ENDED):
         raise Conflict(f"a {status.value} event cannot be cancelled", code="bad_state")
+
+
+def check_start_change(state: EventState, starts_at: datetime, now: datetime) -> None:
+    """A scheduled event may be moved, but not into the past: that would open the sale unannounced."""
+    if state is EventState.SCHEDULED and starts_at <= now:
+        raise Conflict("a scheduled event cannot start in the past", code="start_in_past")
+
+
+def event_title(value: str) -> str:
+    title = value.strip()
+    if not title or len(title) > 200:
+        raise InvalidInput(
+            "title must have 1 to 200 characters",
+            code="invalid_title",
+            details=[FieldProblem("title", "1 to 200 characters")],
+        )
+    return title
+
+
+def channel_name(value: str) -> str:
+    """Channels are slugs such as ``global-flash-sale``; case and surrounding blanks are forgiven."""
+    channel = value.strip().lower()
+    if len(channel) > 64 or not CHANNEL.match(channel):
+        raise InvalidInput(
+            "channel must be a slug of lowercase letters, digits and dashes",
+            code="invalid_channel",
+            details=[FieldProblem("channel", "e.g. global-flash-sale, at most 64 characters")],
+        )
+    return channel
+
+
+def banner_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = value.strip()
+    if len(url) > 500 or not url.startswith(("https://", "http://")):
+        raise InvalidInput(
+            "banner_url must be an http(s) URL of at most 500 characters",
+            code="invalid_banner_url",
+            details=[FieldProblem("banner_url", "an http(s) URL")],
+        )
+    return url
+
+
+def check_item_terms(quantity: int, per_buyer_limit: int) -> None:
+    """An item offers at least one unit, and no buyer may take more than the whole allotment."""
+    if not 0 < quantity <= MAX_ITEM_QUANTITY:
+        raise InvalidInput(
+            f"quantity must be between 1 and {MAX_ITEM_QUANTITY}",
+            code="invalid_quantity",
+            details=[FieldProblem("quantity", "a positive whole number")],
+        )
+    if not 0 < per_buyer_limit <= quantity:
+        raise InvalidInput(
+            "per_buyer_limit must be between 1 and the quantity",
+            code="invalid_per_buyer_limit",
+            details=[FieldProblem("per_buyer_limit", f"between 1 and {quantity}")],
+        )
+
+
+def check_quantity_covers(quantity: int, committed: int) -> None:
+    """Rule 1: the allotment never drops below the units already reserved or sold."""
+    if quantity < committed:
+        raise Conflict(
+            f"{committed} units are already reserved or sold; quantity cannot go below that",
+            code="quantity_below_committed",
+        )
+
+
+def check_item_removable(state: EventState, item_count: int, committed: int) -> None:
+    if committed > 0:
+        raise Conflict("units of this item are reserved or sold; it cannot be removed", code="item_in_use")
+    if state is EventState.SCHEDULED and item_count <= 1:
+        raise Conflict(
+            "a scheduled event keeps at least one item; cancel the event instead",
+            code="event_has_no_items",
+        )
+
+
+def discount_percent(original_fen: int, sale_fen: int) -> int:
+    """Percent off the original price, rounded down so that an advertised discount is never overstated."""
+    return (original_fen - sale_fen) * 100 // original_fen
+
+
+def all_sold_out(remaining: Collection[int]) -> bool:
+    """True when the event has items and none has a unit left. An event without items is not sold out."""
+    return bool(remaining) and all(units == 0 for units in remaining)
+
+
+def fulfilment_for(kind: WarehouseKind) -> Fulfilment:
+    return Fulfilment.BONDED if kind is WarehouseKind.BONDED else Fulfilment.DIRECT
 
 
 def _days(length: timedelta) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from flashport.adapters.db.engine import reading
 from flashport.domain.events import SalePolicy
 from flashport.services import outbox
 from flashport.settings import Settings
@@ -56,5 +57,5 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             yield conn

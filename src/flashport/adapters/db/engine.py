@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from flashport.settings import Settings
 
@@ -30,7 +32,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     """WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
 
     BEGIN IMMEDIATE takes the write lock at the start of every transaction, so two read-then-write
-    transactions serialise instead of failing with "database is locked" half-way through.
+    transactions serialise instead of failing with "database is locked" half-way through. Connections
+    opened by :func:`reading` (execution option ``read_only``) begin DEFERRED instead: in WAL mode
+    readers then never wait for the writer.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -45,4 +49,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only (never write through it)."""
+    async with engine.connect() as conn:
+        await conn.execution_options(read_only=True)
+        yield conn

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db import orders_repo
+from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
@@ -55,7 +56,15 @@ def _ms(moment: Any) -> int:
 class RedisStockEngine(StockEngine):
     name = "redis"
 
-    def __init__(self, client: aioredis.Redis, engine: AsyncEngine, *, prefix: str, max_in_flight: int = 4):
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        engine: AsyncEngine,
+        *,
+        prefix: str,
+        max_in_flight: int = 4,
+        linger: float = 0.0,
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self._engine = engine
@@ -64,7 +73,7 @@ class RedisStockEngine(StockEngine):
         self._forget = client.register_script((SCRIPTS / "forget.lua").read_text())
         self._init = client.register_script(_INIT)
         self.committer: GroupCommitter[OrderDraft, None] = GroupCommitter(
-            engine, self._insert_batch, max_in_flight=max_in_flight
+            engine, self._insert_batch, max_in_flight=max_in_flight, linger_seconds=linger
         )
 
     @property
@@ -128,7 +137,7 @@ class RedisStockEngine(StockEngine):
 
     async def _order_exists(self, order_id: str) -> bool | None:
         try:
-            async with self._engine.connect() as conn:
+            async with reading(self._engine) as conn:
                 return (await conn.scalar(sa.select(orders.c.id).where(orders.c.id == order_id))) is not None
         except Exception:
             log.exception("cannot tell whether order %s was saved", order_id)
@@ -168,7 +177,7 @@ class RedisStockEngine(StockEngine):
         return result
 
     async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             truth = await orders_repo.taken_truth(conn, item_ids)
             for item_id in item_ids:
                 terms = await orders_repo.load_terms(conn, item_id)

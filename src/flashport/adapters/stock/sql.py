@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db import orders_repo
+from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
-from flashport.adapters.db.schema import buyer_item_units, orders, sale_events, sale_items
+from flashport.adapters.db.schema import buyer_item_units, sale_events, sale_items
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.domain.orders import OrderDraft, RejectReason, sale_window_reason
 
@@ -29,11 +30,11 @@ if TYPE_CHECKING:
 class SqlStockEngine(StockEngine):
     name = "sql"
 
-    def __init__(self, engine: AsyncEngine, *, max_in_flight: int = 1) -> None:
+    def __init__(self, engine: AsyncEngine, *, max_in_flight: int = 1, linger: float = 0.0) -> None:
         self._engine = engine
         # SQLite has one writer at a time, so more than one transaction in flight only queues.
         self._committer: GroupCommitter[OrderDraft, Placement] = GroupCommitter(
-            engine, self._place_batch, max_in_flight=max_in_flight
+            engine, self._place_batch, max_in_flight=max_in_flight, linger_seconds=linger
         )
 
     async def place(self, draft: OrderDraft) -> Placement:
@@ -125,7 +126,7 @@ class SqlStockEngine(StockEngine):
         return None  # everything happened in release_within
 
     async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             rows = await conn.execute(
                 sa.select(
                     sale_items.c.id, sale_items.c.quantity - sale_items.c.reserved - sale_items.c.sold
@@ -137,7 +138,7 @@ class SqlStockEngine(StockEngine):
         return None  # the counters live in the database rows themselves
 
     async def read_counters(self, item_id: int) -> Counters | None:
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             row = (
                 await conn.execute(
                     sa.select(sale_items.c.reserved, sale_items.c.sold).where(sale_items.c.id == item_id)
@@ -153,36 +154,25 @@ class SqlStockEngine(StockEngine):
             return Counters(row.reserved + row.sold, {b: u for b, u in buyers})
 
     async def adjust(self, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]) -> None:
+        # Units held in the wrong place are always pending ones: paid units are never in doubt.
         async with self._engine.begin() as conn:
-            await self._adjust_in(conn, item_id, taken_delta, buyer_deltas)
-
-    async def _adjust_in(
-        self, conn: AsyncConnection, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]
-    ) -> None:
-        # Repair recomputes reserved and sold from the orders rather than shifting one of them.
-        paid = (
-            sa.select(sa.func.coalesce(sa.func.sum(orders.c.quantity), 0))
-            .where(orders.c.sale_item_id == item_id, orders.c.status == "paid")
-            .scalar_subquery()
-        )
-        pending = (
-            sa.select(sa.func.coalesce(sa.func.sum(orders.c.quantity), 0))
-            .where(orders.c.sale_item_id == item_id, orders.c.status == "pending_payment")
-            .scalar_subquery()
-        )
-        await conn.execute(
-            sale_items.update().where(sale_items.c.id == item_id).values(sold=paid, reserved=pending)
-        )
-        for buyer_id, delta in buyer_deltas.items():
-            updated = await conn.execute(
-                buyer_item_units.update()
-                .where(buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.buyer_id == buyer_id)
-                .values(units=buyer_item_units.c.units + delta)
+            await conn.execute(
+                sale_items.update()
+                .where(sale_items.c.id == item_id)
+                .values(reserved=sale_items.c.reserved + taken_delta)
             )
-            if updated.rowcount == 0 and delta > 0:
-                await conn.execute(
-                    buyer_item_units.insert().values(sale_item_id=item_id, buyer_id=buyer_id, units=delta)
+            for buyer_id, delta in buyer_deltas.items():
+                updated = await conn.execute(
+                    buyer_item_units.update()
+                    .where(
+                        buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.buyer_id == buyer_id
+                    )
+                    .values(units=buyer_item_units.c.units + delta)
                 )
+                if updated.rowcount == 0 and delta > 0:
+                    await conn.execute(
+                        buyer_item_units.insert().values(sale_item_id=item_id, buyer_id=buyer_id, units=delta)
+                    )
 
     async def close(self) -> None:
         await self._committer.drain()

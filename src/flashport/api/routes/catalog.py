@@ -1,3 +1,430 @@
-from fastapi import APIRouter
+"""The catalog: brands, suppliers and warehouses (operators), products, SKUs and stock (operators, and
+supplier users for their own supplier). Handlers parse, call one service function, and return."""
 
-router = APIRouter(prefix="/api/v1")
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from flashport.api.deps import CatalogManager, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.domain.accounts import Principal, Role
+from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
+from flashport.services import catalog, catalog_products, catalog_skus, catalog_stock
+from flashport.services.context import Context
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+Item = TypeVar("Item")
+Ctx = Depends(get_ctx)
+Limit = Query(50, ge=1, le=MAX_PAGE, description=f"rows per page, at most {MAX_PAGE}")
+Offset = Query(0, ge=0, le=1_000_000, description="rows to skip")
+Price = Field(examples=["129.00"], description="CNY, at most two decimals; a string keeps it exact")
+# Codes are only size-bounded here; the domain checks them and answers with a specific error code.
+Country = Field(max_length=16, examples=["FR"], description="ISO 3166-1 alpha-2")
+Unit = Field(max_length=16, examples=["007"], description="3-digit customs measurement unit code")
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+# --- request and response bodies -------------------------------------------------------------------
+
+
+class BrandIn(Input):
+    name: str = Field(max_length=200, examples=["Aptamil"])
+    country: str = Country
+    description: str = Field("", max_length=5000)
+    logo_url: str | None = Field(None, max_length=500)
+
+
+class BrandPatch(Input):
+    name: str | None = Field(None, max_length=200)
+    country: str | None = Field(None, max_length=16)
+    description: str | None = Field(None, max_length=5000)
+    logo_url: str | None = Field(None, max_length=500)
+
+
+class BrandOut(BaseModel):
+    id: int
+    name: str
+    country: str
+    description: str
+    logo_url: str | None
+    created_at: datetime
+
+
+class SupplierIn(Input):
+    name: str = Field(max_length=200, examples=["Maison Lumière Trading SARL"])
+    country: str = Country
+    contact_email: str | None = Field(None, max_length=320)
+
+
+class SupplierOut(BaseModel):
+    id: int
+    name: str
+    country: str
+    contact_email: str | None
+    created_at: datetime
+
+
+class WarehouseIn(Input):
+    code: str = Field(max_length=40, examples=["NB-BONDED-1"])
+    name: str = Field(max_length=200)
+    kind: WarehouseKind
+    customs_district: str | None = Field(
+        None, max_length=16, examples=["3105"], description="4 digits, bonded only"
+    )
+    country: str | None = Field(None, max_length=16, description="CN for bonded (the default); else required")
+
+
+class WarehouseOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: WarehouseKind
+    customs_district: str | None
+    country: str
+    created_at: datetime
+
+
+class SkuIn(Input):
+    code: str = Field(max_length=64, examples=["APT-PRO1-800G"])
+    title: str = Field(max_length=300)
+    spec: str = Field("", max_length=255, examples=["800 g tin"])
+    barcode: str | None = Field(None, max_length=32)
+    original_price: Decimal = Price
+    weight_grams: int = Field(gt=0, le=1_000_000)
+    unit: str = Unit
+
+
+class SkuPatch(Input):
+    code: str | None = Field(None, max_length=64)
+    title: str | None = Field(None, max_length=300)
+    spec: str | None = Field(None, max_length=255)
+    barcode: str | None = Field(None, max_length=32)
+    original_price: Decimal | None = Field(None, examples=["99.00"])
+    weight_grams: int | None = Field(None, gt=0, le=1_000_000)
+    unit: str | None = Field(None, max_length=16)
+
+
+class SkuOut(BaseModel):
+    id: int
+    product_id: int
+    code: str
+    title: str
+    spec: str
+    barcode: str | None
+    original_price: Decimal = Price
+    weight_grams: int
+    unit: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductIn(Input):
+    brand_id: int
+    supplier_id: int | None = Field(None, description="required for operators; a supplier user's own")
+    title: str = Field(max_length=300)
+    description: str = Field("", max_length=20000)
+    images: list[str] = Field(
+        max_length=20, description="1 to 20 image URLs", examples=[["https://img.example.com/a.jpg"]]
+    )
+    origin_country: str = Country
+    hs_code: str = Field(max_length=16, examples=["0402290000"], description="10 digits")
+    legal_unit: str = Unit
+    tax_category: TaxCategory
+    skus: list[SkuIn] = Field(default_factory=list, max_length=100)
+
+
+class ProductPatch(Input):
+    brand_id: int | None = None
+    title: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=20000)
+    images: list[str] | None = Field(None, max_length=20)
+    origin_country: str | None = Field(None, max_length=16)
+    hs_code: str | None = Field(None, max_length=16)
+    legal_unit: str | None = Field(None, max_length=16)
+    tax_category: TaxCategory | None = None
+
+
+class ProductOut(BaseModel):
+    id: int
+    brand_id: int
+    supplier_id: int
+    title: str
+    description: str
+    images: list[str]
+    origin_country: str
+    hs_code: str
+    legal_unit: str
+    tax_category: TaxCategory
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductDetailOut(ProductOut):
+    skus: list[SkuOut]
+
+
+class StockIn(Input):
+    on_hand: int = Field(ge=0, le=MAX_UNITS, description="units physically in the warehouse")
+
+
+class StockOut(BaseModel):
+    sku_id: int
+    warehouse_id: int
+    warehouse_code: str
+    warehouse_kind: WarehouseKind
+    on_hand: int
+    allotted: int = Field(description="units promised to flash-sale items")
+    free: int = Field(description="on_hand - allotted: what new sale items may still take")
+    updated_at: datetime
+
+
+# --- brands ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/brands",
+    status_code=201,
+    response_model=BrandOut,
+    summary="Add a brand",
+    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+)
+async def create_brand(body: BrandIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> dict[str, Any]:
+    return await catalog.create_brand(ctx, **body.model_dump())
+
+
+@router.get("/brands", response_model=Page[BrandOut], summary="Browse brands", **public_doc(422))
+async def list_brands(limit: int = Limit, offset: int = Offset, ctx: Context = Ctx) -> dict[str, Any]:
+    return await catalog.list_brands(ctx, limit=limit, offset=offset)
+
+
+@router.get("/brands/{brand_id}", response_model=BrandOut, summary="One brand", **public_doc(404, 422))
+async def get_brand(brand_id: int, ctx: Context = Ctx) -> dict[str, Any]:
+    return await catalog.get_brand(ctx, brand_id)
+
+
+@router.patch(
+    "/brands/{brand_id}",
+    response_model=BrandOut,
+    summary="Change a brand",
+    **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
+)
+async def update_brand(
+    brand_id: int, body: BrandPatch, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.update_brand(ctx, brand_id, body.model_dump(exclude_unset=True))
+
+
+# --- suppliers -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/suppliers",
+    status_code=201,
+    response_model=SupplierOut,
+    summary="Add a supplier",
+    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+)
+async def create_supplier(
+    body: SupplierIn, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.create_supplier(ctx, **body.model_dump())
+
+
+@router.get(
+    "/suppliers",
+    response_model=Page[SupplierOut],
+    summary="List suppliers",
+    **roles_doc(Role.OPERATOR, errors=(422,)),
+)
+async def list_suppliers(
+    limit: int = Limit, offset: int = Offset, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.list_suppliers(ctx, limit=limit, offset=offset)
+
+
+@router.get(
+    "/suppliers/{supplier_id}",
+    response_model=SupplierOut,
+    summary="One supplier (a supplier user: only its own)",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def get_supplier(
+    supplier_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.get_supplier(ctx, who, supplier_id)
+
+
+# --- warehouses ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/warehouses",
+    status_code=201,
+    response_model=WarehouseOut,
+    summary="Add a bonded or overseas warehouse",
+    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+)
+async def create_warehouse(
+    body: WarehouseIn, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.create_warehouse(ctx, **body.model_dump())
+
+
+@router.get(
+    "/warehouses",
+    response_model=Page[WarehouseOut],
+    summary="List warehouses",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+)
+async def list_warehouses(
+    limit: int = Limit, offset: int = Offset, _: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.list_warehouses(ctx, limit=limit, offset=offset)
+
+
+@router.get(
+    "/warehouses/{warehouse_id}",
+    response_model=WarehouseOut,
+    summary="One warehouse",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def get_warehouse(
+    warehouse_id: int, _: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog.get_warehouse(ctx, warehouse_id)
+
+
+# --- products --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/products",
+    status_code=201,
+    response_model=ProductDetailOut,
+    summary="Add a product, optionally with its SKUs",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+)
+async def create_product(
+    body: ProductIn, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog_products.create_product(ctx, who, **body.model_dump())
+
+
+@router.get(
+    "/products",
+    response_model=Page[ProductOut],
+    summary="List products (a supplier user: only its own)",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+)
+async def list_products(
+    supplier_id: int | None = None,
+    brand_id: int | None = None,
+    limit: int = Limit,
+    offset: int = Offset,
+    who: Principal = CatalogManager,
+    ctx: Context = Ctx,
+) -> dict[str, Any]:
+    return await catalog_products.list_products(
+        ctx, who, supplier_id=supplier_id, brand_id=brand_id, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/products/{product_id}",
+    response_model=ProductDetailOut,
+    summary="One product with its SKUs",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def get_product(product_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> dict[str, Any]:
+    return await catalog_products.get_product(ctx, who, product_id)
+
+
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    summary="Change a product",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def update_product(
+    product_id: int, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog_products.update_product(ctx, who, product_id, body.model_dump(exclude_unset=True))
+
+
+# --- SKUs and stock --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/products/{product_id}/skus",
+    status_code=201,
+    response_model=SkuOut,
+    summary="Add a SKU to a product",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+)
+async def add_sku(
+    product_id: int, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog_skus.add_sku(ctx, who, product_id, **body.model_dump())
+
+
+@router.get(
+    "/skus/{sku_id}",
+    response_model=SkuOut,
+    summary="One SKU",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> dict[str, Any]:
+    return await catalog_skus.get_sku(ctx, who, sku_id)
+
+
+@router.patch(
+    "/skus/{sku_id}",
+    response_model=SkuOut,
+    summary="Change a SKU",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+)
+async def update_sku(
+    sku_id: int, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog_skus.update_sku(ctx, who, sku_id, body.model_dump(exclude_unset=True))
+
+
+@router.put(
+    "/skus/{sku_id}/stock/{warehouse_id}",
+    response_model=StockOut,
+    summary="Set the units on hand of a SKU in a warehouse",
+    description="Refused with 409 `stock_below_allotted` if on_hand would drop below the units already "
+    "allotted to flash-sale items.",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+)
+async def set_stock(
+    sku_id: int, warehouse_id: int, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> dict[str, Any]:
+    return await catalog_stock.set_on_hand(ctx, who, sku_id, warehouse_id, body.on_hand)
+
+
+@router.get(
+    "/skus/{sku_id}/stock",
+    response_model=list[StockOut],
+    summary="A SKU's stock per warehouse",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+)
+async def list_stock(
+    sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> list[dict[str, Any]]:
+    return await catalog_stock.stock_of(ctx, who, sku_id)

@@ -1,0 +1,3 @@
+from flashport.cli import main
+
+main()

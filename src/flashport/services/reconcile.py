@@ -1,0 +1,111 @@
+"""Reconciliation (rule 10): the stock engine's counters against the database truth.
+
+Truth per item and buyer = units of that buyer's pending and paid orders, plus units of closed orders
+whose release has not reached the engine yet. Read order matters: the database first, then the engine,
+so every committed order's reservation is already visible in the engine and a healthy engine never
+shows less than the truth.
+
+A difference can be (a) a reservation whose order is still being committed (gone within moments) or
+(b) a real leak: a process killed between reserving and committing, or lost counters. Repair only
+moves what is *stable*: it takes two readings ``settle`` seconds apart and, per buyer, shifts by the
+smaller difference of the same sign, so an in-flight purchase is never mistaken for a leak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from flashport.adapters.db import orders_repo
+from flashport.adapters.db.schema import sale_events, sale_items
+from flashport.services.context import Context
+
+
+@dataclass
+class ItemReport:
+    item_id: int
+    truth_taken: int
+    engine_taken: int | None  # None: the engine holds nothing for the item
+    buyer_differences: dict[int, int] = field(default_factory=dict)  # engine - truth, per buyer
+    repaired_by: int | None = None
+
+    @property
+    def difference(self) -> int | None:
+        return None if self.engine_taken is None else self.engine_taken - self.truth_taken
+
+    @property
+    def agrees(self) -> bool:
+        return self.difference == 0 and not self.buyer_differences
+
+
+async def live_item_ids(ctx: Context) -> list[int]:
+    now = ctx.clock()
+    async with ctx.read() as conn:
+        query = (
+            sa.select(sale_items.c.id)
+            .join(sale_events, sale_events.c.id == sale_items.c.event_id)
+            .where(
+                sale_events.c.state == "scheduled",
+                sale_events.c.starts_at <= now,
+                sale_events.c.ends_at > now,
+            )
+            .order_by(sale_items.c.id)
+        )
+        return list((await conn.scalars(query)).all())
+
+
+async def _reading(ctx: Context, item_ids: Sequence[int]) -> list[ItemReport]:
+    assert ctx.stock is not None
+    async with ctx.read() as conn:
+        truth = await orders_repo.taken_truth(conn, item_ids)
+    reports = []
+    for item_id in item_ids:
+        counters = await ctx.stock.read_counters(item_id)
+        taken, per_buyer = truth[item_id]
+        report = ItemReport(item_id, taken, None if counters is None else counters.taken)
+        if counters is not None:
+            for buyer in set(per_buyer) | set(counters.per_buyer):
+                diff = counters.per_buyer.get(buyer, 0) - per_buyer.get(buyer, 0)
+                if diff:
+                    report.buyer_differences[buyer] = diff
+        reports.append(report)
+    return reports
+
+
+async def reconcile(
+    ctx: Context, item_ids: Sequence[int] | None = None, *, repair: bool = False, settle: float = 2.0
+) -> list[ItemReport]:
+    """Compare (and with ``repair`` fix) the counters of the given items, by default every live one."""
+    assert ctx.stock is not None
+    ids = list(item_ids) if item_ids is not None else await live_item_ids(ctx)
+    first = await _reading(ctx, ids)
+    if not repair or all(r.agrees for r in first):
+        return first
+    await asyncio.sleep(settle)
+    second = {r.item_id: r for r in await _reading(ctx, ids)}
+    for before in first:
+        after = second[before.item_id]
+        if after.engine_taken is None:  # counters lost entirely: rebuild them from the truth
+            await ctx.stock.sync_items(ctx, [before.item_id])
+            after.repaired_by = after.truth_taken
+            continue
+        deltas = _stable_deltas(before.buyer_differences, after.buyer_differences)
+        if deltas:
+            await ctx.stock.adjust(before.item_id, -sum(deltas.values()), {b: -d for b, d in deltas.items()})
+            after.repaired_by = -sum(deltas.values())
+    return list(second.values())
+
+
+def _stable_deltas(first: dict[int, int], second: dict[int, int]) -> dict[int, int]:
+    """Per buyer, the part of the difference present with the same sign in both readings."""
+    stable = {}
+    for buyer, a in first.items():
+        b = second.get(buyer, 0)
+        if a > 0 and b > 0:
+            stable[buyer] = min(a, b)
+        elif a < 0 and b < 0:
+            stable[buyer] = max(a, b)
+    return stable

@@ -1,0 +1,172 @@
+"""Rule 5: unpaid orders expire exactly once and their units return exactly once, under races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from flashport.adapters.db.schema import orders, outbox
+from flashport.bootstrap import build_context, close_context
+from flashport.services import buying
+from flashport.services import orders as order_service
+from flashport.services.context import Context
+from flashport.worker import run_once
+from tests.sale_builder import make_buyers, make_sale
+
+
+def later(ctx: Context, minutes: float) -> None:
+    """Move this context's clock forward."""
+    base = ctx.clock
+    ctx.clock = lambda: base() + timedelta(minutes=minutes)
+
+
+async def _outbox_types(ctx: Context, subject: str) -> list[str]:
+    async with ctx.read() as conn:
+        return list(
+            (
+                await conn.scalars(
+                    sa.select(outbox.c.type).where(outbox.c.subject == subject).order_by(outbox.c.id)
+                )
+            ).all()
+        )
+
+
+async def test_an_unpaid_order_expires_after_its_deadline_and_returns_its_units_once(
+    buy_ctx: Context,
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=3, limit=3)
+    [(buyer, _)] = await make_buyers(buy_ctx, 1)
+    order = await buying.buy(buy_ctx, buyer, sale.item_id, 2, "k")
+    assert await order_service.expire_unpaid_orders(buy_ctx) == 0  # not yet: 20 minutes to pay
+    later(buy_ctx, 19.9)
+    assert await order_service.expire_unpaid_orders(buy_ctx) == 0
+    later(buy_ctx, 0.2)
+    assert await order_service.expire_unpaid_orders(buy_ctx) == 1
+    assert await order_service.expire_unpaid_orders(buy_ctx) == 0
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 3}
+    counters = await buy_ctx.stock.read_counters(sale.item_id)
+    assert counters is not None and counters.taken == 0 and not counters.per_buyer
+    assert await _outbox_types(buy_ctx, f"order:{order['order_no']}") == ["order.created", "order.expired"]
+
+
+async def test_two_racing_sweepers_expire_each_order_once(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=40, limit=1)
+    buyers = await make_buyers(buy_ctx, 40)
+    for n, (buyer, _) in enumerate(buyers):
+        await buying.buy(buy_ctx, buyer, sale.item_id, 1, f"k{n}")
+    other = await build_context(buy_ctx.settings, listen_for_restock=False)  # a second worker process
+    try:
+        later(buy_ctx, 21)
+        later(other, 21)
+        counts = await asyncio.gather(
+            order_service.expire_unpaid_orders(buy_ctx),
+            order_service.expire_unpaid_orders(other),
+            order_service.expire_unpaid_orders(buy_ctx),
+        )
+    finally:
+        await close_context(other)
+    assert sum(counts) == 40
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 40}
+    async with buy_ctx.read() as conn:
+        expired_events = await conn.scalar(
+            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.type == "order.expired")
+        )
+    assert expired_events == 40
+
+
+async def test_cancel_racing_expiry_returns_the_units_once(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=20, limit=1)
+    buyers = await make_buyers(buy_ctx, 20)
+    placed = [await buying.buy(buy_ctx, b, sale.item_id, 1, f"k{n}") for n, (b, _) in enumerate(buyers)]
+    later(buy_ctx, 21)  # past the deadline, but the sweep and the cancels race
+    cancels = [
+        order_service.cancel_by_buyer(buy_ctx, b, o["order_no"])
+        for (b, _), o in zip(buyers, placed, strict=True)
+    ]
+    results = await asyncio.gather(
+        order_service.expire_unpaid_orders(buy_ctx), *cancels, return_exceptions=True
+    )
+    async with buy_ctx.read() as conn:
+        statuses = (
+            await conn.execute(sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status))
+        ).all()
+    assert sum(n for _, n in statuses) == 20
+    assert {s for s, _ in statuses} <= {"expired", "cancelled"}
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 20}
+    refused = [r for r in results[1:] if isinstance(r, Exception)]
+    assert all(getattr(r, "code", None) == "order_not_cancellable" for r in refused)
+
+
+async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_was_left(
+    buy_ctx: Context,
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=2, limit=2)
+    [(buyer, _)] = await make_buyers(buy_ctx, 1)
+    order = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")
+    # The "restarted" worker is a fresh context: all it needs is in the database.
+    fresh = await build_context(buy_ctx.settings, listen_for_restock=False)
+    try:
+        later(fresh, 25)
+        assert await run_once(fresh) == {"expired": 1, "releases_finished": 0}
+    finally:
+        await close_context(fresh)
+    try:
+        await order_service.cancel_by_buyer(buy_ctx, buyer, order["order_no"])
+        raise AssertionError("cancel of an expired order must be refused")
+    except Exception as exc:
+        assert getattr(exc, "code", None) == "order_not_cancellable"
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 2}
+
+
+async def test_the_sold_out_flag_clears_in_every_process_within_a_second_of_restock(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=1, limit=1)
+    [(first, _), (second, _)] = await make_buyers(buy_ctx, 2)
+    other_api = await build_context(buy_ctx.settings)  # a second API process with its own board
+    try:
+        listener = other_api.extras.get("restock_listener")
+        if listener is not None:
+            await listener.ready.wait()
+        order = await buying.buy(buy_ctx, first, sale.item_id, 1, "k")
+        try:
+            await buying.buy(other_api, second, sale.item_id, 1, "k2")
+        except Exception as exc:
+            assert getattr(exc, "code", None) == "sold_out"
+        assert other_api.buy_path is not None and other_api.buy_path.board.is_sold_out(sale.item_id)
+        await order_service.cancel_by_buyer(buy_ctx, first, order["order_no"])
+        for _ in range(20):
+            if not other_api.buy_path.board.is_sold_out(sale.item_id):
+                break
+            await asyncio.sleep(0.05)
+        assert not other_api.buy_path.board.is_sold_out(sale.item_id)  # cleared within 1 s
+        bought = await buying.buy(other_api, second, sale.item_id, 1, "k3")
+        assert bought["status"] == "pending_payment"
+    finally:
+        await close_context(other_api)
+
+
+async def test_an_interrupted_release_is_finished_by_the_worker_exactly_once(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=1, limit=1)
+    [(buyer, _)] = await make_buyers(buy_ctx, 1)
+    order = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")
+    stock = buy_ctx.stock
+    assert stock is not None
+    original = stock.release_after
+
+    async def crash(_order):  # type: ignore[no-untyped-def]
+        raise ConnectionError("killed between commit and release")
+
+    stock.release_after = crash  # type: ignore[method-assign]
+    await order_service.cancel_by_buyer(buy_ctx, buyer, order["order_no"])
+    stock.release_after = original  # type: ignore[method-assign]
+    expected_left = 0 if stock.name == "redis" else 1  # the SQL engine released inside the transaction
+    assert (await stock.remaining([sale.item_id])) == {sale.item_id: expected_left}
+    finished = await order_service.finish_interrupted_releases(buy_ctx)
+    assert finished == (1 if stock.name == "redis" else 0)
+    assert await order_service.finish_interrupted_releases(buy_ctx) == 0
+    if stock.name == "redis":  # a duplicate release (a second worker racing) changes nothing
+        await stock.release_after(
+            {"id": order["id"], "sale_item_id": sale.item_id, "buyer_id": buyer, "quantity": 1}
+        )
+    assert (await stock.remaining([sale.item_id])) == {sale.item_id: 1}
