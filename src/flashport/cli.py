@@ -1,0 +1,180 @@
+"""The ``flashport`` command: serve, worker, db upgrade, demo, reconcile, users, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+from pydantic import ValidationError
+
+from flashport.settings import Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FLASHPORT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@click.group()
+def main() -> None:
+    """Flashport: cross-border flash sales. Settings come from FLASHPORT_* variables (see README)."""
+
+
+@main.command()
+@click.option("--host", default=None, help="default: FLASHPORT_HOST (127.0.0.1)")
+@click.option("--port", type=int, default=None, help="default: FLASHPORT_PORT (8000)")
+@click.option("--workers", type=int, default=None, help="API processes; default: FLASHPORT_WORKERS (1)")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API with uvicorn (uvloop + httptools), in one or several processes."""
+    import uvicorn
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Flashport API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "flashport.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        backlog=4096,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the background worker: expires unpaid orders, finishes interrupted stock releases."""
+    from flashport import worker as worker_module
+
+    settings = _settings()
+    _logging(settings)
+    asyncio.run(worker_module.main(settings))
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from flashport.adapters.db import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings, revision)
+    click.echo(f"database at {revision}: {settings.async_database_url.split('@')[-1]}")
+
+
+@main.command()
+@click.option("--serve/--no-serve", "serve_too", default=True, help="start the API and worker afterwards")
+def demo(serve_too: bool) -> None:
+    """Migrate, load the demo catalog with a live and an upcoming sale, then serve on :8000."""
+    from flashport import demo as demo_module
+    from flashport.adapters.db import migrate
+
+    settings = _settings()
+    _logging(settings)
+    migrate.upgrade(settings)
+    summary = asyncio.run(demo_module.load(settings))
+    click.echo(summary)
+    if serve_too:
+        demo_module.serve_with_worker(settings)
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="fix the differences that stay stable between two readings")
+@click.option("--item", "items", type=int, multiple=True, help="only these sale items (default: all live)")
+@click.option("--settle", type=float, default=2.0, show_default=True, help="seconds between readings")
+def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
+    """Compare the stock engine's counters with the database truth (and repair them)."""
+    from flashport.bootstrap import build_context, close_context
+    from flashport.services.reconcile import reconcile as run
+
+    settings = _settings()
+
+    async def go() -> int:
+        ctx = await build_context(settings, listen_for_restock=False)
+        try:
+            reports = await run(ctx, list(items) or None, repair=repair, settle=settle)
+        finally:
+            await close_context(ctx)
+        click.echo(
+            f"{'item':>8} {'database':>10} {'engine':>10} {'diff':>7} {'buyers off':>10} {'repaired':>9}"
+        )
+        for r in reports:
+            engine = "-" if r.engine_taken is None else str(r.engine_taken)
+            diff = "-" if r.difference is None else f"{r.difference:+d}"
+            fixed = "" if r.repaired_by is None else f"{r.repaired_by:+d}"
+            click.echo(
+                f"{r.item_id:>8} {r.truth_taken:>10} {engine:>10} {diff:>7} "
+                f"{len(r.buyer_differences):>10} {fixed:>9}"
+            )
+        bad = [r for r in reports if not r.agrees and r.repaired_by is None]
+        click.echo(
+            f"{len(reports)} live item(s), {len(bad)} with differences left"
+            + (" (use --repair)" if bad and not repair else "")
+        )
+        return 1 if bad else 0
+
+    sys.exit(asyncio.run(go()))
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role", type=click.Choice(["operator", "supplier", "buyer"]), default="operator", show_default=True
+)
+@click.option("--supplier-id", type=int, default=None)
+@click.password_option()
+def create_user(email: str, name: str, role: str, supplier_id: int | None, password: str) -> None:
+    """Create an account (the first operator is made this way)."""
+    from flashport.bootstrap import build_context, close_context
+    from flashport.domain.accounts import Role
+    from flashport.domain.errors import DomainError
+    from flashport.services import accounts
+
+    settings = _settings()
+
+    async def go() -> None:
+        ctx = await build_context(settings, listen_for_restock=False)
+        try:
+            user = await accounts.register(
+                ctx, email=email, password=password, name=name, role=Role(role), supplier_id=supplier_id
+            )
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from None
+        finally:
+            await close_context(ctx)
+        click.echo(f"created {user['role']} #{user['id']} {user['email']}")
+
+    asyncio.run(go())
+
+
+def _register_bench() -> None:
+    from flashport.bench.cli import bench, loadcheck
+
+    main.add_command(bench)
+    main.add_command(loadcheck)
+
+
+_register_bench()
