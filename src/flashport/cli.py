@@ -88,7 +88,7 @@ def db_upgrade(revision: str) -> None:
 @click.option("--serve/--no-serve", "serve_too", default=True, help="start the API and worker afterwards")
 def demo(serve_too: bool) -> None:
     """Migrate, load the demo catalog with a live and an upcoming sale, then serve on :8000."""
-    from flashport import demo as demo_module
+    import flashport.demo as demo_module
     from flashport.adapters.db import migrate
 
     settings = _settings()

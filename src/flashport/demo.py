@@ -282,7 +282,7 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
     ]
     houses = {w["code"]: (await catalog.create_warehouse(ctx, **w))["id"] for w in WAREHOUSES}
     brand_ids: dict[str, int] = {}
-    sku_ids = []
+    sku_ids: list[int] = []
     for brand, country, supplier, title, spec, hs, unit, tax, price, grams, house, units in PRODUCTS:
         if brand not in brand_ids:
             brand_ids[brand] = (
@@ -296,7 +296,7 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
             brand_id=brand_ids[brand],
             supplier_id=supplier_ids[supplier],
             title=title,
-            description=f"{title}, {spec}. Genuine goods shipped under China's cross-border e-commerce rules.",
+            description=f"{title}, {spec}. Genuine goods, imported under the cross-border e-commerce rules.",
             images=[f"/static/demo/{_slug(brand)}.svg"],
             origin_country=country,
             hs_code=hs,

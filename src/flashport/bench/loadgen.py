@@ -252,7 +252,8 @@ async def fire_here(target: Target, volley: Volley, connections: int) -> None:
 
 
 def run_event_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """uvloop when installed: its transports cost about half of asyncio's per request."""
+    """uvloop when installed. Measured here it saves only 5-10% of the generator's CPU per request (the
+    rest is this module's Python), but every bit left to the server counts on a shared machine."""
     try:
         import uvloop
     except ImportError:
