@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     group_commit_in_flight: int = Field(default=4, ge=1, le=64)
     group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    buy_fast_lane: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

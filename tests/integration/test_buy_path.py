@@ -18,9 +18,11 @@ from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 
 
-@pytest.fixture
-async def http(buy_ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(ctx=buy_ctx))
+@pytest.fixture(params=["fast-lane", "fastapi-route"])
+async def http(request: pytest.FixtureRequest, buy_ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    """The buy endpoint through either HTTP edge: both must behave identically."""
+    app = create_app(ctx=buy_ctx, fast_lane=request.param == "fast-lane")
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from flashport import __version__
 from flashport.api import errors
+from flashport.api.fast_lane import BuyFastLane
 from flashport.api.routes import accounts, catalog, events, health, orders, outbox
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
@@ -22,9 +23,13 @@ the roles allowed to call it under `x-roles` (`public` needs no token). Every er
 """
 
 
-def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, ctx: Context | None = None, *, fast_lane: bool | None = None
+) -> FastAPI:
     """Build the app. Pass ``ctx`` to share an already-built context (tests); otherwise the lifespan
-    builds one from ``settings`` and disposes of it on shutdown."""
+    builds one from ``settings`` and disposes of it on shutdown. ``fast_lane`` overrides the
+    ``buy_fast_lane`` setting (the tests run the buy path through both lanes)."""
+    chosen = ctx.settings if ctx is not None else (settings or load_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,7 +37,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
             app.state.ctx = ctx
             yield
             return
-        own = await build_context(settings or load_settings())
+        own = await build_context(chosen)
         app.state.ctx = own
         try:
             yield
@@ -43,6 +48,9 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     if ctx is not None:
         app.state.ctx = ctx
     errors.install(app)
-    for module in (health, accounts, catalog, events, orders, outbox):
+    if chosen.buy_fast_lane if fast_lane is None else fast_lane:
+        app.add_middleware(BuyFastLane, owner=app)
+    # The buy path first: routes are matched in order, and it is the one under a rush.
+    for module in (orders, health, accounts, catalog, events, outbox):
         app.include_router(module.router)
     return app

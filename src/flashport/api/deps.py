@@ -17,17 +17,19 @@ from flashport.services.context import Context
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
 
 
-def get_ctx(request: Request) -> Context:
+# Both dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a thread
+# pool, and two thread hops per request were the largest single cost of the buy path.
+async def get_ctx(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def principal(
+async def principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
-    return accounts.verify_token(get_ctx(request), credentials.credentials)
+    return accounts.verify_token(request.app.state.ctx, credentials.credentials)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
