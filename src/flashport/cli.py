@@ -55,6 +55,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         log_level=settings.log_level,
         access_log=False,
         backlog=4096,
+        # No per-response Server/Date headers and no proxy-header rewriting: small, but per request.
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
     )
 
 

@@ -37,8 +37,10 @@ def fen_to_decimal(fen: int) -> Decimal:
 
 
 def format_fen(fen: int) -> str:
-    """``12900`` -> ``"129.00"``."""
-    return f"{fen_to_decimal(fen):.2f}"
+    """``12900`` -> ``"129.00"`` (integer arithmetic: it runs for every order answered)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole}.{cents:02d}"
 
 
 def round_fen(value: Decimal) -> int:

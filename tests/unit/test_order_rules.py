@@ -1,0 +1,97 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flashport.domain.errors import Conflict, InvalidInput
+from flashport.domain.orders import (
+    Fulfilment,
+    ItemTerms,
+    OrderStatus,
+    RejectReason,
+    check_cancellable_by_buyer,
+    check_idempotency_key,
+    check_quantity,
+    check_same_request,
+    draft_order,
+    new_order_no,
+    sale_window_reason,
+)
+
+START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def terms(open_: bool = True) -> ItemTerms:
+    return ItemTerms(
+        item_id=1,
+        event_id=2,
+        sku_id=3,
+        title="Milk",
+        sale_price_fen=9900,
+        quantity=10,
+        per_buyer_limit=2,
+        starts_at=START,
+        ends_at=START + timedelta(days=7),
+        open=open_,
+        fulfilment=Fulfilment.BONDED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "reason"),
+    [
+        (START - timedelta(microseconds=1), RejectReason.NOT_STARTED),
+        (START, None),
+        (START + timedelta(days=7) - timedelta(microseconds=1), None),
+        (START + timedelta(days=7), RejectReason.ENDED),
+    ],
+)
+def test_a_purchase_is_accepted_only_inside_the_sale_window(
+    now: datetime, reason: RejectReason | None
+) -> None:
+    assert sale_window_reason(terms(), now) == reason
+
+
+def test_a_cancelled_or_draft_event_sells_nothing() -> None:
+    assert sale_window_reason(terms(open_=False), START + timedelta(hours=1)) == RejectReason.ENDED
+    assert sale_window_reason(terms(open_=False), START - timedelta(hours=1)) == RejectReason.NOT_STARTED
+
+
+def test_the_payment_deadline_is_creation_plus_the_window_and_amounts_follow_the_price() -> None:
+    draft = draft_order(terms(), buyer_id=5, quantity=2, key="k", now=START, window=timedelta(minutes=20))
+    assert draft.payment_deadline == START + timedelta(minutes=20)
+    assert (draft.goods_value_fen, draft.total_fen) == (19800, 19800)
+    assert draft.order_no.startswith("FP20261120100000")
+
+
+def test_order_numbers_are_unique_and_fit_the_customs_field() -> None:
+    numbers = {new_order_no(START) for _ in range(10_000)}
+    assert len(numbers) == 10_000
+    assert all(len(n) <= 60 for n in numbers)
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 100])
+def test_quantities_outside_1_to_99_are_refused(quantity: int) -> None:
+    with pytest.raises(InvalidInput):
+        check_quantity(quantity)
+
+
+def test_an_idempotency_key_is_required_and_bounded() -> None:
+    for bad in (None, "", "   ", "x" * 129):
+        with pytest.raises(InvalidInput):
+            check_idempotency_key(bad)
+    assert check_idempotency_key("  abc  ") == "abc"
+
+
+def test_a_key_reused_for_another_purchase_is_refused() -> None:
+    check_same_request(1, 2, 1, 2)
+    with pytest.raises(InvalidInput):
+        check_same_request(1, 2, 1, 1)
+    with pytest.raises(InvalidInput):
+        check_same_request(1, 2, 9, 2)
+
+
+def test_only_unpaid_orders_can_be_cancelled_by_the_buyer() -> None:
+    check_cancellable_by_buyer(OrderStatus.PENDING_PAYMENT)
+    for status in (OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.CANCELLED):
+        with pytest.raises(Conflict):
+            check_cancellable_by_buyer(status)
