@@ -234,3 +234,29 @@ async def test_2000_concurrent_attempts_on_100_units_sell_exactly_100_within_lim
         async with buy_ctx.read() as conn:
             row = (await conn.execute(sa.select(sale_items).where(sale_items.c.id == sale.item_id))).one()
         assert row.reserved + row.sold == 100
+
+
+async def test_when_the_order_cannot_be_written_the_reservation_is_released(
+    http: httpx.AsyncClient, buy_ctx: Context
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=1, limit=1)
+    [(_, token), (_, other)] = await make_buyers(buy_ctx, 2)
+    stock = buy_ctx.stock
+    committer = stock._committer if stock.name == "sql" else stock.committer  # type: ignore[union-attr]
+    real_write = committer._write_batch
+
+    async def broken_database(conn, items):  # type: ignore[no-untyped-def]
+        raise ConnectionError("database went away mid-write")
+
+    committer._write_batch = broken_database
+    failed = await buy(http, sale.item_id, token, "k")
+    committer._write_batch = real_write
+    assert failed.status_code == 503
+    assert failed.json()["code"] in {"order_not_saved", "service_unavailable"}
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 1}  # nothing held back
+    async with buy_ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 0
+    # The same key can be retried and now succeeds; the unit was really free for anyone.
+    retried = await buy(http, sale.item_id, token, "k")
+    assert retried.status_code == 201
+    assert (await buy(http, sale.item_id, other, "o")).json()["code"] == "sold_out"

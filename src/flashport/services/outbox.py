@@ -1,5 +1,10 @@
-"""The event log (outbox). Rows are appended in the transaction of the change they describe; partners
-read them in id order through a cursor, so nothing is missed and nothing is read twice."""
+"""The event log (outbox). Rows are appended in the transaction of the change they describe; readers
+follow a cursor, so nothing is missed and nothing is read twice.
+
+On PostgreSQL the cursor is (transaction id, row id) and a page only shows rows of transactions older
+than the oldest one still running: a transaction that took its row id early but commits late can never
+be jumped over. On SQLite, writers are serialised, so row ids already follow commit order.
+"""
 
 from __future__ import annotations
 
@@ -20,25 +25,34 @@ async def append(
     await conn.execute(outbox.insert().values(type=type_, subject=subject, occurred_at=now, payload=payload))
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(tx_seq: int | None, last_id: int) -> str:
+    raw = f"o:{tx_seq if tx_seq is not None else ''}:{last_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int:
+def decode_cursor(cursor: str | None) -> tuple[int, int]:
+    """(tx_seq, id) of the last row read; (0, 0) before the first page."""
     if not cursor:
-        return 0
+        return 0, 0
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, value = raw.split(":", 1)
+        prefix, tx_seq, last_id = raw.split(":")
         if prefix != "o":
             raise ValueError(prefix)
-        return int(value)
+        return int(tx_seq or 0), int(last_id)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(
             "cursor is not one this API gave out",
             code="invalid_cursor",
             details=[FieldProblem("after", "use next_cursor from a previous page")],
         ) from exc
+
+
+def _after(conn: AsyncConnection, tx_seq: int, last_id: int) -> list[sa.ColumnElement[bool]]:
+    if conn.dialect.name != "postgresql":
+        return [outbox.c.id > last_id]
+    settled = sa.text("outbox.tx_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    return [sa.tuple_(outbox.c.tx_seq, outbox.c.id) > sa.tuple_(tx_seq, last_id), settled]
 
 
 async def page(
@@ -49,13 +63,22 @@ async def page(
     type_: str | None = None,
     subject: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Events after the cursor, oldest first, and the cursor to continue from (None when none came)."""
-    last_id = decode_cursor(after)
-    query = sa.select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
+    """Events after the cursor, in commit order, and the cursor to continue from (unchanged when the
+    page is empty)."""
+    tx_seq, last_id = decode_cursor(after)
+    order = [outbox.c.tx_seq, outbox.c.id] if conn.dialect.name == "postgresql" else [outbox.c.id]
+    query = sa.select(outbox).where(*_after(conn, tx_seq, last_id)).order_by(*order).limit(limit)
     if type_:
         query = query.where(outbox.c.type == type_)
     if subject:
         query = query.where(outbox.c.subject == subject)
     rows = [dict(r._mapping) for r in await conn.execute(query)]
-    next_cursor = encode_cursor(rows[-1]["id"]) if rows else after
-    return rows, next_cursor
+    if not rows:
+        return rows, after
+    cursor = encode_cursor(rows[-1]["tx_seq"], rows[-1]["id"])
+    return [_public(r) for r in rows], cursor
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("tx_seq", None)
+    return row

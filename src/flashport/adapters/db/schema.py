@@ -197,6 +197,12 @@ outbox = sa.Table(
     sa.Column("subject", sa.String(128), nullable=False, index=True),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
     sa.Column("payload", JSONType, nullable=False),
+    # PostgreSQL only: the inserting transaction's 64-bit id (pg_current_xact_id). Concurrent
+    # transactions take ids in one order and commit in another, so a reader that pages by id alone can
+    # skip a row that commits late. Readers page by (tx_seq, id) and only below the oldest running
+    # transaction instead. SQLite has one writer at a time, so there id order is commit order (NULL).
+    sa.Column("tx_seq", sa.BigInteger),
+    sa.Index("ix_outbox_tx_seq_id", "tx_seq", "id"),
 )
 
 # --- the buy path (issue 3) -------------------------------------------------------------------------

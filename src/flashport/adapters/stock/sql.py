@@ -21,6 +21,7 @@ from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import buyer_item_units, sale_events, sale_items
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
+from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.domain.orders import OrderDraft, RejectReason, sale_window_reason
 
 if TYPE_CHECKING:
@@ -38,7 +39,17 @@ class SqlStockEngine(StockEngine):
         )
 
     async def place(self, draft: OrderDraft) -> Placement:
-        return await self._committer.submit(draft)
+        try:
+            return await self._committer.submit(draft)
+        except DomainError:
+            raise
+        except Exception as exc:
+            # The transaction rolled back, reservation included. (If the COMMIT itself was cut off
+            # and did land, a retry with the same Idempotency-Key finds the order.)
+            raise ServiceUnavailable(
+                "the order could not be saved; nothing was reserved, please retry with the same key",
+                code="order_not_saved",
+            ) from exc
 
     async def _place_batch(self, conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[Placement]:
         results = []
