@@ -48,7 +48,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
         ) from exc
 
 
-def _after(conn: AsyncConnection, tx_seq: int, last_id: int) -> list[sa.ColumnElement[bool]]:
+def _after(conn: AsyncConnection, tx_seq: int, last_id: int) -> list[sa.ColumnElement[bool] | sa.TextClause]:
     if conn.dialect.name != "postgresql":
         return [outbox.c.id > last_id]
     settled = sa.text("outbox.tx_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
