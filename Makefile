@@ -43,6 +43,7 @@ format: $(STAMP) ## Format and autofix
 
 test: $(STAMP) ## The whole suite: lint, types, tests on SQLite + PostgreSQL + Redis
 	scripts/ensure-services.sh
+	scripts/ensure-browser.sh
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/pytest
 

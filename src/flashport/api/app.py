@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from flashport import __version__
+from flashport import __version__, web
 from flashport.api import errors
 from flashport.api.fast_lane import BuyFastLane
 from flashport.api.routes import accounts, catalog, events, health, orders, outbox
@@ -53,4 +53,5 @@ def create_app(
     # The buy path first: routes are matched in order, and it is the one under a rush.
     for module in (orders, health, accounts, catalog, events, outbox):
         app.include_router(module.router)
+    web.install(app)
     return app
