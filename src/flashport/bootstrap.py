@@ -6,6 +6,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from flashport.adapters.db.engine import create_engine
+from flashport.adapters.identity_vault import IdentityVault
+from flashport.adapters.payments.alipay import AlipayProvider
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
@@ -44,7 +46,14 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
         stock = SqlStockEngine(engine, max_in_flight=in_flight, linger=linger)
         board = SoldOutBoard(SQL_BOARD_TTL)
-    ctx = Context(settings=settings, engine=engine, stock=stock, buy_path=BuyPath(stock, board))
+    ctx = Context(
+        settings=settings,
+        engine=engine,
+        stock=stock,
+        buy_path=BuyPath(stock, board),
+        payments=AlipayProvider(settings),
+        vault=IdentityVault(settings),
+    )
     ctx.extras["restock_listener"] = listener
     return ctx
 
@@ -53,6 +62,8 @@ async def close_context(ctx: Context) -> None:
     listener = ctx.extras.get("restock_listener")
     if listener is not None:
         await listener.stop()
+    if ctx.payments is not None:
+        await ctx.payments.close()
     if ctx.stock is not None:
         await ctx.stock.close()
         if isinstance(ctx.stock, RedisStockEngine):

@@ -174,11 +174,13 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
     asyncio.run(go())
 
 
-def _register_bench() -> None:
+def _register_subcommands() -> None:
     from flashport.bench.cli import bench, loadcheck
+    from flashport.sandbox_pay.cli import sandbox_pay
 
     main.add_command(bench)
     main.add_command(loadcheck)
+    main.add_command(sandbox_pay)
 
 
-_register_bench()
+_register_subcommands()

@@ -399,9 +399,10 @@ async def load(settings: Settings) -> str:
 
 def serve_with_worker(settings: Settings) -> None:
     """Run the worker as a child process and the API in the foreground; stop both together."""
-    worker = subprocess.Popen([sys.executable, "-m", "flashport", "worker"], env=os.environ.copy())
+    env = {**os.environ, "FLASHPORT_SANDBOX_PAY_MOUNTED": "true"}  # the demo's payment provider
+    worker = subprocess.Popen([sys.executable, "-m", "flashport", "worker"], env=env)
     try:
-        subprocess.run([sys.executable, "-m", "flashport", "serve"], check=False)
+        subprocess.run([sys.executable, "-m", "flashport", "serve"], check=False, env=env)
     except KeyboardInterrupt:
         pass
     finally:

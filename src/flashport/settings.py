@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     buy_fast_lane: bool = True
 
+    # Payments: Alipay's open-platform protocol. Defaults point at the sandbox provider mounted in the
+    # demo, with its generated keys (data_dir/sandbox-pay); a real account needs only these settings.
+    payment_gateway_url: str = "http://127.0.0.1:8000/sandbox/alipay/gateway.do"
+    payment_app_id: str = "2026000000000001"
+    payment_app_private_key: str | None = Field(default=None, description="merchant key (PEM or base64)")
+    payment_provider_public_key: str | None = Field(default=None, description="provider key (PEM/base64)")
+    payment_notify_url: str = "http://127.0.0.1:8000/api/v1/payments/alipay/notify"
+    payment_return_url: str = "http://127.0.0.1:8000/orders"
+    payment_recheck_seconds: int = Field(default=120, ge=0)
+    payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    sandbox_pay_mounted: bool = Field(
+        default=False, description="serve the sandbox provider at /sandbox/alipay"
+    )
+    identity_key: str | None = Field(default=None, description="Fernet key for ID numbers at rest")
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.event_min_days > self.event_max_days:
@@ -56,6 +71,13 @@ class Settings(BaseSettings):
             raise ValueError("price_band_min must not exceed price_band_max")
         if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
             raise ValueError("FLASHPORT_SECRET_KEY must be set to 32+ random characters in production")
+        if self.env == "production" and not (
+            self.identity_key and self.payment_app_private_key and self.payment_provider_public_key
+        ):
+            raise ValueError(
+                "production needs FLASHPORT_IDENTITY_KEY, FLASHPORT_PAYMENT_APP_PRIVATE_KEY and "
+                "FLASHPORT_PAYMENT_PROVIDER_PUBLIC_KEY"
+            )
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
             raise ValueError("FLASHPORT_DATABASE_URL must be a postgresql:// or sqlite:// URL")
         return self

@@ -10,7 +10,7 @@ import logging
 import signal
 
 from flashport.bootstrap import build_context, close_context
-from flashport.services import orders
+from flashport.services import orders, payments, refunds
 from flashport.services.context import Context
 from flashport.settings import Settings
 
@@ -22,6 +22,8 @@ async def run_once(ctx: Context) -> dict[str, int]:
     return {
         "expired": await orders.expire_unpaid_orders(ctx),
         "releases_finished": await orders.finish_interrupted_releases(ctx),
+        "payments_rechecked": await payments.recheck_pending_payments(ctx),
+        "refunds_sent": await refunds.retry_refunds(ctx),
     }
 
 

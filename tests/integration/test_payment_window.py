@@ -109,7 +109,12 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
     fresh = await build_context(buy_ctx.settings, listen_for_restock=False)
     try:
         later(fresh, 25)
-        assert await run_once(fresh) == {"expired": 1, "releases_finished": 0}
+        assert await run_once(fresh) == {
+            "expired": 1,
+            "releases_finished": 0,
+            "payments_rechecked": 0,
+            "refunds_sent": 0,
+        }
     finally:
         await close_context(fresh)
     try:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from flashport import __version__, web
 from flashport.api import errors
 from flashport.api.fast_lane import BuyFastLane
-from flashport.api.routes import accounts, catalog, events, health, orders, outbox
+from flashport.api.routes import accounts, catalog, events, health, orders, outbox, payments
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings, load_settings
@@ -31,18 +32,21 @@ def create_app(
     ``buy_fast_lane`` setting (the tests run the buy path through both lanes)."""
     chosen = ctx.settings if ctx is not None else (settings or load_settings())
 
+    sandbox = _sandbox_provider(chosen)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if ctx is not None:
-            app.state.ctx = ctx
+        async with AsyncExitStack() as stack:
+            if sandbox is not None:  # Starlette does not run a mounted app's lifespan by itself
+                await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
+            if ctx is not None:
+                app.state.ctx = ctx
+                yield
+                return
+            own = await build_context(chosen)
+            app.state.ctx = own
+            stack.push_async_callback(close_context, own)
             yield
-            return
-        own = await build_context(chosen)
-        app.state.ctx = own
-        try:
-            yield
-        finally:
-            await close_context(own)
 
     app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     if ctx is not None:
@@ -51,7 +55,22 @@ def create_app(
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox):
+    for module in (orders, health, accounts, catalog, events, outbox, payments):
         app.include_router(module.router)
     web.install(app)
+    if sandbox is not None:
+        app.mount(SANDBOX_PATH, sandbox)
     return app
+
+
+SANDBOX_PATH = "/sandbox/alipay"
+
+
+def _sandbox_provider(settings: Settings) -> Any:
+    """The sandbox payment provider, served inside the platform for the demo (its own port elsewhere)."""
+    if not settings.sandbox_pay_mounted:
+        return None
+    from flashport.sandbox_pay.app import create_sandbox_app
+    from flashport.sandbox_pay.settings import SandboxSettings
+
+    return create_sandbox_app(SandboxSettings(data_dir=settings.data_dir))

@@ -16,6 +16,8 @@ from flashport.services import outbox
 from flashport.settings import Settings
 
 if TYPE_CHECKING:
+    from flashport.adapters.identity_vault import IdentityVault
+    from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.stock.interface import StockEngine
     from flashport.services.buying import BuyPath
 
@@ -42,6 +44,8 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     stock: StockEngine | None = None  # None only in tests that never touch stock
     buy_path: BuyPath | None = None
+    payments: PaymentProvider | None = None
+    vault: IdentityVault | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

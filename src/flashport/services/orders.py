@@ -17,7 +17,7 @@ from flashport.adapters.db.schema import orders
 from flashport.domain.errors import NotFound
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus, check_cancellable_by_buyer
-from flashport.services.context import Context
+from flashport.services.context import Context, Tx
 
 log = logging.getLogger(__name__)
 
@@ -81,54 +81,64 @@ async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> lis
     return [order_view(o) for o in found if o is not None]
 
 
-async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
-    """Move one pending order to ``to`` and return its units. False when someone else moved it first."""
+async def close_within(
+    ctx: Context, tx: Tx, order_id: str, to: OrderStatus, *, buyer_id: int | None = None
+) -> dict[str, Any] | None:
+    """Inside ``tx``: move one pending order to ``to`` and return its units (when the stock engine
+    lives in the database). None when someone else moved it first. If the result's ``released_now``
+    is False, the caller must call :func:`release_after_commit` once ``tx`` has committed."""
     stock = ctx.stock
     assert stock is not None
-    async with ctx.transaction() as tx:
-        where = [orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value]
-        if buyer_id is not None:
-            where.append(orders.c.buyer_id == buyer_id)
-        moved = (
-            await tx.conn.execute(
-                orders.update()
-                .where(*where)
-                .values(status=to.value, closed_at=tx.now)
-                .returning(
-                    orders.c.id,
-                    orders.c.order_no,
-                    orders.c.sale_item_id,
-                    orders.c.buyer_id,
-                    orders.c.quantity,
-                    orders.c.event_id,
-                )
+    where = [orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value]
+    if buyer_id is not None:
+        where.append(orders.c.buyer_id == buyer_id)
+    moved = (
+        await tx.conn.execute(
+            orders.update()
+            .where(*where)
+            .values(status=to.value, closed_at=tx.now)
+            .returning(
+                orders.c.id,
+                orders.c.order_no,
+                orders.c.sale_item_id,
+                orders.c.buyer_id,
+                orders.c.quantity,
+                orders.c.event_id,
             )
-        ).first()
-        if moved is None:
-            return False
-        order = {**moved._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value}
-        released_now = await stock.release_within(tx.conn, order)
-        if released_now:
-            await tx.conn.execute(
-                orders.update().where(orders.c.id == order_id).values(stock_released_at=tx.now)
-            )
-        await tx.emit(
-            f"order.{to.value}",
-            f"order:{moved.order_no}",
-            {
-                "order_id": moved.id,
-                "order_no": moved.order_no,
-                "sale_item_id": moved.sale_item_id,
-                "quantity": moved.quantity,
-                "units_returned": moved.quantity,
-            },
         )
-    if not released_now:
-        await _release_after_commit(ctx, order)
+    ).first()
+    if moved is None:
+        return None
+    order = {**moved._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value}
+    order["released_now"] = await stock.release_within(tx.conn, order)
+    if order["released_now"]:
+        await tx.conn.execute(orders.update().where(orders.c.id == order_id).values(stock_released_at=tx.now))
+    await tx.emit(
+        f"order.{to.value}",
+        f"order:{moved.order_no}",
+        {
+            "order_id": moved.id,
+            "order_no": moved.order_no,
+            "sale_item_id": moved.sale_item_id,
+            "quantity": moved.quantity,
+            "units_returned": moved.quantity,
+        },
+    )
+    return order
+
+
+async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
+    """Move one pending order to ``to`` and return its units. False when someone else moved it first."""
+    async with ctx.transaction() as tx:
+        order = await close_within(ctx, tx, order_id, to, buyer_id=buyer_id)
+    if order is None:
+        return False
+    if not order["released_now"]:
+        await release_after_commit(ctx, order)
     return True
 
 
-async def _release_after_commit(ctx: Context, order: Mapping[str, Any]) -> None:
+async def release_after_commit(ctx: Context, order: Mapping[str, Any]) -> None:
     """Second half of a release for engines outside the database. If this fails or the process dies
     here, ``finish_interrupted_releases`` does it later; the engine's marker makes it happen once."""
     assert ctx.stock is not None
@@ -198,5 +208,5 @@ async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
             )
         ).all()
     for row in rows:
-        await _release_after_commit(ctx, dict(row._mapping))
+        await release_after_commit(ctx, dict(row._mapping))
     return len(rows)

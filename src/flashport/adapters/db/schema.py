@@ -261,3 +261,78 @@ buyer_item_units = sa.Table(
     sa.Column("units", sa.Integer, nullable=False),
     sa.CheckConstraint("units >= 0", name="units_non_negative"),
 )
+
+# --- payments (issue 4) ---------------------------------------------------------------------------
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    _id(),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("order_no", sa.String(32), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("out_trade_no", sa.String(64), nullable=False, unique=True),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("provider_trade_no", sa.String(64)),
+    sa.Column("payer_name", sa.String(100)),
+    sa.Column("payer_id_cipher", sa.Text),  # encrypted with the identity key, never stored in clear
+    sa.Column("payer_id_masked", sa.String(32)),
+    sa.Column("paid_at", UTCDateTime()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("order_id", "attempt", name="uq_payments_order_attempt"),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'closed')", name="status"),
+    sa.Index("ix_payments_status_created", "status", "created_at"),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    _id(),
+    sa.Column("payment_id", BigId, sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("out_request_no", sa.String(64), nullable=False, unique=True),
+    sa.Column("provider_trade_no", sa.String(64), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("refunded_at", UTCDateTime()),
+    _created(),
+    sa.UniqueConstraint("payment_id", "provider_trade_no", "reason", name="uq_refunds_trade_reason"),
+    sa.CheckConstraint("status IN ('pending', 'succeeded')", name="status"),
+    sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    sa.Index("ix_refunds_status_next", "status", "next_attempt_at"),
+)
+
+payment_notifications = sa.Table(
+    "payment_notifications",
+    metadata,
+    _id(),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("notify_id", sa.String(128)),
+    sa.Column("out_trade_no", sa.String(64), index=True),
+    sa.Column("trade_no", sa.String(64)),
+    sa.Column("trade_status", sa.String(32)),
+    sa.Column("params", JSONType, nullable=False),  # everything received, the payer's ID number masked
+    sa.Column("signature_valid", sa.Boolean, nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+)
+
+payment_exchanges = sa.Table(
+    "payment_exchanges",
+    metadata,
+    _id(),
+    sa.Column("payment_id", BigId, sa.ForeignKey("payments.id"), index=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("request", JSONType, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response", sa.Text, nullable=False, server_default=""),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    _created(),
+)

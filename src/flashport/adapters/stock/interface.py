@@ -67,6 +67,11 @@ class StockEngine(abc.ABC):
         the units were returned in that same transaction (then nothing is left to do after commit)."""
 
     @abc.abstractmethod
+    async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
+        """Called inside the transaction that moved ``order`` to paid: its units stay taken, but
+        count as sold rather than reserved where the engine tells the two apart."""
+
+    @abc.abstractmethod
     async def release_after(self, order: Mapping[str, Any]) -> None:
         """Called after that transaction committed when ``release_within`` returned False. Must be
         idempotent per order: a crash and a retry must not return the units twice."""

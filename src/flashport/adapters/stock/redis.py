@@ -151,6 +151,9 @@ class RedisStockEngine(StockEngine):
     async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
         return False  # Redis is not part of the database transaction: release after commit
 
+    async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
+        return None  # Redis counts reserved and sold units together as "taken"
+
     async def release_after(self, order: Mapping[str, Any]) -> None:
         item_id = order["sale_item_id"]
         _, taken, buyers = self._item_keys(item_id)

@@ -133,6 +133,14 @@ class SqlStockEngine(StockEngine):
         )
         return True
 
+    async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
+        qty = order["quantity"]
+        await conn.execute(
+            sale_items.update()
+            .where(sale_items.c.id == order["sale_item_id"])
+            .values(reserved=sale_items.c.reserved - qty, sold=sale_items.c.sold + qty)
+        )
+
     async def release_after(self, order: Mapping[str, Any]) -> None:
         return None  # everything happened in release_within
 

@@ -1,0 +1,75 @@
+"""The payment provider behind one small interface. :class:`AlipayProvider` speaks Alipay's
+open-platform protocol and serves both the real Alipay and the sandbox provider: which one is only a
+matter of settings (gateway URL, app id, keys).
+
+Failure policy: a provider call that fails (network, bad signature on the answer) returns a result
+marked not ok and is retried by the worker; it never changes an order by itself."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flashport.domain.payments import TradeReport
+
+
+@dataclass(frozen=True)
+class Checkout:
+    out_trade_no: str
+    amount_fen: int
+    subject: str
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request to the provider and its raw answer, kept for audits (customs may ask)."""
+
+    kind: str
+    request: dict[str, Any]
+    status_code: int | None
+    response: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class NotificationCheck:
+    signature_valid: bool
+    report: TradeReport | None
+    reason: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    ok: bool
+    exchange: Exchange
+    error: str = ""
+
+
+class PaymentProvider(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def checkout_url(self, checkout: Checkout) -> str:
+        """Where to send the buyer to pay."""
+
+    @abc.abstractmethod
+    def read_notification(self, form: Mapping[str, str]) -> NotificationCheck:
+        """Verify and parse an asynchronous notification. Never raises for bad input."""
+
+    @abc.abstractmethod
+    async def query(self, out_trade_no: str) -> tuple[TradeReport | None, Exchange]:
+        """The provider's current view of a trade (None: unknown trade or no trustworthy answer)."""
+
+    @abc.abstractmethod
+    async def refund(
+        self, out_trade_no: str, trade_no: str, amount_fen: int, out_request_no: str, reason: str
+    ) -> RefundAnswer:
+        """Idempotent on ``out_request_no``."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,122 @@
+"""Paying orders, the provider's notifications, and the operators' view of payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from flashport.api.deps import BuyerOnly, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.domain.accounts import Principal, Role
+from flashport.services import payment_queries, payments
+from flashport.services.context import Context
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+MAX_NOTIFICATION_FIELDS = 100
+
+
+class PaymentOut(BaseModel):
+    id: int
+    order_no: str
+    out_trade_no: str
+    provider: str
+    amount: Decimal
+    status: str
+    provider_trade_no: str | None
+    payer_name: str | None
+    payer_id_number: str | None  # always masked
+    paid_at: datetime | None
+    created_at: datetime
+
+
+class CheckoutOut(PaymentOut):
+    redirect_url: str
+
+
+class RefundOut(BaseModel):
+    id: int
+    out_request_no: str
+    provider_trade_no: str
+    amount: Decimal
+    reason: str
+    status: str
+    attempts: int
+    last_error: str | None
+    refunded_at: datetime | None
+    created_at: datetime
+
+
+class NotificationOut(BaseModel):
+    id: int
+    received_at: datetime
+    notify_id: str | None
+    trade_no: str | None
+    trade_status: str | None
+    signature_valid: bool
+    outcome: str
+    reason: str
+
+
+class PaymentDetail(PaymentOut):
+    refunds: list[RefundOut]
+    notifications: list[NotificationOut]
+
+
+@router.post(
+    "/orders/{order_no}/pay",
+    response_model=CheckoutOut,
+    summary="Pay an unpaid order: returns the provider page to send the buyer to",
+    description="Creates the order's payment once; asking again returns the same payment and a "
+    "fresh `redirect_url`. Errors: `order_not_payable`, `payment_window_closed` (409).",
+    **roles_doc(Role.BUYER, errors=(404, 409, 503)),
+)
+async def pay(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return await payments.start_payment(ctx, who.user_id, order_no)
+
+
+@router.post(
+    "/payments/alipay/notify",
+    response_class=PlainTextResponse,
+    summary="Asynchronous notification from the payment provider (form POST, RSA2-signed)",
+    description="Answers `success` once the notification is processed (duplicates included), "
+    "`failure` when it is forged or not ours; the provider then retries. Every notification is "
+    "stored with its verification result.",
+    **public_doc(422),
+)
+async def notify(request: Request, ctx: Context = Depends(get_ctx)) -> PlainTextResponse:
+    form = await request.form(max_files=0, max_fields=MAX_NOTIFICATION_FIELDS)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    accepted = await payments.handle_notification(ctx, fields)
+    return PlainTextResponse("success" if accepted else "failure")
+
+
+@router.get(
+    "/admin/payments",
+    response_model=list[PaymentOut],
+    summary="Payments, newest first",
+    **roles_doc(Role.OPERATOR, errors=(422,)),
+)
+async def list_payments(
+    status: str | None = None,
+    order_no: str | None = None,
+    limit: int = 100,
+    _: Principal = OperatorOnly,
+    ctx: Context = Depends(get_ctx),
+) -> list[dict[str, Any]]:
+    return await payment_queries.list_payments(ctx, status=status, order_no=order_no, limit=min(limit, 500))
+
+
+@router.get(
+    "/admin/payments/{payment_id}",
+    response_model=PaymentDetail,
+    summary="One payment with its refunds and every notification received for it",
+    **roles_doc(Role.OPERATOR, errors=(404,)),
+)
+async def payment_detail(
+    payment_id: int, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await payment_queries.payment_detail(ctx, payment_id)

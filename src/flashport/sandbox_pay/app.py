@@ -1,0 +1,60 @@
+"""The sandbox payment provider as an ASGI app: standalone on its own port, or mounted in the demo.
+
+Its lifespan loads (or makes) the keys, opens the trade record and starts the notification sender;
+on shutdown it stops the sender and closes the record. Starlette does not run a mounted app's lifespan,
+so a host that mounts it enters it from its own (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from flashport.sandbox_pay import checkout, conveniences
+from flashport.sandbox_pay.database import SandboxDatabase
+from flashport.sandbox_pay.delivery_queue import DeliveryQueue
+from flashport.sandbox_pay.gateway import gateway
+from flashport.sandbox_pay.keys import ensure_keys
+from flashport.sandbox_pay.notifier import NotificationSender
+from flashport.sandbox_pay.provider import SandboxProvider
+from flashport.sandbox_pay.settings import SandboxSettings
+from flashport.sandbox_pay.store import TradeStore
+
+
+def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
+    chosen = settings or SandboxSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        keys = ensure_keys(chosen.data_dir)
+        database = SandboxDatabase(chosen.trades_file)
+        await database.start()
+        queue = DeliveryQueue(database)
+        sender = NotificationSender(queue, chosen.notify_schedule, chosen.notify_timeout_seconds)
+        app.state.sandbox_provider = SandboxProvider(chosen, keys, TradeStore(database), queue, sender.wake)
+        sending = asyncio.create_task(sender.run(), name="sandbox-pay notifications")
+        try:
+            yield
+        finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+            await sender.close()
+            app.state.sandbox_provider = None
+            await database.stop()
+
+    routes = [
+        Route("/gateway.do", gateway, methods=["GET", "POST"]),
+        Route("/pay/{trade_no}/confirm", checkout.confirm, methods=["POST"]),
+        Route("/pay/{trade_no}/decline", checkout.decline, methods=["POST"]),
+        Route("/sandbox/trades/{out_trade_no}/pay", conveniences.pay, methods=["POST"]),
+        Route("/sandbox/trades/{out_trade_no}/renotify", conveniences.renotify, methods=["POST"]),
+        Route("/sandbox/trades/{out_trade_no}", conveniences.show, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = chosen
+    return app

@@ -1,0 +1,66 @@
+"""Settings of the sandbox payment provider, read from ``FLASHPORT_SANDBOX_*`` variables.
+
+The sandbox plays Alipay for one merchant app: it trusts requests signed with that app's key and signs
+everything it sends with its own provider key (both generated under ``data_dir/sandbox-pay/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flashport.sandbox_pay.identity import is_resident_id_number
+
+# Alipay's own retry schedule for notifications: 8 attempts over about 25 hours.
+ALIPAY_NOTIFY_SCHEDULE = [240.0, 600.0, 600.0, 3600.0, 7200.0, 21600.0, 54000.0]
+
+
+class SandboxSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FLASHPORT_SANDBOX_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        # The same folder as the platform's by default, so the platform finds the demo keys there.
+        validation_alias=AliasChoices("FLASHPORT_SANDBOX_DATA_DIR", "FLASHPORT_DATA_DIR"),
+        description="Keys and the trade record live in data_dir/sandbox-pay/.",
+    )
+    app_id: str = Field(default="2026000000000001", description="The one merchant app the sandbox serves.")
+    seller_id: str = Field(default="2088102000000001", description="The merchant's partner id (PID).")
+    merchant_name: str = Field(default="Flashport", description="Shown on the hosted payment page.")
+    merchant_public_key: str | None = Field(
+        default=None,
+        description="PEM or bare base64; default: merchant_public.pem in the keys folder.",
+    )
+    notify_schedule: list[float] = Field(
+        default_factory=lambda: list(ALIPAY_NOTIFY_SCHEDULE),
+        description="Seconds to wait before each retry of an unacknowledged notification (JSON list).",
+    )
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    demo_payer_name: str = Field(default="李娜", min_length=1)
+    demo_payer_id_number: str = Field(default="110105199003070025", description="Prefilled on the page.")
+
+    @field_validator("notify_schedule")
+    @classmethod
+    def _positive_intervals(cls, schedule: list[float]) -> list[float]:
+        if any(seconds <= 0 for seconds in schedule):
+            raise ValueError("every retry interval must be positive")
+        return schedule
+
+    @field_validator("demo_payer_id_number")
+    @classmethod
+    def _valid_id_number(cls, number: str) -> str:
+        if not is_resident_id_number(number):
+            raise ValueError("must be an 18-character resident ID number with a valid check character")
+        return number
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "sandbox-pay"
+
+    @property
+    def trades_file(self) -> Path:
+        return self.keys_dir / "trades.sqlite3"

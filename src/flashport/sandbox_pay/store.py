@@ -1,0 +1,124 @@
+"""Reads and writes of the sandbox's trades and refunds.
+
+A state change and the notification it causes are written in one transaction, so a crash never loses
+a queued notification nor sends one for a change that did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from flashport.sandbox_pay.database import SandboxDatabase
+from flashport.sandbox_pay.delivery_queue import queued_delivery
+from flashport.sandbox_pay.tables import refunds, trades
+from flashport.sandbox_pay.trades import Refund, Trade, TradeStatus
+
+# Given the trade and its refunds so far: the refund to answer with, and the trade after it.
+RefundDecision = Callable[[Trade, list[Refund]], tuple[Refund, Trade]]
+
+
+def _trade(row: sa.Row[Any]) -> Trade:
+    values = dict(row._mapping)
+    return Trade(**{**values, "status": TradeStatus(values["status"])})
+
+
+def _values(trade: Trade) -> dict[str, Any]:
+    return {**asdict(trade), "status": trade.status.value}
+
+
+class TradeStore:
+    def __init__(self, database: SandboxDatabase) -> None:
+        self._db = database
+
+    async def _one(self, condition: sa.ColumnElement[bool]) -> Trade | None:
+        async with self._db.engine.begin() as conn:
+            row = (await conn.execute(sa.select(trades).where(condition))).first()
+        return None if row is None else _trade(row)
+
+    async def find(self, app_id: str, *, out_trade_no: str | None, trade_no: str | None) -> Trade | None:
+        """By the platform's number or ours; when both are given, they must name the same trade."""
+        if not (out_trade_no or trade_no):
+            return None
+        condition = trades.c.app_id == app_id
+        if out_trade_no:
+            condition &= trades.c.out_trade_no == out_trade_no
+        if trade_no:
+            condition &= trades.c.trade_no == trade_no
+        return await self._one(condition)
+
+    async def by_trade_no(self, trade_no: str) -> Trade | None:
+        return await self._one(trades.c.trade_no == trade_no)
+
+    async def create(self, trade: Trade) -> Trade:
+        """Record ``trade``, or return the trade already recorded under its ``out_trade_no``."""
+        key = (trades.c.app_id == trade.app_id) & (trades.c.out_trade_no == trade.out_trade_no)
+        async with self._db.engine.begin() as conn:
+            existing = (await conn.execute(sa.select(trades).where(key))).first()
+            if existing is not None:
+                return _trade(existing)
+            await conn.execute(trades.insert().values(**_values(trade)))
+        return trade
+
+    async def transition(
+        self, before: Trade, after: Trade, notification: Mapping[str, str] | None, at: datetime
+    ) -> bool:
+        """Move the trade from ``before.status`` to ``after`` and queue ``notification`` (due at ``at``),
+        both or neither. False when the trade had already left ``before.status``."""
+        async with self._db.engine.begin() as conn:
+            moved = await conn.execute(
+                trades.update()
+                .where(trades.c.trade_no == before.trade_no, trades.c.status == before.status.value)
+                .values(**_values(after))
+            )
+            if moved.rowcount != 1:
+                return False
+            if notification is not None and after.notify_url:
+                await conn.execute(queued_delivery(before.trade_no, after.notify_url, notification, at))
+        return True
+
+    async def refunds(self, trade_no: str) -> list[Refund]:
+        query = sa.select(refunds).where(refunds.c.trade_no == trade_no).order_by(refunds.c.id)
+        async with self._db.engine.begin() as conn:
+            return _running_totals((await conn.execute(query)).all())
+
+    async def refund(self, trade_no: str, decide: RefundDecision) -> tuple[Trade, Refund, bool]:
+        """Run ``decide`` on the trade and its refunds so far, inside the write transaction (so concurrent
+        refunds, even from several processes, are judged one after another), and record its answer: a
+        new refund, with the trade as it stands after it. Returns that trade, the refund, and whether it
+        is new (False: ``decide`` returned an earlier refund, a repeated request). ``decide`` raising
+        leaves everything as it was."""
+        async with self._db.engine.begin() as conn:
+            row = (await conn.execute(sa.select(trades).where(trades.c.trade_no == trade_no))).one()
+            trade = _trade(row)
+            query = sa.select(refunds).where(refunds.c.trade_no == trade_no).order_by(refunds.c.id)
+            earlier = _running_totals((await conn.execute(query)).all())
+            refund, after = decide(trade, earlier)
+            if refund in earlier:
+                return trade, refund, False
+            await conn.execute(
+                refunds.insert().values(
+                    trade_no=trade_no,
+                    out_request_no=refund.out_request_no,
+                    refund_fen=refund.refund_fen,
+                    reason=refund.reason,
+                    created_at=refund.created_at,
+                )
+            )
+            if after != trade:
+                await conn.execute(
+                    trades.update().where(trades.c.trade_no == trade_no).values(**_values(after))
+                )
+        return after, refund, True
+
+
+def _running_totals(rows: Sequence[sa.Row[Any]]) -> list[Refund]:
+    running, result = 0, []
+    for row in rows:
+        running += row.refund_fen
+        result.append(Refund(row.out_request_no, row.refund_fen, row.reason, row.created_at, running))
+    return result

@@ -1,0 +1,89 @@
+"""The sandbox's own record: trades, refunds and notification deliveries, in its own SQLite file.
+
+This is a stand-in for the provider's systems, not part of the platform's schema, so its tables are
+made with ``create_all`` at start rather than by migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite itself keeps no zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+trades = sa.Table(
+    "trades",
+    metadata,
+    sa.Column("trade_no", sa.String(32), primary_key=True),
+    sa.Column("app_id", sa.String(32), nullable=False),
+    sa.Column("out_trade_no", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(256), nullable=False),
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("notify_url", sa.Text),
+    sa.Column("return_url", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("paid_at", UtcDateTime),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("payer_name", sa.String(64)),
+    sa.Column("payer_cert_no", sa.String(18)),
+    sa.Column("buyer_id", sa.String(16)),
+    sa.UniqueConstraint("app_id", "out_trade_no"),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), nullable=False),
+    sa.Column("out_request_no", sa.String(64), nullable=False),
+    sa.Column("refund_fen", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(256)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("trade_no", "out_request_no"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # Not unique: a resent notification keeps its notify_id, as Alipay's do.
+    sa.Column("notify_id", sa.String(64), nullable=False, index=True),
+    sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), nullable=False, index=True),
+    sa.Column("notify_url", sa.Text, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),  # the signed form, sent as is on every attempt
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UtcDateTime, index=True),  # None: delivered, or the schedule ran out
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_body", sa.Text),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), nullable=False, index=True),
+    sa.Column("attempted_at", UtcDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),  # None: no HTTP answer at all
+    sa.Column("body", sa.Text),  # the answer's first characters, or the connection error
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+)

@@ -1,0 +1,362 @@
+"""Payments over real HTTP: the platform and the sandbox provider each serve on a loopback port and
+talk Alipay's protocol to each other (page pay, signed notifications, query, refund)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from alipay import AliPay
+
+from flashport.adapters.db.engine import create_engine
+from flashport.adapters.db.schema import orders, outbox, payment_notifications, payments, refunds, sale_items
+from flashport.adapters.payments import alipay_protocol as proto
+from flashport.api.app import create_app
+from flashport.bootstrap import build_context, close_context
+from flashport.domain.errors import Conflict
+from flashport.sandbox_pay.app import create_sandbox_app
+from flashport.sandbox_pay.settings import SandboxSettings
+from flashport.services import buying
+from flashport.services import orders as order_service
+from flashport.services import payments as payment_service
+from flashport.services.context import Context
+from flashport.settings import Settings
+from tests.conftest import _empty_all_tables
+from tests.sale_builder import make_buyers, make_sale
+
+PAYER = ("李娜", "110105199003070025")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            return server, task
+        await asyncio.sleep(0.01)
+    raise AssertionError("server did not start")
+
+
+@dataclass
+class World:
+    ctx: Context
+    sandbox: httpx.AsyncClient
+    platform_url: str
+    settings: Settings
+
+    def provider_key(self) -> str:
+        return (self.settings.data_dir / "sandbox-pay" / "provider_private.pem").read_text()
+
+    def merchant_key(self) -> str:
+        return (self.settings.data_dir / "sandbox-pay" / "merchant_private.pem").read_text()
+
+    async def order_status(self, order_no: str) -> str:
+        async with self.ctx.read() as conn:
+            return str(await conn.scalar(sa.select(orders.c.status).where(orders.c.order_no == order_no)))
+
+    async def wait_for(self, order_no: str, status: str) -> None:
+        for _ in range(100):
+            if await self.order_status(order_no) == status:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"order {order_no} never became {status}: {await self.order_status(order_no)}")
+
+    async def events(self, order_no: str) -> list[str]:
+        async with self.ctx.read() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(outbox.c.type)
+                        .where(outbox.c.subject == f"order:{order_no}")
+                        .order_by(outbox.c.id)
+                    )
+                ).all()
+            )
+
+    async def new_order(self) -> tuple[int, dict[str, Any]]:
+        sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=9900)
+        [(buyer, _)] = await make_buyers(self.ctx, 1)
+        return buyer, await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+
+    async def open_checkout(self, checkout: dict[str, Any]) -> None:
+        """What the buyer's browser does first: open the provider's page (the trade starts there)."""
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(checkout["redirect_url"])
+        assert page.status_code == 200, page.text
+
+    async def notify(self, fields: dict[str, str]) -> str:
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{self.platform_url}/api/v1/payments/alipay/notify", data=fields)
+        return answer.text
+
+
+@pytest.fixture(params=["sql", "redis"])
+async def world(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[World]:
+    platform_port, sandbox_port = _free_port(), _free_port()
+    update: dict[str, Any] = {
+        "payment_gateway_url": f"http://127.0.0.1:{sandbox_port}/gateway.do",
+        "payment_notify_url": f"http://127.0.0.1:{platform_port}/api/v1/payments/alipay/notify",
+        "payment_return_url": f"http://127.0.0.1:{platform_port}/orders",
+        "payment_recheck_seconds": 0,
+    }
+    if request.param == "redis":
+        from tests.conftest import REDIS_URL
+
+        update.update(redis_url=REDIS_URL, redis_prefix=f"fpp{_free_port()}")
+    settings = database_settings.model_copy(update=update)
+    engine = create_engine(settings)
+    await _empty_all_tables(engine)
+    await engine.dispose()
+    ctx = await build_context(settings)
+    sandbox_app = create_sandbox_app(
+        SandboxSettings(data_dir=settings.data_dir, notify_schedule=[0.2, 0.4, 0.8])
+    )
+    servers = [await _serve(create_app(ctx=ctx), platform_port), await _serve(sandbox_app, sandbox_port)]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sandbox_port}") as sandbox:
+            yield World(ctx, sandbox, f"http://127.0.0.1:{platform_port}", settings)
+    finally:
+        for server, task in servers:
+            server.should_exit = True
+            await task
+        await close_context(ctx)
+
+
+async def _trade(world: World, out_trade_no: str) -> dict[str, Any]:
+    answer = await world.sandbox.get(f"/sandbox/trades/{out_trade_no}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_is_paid_once(
+    world: World,
+) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    again = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    assert again["id"] == checkout["id"]  # one payment per order
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(checkout["redirect_url"])
+        assert page.status_code == 200 and "99.00" in page.text
+        trade = await _trade(world, checkout["out_trade_no"])
+        confirmed = await browser.post(
+            f"{world.sandbox.base_url}/pay/{trade['trade_no']}/confirm",
+            data={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
+        )
+    assert confirmed.status_code in (200, 303)
+    await world.wait_for(order["order_no"], "paid")
+    async with world.ctx.read() as conn:
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout["id"]))).one()
+        item = (
+            await conn.execute(sa.select(sale_items).where(sale_items.c.id == order["sale_item_id"]))
+        ).one()
+    assert payment.status == "succeeded" and payment.provider_trade_no == trade["trade_no"]
+    assert payment.payer_name == PAYER[0] and payment.payer_id_masked == "1101**********0025"
+    assert world.ctx.vault is not None and world.ctx.vault.open(payment.payer_id_cipher) == PAYER[1]
+    assert PAYER[1] not in str(payment.payer_id_cipher)
+    events = await world.events(order["order_no"])
+    assert events.count("order.paid") == 1 and events.count("payment.succeeded") == 1
+    if world.ctx.stock is not None and world.ctx.stock.name == "sql":
+        assert (item.reserved, item.sold) == (0, 1)  # the unit moved from reserved to sold
+
+
+async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout)
+    trade = await _trade(world, checkout["out_trade_no"])
+    await world.sandbox.post(f"/pay/{trade['trade_no']}/decline")
+    for _ in range(100):
+        async with world.ctx.read() as conn:
+            if (
+                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout["id"]))
+                == "closed"
+            ):
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the decline never reached the platform")
+    assert await world.order_status(order["order_no"]) == "pending_payment"
+    second = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    assert second["id"] != checkout["id"] and second["out_trade_no"] == f"{order['order_no']}-2"
+
+
+async def test_a_forged_notification_is_rejected_stored_and_changes_nothing(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    forged = proto.signed_notification(
+        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.merchant_key())
+    )  # not the provider's key
+    assert await world.notify(forged) == "failure"
+    tampered = proto.signed_notification(
+        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.provider_key())
+    )
+    tampered["trade_status"] = "TRADE_FINISHED"
+    tampered["total_amount"] = "0.01"
+    assert await world.notify(tampered) == "failure"
+    assert await world.order_status(order["order_no"]) == "pending_payment"
+    async with world.ctx.read() as conn:
+        stored = (await conn.execute(sa.select(payment_notifications))).all()
+    assert [(n.signature_valid, n.outcome) for n in stored] == [(False, "rejected"), (False, "rejected")]
+    assert "order.paid" not in await world.events(order["order_no"])
+
+
+async def test_a_payment_of_the_wrong_amount_does_not_pay_the_order(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    wrong = proto.signed_notification(
+        _notification(world, checkout["out_trade_no"], "9.90"), proto.load_private_key(world.provider_key())
+    )
+    assert await world.notify(wrong) == "success"  # authentic: acknowledged, but not accepted as payment
+    assert await world.order_status(order["order_no"]) == "pending_payment"
+    async with world.ctx.read() as conn:
+        note = (await conn.execute(sa.select(payment_notifications))).one()
+        refund = (await conn.execute(sa.select(refunds))).one()
+    assert (note.signature_valid, note.outcome) == (True, "refund")
+    assert (refund.reason, refund.amount_fen) == ("amount_mismatch", 990)
+
+
+async def test_duplicate_and_concurrent_notifications_pay_the_order_exactly_once(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    signed = proto.signed_notification(
+        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.provider_key())
+    )
+    answers = await asyncio.gather(*[world.notify(signed) for _ in range(12)])
+    assert answers == ["success"] * 12
+    await world.wait_for(order["order_no"], "paid")
+    assert (await world.notify(signed)) == "success"  # and once more, late
+    events = await world.events(order["order_no"])
+    assert events.count("order.paid") == 1 and events.count("payment.succeeded") == 1
+    async with world.ctx.read() as conn:
+        outcomes = (await conn.scalars(sa.select(payment_notifications.c.outcome))).all()
+    assert sorted(outcomes).count("pay_order") == 1 and len(outcomes) == 13
+
+
+async def test_the_provider_resending_a_notification_is_harmless(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout)
+    paid = await world.sandbox.post(
+        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
+    )
+    assert paid.status_code == 200, paid.text
+    await world.wait_for(order["order_no"], "paid")
+    assert (
+        await world.sandbox.post(f"/sandbox/trades/{checkout['out_trade_no']}/renotify")
+    ).status_code == 200
+    for _ in range(60):
+        async with world.ctx.read() as conn:
+            if await conn.scalar(sa.select(sa.func.count()).select_from(payment_notifications)) >= 2:
+                break
+        await asyncio.sleep(0.05)
+    assert (await world.events(order["order_no"])).count("order.paid") == 1
+
+
+async def test_a_lost_notification_is_recovered_by_querying_the_provider(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout)
+    paid = await world.sandbox.post(
+        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        json={"payer_name": PAYER[0], "payer_id_number": PAYER[1], "notify": False},
+    )
+    assert paid.status_code == 200, paid.text
+    await asyncio.sleep(0.3)
+    assert await world.order_status(order["order_no"]) == "pending_payment"  # nothing came
+    assert await payment_service.recheck_pending_payments(world.ctx) == 1
+    assert await world.order_status(order["order_no"]) == "paid"
+    assert await payment_service.recheck_pending_payments(world.ctx) == 0
+
+
+async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout)
+    real_clock = world.ctx.clock
+    world.ctx.clock = lambda: real_clock() + timedelta(minutes=21)
+    assert await order_service.expire_unpaid_orders(world.ctx) == 1
+    world.ctx.clock = real_clock
+    with pytest.raises(Conflict):
+        await payment_service.start_payment(
+            world.ctx, buyer, order["order_no"]
+        )  # cannot pay an expired order
+    paid = await world.sandbox.post(
+        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
+    )
+    assert paid.status_code == 200, paid.text
+    for _ in range(100):
+        async with world.ctx.read() as conn:
+            refund = (await conn.execute(sa.select(refunds))).first()
+        if refund is not None and refund.status == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no successful refund: {refund}")
+    assert (refund.reason, refund.amount_fen) == ("late_payment", 9900)
+    assert await world.order_status(order["order_no"]) == "expired"
+    events = await world.events(order["order_no"])
+    assert "order.paid" not in events
+    assert events.count("refund.requested") == 1 and events.count("refund.succeeded") == 1
+    trade = await _trade(world, checkout["out_trade_no"])
+    assert trade.get("refunded_amount", trade.get("refund_fee")) in ("99.00", 9900)
+
+
+async def test_a_notification_signed_by_a_third_party_alipay_library_is_accepted(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    sdk = AliPay(
+        appid=world.settings.payment_app_id,
+        app_notify_url=None,
+        app_private_key_string=world.provider_key(),
+        alipay_public_key_string=(
+            world.settings.data_dir / "sandbox-pay" / "provider_public.pem"
+        ).read_text(),
+        sign_type="RSA2",
+    )
+    fields = _notification(world, checkout["out_trade_no"], "99.00")
+    fields["sign_type"] = "RSA2"
+    fields["sign"] = sdk._sign(
+        "&".join(f"{k}={v}" for k, v in sorted(fields.items()) if k not in ("sign", "sign_type"))
+    )
+    assert await world.notify(fields) == "success"
+    await world.wait_for(order["order_no"], "paid")
+
+
+def _notification(world: World, out_trade_no: str, amount: str) -> dict[str, str]:
+    return {
+        "notify_time": "2026-11-25 20:00:01",
+        "notify_type": "trade_status_sync",
+        "notify_id": f"test-{out_trade_no}",
+        "app_id": world.settings.payment_app_id,
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": f"2026{abs(hash(out_trade_no)) % 10**12:012d}",
+        "out_trade_no": out_trade_no,
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": amount,
+        "gmt_payment": proto.timestamp(datetime.now(ZoneInfo("Asia/Shanghai"))),
+        "payer_name": PAYER[0],
+        "payer_cert_type": "IDENTITY_CARD",
+        "payer_cert_no": PAYER[1],
+    }
