@@ -67,7 +67,7 @@ async def prepare_sale(ctx: Context, *, units: int, buyers: int, run_id: str) ->
     seconds["buyers"] = time.perf_counter() - started
     started = time.perf_counter()
     async with ctx.transaction() as tx:
-        event_id, item_id = await _insert_sale(tx.conn, tx.now, run_id, units)
+        event_id, item_id = await insert_sale(tx.conn, tx.now, run_id, units)
     await inventory.items_changed(ctx, [item_id])
     seconds["sale"] = time.perf_counter() - started
     return PreparedSale(run_id, event_id, item_id, units, buyer_ids, seconds)
@@ -95,7 +95,22 @@ async def insert_buyers(ctx: Context, run_id: str, count: int) -> list[int]:
     return buyer_ids
 
 
-async def _insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tuple[int, int]:
+async def insert_sale(
+    conn: Any,
+    now: datetime,
+    run_id: str,
+    units: int,
+    *,
+    per_buyer_limit: int = 1,
+    starts_at: datetime | None = None,
+    sale_price_fen: int = SALE_PRICE_FEN,
+    original_price_fen: int = ORIGINAL_PRICE_FEN,
+    channel: str = "bench",
+) -> tuple[int, int]:
+    """One scheduled event (live from ``starts_at``, by default a minute ago) with one sale item of
+    ``units`` units, with its catalog rows, written straight into the database. The benchmark and the
+    buy-path tests use it; it bypasses the services' checks on purpose, so callers keep the price band."""
+
     async def insert(table: sa.Table, **values: Any) -> int:
         return int(await conn.scalar(table.insert().values(**values).returning(table.c.id)))
 
@@ -128,7 +143,7 @@ async def _insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tup
         product_id=product_id,
         code=f"BENCH-{run_id}-MILK900",
         title="a2 Platinum infant formula 900g, stage 1",
-        original_price_fen=ORIGINAL_PRICE_FEN,
+        original_price_fen=original_price_fen,
         weight_grams=1200,
         unit="140",
         created_at=now,
@@ -139,11 +154,11 @@ async def _insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tup
             sku_id=sku_id, warehouse_id=warehouse_id, on_hand=units, allotted=units, updated_at=now
         )
     )
-    starts_at = now - timedelta(minutes=1)  # already live when the first request arrives
+    starts_at = starts_at or now - timedelta(minutes=1)  # already live when the first request arrives
     event_id = await insert(
         sale_events,
         title=f"Bench sale {run_id}",
-        channel="bench",
+        channel=channel,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(days=7),
         state="scheduled",
@@ -155,9 +170,9 @@ async def _insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tup
         event_id=event_id,
         sku_id=sku_id,
         warehouse_id=warehouse_id,
-        sale_price_fen=SALE_PRICE_FEN,
+        sale_price_fen=sale_price_fen,
         quantity=units,
-        per_buyer_limit=1,
+        per_buyer_limit=per_buyer_limit,
         reserved=0,
         sold=0,
         created_at=now,
