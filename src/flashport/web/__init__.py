@@ -1,9 +1,23 @@
-"""The buyer-facing storefront: server-rendered pages (Jinja2), plain JavaScript and CSS."""
+"""The buyer-facing storefront: server-rendered pages (Jinja2), plain JavaScript and CSS.
+
+No build step and nothing fetched from other sites: templates live in ``templates/``, scripts, styles
+and demo images in ``static/``. Pages read through the same services as the API, cached per process
+(:mod:`flashport.web.state`); buying goes through :func:`flashport.services.buying.buy` with one
+idempotency key per purchase intent.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from flashport.web.assets import STATIC_DIR, AssetFiles, versions
+from flashport.web.routes import account, browse, live, orders, purchase
+from flashport.web.state import Storefront, build_templates
+
 
 def install(app: FastAPI) -> None:
     """Mount the storefront's routes and static files on the platform app."""
+    app.state.storefront = Storefront(build_templates(versions()))
+    for module in (purchase, browse, live, orders, account):
+        app.include_router(module.router)
+    app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

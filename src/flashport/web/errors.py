@@ -1,0 +1,61 @@
+"""The storefront's one place where domain errors become answers: a page for people, JSON for scripts.
+
+Status codes come from the API's mapping (:func:`flashport.api.errors.status_for`), so the storefront
+and the API never disagree about what an error means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.api.errors import status_for
+from flashport.domain.errors import DomainError, Unauthenticated
+from flashport.web import answers
+
+TITLES = {
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not possible right now",
+    422: "Please check your input",
+    503: "Temporarily unavailable",
+}
+
+
+def error_answer(request: Request, exc: DomainError) -> Response:
+    status = status_for(exc)
+    session = answers.load_session(request)
+    if answers.wants_json(request):
+        return answers.data(request, session, {"code": exc.code, "message": exc.message}, status=status)
+    if isinstance(exc, Unauthenticated):
+        return answers.redirect(request, session, answers.login_url(_return_path(request)))
+    title = TITLES.get(status, "Something went wrong")
+    return answers.page(request, session, "error.html", status=status, title=title, message=exc.message)
+
+
+def _return_path(request: Request) -> str:
+    """Where a visitor sent to log in comes back to: the page itself, or for a form the page it was on."""
+    if request.method == "GET":
+        return request.url.path
+    referer = urlsplit(request.headers.get("referer", ""))
+    return referer.path if referer.netloc == request.url.netloc and referer.path else "/"
+
+
+class WebRoute(APIRoute):
+    """A route whose domain errors are answered by :func:`error_answer` rather than the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                return error_answer(request, exc)
+
+        return guarded

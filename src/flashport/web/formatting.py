@@ -1,0 +1,75 @@
+"""How the storefront writes money, times, countries and countdowns (Jinja filters).
+
+Times are rendered as UTC ISO 8601 inside ``<time datetime>``; the browser rewrites them in the buyer's
+own time zone (``static/js/clock.js``), so the server never guesses a zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+import pycountry
+
+from flashport.domain.money import to_fen
+
+
+def fen(amount_fen: int) -> str:
+    """``129900`` -> ``"¥1,299.00"``: whole fen, so no rounding happens here."""
+    sign = "-" if amount_fen < 0 else ""
+    whole, cents = divmod(abs(amount_fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def yuan(amount: str | Decimal) -> str:
+    """A two-decimal yuan amount as the services give it (``"129.00"``) -> ``"¥129.00"``."""
+    return fen(to_fen(amount))
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with a ``Z``, to the second: what ``<time datetime>`` and the scripts read."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(moment: datetime) -> str:
+    """Like :func:`iso` with milliseconds: the server time that pages set their clocks by."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def utc_text(moment: datetime) -> str:
+    """The fallback text inside ``<time>`` for a browser without scripts."""
+    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def countdown(target: datetime, now: datetime) -> str:
+    """``"2d 03:14:07"``; the scripts keep it ticking from the server's clock."""
+    seconds = max(0, int((target - now).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+@lru_cache(maxsize=512)
+def country(code: str) -> str:
+    """``"NZ"`` -> ``"New Zealand"``; an unknown code is shown as it is."""
+    found = pycountry.countries.get(alpha_2=code.upper())
+    if found is None:
+        return code
+    return str(getattr(found, "common_name", found.name))
+
+
+def percent_left(remaining: int, quantity: int) -> int:
+    return 0 if quantity <= 0 else round(remaining * 100 / quantity)
+
+
+FILTERS = {
+    "fen": fen,
+    "yuan": yuan,
+    "iso": iso,
+    "utc_text": utc_text,
+    "country": country,
+}

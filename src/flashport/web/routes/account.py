@@ -1,0 +1,74 @@
+"""Registering, logging in and out. A failed attempt shows the form again with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.api.errors import status_for
+from flashport.domain.errors import DomainError
+from flashport.services import accounts
+from flashport.web import answers, guard
+from flashport.web.errors import WebRoute
+from flashport.web.state import service_context
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/") -> Response:
+    session = answers.load_session(request)
+    return answers.page(request, session, "login.html", next=answers.safe_next(next), email="", error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    session = answers.load_session(request)
+    form = await guard.posted_form(request, session)
+    email, next_path = str(form.get("email", "")), answers.safe_next(str(form.get("next", "/")))
+    ctx = service_context(request)
+    try:
+        token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
+    except DomainError as exc:
+        values: dict[str, Any] = {"next": next_path, "email": email, "error": exc.message}
+        return answers.page(request, session, "login.html", status=status_for(exc), **values)
+    user = await accounts.get_user(ctx, token["user_id"])
+    session.log_in(user["id"], user["role"], user["name"])
+    session.flash("success", f"Welcome back, {user['name']}.")
+    return answers.redirect(request, session, next_path)
+
+
+@router.get("/register")
+async def register_form(request: Request, next: str = "/") -> Response:
+    session = answers.load_session(request)
+    values: dict[str, Any] = {"next": answers.safe_next(next), "email": "", "name": "", "error": None}
+    return answers.page(request, session, "register.html", **values)
+
+
+@router.post("/register")
+async def register(request: Request) -> Response:
+    session = answers.load_session(request)
+    form = await guard.posted_form(request, session)
+    email, name = str(form.get("email", "")), str(form.get("name", ""))
+    next_path = answers.safe_next(str(form.get("next", "/")))
+    try:
+        user = await accounts.register(
+            service_context(request), email=email, password=str(form.get("password", "")), name=name
+        )
+    except DomainError as exc:
+        values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": exc.message}
+        return answers.page(request, session, "register.html", status=status_for(exc), **values)
+    session.log_in(user["id"], user["role"], user["name"])
+    session.flash("success", f"Welcome to Flashport, {user['name']}. Your account is ready.")
+    return answers.redirect(request, session, next_path)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session = answers.load_session(request)
+    await guard.posted_form(request, session)
+    session.log_out()
+    return answers.redirect(request, session, "/")

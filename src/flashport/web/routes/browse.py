@@ -1,0 +1,53 @@
+"""Browsing: the channel home, an event's items, and one item with its buy form."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.web import answers, showcase
+from flashport.web.errors import WebRoute
+from flashport.web.guard import Id
+from flashport.web.state import service_context, storefront
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    ctx = service_context(request)
+    cards = await showcase.listings(ctx, storefront(request))
+    live, upcoming = showcase.split_listings(cards, ctx.clock())
+    return answers.page(request, answers.load_session(request), "home.html", live=live, upcoming=upcoming)
+
+
+@router.get("/events/{event_id:int}")
+async def event(request: Request, event_id: Id) -> Response:
+    ctx = service_context(request)
+    found = await showcase.event_page(ctx, storefront(request), event_id)
+    status = showcase.current_status(found, ctx.clock())
+    items = [(item, showcase.sale_state(status, item)) for item in found["items"]]
+    session = answers.load_session(request)
+    return answers.page(request, session, "event.html", event=found, event_status=status.value, items=items)
+
+
+@router.get("/items/{item_id:int}")
+async def item(request: Request, item_id: Id) -> Response:
+    ctx = service_context(request)
+    found_event, found = await showcase.item_page(ctx, storefront(request), item_id)
+    status = showcase.current_status(found_event, ctx.clock())
+    return answers.page(
+        request,
+        answers.load_session(request),
+        "item.html",
+        event=found_event,
+        item=found,
+        event_status=status.value,
+        state=showcase.sale_state(status, found),
+        # One key per purchase intent: a double click or a retry of this form never buys twice.
+        purchase_key=str(uuid.uuid4()),
+        payment_minutes=ctx.settings.payment_window_seconds // 60,
+    )

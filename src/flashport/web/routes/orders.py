@@ -1,0 +1,73 @@
+"""The buyer's orders: the list with payment countdowns, one order, paying and cancelling.
+
+Every read is scoped by the session's user id through the order services, so another buyer's order
+number answers exactly like an unknown one (404).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.domain.errors import DomainError, ServiceUnavailable
+from flashport.services import orders
+from flashport.web import answers, guard, showcase
+from flashport.web.errors import WebRoute
+from flashport.web.state import service_context, storefront
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.get("/orders")
+async def list_orders(request: Request) -> Response:
+    session = answers.load_session(request)
+    ctx = service_context(request)
+    found = await orders.list_for_buyer(ctx, guard.logged_in(session))
+    pictures = await showcase.order_pictures(ctx, storefront(request), found)
+    return answers.page(request, session, "orders.html", orders=found, pictures=pictures)
+
+
+@router.get("/orders/{order_no}")
+async def show_order(request: Request, order_no: str) -> Response:
+    session = answers.load_session(request)
+    ctx = service_context(request)
+    order = await orders.get_for_buyer(ctx, guard.logged_in(session), order_no[:32])
+    pictures = await showcase.order_pictures(ctx, storefront(request), [order])
+    return answers.page(request, session, "order.html", order=order, pictures=pictures)
+
+
+@router.post("/orders/{order_no}/pay")
+async def pay(request: Request, order_no: str) -> Response:
+    session = answers.load_session(request)
+    await guard.posted_form(request, session)
+    buyer_id = guard.buyer(session)
+    try:
+        started = await _start_payment(request, buyer_id, order_no[:32])
+    except DomainError as exc:
+        return answers.refusal(request, session, exc, "/orders")
+    return answers.redirect(request, session, str(started["redirect_url"]))
+
+
+@router.post("/orders/{order_no}/cancel")
+async def cancel(request: Request, order_no: str) -> Response:
+    session = answers.load_session(request)
+    await guard.posted_form(request, session)
+    buyer_id = guard.buyer(session)
+    try:
+        await orders.cancel_by_buyer(service_context(request), buyer_id, order_no[:32])
+    except DomainError as exc:
+        session.flash("error", answers.sentence(exc.message))
+    else:
+        session.flash("info", f"Order {order_no} is cancelled; its units are back on sale.")
+    return answers.redirect(request, session, "/orders")
+
+
+async def _start_payment(request: Request, buyer_id: int, order_no: str) -> dict[str, object]:
+    # Imported here: the payment service is optional in this process's build (a storefront without it
+    # still lists and sells), and importing it pulls in the provider's crypto.
+    try:
+        from flashport.services.payments import start_payment
+    except ImportError as exc:
+        raise ServiceUnavailable("payment is not available right now", code="payments_unavailable") from exc
+    return await start_payment(service_context(request), buyer_id, order_no)

@@ -1,0 +1,63 @@
+"""What the storefront keeps per process: its templates, asset versions and read caches.
+
+Built once by :func:`flashport.web.install` and kept on ``app.state.storefront``; the service context
+(built later, in the lifespan) is read from ``app.state.ctx`` at each request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+
+from flashport.services.context import Context
+from flashport.web import formatting
+from flashport.web.cache import TtlCache
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# Event pages (and the home listing) are rebuilt at most once a second per process; the live counts
+# that open pages poll, at most twice a second. Stock moves faster than that only during a rush, and
+# then the buy path itself is the judge of what is left.
+PAGE_TTL = 1.0
+LIVE_TTL = 0.5
+# Which event an item belongs to never changes; the mapping only bounds memory.
+ITEM_EVENT_TTL = 300.0
+
+
+def build_templates(asset_versions: dict[str, str]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(formatting.FILTERS)
+    env.globals["asset"] = lambda path: f"/static/{path}?v={asset_versions.get(path, '0')}"
+    env.globals["countdown"] = formatting.countdown
+    env.globals["percent_left"] = formatting.percent_left
+    return env
+
+
+@dataclass
+class Storefront:
+    templates: jinja2.Environment
+    listings: TtlCache[list[dict[str, Any]]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
+    event_pages: TtlCache[dict[str, Any]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
+    live_counts: TtlCache[dict[str, Any]] = field(default_factory=lambda: TtlCache(LIVE_TTL))
+    item_events: TtlCache[int] = field(default_factory=lambda: TtlCache(ITEM_EVENT_TTL, max_entries=50_000))
+
+
+def storefront(request: Request) -> Storefront:
+    found: Storefront = request.app.state.storefront
+    return found
+
+
+def service_context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx

@@ -1,0 +1,49 @@
+/* Flashport storefront: the orders page follows its orders.
+ *
+ * While an order awaits payment, its countdown runs on the server's clock; at zero the pay button is
+ * disabled at once. The page also asks every 5 s for its orders' statuses (one small query) and
+ * reloads when one changed: paid in another tab, or expired by the server.
+ */
+(function () {
+  "use strict";
+  var FP = window.Flashport;
+  var list = document.querySelector("[data-live-orders]");
+  if (!list) return;
+  var INTERVAL = 5000;
+
+  document.addEventListener("countdown:zero", function (event) {
+    if (event.target.getAttribute("data-on-zero") !== "payment-closed") return;
+    var card = event.target.closest("[data-order-no]");
+    if (!card) return;
+    card.classList.add("is-closing");
+    card.querySelectorAll("[data-pay-button]").forEach(function (button) { button.disabled = true; });
+    var label = card.querySelector("[data-status-label]");
+    if (label) label.textContent = "Payment window closed";
+  });
+
+  function pending() {
+    return list.querySelector('[data-status="pending_payment"]') !== null;
+  }
+
+  function poll() {
+    if (!pending()) return;
+    if (document.hidden) return setTimeout(poll, INTERVAL);
+    var sentAt = Date.now();
+    fetch(list.getAttribute("data-live-orders"), { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("orders " + response.status);
+        return response.json();
+      })
+      .then(function (state) {
+        FP.syncClock(state.server_time, sentAt, Date.now());
+        var changed = state.orders.some(function (order) {
+          var card = list.querySelector('[data-order-no="' + order.order_no + '"]');
+          return card && card.getAttribute("data-status") !== order.status;
+        });
+        if (changed) window.location.reload();
+      })
+      .catch(function () { /* retried at the next poll */ })
+      .then(function () { setTimeout(poll, INTERVAL); });
+  }
+  setTimeout(poll, INTERVAL);
+})();

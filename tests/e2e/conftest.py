@@ -1,0 +1,196 @@
+"""Browser tests: the real server (uvicorn) on a loopback port, driven by Debian's Chromium through
+Playwright.
+
+The server runs on an event loop in a background thread; the tests prepare data and check the
+database through the same service context on that loop (:meth:`LiveServer.run`), so what a test does
+"as another buyer" goes through the very services the storefront uses. Every test makes its own sale
+and buyers, so tests never depend on each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from flashport.adapters.db import migrate
+from flashport.api.app import create_app
+from flashport.bootstrap import build_context, close_context
+from flashport.domain.accounts import Role
+from flashport.services.context import Context
+from flashport.settings import Settings
+from flashport.web import session as web_session
+from tests.factories import make_user
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The browser tests' own migrated SQLite database (overrides the suite's fixture of that name).
+
+    SQLite only: the pages read through services that the integration tests already run on both
+    backends, and one backend keeps the browser tests well under a minute. A database of their own
+    also means the other tests' table resets never pull rows out from under a running server.
+    """
+    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("e2e-data"))
+    # On a thread of its own: Playwright's sync API keeps an event loop running on this one, and the
+    # migrations start their own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(migrate.upgrade, settings).result()
+    return settings
+
+
+class LiveServer:
+    """uvicorn serving the whole app on 127.0.0.1:<free port>, on its own thread and event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-server", daemon=True)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.settings = settings
+
+    def start(self) -> None:
+        import uvicorn
+
+        self.thread.start()
+        self.ctx: Context = self.run(build_context(self.settings))
+        config = uvicorn.Config(create_app(ctx=self.ctx), log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(sockets=[self.socket]), self.loop)
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if self.serving.done() or time.monotonic() > deadline:
+                self.serving.result(timeout=0)
+                raise RuntimeError("the storefront server did not start")
+            time.sleep(0.02)
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop (services, database checks) and return its result."""
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.serving.result(timeout=10)
+        self.run(close_context(self.ctx))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def server_settings(base: Settings, url: str) -> Settings:
+    """Point the payment settings (when this build has them) at this server's own sandbox provider."""
+    wanted = {
+        "sandbox_pay_mounted": True,
+        "payment_gateway_url": f"{url}/sandbox/alipay/gateway.do",
+        "payment_notify_url": f"{url}/api/v1/payments/alipay/notify",
+        "payment_return_url": f"{url}/orders",
+    }
+    return base.model_copy(update={k: v for k, v in wanted.items() if k in Settings.model_fields})
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, which would break every asyncio test that pytest runs after these.
+@pytest.fixture(scope="module")
+def live_server(database_settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(database_settings)
+    server.settings = server_settings(database_settings, server.url)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (make test does)")
+    with playwright_sync.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Visit:
+    """One test's browser context, with helpers to log in and to keep a screenshot of each page."""
+
+    def __init__(self, browser: Any, server: LiveServer, name: str, viewport: dict[str, int]) -> None:
+        self.server = server
+        self.context = browser.new_context(
+            base_url=server.url, viewport=viewport, locale="en-GB", timezone_id="Asia/Shanghai"
+        )
+        self.context.set_default_timeout(8000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self._name = re.sub(r"[^\w-]+", "-", name).strip("-")
+        self._shots = 0
+
+    def log_in_as(self, user_id: int, role: Role = Role.BUYER) -> None:
+        """Give the browser the signed session cookie that logging in would have set."""
+        data = {"uid": user_id, "role": role.value, "name": "Test Buyer"}
+        value = web_session.encode(data, self.server.settings.secret_key, 3600)
+        self.context.add_cookies([{"name": web_session.COOKIE, "value": value, "url": self.server.url}])
+
+    def new_buyer(self) -> int:
+        user_id, _ = self.server.run(make_user(self.server.ctx, Role.BUYER))
+        self.log_in_as(user_id)
+        return user_id
+
+    def snap(self, label: str, page: Any = None) -> None:
+        self._shots += 1
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self._name}-{self._shots:02d}-{label}.png"
+        (page or self.page).screenshot(path=str(path), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Visit]:
+    opened = Visit(browser, live_server, request.node.name, DESKTOP)
+    try:
+        yield opened
+        assert opened.errors == [], f"script errors on the page: {opened.errors}"
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def phone_visit(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Visit]:
+    opened = Visit(browser, live_server, request.node.name + "-phone", PHONE)
+    try:
+        yield opened
+        assert opened.errors == [], f"script errors on the page: {opened.errors}"
+    finally:
+        opened.close()

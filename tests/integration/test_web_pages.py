@@ -1,0 +1,475 @@
+"""The storefront over HTTP without a browser: pages, session cookie, CSRF, buying, orders, live counts."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import sys
+import types
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from flashport.adapters.db.schema import orders
+from flashport.api.app import create_app
+from flashport.domain.accounts import Role
+from flashport.services import buying
+from flashport.services import orders as order_service
+from flashport.services.context import Context
+from flashport.web import session as web_session
+from tests.factories import make_user
+from tests.sale_builder import make_sale
+
+CSRF = "test-csrf-token"
+FORM = {"x-csrf-token": CSRF}
+JSON = {"accept": "application/json", "x-csrf-token": CSRF}
+
+
+@pytest.fixture
+async def web(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(ctx=ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
+        yield http
+
+
+def log_in_as(client: httpx.AsyncClient, ctx: Context, user_id: int, role: Role = Role.BUYER) -> None:
+    """Give the client the signed session a log-in would have given it."""
+    data = {"uid": user_id, "role": role.value, "name": "Test Buyer", "csrf": CSRF}
+    cookie = web_session.encode(data, ctx.settings.secret_key, 3600)
+    client.cookies.set(web_session.COOKIE, cookie, domain="shop.test")
+
+
+async def buyer_client(client: httpx.AsyncClient, ctx: Context) -> int:
+    user_id, _ = await make_user(ctx, Role.BUYER)
+    log_in_as(client, ctx, user_id)
+    return user_id
+
+
+async def order_rows(ctx: Context, buyer_id: int) -> list[Any]:
+    async with ctx.read() as conn:
+        return list((await conn.execute(sa.select(orders).where(orders.c.buyer_id == buyer_id))).all())
+
+
+# --- pages -------------------------------------------------------------------------------------------
+
+
+async def test_home_lists_live_and_upcoming_sales_with_countdowns_brands_and_discount(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    live = await make_sale(ctx, price_fen=9900, original_fen=29800)
+    soon = await make_sale(ctx, starts_in=timedelta(days=2))
+    page = await web.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert f'href="/events/{live.event_id}"' in html and f'href="/events/{soon.event_id}"' in html
+    assert html.index("Live now") < html.index(f"/events/{live.event_id}") < html.index("Coming soon")
+    assert html.index("Coming soon") < html.index(f"/events/{soon.event_id}")
+    assert "Up to 66% off" in html and "From New Zealand" in html
+    assert html.count("data-countdown-to=") == 2
+    assert re.search(r'<body data-server-time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"', html)
+
+
+async def test_event_page_shows_prices_discount_stock_limit_and_sold_out(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, quantity=1, limit=1, price_fen=129900, original_fen=299900)
+    html = (await web.get(f"/events/{sale.event_id}")).text
+    assert "¥1,299.00" in html and "<del" in html and "¥2,999.00" in html
+    assert "\N{MINUS SIGN}56%" in html and "Limit 1 per buyer" in html
+    assert '<progress class="stock-bar" max="1" value="1"' in html
+    assert 'data-sale-state="live"' in html and f'data-live-url="/live/events/{sale.event_id}"' in html
+    buyer, _ = await make_user(ctx, Role.BUYER)
+    await buying.buy(ctx, buyer, sale.item_id, 1, "last-unit")
+    await asyncio.sleep(1.05)  # the page cache lives a second
+    html = (await web.get(f"/events/{sale.event_id}")).text
+    assert 'is-sold-out" data-item-id' in html and 'data-sale-state="sold_out"' in html
+
+
+async def test_item_page_shows_origin_fulfilment_and_a_login_link_to_visitors(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    page = await web.get(f"/items/{sale.item_id}")
+    assert page.status_code == 200
+    html = page.text
+    assert "New Zealand" in html and "bonded warehouse in China" in html
+    assert f'href="/login?next=/items/{sale.item_id}"' in html and "Log in to buy" in html
+    assert re.search(r'<img src="/static/demo/[^"]+" alt="[^"]{8,}"', html)  # brand and product as alt text
+    assert web_session.COOKIE not in page.headers.get("set-cookie", "")  # visitors get no cookie
+
+
+async def test_item_page_gives_a_buyer_a_form_with_a_fresh_key_and_the_csrf_token(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    await buyer_client(web, ctx)
+    first = (await web.get(f"/items/{sale.item_id}")).text
+    second = (await web.get(f"/items/{sale.item_id}")).text
+    assert f'action="/items/{sale.item_id}/buy"' in first and f'value="{CSRF}"' in first
+    keys = [re.search(r'name="idempotency_key" value="([^"]+)"', html) for html in (first, second)]
+    assert keys[0] and keys[1] and keys[0].group(1) != keys[1].group(1)
+
+
+async def test_an_upcoming_item_cannot_be_bought_yet(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx, starts_in=timedelta(hours=3))
+    await buyer_client(web, ctx)
+    html = (await web.get(f"/items/{sale.item_id}")).text
+    assert "Starts in" in html and "data-buy-form" not in html
+    refused = await web.post(
+        f"/items/{sale.item_id}/buy", data={"quantity": "1", "idempotency_key": "k"}, headers=JSON
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "sale_not_started"
+
+
+async def test_unknown_pages_answer_404_as_a_page(ctx: Context, web: httpx.AsyncClient) -> None:
+    for path in ("/events/424242", "/items/424242", "/events/99999999999999999999"):
+        page = await web.get(path)
+        assert page.status_code in (404, 422), path
+    page = await web.get("/events/424242")
+    assert page.headers["content-type"].startswith("text/html") and "Not found" in page.text
+
+
+async def test_pages_carry_security_headers_and_assets_are_cached_by_version(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    page = await web.get("/")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    css = re.search(r'href="(/static/css/storefront\.css\?v=\w+)"', page.text)
+    assert css is not None
+    asset = await web.get(css.group(1))
+    assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+
+
+async def test_every_demo_brand_has_an_image_and_unknown_ones_fall_back(web: httpx.AsyncClient) -> None:
+    from flashport.demo import PRODUCTS, _slug
+
+    for brand in {product[0] for product in PRODUCTS}:
+        image = await web.get(f"/static/demo/{_slug(brand)}.svg")
+        assert image.status_code == 200 and image.headers["content-type"].startswith("image/svg+xml")
+        assert brand.replace("'", "&apos;") in image.text or brand in image.text
+    fallback = await web.get("/static/demo/no-such-brand.svg")
+    assert fallback.status_code == 200 and "coming soon" in fallback.text
+    assert (await web.get("/static/css/missing.css")).status_code == 404
+
+
+# --- accounts and the session cookie -----------------------------------------------------------------
+
+
+async def _csrf_from(client: httpx.AsyncClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get(path)).text)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_register_logs_the_buyer_in_with_an_httponly_lax_cookie(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    token = await _csrf_from(web, "/register")
+    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    form = {
+        "csrf_token": token,
+        "name": "Mei",
+        "email": email,
+        "password": "long-enough-pw",
+        "next": "/orders",
+    }
+    answer = await web.post("/register", data=form)
+    assert answer.status_code == 303 and answer.headers["location"] == "/orders"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    orders_page = await web.get("/orders")
+    assert orders_page.status_code == 200 and "Welcome to Flashport, Mei" in orders_page.text
+    assert "You have no orders yet" in orders_page.text
+
+
+async def test_the_cookie_is_secure_over_https(ctx: Context) -> None:
+    transport = httpx.ASGITransport(app=create_app(ctx=ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="https://shop.test") as client:
+        answer = await client.get("/login")
+    assert "secure" in answer.headers["set-cookie"].lower()
+
+
+async def test_log_in_refuses_a_wrong_password_and_keeps_the_email(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    token = await _csrf_from(web, "/login")
+    answer = await web.post(
+        "/login", data={"csrf_token": token, "email": "nobody@example.com", "password": "x"}
+    )
+    assert answer.status_code == 401
+    assert "email or password is wrong" in answer.text and 'value="nobody@example.com"' in answer.text
+
+
+async def test_log_in_never_redirects_to_another_site(ctx: Context, web: httpx.AsyncClient) -> None:
+    from flashport.services import accounts
+
+    await accounts.register(ctx, email="mei@example.com", password="long-enough-pw", name="Mei")
+    token = await _csrf_from(web, "/login")
+    form = {
+        "csrf_token": token,
+        "email": "mei@example.com",
+        "password": "long-enough-pw",
+        "next": "//evil.test/x",
+    }
+    answer = await web.post("/login", data=form)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+async def test_a_tampered_session_cookie_is_ignored(ctx: Context, web: httpx.AsyncClient) -> None:
+    await buyer_client(web, ctx)
+    body, signature = web.cookies[web_session.COOKIE].split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    data["uid"] += 1
+    forged_body = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    web.cookies.set(web_session.COOKIE, f"{forged_body}.{signature}", domain="shop.test")
+    assert (await web.get("/orders")).headers["location"] == "/login?next=/orders"
+    payload = web_session.encode({"uid": 1}, "another-secret", 60)
+    assert web_session.decode(payload, ctx.settings.secret_key) == {}
+    assert (
+        web_session.decode(
+            web_session.encode({"uid": 1}, ctx.settings.secret_key, -1), ctx.settings.secret_key
+        )
+        == {}
+    )
+
+
+async def test_logout_needs_the_csrf_token_and_then_forgets_the_buyer(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    await buyer_client(web, ctx)
+    assert (await web.post("/logout")).status_code == 403
+    answer = await web.post("/logout", data={"csrf_token": CSRF})
+    assert answer.status_code == 303 and 'fp_session=""' in answer.headers["set-cookie"]
+    web.cookies.clear()
+    assert (await web.get("/orders")).headers["location"] == "/login?next=/orders"
+
+
+# --- CSRF and roles ----------------------------------------------------------------------------------
+
+
+async def test_a_post_without_the_csrf_token_is_refused_and_buys_nothing(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    form = {"quantity": "1", "idempotency_key": "k1"}
+    assert (await web.post(f"/items/{sale.item_id}/buy", data=form)).status_code == 403
+    wrong = await web.post(f"/items/{sale.item_id}/buy", data=form, headers={"x-csrf-token": "guess"})
+    assert wrong.status_code == 403
+    assert (
+        await web.post(f"/items/{sale.item_id}/buy", data={**form, "csrf_token": "guess"})
+    ).status_code == 403
+    assert await order_rows(ctx, buyer) == []
+
+
+async def test_operators_may_browse_but_not_buy(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    operator, _ = await make_user(ctx, Role.OPERATOR)
+    log_in_as(web, ctx, operator, Role.OPERATOR)
+    html = (await web.get(f"/items/{sale.item_id}")).text
+    assert "only buyer accounts can buy" in html and "data-buy-form" not in html
+    refused = await web.post(
+        f"/items/{sale.item_id}/buy", data={"quantity": "1", "idempotency_key": "k"}, headers=JSON
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "buyers_only"
+
+
+async def test_a_visitor_posting_the_buy_form_is_sent_to_log_in(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    await _csrf_from(web, "/login")  # an anonymous session with a token
+    token = web_session.decode(web.cookies[web_session.COOKIE], ctx.settings.secret_key)["csrf"]
+    headers = {"referer": f"http://shop.test/items/{sale.item_id}"}
+    form = {"quantity": "1", "idempotency_key": "k", "csrf_token": token}
+    answer = await web.post(f"/items/{sale.item_id}/buy", data=form, headers=headers)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/login?next=/items/{sale.item_id}"
+
+
+# --- buying ------------------------------------------------------------------------------------------
+
+
+async def test_buying_without_scripts_redirects_to_orders_and_a_resubmit_buys_nothing_more(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, limit=2)
+    buyer = await buyer_client(web, ctx)
+    form = {"quantity": "1", "idempotency_key": str(uuid.uuid4()), "csrf_token": CSRF}
+    first = await web.post(f"/items/{sale.item_id}/buy", data=form)
+    again = await web.post(f"/items/{sale.item_id}/buy", data=form)
+    assert first.status_code == again.status_code == 303 and first.headers["location"] == "/orders"
+    assert len(await order_rows(ctx, buyer)) == 1
+    page = (await web.get("/orders")).text
+    assert "Reserved! Order" in page and "Awaiting payment" in page and "Pay ¥99.00" in page
+    assert 'data-on-zero="payment-closed"' in page
+
+
+async def test_buying_from_a_script_answers_json_and_a_retry_gets_the_same_order(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, quantity=5, limit=2)
+    buyer = await buyer_client(web, ctx)
+    form = {"quantity": "2", "idempotency_key": str(uuid.uuid4())}
+    first = await web.post(f"/items/{sale.item_id}/buy", data=form, headers=JSON)
+    retry = await web.post(f"/items/{sale.item_id}/buy", data=form, headers=JSON)
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert first.json()["order_no"] == retry.json()["order_no"] and first.json()["redirect"] == "/orders"
+    rows = await order_rows(ctx, buyer)
+    assert len(rows) == 1 and rows[0].quantity == 2
+
+
+async def test_many_simultaneous_clicks_with_one_key_make_one_order(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, quantity=50, limit=2)
+    buyer = await buyer_client(web, ctx)
+    form = {"quantity": "1", "idempotency_key": str(uuid.uuid4())}
+    answers = await asyncio.gather(
+        *(web.post(f"/items/{sale.item_id}/buy", data=form, headers=JSON) for _ in range(8))
+    )
+    assert {a.status_code for a in answers} <= {200, 201}
+    assert len({a.json()["order_no"] for a in answers}) == 1
+    assert len(await order_rows(ctx, buyer)) == 1
+
+
+async def test_a_sold_out_answer_comes_at_once_with_its_reason(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx, quantity=1, limit=1)
+    other, _ = await make_user(ctx, Role.BUYER)
+    await buying.buy(ctx, other, sale.item_id, 1, "first")
+    await buyer_client(web, ctx)
+    form = {"quantity": "1", "idempotency_key": "late"}
+    answer = await web.post(f"/items/{sale.item_id}/buy", data=form, headers=JSON)
+    assert answer.status_code == 409 and answer.json()["code"] == "sold_out"
+    plain = await web.post(f"/items/{sale.item_id}/buy", data={**form, "csrf_token": CSRF})
+    assert plain.status_code == 303 and plain.headers["location"] == f"/items/{sale.item_id}"
+    assert "This item is sold out." in (await web.get(f"/items/{sale.item_id}")).text
+
+
+async def test_a_bad_quantity_is_refused_as_invalid(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    await buyer_client(web, ctx)
+    answer = await web.post(
+        f"/items/{sale.item_id}/buy", data={"quantity": "two", "idempotency_key": "k"}, headers=JSON
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_quantity"
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+
+async def test_no_buyer_sees_another_buyers_order(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    owner, _ = await make_user(ctx, Role.BUYER)
+    theirs = await buying.buy(ctx, owner, sale.item_id, 1, "theirs")
+    await buyer_client(web, ctx)
+    assert (await web.get(f"/orders/{theirs['order_no']}")).status_code == 404
+    assert theirs["order_no"] not in (await web.get("/orders")).text
+    assert (
+        await web.post(f"/orders/{theirs['order_no']}/cancel", data={"csrf_token": CSRF})
+    ).status_code == 303
+    assert (await order_service.get_for_buyer(ctx, owner, theirs["order_no"]))["status"] == "pending_payment"
+    statuses = (await web.get("/live/orders", headers={"accept": "application/json"})).json()
+    assert statuses["orders"] == []
+
+
+async def test_an_order_page_shows_its_amounts(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    mine = await buying.buy(ctx, buyer, sale.item_id, 2, "mine")
+    page = await web.get(f"/orders/{mine['order_no']}")
+    assert page.status_code == 200 and "¥198.00" in page.text and "Awaiting payment" in page.text
+
+
+async def test_an_expired_order_says_so_and_offers_no_payment(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "late-payer")
+    base = ctx.clock
+    ctx.clock = lambda: base() + timedelta(minutes=21)
+    assert await order_service.expire_unpaid_orders(ctx) == 1
+    html = (await web.get("/orders")).text
+    assert order["order_no"] in html and "Expired" in html and "payment window closed" in html
+    assert "data-pay-button" not in html
+
+
+async def test_cancelling_an_order_returns_it_to_sale(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx, quantity=1, limit=1)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "change-of-mind")
+    answer = await web.post(f"/orders/{order['order_no']}/cancel", data={"csrf_token": CSRF})
+    assert answer.status_code == 303
+    assert "Cancelled" in (await web.get("/orders")).text
+    assert (await ctx.stock.remaining([sale.item_id]))[sale.item_id] == 1  # type: ignore[union-attr]
+
+
+async def test_the_pay_button_redirects_to_the_payment_page(
+    ctx: Context, web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[int, str]] = []
+
+    async def start_payment(_ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+        calls.append((buyer_id, order_no))
+        return {"redirect_url": f"https://pay.example/checkout/{order_no}"}
+
+    fake = types.ModuleType("flashport.services.payments")
+    fake.start_payment = start_payment  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "flashport.services.payments", fake)
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "pay-me")
+    assert (await web.post(f"/orders/{order['order_no']}/pay")).status_code == 403
+    answer = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"https://pay.example/checkout/{order['order_no']}"
+    assert calls == [(buyer, order["order_no"])]
+
+
+async def test_a_paid_order_shows_paid(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "paid")
+    async with ctx.transaction() as tx:
+        paid = orders.update().where(orders.c.order_no == order["order_no"])
+        await tx.conn.execute(paid.values(status="paid", paid_at=tx.now))
+    html = (await web.get("/orders")).text
+    assert "status-badge-paid" in html and "data-pay-button" not in html
+    statuses = (await web.get("/live/orders", headers={"accept": "application/json"})).json()["orders"]
+    assert statuses == [{"order_no": order["order_no"], "status": "paid"}]
+
+
+# --- live counts ---------------------------------------------------------------------------------------
+
+
+async def test_live_counts_follow_purchases_and_cost_one_stock_read_per_half_second(
+    ctx: Context, web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sale = await make_sale(ctx, quantity=3, limit=3)
+    assert ctx.stock is not None
+    reads = 0
+    real_remaining = ctx.stock.remaining
+
+    async def counted(item_ids: Any) -> dict[int, int]:
+        nonlocal reads
+        reads += 1
+        return await real_remaining(item_ids)
+
+    monkeypatch.setattr(ctx.stock, "remaining", counted)
+    polls = await asyncio.gather(*(web.get(f"/live/events/{sale.event_id}") for _ in range(200)))
+    assert reads <= 2  # one for the page data, one for the live counts, however many pages poll
+    body = polls[0].json()
+    assert body["items"] == [{"id": sale.item_id, "remaining": 3, "sold_out": False}]
+    assert body["status"] == "live" and body["server_time"].endswith("Z")
+    assert polls[0].headers["cache-control"] == "private, no-cache"
+    buyer, _ = await make_user(ctx, Role.BUYER)
+    await buying.buy(ctx, buyer, sale.item_id, 3, "all-of-it")
+    await asyncio.sleep(0.55)
+    after = (await web.get(f"/live/events/{sale.event_id}")).json()
+    assert after["items"] == [{"id": sale.item_id, "remaining": 0, "sold_out": True}]
+    assert after["status"] == "ended"  # every item gone
