@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from flashport.services import orders as order_service
 from flashport.services import payments as payment_service
 from flashport.services.context import Context
 from flashport.settings import Settings
-from tests.conftest import _empty_all_tables
+from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
 from tests.sale_builder import make_buyers, make_sale
 
 PAYER = ("李娜", "110105199003070025")
@@ -117,10 +118,9 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
         "payment_return_url": f"http://127.0.0.1:{platform_port}/orders",
         "payment_recheck_seconds": 0,
     }
+    prefix = f"fpp{uuid.uuid4().hex[:10]}"  # this test's own Redis keys, deleted afterwards
     if request.param == "redis":
-        from tests.conftest import REDIS_URL
-
-        update.update(redis_url=REDIS_URL, redis_prefix=f"fpp{_free_port()}")
+        update.update(redis_url=REDIS_URL, redis_prefix=prefix)
     settings = database_settings.model_copy(update=update)
     engine = create_engine(settings)
     await _empty_all_tables(engine)
@@ -138,6 +138,8 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
             server.should_exit = True
             await task
         await close_context(ctx)
+        if request.param == "redis":
+            await _delete_redis_prefix(prefix)
 
 
 async def _trade(world: World, out_trade_no: str) -> dict[str, Any]:

@@ -336,3 +336,57 @@ payment_exchanges = sa.Table(
     sa.Column("verified", sa.Boolean, nullable=False),
     _created(),
 )
+
+# --- cross-border compliance: identities, checkout, the annual limit ------------------------------
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    _id(),
+    sa.Column("buyer_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("id_cipher", sa.Text, nullable=False),  # the ID number, encrypted with the identity key
+    sa.Column("id_masked", sa.String(32), nullable=False),
+    # HMAC-SHA256 of the number under a key derived from the secret key: duplicates and the annual
+    # ledger are found by it without the number ever being stored in clear.
+    sa.Column("id_hash", sa.String(64), nullable=False),
+    _created(),
+    sa.UniqueConstraint("buyer_id", "id_hash", name="uq_identities_buyer_hash"),
+)
+
+# What each person (identity hash) has paid for cross-border orders in a calendar year (Asia/Shanghai):
+# the database truth of the annual limit, raised by one conditional upsert when a payment settles.
+identity_year_totals = sa.Table(
+    "identity_year_totals",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("paid_fen", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("paid_fen >= 0", name="paid_non_negative"),
+)
+
+# Checkout fills these on a pending order before its payment is created; NULL until then.
+_checkout_columns: tuple[sa.Column[Any], ...] = (
+    sa.Column("consignee_name", sa.String(100)),
+    sa.Column("consignee_phone", sa.String(20)),
+    sa.Column("consignee_address", sa.String(200)),
+    sa.Column("consignee_district", sa.String(6)),
+    sa.Column("buyer_name", sa.String(60)),  # the identity chosen, as it was at checkout
+    sa.Column("buyer_id_cipher", sa.Text),
+    sa.Column("buyer_id_masked", sa.String(32)),
+    sa.Column("buyer_id_hash", sa.String(64)),
+    sa.Column("tax_regime", sa.String(16)),
+    sa.Column("checked_out_at", UTCDateTime()),
+)
+_line_tax_columns: tuple[sa.Column[Any], ...] = (
+    sa.Column("tax_category", sa.String(32)),
+    sa.Column("tax_base_fen", sa.BigInteger),
+    sa.Column("tariff_fen", sa.BigInteger),
+    sa.Column("consumption_tax_fen", sa.BigInteger),
+    sa.Column("vat_fen", sa.BigInteger),
+)
+for _column in _checkout_columns:
+    orders.append_column(_column)
+for _column in _line_tax_columns:
+    order_lines.append_column(_column)
