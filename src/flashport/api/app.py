@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flashport import __version__, web
 from flashport.api import errors
 from flashport.api.fast_lane import BuyFastLane
-from flashport.api.routes import accounts, catalog, events, health, orders, outbox, payments
+from flashport.api.routes import accounts, catalog, compliance, events, health, orders, outbox, payments
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings, load_settings
@@ -55,7 +55,7 @@ def create_app(
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox, payments):
+    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance):
         app.include_router(module.router)
     web.install(app)
     if sandbox is not None:

@@ -1,0 +1,130 @@
+"""A buyer's real-name identities: the people (name + resident ID number) they may buy as.
+
+The number is stored three ways, never in clear: sealed by the identity vault (to declare it to
+customs), masked (to show it), and as a keyed hash (to find duplicates and the person's yearly total
+without decrypting anything). Nothing here logs a number, masked or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.adapters.db.schema import identities
+from flashport.adapters.identity_vault import IdentityVault, mask_id_number
+from flashport.domain.errors import Conflict, NotFound, ServiceUnavailable
+from flashport.domain.identity import check_real_name, plain_name
+from flashport.domain.limits import china_date
+from flashport.services.context import Context
+from flashport.settings import Settings
+
+
+def identity_hash(settings: Settings, id_number: str) -> str:
+    """HMAC-SHA256 of a normalised ID number. The key is derived from the secret key, so rotating the
+    secret key changes every hash: the identities and yearly totals would have to be re-keyed."""
+    key = hashlib.sha256(f"identity-lookup:{settings.secret_key}".encode()).digest()
+    return hmac.new(key, id_number.encode(), hashlib.sha256).hexdigest()
+
+
+def is_same_person(
+    settings: Settings, buyer_name: str, buyer_id_hash: str, payer_name: str, payer_id_number: str
+) -> bool:
+    """Whether the payer a provider reports is the buyer of the order (rule 8): same name, and an ID
+    number with the buyer's hash."""
+    number = unicodedata.normalize("NFKC", payer_id_number).strip().upper()
+    same_number = hmac.compare_digest(identity_hash(settings, number), buyer_id_hash)
+    return same_number and plain_name(payer_name).casefold() == plain_name(buyer_name).casefold()
+
+
+def identity_view(row: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "id_number": row["id_masked"],
+        "created_at": row["created_at"],
+    }
+
+
+def _vault(ctx: Context) -> IdentityVault:
+    if ctx.vault is None:
+        raise ServiceUnavailable("identities cannot be stored in this process", code="identity_vault_missing")
+    return ctx.vault
+
+
+async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -> dict[str, Any]:
+    vault = _vault(ctx)
+    person = check_real_name(name, id_number, china_date(ctx.clock()))
+    digest = identity_hash(ctx.settings, person.id_number)
+    try:
+        async with ctx.transaction() as tx:
+            taken = await tx.conn.scalar(
+                sa.select(identities.c.id).where(
+                    identities.c.buyer_id == buyer_id, identities.c.id_hash == digest
+                )
+            )
+            if taken is not None:
+                raise _already_added()
+            row = {
+                "buyer_id": buyer_id,
+                "name": person.name,
+                "id_cipher": vault.seal(person.id_number),
+                "id_masked": mask_id_number(person.id_number),
+                "id_hash": digest,
+                "created_at": tx.now,
+            }
+            row["id"] = await tx.conn.scalar(identities.insert().values(**row).returning(identities.c.id))
+            await tx.emit(
+                "identity.added",
+                f"buyer:{buyer_id}",
+                {"identity_id": row["id"], "id_number": row["id_masked"]},
+            )
+    except IntegrityError as exc:  # the same number added twice at the same moment
+        raise _already_added() from exc
+    return identity_view(row)
+
+
+def _already_added() -> Conflict:
+    return Conflict("this ID number is already one of your identities", code="identity_already_added")
+
+
+async def list_identities(ctx: Context, buyer_id: int) -> list[dict[str, Any]]:
+    async with ctx.read() as conn:
+        rows = await conn.execute(
+            sa.select(identities).where(identities.c.buyer_id == buyer_id).order_by(identities.c.id)
+        )
+        return [identity_view(r._mapping) for r in rows]
+
+
+async def remove_identity(ctx: Context, buyer_id: int, identity_id: int) -> None:
+    """Orders already checked out keep their own copy of the identity, so removal never changes them."""
+    async with ctx.transaction() as tx:
+        gone = await tx.conn.execute(
+            identities.delete().where(identities.c.id == identity_id, identities.c.buyer_id == buyer_id)
+        )
+        if gone.rowcount != 1:
+            raise identity_not_found(identity_id)
+        await tx.emit("identity.removed", f"buyer:{buyer_id}", {"identity_id": identity_id})
+
+
+def identity_not_found(identity_id: int) -> NotFound:
+    # Another buyer's identity looks exactly like a missing one.
+    return NotFound(f"identity {identity_id} not found", code="identity_not_found")
+
+
+async def own_identity(conn: AsyncConnection, buyer_id: int, identity_id: int) -> Any:
+    """The identity row, if it is this buyer's; inside the caller's transaction."""
+    row = (
+        await conn.execute(
+            sa.select(identities).where(identities.c.id == identity_id, identities.c.buyer_id == buyer_id)
+        )
+    ).first()
+    if row is None:
+        raise identity_not_found(identity_id)
+    return row
