@@ -26,7 +26,7 @@ from flashport.bootstrap import build_context, close_context
 from flashport.domain.errors import Conflict
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.services import buying
+from flashport.services import buying, checkout, identities
 from flashport.services import orders as order_service
 from flashport.services import payments as payment_service
 from flashport.services.context import Context
@@ -92,15 +92,31 @@ class World:
                 ).all()
             )
 
-    async def new_order(self) -> tuple[int, dict[str, Any]]:
+    async def new_order(
+        self, buyer: int | None = None, *, check_out: bool = True
+    ) -> tuple[int, dict[str, Any]]:
+        """A pending order of 99.00 (general goods, so 9.01 of tax once checked out as PAYER)."""
         sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=9900)
-        [(buyer, _)] = await make_buyers(self.ctx, 1)
-        return buyer, await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+        if buyer is None:
+            [(buyer, _)] = await make_buyers(self.ctx, 1)
+        order = await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+        if check_out:
+            mine = await identities.list_identities(self.ctx, buyer)
+            identity = mine[0] if mine else await identities.add_identity(self.ctx, buyer, *PAYER)
+            await checkout.check_out(
+                self.ctx,
+                buyer,
+                order["order_no"],
+                checkout.CheckoutForm(
+                    "王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity["id"]
+                ),
+            )
+        return buyer, order
 
-    async def open_checkout(self, checkout: dict[str, Any]) -> None:
+    async def open_checkout(self, payment: dict[str, Any]) -> None:
         """What the buyer's browser does first: open the provider's page (the trade starts there)."""
         async with httpx.AsyncClient() as browser:
-            page = await browser.get(checkout["redirect_url"])
+            page = await browser.get(payment["redirect_url"])
         assert page.status_code == 200, page.text
 
     async def notify(self, fields: dict[str, str]) -> str:
@@ -117,6 +133,7 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
         "payment_notify_url": f"http://127.0.0.1:{platform_port}/api/v1/payments/alipay/notify",
         "payment_return_url": f"http://127.0.0.1:{platform_port}/orders",
         "payment_recheck_seconds": 0,
+        "annual_limit_fen": 15_000,  # 150.00: one 108.01 order fits in a year, a second does not
     }
     prefix = f"fpp{uuid.uuid4().hex[:10]}"  # this test's own Redis keys, deleted afterwards
     if request.param == "redis":
@@ -152,13 +169,13 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
     world: World,
 ) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     again = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    assert again["id"] == checkout["id"]  # one payment per order
+    assert again["id"] == checkout_["id"]  # one payment per order
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(checkout["redirect_url"])
-        assert page.status_code == 200 and "99.00" in page.text
-        trade = await _trade(world, checkout["out_trade_no"])
+        page = await browser.get(checkout_["redirect_url"])
+        assert page.status_code == 200 and "108.01" in page.text
+        trade = await _trade(world, checkout_["out_trade_no"])
         confirmed = await browser.post(
             f"{world.sandbox.base_url}/pay/{trade['trade_no']}/confirm",
             data={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
@@ -166,7 +183,7 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
     assert confirmed.status_code in (200, 303)
     await world.wait_for(order["order_no"], "paid")
     async with world.ctx.read() as conn:
-        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout["id"]))).one()
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
         item = (
             await conn.execute(sa.select(sale_items).where(sale_items.c.id == order["sale_item_id"]))
         ).one()
@@ -182,14 +199,14 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
 
 async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    await world.open_checkout(checkout)
-    trade = await _trade(world, checkout["out_trade_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout_)
+    trade = await _trade(world, checkout_["out_trade_no"])
     await world.sandbox.post(f"/pay/{trade['trade_no']}/decline")
     for _ in range(100):
         async with world.ctx.read() as conn:
             if (
-                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout["id"]))
+                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout_["id"]))
                 == "closed"
             ):
                 break
@@ -198,18 +215,20 @@ async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(wo
         raise AssertionError("the decline never reached the platform")
     assert await world.order_status(order["order_no"]) == "pending_payment"
     second = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    assert second["id"] != checkout["id"] and second["out_trade_no"] == f"{order['order_no']}-2"
+    assert second["id"] != checkout_["id"] and second["out_trade_no"] == f"{order['order_no']}-2"
 
 
 async def test_a_forged_notification_is_rejected_stored_and_changes_nothing(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     forged = proto.signed_notification(
-        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.merchant_key())
+        _notification(world, checkout_["out_trade_no"], "108.01"),
+        proto.load_private_key(world.merchant_key()),
     )  # not the provider's key
     assert await world.notify(forged) == "failure"
     tampered = proto.signed_notification(
-        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.provider_key())
+        _notification(world, checkout_["out_trade_no"], "108.01"),
+        proto.load_private_key(world.provider_key()),
     )
     tampered["trade_status"] = "TRADE_FINISHED"
     tampered["total_amount"] = "0.01"
@@ -223,9 +242,9 @@ async def test_a_forged_notification_is_rejected_stored_and_changes_nothing(worl
 
 async def test_a_payment_of_the_wrong_amount_does_not_pay_the_order(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     wrong = proto.signed_notification(
-        _notification(world, checkout["out_trade_no"], "9.90"), proto.load_private_key(world.provider_key())
+        _notification(world, checkout_["out_trade_no"], "9.90"), proto.load_private_key(world.provider_key())
     )
     assert await world.notify(wrong) == "success"  # authentic: acknowledged, but not accepted as payment
     assert await world.order_status(order["order_no"]) == "pending_payment"
@@ -238,9 +257,10 @@ async def test_a_payment_of_the_wrong_amount_does_not_pay_the_order(world: World
 
 async def test_duplicate_and_concurrent_notifications_pay_the_order_exactly_once(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     signed = proto.signed_notification(
-        _notification(world, checkout["out_trade_no"], "99.00"), proto.load_private_key(world.provider_key())
+        _notification(world, checkout_["out_trade_no"], "108.01"),
+        proto.load_private_key(world.provider_key()),
     )
     answers = await asyncio.gather(*[world.notify(signed) for _ in range(12)])
     assert answers == ["success"] * 12
@@ -255,16 +275,16 @@ async def test_duplicate_and_concurrent_notifications_pay_the_order_exactly_once
 
 async def test_the_provider_resending_a_notification_is_harmless(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    await world.open_checkout(checkout)
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout_)
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
     )
     assert paid.status_code == 200, paid.text
     await world.wait_for(order["order_no"], "paid")
     assert (
-        await world.sandbox.post(f"/sandbox/trades/{checkout['out_trade_no']}/renotify")
+        await world.sandbox.post(f"/sandbox/trades/{checkout_['out_trade_no']}/renotify")
     ).status_code == 200
     for _ in range(60):
         async with world.ctx.read() as conn:
@@ -276,10 +296,10 @@ async def test_the_provider_resending_a_notification_is_harmless(world: World) -
 
 async def test_a_lost_notification_is_recovered_by_querying_the_provider(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    await world.open_checkout(checkout)
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout_)
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1], "notify": False},
     )
     assert paid.status_code == 200, paid.text
@@ -292,8 +312,8 @@ async def test_a_lost_notification_is_recovered_by_querying_the_provider(world: 
 
 async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    await world.open_checkout(checkout)
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout_)
     real_clock = world.ctx.clock
     world.ctx.clock = lambda: real_clock() + timedelta(minutes=21)
     assert await order_service.expire_unpaid_orders(world.ctx) == 1
@@ -303,7 +323,7 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
             world.ctx, buyer, order["order_no"]
         )  # cannot pay an expired order
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
     )
     assert paid.status_code == 200, paid.text
@@ -315,18 +335,18 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
         await asyncio.sleep(0.05)
     else:
         raise AssertionError(f"no successful refund: {refund}")
-    assert (refund.reason, refund.amount_fen) == ("late_payment", 9900)
+    assert (refund.reason, refund.amount_fen) == ("late_payment", 10801)
     assert await world.order_status(order["order_no"]) == "expired"
     events = await world.events(order["order_no"])
     assert "order.paid" not in events
     assert events.count("refund.requested") == 1 and events.count("refund.succeeded") == 1
-    trade = await _trade(world, checkout["out_trade_no"])
-    assert trade.get("refunded_amount", trade.get("refund_fee")) in ("99.00", 9900)
+    trade = await _trade(world, checkout_["out_trade_no"])
+    assert trade.get("refunded_amount", trade.get("refund_fee")) in ("108.01", 10801)
 
 
 async def test_a_notification_signed_by_a_third_party_alipay_library_is_accepted(world: World) -> None:
     buyer, order = await world.new_order()
-    checkout = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     sdk = AliPay(
         appid=world.settings.payment_app_id,
         app_notify_url=None,
@@ -336,7 +356,7 @@ async def test_a_notification_signed_by_a_third_party_alipay_library_is_accepted
         ).read_text(),
         sign_type="RSA2",
     )
-    fields = _notification(world, checkout["out_trade_no"], "99.00")
+    fields = _notification(world, checkout_["out_trade_no"], "108.01")
     fields["sign_type"] = "RSA2"
     fields["sign"] = sdk._sign(
         "&".join(f"{k}={v}" for k, v in sorted(fields.items()) if k not in ("sign", "sign_type"))
@@ -362,3 +382,53 @@ def _notification(world: World, out_trade_no: str, amount: str) -> dict[str, str
         "payer_cert_type": "IDENTITY_CARD",
         "payer_cert_no": PAYER[1],
     }
+
+
+async def test_an_order_must_be_checked_out_before_it_can_be_paid(world: World) -> None:
+    buyer, order = await world.new_order(check_out=False)
+    with pytest.raises(Conflict) as refused:
+        await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    assert refused.value.code == "checkout_required"
+
+
+async def test_a_payer_who_is_not_the_buyer_is_refunded_and_the_order_stays_unpaid(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    fields = {
+        **_notification(world, checkout_["out_trade_no"], "108.01"),
+        "payer_name": "张伟",
+        "payer_cert_no": "11010519491231002X",
+    }
+    assert (
+        await world.notify(proto.signed_notification(fields, proto.load_private_key(world.provider_key())))
+        == "success"
+    )
+    assert await world.order_status(order["order_no"]) == "pending_payment"
+    async with world.ctx.read() as conn:
+        refund = (await conn.execute(sa.select(refunds))).one()
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
+    assert refund.reason == "payer_mismatch" and payment.status == "closed"
+    retry = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    assert retry["id"] != checkout_["id"]  # the real buyer can still pay within the window
+
+
+async def test_two_orders_of_one_identity_paying_at_once_cannot_both_pass_the_annual_limit(
+    world: World,
+) -> None:
+    buyer, first = await world.new_order()
+    _, second = await world.new_order(buyer)
+    pays = [await payment_service.start_payment(world.ctx, buyer, o["order_no"]) for o in (first, second)]
+    signed = [
+        proto.signed_notification(
+            _notification(world, p["out_trade_no"], "108.01"), proto.load_private_key(world.provider_key())
+        )
+        for p in pays
+    ]
+    assert await asyncio.gather(*[world.notify(n) for n in signed]) == ["success", "success"]
+    statuses = sorted(
+        [await world.order_status(first["order_no"]), await world.order_status(second["order_no"])]
+    )
+    assert statuses == ["cancelled", "paid"]
+    async with world.ctx.read() as conn:
+        reasons = (await conn.scalars(sa.select(refunds.c.reason))).all()
+    assert reasons == ["annual_limit"]

@@ -24,6 +24,8 @@ class RefundReason(enum.StrEnum):
     LATE_PAYMENT = "late_payment"  # paid after the order expired or was cancelled
     DUPLICATE_PAYMENT = "duplicate_payment"  # the order was already paid by another trade
     AMOUNT_MISMATCH = "amount_mismatch"  # money moved, but not the amount we asked for
+    PAYER_MISMATCH = "payer_mismatch"  # the payer is not the order's real-name buyer (rule 8)
+    ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
 
 
 class TradeState(enum.StrEnum):
@@ -94,9 +96,16 @@ def judge(
     return Judgement(Verdict.PAY_ORDER)
 
 
-def check_payable(status: OrderStatus, deadline: datetime, now: datetime) -> None:
-    """A buyer may start paying only a pending order inside its payment window."""
+def check_payable(
+    status: OrderStatus, deadline: datetime, now: datetime, *, checked_out: bool = True
+) -> None:
+    """A buyer may start paying only a pending, checked-out order inside its payment window."""
     if status is not OrderStatus.PENDING_PAYMENT:
         raise Conflict(f"a {status.value} order cannot be paid", code="order_not_payable")
     if now >= deadline:
         raise Conflict("the payment window of this order has closed", code="payment_window_closed")
+    if not checked_out:
+        raise Conflict(
+            "complete checkout first: the real-name buyer, the consignee and the tax decide the amount",
+            code="checkout_required",
+        )

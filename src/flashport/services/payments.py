@@ -31,8 +31,8 @@ from flashport.domain.payments import (
     check_payable,
     judge,
 )
+from flashport.services import checkout, identities, refunds
 from flashport.services import orders as order_service
-from flashport.services import refunds
 from flashport.services.context import Context, Tx
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,12 @@ async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> dict[str,
         ).first()
     if order is None:
         raise NotFound(f"order {order_no} not found", code="order_not_found")
-    check_payable(OrderStatus(order.status), order.payment_deadline, ctx.clock())
+    check_payable(
+        OrderStatus(order.status),
+        order.payment_deadline,
+        ctx.clock(),
+        checked_out=order.checked_out_at is not None,
+    )
     payment = await _open_payment(ctx, order)
     checkout = Checkout(
         payment["out_trade_no"], payment["amount_fen"], f"Flashport order {order_no}", order.payment_deadline
@@ -82,6 +87,17 @@ async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> dict[str,
 async def _open_payment(ctx: Context, order: Any) -> dict[str, Any]:
     for _ in range(3):  # two first requests racing: the loser re-reads the winner's payment
         async with ctx.transaction() as tx:
+            # Checkout locks the same row and refuses once a payment exists: the amount we charge is
+            # the one a finished checkout left, never one changing under us.
+            order = (
+                await tx.conn.execute(sa.select(orders).where(orders.c.id == order.id).with_for_update())
+            ).one()
+            check_payable(
+                OrderStatus(order.status),
+                order.payment_deadline,
+                tx.now,
+                checked_out=order.checked_out_at is not None,
+            )
             rows = (
                 await tx.conn.execute(
                     sa.select(payments)
@@ -195,8 +211,8 @@ async def settle(
                 order_status=OrderStatus(order.status),
                 order_deadline=order.payment_deadline,
             )
+            judgement = await _apply(ctx, tx, judgement, report, payment, order, after)
             outcome, note = judgement.verdict.value, judgement.note
-            await _apply(ctx, tx, judgement, report, payment, order, after)
         if fields is not None:
             await _record(tx, fields, True, outcome, note)
     for job in after:
@@ -212,10 +228,12 @@ async def _apply(
     payment: Any,
     order: Any,
     after: list[Any],
-) -> None:
+) -> Judgement:
+    """Carry out the verdict; returns the judgement finally applied (compliance may turn a payment
+    into a refund)."""
     verdict = judgement.verdict
     if verdict is Verdict.NOTHING:
-        return
+        return judgement
     if verdict is Verdict.CLOSE_PAYMENT:
         await tx.conn.execute(
             payments.update()
@@ -223,10 +241,15 @@ async def _apply(
             .values(status=PaymentStatus.CLOSED.value, updated_at=tx.now)
         )
         await tx.emit("payment.closed", f"order:{order.order_no}", {"payment_id": payment.id})
-        return
-    mismatch = judgement.refund_reason is RefundReason.AMOUNT_MISMATCH
+        return judgement
+    if verdict is Verdict.PAY_ORDER:
+        refusal = await _compliance_refusal(ctx, tx, report, order)
+        if refusal is not None:
+            judgement = Judgement(Verdict.REFUND, refusal, refusal.value)
+            verdict = judgement.verdict
+    mismatch = judgement.refund_reason in UNUSABLE_TRADES
     if payment.status == PaymentStatus.PENDING.value:
-        if mismatch:  # the trade took a different sum: unusable for this order, the buyer pays anew
+        if mismatch:  # a trade this order cannot keep: refunded, and the buyer may pay anew
             await tx.conn.execute(
                 payments.update()
                 .where(payments.c.id == payment.id)
@@ -236,9 +259,11 @@ async def _apply(
             await _mark_succeeded(ctx, tx, report, payment, order)
     if verdict is Verdict.PAY_ORDER:
         await _pay_order(ctx, tx, report, order)
-        return
-    if verdict is Verdict.EXPIRE_AND_REFUND:
-        closed = await order_service.close_within(ctx, tx, order.id, OrderStatus.EXPIRED)
+        return judgement
+    if verdict is Verdict.EXPIRE_AND_REFUND or judgement.refund_reason is RefundReason.ANNUAL_LIMIT:
+        # Past its deadline, or never payable within the yearly limit: the order closes, units return.
+        to = OrderStatus.EXPIRED if verdict is Verdict.EXPIRE_AND_REFUND else OrderStatus.CANCELLED
+        closed = await order_service.close_within(ctx, tx, order.id, to)
         if closed is not None and not closed["released_now"]:
             after.append(lambda: order_service.release_after_commit(ctx, closed))
     assert judgement.refund_reason is not None
@@ -247,6 +272,29 @@ async def _apply(
     )
     if refund_id is not None:
         after.append(lambda: refunds.refund_now(ctx, refund_id))
+    return judgement
+
+
+# A refund for these reasons also closes the payment: the buyer may pay the order anew (correctly).
+UNUSABLE_TRADES = frozenset(
+    {RefundReason.AMOUNT_MISMATCH, RefundReason.PAYER_MISMATCH, RefundReason.ANNUAL_LIMIT}
+)
+
+
+async def _compliance_refusal(ctx: Context, tx: Tx, report: TradeReport, order: Any) -> RefundReason | None:
+    """Rule 8 at the moment money arrives: the payer must be the order's real-name buyer, and the
+    payment must fit the identity's yearly limit (an atomic reservation, so two orders of one
+    identity paying at once cannot both squeeze under it)."""
+    if order.buyer_id_hash is None:
+        return None  # no checkout (orders from before compliance); nothing to compare
+    if not (report.payer_name and report.payer_id_number) or not identities.is_same_person(
+        ctx.settings, order.buyer_name, order.buyer_id_hash, report.payer_name, report.payer_id_number
+    ):
+        log.warning("payer of order %s is not its buyer; refunding", order.order_no)
+        return RefundReason.PAYER_MISMATCH
+    if not await checkout.reserve_order_quota_within(ctx, tx, order, report.paid_at or tx.now):
+        return RefundReason.ANNUAL_LIMIT
+    return None
 
 
 async def _mark_succeeded(ctx: Context, tx: Tx, report: TradeReport, payment: Any, order: Any) -> None:
