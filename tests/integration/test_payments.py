@@ -432,3 +432,23 @@ async def test_two_orders_of_one_identity_paying_at_once_cannot_both_pass_the_an
     async with world.ctx.read() as conn:
         reasons = (await conn.scalars(sa.select(refunds.c.reason))).all()
     assert reasons == ["annual_limit"]
+
+
+async def test_a_second_successful_payment_of_a_paid_order_is_refunded(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    key = proto.load_private_key(world.provider_key())
+    first = _notification(world, checkout_["out_trade_no"], "108.01")
+    assert await world.notify(proto.signed_notification(first, key)) == "success"
+    await world.wait_for(order["order_no"], "paid")
+    second = {**first, "trade_no": "2026112522009999999999", "notify_id": "second-trade"}
+    assert await world.notify(proto.signed_notification(second, key)) == "success"
+    async with world.ctx.read() as conn:
+        refund = (await conn.execute(sa.select(refunds))).one()
+    assert (refund.reason, refund.provider_trade_no, refund.amount_fen) == (
+        "duplicate_payment",
+        "2026112522009999999999",
+        10801,
+    )
+    assert await world.order_status(order["order_no"]) == "paid"
+    assert (await world.events(order["order_no"])).count("order.paid") == 1
