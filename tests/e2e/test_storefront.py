@@ -1,4 +1,5 @@
-"""The storefront in a real browser: register, buy, pay countdown, live sold-out, double clicks, expiry.
+"""The storefront in a real browser: register, buy, pay countdown, live sold-out, double clicks, expiry,
+checkout (identity, consignee, tax) and paying.
 
 Screenshots of every page visited are kept under ``artifacts/screenshots/``.
 """
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders
 from flashport.domain.accounts import Role
-from flashport.services import buying
+from flashport.services import buying, identities
 from flashport.services import orders as order_service
 from flashport.services.context import Context
 from tests.e2e.conftest import LiveServer, Visit
@@ -23,6 +24,9 @@ from tests.factories import make_user
 from tests.sale_builder import make_sale
 
 expect = pytest.importorskip("playwright.sync_api").expect
+
+# The sandbox payment page's prefilled payer; checking out as the same person lets the payment settle.
+DEMO_PAYER = ("李娜", "110105199003070025")
 
 
 def buyer_orders(server: LiveServer, buyer_id: int) -> list[Any]:
@@ -61,7 +65,10 @@ def test_a_buyer_registers_buys_and_sees_the_payment_countdown(visit: Visit) -> 
     expect(page.locator("[data-flash]")).to_contain_text("Reserved! Order")
     card = page.locator(".order-card").first
     expect(card).to_contain_text("Awaiting payment")
-    expect(card.get_by_role("button", name=re.compile(r"Pay ¥198\.00"))).to_be_enabled()
+    expect(card).to_contain_text("¥198.00")
+    expect(card.get_by_role("link", name=re.compile(r"^Check out"))).to_be_visible()
+    expect(card).to_contain_text("Complete checkout to pay")
+    expect(card.locator("[data-pay-button]")).to_have_count(0)
     timer = card.locator(".countdown")
     expect(timer).to_have_text(re.compile(r"^(19:5\d|20:00)$|^00:(19|20):\d\d$"))
     first = timer.inner_text()
@@ -235,20 +242,93 @@ def _payments_ready() -> bool:
 @pytest.mark.skipif(
     not _payments_ready(), reason="flashport.services.payments.start_payment is not built yet"
 )
-def test_a_buyer_pays_and_sees_the_order_paid(visit: Visit) -> None:
+def test_a_buyer_checks_out_pays_and_sees_the_order_paid(visit: Visit) -> None:
     server, page = visit.server, visit.page
     sale = server.run(make_sale(server.ctx, quantity=5, limit=1))
     visit.new_buyer()
     page.goto(f"/items/{sale.item_id}")
     page.get_by_role("button", name="Buy now").click()
     expect(page).to_have_url(re.compile(r"/orders$"))
-    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
-    expect(page).not_to_have_url(re.compile(r"/orders$"))
+    card = page.locator(".order-card").first
+    expect(card).to_contain_text("Complete checkout to pay")
+    expect(card.locator("[data-pay-button]")).to_have_count(0)
+    card.get_by_role("link", name=re.compile(r"^Check out")).click()
+    expect(page).to_have_url(re.compile(r"/orders/\w+#checkout$"))
+    expect(page.locator("[data-pay-locked]")).to_have_text("Complete checkout to pay")
+
+    # A new buyer has no identity yet: the form asks for one, with a mistyped check digit first.
+    name, number = DEMO_PAYER
+    page.get_by_label("Full name, as on the ID card").fill(name)
+    page.get_by_label("Resident ID number", exact=True).fill(number[:-1] + "6")
+    page.get_by_label("Recipient's name").fill(name)
+    page.get_by_label("Mobile number").fill("13800138000")
+    page.get_by_label("Delivery address").fill("北京市朝阳区建国路 88 号 2 单元 1101 室")
+    visit.snap("checkout-form")
+    page.get_by_role("button", name="Confirm checkout").click()
+    number_field = page.get_by_label("Resident ID number", exact=True)
+    expect(page.locator("#identity_number-error")).to_contain_text("check digit does not match")
+    expect(number_field).to_have_attribute("aria-invalid", "true")
+    expect(number_field).to_have_value("")  # a typed number is never sent back
+    expect(page.locator("[data-form-problem]")).to_be_focused()
+    expect(page.get_by_label("Delivery address")).to_have_value(re.compile("建国路 88 号"))
+    visit.snap("checkout-error")
+
+    number_field.fill(number)
+    page.get_by_role("button", name="Confirm checkout").click()
+    expect(page).to_have_url(re.compile(r"#payment$"))
+    expect(page.locator("[data-flash]")).to_contain_text("Checkout complete")
+    total = page.locator("[data-total]").inner_text()
+    assert re.fullmatch(r"¥\d{1,3}(,\d{3})*\.\d\d", total), total
+    line = page.locator("[data-tax-line]").first
+    expect(line.locator('[data-label="VAT"]')).to_have_text(re.compile(r"^¥\d+\.\d\d$"))
+    expect(line.locator('[data-label="Consumption tax"]')).to_have_text("¥0.00")
+    expect(page.locator("#breakdown")).to_contain_text("1101**********0025")
+    assert number not in page.content()
+    expect(page.locator(".steps [aria-current=step]")).to_contain_text("Pay")
+    visit.snap("checkout-breakdown")
+
+    page.get_by_role("button", name=f"Pay {total}").click()
+    expect(page).to_have_url(re.compile(r"/sandbox/"))
+    expect(page.locator(".amount")).to_have_text(total.replace(",", ""))
+    # The sandbox prefills its demo payer: the same person as the checkout identity, as rule 8 wants.
+    expect(page.locator("[name=payer_name]")).to_have_value(name)
+    expect(page.locator("[name=payer_id_number]")).to_have_value(number)
     visit.snap("payment-page")
-    if page.locator("[name=payer_name]").count():
-        page.locator("[name=payer_name]").fill("张三")
-        page.locator("[name=payer_id_number]").fill("11010519491231002X")
-    page.get_by_role("button", name=re.compile("confirm|pay", re.IGNORECASE)).first.click()
+    page.get_by_role("button", name="Confirm payment").click()
     expect(page).to_have_url(re.compile(r"/orders"))
     expect(page.locator(".order-card").first).to_contain_text("Paid", timeout=10000)
     visit.snap("orders-paid")
+
+
+def test_checkout_fits_a_phone(phone_visit: Visit) -> None:
+    server, page = phone_visit.server, phone_visit.page
+    sale = server.run(make_sale(server.ctx))
+    buyer = phone_visit.new_buyer()
+    server.run(identities.add_identity(server.ctx, buyer, *DEMO_PAYER))
+    order = server.run(buying.buy(server.ctx, buyer, sale.item_id, 1, "on-a-phone"))
+    page.goto(f"/orders/{order['order_no']}")
+    expect(page.get_by_role("radio", name=re.compile("^Add someone new"))).not_to_be_checked()
+    expect(page.get_by_label("Resident ID number", exact=True)).to_be_hidden()  # shown only for someone new
+    page.get_by_role("radio", name=re.compile("^Add someone new")).check()
+    expect(page.get_by_label("Resident ID number", exact=True)).to_be_visible()
+    page.get_by_role("radio", name=re.compile("李娜")).check()
+    page.get_by_label("Recipient's name").fill("李娜")
+    page.get_by_label("Mobile number").fill("138 0013 8000")
+    page.get_by_label("Delivery address").fill("上海市浦东新区世纪大道 100 号")
+    page.get_by_label("District code (optional)").fill("310115")
+    _assert_fits(page)
+    phone_visit.snap("checkout-form")
+    page.get_by_role("button", name="Confirm checkout").click()
+    expect(page.locator("[data-total]")).to_be_visible()
+    expect(page.locator("[data-tax-line] [data-label=VAT]")).to_be_visible()  # one card per item
+    _assert_fits(page)
+    phone_visit.snap("checkout-breakdown")
+    page.goto("/account/identities")
+    expect(page.locator(".identity-row")).to_contain_text("1101**********0025")
+    _assert_fits(page)
+    phone_visit.snap("identities")
+
+
+def _assert_fits(page: Any) -> None:
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"

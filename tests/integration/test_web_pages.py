@@ -1,4 +1,5 @@
-"""The storefront over HTTP without a browser: pages, session cookie, CSRF, buying, orders, live counts."""
+"""The storefront over HTTP without a browser: pages, session cookie, CSRF, buying, orders, checkout,
+identities, live counts."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from flashport.adapters.db.schema import orders
+from flashport.adapters.db.schema import orders, products, sale_items, skus
 from flashport.api.app import create_app
 from flashport.domain.accounts import Role
-from flashport.services import buying
+from flashport.services import buying, checkout, identities
 from flashport.services import orders as order_service
 from flashport.services.context import Context
+from flashport.web import formatting
 from flashport.web import session as web_session
 from tests.factories import make_user
 from tests.sale_builder import make_sale
@@ -307,7 +309,7 @@ async def test_buying_without_scripts_redirects_to_orders_and_a_resubmit_buys_no
     assert first.status_code == again.status_code == 303 and first.headers["location"] == "/orders"
     assert len(await order_rows(ctx, buyer)) == 1
     page = (await web.get("/orders")).text
-    assert "Reserved! Order" in page and "Awaiting payment" in page and "Pay ¥99.00" in page
+    assert "Reserved! Order" in page and "Awaiting payment" in page and "Complete checkout to pay" in page
     assert 'data-on-zero="payment-closed"' in page
 
 
@@ -473,3 +475,244 @@ async def test_live_counts_follow_purchases_and_cost_one_stock_read_per_half_sec
     after = (await web.get(f"/live/events/{sale.event_id}")).json()
     assert after["items"] == [{"id": sale.item_id, "remaining": 0, "sold_out": True}]
     assert after["status"] == "ended"  # every item gone
+
+
+# --- checkout and identities -------------------------------------------------------------------------
+
+LI_NA = ("李娜", "110105199003070025")
+MINUS = "\N{MINUS SIGN}"
+ADDRESS = "浙江省杭州市西湖区文三路 90 号"
+
+
+def checkout_form(identity: int | str, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": CSRF,
+        "identity_id": str(identity),
+        "consignee_name": "李娜",
+        "consignee_phone": "138 0013 8000",
+        "consignee_address": ADDRESS,
+        "consignee_district": "330106",
+    }
+    return {**form, **changes}
+
+
+def new_identity(person: tuple[str, str] = LI_NA, **changes: str) -> dict[str, str]:
+    return checkout_form("new", identity_name=person[0], identity_number=person[1], **changes)
+
+
+async def taxed_as(ctx: Context, item_id: int, category: str) -> None:
+    async with ctx.transaction() as tx:
+        product_id = (
+            sa.select(skus.c.product_id)
+            .join(sale_items, sale_items.c.sku_id == skus.c.id)
+            .where(sale_items.c.id == item_id)
+            .scalar_subquery()
+        )
+        await tx.conn.execute(
+            products.update().where(products.c.id == product_id).values(tax_category=category)
+        )
+
+
+async def checked_out_at(ctx: Context, order_no: str) -> Any:
+    async with ctx.read() as conn:
+        return await conn.scalar(sa.select(orders.c.checked_out_at).where(orders.c.order_no == order_no))
+
+
+async def test_a_pending_order_offers_checkout_and_no_pay_button_before_it(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    await identities.add_identity(ctx, buyer, *LI_NA)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "check-me-out")
+    listed = (await web.get("/orders")).text
+    assert f'href="/orders/{order["order_no"]}#checkout"' in listed and "Check out" in listed
+    assert "Complete checkout to pay" in listed and "data-pay-button" not in listed
+    page = await web.get(f"/orders/{order['order_no']}")
+    html = page.text
+    assert page.status_code == 200
+    assert f'action="/orders/{order["order_no"]}/checkout"' in html and f'value="{CSRF}"' in html
+    assert re.search(r'type="radio" name="identity_id" value="\d+" checked', html)
+    assert "李娜" in html and "1101**********0025" in html and LI_NA[1] not in html
+    assert 'value="new"' in html and "Add someone new" in html
+    for name in ("consignee_name", "consignee_phone", "consignee_address", "consignee_district"):
+        assert f'<label for="{name}">' in html and f'id="{name}" name="{name}"' in html
+    assert 'aria-describedby="consignee_phone-hint"' in html
+    assert "Complete checkout to pay" in html and "data-pay-button" not in html
+
+
+async def test_a_bad_id_number_is_shown_beside_its_field_and_never_sent_back(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "typo")
+    mistyped = "110105199003070026"  # the check digit does not match
+    answer = await web.post(
+        f"/orders/{order['order_no']}/checkout",
+        data=new_identity((LI_NA[0], mistyped), consignee_phone="12345"),
+    )
+    assert answer.status_code == 422
+    html = answer.text
+    assert 'aria-describedby="identity_number-hint identity_number-error" aria-invalid="true"' in html
+    assert re.search(r'id="identity_number-error">.*check digit does not match', html)
+    assert re.search(r'id="consignee_phone-error">.*mainland mobile number', html)  # both at once
+    assert 'href="#identity_number"' in html and 'role="alert"' in html  # the summary links to it
+    assert mistyped not in html and 'name="identity_number" value=""' in html
+    assert 'name="identity_name" value="李娜"' in html and f">{ADDRESS}</textarea>" in html  # kept
+    assert (
+        await identities.list_identities(ctx, buyer) == []
+        and await checked_out_at(ctx, order["order_no"]) is None
+    )
+    as_script = await web.post(
+        f"/orders/{order['order_no']}/checkout", data=new_identity((LI_NA[0], mistyped)), headers=JSON
+    )
+    assert as_script.status_code == 422 and as_script.json()["details"][0]["field"] == "identity_number"
+
+
+async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay_button(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, price_fen=45_000, original_fen=90_000)
+    await taxed_as(ctx, sale.item_id, "consumption_tax")
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 2, "cosmetics")
+    answer = await web.post(f"/orders/{order['order_no']}/checkout", data=new_identity())
+    assert answer.status_code == 303 and answer.headers["location"] == f"/orders/{order['order_no']}#payment"
+    stored = await checkout.get_checkout(ctx, buyer, order["order_no"])
+    assert stored["buyer"] == {"name": "李娜", "id_number": "1101**********0025"}
+    assert stored["consignee"]["phone"] == "13800138000" and stored["consignee"]["district"] == "330106"
+    [line] = stored["lines"]
+    assert line["consumption_tax"] != "0.00" and line["vat"] != "0.00"
+    page = (await web.get(f"/orders/{order['order_no']}")).text
+    total = formatting.yuan(stored["total"])
+    assert f"Checkout complete: {total} to pay" in page
+    for label, amount in [
+        ("Goods value", stored["goods_value"]),
+        ("Freight", stored["freight"]),
+        ("Discount", stored["discount"]),
+        ("Cross-border tax", stored["tax"]),
+        ("Total payable", stored["total"]),
+    ]:
+        assert re.search(
+            rf"<dt>{label}</dt><dd[^>]*>{MINUS}?{re.escape(formatting.yuan(amount))}</dd>", page
+        ), label
+    assert f'data-label="VAT">{formatting.yuan(line["vat"])}<' in page
+    assert f'data-label="Consumption tax">{formatting.yuan(line["consumption_tax"])}<' in page
+    assert re.search(r"¥\d{1,3}(,\d{3})*\.\d\d", total)
+    assert f"Pay {total}</button>" in page and "Complete checkout to pay" not in page
+    assert "1101**********0025" in page and LI_NA[1] not in page
+    assert f"Pay {total}" in (await web.get("/orders")).text
+    # Redone before paying: the same identity, another address.
+    [person] = await identities.list_identities(ctx, buyer)
+    again = await web.post(
+        f"/orders/{order['order_no']}/checkout",
+        data=checkout_form(person["id"], consignee_address="上海市 1 号"),
+    )
+    assert again.status_code == 303
+    assert (await checkout.get_checkout(ctx, buyer, order["order_no"]))["consignee"][
+        "address"
+    ] == "上海市 1 号"
+
+
+async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a_limit(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    buyer = await buyer_client(web, ctx)
+    person = await identities.add_identity(ctx, buyer, *LI_NA)
+    big = await make_sale(ctx, price_fen=300_000, original_fen=600_000)
+    too_much = await buying.buy(ctx, buyer, big.item_id, 2, "over-the-limit")
+    refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person["id"]))
+    assert refused.status_code == 409
+    assert "over the cross-border limit for one order" in refused.text and "¥5,000.00" in refused.text
+    assert "buy fewer units" in refused.text and await checked_out_at(ctx, too_much["order_no"]) is None
+    sale = await make_sale(ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "paying")
+    assert (
+        await web.post(f"/orders/{order['order_no']}/checkout", data=checkout_form(person["id"]))
+    ).is_redirect
+    started = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
+    assert started.status_code == 303 and "/orders/" not in started.headers["location"]
+    late = await web.post(
+        f"/orders/{order['order_no']}/checkout",
+        data=checkout_form(person["id"], consignee_address="elsewhere"),
+    )
+    assert late.status_code == 409 and "Checkout can no longer change" in late.text
+    assert "Payment has started" in late.text and "data-checkout-form" not in late.text
+    assert "data-pay-button" in late.text  # paying may continue
+    assert (await checkout.get_checkout(ctx, buyer, order["order_no"]))["consignee"]["address"] == ADDRESS
+
+
+async def test_paying_before_checkout_leads_back_to_the_checkout_form(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "too-soon")
+    answer = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/orders/{order['order_no']}#checkout"
+    page = (await web.get(f"/orders/{order['order_no']}")).text
+    assert "Complete checkout first" in page and "data-checkout-form" in page
+    reloaded = await web.get(f"/orders/{order['order_no']}/checkout")
+    assert reloaded.status_code == 303 and reloaded.headers["location"].endswith("#checkout")
+    as_script = await web.post(f"/orders/{order['order_no']}/pay", headers=JSON)
+    assert as_script.status_code == 409 and as_script.json()["code"] == "checkout_required"
+
+
+async def test_checkout_needs_the_csrf_token(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    buyer = await buyer_client(web, ctx)
+    order = await buying.buy(ctx, buyer, sale.item_id, 1, "forged")
+    form = {k: v for k, v in new_identity().items() if k != "csrf_token"}
+    assert (await web.post(f"/orders/{order['order_no']}/checkout", data=form)).status_code == 403
+    forged = {**form, "csrf_token": "guess"}
+    assert (await web.post(f"/orders/{order['order_no']}/checkout", data=forged)).status_code == 403
+    assert await identities.list_identities(ctx, buyer) == []
+    assert await checked_out_at(ctx, order["order_no"]) is None
+
+
+async def test_no_buyer_can_check_out_another_buyers_order(ctx: Context, web: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx)
+    owner, _ = await make_user(ctx, Role.BUYER)
+    theirs = await buying.buy(ctx, owner, sale.item_id, 1, "not-yours")
+    intruder = await buyer_client(web, ctx)
+    mine = await identities.add_identity(ctx, intruder, *LI_NA)
+    picked = await web.post(f"/orders/{theirs['order_no']}/checkout", data=checkout_form(mine["id"]))
+    assert picked.status_code == 404 and "Not found" in picked.text
+    added = await web.post(
+        f"/orders/{theirs['order_no']}/checkout", data=new_identity(("王伟", "11010519491231002X"))
+    )
+    assert added.status_code == 404
+    assert len(await identities.list_identities(ctx, intruder)) == 1  # nothing added on the way
+    assert await checked_out_at(ctx, theirs["order_no"]) is None
+
+
+async def test_the_identities_page_lists_adds_and_removes_with_masked_numbers_only(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    buyer = await buyer_client(web, ctx)
+    empty = await web.get("/account/identities")
+    assert empty.status_code == 200 and "No identities yet" in empty.text
+    form = {"csrf_token": CSRF, "identity_name": "李娜", "identity_number": LI_NA[1]}
+    assert (await web.post("/account/identities", data={**form, "csrf_token": "x"})).status_code == 403
+    added = await web.post("/account/identities", data=form)
+    assert added.status_code == 303 and added.headers["location"] == "/account/identities"
+    page = (await web.get("/account/identities")).text
+    assert "Added 李娜 (1101**********0025)" in page and LI_NA[1] not in page
+    twice = await web.post("/account/identities", data=form)
+    assert twice.status_code == 409 and "already one of your identities" in twice.text
+    assert LI_NA[1] not in twice.text
+    bad = await web.post("/account/identities", data={**form, "identity_name": "X", "identity_number": "123"})
+    assert (
+        bad.status_code == 422
+        and 'id="identity_name-error"' in bad.text
+        and 'id="identity_number-error"' in bad.text
+    )
+    [person] = await identities.list_identities(ctx, buyer)
+    other, _ = await make_user(ctx, Role.BUYER)
+    theirs = await identities.add_identity(ctx, other, "王伟", "11010519491231002X")
+    refused = await web.post(f"/account/identities/{theirs['id']}/delete", data={"csrf_token": CSRF})
+    assert refused.status_code == 303 and len(await identities.list_identities(ctx, other)) == 1
+    removed = await web.post(f"/account/identities/{person['id']}/delete", data={"csrf_token": CSRF})
+    assert removed.status_code == 303 and await identities.list_identities(ctx, buyer) == []
+    assert "Identity removed" in (await web.get("/account/identities")).text

@@ -3,7 +3,9 @@
 No build step and nothing fetched from other sites: templates live in ``templates/``, scripts, styles
 and demo images in ``static/``. Pages read through the same services as the API, cached per process
 (:mod:`flashport.web.state`); buying goes through :func:`flashport.services.buying.buy` with one
-idempotency key per purchase intent.
+idempotency key per purchase intent. Paying comes after checkout (:mod:`flashport.web.routes.checkout`):
+the buyer names who is buying (a real-name identity) and who receives the parcel, and the order is
+priced for customs.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from flashport.web.assets import STATIC_DIR, AssetFiles, versions
-from flashport.web.routes import account, browse, live, orders, purchase
+from flashport.web.routes import account, browse, checkout, identities, live, orders, purchase
 from flashport.web.state import Storefront, build_templates
 
 
 def install(app: FastAPI) -> None:
     """Mount the storefront's routes and static files on the platform app."""
     app.state.storefront = Storefront(build_templates(versions()))
-    for module in (purchase, browse, live, orders, account):
+    for module in (purchase, browse, live, orders, checkout, account, identities):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

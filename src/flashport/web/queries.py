@@ -1,14 +1,16 @@
 """The few reads the storefront needs that no service offers: product facts for item pages, the event
-an item belongs to, and a buyer's order statuses for the orders page's live refresh."""
+an item belongs to, a buyer's order statuses for the orders page's live refresh, and where each of
+their orders stands between checkout and payment."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from flashport.adapters.db.schema import orders, products, sale_items, skus
+from flashport.adapters.db.schema import orders, payments, products, sale_items, skus
 from flashport.domain.errors import NotFound
 from flashport.services.context import Context
 
@@ -53,3 +55,25 @@ async def order_statuses(ctx: Context, buyer_id: int, *, limit: int = 50) -> lis
     async with ctx.read() as conn:
         rows = (await conn.execute(query)).all()
     return [{"order_no": row.order_no, "status": row.status} for row in rows]
+
+
+@dataclass(frozen=True)
+class PaymentStage:
+    """Where an order stands before its money moves: checked out (so it has an amount to pay), and
+    whether a payment was opened (after which checkout refuses to change it)."""
+
+    checked_out: bool
+    payment_started: bool
+
+
+async def payment_stages(ctx: Context, buyer_id: int, order_nos: Sequence[str]) -> dict[str, PaymentStage]:
+    """Per order number of this buyer's: its :class:`PaymentStage`. One query, scoped by buyer."""
+    if not order_nos:
+        return {}
+    started = sa.exists().where(payments.c.order_id == orders.c.id)
+    query = sa.select(orders.c.order_no, orders.c.checked_out_at, started.label("started")).where(
+        orders.c.buyer_id == buyer_id, orders.c.order_no.in_(list(order_nos))
+    )
+    async with ctx.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return {row.order_no: PaymentStage(row.checked_out_at is not None, bool(row.started)) for row in rows}

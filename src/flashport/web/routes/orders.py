@@ -1,10 +1,13 @@
 """The buyer's orders: the list with payment countdowns, one order, paying and cancelling.
 
 Every read is scoped by the session's user id through the order services, so another buyer's order
-number answers exactly like an unknown one (404).
+number answers exactly like an unknown one (404). An order is paid only after checkout
+(:mod:`flashport.web.routes.checkout`): until then the list offers "Check out", not "Pay".
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -12,8 +15,9 @@ from starlette.responses import Response
 
 from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.services import orders
-from flashport.web import answers, guard, showcase
+from flashport.web import answers, guard, queries, showcase
 from flashport.web.errors import WebRoute
+from flashport.web.order_page import order_page
 from flashport.web.state import service_context, storefront
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -23,18 +27,20 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 async def list_orders(request: Request) -> Response:
     session = answers.load_session(request)
     ctx = service_context(request)
-    found = await orders.list_for_buyer(ctx, guard.logged_in(session))
+    user_id = guard.logged_in(session)
+    found = await orders.list_for_buyer(ctx, user_id)
     pictures = await showcase.order_pictures(ctx, storefront(request), found)
-    return answers.page(request, session, "orders.html", orders=found, pictures=pictures)
+    unpaid = [o["order_no"] for o in found if o["status"] == "pending_payment"]
+    stages = await queries.payment_stages(ctx, user_id, unpaid)
+    return answers.page(
+        request, session, "orders.html", orders=found, pictures=pictures, stages=stages, detail=False
+    )
 
 
 @router.get("/orders/{order_no}")
 async def show_order(request: Request, order_no: str) -> Response:
     session = answers.load_session(request)
-    ctx = service_context(request)
-    order = await orders.get_for_buyer(ctx, guard.logged_in(session), order_no[:32])
-    pictures = await showcase.order_pictures(ctx, storefront(request), [order])
-    return answers.page(request, session, "order.html", order=order, pictures=pictures)
+    return await order_page(request, session, guard.logged_in(session), order_no[:32])
 
 
 @router.post("/orders/{order_no}/pay")
@@ -42,9 +48,14 @@ async def pay(request: Request, order_no: str) -> Response:
     session = answers.load_session(request)
     await guard.posted_form(request, session)
     buyer_id = guard.buyer(session)
+    order_no = order_no[:32]
     try:
-        started = await _start_payment(request, buyer_id, order_no[:32])
+        started = await _start_payment(request, buyer_id, order_no)
     except DomainError as exc:
+        if exc.code == "checkout_required" and not answers.wants_json(request):
+            # An order from before checkout existed, or a page left open: send the buyer to the form.
+            session.flash("info", "Complete checkout first: choose the buyer and the delivery address.")
+            return answers.redirect(request, session, f"/orders/{quote(order_no, safe='')}#checkout")
         return answers.refusal(request, session, exc, "/orders")
     return answers.redirect(request, session, str(started["redirect_url"]))
 

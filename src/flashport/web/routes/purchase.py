@@ -32,7 +32,9 @@ async def buy(request: Request, item_id: Id) -> Response:
         order = await buying.buy(service_context(request), buyer_id, item_id, quantity, key)
     except DomainError as exc:
         return answers.refusal(request, session, exc, f"/items/{item_id}")
-    reserved = f"Reserved! Order {order['order_no']} is yours once paid; pay before its timer ends."
+    reserved = (
+        f"Reserved! Order {order['order_no']} is yours once paid: check out and pay before its timer ends."
+    )
     session.flash("success", reserved)
     if not answers.wants_json(request):
         return answers.redirect(request, session, "/orders")

@@ -1,8 +1,9 @@
 /* Flashport storefront: the orders page follows its orders.
  *
- * While an order awaits payment, its countdown runs on the server's clock; at zero the pay button is
- * disabled at once. The page also asks every 5 s for its orders' statuses (one small query) and
- * reloads when one changed: paid in another tab, or expired by the server.
+ * While an order awaits payment, its countdown runs on the server's clock; at zero the pay button (and
+ * on the order's page, its checkout form) is disabled at once. The page also asks every 5 s for its
+ * orders' statuses (one small query) and reloads when one changed: paid in another tab, or expired by
+ * the server.
  */
 (function () {
   "use strict";
@@ -17,9 +18,25 @@
     if (!card) return;
     card.classList.add("is-closing");
     card.querySelectorAll("[data-pay-button]").forEach(function (button) { button.disabled = true; });
+    card.querySelectorAll("[data-checkout-link]").forEach(function (link) {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+    });
     var label = card.querySelector("[data-status-label]");
     if (label) label.textContent = "Payment window closed";
+    closeOrderPage(card.getAttribute("data-order-no"));
   });
+
+  /* The order's own page: its checkout form and Pay button close with the window too. */
+  function closeOrderPage(orderNo) {
+    document.querySelectorAll("[data-order-actions]").forEach(function (section) {
+      if (section.getAttribute("data-order-actions") !== orderNo) return;
+      section.querySelectorAll("button").forEach(function (button) { button.disabled = true; });
+      section.querySelectorAll("[data-pay-locked]").forEach(function (note) { note.hidden = true; });
+      section.querySelectorAll("[data-window-closed]").forEach(function (note) { note.hidden = false; });
+    });
+    document.querySelectorAll("[data-checkout-form] button").forEach(function (button) { button.disabled = true; });
+  }
 
   function pending() {
     return list.querySelector('[data-status="pending_payment"]') !== null;

@@ -1,0 +1,82 @@
+"""One order's page: the order, then checkout (identity and consignee) or, once checked out, what is
+payable and the Pay button.
+
+Rendered by the page itself and again by a refused checkout, with what the buyer typed and the reasons
+beside the fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.domain.orders import OrderStatus
+from flashport.services import checkout, identities, orders
+from flashport.web import answers, queries, showcase
+from flashport.web.forms import FIELD_LABELS, NEW_IDENTITY, CheckoutValues, Problem
+from flashport.web.queries import PaymentStage
+from flashport.web.session import WebSession
+from flashport.web.state import service_context, storefront
+
+NOT_STARTED = PaymentStage(checked_out=False, payment_started=False)
+
+
+async def order_page(
+    request: Request,
+    session: WebSession,
+    buyer_id: int,
+    order_no: str,
+    *,
+    values: CheckoutValues | None = None,
+    errors: dict[str, str] | None = None,
+    problem: Problem | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = service_context(request)
+    order = await orders.get_for_buyer(ctx, buyer_id, order_no)
+    stage = (await queries.payment_stages(ctx, buyer_id, [order_no])).get(order_no, NOT_STARTED)
+    breakdown = await checkout.get_checkout(ctx, buyer_id, order_no) if stage.checked_out else None
+    window_open = order["status"] == OrderStatus.PENDING_PAYMENT and ctx.clock() < order["payment_deadline"]
+    can_check_out = window_open and not stage.payment_started and session.is_buyer
+    people = await identities.list_identities(ctx, buyer_id) if can_check_out else []
+    pictures = await showcase.order_pictures(ctx, storefront(request), [order])
+    return answers.page(
+        request,
+        session,
+        "order.html",
+        status=status,
+        order=order,
+        pictures=pictures,
+        detail=True,
+        stages={order_no: stage},
+        stage=stage,
+        breakdown=breakdown,
+        window_open=window_open,
+        can_check_out=can_check_out,
+        identities=people,
+        values=values or _starting_values(breakdown, people),
+        errors=errors or {},
+        problem=problem,
+        labels=FIELD_LABELS,
+        new_identity=NEW_IDENTITY,
+        shows_tariff=bool(breakdown and any(line["tariff"] != "0.00" for line in breakdown["lines"])),
+    )
+
+
+def _starting_values(breakdown: dict[str, Any] | None, people: list[dict[str, Any]]) -> CheckoutValues:
+    """A fresh form: the last checkout's choices when there was one, else the buyer's first identity."""
+    if breakdown is None:
+        first = str(people[0]["id"]) if people else NEW_IDENTITY
+        return CheckoutValues(identity_id=first)
+    buyer, consignee = breakdown["buyer"], breakdown["consignee"]
+    same = [p for p in people if (p["name"], p["id_number"]) == (buyer["name"], buyer["id_number"])]
+    chosen = same[0] if same else (people[0] if people else None)
+    return CheckoutValues(
+        identity_id=str(chosen["id"]) if chosen else NEW_IDENTITY,
+        consignee_name=consignee["name"] or "",
+        consignee_phone=consignee["phone"] or "",
+        consignee_address=consignee["address"] or "",
+        consignee_district=consignee["district"] or "",
+    )

@@ -1,0 +1,51 @@
+/* Flashport storefront: the checkout and identity forms.
+ *
+ * Everything works without this script (plain posts, every field shown). With it: a refused form's
+ * summary takes the focus, so it is read out and in view; the new-identity fields show only when
+ * "Add someone new" is chosen (typing in them chooses it); and a submitted form cannot be sent twice.
+ */
+(function () {
+  "use strict";
+
+  var problem = document.querySelector("[data-form-problem]");
+  if (problem) {
+    var folded = problem.closest("details");
+    if (folded) folded.open = true;
+    problem.focus();
+  }
+
+  document.querySelectorAll("[data-checkout-form]").forEach(function (form) {
+    var fields = form.querySelector("[data-new-identity]");
+    var newChoice = form.querySelector("[data-new-identity-choice]");
+    var submit = form.querySelector("[data-checkout-submit]");
+    var label = form.querySelector("[data-submit-label]");
+    var sent = false;
+
+    if (fields && newChoice) {
+      form.querySelectorAll("[data-no-script-note]").forEach(function (note) { note.hidden = true; });
+      var show = function () { fields.hidden = !newChoice.checked; };
+      form.querySelectorAll('input[name="identity_id"]').forEach(function (radio) {
+        radio.addEventListener("change", function () {
+          show();
+          if (newChoice.checked) fields.querySelector("input").focus();
+        });
+      });
+      show();
+    }
+
+    form.addEventListener("submit", function (event) {
+      if (sent) {
+        event.preventDefault();
+        return;
+      }
+      sent = true;
+      if (submit) {
+        submit.classList.add("is-busy");
+        submit.setAttribute("aria-busy", "true");
+        if (label) label.textContent = "Working out the total…";
+        /* Disabled only after this event: the browser has already taken the form's values. */
+        setTimeout(function () { submit.disabled = true; }, 0);
+      }
+    });
+  });
+})();
