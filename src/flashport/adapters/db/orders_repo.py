@@ -129,9 +129,9 @@ async def load_terms(conn: AsyncConnection, item_id: int) -> ItemTerms | None:
     if row is None:
         return None
     title = (
-        row.product_title
-        if row.sku_title in ("", row.product_title)
-        else f"{row.product_title} {row.sku_title}"
+        row.sku_title
+        if row.sku_title.startswith(row.product_title)  # the SKU's title already names the product
+        else f"{row.product_title} {row.sku_title}".strip()
     )
     return ItemTerms(
         item_id=row.id,
