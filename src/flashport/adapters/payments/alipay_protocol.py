@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from flashport.domain.money import format_fen
+
 SIGN_TYPE = "RSA2"
 CHARSET = "utf-8"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Alipay's timestamps, in China Standard Time
@@ -168,6 +170,5 @@ def timestamp(moment: datetime) -> str:
 
 
 def yuan(fen: int) -> str:
-    """Alipay amounts are yuan strings with two decimals."""
-    whole, cents = divmod(fen, 100)
-    return f"{whole}.{cents:02d}"
+    """Alipay amounts are yuan strings with two decimals: the platform's own money format."""
+    return format_fen(fen)
