@@ -4,6 +4,7 @@ listing, roles, and a race for the same stock row."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from flashport.adapters.db.schema import outbox, sale_items, stock
+from flashport.adapters.db.schema import orders, outbox, sale_items, stock
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from tests.factories import auth, make_product_with_sku, make_supplier, make_user, make_warehouse, set_stock
@@ -115,8 +116,29 @@ async def _outbox_types(ctx: Context) -> list[str]:
 
 
 async def _set_sold(ctx: Context, item_id: int, sold: int) -> None:
+    """As if ``sold`` units had been bought and paid: one paid order, and the SQL engine's counter."""
+    buyer, _ = await make_user(ctx, Role.BUYER)
     async with ctx.transaction() as tx:
+        item = (await tx.conn.execute(sa.select(sale_items).where(sale_items.c.id == item_id))).one()
         await tx.conn.execute(sale_items.update().where(sale_items.c.id == item_id).values(sold=sold))
+        await tx.conn.execute(
+            orders.insert().values(
+                id=str(uuid.uuid4()),
+                order_no=f"FPTEST{uuid.uuid4().hex[:10]}",
+                buyer_id=buyer,
+                event_id=item.event_id,
+                sale_item_id=item_id,
+                quantity=sold,
+                status="paid",
+                fulfilment="bonded",
+                goods_value_fen=item.sale_price_fen * sold,
+                total_fen=item.sale_price_fen * sold,
+                idempotency_key="test",
+                created_at=tx.now,
+                payment_deadline=tx.now,
+                paid_at=tx.now,
+            )
+        )
 
 
 async def test_operator_drafts_fills_schedules_and_cancels_an_event(

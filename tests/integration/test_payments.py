@@ -19,14 +19,22 @@ import uvicorn
 from alipay import AliPay
 
 from flashport.adapters.db.engine import create_engine
-from flashport.adapters.db.schema import orders, outbox, payment_notifications, payments, refunds, sale_items
+from flashport.adapters.db.schema import (
+    orders,
+    outbox,
+    payment_notifications,
+    payments,
+    refunds,
+    sale_items,
+    stock,
+)
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.api.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.errors import Conflict
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.services import buying, checkout, identities
+from flashport.services import buying, checkout, events, identities
 from flashport.services import orders as order_service
 from flashport.services import payments as payment_service
 from flashport.services.context import Context
@@ -452,3 +460,47 @@ async def test_a_second_successful_payment_of_a_paid_order_is_refunded(world: Wo
     )
     assert await world.order_status(order["order_no"]) == "paid"
     assert (await world.events(order["order_no"])).count("order.paid") == 1
+
+
+async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_payment(world: World) -> None:
+    sale = await make_sale(world.ctx, quantity=5, limit=2, price_fen=9900)
+    [(paid_buyer, _), (late_buyer, _)] = await make_buyers(world.ctx, 2)
+    key = proto.load_private_key(world.provider_key())
+    placed = {}
+    for buyer in (paid_buyer, late_buyer):
+        order = await buying.buy(world.ctx, buyer, sale.item_id, 1, f"k-{buyer}")
+        identity = await identities.add_identity(world.ctx, buyer, *PAYER)
+        await checkout.check_out(
+            world.ctx,
+            buyer,
+            order["order_no"],
+            checkout.CheckoutForm("王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity["id"]),
+        )
+        placed[buyer] = (order, await payment_service.start_payment(world.ctx, buyer, order["order_no"]))
+    paid_order, paid_payment = placed[paid_buyer]
+    assert (
+        await world.notify(
+            proto.signed_notification(_notification(world, paid_payment["out_trade_no"], "108.01"), key)
+        )
+        == "success"
+    )
+    await world.wait_for(paid_order["order_no"], "paid")
+
+    await events.cancel_event(world.ctx, sale.event_id)
+
+    late_order, late_payment = placed[late_buyer]
+    assert await world.order_status(late_order["order_no"]) == "cancelled"
+    assert await world.order_status(paid_order["order_no"]) == "paid"
+    async with world.ctx.read() as conn:
+        allotted = await conn.scalar(sa.select(sa.func.sum(stock.c.allotted)))
+    assert allotted == 1  # the paid unit stays allotted for shipping; the other four went back
+    assert (
+        await world.notify(
+            proto.signed_notification(_notification(world, late_payment["out_trade_no"], "108.01"), key)
+        )
+        == "success"
+    )
+    async with world.ctx.read() as conn:
+        refund = (await conn.execute(sa.select(refunds))).one()
+    assert (refund.reason, refund.amount_fen) == ("late_payment", 10801)  # its order was cancelled first
+    assert await world.order_status(late_order["order_no"]) == "cancelled"

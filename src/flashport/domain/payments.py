@@ -26,6 +26,7 @@ class RefundReason(enum.StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"  # money moved, but not the amount we asked for
     PAYER_MISMATCH = "payer_mismatch"  # the payer is not the order's real-name buyer (rule 8)
     ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
+    SALE_CANCELLED = "sale_cancelled"  # the operator called the sale off while the order was unpaid
 
 
 class TradeState(enum.StrEnum):
@@ -70,6 +71,7 @@ def judge(
     payment_trade_no: str | None,
     order_status: OrderStatus,
     order_deadline: datetime,
+    sale_cancelled: bool = False,
 ) -> Judgement:
     if report.state is TradeState.CLOSED:
         if payment_status is PaymentStatus.PENDING:
@@ -91,6 +93,8 @@ def judge(
         return Judgement(Verdict.REFUND, RefundReason.DUPLICATE_PAYMENT, "order already paid")
     if order_status is not OrderStatus.PENDING_PAYMENT:
         return Judgement(Verdict.REFUND, RefundReason.LATE_PAYMENT, f"order is {order_status.value}")
+    if sale_cancelled:
+        return Judgement(Verdict.REFUND, RefundReason.SALE_CANCELLED, "the sale was cancelled")
     if report.paid_at is not None and report.paid_at > order_deadline:
         return Judgement(Verdict.EXPIRE_AND_REFUND, RefundReason.LATE_PAYMENT, "paid after the deadline")
     return Judgement(Verdict.PAY_ORDER)

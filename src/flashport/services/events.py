@@ -11,11 +11,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flashport.adapters.db.schema import sale_events
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.adapters.db.schema import orders, sale_events
 from flashport.domain import events as rules
 from flashport.domain.errors import FieldProblem, InvalidInput
 from flashport.domain.events import EventState
 from flashport.services import inventory
+from flashport.services import orders as order_service
 from flashport.services.context import Context, Tx
 from flashport.services.events_store import fetch_editable, fetch_event, fetch_items, release
 from flashport.services.events_views import event_view
@@ -110,7 +114,8 @@ async def schedule_event(ctx: Context, event_id: int) -> dict[str, Any]:
 async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
     """Call off a draft, scheduled or live event; every item's unsold allotment goes back to stock.
 
-    Units held by pending orders are returned too: those orders belong to a cancelled sale.
+    Units held by pending orders are returned too: those orders are cancelled with the sale, and a
+    payment that still arrives for one of them is refunded.
     """
     # Sold out (ended) is known only to the stock engine, which is asked before the transaction; state
     # and clock are checked again under the row lock, so a concurrent cancel still loses.
@@ -120,7 +125,10 @@ async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
         items = await fetch_items(tx.conn, [event_id])
         state = EventState(event["state"])
         rules.check_cancellable(rules.status_by_clock(state, event["starts_at"], event["ends_at"], tx.now))
-        returns = [(i["sku_id"], i["warehouse_id"], i["quantity"] - i["sold"]) for i in items]
+        # Paid units stay allotted (they will ship); everything else goes back. Paid is read from the
+        # orders, the truth for every stock engine, under the event lock that settlements share.
+        paid = await paid_units(tx.conn, [i["id"] for i in items])
+        returns = [(i["sku_id"], i["warehouse_id"], i["quantity"] - paid.get(i["id"], 0)) for i in items]
         await release(tx.conn, returns, tx.now)
         await _set_state(tx, event_id, EventState.CANCELLED)
         item_ids = [item["id"] for item in items]
@@ -130,7 +138,17 @@ async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
             {"event_id": event_id, "item_ids": item_ids, "units_returned": sum(u for *_, u in returns)},
         )
     await inventory.items_changed(ctx, item_ids)
+    await order_service.cancel_pending_of_event(ctx, event_id)
     return await event_view(ctx, event_id)
+
+
+async def paid_units(conn: AsyncConnection, item_ids: list[int]) -> dict[int, int]:
+    query = (
+        sa.select(orders.c.sale_item_id, sa.func.sum(orders.c.quantity))
+        .where(orders.c.sale_item_id.in_(item_ids), orders.c.status == "paid")
+        .group_by(orders.c.sale_item_id)
+    )
+    return {item_id: int(units) for item_id, units in await conn.execute(query)}
 
 
 async def _set_state(tx: Tx, event_id: int, state: EventState) -> None:

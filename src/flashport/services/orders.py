@@ -210,3 +210,17 @@ async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
     for row in rows:
         await release_after_commit(ctx, dict(row._mapping))
     return len(rows)
+
+
+async def cancel_pending_of_event(ctx: Context, event_id: int) -> int:
+    """Cancel every unpaid order of a called-off sale (after the event itself is cancelled, so no new
+    ones come). A payment that still arrives for one of them is refunded."""
+    async with ctx.read() as conn:
+        pending = (
+            await conn.scalars(
+                sa.select(orders.c.id).where(
+                    orders.c.event_id == event_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value
+                )
+            )
+        ).all()
+    return sum([await _close(ctx, order_id, OrderStatus.CANCELLED) for order_id in pending])

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from flashport.adapters.db.schema import orders, payment_notifications, payments
+from flashport.adapters.db.schema import orders, payment_notifications, payments, sale_events
 from flashport.adapters.identity_vault import mask_id_number
 from flashport.adapters.payments.interface import Checkout, PaymentProvider
 from flashport.domain.errors import NotFound, ServiceUnavailable
@@ -203,6 +203,13 @@ async def settle(
                     sa.select(orders).where(orders.c.id == payment.order_id).with_for_update()
                 )
             ).one()
+            # A share lock on the event: cancelling the sale (which locks it exclusively) waits for
+            # settlements in flight, and settlements after it see it cancelled.
+            event_state = await tx.conn.scalar(
+                sa.select(sale_events.c.state)
+                .where(sale_events.c.id == order.event_id)
+                .with_for_update(read=True)
+            )
             judgement = judge(
                 report,
                 payment_status=PaymentStatus(payment.status),
@@ -210,6 +217,7 @@ async def settle(
                 payment_trade_no=payment.provider_trade_no,
                 order_status=OrderStatus(order.status),
                 order_deadline=order.payment_deadline,
+                sale_cancelled=event_state == "cancelled",
             )
             judgement = await _apply(ctx, tx, judgement, report, payment, order, after)
             outcome, note = judgement.verdict.value, judgement.note
@@ -260,8 +268,9 @@ async def _apply(
     if verdict is Verdict.PAY_ORDER:
         await _pay_order(ctx, tx, report, order)
         return judgement
-    if verdict is Verdict.EXPIRE_AND_REFUND or judgement.refund_reason is RefundReason.ANNUAL_LIMIT:
-        # Past its deadline, or never payable within the yearly limit: the order closes, units return.
+    if verdict is Verdict.EXPIRE_AND_REFUND or judgement.refund_reason in ORDER_CLOSING_REFUNDS:
+        # Past its deadline, never payable within the yearly limit, or its sale is off: the order
+        # closes and its units return.
         to = OrderStatus.EXPIRED if verdict is Verdict.EXPIRE_AND_REFUND else OrderStatus.CANCELLED
         closed = await order_service.close_within(ctx, tx, order.id, to)
         if closed is not None and not closed["released_now"]:
@@ -275,6 +284,7 @@ async def _apply(
     return judgement
 
 
+ORDER_CLOSING_REFUNDS = frozenset({RefundReason.ANNUAL_LIMIT, RefundReason.SALE_CANCELLED})
 # A refund for these reasons also closes the payment: the buyer may pay the order anew (correctly).
 UNUSABLE_TRADES = frozenset(
     {RefundReason.AMOUNT_MISMATCH, RefundReason.PAYER_MISMATCH, RefundReason.ANNUAL_LIMIT}
