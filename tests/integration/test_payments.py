@@ -22,6 +22,7 @@ from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import (
     orders,
     outbox,
+    payment_exchanges,
     payment_notifications,
     payments,
     refunds,
@@ -504,3 +505,27 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
         refund = (await conn.execute(sa.select(refunds))).one()
     assert (refund.reason, refund.amount_fen) == ("late_payment", 10801)  # its order was cancelled first
     assert await world.order_status(late_order["order_no"]) == "cancelled"
+
+
+async def test_a_pending_payment_is_asked_about_once_per_recheck_interval(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    await world.open_checkout(checkout_)  # the trade exists, unpaid
+    real_settings, real_clock = world.ctx.settings, world.ctx.clock
+    world.ctx.settings = real_settings.model_copy(update={"payment_recheck_seconds": 60})
+    try:
+        assert await payment_service.recheck_pending_payments(world.ctx) == 0  # too young to ask about
+        world.ctx.clock = lambda: real_clock() + timedelta(seconds=61)
+        for _ in range(3):  # worker passes in quick succession
+            assert await payment_service.recheck_pending_payments(world.ctx) == 0
+        world.ctx.clock = lambda: real_clock() + timedelta(seconds=125)
+        await payment_service.recheck_pending_payments(world.ctx)
+    finally:
+        world.ctx.settings, world.ctx.clock = real_settings, real_clock
+    async with world.ctx.read() as conn:
+        queries = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(payment_exchanges)
+            .where(payment_exchanges.c.kind == "query")
+        )
+    assert queries == 2  # once at 61 s, once more after another interval; never on every pass

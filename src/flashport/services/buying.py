@@ -77,6 +77,9 @@ class BuyPath:
         for item_id in item_ids:
             self._terms.pop(item_id, None)
 
+    def recall(self, buyer_id: int, key: str) -> str | None:
+        return self._answers.get((buyer_id, key))
+
     def remember(self, buyer_id: int, key: str, order_id: str) -> None:
         self._answers[(buyer_id, key)] = order_id
         if len(self._answers) > self._answers_cap:
@@ -90,7 +93,7 @@ async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str
         raise ServiceUnavailable("buying is not enabled in this process", code="buying_disabled")
     check_quantity(quantity)
     key = check_idempotency_key(key)
-    known = path._answers.get((buyer_id, key))
+    known = path.recall(buyer_id, key)
     if known is not None:
         return await _existing(ctx, known, item_id, quantity)
     terms = await path.terms(ctx, item_id)

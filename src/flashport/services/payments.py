@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -361,24 +362,30 @@ async def _pay_order(ctx: Context, tx: Tx, report: TradeReport, order: Any) -> N
 
 async def recheck_pending_payments(ctx: Context, *, batch: int = 100) -> int:
     """Ask the provider about payments that stayed pending too long (a lost notification) and settle
-    them as if notified. Returns how many reports changed something."""
+    them as if notified; each pending payment is asked about at most once per recheck interval.
+    Returns how many reports changed something."""
     provider = _provider(ctx)
-    cutoff = ctx.clock().timestamp() - ctx.settings.payment_recheck_seconds
+    now = ctx.clock()
+    due = now - timedelta(seconds=ctx.settings.payment_recheck_seconds)
     async with ctx.read() as conn:
         rows = (
             await conn.execute(
-                sa.select(payments.c.id, payments.c.out_trade_no, payments.c.created_at)
-                .where(payments.c.status == PaymentStatus.PENDING.value)
+                sa.select(payments.c.id, payments.c.out_trade_no)
+                .where(
+                    payments.c.status == PaymentStatus.PENDING.value,
+                    payments.c.created_at <= due,
+                    sa.or_(payments.c.checked_at.is_(None), payments.c.checked_at <= due),
+                )
                 .order_by(payments.c.created_at)
                 .limit(batch)
             )
         ).all()
     changed = 0
     for row in rows:
-        if row.created_at.timestamp() > cutoff:
-            continue
         report, exchange = await provider.query(row.out_trade_no)
         await refunds.record_exchange(ctx, row.id, exchange)
+        async with ctx.transaction() as tx:
+            await tx.conn.execute(payments.update().where(payments.c.id == row.id).values(checked_at=tx.now))
         if report is not None and await settle(ctx, report, source="query") != Verdict.NOTHING.value:
             changed += 1
     return changed

@@ -237,6 +237,14 @@ orders = sa.Table(
     sa.Index("ix_orders_status_deadline", "status", "payment_deadline"),
     sa.Index("ix_orders_buyer_created", "buyer_id", "created_at"),
     sa.Index("ix_orders_sale_item_status", "sale_item_id", "status"),
+    # Only the few closed orders whose units are not back yet: the worker looks for them every pass,
+    # and a full index (or scan) of every expired order of every past sale would grow without end.
+    sa.Index(
+        "ix_orders_release_pending",
+        "status",
+        postgresql_where=sa.text("stock_released_at IS NULL AND status IN ('expired', 'cancelled')"),
+        sqlite_where=sa.text("stock_released_at IS NULL AND status IN ('expired', 'cancelled')"),
+    ),
 )
 
 order_lines = sa.Table(
@@ -280,6 +288,8 @@ payments = sa.Table(
     sa.Column("payer_id_cipher", sa.Text),  # encrypted with the identity key, never stored in clear
     sa.Column("payer_id_masked", sa.String(32)),
     sa.Column("paid_at", UTCDateTime()),
+    # When the worker last asked the provider about this pending payment: at most once per interval.
+    sa.Column("checked_at", UTCDateTime()),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("order_id", "attempt", name="uq_payments_order_attempt"),
