@@ -1,0 +1,49 @@
+"""The customs simulator as an ASGI app: standalone on its own port, or mounted in the demo.
+
+Its lifespan checks that the CEB schema can be found (when validating), opens the record, and closes
+it on shutdown. Starlette does not run a mounted app's lifespan: a host that mounts it enters it from
+its own (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from flashport.customs.validate import ceb_schema_path
+from flashport.sandbox_customs import routes
+from flashport.sandbox_customs.database import SingleWindowDatabase
+from flashport.sandbox_customs.settings import CustomsSimSettings
+from flashport.sandbox_customs.single_window import SingleWindow
+
+
+def create_customs_app(settings: CustomsSimSettings | None = None) -> Starlette:
+    chosen = settings or CustomsSimSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if chosen.validate_schema:
+            ceb_schema_path()  # fail at start, not on the first message, when the XSD is missing
+        database = SingleWindowDatabase(chosen.database_file)
+        await database.start()
+        app.state.single_window = SingleWindow(database, chosen)
+        try:
+            yield
+        finally:
+            app.state.single_window = None
+            await database.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/dxp/messages", routes.post_message, methods=["POST"]),
+            Route("/dxp/inbox/{dxp_id}", routes.read_inbox, methods=["GET"]),
+            Route("/declarations", routes.list_declarations, methods=["GET"]),
+            Route("/declarations/{order_no}", routes.show_declaration, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = chosen
+    return app

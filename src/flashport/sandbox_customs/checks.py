@@ -1,0 +1,177 @@
+"""The nine checks of the three-document match, in the order customs runs them.
+
+Each check looks at a complete :class:`Case` and returns ``None`` when it holds, or a sentence saying
+what disagrees (people named masked only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flashport.customs.formatting import CHINA_STANDARD_TIME, format_yuan
+from flashport.sandbox_customs import reasons
+from flashport.sandbox_customs.documents import (
+    InventoryFacts,
+    Line,
+    OrderFacts,
+    PaymentFacts,
+    Person,
+    WaybillFacts,
+)
+from flashport.sandbox_customs.reasons import mask_name
+
+
+@dataclass(frozen=True)
+class Limits:
+    single_transaction_fen: int
+    annual_fen: int
+
+
+@dataclass(frozen=True)
+class Case:
+    """The four documents of one order, the limits, and what the buyer already had released in the
+    calendar year (China time) of the order's appTime."""
+
+    inventory: InventoryFacts
+    order: OrderFacts
+    payment: PaymentFacts
+    waybill: WaybillFacts
+    limits: Limits
+    buyer_year_total_fen: int
+
+
+def china_year(moment: datetime) -> int:
+    """The calendar year that counts toward the annual limit: the one in China at ``moment``."""
+    return moment.astimezone(CHINA_STANDARD_TIME).year
+
+
+def _order_inconsistent(case: Case) -> str | None:
+    o = case.order
+    expected = o.goods_value + o.freight + o.tax_total - o.discount
+    if o.actural_paid == expected:
+        return None
+    return (
+        f"acturalPaid {format_yuan(o.actural_paid)} on the order is not goodsValue + freight + taxTotal"
+        f" - discount = {format_yuan(expected)}"
+    )
+
+
+def _amount_mismatch(case: Case) -> str | None:
+    paid, declared = case.payment.amount_paid, case.order.actural_paid
+    if paid == declared:
+        return None
+    return f"amountPaid {format_yuan(paid)} on the payment voucher is not acturalPaid {format_yuan(declared)}"
+
+
+def _differences(pairs: Sequence[tuple[str, object, object]]) -> str | None:
+    names = [name for name, ours, theirs in pairs if ours != theirs]
+    return " and ".join(names) + " differ" if names else None
+
+
+def _person_differences(person: Person, buyer: Person) -> str | None:
+    return _differences([("name", person.name, buyer.name), ("ID number", person.id_number, buyer.id_number)])
+
+
+def _payer_mismatch(case: Case) -> str | None:
+    payer = case.payment.payer
+    differ = _person_differences(payer, case.order.buyer)
+    if differ is None:
+        return None
+    return f"payer {mask_name(payer.name)} on the payment voucher is not the buyer on the order ({differ})"
+
+
+def _buyer_mismatch(case: Case) -> str | None:
+    buyer = case.inventory.buyer
+    differ = _person_differences(buyer, case.order.buyer)
+    if differ is None:
+        return None
+    return f"buyer {mask_name(buyer.name)} on the inventory list is not the buyer on the order ({differ})"
+
+
+def _consignee_mismatch(case: Case) -> str | None:
+    order, waybill = case.order.consignee, case.waybill.consignee
+    differ = _differences(
+        [
+            ("name", order.name, waybill.name),
+            ("telephone", order.telephone, waybill.telephone),
+            ("address", order.address, waybill.address),
+        ]
+    )
+    return None if differ is None else f"the consignee on the waybill is not the one on the order ({differ})"
+
+
+def _waybill_mismatch(case: Case) -> str | None:
+    listed, declared = case.inventory, case.waybill
+    if (listed.logistics_code, listed.logistics_no) == (declared.logistics_code, declared.logistics_no):
+        return None
+    return (
+        f"the inventory list names waybill {listed.logistics_no} of {listed.logistics_code}; the waybill"
+        f" declared for the order is {declared.logistics_no} of {declared.logistics_code}"
+    )
+
+
+def _line_differences(listed: Line, ordered: Line) -> str | None:
+    pairs: list[tuple[str, object, object]] = [
+        ("qty", listed.qty, ordered.qty),
+        ("price", listed.price, ordered.price),
+        ("totalPrice", listed.total_price, ordered.total_price),
+    ]
+    if listed.item_no and ordered.item_no:  # compared only when both declare the SKU
+        pairs.insert(0, ("itemNo", listed.item_no, ordered.item_no))
+    return _differences(pairs)
+
+
+def line_differences(listed: Sequence[Line], ordered: Sequence[Line]) -> list[str]:
+    """How the inventory list's lines differ from the order's, matched by gnum."""
+    if len(listed) != len(ordered):
+        return [f"the inventory list has {len(listed)} lines, the order {len(ordered)}"]
+    by_gnum = {line.gnum: line for line in ordered}
+    problems = []
+    for line in listed:
+        theirs = by_gnum.get(line.gnum)
+        differ = "not on the order" if theirs is None else _line_differences(line, theirs)
+        if differ is not None:
+            problems.append(f"line {line.gnum}: {differ}")
+    return problems
+
+
+def _lines_mismatch(case: Case) -> str | None:
+    problems = line_differences(case.inventory.lines, case.order.lines)
+    return "the inventory lines are not the order's: " + "; ".join(problems) if problems else None
+
+
+def _single_limit_exceeded(case: Case) -> str | None:
+    order, limit = case.order, case.limits.single_transaction_fen
+    indivisible = len(order.lines) == 1 and order.lines[0].qty == 1
+    if order.goods_value <= limit or indivisible:
+        return None
+    return (
+        f"goodsValue {format_yuan(order.goods_value)} of more than one item is above the"
+        f" single-transaction limit {format_yuan(limit)}"
+    )
+
+
+def _annual_limit_exceeded(case: Case) -> str | None:
+    total, limit = case.buyer_year_total_fen + case.order.actural_paid, case.limits.annual_fen
+    if total <= limit:
+        return None
+    year = china_year(case.order.app_time)
+    return (
+        f"the buyer's released total for {year} would be {format_yuan(total)}, above the annual"
+        f" limit {format_yuan(limit)}"
+    )
+
+
+CHECKS: Sequence[tuple[str, Callable[[Case], str | None]]] = (
+    (reasons.ORDER_INCONSISTENT, _order_inconsistent),
+    (reasons.AMOUNT_MISMATCH, _amount_mismatch),
+    (reasons.PAYER_MISMATCH, _payer_mismatch),
+    (reasons.BUYER_MISMATCH, _buyer_mismatch),
+    (reasons.CONSIGNEE_MISMATCH, _consignee_mismatch),
+    (reasons.WAYBILL_MISMATCH, _waybill_mismatch),
+    (reasons.LINES_MISMATCH, _lines_mismatch),
+    (reasons.SINGLE_LIMIT_EXCEEDED, _single_limit_exceeded),
+    (reasons.ANNUAL_LIMIT_EXCEEDED, _annual_limit_exceeded),
+)

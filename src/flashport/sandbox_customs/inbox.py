@@ -1,0 +1,71 @@
+"""The DXP inboxes: every receipt the simulator sends waits in its addressee's inbox, numbered by a
+global sequence, until the addressee reads past it (receipts are kept; readers page with ``after``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.customs import Receipt, new_guid, receipt_message
+from flashport.customs.receipts import BUSINESS_KEYS
+from flashport.sandbox_customs.reading import Envelope
+from flashport.sandbox_customs.tables import inbox
+
+RETURN_INFO_MAX = 1000  # XSD: returnInfo maxLength
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= RETURN_INFO_MAX else text[: RETURN_INFO_MAX - 1] + "…"
+
+
+async def answer(
+    conn: AsyncConnection,
+    envelope: Envelope,
+    status: int,
+    info: str,
+    at: datetime,
+    extra_keys: Mapping[str, str | None] | None = None,
+) -> None:
+    """Send the receipt for the document in ``envelope`` to its sender's inbox.
+
+    The business keys are the head's own (orderNo, copNo...), plus ``extra_keys`` customs assigns
+    (preNo, invtNo); the receipt's guid is the head's, which is how the sender finds its document.
+    """
+    kind = envelope.kind.receipt_kind
+    keys = {name: value for name in BUSINESS_KEYS[kind] if (value := envelope.head.get(name))}
+    keys |= {name: value for name, value in (extra_keys or {}).items() if value}
+    guid = envelope.head.get("guid") or envelope.message_guid or new_guid()
+    receipt = Receipt(kind, guid, keys, status, at, _fit(info))
+    await conn.execute(
+        inbox.insert().values(
+            dxp_id=envelope.dxp_id,
+            kind=kind.value,
+            message=receipt_message([receipt]).decode(),
+            order_no=envelope.order_no,
+            return_status=status,
+            return_info=receipt.return_info,
+            sent_at=at,
+        )
+    )
+
+
+async def items_after(conn: AsyncConnection, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """``{"seq", "kind", "message"}`` of the receipts for ``dxp_id`` with ``seq > after``, oldest first."""
+    query = (
+        sa.select(inbox.c.seq, inbox.c.kind, inbox.c.message)
+        .where(inbox.c.dxp_id == dxp_id, inbox.c.seq > after)
+        .order_by(inbox.c.seq)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in (await conn.execute(query)).all()]
+
+
+async def sent_for(conn: AsyncConnection, order_no: str) -> list[dict[str, Any]]:
+    """Every receipt about the order number, to whoever it went, oldest first."""
+    columns = (inbox.c.seq, inbox.c.dxp_id, inbox.c.kind, inbox.c.return_status, inbox.c.return_info)
+    query = sa.select(*columns, inbox.c.sent_at).where(inbox.c.order_no == order_no).order_by(inbox.c.seq)
+    return [{**row._mapping, "sent_at": row.sent_at.isoformat()} for row in (await conn.execute(query)).all()]

@@ -1,0 +1,81 @@
+"""HTTP handlers. The DXP binding the platform's ``HttpCustomsGateway`` speaks:
+
+- ``POST /dxp/messages``: one CEB311/411/511/621 message as the body. 202 ``{"guid", "kind"}`` when
+  taken (the verdict comes as a receipt); 400 ``{"code": "not_a_ceb_message", "message"}`` otherwise.
+- ``GET /dxp/inbox/{dxp_id}?after=0&limit=100``: ``{"items": [{"seq", "kind", "message"}], "last_seq"}``.
+
+And for people and tests: ``GET /declarations/{order_no}[?ebp_code=]``, ``GET /declarations[?state=]``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from flashport.sandbox_customs.reading import NotACebMessage
+from flashport.sandbox_customs.single_window import SingleWindow
+from flashport.sandbox_customs.statuses import DeclarationState
+
+INBOX_PAGE_MAX = 500
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def window_of(request: Request) -> SingleWindow:
+    window: SingleWindow | None = getattr(request.app.state, "single_window", None)
+    if window is None:
+        raise RuntimeError("the customs simulator is not started: run its app's lifespan")
+    return window
+
+
+def _error(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status)
+
+
+def _int_param(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    text = request.query_params.get(name)
+    try:
+        value = default if text is None else int(text)
+    except ValueError:
+        raise BadParameter(f"{name} must be an integer") from None
+    if not lowest <= value <= highest:
+        raise BadParameter(f"{name} must be between {lowest} and {highest}")
+    return value
+
+
+async def post_message(request: Request) -> JSONResponse:
+    try:
+        envelope = await window_of(request).receive(await request.body())
+    except NotACebMessage as exc:
+        return _error("not_a_ceb_message", str(exc), 400)
+    return JSONResponse({"guid": envelope.message_guid, "kind": envelope.kind.value}, 202)
+
+
+async def read_inbox(request: Request) -> JSONResponse:
+    try:
+        after = _int_param(request, "after", 0, 0, 2**63 - 1)
+        limit = _int_param(request, "limit", 100, 1, INBOX_PAGE_MAX)
+    except BadParameter as exc:
+        return _error("invalid_parameter", str(exc), 400)
+    items = await window_of(request).inbox(request.path_params["dxp_id"], after, limit)
+    return JSONResponse({"items": items, "last_seq": items[-1]["seq"] if items else after})
+
+
+async def show_declaration(request: Request) -> JSONResponse:
+    order_no = request.path_params["order_no"]
+    view = await window_of(request).declaration(order_no, request.query_params.get("ebp_code"))
+    if view is None:
+        return _error("not_found", f"nothing is on file for order {order_no}", 404)
+    return JSONResponse(view)
+
+
+async def list_declarations(request: Request) -> JSONResponse:
+    text = request.query_params.get("state")
+    try:
+        state = DeclarationState(text) if text else None
+    except ValueError:
+        states = ", ".join(state.value for state in DeclarationState)
+        return _error("invalid_parameter", f"state must be one of {states}", 400)
+    return JSONResponse({"declarations": await window_of(request).declarations(state)})

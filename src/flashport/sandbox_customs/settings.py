@@ -1,0 +1,40 @@
+"""Settings of the customs simulator, read from ``FLASHPORT_CUSTOMS_SIM_*`` variables.
+
+The limits are customs' cross-border retail import limits (since 2019); they are settings because the
+rules change. Schema validation and signature checks can be switched off only to test what happens
+downstream of them; the real single window does both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CustomsSimSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FLASHPORT_CUSTOMS_SIM_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        # The same folder as the platform's by default, like the payment sandbox.
+        validation_alias=AliasChoices("FLASHPORT_CUSTOMS_SIM_DATA_DIR", "FLASHPORT_DATA_DIR"),
+        description="The simulator's record lives in data_dir/customs-sim/single-window.sqlite3.",
+    )
+    single_transaction_limit_fen: int = Field(
+        default=500_000, gt=0, description="Highest goodsValue of one order (5,000 CNY), in fen."
+    )
+    annual_limit_fen: int = Field(
+        default=2_600_000, gt=0, description="Highest released total per buyer and year (26,000 CNY)."
+    )
+    verify_signatures: bool = Field(
+        default=True, description="Check ds:Signature against the certificate in its own X509Data."
+    )
+    validate_schema: bool = Field(default=True, description="Check every message against the CEB XSD.")
+
+    @property
+    def database_file(self) -> Path:
+        return self.data_dir / "customs-sim" / "single-window.sqlite3"

@@ -1,0 +1,80 @@
+"""The simulator's service layer: what the HTTP handlers call.
+
+Receiving a message is: open the envelope (no envelope, no answer: :class:`NotACebMessage`), screen it
+(schema, signature), read its facts, then one write transaction that files it, runs the match and
+writes every receipt. A refused message is answered in the sender's inbox, like any verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from flashport.sandbox_customs import inbox, store
+from flashport.sandbox_customs.checks import Limits
+from flashport.sandbox_customs.database import SingleWindowDatabase
+from flashport.sandbox_customs.filing import file_message
+from flashport.sandbox_customs.reading import (
+    Envelope,
+    Incoming,
+    UnreadableDocument,
+    open_envelope,
+    read_facts,
+)
+from flashport.sandbox_customs.screening import screen
+from flashport.sandbox_customs.settings import CustomsSimSettings
+from flashport.sandbox_customs.statuses import PROCESSING_ERROR, DeclarationState
+from flashport.sandbox_customs.views import declaration_view
+
+
+class SingleWindow:
+    def __init__(self, database: SingleWindowDatabase, settings: CustomsSimSettings) -> None:
+        self._db = database
+        self._settings = settings
+        self._limits = Limits(settings.single_transaction_limit_fen, settings.annual_limit_fen)
+
+    async def receive(self, raw: bytes) -> Envelope:
+        """Take one message; its verdicts go to the sender's inbox. Raises ``NotACebMessage``."""
+        envelope, root = open_envelope(raw)
+        problem = await asyncio.to_thread(
+            screen,
+            raw,
+            envelope.kind,
+            validate_schema=self._settings.validate_schema,
+            verify_signatures=self._settings.verify_signatures,
+        )
+        incoming = None
+        if problem is None:
+            try:
+                incoming = Incoming(envelope, read_facts(envelope, root), raw)
+            except UnreadableDocument as exc:
+                problem = str(exc)
+        now = datetime.now(UTC)
+        async with self._db.engine.begin() as conn:
+            if incoming is None:
+                await inbox.answer(conn, envelope, PROCESSING_ERROR, problem or "unreadable", now)
+            else:
+                await file_message(conn, incoming, self._limits, now)
+        return envelope
+
+    async def inbox(self, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        async with self._db.engine.connect() as conn:
+            return await inbox.items_after(conn, dxp_id, after, limit)
+
+    async def declaration(self, order_no: str, ebp_code: str | None) -> dict[str, Any] | None:
+        """The declaration (the most recently changed one if several platforms used the number), its
+        documents on file and the receipts sent about it; None when nothing about the order is on file."""
+        async with self._db.engine.connect() as conn:
+            found = await store.declarations_of(conn, order_no, ebp_code)
+            platform = found[0].ebp_code if found else ebp_code
+            on_file = await store.documents_on_file(conn, order_no, platform)
+            sent = await inbox.sent_for(conn, order_no)
+        if not (found or on_file or sent):
+            return None
+        return declaration_view(order_no, found[0] if found else None, on_file, sent)
+
+    async def declarations(self, state: DeclarationState | None) -> list[dict[str, Any]]:
+        async with self._db.engine.connect() as conn:
+            found = await store.listed_declarations(conn, state)
+        return [declaration_view(d.order_no, d, None, None) for d in found]

@@ -1,0 +1,175 @@
+"""Reads and writes of documents on file, declarations and the buyers' yearly totals.
+
+Every function takes the connection of a transaction the caller owns (see :mod:`.filing`): filing a
+message, matching and answering happen in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.customs.formatting import CHINA_STANDARD_TIME
+from flashport.sandbox_customs.documents import DocumentKind
+from flashport.sandbox_customs.reading import Incoming
+from flashport.sandbox_customs.statuses import DeclarationState
+from flashport.sandbox_customs.tables import CURRENT, SUPERSEDED, declarations, documents, year_totals
+
+
+@dataclass(frozen=True)
+class FiledDocument:
+    id: int
+    kind: DocumentKind
+    guid: str
+    app_type: str
+    sender: str
+    message: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Declaration:
+    id: int
+    order_no: str
+    ebp_code: str
+    state: DeclarationState
+    reason_code: str | None
+    reason_text: str | None
+    pre_no: str | None
+    invt_no: str | None
+    updated_at: datetime
+
+
+def _filed(row: sa.Row[Any]) -> FiledDocument:
+    return FiledDocument(
+        row.id, DocumentKind(row.kind), row.guid, row.app_type, row.sender, row.message, row.received_at
+    )
+
+
+def _declaration(row: sa.Row[Any]) -> Declaration:
+    return Declaration(**{**row._mapping, "state": DeclarationState(row.state)})
+
+
+async def documents_on_file(
+    conn: AsyncConnection, order_no: str, ebp_code: str | None
+) -> dict[DocumentKind, FiledDocument]:
+    """The current document of each kind for the order; ``ebp_code=None``: of any platform."""
+    query = sa.select(documents).where(documents.c.order_no == order_no, documents.c.status == CURRENT)
+    if ebp_code is not None:
+        query = query.where(documents.c.ebp_code.in_([ebp_code, ""]))
+    rows = (await conn.execute(query.order_by(documents.c.id))).all()
+    return {filed.kind: filed for filed in map(_filed, rows)}
+
+
+async def is_redelivery(conn: AsyncConnection, incoming: Incoming) -> bool:
+    """The very same message (guid and bytes) was filed before: a sender resending after a lost answer.
+    The exchange delivers it once; a different message reusing a guid is not a redelivery."""
+    envelope = incoming.envelope
+    guid = envelope.head.get("guid") or envelope.message_guid
+    found = await conn.scalar(
+        sa.select(documents.c.id).where(
+            documents.c.guid == guid,
+            documents.c.kind == envelope.kind.value,
+            documents.c.message == incoming.raw,
+        )
+    )
+    return found is not None
+
+
+async def file_document(
+    conn: AsyncConnection, incoming: Incoming, ebp_code: str, status: str, at: datetime
+) -> None:
+    envelope = incoming.envelope
+    await conn.execute(
+        documents.insert().values(
+            kind=envelope.kind.value,
+            order_no=incoming.facts.order_no,
+            ebp_code=ebp_code,
+            guid=envelope.head.get("guid") or envelope.message_guid,
+            app_type=envelope.head.get("appType", ""),
+            sender=envelope.dxp_id,
+            status=status,
+            message=incoming.raw,
+            received_at=at,
+        )
+    )
+
+
+async def supersede(conn: AsyncConnection, document: FiledDocument) -> None:
+    await conn.execute(documents.update().where(documents.c.id == document.id).values(status=SUPERSEDED))
+
+
+async def declarations_of(conn: AsyncConnection, order_no: str, ebp_code: str | None) -> list[Declaration]:
+    """The declarations of the order number; ``ebp_code=None``: of any platform."""
+    query = sa.select(declarations).where(declarations.c.order_no == order_no)
+    if ebp_code is not None:
+        query = query.where(declarations.c.ebp_code == ebp_code)
+    rows = (await conn.execute(query.order_by(declarations.c.updated_at.desc()))).all()
+    return [_declaration(row) for row in rows]
+
+
+async def listed_declarations(conn: AsyncConnection, state: DeclarationState | None) -> list[Declaration]:
+    query = sa.select(declarations).order_by(declarations.c.id)
+    if state is not None:
+        query = query.where(declarations.c.state == state.value)
+    return [_declaration(row) for row in (await conn.execute(query)).all()]
+
+
+async def open_declaration(conn: AsyncConnection, order_no: str, ebp_code: str, at: datetime) -> Declaration:
+    """The declaration of a newly filed inventory list: made (with its pre-entry number) if new,
+    reopened as waiting if it had been cancelled."""
+    found = await declarations_of(conn, order_no, ebp_code)
+    if found and found[0].state is not DeclarationState.CANCELLED:
+        return found[0]
+    if found:
+        return await update_declaration(conn, found[0], at, state=DeclarationState.WAITING)
+    values = {"order_no": order_no, "ebp_code": ebp_code, "state": DeclarationState.WAITING.value}
+    made = await conn.execute(declarations.insert().values(**values, updated_at=at))
+    (new_id,) = made.inserted_primary_key or (0,)
+    day = at.astimezone(CHINA_STANDARD_TIME).strftime("%Y%m%d")
+    pre_no = f"B{day}{new_id:09d}"  # 18 characters, as the receipt schema asks
+    await conn.execute(declarations.update().where(declarations.c.id == new_id).values(pre_no=pre_no))
+    return (await declarations_of(conn, order_no, ebp_code))[0]
+
+
+async def update_declaration(
+    conn: AsyncConnection, declaration: Declaration, at: datetime, **values: Any
+) -> Declaration:
+    """Set ``values`` (``state`` as a :class:`DeclarationState`); reason fields not given are cleared."""
+    values = {"reason_code": None, "reason_text": None, **values, "updated_at": at}
+    values["state"] = DeclarationState(values.get("state", declaration.state)).value
+    await conn.execute(declarations.update().where(declarations.c.id == declaration.id).values(**values))
+    return _declaration(
+        (await conn.execute(sa.select(declarations).where(declarations.c.id == declaration.id))).one()
+    )
+
+
+def id_hash(id_number: str) -> str:
+    """The key of a buyer's yearly total: the ID number itself is not kept.
+
+    Unkeyed, so it only keeps the number out of sight: 18-digit IDs can be enumerated. Good enough for a
+    simulator's test data; the platform itself keys its ID hashes with a secret.
+    """
+    return hashlib.sha256(id_number.encode()).hexdigest()
+
+
+async def released_total(conn: AsyncConnection, id_number: str, year: int) -> int:
+    key = (year_totals.c.id_hash == id_hash(id_number)) & (year_totals.c.year == year)
+    total = (await conn.execute(sa.select(year_totals.c.released_fen).where(key))).scalar()
+    return int(total or 0)
+
+
+async def add_released(conn: AsyncConnection, id_number: str, year: int, fen: int) -> None:
+    key = (year_totals.c.id_hash == id_hash(id_number)) & (year_totals.c.year == year)
+    added = await conn.execute(
+        year_totals.update().where(key).values(released_fen=year_totals.c.released_fen + fen)
+    )
+    if added.rowcount == 0:
+        await conn.execute(
+            year_totals.insert().values(id_hash=id_hash(id_number), year=year, released_fen=fen)
+        )
