@@ -1,0 +1,60 @@
+"""Settings of the sandbox logistics provider, read from ``FLASHPORT_SANDBOX_LOGISTICS_*`` variables.
+
+The sandbox plays one carrier registered with customs: it declares its waybills (CEB511) under
+``customs_code`` / ``customs_name`` from the data-exchange id ``dxp_id``, to the single window at
+``customs_url``, and serves one platform, which proves itself with ``api_key``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogisticsSimSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FLASHPORT_SANDBOX_LOGISTICS_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        # The same folder as the platform's by default, like the other sandboxes.
+        validation_alias=AliasChoices("FLASHPORT_SANDBOX_LOGISTICS_DATA_DIR", "FLASHPORT_DATA_DIR"),
+        description="The waybill record lives in data_dir/sandbox-logistics/.",
+    )
+    customs_url: str = Field(
+        default="http://127.0.0.1:8000/sandbox/customs",
+        min_length=1,
+        description="Base URL of the single window's HTTP binding (POST {customs_url}/dxp/messages).",
+    )
+    customs_code: str = Field(
+        default="3100000SL1", min_length=1, max_length=18, description="The carrier's customs code."
+    )
+    customs_name: str = Field(
+        default="Flashport Sandbox Logistics Co., Ltd.",
+        min_length=1,
+        max_length=100,
+        description="The carrier's registered name (logisticsName, copName).",
+    )
+    dxp_id: str = Field(
+        default="DXPENT0000000003", min_length=1, description="Where customs puts the CEB512 receipts."
+    )
+    api_key: str = Field(
+        default="sandbox-logistics-key",
+        min_length=1,
+        description="The platform sends it as 'Authorization: Bearer <key>' on every request.",
+    )
+    customs_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    declare_retry_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="Pause between rounds of resending undelivered CEB511s."
+    )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "sandbox-logistics"
+
+    @property
+    def waybills_file(self) -> Path:
+        return self.state_dir / "waybills.sqlite3"
