@@ -1,7 +1,8 @@
 """The sandbox payment provider as an ASGI app: standalone on its own port, or mounted in the demo.
 
-Its lifespan loads (or makes) the keys, opens the trade record and starts the notification sender;
-on shutdown it stops the sender and closes the record. Starlette does not run a mounted app's lifespan,
+Its lifespan loads (or makes) the keys, opens the trade record, connects to customs' single window (no
+request is made until a declaration) and starts the notification sender; on shutdown it stops the
+sender and closes the connection and the record. Starlette does not run a mounted app's lifespan,
 so a host that mounts it enters it from its own (see the package docstring).
 """
 
@@ -14,7 +15,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from flashport.sandbox_pay import checkout, conveniences
+from flashport.adapters.customs.gateway import HttpCustomsGateway
+from flashport.sandbox_pay import checkout, conveniences, customs
 from flashport.sandbox_pay.database import SandboxDatabase
 from flashport.sandbox_pay.delivery_queue import DeliveryQueue
 from flashport.sandbox_pay.gateway import gateway
@@ -35,7 +37,10 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
         await database.start()
         queue = DeliveryQueue(database)
         sender = NotificationSender(queue, chosen.notify_schedule, chosen.notify_timeout_seconds)
-        app.state.sandbox_provider = SandboxProvider(chosen, keys, TradeStore(database), queue, sender.wake)
+        trades = TradeStore(database)
+        single_window = HttpCustomsGateway(chosen.customs_url, timeout=chosen.customs_timeout_seconds)
+        desk = customs.CustomsDesk(chosen, trades, single_window)
+        app.state.sandbox_provider = SandboxProvider(chosen, keys, trades, queue, sender.wake, desk)
         sending = asyncio.create_task(sender.run(), name="sandbox-pay notifications")
         try:
             yield
@@ -44,6 +49,7 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
             await sender.close()
+            await single_window.close()
             app.state.sandbox_provider = None
             await database.stop()
 
@@ -53,6 +59,7 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
         Route("/pay/{trade_no}/decline", checkout.decline, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}/pay", conveniences.pay, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}/renotify", conveniences.renotify, methods=["POST"]),
+        Route("/sandbox/trades/{out_trade_no}/customs-fault", customs.set_fault, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}", conveniences.show, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -77,13 +77,18 @@ def _authenticate(params: dict[str, str], provider: SandboxProvider) -> None:
 
 
 def _biz_content(params: dict[str, str]) -> dict[str, Any]:
+    """Every field as text; a nested object (``buyer_info``) or list as its JSON text."""
     try:
         biz = json.loads(params.get("biz_content") or "{}")
     except ValueError:
         biz = None
     if not isinstance(biz, dict):
         raise GatewayError("40002", "isv.invalid-parameter", "biz_content must be a JSON object")
-    return {k: str(v) for k, v in biz.items() if v is not None}
+    return {k: _text(v) for k, v in biz.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
 def _required(biz: dict[str, Any], name: str) -> str:
@@ -154,8 +159,14 @@ async def _close(provider: SandboxProvider, biz: dict[str, Any]) -> dict[str, An
     return wire.close_node(await provider.close(trade))
 
 
+async def _customs_declare(provider: SandboxProvider, biz: dict[str, Any]) -> dict[str, Any]:
+    trade = await provider.find(out_trade_no=biz.get("out_trade_no"), trade_no=_required(biz, "trade_no"))
+    return await provider.customs.declare(trade, biz)
+
+
 API_METHODS: dict[str, Callable[[SandboxProvider, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "alipay.trade.query": _query,
     "alipay.trade.refund": _refund,
     "alipay.trade.close": _close,
+    "alipay.trade.customs.declare": _customs_declare,  # see customs.py
 }

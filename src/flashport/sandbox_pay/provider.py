@@ -1,5 +1,6 @@
 """The sandbox provider's operations: open, pay, decline, close and refund a trade, and resend its
-notification. HTTP handlers parse and call these; these decide, write, and sign.
+notification; declaring to customs is its ``customs`` desk's. HTTP handlers parse and call these; these
+decide, write, and sign.
 
 Preconditions shared by all: the database is started, and the caller has authenticated the merchant
 (a signed gateway request) or is a sandbox-only convenience route.
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flashport.adapters.payments import alipay_protocol
 from flashport.sandbox_pay import wire
@@ -31,6 +32,9 @@ from flashport.sandbox_pay.trades import (
 )
 from flashport.sandbox_pay.wire import business_error
 
+if TYPE_CHECKING:  # customs.py imports the HTTP layer, which imports this module
+    from flashport.sandbox_pay.customs import CustomsDesk
+
 
 class SandboxProvider:
     def __init__(
@@ -40,10 +44,12 @@ class SandboxProvider:
         trades: TradeStore,
         deliveries: DeliveryQueue,
         wake_sender: Callable[[], None],
+        customs: CustomsDesk,
     ) -> None:
         self.settings = settings
         self.trades = trades
         self.deliveries = deliveries
+        self.customs = customs
         self._wake_sender = wake_sender
         self._signing_key = alipay_protocol.load_private_key(keys.provider_private)
         self.merchant_key = alipay_protocol.load_public_key(

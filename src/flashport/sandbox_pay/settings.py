@@ -1,7 +1,9 @@
 """Settings of the sandbox payment provider, read from ``FLASHPORT_SANDBOX_*`` variables.
 
 The sandbox plays Alipay for one merchant app: it trusts requests signed with that app's key and signs
-everything it sends with its own provider key (both generated under ``data_dir/sandbox-pay/``).
+everything it sends with its own provider key (both generated under ``data_dir/sandbox-pay/``). As a
+payment company it also declares payments to customs (CEB411) under its own ``customs_code`` and
+``dxp_id``, at the single window found at ``customs_url``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,23 @@ class SandboxSettings(BaseSettings):
     notify_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     demo_payer_name: str = Field(default="李娜", min_length=1)
     demo_payer_id_number: str = Field(default="110105199003070025", description="Prefilled on the page.")
+    customs_url: str = Field(
+        default="http://127.0.0.1:8000/sandbox/customs",
+        description="The single window's HTTP binding, where payment vouchers (CEB411) are sent.",
+    )
+    customs_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Below the merchant's own timeout, so it hears why."
+    )
+    customs_code: str = Field(
+        default="31222699S7", min_length=1, max_length=18, description="payCode: the payment company."
+    )
+    customs_name: str = Field(
+        default="支付宝（中国）网络技术有限公司",  # noqa: RUF001 - the registered name
+        min_length=1,
+        max_length=100,
+        description="payName: the payment company's name as registered with customs.",
+    )
+    dxp_id: str = Field(default="DXPENT0000000002", min_length=1, description="The sandbox's DXP user id.")
 
     @field_validator("notify_schedule")
     @classmethod

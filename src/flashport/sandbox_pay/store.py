@@ -1,4 +1,5 @@
-"""Reads and writes of the sandbox's trades and refunds.
+"""Reads and writes of the sandbox's trades and what hangs off them: refunds, customs declarations and
+the customs faults injected for tests.
 
 A state change and the notification it causes are written in one transaction, so a crash never loses
 a queued notification nor sends one for a change that did not happen.
@@ -7,7 +8,7 @@ a queued notification nor sends one for a change that did not happen.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +16,27 @@ import sqlalchemy as sa
 
 from flashport.sandbox_pay.database import SandboxDatabase
 from flashport.sandbox_pay.delivery_queue import queued_delivery
-from flashport.sandbox_pay.tables import refunds, trades
+from flashport.sandbox_pay.tables import customs_declarations, customs_faults, refunds, trades
 from flashport.sandbox_pay.trades import Refund, Trade, TradeStatus
 
 # Given the trade and its refunds so far: the refund to answer with, and the trade after it.
 RefundDecision = Callable[[Trade, list[Refund]], tuple[Refund, Trade]]
+
+
+@dataclass(frozen=True)
+class DeclarationRecord:
+    """One ``alipay.trade.customs.declare`` request the sandbox carried out: the payment voucher (CEB411)
+    it sent to customs for it, and what it answered."""
+
+    trade_no: str
+    out_request_no: str
+    declare_no: str
+    order_no: str
+    amount_fen: int
+    app_type: str
+    identity_check: str | None
+    message: bytes
+    sent_at: datetime
 
 
 def _trade(row: sa.Row[Any]) -> Trade:
@@ -114,6 +131,35 @@ class TradeStore:
                     trades.update().where(trades.c.trade_no == trade_no).values(**_values(after))
                 )
         return after, refund, True
+
+    async def declarations(self, trade_no: str) -> list[DeclarationRecord]:
+        """The trade's declarations, oldest first."""
+        query = (
+            sa.select(customs_declarations)
+            .where(customs_declarations.c.trade_no == trade_no)
+            .order_by(customs_declarations.c.id)
+        )
+        async with self._db.engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+        return [DeclarationRecord(**{k: v for k, v in row._mapping.items() if k != "id"}) for row in rows]
+
+    async def record_declaration(self, record: DeclarationRecord) -> None:
+        """Raises ``sqlalchemy.exc.IntegrityError`` if the trade already has this ``out_request_no``."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(customs_declarations.insert().values(**asdict(record)))
+
+    async def customs_fault(self, trade_no: str) -> str | None:
+        query = sa.select(customs_faults.c.fault).where(customs_faults.c.trade_no == trade_no)
+        async with self._db.engine.begin() as conn:
+            fault: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return fault
+
+    async def set_customs_fault(self, trade_no: str, fault: str | None) -> None:
+        """From now on the trade's payment vouchers carry ``fault``; None makes them right again."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(customs_faults.delete().where(customs_faults.c.trade_no == trade_no))
+            if fault is not None:
+                await conn.execute(customs_faults.insert().values(trade_no=trade_no, fault=fault))
 
 
 def _running_totals(rows: Sequence[sa.Row[Any]]) -> list[Refund]:

@@ -1,4 +1,5 @@
-"""The sandbox's own record: trades, refunds and notification deliveries, in its own SQLite file.
+"""The sandbox's own record: trades, refunds, notification deliveries and customs declarations, in its
+own SQLite file.
 
 This is a stand-in for the provider's systems, not part of the platform's schema, so its tables are
 made with ``create_all`` at start rather than by migrations.
@@ -86,4 +87,28 @@ delivery_attempts = sa.Table(
     sa.Column("status_code", sa.Integer),  # None: no HTTP answer at all
     sa.Column("body", sa.Text),  # the answer's first characters, or the connection error
     sa.Column("succeeded", sa.Boolean, nullable=False),
+)
+
+customs_declarations = sa.Table(
+    "customs_declarations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), nullable=False, index=True),
+    sa.Column("out_request_no", sa.String(64), nullable=False),
+    sa.Column("declare_no", sa.String(32), nullable=False, unique=True),  # alipay_declare_no
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),  # what the merchant asked to declare
+    sa.Column("app_type", sa.String(1), nullable=False),
+    sa.Column("identity_check", sa.String(1)),  # T / F; None: the merchant gave no buyer
+    sa.Column("message", sa.LargeBinary, nullable=False),  # the CEB411 exactly as sent
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("trade_no", "out_request_no"),
+)
+
+# Sandbox-only fault injection: what the next payment vouchers of a trade get wrong (payer / amount).
+customs_faults = sa.Table(
+    "customs_faults",
+    metadata,
+    sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), primary_key=True),
+    sa.Column("fault", sa.String(16), nullable=False),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -12,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from flashport.adapters.identity_vault import mask_id_number
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.adapters.payments.interface import (
     Checkout,
+    CustomsDeclarationAnswer,
+    CustomsDeclarationRequest,
     Exchange,
     NotificationCheck,
     PaymentProvider,
@@ -24,6 +28,7 @@ from flashport.domain.payments import TradeReport, TradeState
 from flashport.settings import Settings
 
 CHINA = ZoneInfo("Asia/Shanghai")  # Alipay's timestamps are China Standard Time
+CUSTOMS_DECLARE = "alipay.trade.customs.declare"
 STATES = {
     "TRADE_SUCCESS": TradeState.PAID,
     "TRADE_FINISHED": TradeState.PAID,
@@ -66,6 +71,33 @@ def _report(fields: Mapping[str, str]) -> TradeReport | None:
         payer_name=fields.get("payer_name") or None,
         payer_id_number=fields.get("payer_cert_no") or None,
     )
+
+
+def _customs_biz(request: CustomsDeclarationRequest) -> dict[str, object]:
+    """Alipay declares a trade under its ``out_trade_no``. An order paid by a later attempt
+    (``ORDERNO-2``) is declared as a split sub-order instead: ``sub_out_biz_no`` is Alipay's documented
+    way to name the order customs should see. The buyer goes as ``buyer_info`` for the identity check."""
+    biz: dict[str, object] = {
+        "out_request_no": request.out_request_no,
+        "trade_no": request.trade_no,
+        "merchant_customs_code": request.merchant_customs_code,
+        "merchant_customs_name": request.merchant_customs_name,
+        "amount": proto.yuan(request.amount_fen),
+        "customs_place": request.customs_place,
+    }
+    if request.order_no != request.out_trade_no:
+        biz.update(is_split="T", sub_out_biz_no=request.order_no)
+    if request.buyer_name and request.buyer_id_number:
+        biz["buyer_info"] = {"buyer_name": request.buyer_name, "buyer_cert_no": request.buyer_id_number}
+    return biz
+
+
+def _identity_check(value: object) -> bool | None:
+    return {"T": True, "F": False}.get(str(value).upper()) if value else None
+
+
+def _refusal(node: Mapping[str, object]) -> str:
+    return f"{node.get('code')} {node.get('sub_code', '')} {node.get('sub_msg', '')}"
 
 
 def sandbox_key_file(settings: Settings, name: str) -> str:
@@ -133,13 +165,13 @@ class AlipayProvider(PaymentProvider):
         self, kind: str, method: str, biz: Mapping[str, object]
     ) -> tuple[dict[str, object] | None, Exchange]:
         params = proto.signed_request(self._common(method, biz, datetime.now(UTC)), self._private)
-        shown = {k: v for k, v in params.items() if k != "sign"}
+        shown = {k: _masked(str(v)) for k, v in params.items() if k != "sign"}
         try:
             answer = await self._http.post(self._gateway, data=params)
         except httpx.HTTPError as exc:
             return None, Exchange(kind, shown, None, f"{type(exc).__name__}: {exc}", False)
         node = proto.verify_response(answer.text, method, self._provider_public)
-        return node, Exchange(kind, shown, answer.status_code, answer.text, node is not None)
+        return node, Exchange(kind, shown, answer.status_code, _masked(answer.text), node is not None)
 
     async def query(self, out_trade_no: str) -> tuple[TradeReport | None, Exchange]:
         node, exchange = await self._call("query", "alipay.trade.query", {"out_trade_no": out_trade_no})
@@ -161,10 +193,31 @@ class AlipayProvider(PaymentProvider):
         if node is None:
             return RefundAnswer(False, exchange, "no verified answer from the provider")
         if node.get("code") != proto.SUCCESS_CODE:
-            return RefundAnswer(
-                False, exchange, f"{node.get('code')} {node.get('sub_code', '')} {node.get('sub_msg', '')}"
-            )
+            return RefundAnswer(False, exchange, _refusal(node))
         return RefundAnswer(True, exchange)
+
+    async def declare_to_customs(self, request: CustomsDeclarationRequest) -> CustomsDeclarationAnswer:
+        node, exchange = await self._call("customs_declare", CUSTOMS_DECLARE, _customs_biz(request))
+        if node is None:
+            return CustomsDeclarationAnswer(False, exchange, error="no verified answer from the provider")
+        if node.get("code") != proto.SUCCESS_CODE:
+            return CustomsDeclarationAnswer(False, exchange, error=_refusal(node))
+        declare_no = str(node.get("alipay_declare_no") or "")
+        if not declare_no:
+            return CustomsDeclarationAnswer(False, exchange, error="the answer has no alipay_declare_no")
+        return CustomsDeclarationAnswer(
+            True, exchange, declare_no=declare_no, identity_check=_identity_check(node.get("identity_check"))
+        )
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+# Resident ID numbers (buyer_cert_no we send, payer_cert_no in answers) are masked in the exchanges we
+# keep: the exchange record is for audits of what was asked and answered, and ID numbers are stored
+# only encrypted (on the order and the payment).
+_ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def _masked(text: str) -> str:
+    return _ID_NUMBER.sub(lambda found: mask_id_number(found.group(0)), text)

@@ -50,6 +50,38 @@ class RefundAnswer:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class CustomsDeclarationRequest:
+    """Asks the payment company to declare a paid trade to customs (it sends the CEB411 payment voucher
+    itself). Idempotent on ``out_request_no``; a new ``out_request_no`` for an order already declared is
+    a re-declaration (a change). ``order_no`` is the order customs matches the voucher with; the buyer,
+    when given, is checked against the payer (see :attr:`CustomsDeclarationAnswer.identity_check`)."""
+
+    out_trade_no: str
+    trade_no: str
+    order_no: str
+    out_request_no: str
+    amount_fen: int
+    merchant_customs_code: str
+    merchant_customs_name: str
+    customs_place: str
+    buyer_name: str | None = None
+    buyer_id_number: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomsDeclarationAnswer:
+    """``ok``: the provider took the declaration (customs' verdict comes later, as a receipt).
+    ``identity_check``: True when the buyer is the payer, False when not, None when not checked (no buyer
+    given, or a repeated ``out_request_no``: the provider checks each declaration once)."""
+
+    ok: bool
+    exchange: Exchange
+    declare_no: str = ""
+    identity_check: bool | None = None
+    error: str = ""
+
+
 class PaymentProvider(abc.ABC):
     name: str
 
@@ -70,6 +102,12 @@ class PaymentProvider(abc.ABC):
         self, out_trade_no: str, trade_no: str, amount_fen: int, out_request_no: str, reason: str
     ) -> RefundAnswer:
         """Idempotent on ``out_request_no``."""
+
+    @abc.abstractmethod
+    async def declare_to_customs(self, request: CustomsDeclarationRequest) -> CustomsDeclarationAnswer:
+        """Precondition: the provider reported ``request.trade_no`` paid. Never raises for a provider
+        that is unreachable or refuses: the answer is then not ok and says why; retry with the same
+        ``out_request_no``."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
