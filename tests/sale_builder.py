@@ -29,6 +29,7 @@ async def make_sale(
     starts_in: timedelta = timedelta(minutes=-1),
     price_fen: int = 9900,
     original_fen: int = 29800,
+    overseas: bool = False,
 ) -> Sale:
     """A scheduled event with one item; by default it started a minute ago (live)."""
     async with ctx.transaction() as tx:
@@ -42,6 +43,7 @@ async def make_sale(
             sale_price_fen=price_fen,
             original_price_fen=original_fen,
             channel="global-flash-sale",
+            overseas=overseas,
         )
     await inventory.items_changed(ctx, [item])
     return Sale(event, item, quantity, limit)

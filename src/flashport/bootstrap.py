@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from flashport.adapters.customs.gateway import HttpCustomsGateway
+from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.identity_vault import IdentityVault
+from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayProvider
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
@@ -53,6 +56,12 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         buy_path=BuyPath(stock, board),
         payments=AlipayProvider(settings),
         vault=IdentityVault(settings),
+        customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
+        logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
+        customs_signer=load_or_create_signer(
+            settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem",
+            settings.customs_platform_name,
+        ),
     )
     ctx.extras["restock_listener"] = listener
     return ctx
@@ -64,6 +73,10 @@ async def close_context(ctx: Context) -> None:
         await listener.stop()
     if ctx.payments is not None:
         await ctx.payments.close()
+    if ctx.customs is not None:
+        await ctx.customs.close()
+    if ctx.logistics is not None:
+        await ctx.logistics.close()
     if ctx.stock is not None:
         await ctx.stock.close()
         if isinstance(ctx.stock, RedisStockEngine):

@@ -48,12 +48,14 @@ WAREHOUSES = [
         "name": "Ningbo Meishan bonded warehouse",
         "kind": "bonded",
         "customs_district": "3105",
+        "ems_no": "T3105W000001",
     },
     {
         "code": "GZ-BONDED-01",
         "name": "Guangzhou Nansha bonded warehouse",
         "kind": "bonded",
         "customs_district": "5165",
+        "ems_no": "T5165W000002",
     },
     {"code": "AKL-01", "name": "Auckland export hub", "kind": "overseas", "country": "NZ"},
     {"code": "FRA-01", "name": "Frankfurt export hub", "kind": "overseas", "country": "DE"},
@@ -399,7 +401,12 @@ async def load(settings: Settings) -> str:
 
 def serve_with_worker(settings: Settings) -> None:
     """Run the worker as a child process and the API in the foreground; stop both together."""
-    env = {**os.environ, "FLASHPORT_SANDBOX_PAY_MOUNTED": "true"}  # the demo's payment provider
+    env = {  # the demo's partners: payment provider, customs single window and carrier
+        **os.environ,
+        "FLASHPORT_SANDBOX_PAY_MOUNTED": "true",
+        "FLASHPORT_SANDBOX_CUSTOMS_MOUNTED": "true",
+        "FLASHPORT_SANDBOX_LOGISTICS_MOUNTED": "true",
+    }
     worker = subprocess.Popen([sys.executable, "-m", "flashport", "worker"], env=env)
     try:
         subprocess.run([sys.executable, "-m", "flashport", "serve"], check=False, env=env)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     payment_return_url: str = "http://127.0.0.1:8000/orders"
     payment_recheck_seconds: int = Field(default=120, ge=0)
     payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    payment_customs_code: str = Field(default="31222699S7", description="payCode the provider declares as")
+    payment_customs_name: str = "支付宝（中国）网络技术有限公司"  # noqa: RUF001 - the registered name
     sandbox_pay_mounted: bool = Field(
         default=False, description="serve the sandbox provider at /sandbox/alipay"
     )
@@ -78,6 +80,39 @@ class Settings(BaseSettings):
     # The tariff of general trade depends on each product's HS code, which we do not rate; 0 until the
     # catalog carries tariff rates. Used only for a single indivisible item above the per-order limit.
     general_trade_tariff_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1)
+
+    # Customs (CROSSBORDER.md "The messages"): the single window (the simulator in the demo), the
+    # enterprises the platform declares as, and the carrier that declares waybills.
+    customs_url: str = Field(
+        default="http://127.0.0.1:8000/sandbox/customs", description="the single window's HTTP binding"
+    )
+    customs_timeout_seconds: float = Field(default=10.0, gt=0)
+    customs_dxp_id: str = Field(default="DXPENT0000000001", description="the platform's DXP user id")
+    customs_platform_code: str = Field(default="3105960FP1", description="ebpCode: the platform")
+    customs_platform_name: str = "Flashport (Shanghai) Cross-border E-commerce Co., Ltd."
+    customs_seller_code: str = Field(default="3105960FP1", description="ebcCode: the selling enterprise")
+    customs_seller_name: str = "Flashport (Shanghai) Cross-border E-commerce Co., Ltd."
+    customs_agent_code: str = Field(default="3105960FP1", description="agentCode: who declares the list")
+    customs_agent_name: str = "Flashport (Shanghai) Cross-border E-commerce Co., Ltd."
+    customs_assure_code: str = Field(default="3105960FP1", description="assureCode: guarantor of the tax")
+    customs_port_code: str = Field(default="2233", description="portCode for direct (9610) imports")
+    customs_place: str = Field(default="SHANGHAI", description="customs_place for the payment declaration")
+    customs_fix_window_seconds: int = Field(
+        default=24 * 3600, ge=0, description="how long a rejected declaration waits for a fix before refund"
+    )
+    customs_signing_key: Path | None = Field(
+        default=None, description="PEM key + certificate signing CEB621; default: made in data_dir/customs"
+    )
+    sandbox_customs_mounted: bool = Field(
+        default=False, description="serve the single-window simulator at /sandbox/customs"
+    )
+    logistics_url: str = Field(
+        default="http://127.0.0.1:8000/sandbox/logistics", description="the carrier's waybill API"
+    )
+    logistics_api_key: str = "sandbox-logistics-key"
+    sandbox_logistics_mounted: bool = Field(
+        default=False, description="serve the sandbox carrier at /sandbox/logistics"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -8,10 +8,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
+from flashport.adapters.customs.gateway import CustomsUnavailable
 from flashport.bootstrap import build_context, close_context
 from flashport.services import orders, payments, refunds
 from flashport.services.context import Context
+from flashport.services.customs import declaring, fulfilment, receipts, withdrawal
 from flashport.settings import Settings
 
 log = logging.getLogger("flashport.worker")
@@ -24,7 +28,21 @@ async def run_once(ctx: Context) -> dict[str, int]:
         "releases_finished": await orders.finish_interrupted_releases(ctx),
         "payments_rechecked": await payments.recheck_pending_payments(ctx),
         "refunds_sent": await refunds.retry_refunds(ctx),
+        "declared": await declaring.declare_pending(ctx),
+        "receipts_applied": await _guarded(receipts.poll_receipts(ctx), "customs receipts"),
+        "shipped": await fulfilment.ship_released(ctx),
+        "declarations_refunded": await fulfilment.refund_unfixed(ctx),
+        "declarations_withdrawn": await withdrawal.withdraw_refunded(ctx),
     }
+
+
+async def _guarded(job: Coroutine[Any, Any, int], what: str) -> int:
+    """A partner being down must not stop the worker's other jobs: log and report nothing done."""
+    try:
+        return await job
+    except CustomsUnavailable as exc:
+        log.warning("%s skipped this pass: %s", what, exc)
+        return 0
 
 
 async def run_forever(ctx: Context, stop: asyncio.Event) -> None:

@@ -114,6 +114,11 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
             "releases_finished": 0,
             "payments_rechecked": 0,
             "refunds_sent": 0,
+            "declared": 0,
+            "receipts_applied": 0,
+            "shipped": 0,
+            "declarations_refunded": 0,
+            "declarations_withdrawn": 0,
         }
     finally:
         await close_context(fresh)

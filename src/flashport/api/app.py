@@ -11,7 +11,17 @@ from fastapi import FastAPI
 from flashport import __version__, web
 from flashport.api import errors
 from flashport.api.fast_lane import BuyFastLane
-from flashport.api.routes import accounts, catalog, compliance, events, health, orders, outbox, payments
+from flashport.api.routes import (
+    accounts,
+    catalog,
+    compliance,
+    declarations,
+    events,
+    health,
+    orders,
+    outbox,
+    payments,
+)
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings, load_settings
@@ -32,12 +42,12 @@ def create_app(
     ``buy_fast_lane`` setting (the tests run the buy path through both lanes)."""
     chosen = ctx.settings if ctx is not None else (settings or load_settings())
 
-    sandbox = _sandbox_provider(chosen)
+    sandboxes = _sandboxes(chosen)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            if sandbox is not None:  # Starlette does not run a mounted app's lifespan by itself
+            for sandbox in sandboxes.values():  # Starlette does not run a mounted app's lifespan itself
                 await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
             if ctx is not None:
                 app.state.ctx = ctx
@@ -55,22 +65,42 @@ def create_app(
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance):
+    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
         app.include_router(module.router)
     web.install(app)
-    if sandbox is not None:
-        app.mount(SANDBOX_PATH, sandbox)
+    for path, sandbox in sandboxes.items():
+        app.mount(path, sandbox)
     return app
 
 
 SANDBOX_PATH = "/sandbox/alipay"
+CUSTOMS_SIM_PATH = "/sandbox/customs"
+LOGISTICS_SIM_PATH = "/sandbox/logistics"
 
 
-def _sandbox_provider(settings: Settings) -> Any:
-    """The sandbox payment provider, served inside the platform for the demo (its own port elsewhere)."""
-    if not settings.sandbox_pay_mounted:
-        return None
-    from flashport.sandbox_pay.app import create_sandbox_app
-    from flashport.sandbox_pay.settings import SandboxSettings
+def _sandboxes(settings: Settings) -> dict[str, Any]:
+    """The partners' sandboxes the demo serves inside the platform (each can run on its own port):
+    the payment provider, the customs single window and the carrier."""
+    mounted: dict[str, Any] = {}
+    if settings.sandbox_pay_mounted:
+        from flashport.sandbox_pay.app import create_sandbox_app
+        from flashport.sandbox_pay.settings import SandboxSettings
 
-    return create_sandbox_app(SandboxSettings(data_dir=settings.data_dir))
+        mounted[SANDBOX_PATH] = create_sandbox_app(
+            SandboxSettings(data_dir=settings.data_dir, customs_url=settings.customs_url)
+        )
+    if settings.sandbox_customs_mounted:
+        from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
+
+        mounted[CUSTOMS_SIM_PATH] = create_customs_app(CustomsSimSettings(data_dir=settings.data_dir))
+    if settings.sandbox_logistics_mounted:
+        from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
+
+        mounted[LOGISTICS_SIM_PATH] = create_logistics_app(
+            LogisticsSimSettings(
+                data_dir=settings.data_dir,
+                customs_url=settings.customs_url,
+                api_key=settings.logistics_api_key,
+            )
+        )
+    return mounted

@@ -106,25 +106,30 @@ async def insert_sale(
     sale_price_fen: int = SALE_PRICE_FEN,
     original_price_fen: int = ORIGINAL_PRICE_FEN,
     channel: str = "bench",
+    overseas: bool = False,
 ) -> tuple[int, int]:
     """One scheduled event (live from ``starts_at``, by default a minute ago) with one sale item of
     ``units`` units, with its catalog rows, written straight into the database. The benchmark and the
-    buy-path tests use it; it bypasses the services' checks on purpose, so callers keep the price band."""
+    buy-path tests use it; it bypasses the services' checks on purpose, so callers keep the price band.
+    The goods wait in a bonded warehouse (1210), or abroad with ``overseas`` (direct import, 9610)."""
 
     async def insert(table: sa.Table, **values: Any) -> int:
         return int(await conn.scalar(table.insert().values(**values).returning(table.c.id)))
 
     supplier_id = await insert(suppliers, name=f"Bench dairy {run_id}", country="NZ", created_at=now)
     brand_id = await insert(brands, name=f"Bench a2 {run_id}", country="NZ", created_at=now)
-    warehouse_id = await insert(
-        warehouses,
-        code=f"BENCH-{run_id}",
-        name="Bench bonded warehouse",
-        kind="bonded",
-        customs_district="2244",
-        country="CN",
-        created_at=now,
+    where: dict[str, Any] = (
+        {"name": "Bench export hub", "kind": "overseas", "country": "NZ"}
+        if overseas
+        else {
+            "name": "Bench bonded warehouse",
+            "kind": "bonded",
+            "customs_district": "2244",
+            "country": "CN",
+            "ems_no": f"T2244W{run_id}"[:30],
+        }
     )
+    warehouse_id = await insert(warehouses, code=f"BENCH-{run_id}", created_at=now, **where)
     product_id = await insert(
         products,
         brand_id=brand_id,

@@ -226,6 +226,21 @@ def parse_warehouse_kind(value: WarehouseKind | str | None) -> WarehouseKind:
         raise invalid("invalid_warehouse", message, "kind", "bonded or overseas") from None
 
 
+def warehouse_account_book(kind: WarehouseKind, ems_no: str | None) -> str | None:
+    """The customs account book a bonded warehouse declares its goods under (emsNo, up to 30)."""
+    if ems_no is None:
+        return None
+    if kind is not WarehouseKind.BONDED:
+        raise invalid(
+            "invalid_warehouse", "only a bonded warehouse has an account book", "ems_no", "bonded only"
+        )
+    if len(ems_no) > 30 or not ems_no.isalnum():
+        raise invalid(
+            "invalid_warehouse", "emsNo is up to 30 letters and digits", "ems_no", "e.g. T3105W000001"
+        )
+    return ems_no
+
+
 def warehouse_country(kind: WarehouseKind, customs_district: str | None, country: str | None) -> str:
     """A bonded zone is in China (the country defaults to CN); an overseas warehouse is outside China
     and has no Chinese customs district."""
@@ -277,9 +292,11 @@ def warehouse_record(
     kind: WarehouseKind | str | None,
     customs_district: str | None = None,
     country: str | None = None,
+    ems_no: str | None = None,
 ) -> dict[str, Any]:
     checks = FieldChecks()
     district = (customs_district or "").strip() or None
+    account_book = (ems_no or "").strip() or None
     parsed_kind = checks.run(parse_warehouse_kind, kind)
     record = {
         "code": checks.run(warehouse_code, code),
@@ -287,6 +304,7 @@ def warehouse_record(
         "kind": parsed_kind,
         "customs_district": district,
         "country": checks.run(warehouse_country, parsed_kind, district, country) if parsed_kind else None,
+        "ems_no": checks.run(warehouse_account_book, parsed_kind, account_book) if parsed_kind else None,
     }
     checks.done()
     return record

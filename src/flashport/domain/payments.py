@@ -27,6 +27,7 @@ class RefundReason(enum.StrEnum):
     PAYER_MISMATCH = "payer_mismatch"  # the payer is not the order's real-name buyer (rule 8)
     ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
     SALE_CANCELLED = "sale_cancelled"  # the operator called the sale off while the order was unpaid
+    CUSTOMS_REJECTED = "customs_rejected"  # customs refused the declaration and it was not fixed in time
 
 
 class TradeState(enum.StrEnum):

@@ -16,9 +16,12 @@ from flashport.services import outbox
 from flashport.settings import Settings
 
 if TYPE_CHECKING:
+    from flashport.adapters.customs.gateway import CustomsGateway
     from flashport.adapters.identity_vault import IdentityVault
+    from flashport.adapters.logistics.interface import LogisticsProvider
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.stock.interface import StockEngine
+    from flashport.customs.signing import Signer
     from flashport.services.buying import BuyPath
 
 
@@ -46,6 +49,9 @@ class Context:
     buy_path: BuyPath | None = None
     payments: PaymentProvider | None = None
     vault: IdentityVault | None = None
+    customs: CustomsGateway | None = None  # the single window (the simulator in the demo)
+    logistics: LogisticsProvider | None = None
+    customs_signer: Signer | None = None  # signs the inventory lists (CEB621)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flashport.adapters.db import orders_repo
-from flashport.adapters.db.schema import orders
+from flashport.adapters.db.schema import declarations, orders
 from flashport.domain.errors import NotFound
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus, check_cancellable_by_buyer
@@ -53,7 +53,23 @@ def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
         "payment_deadline": order["payment_deadline"],
         "paid_at": order.get("paid_at"),
         "closed_at": order.get("closed_at"),
+        "customs_status": order.get("customs_status"),  # the declaration's state once paid
     }
+
+
+async def _with_customs_status(conn: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not found:
+        return found
+    states = dict(
+        (
+            await conn.execute(
+                sa.select(declarations.c.order_id, declarations.c.state).where(
+                    declarations.c.order_id.in_([o["id"] for o in found])
+                )
+            )
+        ).all()
+    )
+    return [{**o, "customs_status": states.get(o["id"])} for o in found]
 
 
 async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
@@ -62,8 +78,9 @@ async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str,
             sa.select(orders.c.id).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
         )
         order = await orders_repo.load_order(conn, order_id) if order_id else None
-    if order is None:  # another buyer's order looks exactly like a missing one
-        raise NotFound(f"order {order_no} not found", code="order_not_found")
+        if order is None:  # another buyer's order looks exactly like a missing one
+            raise NotFound(f"order {order_no} not found", code="order_not_found")
+        [order] = await _with_customs_status(conn, [dict(order)])
     return order_view(order)
 
 
@@ -77,8 +94,9 @@ async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> lis
                 .limit(limit)
             )
         ).all()
-        found = [await orders_repo.load_order(conn, i) for i in ids]
-    return [order_view(o) for o in found if o is not None]
+        loaded = [await orders_repo.load_order(conn, i) for i in ids]
+        found = await _with_customs_status(conn, [dict(o) for o in loaded if o is not None])
+    return [order_view(o) for o in found]
 
 
 async def close_within(

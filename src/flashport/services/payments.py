@@ -35,6 +35,7 @@ from flashport.domain.payments import (
 from flashport.services import checkout, identities, refunds
 from flashport.services import orders as order_service
 from flashport.services.context import Context, Tx
+from flashport.services.customs import opening as declaration_opening
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +359,8 @@ async def _pay_order(ctx: Context, tx: Tx, report: TradeReport, order: Any) -> N
             "amount": format_fen(report.amount_fen),
         },
     )
+    if order.checked_out_at is not None:  # orders from before checkout existed have nothing to declare
+        await declaration_opening.open_within(tx, order)
 
 
 async def recheck_pending_payments(ctx: Context, *, batch: int = 100) -> int:

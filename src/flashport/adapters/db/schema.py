@@ -400,3 +400,95 @@ for _column in _checkout_columns:
     orders.append_column(_column)
 for _column in _line_tax_columns:
     order_lines.append_column(_column)
+
+# --- customs declarations (issue 6) ----------------------------------------------------------------
+
+# The customs account book (电子账册) of a bonded warehouse: declared as emsNo on 1210 inventory lists.
+warehouses.append_column(sa.Column("ems_no", sa.String(30)))
+
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    _id(),
+    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), nullable=False, unique=True),
+    sa.Column("order_no", sa.String(32), nullable=False, unique=True),
+    sa.Column("trade_mode", sa.String(4), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # Every re-declaration sends the documents again as "change" under the next version; a step is done
+    # for the current version when its column below equals ``version``.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("order_sent_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("payment_declared_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("waybill_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("inventory_sent_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cop_no", sa.String(20), nullable=False, unique=True),
+    sa.Column("payment_declare_no", sa.String(64)),
+    sa.Column("logistics_no", sa.String(40)),
+    sa.Column("logistics_code", sa.String(18)),
+    sa.Column("logistics_name", sa.String(100)),
+    sa.Column("bill_no", sa.String(40)),
+    sa.Column("traf_no", sa.String(40)),
+    sa.Column("voyage_no", sa.String(40)),
+    sa.Column("reason_code", sa.String(40)),
+    sa.Column("reason", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("refund_after", UTCDateTime()),
+    sa.Column("released_at", UTCDateTime()),
+    sa.Column("shipped_at", UTCDateTime()),
+    # A refunded declaration's documents are withdrawn (appType 3) and its waybill cancelled; set once done.
+    sa.Column("withdrawn_at", UTCDateTime()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("trade_mode IN ('1210', '9610')", name="trade_mode"),
+    sa.CheckConstraint(
+        "state IN ('pending', 'declared', 'received', 'matched', 'released', 'shipped', 'rejected', "
+        "'refunded')",
+        name="state",
+    ),
+    sa.Index("ix_declarations_state_next", "state", "next_attempt_at"),
+)
+
+customs_messages = sa.Table(
+    "customs_messages",
+    metadata,
+    _id(),
+    sa.Column("declaration_id", BigId, sa.ForeignKey("declarations.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # CEB311, CEB411, CEB511, CEB621
+    sa.Column("party", sa.String(16), nullable=False),  # who declared it: platform, payment, logistics
+    sa.Column("app_type", sa.String(1), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("guid", sa.String(36), nullable=False, unique=True),
+    # The message exactly as sent, encrypted with the identity key: it carries the buyer's ID number.
+    sa.Column("body_cipher", sa.Text, nullable=False),
+    _created(),
+    sa.Column("sent_at", UTCDateTime()),
+)
+
+customs_receipts = sa.Table(
+    "customs_receipts",
+    metadata,
+    _id(),
+    sa.Column("declaration_id", BigId, sa.ForeignKey("declarations.id"), index=True),
+    sa.Column("dxp_id", sa.String(40), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # position in the single window's inbox
+    sa.Column("part", sa.Integer, nullable=False),  # which return node of that receipt message
+    sa.Column("kind", sa.String(8), nullable=False),  # CEB312, CEB622...
+    sa.Column("message_guid", sa.String(36), nullable=False),
+    sa.Column("return_status", sa.Integer, nullable=False),
+    sa.Column("return_info", sa.Text, nullable=False),
+    sa.Column("return_time", UTCDateTime(), nullable=False),
+    sa.Column("applied", sa.Boolean, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("dxp_id", "seq", "part", name="uq_customs_receipts_inbox_seq"),
+)
+
+customs_inbox_cursors = sa.Table(
+    "customs_inbox_cursors",
+    metadata,
+    sa.Column("dxp_id", sa.String(40), primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -87,6 +87,9 @@ class WarehouseIn(Input):
         None, max_length=16, examples=["3105"], description="4 digits, bonded only"
     )
     country: str | None = Field(None, max_length=16, description="CN for bonded (the default); else required")
+    ems_no: str | None = Field(
+        None, max_length=30, examples=["T3105W000001"], description="customs account book, bonded only"
+    )
 
 
 class WarehouseOut(BaseModel):
@@ -96,6 +99,7 @@ class WarehouseOut(BaseModel):
     kind: WarehouseKind
     customs_district: str | None
     country: str
+    ems_no: str | None = None
     created_at: datetime
 
 

@@ -48,6 +48,10 @@ class OrderOut(BaseModel):
     payment_deadline: datetime
     paid_at: datetime | None = None
     closed_at: datetime | None = None
+    customs_status: str | None = Field(
+        None,
+        description="once paid: pending, declared, received, matched, released, shipped, rejected, refunded",
+    )
 
 
 @router.post(

@@ -1,0 +1,183 @@
+"""The worker's declaring job: for each pending declaration, the four documents of its current version.
+
+Steps, each done once per version and remembered in its own column, so a failure resumes where it
+stopped instead of sending anything twice:
+
+1. the order (CEB311), sent by the platform;
+2. the payment voucher (CEB411), declared by the payment company at the platform's request;
+3. the waybill (CEB511), declared by the carrier when it gives the parcel its waybill number;
+4. the inventory list (CEB621), signed, declared by the platform as the customs agent; it needs the
+   waybill number (and, for direct imports, the flight and master waybill) from step 3.
+
+Failure policy: a partner or the single window unreachable, refusing, or data missing leaves the
+declaration pending with ``last_error`` and an exponential back-off; nothing moves until all four are
+sent. Two workers never declare the same declaration at once: each claims it with a conditional update.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
+from flashport.adapters.db.schema import declarations
+from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
+from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
+from flashport.domain.declarations import DeclarationState
+from flashport.services.context import Context
+from flashport.services.customs import documents, messages, partners
+from flashport.services.customs.documents import NotDeclarable
+from flashport.services.refunds import backoff
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # a claimed declaration is left alone this long by other workers
+RETRYABLE = (
+    CustomsUnavailable,
+    CustomsRefused,
+    LogisticsUnavailable,
+    LogisticsRefused,
+    partners.PartnerFailed,
+    NotDeclarable,
+    CustomsMessageError,
+)
+
+
+async def declare_pending(ctx: Context, *, batch: int = 20) -> int:
+    """Send the documents of due pending declarations; returns how many became fully declared."""
+    now = ctx.clock()
+    async with ctx.read() as conn:
+        due = (
+            await conn.execute(
+                sa.select(declarations.c.id, declarations.c.next_attempt_at)
+                .where(
+                    declarations.c.state == DeclarationState.PENDING.value,
+                    declarations.c.next_attempt_at <= now,
+                )
+                .order_by(declarations.c.next_attempt_at)
+                .limit(batch)
+            )
+        ).all()
+    done = 0
+    for row in due:
+        if await _claim(ctx, row.id, row.next_attempt_at):
+            done += await _declare(ctx, row.id)
+    return done
+
+
+async def _claim(ctx: Context, declaration_id: int, seen_next: Any) -> bool:
+    async with ctx.transaction() as tx:
+        claimed = await tx.conn.execute(
+            declarations.update()
+            .where(
+                declarations.c.id == declaration_id,
+                declarations.c.state == DeclarationState.PENDING.value,
+                declarations.c.next_attempt_at == seen_next,
+            )
+            .values(next_attempt_at=tx.now + LEASE)
+        )
+    return claimed.rowcount == 1
+
+
+async def _declare(ctx: Context, declaration_id: int) -> int:
+    try:
+        await _send_order(ctx, declaration_id)
+        await partners.declare_payment(ctx, declaration_id)
+        await partners.request_waybill(ctx, declaration_id)
+        await _send_inventory(ctx, declaration_id)
+    except RETRYABLE as exc:
+        await _postpone(ctx, declaration_id, f"{type(exc).__name__}: {exc}")
+        return 0
+    return await _mark_declared(ctx, declaration_id)
+
+
+async def _send_order(ctx: Context, declaration_id: int) -> None:
+    async with ctx.read() as conn:
+        facts = await documents.load(ctx, conn, declaration_id)
+    declaration = facts.declaration
+    if declaration.order_sent_version >= declaration.version:
+        return
+    content = documents.order_declaration(ctx, facts)
+    sender = documents.platform_sender(ctx)
+
+    def build(guid: str, app_type: AppType) -> bytes:
+        return order_message(content, sender, app_type, guid=guid)
+
+    await messages.send_once(ctx, declaration, "CEB311", build)
+    await _step_done(ctx, declaration, declarations.c.order_sent_version)
+
+
+async def _send_inventory(ctx: Context, declaration_id: int) -> None:
+    async with ctx.read() as conn:
+        facts = await documents.load(ctx, conn, declaration_id)
+    declaration = facts.declaration
+    if declaration.inventory_sent_version >= declaration.version:
+        return
+    content = documents.inventory_declaration(ctx, facts, ctx.clock().date())
+    sender = documents.platform_sender(ctx)
+
+    def build(guid: str, app_type: AppType) -> bytes:
+        return inventory_message(content, sender, app_type, signer=ctx.customs_signer, guid=guid)
+
+    await messages.send_once(ctx, declaration, "CEB621", build)
+    await _step_done(ctx, declaration, declarations.c.inventory_sent_version)
+
+
+async def _step_done(ctx: Context, declaration: Any, column: Any) -> None:
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(
+            declarations.update()
+            .where(declarations.c.id == declaration.id, declarations.c.version == declaration.version)
+            .values({column: declaration.version, "updated_at": tx.now})
+        )
+
+
+async def _postpone(ctx: Context, declaration_id: int, error: str) -> None:
+    log.warning("declaration %s not sent yet: %s", declaration_id, error)
+    async with ctx.transaction() as tx:
+        attempts = await tx.conn.scalar(
+            sa.select(declarations.c.attempts).where(declarations.c.id == declaration_id)
+        )
+        await tx.conn.execute(
+            declarations.update()
+            .where(
+                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.PENDING.value
+            )
+            .values(
+                attempts=(attempts or 0) + 1,
+                last_error=error[:2000],
+                next_attempt_at=tx.now + backoff((attempts or 0) + 1),
+                updated_at=tx.now,
+            )
+        )
+
+
+async def _mark_declared(ctx: Context, declaration_id: int) -> int:
+    async with ctx.transaction() as tx:
+        row = (
+            await tx.conn.execute(sa.select(declarations).where(declarations.c.id == declaration_id))
+        ).one()
+        complete = min(
+            row.order_sent_version,
+            row.payment_declared_version,
+            row.waybill_version,
+            row.inventory_sent_version,
+        )
+        if row.state != DeclarationState.PENDING.value or complete < row.version:
+            return 0
+        await tx.conn.execute(
+            declarations.update()
+            .where(
+                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.PENDING.value
+            )
+            .values(state=DeclarationState.DECLARED.value, attempts=0, last_error=None, updated_at=tx.now)
+        )
+        await tx.emit(
+            "declaration.declared",
+            f"order:{row.order_no}",
+            {"order_no": row.order_no, "version": row.version, "logistics_no": row.logistics_no},
+        )
+    return 1

@@ -1,0 +1,40 @@
+"""Opening a declaration: in the same transaction that marks the order paid, so no paid order is ever
+left undeclared and the worker's queue is the ``declarations`` table itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flashport.adapters.db.schema import declarations
+from flashport.customs.codes import TradeMode
+from flashport.domain.declarations import DeclarationState
+from flashport.domain.orders import Fulfilment
+from flashport.services.context import Tx
+
+
+def cop_no_of(order_no: str) -> str:
+    """The inventory list's copNo (at most 20): the order number without its ``FP20`` prefix, so it is
+    unique as long as order numbers are (one century of them)."""
+    return order_no[4:][-20:]
+
+
+async def open_within(tx: Tx, order: Any) -> None:
+    """Must run in the transaction that moves ``order`` to paid."""
+    mode = TradeMode.BONDED_IMPORT if order.fulfilment == Fulfilment.BONDED.value else TradeMode.DIRECT_IMPORT
+    await tx.conn.execute(
+        declarations.insert().values(
+            order_id=order.id,
+            order_no=order.order_no,
+            trade_mode=mode.value,
+            state=DeclarationState.PENDING.value,
+            cop_no=cop_no_of(order.order_no),
+            next_attempt_at=tx.now,
+            created_at=tx.now,
+            updated_at=tx.now,
+        )
+    )
+    await tx.emit(
+        "declaration.opened",
+        f"order:{order.order_no}",
+        {"order_no": order.order_no, "trade_mode": mode.value, "state": DeclarationState.PENDING.value},
+    )

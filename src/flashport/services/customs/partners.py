@@ -1,0 +1,115 @@
+"""Asking the partners to declare their documents: the payment company its payment voucher (CEB411),
+the carrier its waybill (CEB511). Both requests are idempotent on the partner's side (out_request_no,
+order number), so a retry after a lost answer does not declare twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from lxml import etree
+
+from flashport.adapters.db.schema import declarations
+from flashport.adapters.logistics.interface import Waybill, WaybillRequest
+from flashport.adapters.payments.interface import CustomsDeclarationRequest
+from flashport.customs import AppType, Consignee, Enterprise
+from flashport.customs.envelope import safe_parser
+from flashport.services.context import Context
+from flashport.services.customs import documents, messages
+from flashport.services.refunds import record_exchange
+
+
+class PartnerFailed(Exception):
+    """A partner answered but did not do what was asked (its message says why)."""
+
+
+async def declare_payment(ctx: Context, declaration_id: int) -> None:
+    assert ctx.payments is not None
+    async with ctx.read() as conn:
+        facts = await documents.load(ctx, conn, declaration_id)
+    declaration, order, payment = facts.declaration, facts.order, facts.payment
+    if declaration.payment_declared_version >= declaration.version:
+        return
+    s = ctx.settings
+    answer = await ctx.payments.declare_to_customs(
+        CustomsDeclarationRequest(
+            out_trade_no=payment.out_trade_no,
+            trade_no=payment.provider_trade_no,
+            order_no=order.order_no,
+            out_request_no=f"{order.order_no}D{declaration.version}",
+            amount_fen=payment.amount_fen,
+            merchant_customs_code=s.customs_platform_code,
+            merchant_customs_name=s.customs_platform_name,
+            customs_place=s.customs_place,
+            buyer_name=order.buyer_name,
+            buyer_id_number=facts.buyer_id_number,
+        )
+    )
+    await record_exchange(ctx, payment.id, answer.exchange)
+    if not answer.ok:
+        raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
+    await _update(
+        ctx, declaration, payment_declare_no=answer.declare_no, payment_declared_version=declaration.version
+    )
+
+
+async def request_waybill(ctx: Context, declaration_id: int) -> None:
+    assert ctx.logistics is not None
+    async with ctx.read() as conn:
+        facts = await documents.load(ctx, conn, declaration_id)
+    declaration, order = facts.declaration, facts.order
+    if declaration.waybill_version >= declaration.version:
+        return
+    consignee = documents.consignee_of(order)  # to the character what the order declares
+    waybill: Waybill
+    if declaration.logistics_no is None:
+        waybill = await ctx.logistics.create_waybill(_request(ctx, facts, consignee))
+    else:  # a re-declaration: the carrier declares its waybill again, as a change
+        waybill = await ctx.logistics.redeclare(declaration.logistics_no, consignee)
+    if not waybill.declared:
+        raise PartnerFailed(f"carrier has not declared waybill {waybill.logistics_no} yet")
+    if waybill.message:
+        app_type = AppType.NEW if declaration.logistics_no is None else AppType.CHANGE
+        await messages.record(
+            ctx, declaration, "CEB511", "logistics", app_type, guid_of(waybill), waybill.message
+        )
+    await _update(
+        ctx,
+        declaration,
+        logistics_no=waybill.logistics_no,
+        logistics_code=waybill.logistics_code,
+        logistics_name=waybill.logistics_name,
+        bill_no=waybill.bill_no,
+        traf_no=waybill.traf_no,
+        voyage_no=waybill.voyage_no,
+        waybill_version=declaration.version,
+    )
+
+
+def _request(ctx: Context, facts: documents.Facts, consignee: Consignee) -> WaybillRequest:
+    order = facts.order
+    return WaybillRequest(
+        order_no=order.order_no,
+        platform=Enterprise(ctx.settings.customs_platform_code, ctx.settings.customs_platform_name),
+        trade_mode=facts.trade_mode,
+        consignee=consignee,
+        weight_kg=max(facts.net_weight_kg, Decimal("0.001")),
+        goods_info="; ".join(f"{line.title} x{line.quantity}" for line in facts.lines)[:200],
+        freight_fen=order.freight_fen,
+        insured_fee_fen=0,
+    )
+
+
+def guid_of(waybill: Waybill) -> str:
+    assert waybill.message is not None
+    root = etree.fromstring(waybill.message, parser=safe_parser())
+    return str(root.get("guid"))
+
+
+async def _update(ctx: Context, declaration: Any, **values: Any) -> None:
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(
+            declarations.update()
+            .where(declarations.c.id == declaration.id, declarations.c.version == declaration.version)
+            .values(**values, updated_at=tx.now)
+        )

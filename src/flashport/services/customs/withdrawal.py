@@ -1,0 +1,90 @@
+"""Withdrawing a refunded declaration: the buyer has the money back and no parcel will leave, so the
+inventory list and the order are deleted at customs (appType 3) and the carrier cancels its waybill
+(declaring its own deletion). Each step is idempotent and the whole is retried until it is done."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
+from flashport.adapters.db.schema import declarations
+from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
+from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
+from flashport.domain.declarations import DeclarationState
+from flashport.services.context import Context
+from flashport.services.customs import documents, messages
+from flashport.services.customs.documents import NotDeclarable
+from flashport.services.customs.partners import guid_of
+
+log = logging.getLogger(__name__)
+
+FAILURES = (
+    CustomsUnavailable,
+    CustomsRefused,
+    LogisticsUnavailable,
+    LogisticsRefused,
+    NotDeclarable,
+    CustomsMessageError,
+)
+
+
+async def withdraw_refunded(ctx: Context, *, batch: int = 50) -> int:
+    """Withdraw the documents of refunded declarations; returns how many were withdrawn."""
+    async with ctx.read() as conn:
+        ids = (
+            await conn.scalars(
+                sa.select(declarations.c.id)
+                .where(
+                    declarations.c.state == DeclarationState.REFUNDED.value,
+                    declarations.c.withdrawn_at.is_(None),
+                )
+                .limit(batch)
+            )
+        ).all()
+    withdrawn = 0
+    for declaration_id in ids:
+        try:
+            withdrawn += await _withdraw(ctx, declaration_id)
+        except FAILURES as exc:
+            log.warning("declaration %s not withdrawn yet: %s", declaration_id, exc)
+    return withdrawn
+
+
+async def _withdraw(ctx: Context, declaration_id: int) -> int:
+    async with ctx.read() as conn:
+        facts = await documents.load(ctx, conn, declaration_id, any_payment=True)
+    declaration, sender = facts.declaration, documents.platform_sender(ctx)
+    if declaration.logistics_no is not None and declaration.inventory_sent_version:
+        inventory = documents.inventory_declaration(ctx, facts, ctx.clock().date())
+
+        def build_inventory(guid: str, app_type: AppType) -> bytes:
+            return inventory_message(inventory, sender, app_type, signer=ctx.customs_signer, guid=guid)
+
+        await messages.send_once(ctx, declaration, "CEB621", build_inventory, deleting=True)
+    if declaration.order_sent_version:
+        order = documents.order_declaration(ctx, facts)
+
+        def build_order(guid: str, app_type: AppType) -> bytes:
+            return order_message(order, sender, app_type, guid=guid)
+
+        await messages.send_once(ctx, declaration, "CEB311", build_order, deleting=True)
+    if declaration.logistics_no is not None and ctx.logistics is not None:
+        waybill = await ctx.logistics.cancel(declaration.logistics_no)
+        if waybill.message:
+            await messages.record(
+                ctx, declaration, "CEB511", "logistics", AppType.DELETE, guid_of(waybill), waybill.message
+            )
+    async with ctx.transaction() as tx:
+        done = await tx.conn.execute(
+            declarations.update()
+            .where(declarations.c.id == declaration_id, declarations.c.withdrawn_at.is_(None))
+            .values(withdrawn_at=tx.now, updated_at=tx.now)
+        )
+        if done.rowcount != 1:
+            return 0
+        await tx.emit(
+            "declaration.withdrawn", f"order:{declaration.order_no}", {"order_no": declaration.order_no}
+        )
+    return 1

@@ -1,0 +1,472 @@
+"""Customs declaration end to end, over real HTTP between real parties on loopback ports: the platform,
+the sandbox payment company, the sandbox carrier and the single-window simulator. The worker's own
+``run_once`` drives every step: buy → pay → declare → match → release → ship, and every kind of
+mismatch a partner can cause is rejected with its reason, then fixed and re-declared, or refunded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from flashport.adapters.db.engine import create_engine
+from flashport.adapters.db.schema import customs_messages, declarations, outbox, payment_exchanges, refunds
+from flashport.api.app import create_app
+from flashport.bootstrap import build_context, close_context
+from flashport.customs import validate
+from flashport.domain.accounts import Role
+from flashport.domain.errors import Conflict
+from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
+from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
+from flashport.sandbox_pay.app import create_sandbox_app
+from flashport.sandbox_pay.settings import SandboxSettings
+from flashport.services import buying, checkout, identities
+from flashport.services import payments as payment_service
+from flashport.services.context import Context
+from flashport.services.customs import fulfilment
+from flashport.settings import Settings
+from flashport.worker import run_once
+from tests.conftest import _empty_all_tables
+from tests.factories import make_user
+from tests.sale_builder import make_buyers, make_sale
+
+PAYER = ("李娜", "110105199003070025")
+CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
+LOGISTICS_KEY = "test-logistics-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            return server, task
+        await asyncio.sleep(0.01)
+    raise AssertionError("server did not start")
+
+
+@dataclass
+class Parties:
+    ctx: Context
+    platform: httpx.AsyncClient  # as an operator
+    pay: httpx.AsyncClient
+    customs: httpx.AsyncClient
+    carrier: httpx.AsyncClient
+
+    async def paid_order(self, *, overseas: bool = False, price_fen: int = 9900) -> str:
+        """A checked-out order paid on the sandbox by its real-name buyer."""
+        sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=price_fen, overseas=overseas)
+        [(buyer, _)] = await make_buyers(self.ctx, 1)
+        order = await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+        identity = await identities.add_identity(self.ctx, buyer, *PAYER)
+        form = checkout.CheckoutForm(*CONSIGNEE, None, identity["id"])
+        await checkout.check_out(self.ctx, buyer, order["order_no"], form)
+        payment = await payment_service.start_payment(self.ctx, buyer, order["order_no"])
+        async with httpx.AsyncClient() as browser:
+            assert (await browser.get(payment["redirect_url"])).status_code == 200
+        paid = await self.pay.post(
+            f"/sandbox/trades/{payment['out_trade_no']}/pay",
+            json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
+        )
+        assert paid.status_code == 200, paid.text
+        await self.until(lambda: self.state(order["order_no"]), "pending")
+        return str(order["order_no"])
+
+    async def state(self, order_no: str) -> str | None:
+        async with self.ctx.read() as conn:
+            return await conn.scalar(
+                sa.select(declarations.c.state).where(declarations.c.order_no == order_no)
+            )
+
+    async def until(self, probe: Any, wanted: str, *, work: bool = False, tries: int = 150) -> None:
+        """Wait (running worker passes if ``work``) until ``probe()`` gives ``wanted``."""
+        for _ in range(tries):
+            if work:
+                await run_once(self.ctx)
+            if await probe() == wanted:
+                return
+            await asyncio.sleep(0.03)
+        raise AssertionError(f"never became {wanted}: {await probe()}")
+
+    async def work_until(self, order_no: str, state: str) -> None:
+        try:
+            await self.until(lambda: self.state(order_no), state, work=True)
+        except AssertionError as exc:  # say why: the rejection reason or the last sending error
+            detail = await self.detail(order_no)
+            why = {k: detail[k] for k in ("state", "reason_code", "reason", "last_error")}
+            raise AssertionError(f"{order_no} never became {state}: {why}") from exc
+
+    async def events(self, order_no: str) -> list[str]:
+        async with self.ctx.read() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(outbox.c.type)
+                        .where(outbox.c.subject == f"order:{order_no}")
+                        .order_by(outbox.c.id)
+                    )
+                ).all()
+            )
+
+    async def detail(self, order_no: str) -> dict[str, Any]:
+        answer = await self.platform.get(f"/api/v1/declarations/{order_no}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    async def carrier_fault(self, order_no: str, fault: str | None) -> None:
+        answer = await self.carrier.post("/sandbox/faults", json={"order_no": order_no, "fault": fault})
+        assert answer.status_code in (200, 204), answer.text
+
+    async def pay_fault(self, order_no: str, fault: str | None) -> None:
+        answer = await self.pay.post(f"/sandbox/trades/{order_no}/customs-fault", json={"fault": fault})
+        assert answer.status_code in (200, 204), answer.text
+
+
+@pytest.fixture
+async def parties(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Parties]:
+    """The four parties; ``indirect`` parametrisation passes settings of the single window."""
+    sim_overrides: dict[str, Any] = getattr(request, "param", {})
+    ports = {name: _free_port() for name in ("platform", "pay", "customs", "carrier")}
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    settings = database_settings.model_copy(
+        update={
+            "payment_gateway_url": f"{url['pay']}/gateway.do",
+            "payment_notify_url": f"{url['platform']}/api/v1/payments/alipay/notify",
+            "payment_return_url": f"{url['platform']}/orders",
+            "customs_url": url["customs"],
+            "logistics_url": url["carrier"],
+            "logistics_api_key": LOGISTICS_KEY,
+            "customs_fix_window_seconds": 3600,
+        }
+    )
+    engine = create_engine(settings)
+    await _empty_all_tables(engine)
+    await engine.dispose()
+    sim_dir = settings.data_dir / f"parties-{ports['customs']}"
+    ctx = await build_context(settings)
+    apps = {
+        "platform": create_app(ctx=ctx),
+        "pay": create_sandbox_app(
+            SandboxSettings(
+                data_dir=settings.data_dir, notify_schedule=[0.2, 0.4], customs_url=url["customs"]
+            )
+        ),
+        "customs": create_customs_app(CustomsSimSettings(data_dir=sim_dir, **sim_overrides)),
+        "carrier": create_logistics_app(
+            LogisticsSimSettings(data_dir=sim_dir, customs_url=url["customs"], api_key=LOGISTICS_KEY)
+        ),
+    }
+    servers = [await _serve(apps[name], ports[name]) for name in ("customs", "carrier", "pay", "platform")]
+    _, token = await make_user(ctx, Role.OPERATOR)
+    clients = {
+        "platform": httpx.AsyncClient(base_url=url["platform"], headers={"authorization": f"Bearer {token}"}),
+        "pay": httpx.AsyncClient(base_url=url["pay"]),
+        "customs": httpx.AsyncClient(base_url=url["customs"]),
+        "carrier": httpx.AsyncClient(
+            base_url=url["carrier"], headers={"authorization": f"Bearer {LOGISTICS_KEY}"}
+        ),
+    }
+    try:
+        yield Parties(ctx, clients["platform"], clients["pay"], clients["customs"], clients["carrier"])
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for server, task in reversed(servers):
+            server.should_exit = True
+            await task
+        await close_context(ctx)
+
+
+async def _messages(parties: Parties, order_no: str) -> list[Any]:
+    async with parties.ctx.read() as conn:
+        return list(
+            (
+                await conn.execute(
+                    sa.select(customs_messages)
+                    .join(declarations, declarations.c.id == customs_messages.c.declaration_id)
+                    .where(declarations.c.order_no == order_no)
+                    .order_by(customs_messages.c.id)
+                )
+            ).all()
+        )
+
+
+async def test_a_paid_order_is_declared_matched_released_and_shipped_by_the_worker(parties: Parties) -> None:
+    order_no = await parties.paid_order()
+    await parties.work_until(order_no, "shipped")
+
+    events = await parties.events(order_no)
+    steps = [e for e in events if e.startswith(("declaration.", "order.shipped", "order.paid"))]
+    assert steps == [
+        "order.paid",
+        "declaration.opened",
+        "declaration.declared",
+        "declaration.received",
+        "declaration.matched",
+        "declaration.released",
+        "order.shipped",
+    ]
+    assert events.count("customs.message_sent") == 2  # the platform's own: order and inventory list
+
+    detail = await parties.detail(order_no)
+    assert detail["state"] == "shipped" and detail["trade_mode"] == "1210" and detail["version"] == 1
+    assert detail["logistics_no"] and detail["payment_declare_no"] and detail["reason_code"] is None
+    kinds = {(m["kind"], m["party"], m["app_type"]) for m in detail["messages"]}
+    assert kinds == {("CEB311", "platform", "1"), ("CEB511", "logistics", "1"), ("CEB621", "platform", "1")}
+    statuses = [(r["kind"], r["return_status"]) for r in detail["receipts"]]
+    assert ("CEB312", 120) in statuses
+    assert [s for k, s in statuses if k == "CEB622"] == [2, 120, 800]
+    assert PAYER[1] not in str(detail)  # the ID number never shows in the view
+
+    for message in detail["messages"]:
+        download = await parties.platform.get(f"/api/v1/declarations/{order_no}/messages/{message['id']}")
+        assert download.status_code == 200 and download.headers["content-type"].startswith("application/xml")
+        assert "attachment" in download.headers["content-disposition"]
+        assert validate(download.content) == [], message["kind"]
+        assert f"<ceb:orderNo>{order_no}</ceb:orderNo>".encode() in download.content
+    async with parties.ctx.read() as conn:
+        stored = await conn.scalars(sa.select(customs_messages.c.body_cipher))
+        assert all(PAYER[1] not in body for body in stored)  # encrypted at rest
+        exchanges = (await conn.execute(sa.select(payment_exchanges))).all()
+    declared = [e for e in exchanges if e.kind == "customs_declare"]
+    assert len(declared) == 1 and declared[0].verified
+    assert all(PAYER[1] not in f"{e.request}{e.response}" for e in exchanges)  # masked in the audit trail
+
+    on_customs_side = (await parties.customs.get(f"/declarations/{order_no}")).json()
+    assert on_customs_side["state"] == "released"
+    waybill = (await parties.carrier.get(f"/v1/waybills/{detail['logistics_no']}")).json()
+    assert waybill["status"] == "in_transit"
+
+
+async def test_a_direct_import_is_declared_under_9610_with_the_carriers_flight(parties: Parties) -> None:
+    order_no = await parties.paid_order(overseas=True)
+    await parties.work_until(order_no, "shipped")
+    detail = await parties.detail(order_no)
+    assert detail["trade_mode"] == "9610" and detail["bill_no"]
+    inventory = next(m for m in detail["messages"] if m["kind"] == "CEB621")
+    body = (await parties.platform.get(f"/api/v1/declarations/{order_no}/messages/{inventory['id']}")).content
+    assert b"<ceb:tradeMode>9610</ceb:tradeMode>" in body and detail["bill_no"].encode() in body
+
+
+async def test_only_a_released_parcel_can_ship(parties: Parties) -> None:
+    order_no = await parties.paid_order()
+    async with parties.ctx.read() as conn:
+        declaration_id = await conn.scalar(
+            sa.select(declarations.c.id).where(declarations.c.order_no == order_no)
+        )
+    with pytest.raises(Conflict) as refused:
+        await fulfilment.ship(parties.ctx, declaration_id)
+    assert refused.value.code == "not_released"
+    await parties.work_until(order_no, "shipped")
+
+
+@pytest.mark.parametrize(
+    ("who", "fault", "reason"),
+    [
+        ("pay", "payer", "payer_mismatch"),
+        ("pay", "amount", "amount_mismatch"),
+        ("carrier", "consignee", "consignee_mismatch"),
+        ("carrier", "waybill_number", "waybill_mismatch"),
+    ],
+)
+async def test_a_partners_mismatch_is_rejected_with_its_reason_and_released_after_a_fix(
+    parties: Parties, who: str, fault: str, reason: str
+) -> None:
+    order_no = await parties.paid_order()
+    if who == "pay":
+        await parties.pay_fault(order_no, fault)
+    else:
+        await parties.carrier_fault(order_no, fault)
+    await parties.work_until(order_no, "rejected")
+    detail = await parties.detail(order_no)
+    assert detail["reason_code"] == reason, detail["reason"]
+    assert detail["refund_after"] is not None
+    assert "declaration.rejected" in await parties.events(order_no)
+    shipped = await parties.platform.get("/api/v1/declarations", params={"state": "shipped"})
+    assert order_no not in [d["order_no"] for d in shipped.json()["items"]]
+    rejected = await parties.platform.get("/api/v1/declarations", params={"state": "rejected"})
+    assert [d["order_no"] for d in rejected.json()["items"]] == [order_no]
+
+    # The partner fixes its side; the compliance officer re-declares: everything goes again as changes.
+    if who == "pay":
+        await parties.pay_fault(order_no, None)
+    else:
+        await parties.carrier_fault(order_no, None)
+    again = await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare")
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "pending" and again.json()["version"] == 2
+    await parties.work_until(order_no, "shipped")
+    detail = await parties.detail(order_no)
+    assert {m["app_type"] for m in detail["messages"] if m["version"] == 2} == {"2"}
+    refused = await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare")
+    assert refused.status_code == 409 and refused.json()["code"] == "declaration_not_rejected"
+
+
+async def test_a_wrong_consignee_is_corrected_by_the_officer_and_the_declaration_released(
+    parties: Parties,
+) -> None:
+    order_no = await parties.paid_order()
+    await parties.carrier_fault(order_no, "consignee")
+    await parties.work_until(order_no, "rejected")
+    await parties.carrier_fault(order_no, None)
+    fix = {"consignee": {"name": "王伟", "phone": "13900139000", "address": "上海市徐汇区漕溪北路1号"}}
+    again = await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare", json=fix)
+    assert again.status_code == 200, again.text
+    await parties.work_until(order_no, "shipped")
+    detail = await parties.detail(order_no)
+    waybill = next(m for m in detail["messages"] if m["kind"] == "CEB511" and m["version"] == 2)
+    body = (await parties.platform.get(f"/api/v1/declarations/{order_no}/messages/{waybill['id']}")).content
+    assert b"13900139000" in body and "漕溪北路".encode() in body
+
+
+async def test_a_rejection_not_fixed_within_the_window_is_refunded_once(parties: Parties) -> None:
+    order_no = await parties.paid_order()
+    await parties.pay_fault(order_no, "payer")
+    await parties.work_until(order_no, "rejected")
+    async with parties.ctx.transaction() as tx:  # the fix window passes
+        await tx.conn.execute(
+            declarations.update().where(declarations.c.order_no == order_no).values(refund_after=tx.now)
+        )
+    await parties.work_until(order_no, "refunded")
+    for _ in range(3):
+        await run_once(parties.ctx)
+    async with parties.ctx.read() as conn:
+        made = (await conn.execute(sa.select(refunds.c.reason, refunds.c.status))).all()
+    assert [(r.reason, r.status) for r in made] == [("customs_rejected", "succeeded")]
+    trade = (await parties.pay.get(f"/sandbox/trades/{order_no}")).json()
+    assert trade["refund_fee"] == "108.01"
+    events = await parties.events(order_no)
+    assert events.count("declaration.refunded") == 1 and events.count("declaration.withdrawn") == 1
+    late = await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare")
+    assert late.status_code == 409
+    # No parcel will leave: the documents are withdrawn at customs and the waybill cancelled.
+    detail = await parties.detail(order_no)
+    deleted = sorted((m["kind"], m["party"]) for m in detail["messages"] if m["app_type"] == "3")
+    assert deleted == [("CEB311", "platform"), ("CEB511", "logistics"), ("CEB621", "platform")]
+    assert (await parties.customs.get(f"/declarations/{order_no}")).json()["state"] == "cancelled"
+    waybill = (await parties.carrier.get(f"/v1/waybills/{detail['logistics_no']}")).json()
+    assert waybill["status"] == "cancelled"
+    assert detail["state"] == "refunded"  # the deletion's receipts do not move it
+
+
+async def test_receipts_read_again_change_nothing_and_old_versions_are_not_applied(parties: Parties) -> None:
+    order_no = await parties.paid_order()
+    await parties.carrier_fault(order_no, "consignee")
+    await parties.work_until(order_no, "rejected")
+    await parties.carrier_fault(order_no, None)
+    assert (await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare")).status_code == 200
+    await parties.work_until(order_no, "shipped")
+    before = (await parties.detail(order_no))["receipts"]
+    async with parties.ctx.transaction() as tx:  # the whole inbox is read again from the start
+        await tx.conn.execute(sa.text("DELETE FROM customs_inbox_cursors"))
+    await run_once(parties.ctx)
+    detail = await parties.detail(order_no)
+    assert detail["state"] == "shipped" and detail["receipts"] == before
+    rejection = [r for r in before if r["kind"] == "CEB622" and r["return_status"] == 100]
+    assert len(rejection) == 1 and rejection[0]["applied"]
+    assert (await parties.events(order_no)).count("declaration.released") == 1
+
+
+@pytest.mark.parametrize("parties", [{"annual_limit_fen": 15_000}], indirect=True)
+async def test_customs_rejects_a_buyer_past_the_annual_limit_it_counts_itself(parties: Parties) -> None:
+    """Customs adds up what the person bought on every platform; here its limit is 150.00 while the
+    platform's is the default, so the second 108.01 order passes the platform and customs refuses it."""
+    first = await parties.paid_order()
+    await parties.work_until(first, "shipped")
+    second = await parties.paid_order()
+    await parties.work_until(second, "rejected")
+    assert (await parties.detail(second))["reason_code"] == "annual_limit_exceeded"
+
+
+async def test_an_unreachable_single_window_leaves_the_declaration_pending_and_it_resumes(
+    parties: Parties,
+) -> None:
+    order_no = await parties.paid_order()
+    customs = parties.ctx.customs
+    assert customs is not None
+    from flashport.adapters.customs.gateway import HttpCustomsGateway
+
+    parties.ctx.customs = HttpCustomsGateway(f"http://127.0.0.1:{_free_port()}")
+    try:
+        await run_once(parties.ctx)
+        detail = await parties.detail(order_no)
+        assert detail["state"] == "pending" and detail["attempts"] == 1
+        assert "CustomsUnavailable" in (detail["last_error"] or "")
+    finally:
+        await parties.ctx.customs.close()
+        parties.ctx.customs = customs
+    async with parties.ctx.transaction() as tx:  # do not wait out the back-off
+        await tx.conn.execute(
+            declarations.update().where(declarations.c.order_no == order_no).values(next_attempt_at=tx.now)
+        )
+    await parties.work_until(order_no, "shipped")
+    sent = [m for m in await _messages(parties, order_no) if m.kind == "CEB311"]
+    assert len(sent) == 1 and sent[0].sent_at is not None  # the stored message was resent, not remade
+
+
+async def test_two_workers_declare_each_order_once(parties: Parties) -> None:
+    orders_ = [await parties.paid_order() for _ in range(3)]
+    second = await build_context(parties.ctx.settings, listen_for_restock=False)
+    try:
+        for _ in range(40):
+            await asyncio.gather(run_once(parties.ctx), run_once(second))
+            if all([await parties.state(o) == "shipped" for o in orders_]):
+                break
+    finally:
+        await close_context(second)
+    for order_no in orders_:
+        assert await parties.state(order_no) == "shipped"
+        events = await parties.events(order_no)
+        for once in ("declaration.declared", "declaration.released", "order.shipped"):
+            assert events.count(once) == 1, (once, events)
+        assert len([m for m in await _messages(parties, order_no) if m.party == "platform"]) == 2
+    on_customs = [(await parties.customs.get(f"/declarations/{o}")).json() for o in orders_]
+    assert all(d["state"] == "released" for d in on_customs)
+
+
+async def test_the_flashport_worker_process_takes_a_paid_order_all_the_way_to_shipped(
+    parties: Parties,
+) -> None:
+    """The real ``flashport worker`` process, configured only by environment variables."""
+    s = parties.ctx.settings
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASHPORT_")}
+    env |= {
+        "FLASHPORT_ENV": "test",
+        "FLASHPORT_DATA_DIR": str(s.data_dir),
+        "FLASHPORT_SECRET_KEY": s.secret_key,
+        "FLASHPORT_PAYMENT_GATEWAY_URL": s.payment_gateway_url,
+        "FLASHPORT_CUSTOMS_URL": s.customs_url,
+        "FLASHPORT_LOGISTICS_URL": s.logistics_url,
+        "FLASHPORT_LOGISTICS_API_KEY": s.logistics_api_key,
+        "FLASHPORT_WORKER_POLL_SECONDS": "0.1",
+        "FLASHPORT_LOG_LEVEL": "warning",
+    }
+    if s.database_url:
+        env["FLASHPORT_DATABASE_URL"] = s.database_url
+    order_no = await parties.paid_order()
+    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "flashport", "worker", env=env)
+    try:
+        await parties.until(lambda: parties.state(order_no), "shipped", tries=600)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 20) == 0  # a clean stop on SIGTERM
+    assert (await parties.events(order_no)).count("order.shipped") == 1

@@ -1,0 +1,69 @@
+"""The declaration's state machine: which customs receipt moves it where, and which never moves it."""
+
+from __future__ import annotations
+
+import pytest
+
+from flashport.domain.declarations import (
+    PROCESSING_ERROR,
+    DeclarationState,
+    Verdict,
+    applies,
+    inventory_verdict,
+    other_receipt_verdict,
+    reason_of,
+)
+
+S = DeclarationState
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(2, S.RECEIVED), (120, S.MATCHED), (800, S.RELEASED), (100, S.REJECTED), (-1, S.REJECTED)],
+)
+def test_inventory_receipt_statuses_map_to_declaration_states(status: int, expected: S) -> None:
+    verdict = inventory_verdict(status, "[payer_mismatch] payer 李* is not the buyer")
+    assert verdict is not None and verdict.state is expected
+
+
+@pytest.mark.parametrize("status", [3, 300, 399, 500, 899])
+def test_statuses_that_decide_nothing_leave_the_declaration_alone(status: int) -> None:
+    assert inventory_verdict(status, "") is None
+
+
+def test_a_rejection_carries_the_machine_readable_reason_and_the_text() -> None:
+    verdict = inventory_verdict(100, "[consignee_mismatch] telephone differs on the waybill")
+    assert verdict == Verdict(S.REJECTED, "consignee_mismatch", "telephone differs on the waybill")
+
+
+def test_a_rejection_without_a_code_keeps_customs_words_whole() -> None:
+    assert reason_of("  超过年度限额 ") == ("rejected", "超过年度限额")
+
+
+def test_an_error_receipt_is_a_processing_error_rejection() -> None:
+    assert inventory_verdict(-1, "schema: orderNo missing") == Verdict(
+        S.REJECTED, PROCESSING_ERROR, "schema: orderNo missing"
+    )
+    assert other_receipt_verdict(-1, "bad") == Verdict(S.REJECTED, PROCESSING_ERROR, "bad")
+    assert other_receipt_verdict(120, "ok") is None
+
+
+@pytest.mark.parametrize(
+    ("current", "to", "moves"),
+    [
+        (S.DECLARED, S.RECEIVED, True),
+        (S.DECLARED, S.RELEASED, True),  # a receipt lost in between does not block release
+        (S.MATCHED, S.RECEIVED, False),  # a late "received" never moves it back
+        (S.MATCHED, S.MATCHED, False),  # a duplicate changes nothing
+        (S.RECEIVED, S.REJECTED, True),
+        (S.RELEASED, S.REJECTED, False),  # a released parcel is not un-released by a stale receipt
+        (S.SHIPPED, S.RELEASED, False),
+        (S.PENDING, S.RECEIVED, False),  # documents being re-sent: wait for the new version's receipts
+        (S.REJECTED, S.RELEASED, False),
+        (S.REFUNDED, S.RELEASED, False),
+    ],
+)
+def test_receipts_only_move_declarations_that_customs_still_holds_and_only_forward(
+    current: S, to: S, moves: bool
+) -> None:
+    assert applies(current, Verdict(to)) is moves
