@@ -1,0 +1,180 @@
+"""The compliance officer's pages for customs declarations: the list filtered by state, one declaration
+with its messages and receipts, a message downloaded exactly as sent, and a rejected one re-declared,
+optionally with the consignee corrected.
+
+Operators only: a visitor is sent to log in, anyone else gets the 403 page. Everything goes through
+:mod:`flashport.services.customs.operator`, whose views leave ID numbers out; only the downloaded
+message carries one, as customs received it, and it is never cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flashport.api.errors import status_for
+from flashport.domain.accounts import Role
+from flashport.domain.declarations import DeclarationState
+from flashport.domain.errors import DomainError, Forbidden, InvalidInput
+from flashport.services.customs import operator
+from flashport.web import answers, forms, guard
+from flashport.web.errors import WebRoute
+from flashport.web.forms import CheckoutValues, Problem
+from flashport.web.guard import Id
+from flashport.web.session import WebSession
+from flashport.web.state import service_context
+
+router = APIRouter(prefix="/operator/declarations", route_class=WebRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+APP_TYPES = {"1": "new", "2": "change", "3": "delete"}
+CONSIGNEE_FIELDS = ("consignee_name", "consignee_phone", "consignee_address", "consignee_district")
+# Refusals about the declaration as a whole, stated above the form; field mistakes go beside fields.
+PROBLEM_TITLES = {
+    "declaration_not_rejected": "Only a rejected declaration can be re-declared",
+    "declaration_changed": "This declaration changed meanwhile",
+}
+
+
+def operator_only(session: WebSession) -> int:
+    user_id = guard.logged_in(session)
+    if session.role != Role.OPERATOR.value:
+        raise Forbidden(
+            f"only operators can see customs declarations; you are logged in as {session.role}",
+            code="operators_only",
+        )
+    return user_id
+
+
+@router.get("")
+async def list_declarations(request: Request, state: str = "", after: str = "") -> Response:
+    session = answers.load_session(request)
+    operator_only(session)
+    chosen, after_id = _state_filter(state), _after_id(after)
+    found = await operator.list_declarations(
+        service_context(request), state=chosen, after_id=after_id, limit=PAGE_SIZE
+    )
+    return answers.page(
+        request,
+        session,
+        "operator_declarations.html",
+        listing=found,
+        chosen=chosen.value if chosen else "all",
+        filters=["all", *(s.value for s in DeclarationState)],
+        first_page=after_id == 0,
+    )
+
+
+@router.get("/{order_no}")
+async def show_declaration(request: Request, order_no: str) -> Response:
+    session = answers.load_session(request)
+    operator_only(session)
+    return await _detail_page(request, session, order_no[:32])
+
+
+@router.get("/{order_no}/messages/{message_id:int}")
+async def download_message(request: Request, order_no: str, message_id: Id) -> Response:
+    operator_only(answers.load_session(request))
+    name, body = await operator.message_body(service_context(request), order_no[:32], message_id)
+    headers = {
+        "content-disposition": f'attachment; filename="{name}"',
+        # The message holds the buyer's ID number in full: no copy in any cache, shared or private.
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+    }
+    return Response(body, media_type="application/xml", headers=headers)
+
+
+@router.post("/{order_no}/redeclare")
+async def redeclare(request: Request, order_no: str) -> Response:
+    session = answers.load_session(request)
+    form = await guard.posted_form(request, session)
+    operator_only(session)
+    order_no, values = order_no[:32], CheckoutValues.from_form(form)
+    try:
+        found = await _redeclare(request, order_no, values)
+    except DomainError as exc:
+        if exc.code == "declaration_not_found":
+            raise  # the 404 page
+        errors, problem = _explain(exc)
+        return await _detail_page(
+            request, session, order_no, values=values, errors=errors, problem=problem, status=status_for(exc)
+        )
+    fixed = " with the consignee corrected" if _correction(values) else ""
+    session.flash("success", f"Declaration of {order_no} sent again{fixed}, as version {found['version']}.")
+    return answers.redirect(request, session, f"/operator/declarations/{quote(order_no, safe='')}")
+
+
+async def _redeclare(request: Request, order_no: str, values: CheckoutValues) -> dict[str, Any]:
+    """Every consignee mistake is found (and shown together) before anything is sent again."""
+    correction = _correction(values)
+    if correction is not None:
+        forms.refuse_if(forms.consignee_problems(values))
+    return await operator.redeclare(service_context(request), order_no, correction)
+
+
+def _correction(values: CheckoutValues) -> dict[str, str] | None:
+    """The consignee as typed, or None when every field was left empty (re-declare as it is)."""
+    typed = {name: getattr(values, name) for name in CONSIGNEE_FIELDS}
+    if not any(typed.values()):
+        return None
+    return {name.removeprefix("consignee_"): value for name, value in typed.items()}
+
+
+def _explain(exc: DomainError) -> tuple[dict[str, str], Problem | None]:
+    if isinstance(exc, InvalidInput) and exc.details:
+        errors: dict[str, str] = {}
+        for detail in exc.details:
+            errors.setdefault(detail.field, answers.sentence(detail.message))
+        if set(errors) <= set(CONSIGNEE_FIELDS):
+            return errors, None
+    title = PROBLEM_TITLES.get(exc.code, "The declaration was not sent again")
+    return {}, Problem(title, answers.sentence(exc.message))
+
+
+async def _detail_page(
+    request: Request,
+    session: WebSession,
+    order_no: str,
+    *,
+    values: CheckoutValues | None = None,
+    errors: dict[str, str] | None = None,
+    problem: Problem | None = None,
+    status: int = 200,
+) -> Response:
+    found = await operator.get_declaration(service_context(request), order_no)
+    return answers.page(
+        request,
+        session,
+        "operator_declaration.html",
+        status=status,
+        declaration=found,
+        rejected=found["state"] == DeclarationState.REJECTED.value,
+        app_types=APP_TYPES,
+        values=values or CheckoutValues(),  # never prefilled: a correction is typed afresh
+        errors=errors or {},
+        problem=problem,
+        labels=forms.FIELD_LABELS,
+    )
+
+
+def _state_filter(state: str) -> DeclarationState | None:
+    if state in ("", "all"):
+        return None
+    try:
+        return DeclarationState(state)
+    except ValueError:
+        raise InvalidInput(f"there is no declaration state {state[:20]!r}", code="invalid_state") from None
+
+
+def _after_id(after: str) -> int:
+    """The keyset cursor of the previous page: digits within a BIGINT, or nothing for the first page."""
+    if not after:
+        return 0
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
+        raise InvalidInput("the page cursor must be a whole number", code="invalid_cursor")
+    return int(after)
