@@ -243,6 +243,7 @@ async def test_a_paid_order_is_declared_matched_released_and_shipped_by_the_work
         assert "attachment" in download.headers["content-disposition"]
         assert validate(download.content) == [], message["kind"]
         assert f"<ceb:orderNo>{order_no}</ceb:orderNo>".encode() in download.content
+    assert (await parties.events(order_no)).count("customs.message_downloaded") == len(detail["messages"])
     async with parties.ctx.read() as conn:
         stored = await conn.scalars(sa.select(customs_messages.c.body_cipher))
         assert all(PAYER[1] not in body for body in stored)  # encrypted at rest

@@ -118,14 +118,14 @@ def _xml_download_doc() -> dict[str, Any]:
 
 @router.get(
     "/{order_no}/messages/{message_id}",
-    summary="Download one message exactly as it was sent (XML)",
+    summary="Download one message exactly as it was sent (XML); each download is recorded",
     response_class=Response,
     **_xml_download_doc(),
 )
 async def download_message(
-    order_no: str, message_id: int, _: Principal = OperatorOnly, ctx: Context = Ctx
+    order_no: str, message_id: int, who: Principal = OperatorOnly, ctx: Context = Ctx
 ) -> Response:
-    name, body = await operator.message_body(ctx, order_no, message_id)
+    name, body = await operator.message_body(ctx, order_no, message_id, operator_id=who.user_id)
     return Response(
         body,
         media_type="application/xml",

@@ -113,19 +113,32 @@ async def get_declaration(ctx: Context, order_no: str) -> dict[str, Any]:
     }
 
 
-async def message_body(ctx: Context, order_no: str, message_id: int) -> tuple[str, bytes]:
-    """The file name and the exact bytes of one stored message (ID numbers in full: operators only)."""
-    async with ctx.read() as conn:
-        row = await _find(conn, order_no)
+async def message_body(
+    ctx: Context, order_no: str, message_id: int, *, operator_id: int
+) -> tuple[str, bytes]:
+    """The file name and the exact bytes of one stored message. They carry ID numbers in full, so each
+    download is recorded (``customs.message_downloaded``, with who downloaded it)."""
+    async with ctx.transaction() as tx:
+        row = await _find(tx.conn, order_no)
         message = (
-            await conn.execute(
+            await tx.conn.execute(
                 sa.select(customs_messages).where(
                     customs_messages.c.id == message_id, customs_messages.c.declaration_id == row.id
                 )
             )
         ).first()
-    if message is None:
-        raise NotFound(f"order {order_no} has no message {message_id}", code="customs_message_not_found")
+        if message is None:
+            raise NotFound(f"order {order_no} has no message {message_id}", code="customs_message_not_found")
+        await tx.emit(
+            "customs.message_downloaded",
+            f"order:{order_no}",
+            {
+                "order_no": order_no,
+                "message_id": message_id,
+                "kind": message.kind,
+                "operator_id": operator_id,
+            },
+        )
     return f"{message.kind}-{order_no}-v{message.version}-{message.guid}.xml", open_body(ctx, message)
 
 

@@ -78,8 +78,10 @@ async def show_declaration(request: Request, order_no: str) -> Response:
 
 @router.get("/{order_no}/messages/{message_id:int}")
 async def download_message(request: Request, order_no: str, message_id: Id) -> Response:
-    operator_only(answers.load_session(request))
-    name, body = await operator.message_body(service_context(request), order_no[:32], message_id)
+    operator_id = operator_only(answers.load_session(request))
+    name, body = await operator.message_body(
+        service_context(request), order_no[:32], message_id, operator_id=operator_id
+    )
     headers = {
         "content-disposition": f'attachment; filename="{name}"',
         # The message holds the buyer's ID number in full: no copy in any cache, shared or private.
