@@ -369,3 +369,35 @@ async def test_a_bad_phone_in_the_correction_is_shown_beside_it_and_changes_noth
     row = await declaration_row(ctx, declared.order_no)
     assert (row.state, row.version, row.reason_code) == ("rejected", 1, "consignee_mismatch")
     assert await consignee_of(ctx, declared.order_id) == CONSIGNEE
+
+
+@pytest.mark.parametrize(
+    ("state", "badge"),
+    [
+        ("pending", "Paid"),
+        ("rejected", "Customs check"),
+        ("released", "Cleared customs"),
+        ("shipped", "Shipped"),
+    ],
+)
+async def test_the_buyer_sees_where_customs_has_got_with_a_paid_order(
+    ctx: Context, web: httpx.AsyncClient, state: str, badge: str
+) -> None:
+    declared = await declared_order(ctx, state=state)
+    async with ctx.transaction() as tx:
+        buyer = await tx.conn.scalar(
+            orders.update()
+            .where(orders.c.id == declared.order_id)
+            .values(status="paid", paid_at=tx.now)
+            .returning(orders.c.buyer_id)
+        )
+    data = {"uid": buyer, "role": Role.BUYER.value, "name": "Test buyer", "csrf": CSRF}
+    web.cookies.set(
+        web_session.COOKIE, web_session.encode(data, ctx.settings.secret_key, 3600), domain="shop.test"
+    )
+    page = await web.get("/orders")
+    assert page.status_code == 200
+    assert f">{badge}</p>" in page.text
+    assert ID_NUMBER not in page.text
+    mine = await web.get(f"/orders/{declared.order_no}")
+    assert mine.status_code == 200 and badge in mine.text
