@@ -43,6 +43,7 @@ from tests.sale_builder import make_buyers, make_sale
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
 LOGISTICS_KEY = "test-logistics-key"
+STATES = ("pending", "declared", "received", "matched", "released", "shipped", "rejected", "refunded")
 
 
 def _free_port() -> int:
@@ -306,6 +307,7 @@ async def test_a_partners_mismatch_is_rejected_with_its_reason_and_released_afte
     assert order_no not in [d["order_no"] for d in shipped.json()["items"]]
     rejected = await parties.platform.get("/api/v1/declarations", params={"state": "rejected"})
     assert [d["order_no"] for d in rejected.json()["items"]] == [order_no]
+    assert rejected.json()["counts"] == {state: int(state == "rejected") for state in STATES}
 
     # The partner fixes its side; the compliance officer re-declares: everything goes again as changes.
     if who == "pay":

@@ -41,6 +41,7 @@ class DeclarationPage(BaseModel):
     items: list[DeclarationSummary]
     next_after: int
     has_more: bool
+    counts: dict[str, int] = Field(description="how many declarations are in each state, all states listed")
 
 
 class MessageOut(BaseModel):

@@ -41,17 +41,25 @@ def _summary(row: Any) -> dict[str, Any]:
 async def list_declarations(
     ctx: Context, *, state: DeclarationState | None, after_id: int, limit: int
 ) -> dict[str, Any]:
-    """Oldest first, keyset-paginated by id (``next_after``), optionally one state only."""
+    """Oldest first, keyset-paginated by id (``next_after``), optionally one state only, with how many
+    declarations are in each state (what needs attention: rejected, stuck in pending...)."""
     query = sa.select(declarations).where(declarations.c.id > after_id)
     if state is not None:
         query = query.where(declarations.c.state == state.value)
     async with ctx.read() as conn:
         rows = (await conn.execute(query.order_by(declarations.c.id).limit(min(limit, MAX_PAGE) + 1))).all()
+        counted = (
+            await conn.execute(
+                sa.select(declarations.c.state, sa.func.count()).group_by(declarations.c.state)
+            )
+        ).all()
     page = rows[:limit]
+    counts = {state.value: 0 for state in DeclarationState} | {state: int(n) for state, n in counted}
     return {
         "items": [_summary(row) for row in page],
         "next_after": page[-1].id if page else after_id,
         "has_more": len(rows) > limit,
+        "counts": counts,
     }
 
 
