@@ -9,6 +9,7 @@ from flashport.domain.declarations import (
     DeclarationState,
     Verdict,
     applies,
+    fix_window_applies,
     inventory_verdict,
     other_receipt_verdict,
     reason_of,
@@ -67,3 +68,17 @@ def test_receipts_only_move_declarations_that_customs_still_holds_and_only_forwa
     current: S, to: S, moves: bool
 ) -> None:
     assert applies(current, Verdict(to)) is moves
+
+
+@pytest.mark.parametrize(
+    ("reason", "waits"),
+    [
+        ("consignee_mismatch", True),
+        ("payer_mismatch", True),
+        (PROCESSING_ERROR, True),
+        ("annual_limit_exceeded", False),
+        ("single_limit_exceeded", False),
+    ],
+)
+def test_only_rejections_a_fix_could_cure_wait_for_one_before_the_refund(reason: str, waits: bool) -> None:
+    assert fix_window_applies(Verdict(S.REJECTED, reason, "")) is waits

@@ -45,6 +45,9 @@ STATUS_MATCHED = 120
 STATUS_REJECTED = 100
 STATUS_RELEASED = 800
 PROCESSING_ERROR = "processing_error"
+# Rejections no correction can cure: the buyer's purchases are what they are. Refunded at once rather
+# than after the fix window.
+BEYOND_REPAIR = frozenset({"annual_limit_exceeded", "single_limit_exceeded"})
 
 _REASON = re.compile(r"^\s*\[([a-z_]+)\]\s*(.*)$", re.DOTALL)
 
@@ -87,6 +90,11 @@ def reason_of(info: str) -> tuple[str, str]:
     if found is None:
         return "rejected", info.strip()
     return found.group(1), found.group(2).strip()
+
+
+def fix_window_applies(verdict: Verdict) -> bool:
+    """Whether a rejection waits for an operator's fix before the buyer is refunded."""
+    return verdict.reason_code not in BEYOND_REPAIR
 
 
 def applies(current: DeclarationState, verdict: Verdict) -> bool:

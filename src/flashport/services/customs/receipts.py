@@ -27,6 +27,7 @@ from flashport.domain.declarations import (
     DeclarationState,
     Verdict,
     applies,
+    fix_window_applies,
     inventory_verdict,
     other_receipt_verdict,
 )
@@ -136,7 +137,7 @@ async def _move(tx: Tx, ctx: Context, declaration: Any, verdict: Verdict, receip
         values |= {
             "reason_code": verdict.reason_code,
             "reason": verdict.reason,
-            "refund_after": tx.now + _fix_window(ctx),
+            "refund_after": tx.now + (_fix_window(ctx) if fix_window_applies(verdict) else timedelta(0)),
         }
     if verdict.state is DeclarationState.RELEASED:
         values |= {"released_at": receipt.return_time, "reason_code": None, "reason": None}
