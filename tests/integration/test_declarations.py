@@ -6,9 +6,9 @@ mismatch a partner can cause is rejected with its reason, then fixed and re-decl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import customs_messages, declarations, outbox, payment_exchanges, refunds
@@ -39,30 +38,12 @@ from flashport.worker import run_once
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
+from tests.servers import free_port, serving
 
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
 LOGISTICS_KEY = "test-logistics-key"
 STATES = ("pending", "declared", "received", "matched", "released", "shipped", "rejected", "refunded")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            return server, task
-        await asyncio.sleep(0.01)
-    raise AssertionError("server did not start")
 
 
 @dataclass
@@ -146,7 +127,7 @@ class Parties:
 async def parties(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Parties]:
     """The four parties; ``indirect`` parametrisation passes settings of the single window."""
     sim_overrides: dict[str, Any] = getattr(request, "param", {})
-    ports = {name: _free_port() for name in ("platform", "pay", "customs", "carrier")}
+    ports = {name: free_port() for name in ("platform", "pay", "customs", "carrier")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     settings = database_settings.model_copy(
         update={
@@ -176,24 +157,22 @@ async def parties(request: pytest.FixtureRequest, database_settings: Settings) -
             LogisticsSimSettings(data_dir=sim_dir, customs_url=url["customs"], api_key=LOGISTICS_KEY)
         ),
     }
-    servers = [await _serve(apps[name], ports[name]) for name in ("customs", "carrier", "pay", "platform")]
     _, token = await make_user(ctx, Role.OPERATOR)
-    clients = {
-        "platform": httpx.AsyncClient(base_url=url["platform"], headers={"authorization": f"Bearer {token}"}),
-        "pay": httpx.AsyncClient(base_url=url["pay"]),
-        "customs": httpx.AsyncClient(base_url=url["customs"]),
-        "carrier": httpx.AsyncClient(
-            base_url=url["carrier"], headers={"authorization": f"Bearer {LOGISTICS_KEY}"}
-        ),
-    }
     try:
-        yield Parties(ctx, clients["platform"], clients["pay"], clients["customs"], clients["carrier"])
+        async with contextlib.AsyncExitStack() as stack:
+            for name in ("customs", "carrier", "pay", "platform"):
+                await stack.enter_async_context(serving(apps[name], ports[name]))
+            clients = {
+                name: await stack.enter_async_context(httpx.AsyncClient(base_url=url[name], headers=headers))
+                for name, headers in (
+                    ("platform", {"authorization": f"Bearer {token}"}),
+                    ("pay", {}),
+                    ("customs", {}),
+                    ("carrier", {"authorization": f"Bearer {LOGISTICS_KEY}"}),
+                )
+            }
+            yield Parties(ctx, clients["platform"], clients["pay"], clients["customs"], clients["carrier"])
     finally:
-        for client in clients.values():
-            await client.aclose()
-        for server, task in reversed(servers):
-            server.should_exit = True
-            await task
         await close_context(ctx)
 
 
@@ -411,7 +390,7 @@ async def test_an_unreachable_single_window_leaves_the_declaration_pending_and_i
     assert customs is not None
     from flashport.adapters.customs.gateway import HttpCustomsGateway
 
-    parties.ctx.customs = HttpCustomsGateway(f"http://127.0.0.1:{_free_port()}")
+    parties.ctx.customs = HttpCustomsGateway(f"http://127.0.0.1:{free_port()}")
     try:
         await run_once(parties.ctx)
         detail = await parties.detail(order_no)

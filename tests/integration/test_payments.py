@@ -4,7 +4,6 @@ talk Alipay's protocol to each other (page pay, signed notifications, query, ref
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from alipay import AliPay
 
 from flashport.adapters.db.engine import create_engine
@@ -42,27 +40,9 @@ from flashport.services.context import Context
 from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
 from tests.sale_builder import make_buyers, make_sale
+from tests.servers import free_port, serving
 
 PAYER = ("李娜", "110105199003070025")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            return server, task
-        await asyncio.sleep(0.01)
-    raise AssertionError("server did not start")
 
 
 @dataclass
@@ -136,7 +116,7 @@ class World:
 
 @pytest.fixture(params=["sql", "redis"])
 async def world(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[World]:
-    platform_port, sandbox_port = _free_port(), _free_port()
+    platform_port, sandbox_port = free_port(), free_port()
     update: dict[str, Any] = {
         "payment_gateway_url": f"http://127.0.0.1:{sandbox_port}/gateway.do",
         "payment_notify_url": f"http://127.0.0.1:{platform_port}/api/v1/payments/alipay/notify",
@@ -155,14 +135,14 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
     sandbox_app = create_sandbox_app(
         SandboxSettings(data_dir=settings.data_dir, notify_schedule=[0.2, 0.4, 0.8])
     )
-    servers = [await _serve(create_app(ctx=ctx), platform_port), await _serve(sandbox_app, sandbox_port)]
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sandbox_port}") as sandbox:
-            yield World(ctx, sandbox, f"http://127.0.0.1:{platform_port}", settings)
+        async with (
+            serving(create_app(ctx=ctx), platform_port) as platform_url,
+            serving(sandbox_app, sandbox_port) as sandbox_url,
+            httpx.AsyncClient(base_url=sandbox_url) as sandbox,
+        ):
+            yield World(ctx, sandbox, platform_url, settings)
     finally:
-        for server, task in servers:
-            server.should_exit = True
-            await task
         await close_context(ctx)
         if request.param == "redis":
             await _delete_redis_prefix(prefix)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from flashport.services import buying
 from flashport.services.context import Context
 from flashport.services.reconcile import reconcile
 from tests.sale_builder import make_buyers, make_sale
+from tests.servers import free_port
 
 
 async def _truth(ctx: Context, item_id: int) -> tuple[int, dict[int, int]]:
@@ -73,12 +73,6 @@ async def _wait_for_reservations_in_flight(ctx: Context, item_id: int, answered:
         await asyncio.sleep(0.01)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_server(ctx: Context, port: int) -> subprocess.Popen[bytes]:
     s = ctx.settings
     env = {
@@ -122,7 +116,7 @@ async def test_kill_9_mid_sale_leaves_no_oversell_and_reconcile_repairs_to_the_t
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=150, limit=1)
     buyers = await make_buyers(buy_ctx, 400)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = _start_server(buy_ctx, port)
     answered: dict[int, str] = {}

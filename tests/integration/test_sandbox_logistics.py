@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from flashport.adapters.logistics import (
 from flashport.customs import Consignee, Enterprise, parse_receipt, validate
 from flashport.customs.codes import TradeMode
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
+from tests.servers import serving
 
 CEB = "{http://www.chinaport.gov.cn/ceb}"
 PLATFORM = Enterprise("3100000FP1", "Flashport Cross-border E-commerce Co., Ltd.")
@@ -102,24 +102,6 @@ async def world(
         stack.push_async_callback(carrier.close)
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=CARRIER_URL, transport=transport))
         yield World(carrier, window, settings, http, app)
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port (its lifespan included) and yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def parcel(order_no: str, trade_mode: TradeMode = TradeMode.BONDED_IMPORT, **changes: Any) -> WaybillRequest:

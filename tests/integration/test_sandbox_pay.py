@@ -18,7 +18,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from alipay import AliPay
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,28 +26,11 @@ from starlette.routing import Mount, Route
 
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.sandbox_pay import SandboxKeys, SandboxSettings, create_sandbox_app, ensure_keys
+from tests.servers import serving
 
 APP_ID = "2026000000000001"
 SCHEDULE = [0.2, 0.4, 0.8]
 PAYER = ("王芳", "310115199208150029")
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port (its lifespan included) and yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass

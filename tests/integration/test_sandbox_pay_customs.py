@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from alipay import AliPay
 from lxml import etree
 from starlette.applications import Starlette
@@ -36,36 +34,12 @@ from flashport.sandbox_pay import SandboxSettings, create_sandbox_app, ensure_ke
 from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.trades import CHINA_STANDARD_TIME
 from flashport.settings import Settings
+from tests.servers import free_port, serving
 
 PAYER = ("王芳", "310115199208150029")
 SOMEONE_ELSE = ("李娜", "110105199003070025")
 PLATFORM = ("3105960FP1", "Flashport (Shanghai) Cross-border E-commerce Co., Ltd.")
 SANDBOX_DXP_ID = "DXPENT0000000002"
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any, port: int = 0) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on a loopback port (its lifespan included) and yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped before it started")
-        await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -1,55 +1,15 @@
-"""The simulator's SQLite file: opened at start, tables made if missing, closed at stop.
-
-Every transaction begins IMMEDIATE: a message is filed, matched and answered in one transaction, and
-taking the write lock first makes concurrent messages of one order take turns, so exactly one of them
-sees the last document arrive and releases the declaration.
-"""
+"""The simulator's SQLite file. A message is filed, matched and answered in one IMMEDIATE transaction,
+so concurrent messages of one order take turns and exactly one of them sees the last document arrive
+and releases the declaration."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from flashport.sandbox_customs.tables import metadata
+from flashport.sandbox_support.sqlite import SandboxSqlite
 
 
-def _tune(engine: AsyncEngine) -> None:
-    @sa.event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
-        cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @sa.event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-class SingleWindowDatabase:
+class SingleWindowDatabase(SandboxSqlite):
     def __init__(self, file: Path) -> None:
-        self._file = file
-        self._engine: AsyncEngine | None = None
-
-    async def start(self) -> None:
-        self._file.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{self._file.resolve()}")
-        _tune(engine)
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        self._engine = engine
-
-    async def stop(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("the customs simulator is not started: enter its app's lifespan first")
-        return self._engine
+        super().__init__(file, metadata, "the customs simulator", foreign_keys=False)

@@ -7,25 +7,9 @@ A stand-in for customs' systems, not part of the platform's schema: tables are m
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
 
-
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out (SQLite keeps no zone). Like the payment sandbox's own: each
-    sandbox stands alone and imports nothing from another."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
+from flashport.sandbox_support.sqlite import UtcDateTime
 
 metadata = sa.MetaData()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The same aware-UTC column type as the payment sandbox: one definition of how SQLite keeps times.
-from flashport.sandbox_pay.tables import UtcDateTime
+from flashport.sandbox_support.sqlite import UtcDateTime
 
 metadata = sa.MetaData()
 
