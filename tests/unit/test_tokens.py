@@ -1,0 +1,102 @@
+"""Bearer tokens: what verify_token accepts and what it refuses (it runs on every buy, so it has its
+own fast path over PyJWT's signature check; these cases hold it to PyJWT's own rules)."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import jwt
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flashport.domain.accounts import Principal, Role
+from flashport.domain.errors import Unauthenticated
+from flashport.services.accounts import issue_token, verify_token
+from flashport.services.context import Context
+from flashport.settings import Settings
+
+SECRET = "s" * 40
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Context:
+    settings = Settings(env="test", data_dir=tmp_path, secret_key=SECRET, token_ttl_seconds=3600)
+    return Context(settings=settings, engine=cast(AsyncEngine, None), clock=lambda: NOW)
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    claims = {
+        "sub": "7",
+        "role": "buyer",
+        "sup": None,
+        "iat": int(NOW.timestamp()),
+        "exp": int(NOW.timestamp()) + 60,
+    }
+    return {k: v for k, v in (claims | changes).items() if v is not ...}
+
+
+def _hs512_with_our_key() -> str:
+    with warnings.catch_warnings():  # PyJWT finds a 40-byte key short for HS512: the point here
+        warnings.simplefilter("ignore")
+        return jwt.encode(_claims(), SECRET, algorithm="HS512")
+
+
+def test_a_token_the_platform_issued_names_its_holder(ctx: Context) -> None:
+    token = issue_token(ctx, Principal(42, Role.OPERATOR))
+    assert verify_token(ctx, token) == Principal(42, Role.OPERATOR)
+    assert verify_token(ctx, token) == Principal(42, Role.OPERATOR)  # the prepared key is reused
+
+
+def test_a_token_expires_by_the_platforms_clock(ctx: Context) -> None:
+    token = issue_token(ctx, Principal(42, Role.BUYER))
+    later = Context(settings=ctx.settings, engine=ctx.engine, clock=lambda: NOW + timedelta(seconds=3600))
+    with pytest.raises(Unauthenticated):
+        verify_token(later, token)
+    almost = Context(settings=ctx.settings, engine=ctx.engine, clock=lambda: NOW + timedelta(seconds=3599))
+    assert verify_token(almost, token) == Principal(42, Role.BUYER)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        jwt.encode(_claims(), "another secret of forty characters......", algorithm="HS256"),
+        _hs512_with_our_key(),  # the right key, but only HS256 is accepted
+        jwt.encode(_claims(), None, algorithm="none"),  # unsigned
+        jwt.encode(_claims(exp=...), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(exp="never"), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(exp=True), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(sub=...), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(role="root"), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(sub="seven"), SECRET, algorithm="HS256"),
+        "not.a.token",
+        "",
+    ],
+    ids=[
+        "other-key",
+        "hs512",
+        "alg-none",
+        "no-exp",
+        "text-exp",
+        "bool-exp",
+        "no-sub",
+        "unknown-role",
+        "text-sub",
+        "garbage",
+        "empty",
+    ],
+)
+def test_a_token_not_ours_or_malformed_is_refused(ctx: Context, token: str) -> None:
+    with pytest.raises(Unauthenticated) as refused:
+        verify_token(ctx, token)
+    assert refused.value.code == "invalid_token"
+
+
+def test_a_tampered_payload_is_refused(ctx: Context) -> None:
+    header, _, signature = issue_token(ctx, Principal(42, Role.BUYER)).split(".")
+    forged = jwt.utils.base64url_encode(b'{"sub":"1","role":"operator","exp":9999999999}').decode()
+    with pytest.raises(Unauthenticated):
+        verify_token(ctx, f"{header}.{forged}.{signature}")
