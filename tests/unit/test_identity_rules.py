@@ -158,3 +158,15 @@ def test_the_consignee_name_follows_the_name_rule() -> None:
     with pytest.raises(InvalidInput) as error:
         check_consignee("x", "13800138000", "文三路 1 号", None)
     assert error.value.code == "invalid_name" and error.value.details[0].field == "consignee_name"
+
+
+def test_id_numbers_in_free_text_are_masked_and_nothing_else_changes() -> None:
+    from flashport.adapters.identity_vault import mask_id_numbers_in
+
+    text = (
+        "buyerIdNumber 11010519491231002X refused; payer 110105199003070025, order FP20261125144932E912DCC3"
+    )
+    assert mask_id_numbers_in(text) == (
+        "buyerIdNumber 1101**********002X refused; payer 1101**********0025, order FP20261125144932E912DCC3"
+    )
+    assert mask_id_numbers_in("phone 13800138000, amount 108.01") == "phone 13800138000, amount 108.01"

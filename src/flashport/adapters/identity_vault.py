@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 from cryptography.fernet import Fernet
 
@@ -32,3 +33,14 @@ def mask_id_number(id_number: str) -> str:
     if len(id_number) <= 8:
         return "*" * len(id_number)
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+
+
+# An 18-character resident ID number standing alone in free text (an error message, a partner's
+# answer): the check character may be X.
+_ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def mask_id_numbers_in(text: str) -> str:
+    """``text`` with every resident ID number in it masked: for text that is logged or kept in clear
+    (audit records of partner exchanges, error messages)."""
+    return _ID_NUMBER_IN_TEXT.sub(lambda found: mask_id_number(found.group(0)), text)

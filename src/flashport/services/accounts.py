@@ -11,8 +11,8 @@ import orjson
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from jwt.algorithms import HMACAlgorithm
 from jwt import PyJWS
+from jwt.algorithms import HMACAlgorithm
 
 from flashport.adapters.db.schema import suppliers, users
 from flashport.domain.accounts import (

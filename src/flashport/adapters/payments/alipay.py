@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from flashport.adapters.identity_vault import mask_id_number
+from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.adapters.payments.interface import (
     Checkout,
@@ -165,13 +164,15 @@ class AlipayProvider(PaymentProvider):
         self, kind: str, method: str, biz: Mapping[str, object]
     ) -> tuple[dict[str, object] | None, Exchange]:
         params = proto.signed_request(self._common(method, biz, datetime.now(UTC)), self._private)
-        shown = {k: _masked(str(v)) for k, v in params.items() if k != "sign"}
+        shown = {k: mask_id_numbers_in(str(v)) for k, v in params.items() if k != "sign"}
         try:
             answer = await self._http.post(self._gateway, data=params)
         except httpx.HTTPError as exc:
             return None, Exchange(kind, shown, None, f"{type(exc).__name__}: {exc}", False)
         node = proto.verify_response(answer.text, method, self._provider_public)
-        return node, Exchange(kind, shown, answer.status_code, _masked(answer.text), node is not None)
+        return node, Exchange(
+            kind, shown, answer.status_code, mask_id_numbers_in(answer.text), node is not None
+        )
 
     async def query(self, out_trade_no: str) -> tuple[TradeReport | None, Exchange]:
         node, exchange = await self._call("query", "alipay.trade.query", {"out_trade_no": out_trade_no})
@@ -211,13 +212,3 @@ class AlipayProvider(PaymentProvider):
 
     async def close(self) -> None:
         await self._http.aclose()
-
-
-# Resident ID numbers (buyer_cert_no we send, payer_cert_no in answers) are masked in the exchanges we
-# keep: the exchange record is for audits of what was asked and answered, and ID numbers are stored
-# only encrypted (on the order and the payment).
-_ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-
-
-def _masked(text: str) -> str:
-    return _ID_NUMBER.sub(lambda found: mask_id_number(found.group(0)), text)

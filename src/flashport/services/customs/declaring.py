@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
 from flashport.adapters.db.schema import declarations
+from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.declarations import DeclarationState
@@ -89,7 +90,8 @@ async def _declare(ctx: Context, declaration_id: int) -> int:
         await partners.request_waybill(ctx, declaration_id)
         await _send_inventory(ctx, declaration_id)
     except RETRYABLE as exc:
-        await _postpone(ctx, declaration_id, f"{type(exc).__name__}: {exc}")
+        # Schema errors may quote a field's value: no ID number reaches the log or the table.
+        await _postpone(ctx, declaration_id, mask_id_numbers_in(f"{type(exc).__name__}: {exc}"))
         return 0
     return await _mark_declared(ctx, declaration_id)
 

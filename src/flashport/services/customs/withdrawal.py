@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
 from flashport.adapters.db.schema import declarations
+from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.declarations import DeclarationState
@@ -48,7 +49,7 @@ async def withdraw_refunded(ctx: Context, *, batch: int = 50) -> int:
         try:
             withdrawn += await _withdraw(ctx, declaration_id)
         except FAILURES as exc:
-            log.warning("declaration %s not withdrawn yet: %s", declaration_id, exc)
+            log.warning("declaration %s not withdrawn yet: %s", declaration_id, mask_id_numbers_in(str(exc)))
     return withdrawn
 
 
