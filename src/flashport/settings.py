@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     customs_assure_code: str = Field(default="3105960FP1", description="assureCode: guarantor of the tax")
     customs_port_code: str = Field(default="2233", description="portCode for direct (9610) imports")
     customs_place: str = Field(default="SHANGHAI", description="customs_place for the payment declaration")
+    customs_concurrency: int = Field(
+        default=8, ge=1, le=64, description="declarations one worker moves at once (PostgreSQL; SQLite: 1)"
+    )
     customs_fix_window_seconds: int = Field(
         default=24 * 3600, ge=0, description="how long a rejected declaration waits for a fix before refund"
     )

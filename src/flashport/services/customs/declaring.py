@@ -29,7 +29,7 @@ from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUn
 from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
-from flashport.services.customs import documents, messages, partners
+from flashport.services.customs import bounded, documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.refunds import backoff
 
@@ -47,8 +47,9 @@ RETRYABLE = (
 )
 
 
-async def declare_pending(ctx: Context, *, batch: int = 20) -> int:
-    """Send the documents of due pending declarations; returns how many became fully declared."""
+async def declare_pending(ctx: Context, *, batch: int = 500) -> int:
+    """Send the documents of due pending declarations, several at once (:mod:`.bounded`); returns how
+    many became fully declared."""
     now = ctx.clock()
     async with ctx.read() as conn:
         due = (
@@ -62,11 +63,13 @@ async def declare_pending(ctx: Context, *, batch: int = 20) -> int:
                 .limit(batch)
             )
         ).all()
-    done = 0
-    for row in due:
-        if await _claim(ctx, row.id, row.next_attempt_at):
-            done += await _declare(ctx, row.id)
-    return done
+
+    async def declare_one(row: Any) -> int:
+        if not await _claim(ctx, row.id, row.next_attempt_at):
+            return 0
+        return await _declare(ctx, row.id)
+
+    return await bounded.each(ctx, due, declare_one, "declaring")
 
 
 async def _claim(ctx: Context, declaration_id: int, seen_next: Any) -> bool:

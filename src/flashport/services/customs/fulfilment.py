@@ -15,11 +15,12 @@ from flashport.domain.limits import customs_year
 from flashport.domain.payments import RefundReason
 from flashport.services import checkout, refunds
 from flashport.services.context import Context
+from flashport.services.customs import bounded
 
 log = logging.getLogger(__name__)
 
 
-async def ship_released(ctx: Context, *, batch: int = 50) -> int:
+async def ship_released(ctx: Context, *, batch: int = 500) -> int:
     """Hand every released parcel to the carrier; returns how many shipped."""
     async with ctx.read() as conn:
         ids = (
@@ -30,13 +31,15 @@ async def ship_released(ctx: Context, *, batch: int = 50) -> int:
                 .limit(batch)
             )
         ).all()
-    shipped = 0
-    for declaration_id in ids:
+
+    async def ship_one(declaration_id: int) -> int:
         try:
-            shipped += await ship(ctx, declaration_id)
+            return await ship(ctx, declaration_id)
         except (LogisticsUnavailable, LogisticsRefused) as exc:
             log.warning("declaration %s released but not shipped yet: %s", declaration_id, exc)
-    return shipped
+            return 0
+
+    return await bounded.each(ctx, ids, ship_one, "shipping")
 
 
 async def ship(ctx: Context, declaration_id: int) -> int:

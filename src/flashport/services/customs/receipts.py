@@ -35,6 +35,8 @@ from flashport.services.context import Context, Tx
 
 log = logging.getLogger(__name__)
 
+MAX_PAGES_PER_POLL = 10
+
 EVENT_OF = {
     DeclarationState.RECEIVED: "declaration.received",
     DeclarationState.MATCHED: "declaration.matched",
@@ -52,10 +54,14 @@ async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
         after = await conn.scalar(
             sa.select(customs_inbox_cursors.c.last_seq).where(customs_inbox_cursors.c.dxp_id == dxp_id)
         )
-    items = await ctx.customs.fetch(dxp_id, after or 0, limit)
-    moved = 0
-    for item in items:
-        moved += await _take(ctx, dxp_id, item)
+    moved, after = 0, after or 0
+    for _ in range(MAX_PAGES_PER_POLL):  # drain a backlog, but let the worker's other jobs run too
+        items = await ctx.customs.fetch(dxp_id, after, limit)
+        for item in items:
+            moved += await _take(ctx, dxp_id, item)
+        if len(items) < limit:
+            break
+        after = items[-1].seq
     return moved
 
 
