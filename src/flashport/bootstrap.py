@@ -6,7 +6,6 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from flashport.adapters.customs.gateway import HttpCustomsGateway
-from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
@@ -58,10 +57,6 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
-        customs_signer=load_or_create_signer(
-            settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem",
-            settings.customs_platform_name,
-        ),
     )
     ctx.extras["restock_listener"] = listener
     return ctx

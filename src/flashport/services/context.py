@@ -51,7 +51,7 @@ class Context:
     vault: IdentityVault | None = None
     customs: CustomsGateway | None = None  # the single window (the simulator in the demo)
     logistics: LogisticsProvider | None = None
-    customs_signer: Signer | None = None  # signs the inventory lists (CEB621)
+    customs_signer: Signer | None = None  # signs the inventory lists (CEB621); loaded on first use
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

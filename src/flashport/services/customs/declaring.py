@@ -125,7 +125,7 @@ async def _send_inventory(ctx: Context, declaration_id: int) -> None:
     sender = documents.platform_sender(ctx)
 
     def build(guid: str, app_type: AppType) -> bytes:
-        return inventory_message(content, sender, app_type, signer=ctx.customs_signer, guid=guid)
+        return inventory_message(content, sender, app_type, signer=documents.signer(ctx), guid=guid)
 
     await messages.send_once(ctx, declaration, "CEB621", build)
     await _step_done(ctx, declaration, declarations.c.inventory_sent_version)

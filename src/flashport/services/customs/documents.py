@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.adapters.db.schema import (
     brands,
     declarations,
@@ -36,6 +37,7 @@ from flashport.customs import (
     Sender,
 )
 from flashport.customs.codes import TradeMode, customs_country_code
+from flashport.customs.signing import Signer
 from flashport.services.context import Context
 
 ITEM_NO_MAX = 20  # CEB621 itemNo (CEB311 allows 30)
@@ -115,6 +117,16 @@ async def load(
     if payment is None or order.buyer_id_cipher is None or ctx.vault is None:
         raise NotDeclarable(f"order {order.order_no} has no succeeded payment or no checked-out buyer")
     return Facts(declaration, order, list(lines), payment, warehouse, ctx.vault.open(order.buyer_id_cipher))
+
+
+def signer(ctx: Context) -> Signer:
+    """The key that signs the platform's inventory lists, read (or made) on first use: only the worker
+    signs, so API processes never touch it."""
+    if ctx.customs_signer is None:
+        s = ctx.settings
+        path = s.customs_signing_key or s.data_dir / "customs" / "signing-key.pem"
+        ctx.customs_signer = load_or_create_signer(path, s.customs_platform_name)
+    return ctx.customs_signer
 
 
 def platform_sender(ctx: Context) -> Sender:

@@ -61,7 +61,7 @@ async def _withdraw(ctx: Context, declaration_id: int) -> int:
         inventory = documents.inventory_declaration(ctx, facts, ctx.clock().date())
 
         def build_inventory(guid: str, app_type: AppType) -> bytes:
-            return inventory_message(inventory, sender, app_type, signer=ctx.customs_signer, guid=guid)
+            return inventory_message(inventory, sender, app_type, signer=documents.signer(ctx), guid=guid)
 
         await messages.send_once(ctx, declaration, "CEB621", build_inventory, deleting=True)
     if declaration.order_sent_version:
