@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from flashport.adapters.db.group_commit import GroupCommitter
+from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 
 
 async def test_concurrent_submissions_share_transactions_and_each_gets_its_own_result() -> None:
@@ -20,7 +20,7 @@ async def test_concurrent_submissions_share_transactions_and_each_gets_its_own_r
         await asyncio.sleep(0.01)  # a commit that takes a while: the next batch gathers meanwhile
         return [i * 10 for i in items]
 
-    committer: GroupCommitter[int, int] = GroupCommitter(engine, write, max_in_flight=1)
+    committer: GroupCommitter[int, int] = GroupCommitter(in_transaction(engine, write), max_in_flight=1)
     results = await asyncio.gather(*[committer.submit(i) for i in range(200)])
     await engine.dispose()
     assert results == [i * 10 for i in range(200)]
@@ -37,7 +37,7 @@ async def test_a_failing_item_fails_alone() -> None:
             raise ValueError("row 13 violates a constraint")
         return list(items)
 
-    committer: GroupCommitter[int, int] = GroupCommitter(engine, write, max_in_flight=1)
+    committer: GroupCommitter[int, int] = GroupCommitter(in_transaction(engine, write), max_in_flight=1)
     outcomes = await asyncio.gather(*[committer.submit(i) for i in range(30)], return_exceptions=True)
     await engine.dispose()
     assert [o for o in outcomes if isinstance(o, Exception)] and isinstance(outcomes[13], ValueError)
@@ -53,7 +53,9 @@ async def test_drain_waits_for_everything_submitted(linger: float) -> None:
         written.extend(items)
         return [None] * len(items)
 
-    committer: GroupCommitter[int, None] = GroupCommitter(engine, write, linger_seconds=linger)
+    committer: GroupCommitter[int, None] = GroupCommitter(
+        in_transaction(engine, write), linger_seconds=linger
+    )
     tasks = [asyncio.create_task(committer.submit(i)) for i in range(50)]
     await asyncio.sleep(0)
     await committer.drain()

@@ -21,20 +21,29 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 BatchWriter = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+Transact = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+
+
+def in_transaction(engine: AsyncEngine, write_batch: BatchWriter[T, R]) -> Transact[T, R]:
+    """A batch writer run inside one SQLAlchemy transaction: the usual way to commit a batch."""
+
+    async def transact(items: Sequence[T]) -> Sequence[R]:
+        async with engine.begin() as conn:
+            return await write_batch(conn, items)
+
+    return transact
 
 
 class GroupCommitter(Generic[T, R]):
     def __init__(
         self,
-        engine: AsyncEngine,
-        write_batch: BatchWriter[T, R],
+        transact: Transact[T, R],
         *,
         max_batch: int = 1000,
         max_in_flight: int = 2,
         linger_seconds: float = 0.0,
     ) -> None:
-        self._engine = engine
-        self._write_batch = write_batch
+        self._transact = transact
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._linger = linger_seconds
@@ -74,8 +83,7 @@ class GroupCommitter(Generic[T, R]):
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
         try:
-            async with self._engine.begin() as conn:
-                results = await self._write_batch(conn, items)
+            results = await self._transact(items)
         except Exception as exc:
             if len(batch) == 1:
                 _fail(batch[0][1], exc)

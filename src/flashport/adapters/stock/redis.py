@@ -15,10 +15,11 @@ whether the COMMIT landed; then it is left in place (units held, never oversold)
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
-from flashport.adapters.db.group_commit import GroupCommitter
+from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 from flashport.adapters.db.schema import orders
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.domain.errors import ServiceUnavailable
@@ -49,6 +50,17 @@ return 1
 """
 
 
+class DraftWriter(Protocol):
+    """Writes a batch of new orders (rows, lines, outbox events) in one transaction, bypassing the
+    ORM: on PostgreSQL, :class:`flashport.adapters.db.order_writer.PgOrderWriter`."""
+
+    async def write(self, drafts: Sequence[OrderDraft]) -> None: ...
+
+    async def order_exists(self, order_id: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 def _ms(moment: Any) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -64,6 +76,8 @@ class RedisStockEngine(StockEngine):
         prefix: str,
         max_in_flight: int = 4,
         linger: float = 0.0,
+        max_reserve_batch: int = 256,
+        writer: DraftWriter | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -72,9 +86,17 @@ class RedisStockEngine(StockEngine):
         self._release = client.register_script((SCRIPTS / "release.lua").read_text())
         self._forget = client.register_script((SCRIPTS / "forget.lua").read_text())
         self._init = client.register_script(_INIT)
+        self._writer = writer
         self.committer: GroupCommitter[OrderDraft, None] = GroupCommitter(
-            engine, self._insert_batch, max_in_flight=max_in_flight, linger_seconds=linger
+            self._write_with(writer) if writer is not None else in_transaction(engine, self._insert_batch),
+            max_in_flight=max_in_flight,
+            linger_seconds=linger,
         )
+        self._max_reserve_batch = max_reserve_batch
+        self._queued: dict[int, list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]]] = {}
+        self._dispatch_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reserve_calls = 0  # script calls made, for tests and the benchmark
 
     @property
     def restock_channel(self) -> str:
@@ -87,24 +109,9 @@ class RedisStockEngine(StockEngine):
         return self.key(item_id, "meta"), self.key(item_id, "taken"), self.key(item_id, "buyers")
 
     async def place(self, draft: OrderDraft) -> Placement:
-        item_id = draft.terms.item_id
-        meta, taken, buyers = self._item_keys(item_id)
-        idem = self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}")
-        args: list[str | int] = [
-            draft.buyer_id,
-            draft.quantity,
-            _ms(draft.created_at),
-            draft.id,
-            IDEMPOTENCY_TTL_MS,
-        ]
-        try:
-            status, value = await self._reserve(keys=[meta, taken, buyers, idem], args=args)
-        except RedisError as exc:
-            raise ServiceUnavailable(
-                "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
-            ) from exc
-        status = status.decode() if isinstance(status, bytes) else status
+        status, value = await self._reservation(draft)
         if status == "ok":
+            taken, buyers, idem = self._undo_keys(draft)
             await self._make_durable(draft, taken, buyers, idem)
             return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(value))
         if status == "duplicate":
@@ -114,6 +121,65 @@ class RedisStockEngine(StockEngine):
         if status == "unknown":
             return Placement.rejected(RejectReason.UNKNOWN_ITEM)
         return Placement.rejected(RejectReason(status), remaining=int(value))
+
+    def _reservation(self, draft: OrderDraft) -> asyncio.Future[tuple[str, Any]]:
+        """Queue the draft for the next reservation call of its item. Every purchase of one item that
+        arrives within one turn of the event loop goes to Redis in a single script call."""
+        future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        queued = self._queued.get(draft.terms.item_id)
+        if queued is None:
+            self._queued[draft.terms.item_id] = [(draft, future)]
+            if not self._dispatch_scheduled:
+                self._dispatch_scheduled = True
+                asyncio.get_running_loop().call_soon(self._dispatch)
+        else:
+            queued.append((draft, future))
+        return future
+
+    def _dispatch(self) -> None:
+        self._dispatch_scheduled = False
+        queued, self._queued = self._queued, {}
+        for item_id, waiting in queued.items():
+            for start in range(0, len(waiting), self._max_reserve_batch):
+                task = asyncio.create_task(
+                    self._reserve_batch(item_id, waiting[start : start + self._max_reserve_batch])
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _reserve_batch(
+        self, item_id: int, waiting: list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]]
+    ) -> None:
+        meta, taken, buyers = self._item_keys(item_id)
+        keys = [meta, taken, buyers]
+        args: list[str | int] = [_ms(waiting[0][0].created_at), IDEMPOTENCY_TTL_MS]
+        for draft, _ in waiting:
+            keys.append(self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}"))
+            args += (draft.buyer_id, draft.quantity, draft.id)
+        try:
+            answer = await self._reserve(keys=keys, args=args)
+        except RedisError as exc:
+            for _, future in waiting:
+                if not future.done():
+                    error = ServiceUnavailable(
+                        "the stock engine is unreachable; nothing was reserved",
+                        code="stock_engine_unavailable",
+                    )
+                    error.__cause__ = exc
+                    future.set_exception(error)
+            return
+        self.reserve_calls += 1
+        for i, (_, future) in enumerate(waiting):
+            status = answer[2 * i]
+            if isinstance(status, bytes):
+                status = status.decode()
+            if not future.done():
+                future.set_result((status, answer[2 * i + 1]))
+
+    def _undo_keys(self, draft: OrderDraft) -> tuple[str, str, str]:
+        item_id = draft.terms.item_id
+        _, taken, buyers = self._item_keys(item_id)
+        return taken, buyers, self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}")
 
     async def _make_durable(self, draft: OrderDraft, taken: str, buyers: str, idem: str) -> None:
         try:
@@ -137,11 +203,21 @@ class RedisStockEngine(StockEngine):
 
     async def _order_exists(self, order_id: str) -> bool | None:
         try:
+            if self._writer is not None:
+                return await self._writer.order_exists(order_id)
             async with reading(self._engine) as conn:
                 return (await conn.scalar(sa.select(orders.c.id).where(orders.c.id == order_id))) is not None
         except Exception:
             log.exception("cannot tell whether order %s was saved", order_id)
             return None
+
+    @staticmethod
+    def _write_with(writer: DraftWriter) -> Callable[[Sequence[OrderDraft]], Awaitable[list[None]]]:
+        async def transact(drafts: Sequence[OrderDraft]) -> list[None]:
+            await writer.write(drafts)
+            return [None] * len(drafts)
+
+        return transact
 
     @staticmethod
     async def _insert_batch(conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[None]:
@@ -223,4 +299,11 @@ class RedisStockEngine(StockEngine):
             await self.redis.publish(self.restock_channel, str(item_id))
 
     async def close(self) -> None:
+        while self._tasks or self._queued:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
         await self.committer.drain()
+        if self._writer is not None:
+            await self._writer.close()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
-from flashport.adapters.db.group_commit import GroupCommitter
+from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 from flashport.adapters.db.schema import buyer_item_units, sale_events, sale_items
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.domain.errors import DomainError, ServiceUnavailable
@@ -35,7 +35,7 @@ class SqlStockEngine(StockEngine):
         self._engine = engine
         # SQLite has one writer at a time, so more than one transaction in flight only queues.
         self._committer: GroupCommitter[OrderDraft, Placement] = GroupCommitter(
-            engine, self._place_batch, max_in_flight=max_in_flight, linger_seconds=linger
+            in_transaction(engine, self._place_batch), max_in_flight=max_in_flight, linger_seconds=linger
         )
 
     async def place(self, draft: OrderDraft) -> Placement:
