@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int = 0) -> AsyncIterator[str]:
-    """Run ``app`` on ``port`` (0: any free one) and yield its base URL; stopped on exit."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+async def serving(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """Run ``app`` on ``port`` (0: any free one) and yield its base URL; stopped on exit. ``options``
+    go to ``uvicorn.Config`` (``http=BuyEdge`` serves through the buy edge, as ``flashport serve`` does)."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

@@ -54,7 +54,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=port,
         workers=workers or settings.workers,
         loop="uvloop",
-        http="httptools",
+        # The buy edge answers purchases itself and hands every other request to uvicorn's httptools
+        # protocol (api/edge.py); with the fast lane off, plain httptools serves everything.
+        http="flashport.api.edge:BuyEdge" if settings.buy_fast_lane else "httptools",
         log_level=settings.log_level,
         access_log=False,
         backlog=4096,

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import errors
+from flashport.api import edge, errors
 from flashport.api.fast_lane import BuyFastLane
 from flashport.api.routes import (
     accounts,
@@ -45,18 +45,20 @@ def create_app(
     sandboxes = _sandboxes(chosen)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        # The yielded dict is the ASGI lifespan state: uvicorn hands it to each connection, which is
+        # how the buy edge (api/edge.py) finds the context without going through the app.
         async with AsyncExitStack() as stack:
             for sandbox in sandboxes.values():  # Starlette does not run a mounted app's lifespan itself
                 await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
             if ctx is not None:
                 app.state.ctx = ctx
-                yield
+                yield {edge.CONTEXT_KEY: ctx}
                 return
             own = await build_context(chosen)
             app.state.ctx = own
             stack.push_async_callback(close_context, own)
-            yield
+            yield {edge.CONTEXT_KEY: own}
 
     app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     if ctx is not None:

@@ -43,23 +43,23 @@ class BuyFastLane:
     async def _buy(self, scope: Scope, receive: Receive, send: Send, item_id: int) -> None:
         ctx = self._owner.state.ctx
         try:
-            headers = _headers(scope)
-            who = _buyer(ctx, headers.get(b"authorization"))
-            quantity = _quantity(await _body(receive))
+            headers = headers_of(scope)
+            who = buyer_of(ctx, headers.get(b"authorization"))
+            quantity = quantity_of(await _body(receive))
             key = headers.get(b"idempotency-key")
             order = await buying.buy(ctx, who, item_id, quantity, key.decode("latin-1") if key else None)
         except DomainError as exc:
-            await _answer(send, status_for(exc), _error(exc), _error_headers(exc))
+            await _answer(send, status_for(exc), error_body(exc), error_headers(exc))
             return
         status = 201 if order.pop("created") else 200
         await _answer(send, status, order, [])
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
+def headers_of(scope: Scope) -> dict[bytes, bytes]:
     return {name: value for name, value in scope["headers"]}
 
 
-def _buyer(ctx: Any, authorization: bytes | None) -> int:
+def buyer_of(ctx: Any, authorization: bytes | None) -> int:
     if not authorization or not authorization[:7].lower() == b"bearer ":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
     who = accounts.verify_token(ctx, authorization[7:].decode("latin-1").strip())
@@ -82,7 +82,7 @@ async def _body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _quantity(body: bytes) -> int:
+def quantity_of(body: bytes) -> int:
     if not body.strip():
         return 1
     try:
@@ -103,7 +103,7 @@ def _invalid(field: str, message: str) -> InvalidInput:
     )
 
 
-def _error(exc: DomainError) -> dict[str, Any]:
+def error_body(exc: DomainError) -> dict[str, Any]:
     return {
         "code": exc.code,
         "message": exc.message,
@@ -111,7 +111,7 @@ def _error(exc: DomainError) -> dict[str, Any]:
     }
 
 
-def _error_headers(exc: DomainError) -> list[tuple[bytes, bytes]]:
+def error_headers(exc: DomainError) -> list[tuple[bytes, bytes]]:
     if isinstance(exc, Unauthenticated):
         return [(b"www-authenticate", b"Bearer")]
     retry = getattr(exc, "retry_after", None)

@@ -44,8 +44,10 @@ class Target:
         return cls(parts.hostname, parts.port or 80)
 
 
-def purchase_request(target: Target, item_id: int, token: str, idempotency_key: str) -> bytes:
-    body = b'{"quantity": 1}'
+def purchase_request(
+    target: Target, item_id: int, token: str, idempotency_key: str, quantity: int = 1
+) -> bytes:
+    body = b'{"quantity": %d}' % quantity
     return (
         f"POST /api/v1/sale-items/{item_id}/buy HTTP/1.1\r\n"
         f"Host: {target.host}:{target.port}\r\n"
