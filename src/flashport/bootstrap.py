@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 
 from flashport.adapters.customs.gateway import HttpCustomsGateway
 from flashport.adapters.db.engine import create_engine
+from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayProvider
@@ -33,12 +34,18 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
         pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=128, timeout=5)
         client = aioredis.Redis(connection_pool=pool)
+        # On PostgreSQL new orders skip the ORM: binary COPY over a pool of their own (order_writer.py).
+        writer = None
+        if not settings.is_sqlite:
+            in_flight = settings.group_commit_in_flight
+            writer = await PgOrderWriter.open(settings.async_database_url, connections=in_flight)
         stock = RedisStockEngine(
             client,
             engine,
             prefix=settings.redis_prefix,
             max_in_flight=settings.group_commit_in_flight,
             linger=linger,
+            writer=writer,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         if listen_for_restock:

@@ -116,6 +116,7 @@ def demo(serve_too: bool) -> None:
 def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
     """Compare the stock engine's counters with the database truth (and repair them)."""
     from flashport.bootstrap import build_context, close_context
+    from flashport.services.reconcile import dangling_references
     from flashport.services.reconcile import reconcile as run
 
     settings = _settings()
@@ -124,6 +125,7 @@ def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
         ctx = await build_context(settings, listen_for_restock=False)
         try:
             reports = await run(ctx, list(items) or None, repair=repair, settle=settle)
+            dangling = await dangling_references(ctx)
         finally:
             await close_context(ctx)
         click.echo(
@@ -142,7 +144,9 @@ def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
             f"{len(reports)} live item(s), {len(bad)} with differences left"
             + (" (use --repair)" if bad and not repair else "")
         )
-        return 1 if bad else 0
+        for d in dangling:  # orders and lines have no foreign keys (migration 0007): never repaired here
+            click.echo(f"problem: {d.count} {d.what}, e.g. {', '.join(d.examples)}")
+        return 1 if bad or dangling else 0
 
     sys.exit(asyncio.run(go()))
 

@@ -9,6 +9,11 @@ A difference can be (a) a reservation whose order is still being committed (gone
 (b) a real leak: a process killed between reserving and committing, or lost counters. Repair only
 moves what is *stable*: it takes two readings ``settle`` seconds apart and, per buyer, shifts by the
 smaller difference of the same sign, so an in-flight purchase is never mistaken for a leak.
+
+It also looks for references that point at nothing: orders and order lines have no foreign keys (they
+cost a row lookup per order on the hottest write, migration 0007), so an order whose buyer, event or
+item, or a line whose order, item or SKU, is gone shows up here. Those are reported, never repaired:
+only a person can tell what the row should point at.
 """
 
 from __future__ import annotations
@@ -39,6 +44,22 @@ class ItemReport:
     @property
     def agrees(self) -> bool:
         return self.difference == 0 and not self.buyer_differences
+
+
+@dataclass(frozen=True)
+class DanglingReferences:
+    """Rows of one kind whose reference points at nothing, e.g. "orders whose buyer does not exist"."""
+
+    what: str
+    count: int
+    examples: list[str]  # keys of the first few rows (order id, or order id:line number)
+
+
+async def dangling_references(ctx: Context) -> list[DanglingReferences]:
+    """Every kind of dangling reference in the orders and their lines; empty when all is well."""
+    async with ctx.read() as conn:
+        found = await orders_repo.dangling_references(conn)
+    return [DanglingReferences(what, count, examples) for what, count, examples in found]
 
 
 async def live_item_ids(ctx: Context) -> list[int]:

@@ -16,6 +16,7 @@ from flashport.adapters.db.schema import (
     sale_events,
     sale_items,
     skus,
+    users,
     warehouses,
 )
 from flashport.domain.money import format_fen
@@ -168,3 +169,35 @@ async def taken_truth(
         buyers[buyer_id] = int(units)
         truth[item_id] = (total + int(units), buyers)
     return truth
+
+
+# The references of the hot tables. They have no foreign keys (migration 0007): the write path takes these
+# ids from rows it has just read or from a verified token, and ``flashport reconcile`` checks them here.
+_ORDER_KEY = (orders.c.id,)
+_LINE_KEY = (order_lines.c.order_id, order_lines.c.line_no)
+_REFERENCES: tuple[tuple[str, tuple[sa.Column[Any], ...], sa.Column[Any], sa.Table], ...] = (
+    ("orders whose buyer does not exist", _ORDER_KEY, orders.c.buyer_id, users),
+    ("orders whose sale event does not exist", _ORDER_KEY, orders.c.event_id, sale_events),
+    ("orders whose sale item does not exist", _ORDER_KEY, orders.c.sale_item_id, sale_items),
+    ("order lines whose order does not exist", _LINE_KEY, order_lines.c.order_id, orders),
+    ("order lines whose sale item does not exist", _LINE_KEY, order_lines.c.sale_item_id, sale_items),
+    ("order lines whose SKU does not exist", _LINE_KEY, order_lines.c.sku_id, skus),
+)
+
+
+async def dangling_references(conn: AsyncConnection, *, samples: int = 5) -> list[tuple[str, int, list[str]]]:
+    """Per kind of reference that points at nothing: (what, how many rows, the keys of the first
+    ``samples``). Kinds without such rows are left out. One anti-join per kind, each reading a whole hot
+    table: for an operator's command, never for a request."""
+    found = []
+    for what, key, column, referred in _REFERENCES:
+        query = (
+            sa.select(*key, sa.func.count().over().label("dangling"))
+            .where(~sa.exists().where(referred.c.id == column))
+            .order_by(*key)
+            .limit(samples)
+        )
+        rows = (await conn.execute(query)).all()
+        if rows:
+            found.append((what, int(rows[0].dangling), [":".join(str(v) for v in r[:-1]) for r in rows]))
+    return found

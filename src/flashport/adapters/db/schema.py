@@ -212,9 +212,10 @@ orders = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # UUID made by the API process: group commit
     sa.Column("order_no", sa.String(32), nullable=False, unique=True),
-    sa.Column("buyer_id", BigId, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("event_id", BigId, sa.ForeignKey("sale_events.id"), nullable=False),
-    sa.Column("sale_item_id", BigId, sa.ForeignKey("sale_items.id"), nullable=False),
+    # No foreign keys on hot tables (0007): each is a row lookup per order; reconcile reports dangling ids.
+    sa.Column("buyer_id", BigId, nullable=False),  # users.id
+    sa.Column("event_id", BigId, nullable=False),  # sale_events.id
+    sa.Column("sale_item_id", BigId, nullable=False),  # sale_items.id
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("fulfilment", sa.String(16), nullable=False),
@@ -250,10 +251,11 @@ orders = sa.Table(
 order_lines = sa.Table(
     "order_lines",
     metadata,
-    sa.Column("order_id", sa.String(36), sa.ForeignKey("orders.id"), primary_key=True),
+    # No foreign keys, as in orders: the lines are written with their order, in its transaction.
+    sa.Column("order_id", sa.String(36), primary_key=True),  # orders.id
     sa.Column("line_no", sa.Integer, primary_key=True),
-    sa.Column("sale_item_id", BigId, sa.ForeignKey("sale_items.id"), nullable=False),
-    sa.Column("sku_id", BigId, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("sale_item_id", BigId, nullable=False),  # sale_items.id
+    sa.Column("sku_id", BigId, nullable=False),  # skus.id
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price_fen", sa.BigInteger, nullable=False),
