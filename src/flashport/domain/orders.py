@@ -119,9 +119,11 @@ def sale_window_reason(terms: ItemTerms, now: datetime) -> RejectReason | None:
 
 
 def new_order_no(now: datetime) -> str:
-    """``FP`` + UTC date and time to the second + 8 random hex digits: unique without coordination
-    between API processes, sortable by time, and short enough for the customs orderNo field (≤ 60)."""
-    return f"FP{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+    """``FP`` + UTC date and time to the second + 12 random hex digits: unique without coordination
+    between API processes, sortable by time, and short enough for the customs orderNo field (≤ 60).
+    48 random bits: even 10,000 orders in one second collide about once in five million seconds (with
+    32 bits, a 600,000-unit sale had a fair chance of one collision, and a group commit fails on it)."""
+    return f"FP{now:%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
 
 
 def draft_order(

@@ -13,8 +13,8 @@ from flashport.services.context import Tx
 
 
 def cop_no_of(order_no: str) -> str:
-    """The inventory list's copNo (at most 20): the order number without its ``FP20`` prefix, so it is
-    unique as long as order numbers are (one century of them)."""
+    """The inventory list's copNo (at most 20): the order number's last 20 characters, day of the month
+    to the second and the 48 random bits, unique as long as those bits are."""
     return order_no[4:][-20:]
 
 
