@@ -79,9 +79,14 @@ class BuyEdge(asyncio.Protocol):
         self._closing = False  # close once the purchases in hand are answered
         self._reading_paused = False
         self._idle: asyncio.TimerHandle | None = None
-        # Hand-off to uvicorn: the bytes it must see (rebuilt), and whether the current request goes there.
+        # Hand-off to uvicorn: the rebuilt bytes its protocol has yet to see (None: no hand-off begun),
+        # the protocol once made, and whether the transport already delivers to it directly.
         self._replay: list[bytes] | None = None
+        self._successor: HttpToolsProtocol | None = None
         self._handed_off = False
+        self._in_message = False  # between on_message_begin and on_message_complete
+        self._owe_continue = False  # a "100 Continue" to send once the purchases ahead are answered
+        self._lost = False
         # The request being parsed.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -102,17 +107,21 @@ class BuyEdge(asyncio.Protocol):
             self._hand_off()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         self._server_state.connections.discard(self)
         self._cancel_idle()
         self._waiting.clear()
+        if self._successor is not None:  # made, but the transport still delivered to us
+            self._successor.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         self._cancel_idle()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            if self._replay is not None:
-                self._replay.append(data[upgrade.args[0] :] if upgrade.args else b"")
+            if self._replay is not None:  # the rest is the upgraded protocol's, raw
+                self._forward(data[upgrade.args[0] :] if upgrade.args else b"")
+                self._in_message = False
                 self._hand_off()
         except httptools.HttpParserError:
             self._bad_request()
@@ -121,11 +130,17 @@ class BuyEdge(asyncio.Protocol):
                 self._hand_off()
 
     def pause_writing(self) -> None:
-        if self._transport is not None:
+        if self._successor is not None:
+            self._successor.pause_writing()
+        elif self._transport is not None:
             self._transport.pause_reading()
+            self._reading_paused = True
 
     def resume_writing(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
+        if self._successor is not None:
+            self._successor.resume_writing()
+        elif self._transport is not None and not self._transport.is_closing():
+            self._reading_paused = False
             self._transport.resume_reading()
 
     # -- uvicorn's server calls this on a graceful stop ------------------------------------------------
@@ -139,6 +154,7 @@ class BuyEdge(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._in_message = True
         self._url = b""
         self._headers = []
         self._item_id = None
@@ -167,8 +183,11 @@ class BuyEdge(asyncio.Protocol):
             match = BUY_URL.match(self._url)
             if match is not None:
                 self._item_id = int(match.group(1))
-                if self._expects_continue() and self._transport is not None:
-                    self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if self._expects_continue():
+                    if self._serving or self._waiting:
+                        self._owe_continue = True  # after the answers ahead of it, in order
+                    else:
+                        self._continue()
                 return
         # Not a purchase: from here on this connection belongs to uvicorn.
         if self._replay is None:
@@ -177,21 +196,22 @@ class BuyEdge(asyncio.Protocol):
         for name, value in self._headers:
             head += (name, b": ", value, b"\r\n")
         head.append(b"\r\n")
-        self._replay.append(b"".join(head))
+        self._forward(b"".join(head))
 
     def on_body(self, body: bytes) -> None:
         if self._item_id is None:
             if self._replay is not None:  # replayed as it came; a chunked body is chunked again
-                self._replay.append(b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
+                self._forward(b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
             return
         self._body_size += len(body)
         if self._body_size <= MAX_BODY:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
         if self._item_id is None:
             if self._replay is not None and self._chunked:
-                self._replay.append(b"0\r\n\r\n")
+                self._forward(b"0\r\n\r\n")
             return
         self._waiting.append(
             Purchase(
@@ -212,6 +232,9 @@ class BuyEdge(asyncio.Protocol):
     # -- answering purchases ---------------------------------------------------------------------------
 
     def _serve_next(self) -> None:
+        if self._lost:
+            self._serving = False
+            return
         if self._reading_paused and len(self._waiting) < MAX_PIPELINED and self._transport is not None:
             self._reading_paused = False
             self._transport.resume_reading()
@@ -223,6 +246,8 @@ class BuyEdge(asyncio.Protocol):
             elif self._replay is not None:
                 self._hand_off()
             else:
+                if self._owe_continue:
+                    self._continue()
                 self._arm_idle()
             return
         self._serving = True
@@ -249,9 +274,9 @@ class BuyEdge(asyncio.Protocol):
         ctx = self._ctx
         assert ctx is not None  # without one, connection_made handed the connection off
         try:
+            who = buyer_of(ctx, purchase.authorization)  # who asks first, as the ASGI lanes do
             if purchase.too_large:
                 raise InvalidInput("request body too large", code="payload_too_large")
-            who = buyer_of(ctx, purchase.authorization)
             quantity = quantity_of(purchase.body)
             key = purchase.key.decode("latin-1") if purchase.key is not None else None
             order = await buying.buy(ctx, who, purchase.item_id, quantity, key)
@@ -278,26 +303,47 @@ class BuyEdge(asyncio.Protocol):
     def _expects_continue(self) -> bool:
         return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in self._headers)
 
+    def _continue(self) -> None:
+        self._owe_continue = False
+        if self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _forward(self, data: bytes) -> None:
+        """Rebuilt bytes of requests that go to uvicorn: straight to its protocol once it exists."""
+        if self._successor is not None:
+            self._successor.data_received(data)
+        elif self._replay is not None:
+            self._replay.append(data)
+
     def _hand_off(self) -> None:
-        """Give the connection to uvicorn once every purchase received before it has been answered."""
-        if self._serving or self._waiting or self._handed_off or self._closing or self._transport is None:
+        """Give the connection to uvicorn, in two steps. Once every purchase received before the first
+        other request has been answered, uvicorn's protocol is made and sees the rebuilt bytes so far.
+        Once our parser is between two requests, the transport delivers to it directly; until then a
+        request cut across reads goes on through our parser, rebuilt, so its framing stays whole."""
+        if self._lost or self._handed_off or self._transport is None:
+            return
+        if self._successor is None:
+            if self._serving or self._waiting or self._closing:
+                return
+            self._server_state.connections.discard(self)
+            self._cancel_idle()
+            if self._reading_paused:  # uvicorn's protocol would never know to resume
+                self._reading_paused = False
+                self._transport.resume_reading()
+            self._successor = HttpToolsProtocol(
+                config=self._config,
+                server_state=self._server_state,
+                app_state=self._app_state,
+                _loop=self._loop,
+            )
+            self._successor.connection_made(self._transport)
+            replay, self._replay = b"".join(self._replay or ()), []
+            if replay:
+                self._successor.data_received(replay)
+        if self._in_message:
             return
         self._handed_off = True
-        replay = b"".join(self._replay or ())
-        self._replay = None
-        self._server_state.connections.discard(self)
-        self._cancel_idle()
-        successor = HttpToolsProtocol(
-            config=self._config,
-            server_state=self._server_state,
-            app_state=self._app_state,
-            _loop=self._loop,
-        )
-        self._transport.set_protocol(successor)
-        successor.connection_made(self._transport)
-        if replay:
-            successor.data_received(replay)
-        # Whatever this parser still holds for the connection now flows to the successor directly.
+        self._transport.set_protocol(self._successor)
         self._parser = _Discard()  # type: ignore[assignment]
 
     def _bad_request(self) -> None:
