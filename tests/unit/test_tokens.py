@@ -1,5 +1,5 @@
 """Bearer tokens: what verify_token accepts and what it refuses (it runs on every buy, so it has its
-own fast path over PyJWT's signature check; these cases hold it to PyJWT's own rules)."""
+own check of the HS256 signature instead of PyJWT's; these cases hold it to PyJWT's own verdicts)."""
 
 from __future__ import annotations
 
@@ -100,3 +100,47 @@ def test_a_tampered_payload_is_refused(ctx: Context) -> None:
     forged = jwt.utils.base64url_encode(b'{"sub":"1","role":"operator","exp":9999999999}').decode()
     with pytest.raises(Unauthenticated):
         verify_token(ctx, f"{header}.{forged}.{signature}")
+
+
+def _tampered_variants(token: str) -> list[str]:
+    head, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return [
+        f"{head}.{payload}.{flipped}",  # another signature
+        f"{head}.{payload}.{signature}!",  # a character outside base64url
+        f"{head}.{payload}.{signature[:10]} {signature[10:]}",  # a space inside the signature
+        f"{head}.{payload}.{signature}==",  # padding where none belongs
+        f"{head}.{payload}",  # no signature segment
+        f"{head}.{payload}.{signature}.{signature}",  # five parts (JWE-shaped)
+        f"{head}..{signature}",  # empty payload
+        f"{payload}.{head}.{signature}",  # segments swapped
+        f"{head}.{payload}.{signature}é",  # not ASCII
+        "",
+    ]
+
+
+def test_tampered_tokens_are_refused_as_pyjwt_refuses_them(ctx: Context) -> None:
+    token = issue_token(ctx, Principal(42, Role.BUYER))
+    for variant in _tampered_variants(token):
+        with pytest.raises(jwt.PyJWTError):
+            jwt.decode(variant, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+        with pytest.raises(Unauthenticated):
+            verify_token(ctx, variant)
+
+
+def test_header_extensions_and_other_algorithms_are_refused(ctx: Context) -> None:
+    for headers in ({"crit": ["exp"]}, {"b64": False, "crit": ["b64"]}):
+        token = jwt.encode(_claims(), SECRET, algorithm="HS256", headers=headers)
+        with pytest.raises(Unauthenticated):
+            verify_token(ctx, token)
+    with warnings.catch_warnings():  # PyJWT finds a 40-byte key short for HS384: the point here
+        warnings.simplefilter("ignore")
+        hs384 = jwt.encode(_claims(), SECRET, algorithm="HS384")
+    with pytest.raises(Unauthenticated):
+        verify_token(ctx, hs384)
+
+
+def test_any_token_pyjwt_signs_with_the_platform_key_and_hs256_is_accepted(ctx: Context) -> None:
+    for extra in ({}, {"kid": "k1"}, {"typ": None}):
+        token = jwt.encode(_claims(sub="9"), SECRET, algorithm="HS256", headers=extra or None)
+        assert verify_token(ctx, token) == Principal(9, Role.BUYER)
