@@ -95,3 +95,15 @@ def test_only_unpaid_orders_can_be_cancelled_by_the_buyer() -> None:
     for status in (OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.CANCELLED):
         with pytest.raises(Conflict):
             check_cancellable_by_buyer(status)
+
+
+def test_order_numbers_carry_the_second_and_48_random_bits() -> None:
+    from flashport.domain.orders import new_order_no
+
+    first = new_order_no(datetime(2026, 11, 25, 12, 0, 0, 5, tzinfo=UTC))
+    same_second = new_order_no(datetime(2026, 11, 25, 12, 0, 0, 900_000, tzinfo=UTC))
+    next_second = new_order_no(datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC))
+    assert first[:16] == same_second[:16] == "FP20261125120000"
+    assert next_second[:16] == "FP20261125120001"
+    assert len(first) == 28 and first != same_second
+    assert all(c in "0123456789ABCDEF" for c in first[16:] + same_second[16:])

@@ -123,7 +123,14 @@ def new_order_no(now: datetime) -> str:
     between API processes, sortable by time, and short enough for the customs orderNo field (≤ 60).
     48 random bits: even 10,000 orders in one second collide about once in five million seconds (with
     32 bits, a 600,000-unit sale had a fair chance of one collision, and a group commit fails on it)."""
-    return f"FP{now:%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+    global _stamp
+    second = now.replace(microsecond=0)
+    if _stamp[0] != second or _stamp[0].tzinfo is not now.tzinfo:  # strftime once a second, not per order
+        _stamp = (second, f"FP{now:%Y%m%d%H%M%S}")
+    return f"{_stamp[1]}{secrets.token_hex(6).upper()}"
+
+
+_stamp: tuple[datetime, str] = (datetime.min, "")
 
 
 def draft_order(
