@@ -282,3 +282,39 @@ async def test_when_the_order_cannot_be_written_the_reservation_is_released(
     retried = await buy(http, sale.item_id, token, "k")
     assert retried.status_code == 201
     assert (await buy(http, sale.item_id, other, "o")).json()["code"] == "sold_out"
+
+
+async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_script_call(
+    buy_ctx: Context,
+) -> None:
+    """Redis batches the purchases of one item that arrive in one loop turn into one Lua call; each is
+    still judged as if alone, in arrival order: a key used twice, a buyer over the limit, stock out."""
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.domain.errors import Conflict
+    from flashport.services import buying
+
+    if not isinstance(buy_ctx.stock, RedisStockEngine):
+        pytest.skip("batching is how the Redis engine reserves")
+    sale = await make_sale(buy_ctx, quantity=3, limit=1)
+    [(a, _), (b, _), (c, _), (d, _)] = await make_buyers(buy_ctx, 4)
+    await buy_ctx.buy_path.terms(buy_ctx, sale.item_id)  # cached, so all five reach Redis in one turn
+    calls = buy_ctx.stock.reserve_calls
+    answers = await asyncio.gather(
+        buying.buy(buy_ctx, a, sale.item_id, 1, "same"),
+        buying.buy(buy_ctx, a, sale.item_id, 1, "same"),  # the same key again: the same order
+        buying.buy(buy_ctx, a, sale.item_id, 1, "other"),  # over the limit of 1
+        buying.buy(buy_ctx, b, sale.item_id, 1, "b"),
+        buying.buy(buy_ctx, c, sale.item_id, 1, "c"),
+        buying.buy(buy_ctx, d, sale.item_id, 1, "d"),  # the fourth unit of three
+        return_exceptions=True,
+    )
+    assert buy_ctx.stock.reserve_calls == calls + 1
+    first, again, over, for_b, for_c, for_d = answers
+    assert isinstance(first, dict) and first["created"] is True
+    assert isinstance(again, dict) and again["created"] is False and again["id"] == first["id"]
+    assert isinstance(over, Conflict) and over.code == "buyer_limit_reached"
+    assert isinstance(for_b, dict) and isinstance(for_c, dict)
+    assert isinstance(for_d, Conflict) and for_d.code == "sold_out"
+    async with buy_ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 0}
