@@ -19,11 +19,14 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]:
-    """Run ``app`` on ``port`` (0: any free one) and yield its base URL; stopped on exit. ``options``
-    go to ``uvicorn.Config`` (``http=BuyEdge`` serves through the buy edge, as ``flashport serve`` does)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
-    server = uvicorn.Server(config)
+async def running(
+    app: Any, *, stop_timeout: float | None = None, **options: Any
+) -> AsyncIterator[uvicorn.Server]:
+    """Run ``app`` with uvicorn on a loopback port and yield the server (its state, its sockets).
+    ``options`` go to ``uvicorn.Config`` (``http=BuyEdge`` serves through the buy edge, as
+    ``flashport serve`` does). With ``stop_timeout``, a graceful stop that takes longer is forced."""
+    options = {"host": "127.0.0.1", "port": 0, "log_level": "warning", "lifespan": "on"} | options
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -31,9 +34,19 @@ async def serving(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]
             task.result()
             raise RuntimeError("server stopped before it started")
         await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{bound}"
+        yield server
     finally:
         server.should_exit = True
-        await task
+        try:
+            await asyncio.wait_for(asyncio.shield(task), stop_timeout)
+        except TimeoutError:
+            server.force_exit = True
+            await task
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """Run ``app`` on ``port`` (0: any free one) and yield its base URL; stopped on exit."""
+    async with running(app, port=port, **options) as server:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"

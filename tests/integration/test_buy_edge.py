@@ -38,6 +38,7 @@ from flashport.services.context import Context
 from flashport.settings import Settings
 from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
+from tests.servers import running
 
 TIMEOUT = 5.0  # seconds any single read may take before the test fails instead of hanging
 
@@ -57,29 +58,9 @@ def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 # -- a real uvicorn server with the edge installed ----------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def edge_server(app: Any, **options: Any) -> AsyncIterator[uvicorn.Server]:
-    """Like ``tests.servers.serving(app, http=BuyEdge)``, but yields the server itself (its state, its
-    port) and gives up waiting for a graceful stop after a few seconds instead of hanging the run."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", http=BuyEdge, **options
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped before it started")
-        await asyncio.sleep(0.01)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(task), TIMEOUT)
-        except TimeoutError:
-            server.force_exit = True
-            await task
+def edge_server(app: Any, **options: Any) -> contextlib.AbstractAsyncContextManager[uvicorn.Server]:
+    """A real server with the edge installed; a graceful stop that hangs is forced after a few seconds."""
+    return running(app, http=BuyEdge, stop_timeout=TIMEOUT, **options)
 
 
 def port_of(server: uvicorn.Server) -> int:
