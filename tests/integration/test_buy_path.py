@@ -321,3 +321,47 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
     async with buy_ctx.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 0}
+
+
+async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_reserved(
+    buy_ctx: Context,
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.domain.errors import ServiceUnavailable
+    from flashport.services import buying
+
+    if not isinstance(buy_ctx.stock, RedisStockEngine):
+        pytest.skip("the SQL engine has no Redis to lose")
+    stock = buy_ctx.stock
+    sale = await make_sale(buy_ctx, quantity=5, limit=1)
+    buyers = await make_buyers(buy_ctx, 3)
+    await buy_ctx.buy_path.terms(buy_ctx, sale.item_id)
+    real_reserve = stock._reserve
+
+    async def unreachable(**_: object) -> object:
+        raise RedisConnectionError("Connection refused")
+
+    async def garbled(**_: object) -> object:
+        return [b"ok"]  # one value for three purchases
+
+    for broken in (unreachable, garbled):
+        stock._reserve = broken  # type: ignore[assignment]
+        try:
+            answers = await asyncio.wait_for(
+                asyncio.gather(
+                    *[buying.buy(buy_ctx, b, sale.item_id, 1, f"k-{b}") for b, _ in buyers],
+                    return_exceptions=True,
+                ),
+                timeout=10,
+            )
+        finally:
+            stock._reserve = real_reserve
+        assert all(isinstance(a, ServiceUnavailable) for a in answers), answers
+        assert {a.code for a in answers if isinstance(a, ServiceUnavailable)} == {"stock_engine_unavailable"}
+    async with buy_ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 0
+    assert (await stock.remaining([sale.item_id])) == {sale.item_id: 5}
+    retried = await buying.buy(buy_ctx, buyers[0][0], sale.item_id, 1, f"k-{buyers[0][0]}")
+    assert retried["created"] is True

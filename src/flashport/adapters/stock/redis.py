@@ -159,14 +159,14 @@ class RedisStockEngine(StockEngine):
         try:
             answer = await self._reserve(keys=keys, args=args)
         except RedisError as exc:
-            for _, future in waiting:
-                if not future.done():
-                    error = ServiceUnavailable(
-                        "the stock engine is unreachable; nothing was reserved",
-                        code="stock_engine_unavailable",
-                    )
-                    error.__cause__ = exc
-                    future.set_exception(error)
+            self._fail(waiting, exc)
+            return
+        except BaseException as exc:  # cancelled, or a bug: no purchase may wait forever on this call
+            self._fail(waiting, exc)
+            raise
+        if not isinstance(answer, list) or len(answer) != 2 * len(waiting):
+            log.error("reserve.lua answered %r to %d purchases", answer, len(waiting))
+            self._fail(waiting, None)
             return
         self.reserve_calls += 1
         for i, (_, future) in enumerate(waiting):
@@ -175,6 +175,18 @@ class RedisStockEngine(StockEngine):
                 status = status.decode()
             if not future.done():
                 future.set_result((status, answer[2 * i + 1]))
+
+    @staticmethod
+    def _fail(
+        waiting: list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]], cause: BaseException | None
+    ) -> None:
+        for _, future in waiting:
+            if not future.done():
+                error = ServiceUnavailable(
+                    "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
+                )
+                error.__cause__ = cause
+                future.set_exception(error)
 
     def _undo_keys(self, draft: OrderDraft) -> tuple[str, str, str]:
         item_id = draft.terms.item_id
