@@ -34,11 +34,12 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
         pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=128, timeout=5)
         client = aioredis.Redis(connection_pool=pool)
-        # On PostgreSQL new orders skip the ORM: binary COPY over a pool of their own (order_writer.py).
+        # On PostgreSQL new orders skip the ORM: binary COPY over a pool of their own (order_writer.py),
+        # opened at the first order.
         writer = None
         if not settings.is_sqlite:
             in_flight = settings.group_commit_in_flight
-            writer = await PgOrderWriter.open(settings.async_database_url, connections=in_flight)
+            writer = PgOrderWriter(settings.async_database_url, connections=in_flight)
         stock = RedisStockEngine(
             client,
             engine,

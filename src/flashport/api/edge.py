@@ -94,6 +94,7 @@ class BuyEdge(asyncio.Protocol):
         self._authorization: bytes | None = None
         self._key: bytes | None = None
         self._chunked = False
+        self._expect_continue = False
         self._body: list[bytes] = []
         self._body_size = 0
 
@@ -161,6 +162,7 @@ class BuyEdge(asyncio.Protocol):
         self._authorization = None
         self._key = None
         self._chunked = False
+        self._expect_continue = False
         self._body = []
         self._body_size = 0
 
@@ -176,6 +178,8 @@ class BuyEdge(asyncio.Protocol):
             self._key = value
         elif lowered == b"transfer-encoding":
             self._chunked = b"chunked" in value.lower()
+        elif lowered == b"expect":
+            self._expect_continue = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -183,7 +187,7 @@ class BuyEdge(asyncio.Protocol):
             match = BUY_URL.match(self._url)
             if match is not None:
                 self._item_id = int(match.group(1))
-                if self._expects_continue():
+                if self._expect_continue:
                     if self._serving or self._waiting:
                         self._owe_continue = True  # after the answers ahead of it, in order
                     else:
@@ -299,9 +303,6 @@ class BuyEdge(asyncio.Protocol):
         transport.write(b"".join(parts))
 
     # -- plumbing ------------------------------------------------------------------------------------
-
-    def _expects_continue(self) -> bool:
-        return any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in self._headers)
 
     def _continue(self) -> None:
         self._owe_continue = False

@@ -115,7 +115,6 @@ def issue_token(ctx: Context, principal: Principal) -> str:
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
-_KEYS: dict[str, bytes] = {}
 
 
 def _segment(part: bytes) -> bytes:
@@ -145,10 +144,7 @@ def _signed_claims(token: str, secret: str) -> Any:
         or "b64" in header
     ):
         raise ValueError("not an HS256 token")
-    key = _KEYS.get(secret)
-    if key is None:
-        key = _KEYS[secret] = secret.encode()
-    expected = hmac.new(key, signing_input, hashlib.sha256).digest()
+    expected = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, _segment(signature)):
         raise ValueError("bad signature")
     return orjson.loads(_segment(payload_part))

@@ -14,6 +14,7 @@ batch carries the batch's transaction id (``pg_current_xact_id``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,21 +97,35 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
 
 
 class PgOrderWriter:
-    """Writes batches of new orders over a small asyncpg pool of its own. Build with :meth:`open`."""
+    """Writes batches of new orders over a small asyncpg pool of its own. The pool opens at the first
+    write, so processes that build the context but never take an order (the worker, ``reconcile``)
+    hold no connections for it."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, database_url: str, *, connections: int = 2) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self._connections = connections
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
 
     @classmethod
     async def open(cls, database_url: str, *, connections: int = 2) -> PgOrderWriter:
-        pool = await asyncpg.create_pool(
-            asyncpg_dsn(database_url),
-            min_size=connections,
-            max_size=connections,
-            init=_prepare_session,
-            reset=_keep_session,
-        )
-        return cls(pool)
+        """A writer whose pool is open already (a bad URL fails here, not at the first order)."""
+        writer = cls(database_url, connections=connections)
+        await writer._ready()
+        return writer
+
+    async def _ready(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=self._connections,
+                        max_size=self._connections,
+                        init=_prepare_session,
+                        reset=_keep_session,
+                    )
+        return self._pool
 
     async def write(self, drafts: Sequence[OrderDraft]) -> None:
         """All the drafts or none: raises (and writes nothing) if any row is refused, e.g. a duplicate
@@ -118,16 +133,19 @@ class PgOrderWriter:
         if not drafts:
             return
         order_rows, line_rows, event_rows = _rows(drafts)
-        async with self._pool.acquire() as conn, conn.transaction():
+        pool = self._pool if self._pool is not None else await self._ready()
+        async with pool.acquire() as conn, conn.transaction():
             await conn.copy_records_to_table("orders", records=order_rows, columns=ORDER_COLUMNS)
             await conn.copy_records_to_table("order_lines", records=line_rows, columns=LINE_COLUMNS)
             await conn.copy_records_to_table("outbox", records=event_rows, columns=EVENT_COLUMNS)
 
     async def order_exists(self, order_id: str) -> bool:
-        return bool(await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)", order_id))
+        pool = await self._ready()
+        return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)", order_id))
 
     async def close(self) -> None:
-        await self._pool.close()
+        if self._pool is not None:
+            await self._pool.close()
 
 
 def _rows(drafts: Sequence[OrderDraft]) -> tuple[list[tuple[Any, ...]], ...]:
