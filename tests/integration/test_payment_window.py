@@ -76,6 +76,95 @@ async def test_two_racing_sweepers_expire_each_order_once(buy_ctx: Context) -> N
     assert expired_events == 40
 
 
+async def test_a_sweep_expires_orders_of_several_items_in_batches_and_returns_each_unit_once(
+    buy_ctx: Context,
+) -> None:
+    first = await make_sale(buy_ctx, quantity=30, limit=2)
+    second = await make_sale(buy_ctx, quantity=30, limit=2)
+    buyers = await make_buyers(buy_ctx, 12)
+    placed = []
+    for n, (buyer, _) in enumerate(buyers):  # each buyer holds 2 units of one item, 1 of the other
+        two, one = (first, second) if n % 2 else (second, first)
+        placed.append(await buying.buy(buy_ctx, buyer, two.item_id, 2, f"a{n}"))
+        placed.append(await buying.buy(buy_ctx, buyer, one.item_id, 1, f"b{n}"))
+    assert await buy_ctx.stock.remaining([first.item_id, second.item_id]) == {  # type: ignore[union-attr]
+        first.item_id: 12,
+        second.item_id: 12,
+    }
+    later(buy_ctx, 21)
+    assert await order_service.expire_unpaid_orders(buy_ctx, batch=5, max_batches=3) == 15  # bounded pass
+    assert await order_service.expire_unpaid_orders(buy_ctx, batch=5) == 9  # the rest, five at a time
+    assert await order_service.expire_unpaid_orders(buy_ctx, batch=5) == 0
+    stock = buy_ctx.stock
+    assert stock is not None
+    assert await stock.remaining([first.item_id, second.item_id]) == {first.item_id: 30, second.item_id: 30}
+    for sale in (first, second):
+        counters = await stock.read_counters(sale.item_id)
+        assert counters is not None and counters.taken == 0 and not counters.per_buyer
+    async with buy_ctx.read() as conn:
+        rows = (await conn.execute(sa.select(orders.c.status, orders.c.stock_released_at))).all()
+        events = (
+            await conn.execute(
+                sa.select(outbox.c.subject, sa.func.count())
+                .where(outbox.c.type == "order.expired")
+                .group_by(outbox.c.subject)
+            )
+        ).all()
+    assert len(rows) == 24 and all(r.status == "expired" and r.stock_released_at is not None for r in rows)
+    assert sorted(subject for subject, _ in events) == sorted(f"order:{o['order_no']}" for o in placed)
+    assert {count for _, count in events} == {1}
+
+
+async def test_three_sweepers_taking_small_batches_expire_each_order_once(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=60, limit=1)
+    buyers = await make_buyers(buy_ctx, 60)
+    for n, (buyer, _) in enumerate(buyers):
+        await buying.buy(buy_ctx, buyer, sale.item_id, 1, f"k{n}")
+    others = [await build_context(buy_ctx.settings, listen_for_restock=False) for _ in range(2)]
+    try:
+        for ctx in (buy_ctx, *others):
+            later(ctx, 21)
+        counts = await asyncio.gather(
+            *(order_service.expire_unpaid_orders(ctx, batch=4) for ctx in (buy_ctx, *others, buy_ctx))
+        )
+        counts.append(await order_service.expire_unpaid_orders(buy_ctx))  # one skipped a locked row: later
+    finally:
+        for ctx in others:
+            await close_context(ctx)
+    assert sum(counts) == 60
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 60}  # type: ignore[union-attr]
+    counters = await buy_ctx.stock.read_counters(sale.item_id)  # type: ignore[union-attr]
+    assert counters is not None and counters.taken == 0 and not counters.per_buyer
+
+
+async def test_a_release_cut_off_in_the_middle_of_a_batch_is_finished_exactly_once(buy_ctx: Context) -> None:
+    sale = await make_sale(buy_ctx, quantity=10, limit=1)
+    buyers = await make_buyers(buy_ctx, 10)
+    for n, (buyer, _) in enumerate(buyers):
+        await buying.buy(buy_ctx, buyer, sale.item_id, 1, f"k{n}")
+    stock = buy_ctx.stock
+    assert stock is not None
+    original = stock.release_after
+
+    async def dies_halfway(closed):  # type: ignore[no-untyped-def]
+        await original(closed[: len(closed) // 2])
+        raise ConnectionError("killed halfway through the batch's release")
+
+    stock.release_after = dies_halfway  # type: ignore[method-assign]
+    later(buy_ctx, 21)
+    try:
+        assert await order_service.expire_unpaid_orders(buy_ctx) == 10
+    finally:
+        stock.release_after = original  # type: ignore[method-assign]
+    in_db = stock.name == "sql"  # the SQL engine returned every unit inside the expiring transaction
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 10 if in_db else 5}
+    assert await order_service.finish_interrupted_releases(buy_ctx) == (0 if in_db else 10)
+    assert await order_service.finish_interrupted_releases(buy_ctx) == 0
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 10}  # the first half not twice
+    counters = await stock.read_counters(sale.item_id)
+    assert counters is not None and counters.taken == 0 and not counters.per_buyer
+
+
 async def test_cancel_racing_expiry_returns_the_units_once(buy_ctx: Context) -> None:
     sale = await make_sale(buy_ctx, quantity=20, limit=1)
     buyers = await make_buyers(buy_ctx, 20)
@@ -164,7 +253,7 @@ async def test_an_interrupted_release_is_finished_by_the_worker_exactly_once(buy
     assert stock is not None
     original = stock.release_after
 
-    async def crash(_order):  # type: ignore[no-untyped-def]
+    async def crash(_orders):  # type: ignore[no-untyped-def]
         raise ConnectionError("killed between commit and release")
 
     stock.release_after = crash  # type: ignore[method-assign]
@@ -177,6 +266,6 @@ async def test_an_interrupted_release_is_finished_by_the_worker_exactly_once(buy
     assert await order_service.finish_interrupted_releases(buy_ctx) == 0
     if stock.name == "redis":  # a duplicate release (a second worker racing) changes nothing
         await stock.release_after(
-            {"id": order["id"], "sale_item_id": sale.item_id, "buyer_id": buyer, "quantity": 1}
+            [{"id": order["id"], "sale_item_id": sale.item_id, "buyer_id": buyer, "quantity": 1}]
         )
     assert (await stock.remaining([sale.item_id])) == {sale.item_id: 1}

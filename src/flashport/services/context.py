@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,10 @@ class Tx:
 
     async def emit(self, type_: str, subject: str, payload: dict[str, Any]) -> None:
         await outbox.append(self.conn, type_, subject, payload, self.now)
+
+    async def emit_many(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Several events (type, subject, payload) in one statement, in the order given."""
+        await outbox.append_many(self.conn, events, self.now)
 
 
 @dataclass

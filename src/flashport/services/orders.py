@@ -7,7 +7,7 @@ racing sweepers and cancels, exactly one moves the order, and only that one retu
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,50 +99,74 @@ async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> lis
     return [order_view(o) for o in found]
 
 
+_CLOSED_COLUMNS = (
+    orders.c.id,
+    orders.c.order_no,
+    orders.c.sale_item_id,
+    orders.c.buyer_id,
+    orders.c.quantity,
+    orders.c.event_id,
+)
+
+
 async def close_within(
     ctx: Context, tx: Tx, order_id: str, to: OrderStatus, *, buyer_id: int | None = None
 ) -> dict[str, Any] | None:
     """Inside ``tx``: move one pending order to ``to`` and return its units (when the stock engine
     lives in the database). None when someone else moved it first. If the result's ``released_now``
     is False, the caller must call :func:`release_after_commit` once ``tx`` has committed."""
-    stock = ctx.stock
-    assert stock is not None
-    where = [orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value]
+    where = [orders.c.id == order_id]
     if buyer_id is not None:
         where.append(orders.c.buyer_id == buyer_id)
+    closed = await close_many_within(ctx, tx, where, to)
+    return closed[0] if closed else None
+
+
+async def close_many_within(
+    ctx: Context, tx: Tx, where: Sequence[sa.ColumnElement[bool]], to: OrderStatus
+) -> list[dict[str, Any]]:
+    """Inside ``tx``: move every pending order that matches ``where`` to ``to`` in one conditional
+    UPDATE, return their units and write one outbox event each. Orders someone else moved first are
+    left alone. Each result's ``released_now`` says whether :func:`release_after_commit` is owed."""
+    stock = ctx.stock
+    assert stock is not None
     moved = (
         await tx.conn.execute(
             orders.update()
-            .where(*where)
+            .where(*where, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
             .values(status=to.value, closed_at=tx.now)
-            .returning(
-                orders.c.id,
-                orders.c.order_no,
-                orders.c.sale_item_id,
-                orders.c.buyer_id,
-                orders.c.quantity,
-                orders.c.event_id,
-            )
+            .returning(*_CLOSED_COLUMNS)
         )
-    ).first()
-    if moved is None:
-        return None
-    order = {**moved._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value}
-    order["released_now"] = await stock.release_within(tx.conn, order)
-    if order["released_now"]:
-        await tx.conn.execute(orders.update().where(orders.c.id == order_id).values(stock_released_at=tx.now))
-    await tx.emit(
-        f"order.{to.value}",
-        f"order:{moved.order_no}",
-        {
-            "order_id": moved.id,
-            "order_no": moved.order_no,
-            "sale_item_id": moved.sale_item_id,
-            "quantity": moved.quantity,
-            "units_returned": moved.quantity,
-        },
+    ).all()
+    if not moved:
+        return []
+    closed = [{**row._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value} for row in moved]
+    released_now = await stock.release_within(tx.conn, closed)
+    if released_now:
+        await _mark_released(tx, [order["id"] for order in closed])
+    await tx.emit_many(
+        [
+            (
+                f"order.{to.value}",
+                f"order:{row.order_no}",
+                {
+                    "order_id": row.id,
+                    "order_no": row.order_no,
+                    "sale_item_id": row.sale_item_id,
+                    "quantity": row.quantity,
+                    "units_returned": row.quantity,
+                },
+            )
+            for row in moved
+        ]
     )
-    return order
+    for order in closed:
+        order["released_now"] = released_now
+    return closed
+
+
+async def _mark_released(tx: Tx, order_ids: Sequence[str]) -> None:
+    await tx.conn.execute(orders.update().where(orders.c.id.in_(order_ids)).values(stock_released_at=tx.now))
 
 
 async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
@@ -152,23 +176,31 @@ async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int 
     if order is None:
         return False
     if not order["released_now"]:
-        await release_after_commit(ctx, order)
+        await release_after_commit(ctx, [order])
     return True
 
 
-async def release_after_commit(ctx: Context, order: Mapping[str, Any]) -> None:
+async def _close_batch(ctx: Context, where: Sequence[sa.ColumnElement[bool]], to: OrderStatus) -> int:
+    """One transaction that closes the pending orders matching ``where``, then their release."""
+    async with ctx.transaction() as tx:
+        closed = await close_many_within(ctx, tx, where, to)
+    await release_after_commit(ctx, [order for order in closed if not order["released_now"]])
+    return len(closed)
+
+
+async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]) -> None:
     """Second half of a release for engines outside the database. If this fails or the process dies
     here, ``finish_interrupted_releases`` does it later; the engine's marker makes it happen once."""
     assert ctx.stock is not None
+    if not closed:
+        return
     try:
-        await ctx.stock.release_after(order)
+        await ctx.stock.release_after(closed)
     except Exception:
-        log.exception("release of order %s interrupted; the worker will retry", order["id"])
+        log.exception("release of %d order(s) interrupted; the worker will retry", len(closed))
         return
     async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            orders.update().where(orders.c.id == order["id"]).values(stock_released_at=tx.now)
-        )
+        await _mark_released(tx, [order["id"] for order in closed])
 
 
 async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
@@ -192,23 +224,38 @@ async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[st
     return view
 
 
-async def expire_unpaid_orders(ctx: Context, *, batch: int = 500) -> int:
-    """Expire every pending order past its deadline; return how many this call expired. Safe to run in
-    several workers at once: each order is moved (and its units returned) by exactly one of them."""
-    now = ctx.clock()
-    async with ctx.read() as conn:
-        due = (
-            await conn.scalars(
-                sa.select(orders.c.id)
-                .where(orders.c.status == OrderStatus.PENDING_PAYMENT.value, orders.c.payment_deadline <= now)
-                .order_by(orders.c.payment_deadline)
-                .limit(batch)
-            )
-        ).all()
+async def expire_unpaid_orders(ctx: Context, *, batch: int = 1000, max_batches: int = 20) -> int:
+    """Expire pending orders past their deadline, oldest deadline first, ``batch`` per transaction
+    (one UPDATE, one outbox insert, one stock release), until none is due or ``max_batches`` were
+    done; return how many this call expired.
+
+    Safe to run in several workers at once: each batch locks the orders it takes and skips those
+    another sweeper (or a payment being settled) holds, so each order is moved, and its units
+    returned, by exactly one of them. On SQLite writers take turns, which gives the same."""
     expired = 0
-    for order_id in due:
-        if await _close(ctx, order_id, OrderStatus.EXPIRED):
-            expired += 1
+    for _ in range(max_batches):
+        async with ctx.transaction() as tx:
+            # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT ... FOR UPDATE): PostgreSQL
+            # may evaluate such a subquery more than once and then moves more than ``batch`` orders.
+            due = (
+                await tx.conn.scalars(
+                    sa.select(orders.c.id)
+                    .where(
+                        orders.c.status == OrderStatus.PENDING_PAYMENT.value,
+                        orders.c.payment_deadline <= tx.now,
+                    )
+                    .order_by(orders.c.payment_deadline)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            closed = (
+                await close_many_within(ctx, tx, [orders.c.id.in_(due)], OrderStatus.EXPIRED) if due else []
+            )
+        await release_after_commit(ctx, [order for order in closed if not order["released_now"]])
+        expired += len(closed)
+        if len(due) < batch:
+            break
     return expired
 
 
@@ -225,14 +272,13 @@ async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
                 .limit(batch)
             )
         ).all()
-    for row in rows:
-        await release_after_commit(ctx, dict(row._mapping))
+    await release_after_commit(ctx, [dict(row._mapping) for row in rows])
     return len(rows)
 
 
-async def cancel_pending_of_event(ctx: Context, event_id: int) -> int:
+async def cancel_pending_of_event(ctx: Context, event_id: int, *, batch: int = 500) -> int:
     """Cancel every unpaid order of a called-off sale (after the event itself is cancelled, so no new
-    ones come). A payment that still arrives for one of them is refunded."""
+    ones come), ``batch`` per transaction. A payment that still arrives for one of them is refunded."""
     async with ctx.read() as conn:
         pending = (
             await conn.scalars(
@@ -241,4 +287,8 @@ async def cancel_pending_of_event(ctx: Context, event_id: int) -> int:
                 )
             )
         ).all()
-    return sum([await _close(ctx, order_id, OrderStatus.CANCELLED) for order_id in pending])
+    cancelled = 0
+    for start in range(0, len(pending), batch):
+        chunk = pending[start : start + batch]
+        cancelled += await _close_batch(ctx, [orders.c.id.in_(chunk)], OrderStatus.CANCELLED)
+    return cancelled

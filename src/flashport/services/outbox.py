@@ -9,6 +9,7 @@ be jumped over. On SQLite, writers are serialised, so row ids already follow com
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,17 @@ async def append(
     conn: AsyncConnection, type_: str, subject: str, payload: dict[str, Any], now: datetime
 ) -> None:
     await conn.execute(outbox.insert().values(type=type_, subject=subject, occurred_at=now, payload=payload))
+
+
+async def append_many(
+    conn: AsyncConnection, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+) -> None:
+    """Several events (type, subject, payload) in one executemany, in the order given."""
+    if events:
+        await conn.execute(
+            outbox.insert(),
+            [{"type": t, "subject": s, "occurred_at": now, "payload": p} for t, s, p in events],
+        )
 
 
 def encode_cursor(tx_seq: int | None, last_id: int) -> str:

@@ -276,7 +276,7 @@ async def _apply(
         to = OrderStatus.EXPIRED if verdict is Verdict.EXPIRE_AND_REFUND else OrderStatus.CANCELLED
         closed = await order_service.close_within(ctx, tx, order.id, to)
         if closed is not None and not closed["released_now"]:
-            after.append(lambda: order_service.release_after_commit(ctx, closed))
+            after.append(lambda: order_service.release_after_commit(ctx, [closed]))
     assert judgement.refund_reason is not None
     refund_id = await refunds.request_within(
         tx, payment, report.trade_no, report.amount_fen, judgement.refund_reason, order.order_no

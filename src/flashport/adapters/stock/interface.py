@@ -62,9 +62,10 @@ class StockEngine(abc.ABC):
         """Reserve the draft's units and make the order durable, or refuse. Never half of it."""
 
     @abc.abstractmethod
-    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
-        """Called inside the transaction that moved ``order`` to expired/cancelled. Returns True when
-        the units were returned in that same transaction (then nothing is left to do after commit)."""
+    async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
+        """Called inside the transaction that moved ``orders`` (one or a sweep's batch) to expired or
+        cancelled. Returns True when their units were returned in that same transaction (then nothing
+        is left to do after commit)."""
 
     @abc.abstractmethod
     async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
@@ -72,9 +73,10 @@ class StockEngine(abc.ABC):
         count as sold rather than reserved where the engine tells the two apart."""
 
     @abc.abstractmethod
-    async def release_after(self, order: Mapping[str, Any]) -> None:
+    async def release_after(self, orders: Sequence[Mapping[str, Any]]) -> None:
         """Called after that transaction committed when ``release_within`` returned False. Must be
-        idempotent per order: a crash and a retry must not return the units twice."""
+        idempotent per order: a crash and a retry (of the whole batch or part of it) must not return
+        any order's units twice."""
 
     @abc.abstractmethod
     async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:

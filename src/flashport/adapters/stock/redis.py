@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).parent
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
+RELEASE_PIPELINE = 500  # releases per round trip when a sweep returns many orders at once
 
 _INIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -236,20 +237,32 @@ class RedisStockEngine(StockEngine):
         await orders_repo.insert_drafts(conn, drafts)
         return [None] * len(drafts)
 
-    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
+    async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
         return False  # Redis is not part of the database transaction: release after commit
 
     async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
         return None  # Redis counts reserved and sold units together as "taken"
 
-    async def release_after(self, order: Mapping[str, Any]) -> None:
-        item_id = order["sale_item_id"]
-        _, taken, buyers = self._item_keys(item_id)
-        marker = self.key(item_id, f"released:{order['id']}")
-        released = await self._release(
-            keys=[taken, buyers, marker], args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS]
-        )
-        if released:
+    async def release_after(self, orders: Sequence[Mapping[str, Any]]) -> None:
+        """One pipelined round trip per ``RELEASE_PIPELINE`` orders, then one restock message per item
+        that got units back. Each order's marker makes a retry of the whole batch, after a crash
+        anywhere in it, return only what had not come back yet."""
+        restocked: set[int] = set()
+        for start in range(0, len(orders), RELEASE_PIPELINE):
+            chunk = orders[start : start + RELEASE_PIPELINE]
+            pipe = self.redis.pipeline(transaction=False)
+            for order in chunk:
+                item_id = order["sale_item_id"]
+                _, taken, buyers = self._item_keys(item_id)
+                marker = self.key(item_id, f"released:{order['id']}")
+                await self._release(
+                    keys=[taken, buyers, marker],
+                    args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
+                    client=pipe,
+                )
+            released = await pipe.execute()
+            restocked.update(o["sale_item_id"] for o, now in zip(chunk, released, strict=True) if now)
+        for item_id in sorted(restocked):
             await self.redis.publish(self.restock_channel, str(item_id))
 
     async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:

@@ -8,6 +8,7 @@ SAVEPOINT inside the group-committed transaction, so one refused order never und
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -118,19 +119,34 @@ class SqlStockEngine(StockEngine):
         reason = sale_window_reason(terms, draft.created_at)
         return Placement.rejected(reason or RejectReason.SOLD_OUT, remaining=0 if reason is None else None)
 
-    async def release_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> bool:
-        qty, item_id = order["quantity"], order["sale_item_id"]
-        column = sale_items.c.sold if order["status_before"] == "paid" else sale_items.c.reserved
-        await conn.execute(
-            sale_items.update().where(sale_items.c.id == item_id).values({column.name: column - qty})
-        )
-        await conn.execute(
-            buyer_item_units.update()
-            .where(
-                buyer_item_units.c.sale_item_id == item_id, buyer_item_units.c.buyer_id == order["buyer_id"]
+    async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
+        """One UPDATE per item and counter, one executemany for the buyers' units, whatever the number
+        of orders. Rows are touched in sorted order so two sweepers of overlapping items always lock
+        them in the same order and cannot deadlock."""
+        units: defaultdict[tuple[int, str], int] = defaultdict(int)
+        per_buyer: defaultdict[tuple[int, int], int] = defaultdict(int)
+        for order in orders:
+            counter = "sold" if order["status_before"] == "paid" else "reserved"
+            units[(order["sale_item_id"], counter)] += order["quantity"]
+            per_buyer[(order["sale_item_id"], order["buyer_id"])] += order["quantity"]
+        for (item_id, counter), qty in sorted(units.items()):
+            column = sale_items.c[counter]
+            await conn.execute(
+                sale_items.update().where(sale_items.c.id == item_id).values({counter: column - qty})
             )
-            .values(units=buyer_item_units.c.units - qty)
-        )
+        if per_buyer:
+            await conn.execute(
+                buyer_item_units.update()
+                .where(
+                    buyer_item_units.c.sale_item_id == sa.bindparam("b_item"),
+                    buyer_item_units.c.buyer_id == sa.bindparam("b_buyer"),
+                )
+                .values(units=buyer_item_units.c.units - sa.bindparam("b_units")),
+                [
+                    {"b_item": item_id, "b_buyer": buyer_id, "b_units": qty}
+                    for (item_id, buyer_id), qty in sorted(per_buyer.items())
+                ],
+            )
         return True
 
     async def confirm_within(self, conn: AsyncConnection, order: Mapping[str, Any]) -> None:
@@ -141,7 +157,7 @@ class SqlStockEngine(StockEngine):
             .values(reserved=sale_items.c.reserved - qty, sold=sale_items.c.sold + qty)
         )
 
-    async def release_after(self, order: Mapping[str, Any]) -> None:
+    async def release_after(self, orders: Sequence[Mapping[str, Any]]) -> None:
         return None  # everything happened in release_within
 
     async def remaining(self, item_ids: Sequence[int]) -> dict[int, int]:
