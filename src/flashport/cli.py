@@ -184,13 +184,14 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
 
 
 def _register_subcommands() -> None:
-    from flashport.bench.cli import bench, loadcheck
+    from flashport.bench.cli import bench, bench_expiry, loadcheck
     from flashport.sandbox_customs.cli import customs_sim
     from flashport.sandbox_logistics.cli import sandbox_logistics
     from flashport.sandbox_pay.cli import sandbox_pay
 
     main.add_command(bench)
     main.add_command(loadcheck)
+    main.add_command(bench_expiry)
     main.add_command(sandbox_pay)
     main.add_command(customs_sim)
     main.add_command(sandbox_logistics)

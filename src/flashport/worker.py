@@ -57,6 +57,8 @@ async def run_forever(ctx: Context, stop: asyncio.Event) -> None:
             log.exception("worker pass failed; retrying in %.0f s", interval * 5)
             await _sleep_or_stop(stop, interval * 5)
             continue
+        if done["expired"] >= orders.EXPIRY_PASS_LIMIT:
+            continue  # the pass stopped at its budget with more due: a window just closed on a rush
         await _sleep_or_stop(stop, interval)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, outbox
@@ -12,7 +14,7 @@ from flashport.bootstrap import build_context, close_context
 from flashport.services import buying
 from flashport.services import orders as order_service
 from flashport.services.context import Context
-from flashport.worker import run_once
+from flashport.worker import run_forever, run_once
 from tests.sale_builder import make_buyers, make_sale
 
 
@@ -163,6 +165,44 @@ async def test_a_release_cut_off_in_the_middle_of_a_batch_is_finished_exactly_on
     assert await stock.remaining([sale.item_id]) == {sale.item_id: 10}  # the first half not twice
     counters = await stock.read_counters(sale.item_id)
     assert counters is not None and counters.taken == 0 and not counters.per_buyer
+
+
+async def test_the_worker_sweeps_again_at_once_while_a_closed_window_leaves_more_due(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=20, limit=1)
+    buyers = await make_buyers(buy_ctx, 20)
+    for n, (buyer, _) in enumerate(buyers):
+        await buying.buy(buy_ctx, buyer, sale.item_id, 1, f"k{n}")
+    # Passes of 5 orders and a poll interval far beyond the test's patience: only passes that follow
+    # each other without the pause can expire the 20 in time.
+    monkeypatch.setattr(
+        order_service,
+        "expire_unpaid_orders",
+        functools.partial(order_service.expire_unpaid_orders, batch=5, max_batches=1),
+    )
+    monkeypatch.setattr(order_service, "EXPIRY_PASS_LIMIT", 5)
+    slow = await build_context(
+        buy_ctx.settings.model_copy(update={"worker_poll_seconds": 60.0}), listen_for_restock=False
+    )
+    later(slow, 21)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_forever(slow, stop))
+    try:
+        for _ in range(100):
+            async with buy_ctx.read() as conn:
+                left = await conn.scalar(
+                    sa.select(sa.func.count()).where(orders.c.status == "pending_payment")
+                )
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+        await close_context(slow)
+    assert left == 0
+    assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 20}  # type: ignore[union-attr]
 
 
 async def test_cancel_racing_expiry_returns_the_units_once(buy_ctx: Context) -> None:

@@ -201,3 +201,46 @@ def _save(run: BenchRun, generator: report.RunSummary | None, stem: Path) -> Non
     )
     report.write_json(stem.with_suffix(".json"), document)
     click.echo(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.svg')}")
+
+
+@click.command("bench-expiry")
+@click.option("--units", default=100_000, show_default=True, type=click.IntRange(1, MAX_ITEM_QUANTITY))
+@click.option(
+    "--sweepers", default=1, show_default=True, type=click.IntRange(1, 16), help="Workers sweeping at once."
+)
+@click.option(
+    "--window",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Payment window (seconds) of the orders placed for the run.",
+)
+def bench_expiry(units: int, sweepers: int, window: int) -> None:
+    """Place UNITS unpaid orders, let their payment window close, and time the sweep that expires them
+    and returns their units. Exits 1 if an order was not expired exactly once or a unit stayed taken."""
+    from flashport.bench import expiry
+
+    settings = load_settings()
+    click.echo(f"placing {units:,} orders with a {window} s payment window ...", err=True)
+    result = asyncio.run(expiry.run(settings, units=units, sweepers=sweepers, window_seconds=window))
+    engine = "redis" if settings.redis_url else "sql"
+    database = "sqlite" if settings.is_sqlite else "postgresql"
+    click.echo(f"expiry bench: {units:,} orders, {sweepers} sweeper(s), {database} + {engine} stock engine")
+    per_order_us = 1e6 * result.sweeper_cpu_s / max(1, result.expired)
+    rows = [
+        ("placed in", f"{result.placing_s:.2f} s"),
+        ("expired", f"{result.expired:,} in {result.sweeping_s:.2f} s"),
+        ("expired/s", f"{result.expired_per_s:,.0f}"),
+        (
+            "sweeper CPU",
+            f"{result.sweeper_cpu_s:.2f} s ({per_order_us:.0f} µs an order)",
+        ),
+        ("orders not expired", f"{result.not_expired:,}"),
+        ("order.expired events missing / twice", f"{result.events_missing:,} / {result.events_duplicated:,}"),
+        ("units the stock engine still holds", f"{result.units_still_taken:,}"),
+    ]
+    for name, value in rows:
+        click.echo(f"  {name:<38} {value}")
+    click.echo("every order expired once and every unit returned: " + ("ok" if result.passed else "FAILED"))
+    if not result.passed:
+        raise SystemExit(1)

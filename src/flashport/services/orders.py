@@ -224,7 +224,14 @@ async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[st
     return view
 
 
-async def expire_unpaid_orders(ctx: Context, *, batch: int = 1000, max_batches: int = 20) -> int:
+EXPIRY_BATCH = 1_000  # orders per expiring transaction
+EXPIRY_BATCHES_PER_PASS = 20  # then the worker's other jobs get their turn
+EXPIRY_PASS_LIMIT = EXPIRY_BATCH * EXPIRY_BATCHES_PER_PASS
+
+
+async def expire_unpaid_orders(
+    ctx: Context, *, batch: int = EXPIRY_BATCH, max_batches: int = EXPIRY_BATCHES_PER_PASS
+) -> int:
     """Expire pending orders past their deadline, oldest deadline first, ``batch`` per transaction
     (one UPDATE, one outbox insert, one stock release), until none is due or ``max_batches`` were
     done; return how many this call expired.
