@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test lint format typecheck migrate bench clean
+.PHONY: help install demo serve worker test lint format typecheck migrate bench bench-expiry clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ test: $(STAMP) ## The whole suite: lint, types, tests on SQLite + PostgreSQL + R
 
 bench: $(STAMP) ## The record benchmark (see README: needs PostgreSQL and Redis)
 	$(BIN)/flashport bench
+
+bench-expiry: $(STAMP) ## Time how fast unpaid orders expire and their units return (see README)
+	$(BIN)/flashport bench-expiry
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
