@@ -243,7 +243,8 @@ async def expire_unpaid_orders(
     for _ in range(max_batches):
         async with ctx.transaction() as tx:
             # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT ... FOR UPDATE): PostgreSQL
-            # may evaluate such a subquery more than once and then moves more than ``batch`` orders.
+            # may evaluate such a subquery more than once, and in our tests it then moved more than
+            # ``batch`` orders in one statement.
             due = (
                 await tx.conn.scalars(
                     sa.select(orders.c.id)
