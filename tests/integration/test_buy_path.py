@@ -365,3 +365,29 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
     assert (await stock.remaining([sale.item_id])) == {sale.item_id: 5}
     retried = await buying.buy(buy_ctx, buyers[0][0], sale.item_id, 1, f"k-{buyers[0][0]}")
     assert retried["created"] is True
+
+
+async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_order_per_item(
+    buy_ctx: Context,
+) -> None:
+    from flashport.domain.errors import Conflict
+    from flashport.services import buying
+
+    first, second = (
+        await make_sale(buy_ctx, quantity=1, limit=1),
+        await make_sale(buy_ctx, quantity=1, limit=1),
+    )
+    buyers = [b for b, _ in await make_buyers(buy_ctx, 4)]
+    wanted = [second, first, second, first]  # one loop turn: one batch, items interleaved
+    answers = await asyncio.gather(
+        *(
+            buying.buy(buy_ctx, b, sale.item_id, 1, f"k{n}")
+            for n, (b, sale) in enumerate(zip(buyers, wanted, strict=True))
+        ),
+        return_exceptions=True,
+    )
+    assert [a["sale_item_id"] for a in answers[:2] if isinstance(a, dict)] == [second.item_id, first.item_id]
+    assert all(isinstance(a, Conflict) and a.code == "sold_out" for a in answers[2:]), answers
+    async with buy_ctx.read() as conn:
+        owners = dict((await conn.execute(sa.select(orders.c.sale_item_id, orders.c.buyer_id))).all())
+    assert owners == {second.item_id: buyers[0], first.item_id: buyers[1]}

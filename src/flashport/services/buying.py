@@ -66,12 +66,16 @@ class BuyPath:
         self._terms[item_id] = (time.monotonic() + self._terms_ttl, future)
         try:
             async with ctx.read() as conn:
-                future.set_result(await orders_repo.load_terms(conn, item_id))
+                terms = await orders_repo.load_terms(conn, item_id)
         except Exception as exc:
             self._terms.pop(item_id, None)
             future.set_exception(exc)
             future.exception()  # mark retrieved: the awaiting callers get it below
-        return await future
+            raise
+        # Only now, with the connection given back: the callers who came later wake up, and this one,
+        # which came first, goes on without yielding, so it reaches the stock engine ahead of them.
+        future.set_result(terms)
+        return terms
 
     def forget_terms(self, item_ids: list[int]) -> None:
         for item_id in item_ids:

@@ -53,8 +53,12 @@ class SqlStockEngine(StockEngine):
             ) from exc
 
     async def _place_batch(self, conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[Placement]:
-        results = []
-        for draft in drafts:
+        """Judged by item id, and in arrival order within an item (a stable sort), so every transaction
+        that touches several items' rows (this one, an expiry sweep) locks them in the same order and
+        none can deadlock with another."""
+        results: list[Placement | None] = [None] * len(drafts)
+        for index in sorted(range(len(drafts)), key=lambda i: drafts[i].terms.item_id):
+            draft = drafts[index]
             try:
                 async with conn.begin_nested() as savepoint:
                     placement = await self._place_one(conn, draft)
@@ -67,8 +71,8 @@ class SqlStockEngine(StockEngine):
                 if existing is None:
                     raise
                 placement = Placement(PlacementKind.DUPLICATE, order_id=existing.id)
-            results.append(placement)
-        return results
+            results[index] = placement
+        return [placement for placement in results if placement is not None]
 
     async def _place_one(self, conn: AsyncConnection, draft: OrderDraft) -> Placement:
         existing = await orders_repo.find_by_key(conn, draft.buyer_id, draft.idempotency_key)
