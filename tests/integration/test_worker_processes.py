@@ -212,13 +212,17 @@ async def _assert_every_order_expired_once_and_every_unit_back(ctx: Context, sal
     assert report.agrees
 
 
+async def _sale_with_a_short_window(ctx: Context, units: int) -> tuple[Sale, list[tuple[int, str]]]:
+    """A sale of ``units`` (limit 1) and as many buyers, bought from with the workers' short window."""
+    _short_window(ctx)
+    return await make_sale(ctx, quantity=units, limit=1), await make_buyers(ctx, units)
+
+
 async def test_two_worker_processes_expire_every_due_order_once_even_when_one_is_killed_and_replaced(
     buy_ctx: Context, tmp_path: Path
 ) -> None:
     units = 2000
-    _short_window(buy_ctx)
-    sale = await make_sale(buy_ctx, quantity=units, limit=1)
-    buyers = await make_buyers(buy_ctx, units)
+    sale, buyers = await _sale_with_a_short_window(buy_ctx, units)
     await _place_orders_at_one_instant(buy_ctx, sale, buyers, "rush")
     assert buy_ctx.stock is not None
     assert await buy_ctx.stock.remaining([sale.item_id]) == {sale.item_id: 0}  # sold out, all unpaid
@@ -244,9 +248,7 @@ async def test_a_restarted_worker_process_expires_the_orders_that_came_due_while
     buy_ctx: Context, tmp_path: Path
 ) -> None:
     units = 300
-    _short_window(buy_ctx)
-    sale = await make_sale(buy_ctx, quantity=units, limit=1)
-    buyers = await make_buyers(buy_ctx, units)
+    sale, buyers = await _sale_with_a_short_window(buy_ctx, units)
     path = buy_ctx.buy_path
     assert path is not None and buy_ctx.stock is not None
 

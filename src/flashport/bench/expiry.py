@@ -89,13 +89,13 @@ async def run(settings: Settings, *, units: int, sweepers: int, window_seconds: 
 
 async def _place_orders(ctx: Context, item_id: int, buyer_ids: list[int], run_id: str) -> Any:
     """One unit per buyer through the buy path; returns the latest payment deadline."""
-    last = None
+    last = ctx.clock()
     for first in range(0, len(buyer_ids), PLACING_CONCURRENCY):
         chunk = buyer_ids[first : first + PLACING_CONCURRENCY]
         placed = await asyncio.gather(
             *(buying.buy(ctx, b, item_id, 1, f"exp-{run_id}-{first + n}") for n, b in enumerate(chunk))
         )
-        last = max(order["payment_deadline"] for order in placed)
+        last = max(last, *(order["payment_deadline"] for order in placed))
     return last
 
 

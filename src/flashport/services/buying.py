@@ -67,10 +67,10 @@ class BuyPath:
         try:
             async with ctx.read() as conn:
                 terms = await orders_repo.load_terms(conn, item_id)
-        except Exception as exc:
+        except BaseException as exc:  # cancelled too: no caller may wait forever on this future
             self._terms.pop(item_id, None)
             future.set_exception(exc)
-            future.exception()  # mark retrieved: the awaiting callers get it below
+            future.exception()  # mark retrieved: the callers awaiting it get it as well
             raise
         # Only now, with the connection given back: the callers who came later wake up, and this one,
         # which came first, goes on without yielding, so it reaches the stock engine ahead of them.

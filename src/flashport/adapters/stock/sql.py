@@ -56,7 +56,7 @@ class SqlStockEngine(StockEngine):
         """Judged by item id, and in arrival order within an item (a stable sort), so every transaction
         that touches several items' rows (this one, an expiry sweep) locks them in the same order and
         none can deadlock with another."""
-        results: list[Placement | None] = [None] * len(drafts)
+        results: dict[int, Placement] = {}
         for index in sorted(range(len(drafts)), key=lambda i: drafts[i].terms.item_id):
             draft = drafts[index]
             try:
@@ -72,7 +72,7 @@ class SqlStockEngine(StockEngine):
                     raise
                 placement = Placement(PlacementKind.DUPLICATE, order_id=existing.id)
             results[index] = placement
-        return [placement for placement in results if placement is not None]
+        return [results[index] for index in range(len(drafts))]
 
     async def _place_one(self, conn: AsyncConnection, draft: OrderDraft) -> Placement:
         existing = await orders_repo.find_by_key(conn, draft.buyer_id, draft.idempotency_key)
