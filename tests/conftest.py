@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flashport.adapters.db import migrate
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import metadata
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.settings import Settings

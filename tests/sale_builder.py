@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from flashport.bench.setup import insert_buyers, insert_sale
 from flashport.domain.accounts import Principal, Role
-from flashport.services import inventory
-from flashport.services.accounts import issue_token
+from flashport.services.accounts.users import issue_token
 from flashport.services.context import Context
+from flashport.services.sales import inventory
 
 
 @dataclass(frozen=True)

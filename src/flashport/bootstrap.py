@@ -14,9 +14,9 @@ from flashport.adapters.payments.alipay import AlipayProvider
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
-from flashport.services.buying import BuyPath
 from flashport.services.context import Context
-from flashport.services.sold_out import RestockListener, SoldOutBoard
+from flashport.services.sales.buying import BuyPath
+from flashport.services.sales.sold_out import RestockListener, SoldOutBoard
 from flashport.settings import Settings
 
 # Without pub/sub (SQL engine) a sold-out flag is re-checked after this long: "within a second".

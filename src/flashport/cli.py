@@ -48,15 +48,15 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     host, port = host or settings.host, port or settings.port
     click.echo(f"Flashport API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        "flashport.api.app:create_app",
+        "flashport.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers or settings.workers,
         loop="uvloop",
         # The buy edge answers purchases itself and hands every other request to uvicorn's httptools
-        # protocol (api/edge.py); with the fast lane off, plain httptools serves everything.
-        http="flashport.api.edge:BuyEdge" if settings.buy_fast_lane else "httptools",
+        # protocol (api/buy/edge.py); with the fast lane off, plain httptools serves everything.
+        http="flashport.api.buy.edge:BuyEdge" if settings.buy_fast_lane else "httptools",
         log_level=settings.log_level,
         access_log=False,
         backlog=4096,
@@ -116,8 +116,8 @@ def demo(serve_too: bool) -> None:
 def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
     """Compare the stock engine's counters with the database truth (and repair them)."""
     from flashport.bootstrap import build_context, close_context
-    from flashport.services.reconcile import dangling_references
-    from flashport.services.reconcile import reconcile as run
+    from flashport.services.sales.reconcile import dangling_references
+    from flashport.services.sales.reconcile import reconcile as run
 
     settings = _settings()
 
@@ -164,7 +164,7 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
     from flashport.bootstrap import build_context, close_context
     from flashport.domain.accounts import Role
     from flashport.domain.errors import DomainError
-    from flashport.services import accounts
+    from flashport.services.accounts import users as accounts
 
     settings = _settings()
 

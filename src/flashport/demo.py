@@ -20,16 +20,14 @@ import sqlalchemy as sa
 from flashport.adapters.db.schema import brands
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Principal, Role
-from flashport.services import (
-    accounts,
-    catalog,
-    catalog_products,
-    catalog_stock,
-    events,
-    events_items,
-    events_queries,
-)
+from flashport.services.accounts import users as accounts
+from flashport.services.catalog import products as catalog_products
+from flashport.services.catalog import reference as catalog
+from flashport.services.catalog import stock as catalog_stock
 from flashport.services.context import Context
+from flashport.services.sales import events
+from flashport.services.sales import items as events_items
+from flashport.services.sales import queries as events_queries
 from flashport.settings import Settings
 
 DEMO_PASSWORD = "flashport-demo"

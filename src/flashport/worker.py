@@ -13,9 +13,11 @@ from typing import Any
 
 from flashport.adapters.customs.gateway import CustomsUnavailable
 from flashport.bootstrap import build_context, close_context
-from flashport.services import orders, payments, refunds
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, withdrawal
+from flashport.services.orders import lifecycle as orders
+from flashport.services.payments import refunds
+from flashport.services.payments import settlement as payments
 from flashport.settings import Settings
 
 log = logging.getLogger("flashport.worker")

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 
 from flashport.adapters.db import migrate
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Role
 from flashport.services.context import Context

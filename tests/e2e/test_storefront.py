@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders
 from flashport.domain.accounts import Role
-from flashport.services import buying, identities
-from flashport.services import orders as order_service
+from flashport.services.accounts import identities
 from flashport.services.context import Context
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.sales import buying
 from tests.e2e.conftest import LiveServer, Visit
 from tests.factories import make_user
 from tests.sale_builder import make_sale
@@ -233,14 +234,14 @@ def test_pages_fit_a_phone_and_work_from_the_keyboard(phone_visit: Visit) -> Non
 
 def _payments_ready() -> bool:
     try:
-        from flashport.services import payments
+        from flashport.services.payments import settlement as payments
     except ImportError:
         return False
     return hasattr(payments, "start_payment")
 
 
 @pytest.mark.skipif(
-    not _payments_ready(), reason="flashport.services.payments.start_payment is not built yet"
+    not _payments_ready(), reason="flashport.services.payments.settlement.start_payment is not built yet"
 )
 def test_a_buyer_checks_out_pays_and_sees_the_order_paid(visit: Visit) -> None:
     server, page = visit.server, visit.page

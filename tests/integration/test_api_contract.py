@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from tests.factories import auth, make_supplier, make_user

@@ -1,4 +1,4 @@
-"""The buy edge (``api/edge.py``) over raw sockets: the bytes on the wire are written by hand, so
+"""The buy edge (``api/buy/edge.py``) over raw sockets: the bytes on the wire are written by hand, so
 pipelining, chunking, ``Expect`` and connection closing are exactly what each test says.
 
 Answers written by the edge itself carry no ``server`` header; uvicorn adds ``server: uvicorn`` to every
@@ -30,11 +30,11 @@ from starlette.routing import Route
 
 from flashport.adapters.db import migrate
 from flashport.adapters.db.schema import orders
-from flashport.api.app import create_app
-from flashport.api.edge import BuyEdge
+from flashport.api.buy.edge import BuyEdge
+from flashport.app import create_app
 from flashport.domain.accounts import Role
-from flashport.services import buying
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from flashport.settings import Settings
 from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, outbox, sale_items
-from flashport.api.app import create_app
-from flashport.api.edge import BuyEdge
+from flashport.api.buy.edge import BuyEdge
+from flashport.app import create_app
 from flashport.bench.loadgen import Target, Volley, fire_here, purchase_request
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
@@ -294,7 +294,7 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
     still judged as if alone, in arrival order: a key used twice, a buyer over the limit, stock out."""
     from flashport.adapters.stock.redis import RedisStockEngine
     from flashport.domain.errors import Conflict
-    from flashport.services import buying
+    from flashport.services.sales import buying
 
     if not isinstance(buy_ctx.stock, RedisStockEngine):
         pytest.skip("batching is how the Redis engine reserves")
@@ -330,7 +330,7 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
 
     from flashport.adapters.stock.redis import RedisStockEngine
     from flashport.domain.errors import ServiceUnavailable
-    from flashport.services import buying
+    from flashport.services.sales import buying
 
     if not isinstance(buy_ctx.stock, RedisStockEngine):
         pytest.skip("the SQL engine has no Redis to lose")
@@ -371,7 +371,7 @@ async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_or
     buy_ctx: Context,
 ) -> None:
     from flashport.domain.errors import Conflict
-    from flashport.services import buying
+    from flashport.services.sales import buying
 
     first, second = (
         await make_sale(buy_ctx, quantity=1, limit=1),

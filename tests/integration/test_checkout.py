@@ -22,12 +22,13 @@ from flashport.adapters.db.schema import (
     sale_items,
     skus,
 )
-from flashport.api.app import create_app
 from flashport.api.routes import compliance
+from flashport.app import create_app
 from flashport.domain.limits import customs_year
-from flashport.services import buying, checkout
+from flashport.services.accounts.identities import identity_hash, is_same_person
 from flashport.services.context import Context
-from flashport.services.identities import identity_hash, is_same_person
+from flashport.services.orders import checkout
+from flashport.services.sales import buying
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 

@@ -20,19 +20,21 @@ import sqlalchemy as sa
 
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import customs_messages, declarations, outbox, payment_exchanges, refunds
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
-from flashport.customs import validate
+from flashport.ceb import validate
 from flashport.domain.accounts import Role
 from flashport.domain.errors import Conflict
 from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.services import buying, checkout, identities
-from flashport.services import payments as payment_service
+from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.customs import fulfilment
+from flashport.services.orders import checkout
+from flashport.services.payments import settlement as payment_service
+from flashport.services.sales import buying
 from flashport.settings import Settings
 from flashport.worker import run_once
 from tests.conftest import _empty_all_tables

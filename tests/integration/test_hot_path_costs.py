@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from redis.crc import key_slot
 
 from flashport.adapters.stock.redis import RedisStockEngine
-from flashport.services import buying
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from tests.sale_builder import make_buyers, make_sale
 
 

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import customs_messages, customs_receipts, declarations, orders
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.domain.accounts import Role
-from flashport.services import buying
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from flashport.web import session as web_session
 from flashport.web.routes import operator as operator_pages
 from tests.factories import make_user

@@ -21,7 +21,7 @@ from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.db.schema import order_lines, orders, outbox
 from flashport.domain.orders import ItemTerms, OrderDraft, draft_order
 from flashport.services.context import Context
-from flashport.services.reconcile import dangling_references
+from flashport.services.sales.reconcile import dangling_references
 from flashport.settings import Settings
 from tests.conftest import _pg_admin, _pg_url
 from tests.sale_builder import make_buyers, make_sale

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, outbox
 from flashport.bootstrap import build_context, close_context
-from flashport.services import buying
-from flashport.services import orders as order_service
 from flashport.services.context import Context
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.sales import buying
 from flashport.worker import run_forever, run_once
 from tests.sale_builder import make_buyers, make_sale
 

@@ -28,15 +28,17 @@ from flashport.adapters.db.schema import (
     stock,
 )
 from flashport.adapters.payments import alipay_protocol as proto
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.errors import Conflict
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.services import buying, checkout, events, identities
-from flashport.services import orders as order_service
-from flashport.services import payments as payment_service
+from flashport.services.accounts import identities
 from flashport.services.context import Context
+from flashport.services.orders import checkout
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.payments import settlement as payment_service
+from flashport.services.sales import buying, events
 from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
 from tests.sale_builder import make_buyers, make_sale

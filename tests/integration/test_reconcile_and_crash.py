@@ -15,9 +15,9 @@ import sqlalchemy as sa
 
 from flashport.adapters.db.orders_repo import taken_truth
 from flashport.adapters.db.schema import orders
-from flashport.services import buying
 from flashport.services.context import Context
-from flashport.services.reconcile import reconcile
+from flashport.services.sales import buying
+from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port
 

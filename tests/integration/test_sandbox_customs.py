@@ -23,7 +23,7 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from flashport.adapters.customs.gateway import CustomsRefused, HttpCustomsGateway
-from flashport.customs import (
+from flashport.ceb import (
     AppType,
     BondedImport,
     Consignee,
@@ -47,7 +47,7 @@ from flashport.customs import (
     validate,
     waybill_message,
 )
-from flashport.customs.codes import MeasurementUnit, customs_country_code
+from flashport.ceb.codes import MeasurementUnit, customs_country_code
 from flashport.sandbox_customs import CustomsSimSettings, create_customs_app, reasons
 
 APP_TIME = datetime(2026, 6, 18, 2, 3, 4, tzinfo=UTC)

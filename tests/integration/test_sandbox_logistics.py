@@ -27,8 +27,8 @@ from flashport.adapters.logistics import (
     LogisticsRefused,
     WaybillRequest,
 )
-from flashport.customs import Consignee, Enterprise, parse_receipt, validate
-from flashport.customs.codes import TradeMode
+from flashport.ceb import Consignee, Enterprise, parse_receipt, validate
+from flashport.ceb.codes import TradeMode
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 from tests.servers import serving
 

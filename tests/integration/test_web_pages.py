@@ -21,11 +21,13 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, products, sale_items, skus
-from flashport.api.app import create_app
+from flashport.app import create_app
 from flashport.domain.accounts import Role
-from flashport.services import buying, checkout, identities
-from flashport.services import orders as order_service
+from flashport.services.accounts import identities
 from flashport.services.context import Context
+from flashport.services.orders import checkout
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.sales import buying
 from flashport.web import formatting
 from flashport.web import session as web_session
 from flashport.web.state import LIVE_TTL
@@ -215,7 +217,7 @@ async def test_log_in_refuses_a_wrong_password_and_keeps_the_email(
 
 
 async def test_log_in_never_redirects_to_another_site(ctx: Context, web: httpx.AsyncClient) -> None:
-    from flashport.services import accounts
+    from flashport.services.accounts import users as accounts
 
     await accounts.register(ctx, email="mei@example.com", password="long-enough-pw", name="Mei")
     token = await _csrf_from(web, "/login")
@@ -423,9 +425,9 @@ async def test_the_pay_button_redirects_to_the_payment_page(
         calls.append((buyer_id, order_no))
         return {"redirect_url": f"https://pay.example/checkout/{order_no}"}
 
-    fake = types.ModuleType("flashport.services.payments")
+    fake = types.ModuleType("flashport.services.payments.settlement")
     fake.start_payment = start_payment  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flashport.services.payments", fake)
+    monkeypatch.setitem(sys.modules, "flashport.services.payments.settlement", fake)
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
     order = await buying.buy(ctx, buyer, sale.item_id, 1, "pay-me")

@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, outbox
-from flashport.services import buying
 from flashport.services.context import Context, utc_now
-from flashport.services.reconcile import reconcile
+from flashport.services.sales import buying
+from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import Sale, make_buyers, make_sale
 from tests.servers import free_port
 

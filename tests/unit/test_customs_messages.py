@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from flashport.customs import (
+from flashport.ceb import (
     AppStatus,
     AppType,
     BondedImport,
@@ -50,8 +50,8 @@ from flashport.customs import (
     verify_signature,
     waybill_message,
 )
-from flashport.customs.codes import MeasurementUnit, TradeMode, TransportMode, customs_country_code
-from flashport.customs.formatting import CHINA_STANDARD_TIME, format_yuan, is_guid
+from flashport.ceb.codes import MeasurementUnit, TradeMode, TransportMode, customs_country_code
+from flashport.ceb.formatting import CHINA_STANDARD_TIME, format_yuan, is_guid
 
 NS = {"ceb": "http://www.chinaport.gov.cn/ceb", "ds": "http://www.w3.org/2000/09/xmldsig#"}
 APP_TIME = datetime(2026, 6, 18, 2, 3, 4, tzinfo=UTC)  # 10:03:04 in Beijing

@@ -9,7 +9,7 @@ import pytest
 
 from flashport.domain.catalog import WarehouseKind
 from flashport.domain.errors import Conflict, InvalidInput
-from flashport.domain.events import (
+from flashport.domain.sales import (
     EventState,
     EventStatus,
     Fulfilment,

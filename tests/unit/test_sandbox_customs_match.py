@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from flashport.customs.formatting import CHINA_STANDARD_TIME
+from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs import reasons
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.documents import (

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from flashport.api.errors import error_responses
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
-from flashport.services import accounts
+from flashport.services.accounts import users as accounts
 from flashport.services.context import Context
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")

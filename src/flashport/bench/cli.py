@@ -28,7 +28,7 @@ from flashport.bench.loadgen import (
 )
 from flashport.bench.setup import PreparedSale, mint_tokens, new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
-from flashport.domain.events import MAX_ITEM_QUANTITY
+from flashport.domain.sales import MAX_ITEM_QUANTITY
 from flashport.settings import Settings, load_settings
 
 url_option = click.option(

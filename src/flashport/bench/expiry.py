@@ -2,11 +2,11 @@
 
 Twenty minutes after a record rush, every order nobody paid comes due within about a minute, and the
 units should be back on sale about as fast as they went. This measures the worker's sweep
-(:func:`flashport.services.orders.expire_unpaid_orders`) on the platform's real database and stock
+(:func:`flashport.services.orders.lifecycle.expire_unpaid_orders`) on the platform's real database and stock
 engine, in this process, with no HTTP in between:
 
 1. a sale of N units and N buyers (bench/setup.py), and one order per buyer placed through the buy path
-   (:func:`flashport.services.buying.buy`) with a payment window of a few seconds;
+   (:func:`flashport.services.sales.buying.buy`) with a payment window of a few seconds;
 2. once every deadline has passed, S sweepers (the worker's job, each on its own context as separate
    worker processes would be) expire everything that is due, and the clock runs until the last one
    returned;
@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from flashport.adapters.db.schema import orders, outbox
 from flashport.bench.setup import prepare_sale
 from flashport.bootstrap import build_context, close_context
-from flashport.services import buying
-from flashport.services import orders as order_service
 from flashport.services.context import Context
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.sales import buying
 from flashport.settings import Settings
 
 PLACING_CONCURRENCY = 1_000  # purchases in flight while the orders are placed

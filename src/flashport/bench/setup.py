@@ -32,10 +32,10 @@ from flashport.adapters.db.schema import (
     warehouses,
 )
 from flashport.domain.accounts import Principal, Role
-from flashport.domain.events import check_price_band
-from flashport.services import inventory
-from flashport.services.accounts import issue_token
+from flashport.domain.sales import check_price_band
+from flashport.services.accounts.users import issue_token
 from flashport.services.context import Context
+from flashport.services.sales import inventory
 from flashport.settings import Settings
 
 BUYER_CHUNK = 10_000

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from flashport.customs.validate import ceb_schema_path
+from flashport.ceb.validate import ceb_schema_path
 from flashport.sandbox_customs import routes
 from flashport.sandbox_customs.database import SingleWindowDatabase
 from flashport.sandbox_customs.settings import CustomsSimSettings

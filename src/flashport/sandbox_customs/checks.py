@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from flashport.customs.formatting import CHINA_STANDARD_TIME, format_yuan
+from flashport.ceb.formatting import CHINA_STANDARD_TIME, format_yuan
 from flashport.sandbox_customs import reasons
 from flashport.sandbox_customs.documents import (
     InventoryFacts,

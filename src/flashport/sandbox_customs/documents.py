@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from flashport.customs import ReceiptKind
+from flashport.ceb import ReceiptKind
 
 
 class DocumentKind(StrEnum):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from flashport.customs.formatting import CHINA_STANDARD_TIME
+from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs.documents import (
     Addressee,
     DocumentKind,

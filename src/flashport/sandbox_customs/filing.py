@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.customs import AppType
+from flashport.ceb import AppType
 from flashport.sandbox_customs import inbox, store
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.documents import DocumentKind, InventoryFacts, OrderFacts

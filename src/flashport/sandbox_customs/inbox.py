@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.customs import Receipt, new_guid, receipt_message
-from flashport.customs.receipts import BUSINESS_KEYS
+from flashport.ceb import Receipt, new_guid, receipt_message
+from flashport.ceb.receipts import BUSINESS_KEYS
 from flashport.sandbox_customs.reading import Envelope
 from flashport.sandbox_customs.tables import inbox
 

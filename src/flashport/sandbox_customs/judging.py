@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.customs.formatting import CHINA_STANDARD_TIME
+from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs import inbox, store
 from flashport.sandbox_customs.checks import Limits, china_year
 from flashport.sandbox_customs.documents import (

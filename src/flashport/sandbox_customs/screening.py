@@ -13,8 +13,8 @@ import base64
 from cryptography import x509
 from lxml import etree
 
-from flashport.customs import SignatureInvalid, validate, verify_signature
-from flashport.customs.envelope import DS_NS, safe_parser
+from flashport.ceb import SignatureInvalid, validate, verify_signature
+from flashport.ceb.envelope import DS_NS, safe_parser
 from flashport.sandbox_customs.documents import DocumentKind
 
 _CERTIFICATE = "/".join(f"{{{DS_NS}}}{name}" for name in ("KeyInfo", "X509Data", "X509Certificate"))

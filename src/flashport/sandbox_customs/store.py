@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.customs.formatting import CHINA_STANDARD_TIME
+from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs.documents import DocumentKind
 from flashport.sandbox_customs.reading import Incoming
 from flashport.sandbox_customs.statuses import DeclarationState

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from flashport.adapters.customs.gateway import HttpCustomsGateway
-from flashport.customs import Sender
+from flashport.ceb import Sender
 from flashport.sandbox_logistics import routes
 from flashport.sandbox_logistics.carrier import Carrier
 from flashport.sandbox_logistics.database import LogisticsDatabase

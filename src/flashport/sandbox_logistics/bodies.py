@@ -13,8 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from flashport.customs import Consignee, Enterprise
-from flashport.customs.codes import TradeMode
+from flashport.ceb import Consignee, Enterprise
+from flashport.ceb.codes import TradeMode
 from flashport.sandbox_logistics.errors import InvalidRequest
 from flashport.sandbox_logistics.faults import Fault
 from flashport.sandbox_logistics.waybills import ParcelOrder

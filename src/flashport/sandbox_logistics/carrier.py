@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from flashport.customs import AppType, Consignee, Sender
-from flashport.customs.codes import TradeMode
+from flashport.ceb import AppType, Consignee, Sender
+from flashport.ceb.codes import TradeMode
 from flashport.sandbox_logistics import numbering, waybills
 from flashport.sandbox_logistics.ceb511 import ceb511
 from flashport.sandbox_logistics.declarer import Declarer

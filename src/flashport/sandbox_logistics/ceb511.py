@@ -3,7 +3,7 @@ always with appStatus 2 (declared) and unsigned (the signature is optional on CE
 
 from __future__ import annotations
 
-from flashport.customs import AppType, Enterprise, Sender, WaybillDeclaration, waybill_message
+from flashport.ceb import AppType, Enterprise, Sender, WaybillDeclaration, waybill_message
 from flashport.sandbox_logistics.faults import Fault, with_fault
 from flashport.sandbox_logistics.waybills import Waybill
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from enum import StrEnum
 
-from flashport.customs.model import WaybillDeclaration
+from flashport.ceb.model import WaybillDeclaration
 
 _DIGITS = "0123456789"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flashport.customs.codes import TradeMode
-from flashport.customs.model import Consignee, Enterprise
+from flashport.ceb.codes import TradeMode
+from flashport.ceb.model import Consignee, Enterprise
 from flashport.sandbox_logistics.waybills import (
     Declaration,
     DeclarationState,

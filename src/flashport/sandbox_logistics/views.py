@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashport.customs import Sender
+from flashport.ceb import Sender
 from flashport.sandbox_logistics.carrier import WaybillView
 from flashport.sandbox_logistics.waybills import Declaration, DeclarationState, TrackingEvent
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from flashport.customs.codes import TradeMode
-from flashport.customs.model import Consignee, Enterprise
+from flashport.ceb.codes import TradeMode
+from flashport.ceb.model import Consignee, Enterprise
 from flashport.sandbox_logistics.errors import WaybillConflict
 
 

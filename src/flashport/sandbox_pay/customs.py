@@ -47,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from flashport.adapters.customs.gateway import CustomsGateway, CustomsRefused, CustomsUnavailable
-from flashport.customs import AppType, Enterprise, PaymentDeclaration, Person, Sender, payment_message
+from flashport.ceb import AppType, Enterprise, PaymentDeclaration, Person, Sender, payment_message
 from flashport.sandbox_pay import wire
 from flashport.sandbox_pay.conveniences import _body, _refusal
 from flashport.sandbox_pay.gateway import provider_of

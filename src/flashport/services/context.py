@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db.engine import reading
-from flashport.domain.events import SalePolicy
+from flashport.domain.sales import SalePolicy
 from flashport.services import outbox
 from flashport.settings import Settings
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from flashport.adapters.logistics.interface import LogisticsProvider
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.stock.interface import StockEngine
-    from flashport.customs.signing import Signer
-    from flashport.services.buying import BuyPath
+    from flashport.ceb.signing import Signer
+    from flashport.services.sales.buying import BuyPath
 
 
 def utc_now() -> datetime:

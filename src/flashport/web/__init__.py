@@ -2,7 +2,7 @@
 
 No build step and nothing fetched from other sites: templates live in ``templates/``, scripts, styles
 and demo images in ``static/``. Pages read through the same services as the API, cached per process
-(:mod:`flashport.web.state`); buying goes through :func:`flashport.services.buying.buy` with one
+(:mod:`flashport.web.state`); buying goes through :func:`flashport.services.sales.buying.buy` with one
 idempotency key per purchase intent. Paying comes after checkout (:mod:`flashport.web.routes.checkout`):
 the buyer names who is buying (a real-name identity) and who receives the parcel, and the order is
 priced for customs.

@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.domain.orders import OrderStatus
-from flashport.services import checkout, identities, orders
+from flashport.services.accounts import identities
+from flashport.services.orders import checkout
+from flashport.services.orders import lifecycle as orders
 from flashport.web import answers, queries, showcase
 from flashport.web.forms import FIELD_LABELS, NEW_IDENTITY, CheckoutValues, Problem
 from flashport.web.queries import PaymentStage

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from flashport.domain.errors import NotFound
-from flashport.domain.events import EventState, EventStatus, all_sold_out, derive_status
-from flashport.services import events_queries, inventory
+from flashport.domain.sales import EventState, EventStatus, all_sold_out, derive_status
 from flashport.services.context import Context
+from flashport.services.sales import inventory
+from flashport.services.sales import queries as events_queries
 from flashport.web import queries
 from flashport.web.state import Storefront
 

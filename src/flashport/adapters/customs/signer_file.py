@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flashport.customs.signing import SoftwareKeySigner
+from flashport.ceb.signing import SoftwareKeySigner
 
 _TEN_YEARS = timedelta(days=3650)
 

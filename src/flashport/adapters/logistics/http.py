@@ -15,7 +15,7 @@ from flashport.adapters.logistics.interface import (
     Waybill,
     WaybillRequest,
 )
-from flashport.customs.model import Consignee
+from flashport.ceb.model import Consignee
 
 
 class HttpLogisticsProvider:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from flashport.customs.codes import TradeMode
-from flashport.customs.model import Consignee, Enterprise
+from flashport.ceb.codes import TradeMode
+from flashport.ceb.model import Consignee, Enterprise
 
 
 class LogisticsUnavailable(Exception):

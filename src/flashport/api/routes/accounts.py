@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
-from flashport.services import accounts
+from flashport.services.accounts import users as accounts
 from flashport.services.context import Context
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from flashport.api.deps import CatalogManager, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
-from flashport.services import catalog, catalog_products, catalog_skus, catalog_stock
+from flashport.services.catalog import products as catalog_products
+from flashport.services.catalog import reference as catalog
+from flashport.services.catalog import skus as catalog_skus
+from flashport.services.catalog import stock as catalog_stock
 from flashport.services.context import Context
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])

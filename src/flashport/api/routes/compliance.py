@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.domain.accounts import Principal, Role
-from flashport.services import checkout, identities
+from flashport.services.accounts import identities
 from flashport.services.context import Context
+from flashport.services.orders import checkout
 
 router = APIRouter(prefix="/api/v1", tags=["compliance"])
 

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.domain.accounts import Principal, Role
-from flashport.services import buying, orders
 from flashport.services.context import Context
+from flashport.services.orders import lifecycle as orders
+from flashport.services.sales import buying
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 
 from flashport.api.deps import BuyerOnly, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
-from flashport.services import payment_queries, payments
 from flashport.services.context import Context
+from flashport.services.payments import queries as payment_queries
+from flashport.services.payments import settlement as payments
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 MAX_NOTIFICATION_FIELDS = 100

@@ -26,12 +26,12 @@ from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailabl
 from flashport.adapters.db.schema import declarations
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
-from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
+from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
 from flashport.services.customs import bounded, documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
-from flashport.services.refunds import backoff
+from flashport.services.payments.refunds import backoff
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from flashport.adapters.db.schema import (
     skus,
     warehouses,
 )
-from flashport.customs import (
+from flashport.ceb import (
     BondedImport,
     Consignee,
     DirectImport,
@@ -36,8 +36,8 @@ from flashport.customs import (
     Person,
     Sender,
 )
-from flashport.customs.codes import TradeMode, customs_country_code
-from flashport.customs.signing import Signer
+from flashport.ceb.codes import TradeMode, customs_country_code
+from flashport.ceb.signing import Signer
 from flashport.services.context import Context
 
 ITEM_NO_MAX = 20  # CEB621 itemNo (CEB311 allows 30)

@@ -13,9 +13,10 @@ from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict
 from flashport.domain.limits import customs_year
 from flashport.domain.payments import RefundReason
-from flashport.services import checkout, refunds
 from flashport.services.context import Context
 from flashport.services.customs import bounded
+from flashport.services.orders import checkout
+from flashport.services.payments import refunds
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from flashport.adapters.db.schema import customs_messages, customs_receipts
-from flashport.customs import AppType, InconsistentDeclaration, SchemaNotFound, new_guid, validate
+from flashport.ceb import AppType, InconsistentDeclaration, SchemaNotFound, new_guid, validate
 from flashport.services.context import Context
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flashport.adapters.db.schema import declarations
-from flashport.customs.codes import TradeMode
+from flashport.ceb.codes import TradeMode
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.orders import Fulfilment
 from flashport.services.context import Tx

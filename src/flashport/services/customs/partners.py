@@ -12,11 +12,11 @@ from lxml import etree
 from flashport.adapters.db.schema import declarations
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest
-from flashport.customs import AppType, Consignee, Enterprise
-from flashport.customs.envelope import safe_parser
+from flashport.ceb import AppType, Consignee, Enterprise
+from flashport.ceb.envelope import safe_parser
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages
-from flashport.services.refunds import record_exchange
+from flashport.services.payments.refunds import record_exchange
 
 
 class PartnerFailed(Exception):

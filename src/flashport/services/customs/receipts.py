@@ -22,7 +22,7 @@ from flashport.adapters.db.schema import (
     customs_receipts,
     declarations,
 )
-from flashport.customs import Receipt, ReceiptKind, ReceiptUnreadable, parse_receipts
+from flashport.ceb import Receipt, ReceiptKind, ReceiptUnreadable, parse_receipts
 from flashport.domain.declarations import (
     DeclarationState,
     Verdict,

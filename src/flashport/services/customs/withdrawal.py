@@ -12,7 +12,7 @@ from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailabl
 from flashport.adapters.db.schema import declarations
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
-from flashport.customs import AppType, CustomsMessageError, inventory_message, order_message
+from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
-from flashport.services import accounts
+from flashport.services.accounts import users as accounts
 from flashport.web import answers, guard
 from flashport.web.errors import WebRoute
 from flashport.web.state import service_context

@@ -17,8 +17,10 @@ from starlette.responses import Response
 from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
 from flashport.domain.limits import china_date
-from flashport.services import checkout, identities, orders
+from flashport.services.accounts import identities
 from flashport.services.context import Context
+from flashport.services.orders import checkout
+from flashport.services.orders import lifecycle as orders
 from flashport.web import answers, forms, guard
 from flashport.web.errors import WebRoute
 from flashport.web.formatting import yuan

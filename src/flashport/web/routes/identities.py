@@ -14,7 +14,7 @@ from starlette.responses import Response
 from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
 from flashport.domain.limits import china_date
-from flashport.services import identities
+from flashport.services.accounts import identities
 from flashport.web import answers, forms, guard
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.domain.errors import DomainError, ServiceUnavailable
-from flashport.services import orders
+from flashport.services.orders import lifecycle as orders
 from flashport.web import answers, guard, queries, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.order_page import order_page
@@ -78,7 +78,7 @@ async def _start_payment(request: Request, buyer_id: int, order_no: str) -> dict
     # Imported here: the payment service is optional in this process's build (a storefront without it
     # still lists and sells), and importing it pulls in the provider's crypto.
     try:
-        from flashport.services.payments import start_payment
+        from flashport.services.payments.settlement import start_payment
     except ImportError as exc:
         raise ServiceUnavailable("payment is not available right now", code="payments_unavailable") from exc
     return await start_payment(service_context(request), buyer_id, order_no)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.domain.errors import DomainError, FieldProblem, InvalidInput
-from flashport.services import buying
+from flashport.services.sales import buying
 from flashport.web import answers, guard
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id

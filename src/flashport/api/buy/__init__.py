@@ -1,0 +1,1 @@
+"""The buy lanes: every way a purchase request reaches :func:`flashport.services.sales.buying.buy`."""

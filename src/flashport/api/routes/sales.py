@@ -1,0 +1,276 @@
+"""Flash-sale events and their sale items: public browsing, and the operators' commands and views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, BeforeValidator, Field
+
+from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.domain.accounts import Principal, Role
+from flashport.domain.money import fen_to_decimal
+from flashport.domain.sales import EventState, EventStatus, Fulfilment, Listing
+from flashport.services.context import Context
+from flashport.services.sales import events
+from flashport.services.sales import items as events_items
+from flashport.services.sales import queries as events_queries
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="event id")]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="sale item id")]
+AwareTime = Annotated[datetime, Field(description="ISO 8601 with a UTC offset; naive times are refused")]
+# Services speak integer fen; the API shows yuan with two decimals.
+Money = Annotated[
+    Decimal, BeforeValidator(fen_to_decimal), Field(description="CNY with two decimals", examples=["129.00"])
+]
+OPERATOR_ERRORS = roles_doc(Role.OPERATOR, errors=(404, 409, 422))
+
+
+class EventIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200, examples=["Alpine dairy week"])
+    channel: str = Field(min_length=1, max_length=64, examples=["global-flash-sale"])
+    description: str = Field(default="", max_length=5000)
+    banner_url: str | None = Field(default=None, max_length=500)
+    starts_at: AwareTime
+    ends_at: AwareTime
+
+
+class EventPatch(BaseModel):
+    """Only the fields sent change; send ``banner_url: null`` to remove the banner."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    channel: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=5000)
+    banner_url: str | None = Field(default=None, max_length=500)
+    starts_at: AwareTime | None = None
+    ends_at: AwareTime | None = None
+
+
+class ItemIn(BaseModel):
+    sku_id: Id
+    warehouse_id: Id
+    sale_price: Decimal = Field(description="yuan, at most two decimals", examples=["129.00"])
+    quantity: int = Field(gt=0, examples=[500])
+    per_buyer_limit: int = Field(gt=0, examples=[2])
+
+
+class ItemPatch(BaseModel):
+    sale_price: Decimal | None = Field(default=None, description="yuan, at most two decimals")
+    quantity: int | None = Field(default=None, gt=0)
+    per_buyer_limit: int | None = Field(default=None, gt=0)
+
+
+class EventSummary(BaseModel):
+    id: int
+    title: str
+    channel: str
+    banner_url: str | None
+    starts_at: datetime
+    ends_at: datetime
+    status: EventStatus
+    item_count: int
+    max_discount_percent: int | None = Field(description="the deepest discount of its items, percent off")
+
+
+class EventOut(EventSummary):
+    description: str
+
+
+class AdminEventSummary(EventOut):
+    state: EventState
+    created_at: datetime
+    updated_at: datetime
+
+
+class SaleItemOut(BaseModel):
+    id: int
+    event_id: int
+    sku_id: int
+    title: str = Field(description="the SKU's title")
+    product_title: str
+    brand: str
+    brand_country: str
+    images: list[str]
+    original_price: Money = Field(validation_alias="original_price_fen")
+    sale_price: Money = Field(validation_alias="sale_price_fen")
+    discount_percent: int = Field(description="percent off the original price, rounded down")
+    quantity: int
+    remaining: int
+    per_buyer_limit: int
+    sold_out: bool
+    fulfilment: Fulfilment = Field(description="bonded import or direct purchase import")
+
+
+class SaleItemDetail(SaleItemOut):
+    event_status: EventStatus
+
+
+class AdminSaleItemOut(SaleItemOut):
+    warehouse_id: int
+    reserved: int
+    sold: int
+
+
+class AdminSaleItemDetail(AdminSaleItemOut):
+    event_status: EventStatus
+
+
+class AdminEventOut(AdminEventSummary):
+    items: list[AdminSaleItemOut]
+
+
+# --- public ---------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/events", response_model=list[EventSummary], summary="Live and upcoming events", **public_doc(422)
+)
+async def list_events(
+    status: Listing | None = None, channel: str | None = None, ctx: Context = Depends(get_ctx)
+) -> list[dict[str, Any]]:
+    return await events_queries.list_public_events(ctx, status=status, channel=channel)
+
+
+@router.get("/events/{event_id}", response_model=EventOut, summary="An announced event", **public_doc(404))
+async def get_event(event_id: EventId, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return await events_queries.get_public_event(ctx, event_id)
+
+
+@router.get(
+    "/events/{event_id}/items",
+    response_model=list[SaleItemOut],
+    summary="The items of an announced event, with units remaining",
+    **public_doc(404),
+)
+async def list_items(event_id: EventId, ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
+    return await events_queries.list_public_items(ctx, event_id)
+
+
+@router.get(
+    "/sale-items/{item_id}", response_model=SaleItemDetail, summary="One sale item", **public_doc(404)
+)
+async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return await events_queries.get_public_item(ctx, item_id)
+
+
+# --- operators: events ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/events", status_code=201, response_model=AdminEventOut, summary="Draft an event", **OPERATOR_ERRORS
+)
+async def create_event(
+    body: EventIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events.create_event(ctx, **body.model_dump())
+
+
+@router.patch(
+    "/events/{event_id}", response_model=AdminEventOut, summary="Change an event", **OPERATOR_ERRORS
+)
+async def update_event(
+    event_id: EventId, body: EventPatch, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events.update_event(ctx, event_id, body.model_dump(exclude_unset=True))
+
+
+@router.post(
+    "/events/{event_id}/schedule",
+    response_model=AdminEventOut,
+    summary="Announce a draft event",
+    **OPERATOR_ERRORS,
+)
+async def schedule_event(
+    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events.schedule_event(ctx, event_id)
+
+
+@router.post(
+    "/events/{event_id}/cancel",
+    response_model=AdminEventOut,
+    summary="Cancel an event and return its unsold stock",
+    **OPERATOR_ERRORS,
+)
+async def cancel_event(
+    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events.cancel_event(ctx, event_id)
+
+
+@router.get(
+    "/admin/events",
+    response_model=list[AdminEventSummary],
+    summary="Every event, in any state",
+    **roles_doc(Role.OPERATOR, errors=(422,)),
+)
+async def list_admin_events(
+    status: EventStatus | None = None,
+    channel: str | None = None,
+    _: Principal = OperatorOnly,
+    ctx: Context = Depends(get_ctx),
+) -> list[dict[str, Any]]:
+    return await events_queries.list_admin_events(ctx, status=status, channel=channel)
+
+
+@router.get(
+    "/admin/events/{event_id}",
+    response_model=AdminEventOut,
+    summary="An event with its items, reserved and sold units",
+    **roles_doc(Role.OPERATOR, errors=(404, 422)),
+)
+async def get_admin_event(
+    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events_queries.get_admin_event(ctx, event_id)
+
+
+# --- operators: sale items ------------------------------------------------------------------------
+
+
+@router.post(
+    "/events/{event_id}/items",
+    status_code=201,
+    response_model=AdminSaleItemDetail,
+    summary="Put an SKU on sale, drawing its quantity from one warehouse",
+    **OPERATOR_ERRORS,
+)
+async def add_item(
+    event_id: EventId, body: ItemIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> dict[str, Any]:
+    return await events_items.add_item(ctx, event_id, **body.model_dump())
+
+
+@router.patch(
+    "/events/{event_id}/items/{item_id}",
+    response_model=AdminSaleItemDetail,
+    summary="Change an item's price, quantity or per-buyer limit",
+    **OPERATOR_ERRORS,
+)
+async def change_item(
+    event_id: EventId,
+    item_id: ItemId,
+    body: ItemPatch,
+    _: Principal = OperatorOnly,
+    ctx: Context = Depends(get_ctx),
+) -> dict[str, Any]:
+    return await events_items.change_item(ctx, event_id, item_id, **body.model_dump())
+
+
+@router.delete(
+    "/events/{event_id}/items/{item_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an item and return its stock",
+    **OPERATOR_ERRORS,
+)
+async def remove_item(
+    event_id: EventId, item_id: ItemId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+) -> None:
+    await events_items.remove_item(ctx, event_id, item_id)

@@ -1,0 +1,109 @@
+"""The ASGI application factory. Engines and clients are built in the lifespan, not at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from flashport import __version__, web
+from flashport.api import errors
+from flashport.api.buy import edge
+from flashport.api.buy.fast_lane import BuyFastLane
+from flashport.api.routes import (
+    accounts,
+    catalog,
+    compliance,
+    declarations,
+    health,
+    orders,
+    outbox,
+    payments,
+)
+from flashport.api.routes import sales as events
+from flashport.bootstrap import build_context, close_context
+from flashport.services.context import Context
+from flashport.settings import Settings, load_settings
+
+DESCRIPTION = """Flashport's HTTP API: catalog, flash-sale events, accounts and the event log.
+
+Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`. Each operation lists
+the roles allowed to call it under `x-roles` (`public` needs no token). Every error has the same shape:
+`{"code", "message", "details": [{"field", "message"}]}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, ctx: Context | None = None, *, fast_lane: bool | None = None
+) -> FastAPI:
+    """Build the app. Pass ``ctx`` to share an already-built context (tests); otherwise the lifespan
+    builds one from ``settings`` and disposes of it on shutdown. ``fast_lane`` overrides the
+    ``buy_fast_lane`` setting (the tests run the buy path through both lanes)."""
+    chosen = ctx.settings if ctx is not None else (settings or load_settings())
+
+    sandboxes = _sandboxes(chosen)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        # The yielded dict is the ASGI lifespan state: uvicorn hands it to each connection, which is
+        # how the buy edge (api/buy/edge.py) finds the context without going through the app.
+        async with AsyncExitStack() as stack:
+            for sandbox in sandboxes.values():  # Starlette does not run a mounted app's lifespan itself
+                await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
+            if ctx is not None:
+                app.state.ctx = ctx
+                yield {edge.CONTEXT_KEY: ctx}
+                return
+            own = await build_context(chosen)
+            app.state.ctx = own
+            stack.push_async_callback(close_context, own)
+            yield {edge.CONTEXT_KEY: own}
+
+    app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    if ctx is not None:
+        app.state.ctx = ctx
+    errors.install(app)
+    if chosen.buy_fast_lane if fast_lane is None else fast_lane:
+        app.add_middleware(BuyFastLane, owner=app)
+    # The buy path first: routes are matched in order, and it is the one under a rush.
+    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
+        app.include_router(module.router)
+    web.install(app)
+    for path, sandbox in sandboxes.items():
+        app.mount(path, sandbox)
+    return app
+
+
+SANDBOX_PATH = "/sandbox/alipay"
+CUSTOMS_SIM_PATH = "/sandbox/customs"
+LOGISTICS_SIM_PATH = "/sandbox/logistics"
+
+
+def _sandboxes(settings: Settings) -> dict[str, Any]:
+    """The partners' sandboxes the demo serves inside the platform (each can run on its own port):
+    the payment provider, the customs single window and the carrier."""
+    mounted: dict[str, Any] = {}
+    if settings.sandbox_pay_mounted:
+        from flashport.sandbox_pay.app import create_sandbox_app
+        from flashport.sandbox_pay.settings import SandboxSettings
+
+        mounted[SANDBOX_PATH] = create_sandbox_app(
+            SandboxSettings(data_dir=settings.data_dir, customs_url=settings.customs_url)
+        )
+    if settings.sandbox_customs_mounted:
+        from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
+
+        mounted[CUSTOMS_SIM_PATH] = create_customs_app(CustomsSimSettings(data_dir=settings.data_dir))
+    if settings.sandbox_logistics_mounted:
+        from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
+
+        mounted[LOGISTICS_SIM_PATH] = create_logistics_app(
+            LogisticsSimSettings(
+                data_dir=settings.data_dir,
+                customs_url=settings.customs_url,
+                api_key=settings.logistics_api_key,
+            )
+        )
+    return mounted

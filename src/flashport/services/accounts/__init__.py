@@ -1,0 +1,1 @@
+"""Accounts: users and log-in, bearer tokens, and the buyers' real-name identities."""

@@ -1,0 +1,1 @@
+"""Orders after the buy: reading, cancelling and expiring them, and checkout (consignee, identity, tax)."""

@@ -1,0 +1,181 @@
+"""The buy path (DESIGN.md section 5): check in memory, one atomic call to the stock engine, the order
+made durable by group commit, and only then the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Any
+
+from flashport.adapters.db import orders_repo
+from flashport.adapters.stock.interface import PlacementKind, StockEngine
+from flashport.domain.errors import Conflict, NotFound, ServiceUnavailable
+from flashport.domain.orders import (
+    ItemTerms,
+    RejectReason,
+    check_idempotency_key,
+    check_quantity,
+    check_same_request,
+    draft_order,
+    sale_window_reason,
+)
+from flashport.services.context import Context
+from flashport.services.sales.sold_out import SoldOutBoard
+
+REJECTIONS = {
+    RejectReason.SOLD_OUT: (Conflict, "this item is sold out"),
+    RejectReason.BUYER_LIMIT: (Conflict, "you already hold as many units of this item as one buyer may"),
+    RejectReason.NOT_STARTED: (Conflict, "this sale has not started yet"),
+    RejectReason.ENDED: (Conflict, "this sale has ended"),
+    RejectReason.UNKNOWN_ITEM: (NotFound, "no such sale item"),
+}
+
+
+def rejection(reason: RejectReason) -> Exception:
+    cls, message = REJECTIONS[reason]
+    return cls(message, code=reason.value)
+
+
+class BuyPath:
+    """Per-process state of the hot path: cached item terms, the sold-out board, recent answers."""
+
+    def __init__(
+        self,
+        stock: StockEngine,
+        board: SoldOutBoard,
+        *,
+        terms_ttl: float = 2.0,
+        remembered_answers: int = 100_000,
+    ) -> None:
+        self.stock = stock
+        self.board = board
+        self._terms_ttl = terms_ttl
+        self._terms: dict[int, tuple[float, asyncio.Future[ItemTerms | None]]] = {}
+        # (buyer, key) -> order id of purchases this process answered, so that a retry after the item
+        # sold out still gets its order back from memory.
+        self._answers: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._answers_cap = remembered_answers
+
+    async def terms(self, ctx: Context, item_id: int) -> ItemTerms | None:
+        """Item terms from memory; one database read per item per ``terms_ttl`` however many ask."""
+        cached = self._terms.get(item_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return await cached[1]
+        future: asyncio.Future[ItemTerms | None] = asyncio.get_running_loop().create_future()
+        self._terms[item_id] = (time.monotonic() + self._terms_ttl, future)
+        try:
+            async with ctx.read() as conn:
+                terms = await orders_repo.load_terms(conn, item_id)
+        except BaseException as exc:  # cancelled too: no caller may wait forever on this future
+            self._terms.pop(item_id, None)
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: the callers awaiting it get it as well
+            raise
+        # Only now, with the connection given back: the callers who came later wake up, and this one,
+        # which came first, goes on without yielding, so it reaches the stock engine ahead of them.
+        future.set_result(terms)
+        return terms
+
+    def forget_terms(self, item_ids: list[int]) -> None:
+        for item_id in item_ids:
+            self._terms.pop(item_id, None)
+
+    def recall(self, buyer_id: int, key: str) -> str | None:
+        return self._answers.get((buyer_id, key))
+
+    def remember(self, buyer_id: int, key: str, order_id: str) -> None:
+        self._answers[(buyer_id, key)] = order_id
+        if len(self._answers) > self._answers_cap:
+            self._answers.popitem(last=False)
+
+
+async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None) -> dict[str, Any]:
+    """Reserve ``quantity`` units of a sale item for a buyer and return the committed order."""
+    path = ctx.buy_path
+    if path is None:
+        raise ServiceUnavailable("buying is not enabled in this process", code="buying_disabled")
+    check_quantity(quantity)
+    key = check_idempotency_key(key)
+    known = path.recall(buyer_id, key)
+    if known is not None:
+        return await _existing(ctx, known, item_id, quantity)
+    terms = await path.terms(ctx, item_id)
+    if terms is None:
+        raise rejection(RejectReason.UNKNOWN_ITEM)
+    now = ctx.clock()
+    reason = sale_window_reason(terms, now)
+    if reason is not None:
+        raise rejection(reason)
+    if quantity > terms.per_buyer_limit:
+        raise rejection(RejectReason.BUYER_LIMIT)
+    if path.board.is_sold_out(item_id):
+        raise rejection(RejectReason.SOLD_OUT)
+    draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
+    placement = await path.stock.place(draft)
+    if placement.kind is PlacementKind.REJECTED:
+        assert placement.reason is not None
+        if placement.reason is RejectReason.SOLD_OUT:
+            path.board.mark(item_id)
+        raise rejection(placement.reason)
+    assert placement.order_id is not None
+    if placement.kind is PlacementKind.DUPLICATE:
+        return await _existing(ctx, placement.order_id, item_id, quantity)
+    if placement.remaining == 0:
+        path.board.mark(item_id)
+    path.remember(buyer_id, key, draft.id)
+    return {"created": True, **_view_of_draft(draft)}
+
+
+async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> dict[str, Any]:
+    """The order an earlier request with the same key created. With Redis, that request may still be
+    group-committing in another process, so wait briefly for its row to appear."""
+    from flashport.services.orders.lifecycle import order_view
+
+    for _ in range(50):
+        async with ctx.read() as conn:
+            order = await orders_repo.load_order(conn, order_id)
+        if order is not None:
+            check_same_request(order["sale_item_id"], order["quantity"], item_id, quantity)
+            return {"created": False, **order_view(order)}
+        await asyncio.sleep(0.1)
+    raise Conflict(
+        "an earlier request with this Idempotency-Key is still being processed; retry shortly",
+        code="idempotency_key_in_progress",
+    )
+
+
+def _view_of_draft(draft: Any) -> dict[str, Any]:
+    from flashport.services.orders.lifecycle import order_view
+
+    return order_view(
+        {
+            "id": draft.id,
+            "order_no": draft.order_no,
+            "buyer_id": draft.buyer_id,
+            "event_id": draft.terms.event_id,
+            "sale_item_id": draft.terms.item_id,
+            "quantity": draft.quantity,
+            "status": "pending_payment",
+            "fulfilment": draft.terms.fulfilment.value,
+            "goods_value_fen": draft.goods_value_fen,
+            "freight_fen": 0,
+            "discount_fen": 0,
+            "tax_fen": 0,
+            "total_fen": draft.total_fen,
+            "created_at": draft.created_at,
+            "payment_deadline": draft.payment_deadline,
+            "paid_at": None,
+            "closed_at": None,
+            "lines": [
+                {
+                    "line_no": 1,
+                    "sku_id": draft.terms.sku_id,
+                    "title": draft.terms.title,
+                    "quantity": draft.quantity,
+                    "unit_price_fen": draft.terms.sale_price_fen,
+                    "total_fen": draft.goods_value_fen,
+                }
+            ],
+        }
+    )

@@ -1,0 +1,188 @@
+"""Operators build flash-sale events: create, update, schedule, cancel.
+
+Each command is one transaction that also writes one outbox event; the stock engine hears about the
+event's items only after that transaction has committed. Items are in ``events_items``, reads in
+``events_queries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashport.adapters.db.schema import orders, sale_events
+from flashport.domain import sales as rules
+from flashport.domain.errors import FieldProblem, InvalidInput
+from flashport.domain.sales import EventState
+from flashport.services.context import Context, Tx
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.sales import inventory
+from flashport.services.sales.store import fetch_editable, fetch_event, fetch_items, release
+from flashport.services.sales.views import event_view
+
+EDITABLE_FIELDS = ("title", "channel", "description", "banner_url", "starts_at", "ends_at")
+_REQUIRED = frozenset({"title", "channel", "description", "starts_at", "ends_at"})
+
+
+async def create_event(
+    ctx: Context,
+    *,
+    title: str,
+    channel: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    description: str = "",
+    banner_url: str | None = None,
+) -> dict[str, Any]:
+    """A new draft event. Times must be timezone-aware and the length within the policy."""
+    values = _clean(
+        {
+            "title": title,
+            "channel": channel,
+            "description": description,
+            "banner_url": banner_url,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+        }
+    )
+    rules.check_window(values["starts_at"], values["ends_at"], ctx.policy)
+    async with ctx.transaction() as tx:
+        event_id = await tx.conn.scalar(
+            sale_events.insert()
+            .values(**values, state=EventState.DRAFT.value, created_at=tx.now, updated_at=tx.now)
+            .returning(sale_events.c.id)
+        )
+        await tx.emit("event.created", f"event:{event_id}", {"event_id": event_id, **_payload(values)})
+    return await event_view(ctx, event_id)
+
+
+async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change some of :data:`EDITABLE_FIELDS` of a draft, or of a scheduled event that has not started.
+
+    Only fields present in ``changes`` change; ``banner_url`` may be set to None to remove it.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"these fields cannot be changed: {', '.join(unknown)}",
+            code="invalid_field",
+            details=[FieldProblem(name, "not an editable field") for name in unknown],
+        )
+    cleaned = _clean(changes)
+    async with ctx.transaction() as tx:
+        event, items = await fetch_editable(tx.conn, event_id, tx.now)
+        merged = {**event, **cleaned}
+        rules.check_window(merged["starts_at"], merged["ends_at"], ctx.policy)
+        rules.check_start_change(EventState(event["state"]), merged["starts_at"], tx.now)
+        changed = {name: value for name, value in cleaned.items() if event[name] != value}
+        if changed:
+            await tx.conn.execute(
+                sale_events.update().where(sale_events.c.id == event_id).values(**changed, updated_at=tx.now)
+            )
+            await tx.emit("event.updated", f"event:{event_id}", {"event_id": event_id, **_payload(changed)})
+    if changed:
+        await inventory.items_changed(ctx, [item["id"] for item in items])
+    return await event_view(ctx, event_id)
+
+
+async def schedule_event(ctx: Context, event_id: int) -> dict[str, Any]:
+    """Announce a draft event: it needs at least one item and a start in the future."""
+    async with ctx.transaction() as tx:
+        event = await fetch_event(tx.conn, event_id, lock=True)
+        item_ids = [item["id"] for item in await fetch_items(tx.conn, [event_id])]
+        rules.check_window(event["starts_at"], event["ends_at"], ctx.policy)  # the policy may have moved
+        rules.check_schedulable(EventState(event["state"]), event["starts_at"], tx.now, len(item_ids))
+        await _set_state(tx, event_id, EventState.SCHEDULED)
+        await tx.emit(
+            "event.scheduled",
+            f"event:{event_id}",
+            {
+                "event_id": event_id,
+                "starts_at": event["starts_at"].isoformat(),
+                "ends_at": event["ends_at"].isoformat(),
+                "item_ids": item_ids,
+            },
+        )
+    await inventory.items_changed(ctx, item_ids)
+    return await event_view(ctx, event_id)
+
+
+async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
+    """Call off a draft, scheduled or live event; every item's unsold allotment goes back to stock.
+
+    Units held by pending orders are returned too: those orders are cancelled with the sale, and a
+    payment that still arrives for one of them is refunded.
+    """
+    # Sold out (ended) is known only to the stock engine, which is asked before the transaction; state
+    # and clock are checked again under the row lock, so a concurrent cancel still loses.
+    rules.check_cancellable((await event_view(ctx, event_id))["status"])
+    async with ctx.transaction() as tx:
+        event = await fetch_event(tx.conn, event_id, lock=True)
+        items = await fetch_items(tx.conn, [event_id])
+        state = EventState(event["state"])
+        rules.check_cancellable(rules.status_by_clock(state, event["starts_at"], event["ends_at"], tx.now))
+        # Paid units stay allotted (they will ship); everything else goes back. Paid is read from the
+        # orders, the truth for every stock engine, under the event lock that settlements share.
+        paid = await paid_units(tx.conn, [i["id"] for i in items])
+        returns = [(i["sku_id"], i["warehouse_id"], i["quantity"] - paid.get(i["id"], 0)) for i in items]
+        await release(tx.conn, returns, tx.now)
+        await _set_state(tx, event_id, EventState.CANCELLED)
+        item_ids = [item["id"] for item in items]
+        await tx.emit(
+            "event.cancelled",
+            f"event:{event_id}",
+            {"event_id": event_id, "item_ids": item_ids, "units_returned": sum(u for *_, u in returns)},
+        )
+    await inventory.items_changed(ctx, item_ids)
+    await order_service.cancel_pending_of_event(ctx, event_id)
+    return await event_view(ctx, event_id)
+
+
+async def paid_units(conn: AsyncConnection, item_ids: list[int]) -> dict[int, int]:
+    query = (
+        sa.select(orders.c.sale_item_id, sa.func.sum(orders.c.quantity))
+        .where(orders.c.sale_item_id.in_(item_ids), orders.c.status == "paid")
+        .group_by(orders.c.sale_item_id)
+    )
+    return {item_id: int(units) for item_id, units in await conn.execute(query)}
+
+
+async def _set_state(tx: Tx, event_id: int, state: EventState) -> None:
+    await tx.conn.execute(
+        sale_events.update().where(sale_events.c.id == event_id).values(state=state.value, updated_at=tx.now)
+    )
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise the given fields; only ``banner_url`` may be None."""
+    missing = sorted(name for name in _REQUIRED if name in values and values[name] is None)
+    if missing:
+        raise InvalidInput(
+            f"these fields cannot be null: {', '.join(missing)}",
+            code="invalid_field",
+            details=[FieldProblem(name, "must not be null") for name in missing],
+        )
+    return {name: _CLEANERS[name](value) for name, value in values.items()}
+
+
+def _utc(value: datetime) -> datetime:
+    # Naive times pass through untouched so that check_window refuses them with its own message.
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
+_CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "title": rules.event_title,
+    "channel": rules.channel_name,
+    "description": str.strip,
+    "banner_url": rules.banner_url,
+    "starts_at": _utc,
+    "ends_at": _utc,
+}
+
+
+def _payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: v.isoformat() if isinstance(v, datetime) else v for name, v in values.items()}

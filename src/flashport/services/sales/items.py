@@ -1,0 +1,137 @@
+"""Operators put SKUs on sale inside an event: add, change and remove sale items.
+
+An item's quantity is drawn from one warehouse's free stock (``on_hand - allotted``) in the same
+transaction that writes the item, so stock can never be promised twice. Items change only while the
+event is a draft or scheduled but not yet started.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flashport.adapters.db.schema import sale_items
+from flashport.domain import sales as rules
+from flashport.domain.errors import Conflict
+from flashport.domain.money import to_fen
+from flashport.domain.sales import EventState
+from flashport.services.context import Context, Tx
+from flashport.services.sales import inventory
+from flashport.services.sales.store import (
+    allot,
+    check_warehouse,
+    fetch_editable,
+    fetch_item,
+    release,
+    sku_price,
+)
+from flashport.services.sales.views import event_view, pick_item
+
+
+async def add_item(
+    ctx: Context,
+    event_id: int,
+    *,
+    sku_id: int,
+    warehouse_id: int,
+    sale_price: Decimal | str | int,
+    quantity: int,
+    per_buyer_limit: int,
+) -> dict[str, Any]:
+    """Offer ``quantity`` units of an SKU from one warehouse at ``sale_price`` (yuan, two decimals)."""
+    sale_fen = to_fen(sale_price, field="sale_price")
+    rules.check_item_terms(quantity, per_buyer_limit)
+    async with ctx.transaction() as tx:
+        _, items = await fetch_editable(tx.conn, event_id, tx.now)
+        original_fen = await sku_price(tx.conn, sku_id)
+        await check_warehouse(tx.conn, warehouse_id)
+        rules.check_price_band(original_fen, sale_fen, ctx.policy)
+        if any(item["sku_id"] == sku_id for item in items):
+            raise Conflict(f"SKU {sku_id} is already on sale in this event", code="duplicate_sku")
+        await allot(tx.conn, sku_id, warehouse_id, quantity, tx.now)
+        terms = {"sale_price_fen": sale_fen, "quantity": quantity, "per_buyer_limit": per_buyer_limit}
+        item_id = await tx.conn.scalar(
+            sale_items.insert()
+            .values(
+                event_id=event_id,
+                sku_id=sku_id,
+                warehouse_id=warehouse_id,
+                **terms,
+                created_at=tx.now,
+                updated_at=tx.now,
+            )
+            .returning(sale_items.c.id)
+        )
+        payload = {"event_id": event_id, "item_id": item_id, "sku_id": sku_id, "warehouse_id": warehouse_id}
+        await tx.emit("sale_item.added", f"event:{event_id}", {**payload, **terms})
+    await inventory.items_changed(ctx, [item_id])
+    return pick_item(await event_view(ctx, event_id), item_id)
+
+
+async def change_item(
+    ctx: Context,
+    event_id: int,
+    item_id: int,
+    *,
+    sale_price: Decimal | str | int | None = None,
+    quantity: int | None = None,
+    per_buyer_limit: int | None = None,
+) -> dict[str, Any]:
+    """Change an item's terms; None leaves a term as it is. A new quantity moves the allotment by the
+    difference: more is drawn from free stock (or refused), less goes back to it."""
+    new_price = None if sale_price is None else to_fen(sale_price, field="sale_price")
+    async with ctx.transaction() as tx:
+        await fetch_editable(tx.conn, event_id, tx.now)
+        item = await fetch_item(tx.conn, item_id, event_id=event_id)
+        terms = {
+            "sale_price_fen": item["sale_price_fen"] if new_price is None else new_price,
+            "quantity": item["quantity"] if quantity is None else quantity,
+            "per_buyer_limit": item["per_buyer_limit"] if per_buyer_limit is None else per_buyer_limit,
+        }
+        rules.check_item_terms(terms["quantity"], terms["per_buyer_limit"])
+        rules.check_quantity_covers(terms["quantity"], item["reserved"] + item["sold"])
+        if new_price is not None:
+            rules.check_price_band(item["original_price_fen"], new_price, ctx.policy)
+        changed = any(item[name] != value for name, value in terms.items())
+        if changed:
+            await _apply_change(tx, item, terms)
+    if changed:
+        await inventory.items_changed(ctx, [item_id])
+    return pick_item(await event_view(ctx, event_id), item_id)
+
+
+async def remove_item(ctx: Context, event_id: int, item_id: int) -> None:
+    """Take an item out of its event and give its allotment back to the warehouse's free stock."""
+    async with ctx.transaction() as tx:
+        event, items = await fetch_editable(tx.conn, event_id, tx.now)
+        item = await fetch_item(tx.conn, item_id, event_id=event_id)
+        committed = item["reserved"] + item["sold"]
+        rules.check_item_removable(EventState(event["state"]), len(items), committed)
+        await release(tx.conn, [(item["sku_id"], item["warehouse_id"], item["quantity"])], tx.now)
+        await tx.conn.execute(sale_items.delete().where(sale_items.c.id == item_id))
+        await tx.emit(
+            "sale_item.removed",
+            f"event:{event_id}",
+            {
+                "event_id": event_id,
+                "item_id": item_id,
+                "sku_id": item["sku_id"],
+                "warehouse_id": item["warehouse_id"],
+                "units_returned": item["quantity"],
+            },
+        )
+    await inventory.items_changed(ctx, [item_id])
+
+
+async def _apply_change(tx: Tx, item: dict[str, Any], terms: dict[str, int]) -> None:
+    """Move the allotment by the quantity difference, store the new terms, record the change."""
+    delta = terms["quantity"] - item["quantity"]
+    if delta > 0:
+        await allot(tx.conn, item["sku_id"], item["warehouse_id"], delta, tx.now)
+    elif delta < 0:
+        await release(tx.conn, [(item["sku_id"], item["warehouse_id"], -delta)], tx.now)
+    await tx.conn.execute(
+        sale_items.update().where(sale_items.c.id == item["id"]).values(**terms, updated_at=tx.now)
+    )
+    payload = {"event_id": item["event_id"], "item_id": item["id"], "quantity_delta": delta, **terms}
+    await tx.emit("sale_item.changed", f"event:{item['event_id']}", payload)
