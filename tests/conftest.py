@@ -113,9 +113,8 @@ async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -
     await _empty_all_tables(engine)
     await engine.dispose()
     context = await build_context(settings)
-    listener = context.extras.get("restock_listener")
-    if listener is not None:
-        await listener.ready.wait()
+    assert context.stock is not None
+    await context.stock.following()
     try:
         yield context
     finally:

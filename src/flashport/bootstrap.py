@@ -16,7 +16,7 @@ from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
 from flashport.services.context import Context
 from flashport.services.sales.buying import BuyPath
-from flashport.services.sales.sold_out import RestockListener, SoldOutBoard
+from flashport.services.sales.sold_out import SoldOutBoard
 from flashport.settings import Settings
 
 # Without pub/sub (SQL engine) a sold-out flag is re-checked after this long: "within a second".
@@ -28,7 +28,6 @@ REDIS_BOARD_TTL = 5.0
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
     engine = create_engine(settings)
     stock: StockEngine
-    listener = None
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
@@ -50,8 +49,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         if listen_for_restock:
-            listener = RestockListener(client, stock.restock_channel, board)
-            listener.start()
+            stock.follow_restocks(board.clear)
     else:
         in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
         stock = SqlStockEngine(engine, max_in_flight=in_flight, linger=linger)
@@ -66,14 +64,10 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
     )
-    ctx.extras["restock_listener"] = listener
     return ctx
 
 
 async def close_context(ctx: Context) -> None:
-    listener = ctx.extras.get("restock_listener")
-    if listener is not None:
-        await listener.stop()
     if ctx.payments is not None:
         await ctx.payments.close()
     if ctx.customs is not None:

@@ -264,9 +264,8 @@ async def test_the_sold_out_flag_clears_in_every_process_within_a_second_of_rest
     [(first, _), (second, _)] = await make_buyers(buy_ctx, 2)
     other_api = await build_context(buy_ctx.settings)  # a second API process with its own board
     try:
-        listener = other_api.extras.get("restock_listener")
-        if listener is not None:
-            await listener.ready.wait()
+        assert other_api.stock is not None
+        await other_api.stock.following()
         order = await buying.buy(buy_ctx, first, sale.item_id, 1, "k")
         try:
             await buying.buy(other_api, second, sale.item_id, 1, "k2")

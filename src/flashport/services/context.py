@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,6 @@ class Context:
     customs: CustomsGateway | None = None  # the single window (the simulator in the demo)
     logistics: LogisticsProvider | None = None
     customs_signer: Signer | None = None  # signs the inventory lists (CEB621); loaded on first use
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def policy(self) -> SalePolicy:

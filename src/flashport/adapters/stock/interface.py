@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,13 @@ class StockEngine(abc.ABC):
     async def adjust(self, item_id: int, taken_delta: int, buyer_deltas: Mapping[int, int]) -> None:
         """Shift counters by deltas (reconcile --repair). Deltas, not absolute values, so reservations
         racing with the repair are never overwritten."""
+
+    def follow_restocks(self, on_restock: Callable[[int], None]) -> None:  # noqa: B027 - optional hook
+        """Call ``on_restock(item_id)`` whenever units of an item come back, in any process. Engines
+        without a news channel (the SQL engine) do nothing: the sold-out board's flags fade instead."""
+
+    async def following(self) -> None:  # noqa: B027 - optional hook
+        """Return once restock news reach this process (at once for engines without news)."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most engines need nothing
         """Open connections and background listeners."""

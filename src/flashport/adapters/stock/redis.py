@@ -31,6 +31,7 @@ from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 from flashport.adapters.db.schema import orders
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
+from flashport.adapters.stock.restock import RestockListener
 from flashport.domain.errors import ServiceUnavailable
 from flashport.domain.orders import OrderDraft, RejectReason
 
@@ -98,10 +99,20 @@ class RedisStockEngine(StockEngine):
         self._dispatch_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.reserve_calls = 0  # script calls made, for tests and the benchmark
+        self._restocks: RestockListener | None = None
 
     @property
     def restock_channel(self) -> str:
         return f"{self.prefix}:restock"
+
+    def follow_restocks(self, on_restock: Callable[[int], None]) -> None:
+        if self._restocks is None:
+            self._restocks = RestockListener(self.redis, self.restock_channel, on_restock)
+            self._restocks.start()
+
+    async def following(self) -> None:
+        if self._restocks is not None:
+            await self._restocks.ready.wait()
 
     def key(self, item_id: int, part: str) -> str:
         return f"{self.prefix}:{{item:{item_id}}}:{part}"
@@ -324,6 +335,8 @@ class RedisStockEngine(StockEngine):
             await self.redis.publish(self.restock_channel, str(item_id))
 
     async def close(self) -> None:
+        if self._restocks is not None:
+            await self._restocks.stop()
         while self._tasks or self._queued:
             if self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -6,15 +6,7 @@ check per item per ``ttl``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
-
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
-log = logging.getLogger(__name__)
 
 
 class SoldOutBoard:
@@ -36,39 +28,3 @@ class SoldOutBoard:
             del self._until[item_id]
             return False
         return True
-
-
-class RestockListener:
-    """Clears board flags on messages of the engine's restock channel (Redis pub/sub)."""
-
-    def __init__(self, client: aioredis.Redis, channel: str, board: SoldOutBoard) -> None:
-        self._client = client
-        self._channel = channel
-        self._board = board
-        self._task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(self._channel)
-                    self.ready.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._board.clear(int(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ValueError):
-                log.warning("restock listener lost Redis; retrying in 1 s", exc_info=True)
-                self.ready.clear()
-                await asyncio.sleep(1)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
