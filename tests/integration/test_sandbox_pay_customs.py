@@ -28,6 +28,7 @@ from flashport.adapters.payments.interface import (
     CustomsDeclarationAnswer,
     CustomsDeclarationRequest,
 )
+from flashport.bootstrap import payment_keys
 from flashport.ceb import parse_receipt, validate
 from flashport.ceb.envelope import CEB_NS
 from flashport.sandbox_pay import SandboxSettings, create_sandbox_app, ensure_keys
@@ -135,7 +136,8 @@ async def rig(
         sandbox = await stack.enter_async_context(serving(create_sandbox_app(settings)))
         http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False, timeout=10))
         platform = Settings(env="test", data_dir=data_dir, payment_gateway_url=f"{sandbox}/gateway.do")
-        provider = AlipayProvider(platform, httpx.AsyncClient(trust_env=False, timeout=10))
+        client = httpx.AsyncClient(trust_env=False, timeout=10)
+        provider = AlipayProvider(platform, payment_keys(platform), client)
         stack.push_async_callback(provider.close)
         yield Rig(sandbox, provider, http, window, data_dir)
 
