@@ -24,6 +24,7 @@ from starlette.routing import Route
 from flashport.adapters.customs.gateway import HttpCustomsGateway
 from flashport.adapters.payments.alipay import AlipayProvider
 from flashport.adapters.payments.interface import (
+    Buyer,
     Checkout,
     CustomsDeclarationAnswer,
     CustomsDeclarationRequest,
@@ -66,7 +67,7 @@ class Rig:
     data_dir: Path
 
     async def paid_trade(self, out_trade_no: str, payer: tuple[str, str] = PAYER) -> dict[str, Any]:
-        """A trade opened through the platform's checkout URL and paid by ``payer`` on the sandbox."""
+        """A trade opened through the platform's checkout URL for PAYER and paid by ``payer``."""
         await self.open_trade(out_trade_no)
         body = {"payer_name": payer[0], "payer_id_number": payer[1], "notify": False}
         paid = await self.http.post(f"{self.sandbox}/sandbox/trades/{out_trade_no}/pay", json=body)
@@ -76,7 +77,8 @@ class Rig:
 
     async def open_trade(self, out_trade_no: str, amount_fen: int = 9900) -> None:
         deadline = datetime.now(UTC) + timedelta(minutes=10)
-        url = self.provider.checkout_url(Checkout(out_trade_no, amount_fen, "a2 Platinum 900g", deadline))
+        checkout = Checkout(out_trade_no, amount_fen, "a2 Platinum 900g", deadline, Buyer(*PAYER))
+        url = self.provider.checkout_url(checkout)
         page = await self.http.get(url)
         assert page.status_code == 200, page.text
 

@@ -28,6 +28,8 @@ from flashport.settings import Settings
 
 CHINA = ZoneInfo("Asia/Shanghai")  # Alipay's timestamps are China Standard Time
 CUSTOMS_DECLARE = "alipay.trade.customs.declare"
+PAGE_PAY = "alipay.trade.page.pay"
+CERT_TYPE_ID_CARD = "IDENTITY_CARD"  # the resident ID card: the only ID customs takes for a buyer
 STATES = {
     "TRADE_SUCCESS": TradeState.PAID,
     "TRADE_FINISHED": TradeState.PAID,
@@ -67,9 +69,22 @@ def _report(fields: Mapping[str, str]) -> TradeReport | None:
         state=state,
         amount_fen=amount,
         paid_at=_parse_cst(fields.get("gmt_payment") or fields.get("send_pay_date")),
-        payer_name=fields.get("payer_name") or None,
-        payer_id_number=fields.get("payer_cert_no") or None,
     )
+
+
+def _ext_user_info(checkout: Checkout) -> dict[str, str] | None:
+    """Alipay's "specified buyer" (``ext_user_info``): with ``need_check_info`` = ``T`` Alipay compares
+    the paying account's real-name record with ``name``, ``cert_type`` and ``cert_no``, and fails the
+    payment if any differs. This is how payer = buyer (rule 8) is enforced: at payment time, by the
+    provider, not by reading the payer back from the notification (which carries no such fields)."""
+    if checkout.buyer is None:
+        return None
+    return {
+        "name": checkout.buyer.name,
+        "cert_type": CERT_TYPE_ID_CARD,
+        "cert_no": checkout.buyer.id_number,
+        "need_check_info": "T",
+    }
 
 
 def _customs_biz(request: CustomsDeclarationRequest) -> dict[str, object]:
@@ -132,14 +147,19 @@ class AlipayProvider(PaymentProvider):
         }
 
     def checkout_url(self, checkout: Checkout) -> str:
-        biz = {
+        biz: dict[str, object] = {
             "out_trade_no": checkout.out_trade_no,
             "total_amount": proto.yuan(checkout.amount_fen),
             "subject": checkout.subject[:256],
             "product_code": "FAST_INSTANT_TRADE_PAY",
             "time_expire": _cst(checkout.deadline),
         }
-        params = self._common("alipay.trade.page.pay", biz, datetime.now(UTC))
+        specified = _ext_user_info(checkout)
+        if specified is not None:
+            biz["ext_user_info"] = specified
+        # The URL carries the buyer's ID number (inside the signed biz_content) to the buyer's own
+        # browser, as Alipay's page pay requires: it is built here and never logged.
+        params = self._common(PAGE_PAY, biz, datetime.now(UTC))
         params.update(
             notify_url=self._settings.payment_notify_url, return_url=self._settings.payment_return_url
         )
