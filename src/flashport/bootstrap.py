@@ -10,7 +10,7 @@ from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
-from flashport.adapters.payments.alipay import AlipayProvider
+from flashport.adapters.payments.alipay import AlipayKeys, AlipayProvider
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
@@ -23,6 +23,19 @@ from flashport.settings import Settings
 SQL_BOARD_TTL = 0.5
 # With Redis pub/sub the flag is cleared by message; the TTL only covers a lost message.
 REDIS_BOARD_TTL = 5.0
+
+
+def payment_keys(settings: Settings) -> AlipayKeys:
+    """The merchant's private key and the provider's public key from settings. Outside production a
+    key left unset is the sandbox provider's demo key (made on first use in ``data_dir/sandbox-pay``);
+    production settings refuse to load without both, so the sandbox is never asked there."""
+    merchant, provider = settings.payment_app_private_key, settings.payment_provider_public_key
+    if merchant and provider:
+        return AlipayKeys(merchant, provider)
+    from flashport.sandbox_pay.keys import ensure_keys  # development and tests only
+
+    demo = ensure_keys(settings.data_dir)
+    return AlipayKeys(merchant or demo.merchant_private, provider or demo.provider_public)
 
 
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
@@ -59,7 +72,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         engine=engine,
         stock=stock,
         buy_path=BuyPath(stock, board),
-        payments=AlipayProvider(settings),
+        payments=AlipayProvider(settings, payment_keys(settings)),
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),

@@ -19,23 +19,32 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.engine import create_engine
-from flashport.adapters.db.schema import customs_messages, declarations, outbox, payment_exchanges, refunds
+from flashport.adapters.db.schema import (
+    customs_messages,
+    declarations,
+    orders,
+    outbox,
+    payment_exchanges,
+    refunds,
+)
 from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.ceb import validate
-from flashport.domain.accounts import Role
+from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Conflict
 from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
 from flashport.services.accounts import identities
+from flashport.services.accounts.users import issue_token
 from flashport.services.context import Context
 from flashport.services.customs import fulfilment
 from flashport.services.orders import checkout
 from flashport.services.payments import settlement as payment_service
 from flashport.services.sales import buying
 from flashport.settings import Settings
+from flashport.web import session as web_session
 from flashport.worker import run_once
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
@@ -265,7 +274,6 @@ async def test_only_a_released_parcel_can_ship(parties: Parties) -> None:
 @pytest.mark.parametrize(
     ("who", "fault", "reason"),
     [
-        ("pay", "payer", "payer_mismatch"),
         ("pay", "amount", "amount_mismatch"),
         ("carrier", "consignee", "consignee_mismatch"),
         ("carrier", "waybill_number", "waybill_mismatch"),
@@ -305,6 +313,50 @@ async def test_a_partners_mismatch_is_rejected_with_its_reason_and_released_afte
     assert refused.status_code == 409 and refused.json()["code"] == "declaration_not_rejected"
 
 
+async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_and_buyer_see_why(
+    parties: Parties,
+) -> None:
+    order_no = await parties.paid_order()
+    await parties.pay_fault(order_no, "payer")  # the payment company finds someone else paid
+    await parties.work_until(order_no, "rejected")
+    detail = await parties.detail(order_no)
+    assert detail["reason_code"] == "identity_check_failed"
+    assert "not the order's buyer" in detail["reason"] and detail["refund_after"] is not None
+    assert detail["payment_declare_no"]
+    # Stopped before it went further: no waybill asked for, no inventory list sent.
+    assert [m["kind"] for m in detail["messages"]] == ["CEB311"] and detail["logistics_no"] is None
+    for _ in range(3):
+        await run_once(parties.ctx)
+    assert await parties.state(order_no) == "rejected"  # it stays stopped until someone acts
+    assert (await parties.events(order_no)).count("declaration.rejected") == 1
+    rejected = await parties.platform.get("/api/v1/declarations", params={"state": "rejected"})
+    assert [d["order_no"] for d in rejected.json()["items"]] == [order_no]
+
+    # The buyer is told, through the API and on the order page.
+    async with parties.ctx.read() as conn:
+        buyer_id = await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no))
+    token = issue_token(parties.ctx, Principal(buyer_id, Role.BUYER))
+    mine = await parties.platform.get(
+        f"/api/v1/orders/{order_no}", headers={"authorization": f"Bearer {token}"}
+    )
+    assert (mine.json()["customs_status"], mine.json()["customs_reason_code"]) == (
+        "rejected",
+        "identity_check_failed",
+    )
+    session = {"uid": buyer_id, "role": "buyer", "name": "Buyer", "csrf": "csrf"}
+    cookie = web_session.encode(session, parties.ctx.settings.secret_key, 3600)
+    async with httpx.AsyncClient(base_url=parties.platform.base_url) as browser:
+        page = await browser.get(f"/orders/{order_no}", headers={"cookie": f"{web_session.COOKIE}={cookie}"})
+    assert page.status_code == 200
+    assert "the person who paid is not the buyer named on this order" in page.text
+
+    # Put right at the payment company, re-declared by the officer: it goes all the way.
+    await parties.pay_fault(order_no, None)
+    again = await parties.platform.post(f"/api/v1/declarations/{order_no}/redeclare")
+    assert again.status_code == 200, again.text
+    await parties.work_until(order_no, "shipped")
+
+
 async def test_a_wrong_consignee_is_corrected_by_the_officer_and_the_declaration_released(
     parties: Parties,
 ) -> None:
@@ -324,7 +376,7 @@ async def test_a_wrong_consignee_is_corrected_by_the_officer_and_the_declaration
 
 async def test_a_rejection_not_fixed_within_the_window_is_refunded_once(parties: Parties) -> None:
     order_no = await parties.paid_order()
-    await parties.pay_fault(order_no, "payer")
+    await parties.pay_fault(order_no, "amount")
     await parties.work_until(order_no, "rejected")
     async with parties.ctx.transaction() as tx:  # the fix window passes
         await tx.conn.execute(

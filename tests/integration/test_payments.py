@@ -4,11 +4,14 @@ talk Alipay's protocol to each other (page pay, signed notifications, query, ref
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -45,6 +48,7 @@ from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
 
 PAYER = ("李娜", "110105199003070025")
+OTHER = ("张伟", "11010519491231002X")  # a real person too, but not the buyer
 
 
 @dataclass
@@ -53,6 +57,9 @@ class World:
     sandbox: httpx.AsyncClient
     platform_url: str
     settings: Settings
+
+    def key_file(self, name: str) -> str:
+        return (self.settings.data_dir / "sandbox-pay" / name).read_text()
 
     def provider_key(self) -> str:
         return (self.settings.data_dir / "sandbox-pay" / "provider_private.pem").read_text()
@@ -335,10 +342,13 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
     assert trade.get("refunded_amount", trade.get("refund_fee")) in ("108.01", 10801)
 
 
-async def test_a_notification_signed_by_a_third_party_alipay_library_is_accepted(world: World) -> None:
+async def test_a_standard_notification_signed_by_a_third_party_alipay_library_pays_the_order(
+    world: World,
+) -> None:
+    """Alipay's real ``trade_status_sync`` carries no payer identity: settling must not need one."""
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    sdk = AliPay(
+    sdk = AliPay(  # the library holding the provider's key signs exactly as Alipay does
         appid=world.settings.payment_app_id,
         app_notify_url=None,
         app_private_key_string=world.provider_key(),
@@ -348,30 +358,42 @@ async def test_a_notification_signed_by_a_third_party_alipay_library_is_accepted
         sign_type="RSA2",
     )
     fields = _notification(world, checkout_["out_trade_no"], "108.01")
-    fields["sign_type"] = "RSA2"
-    fields["sign"] = sdk._sign(
-        "&".join(f"{k}={v}" for k, v in sorted(fields.items()) if k not in ("sign", "sign_type"))
-    )
-    assert await world.notify(fields) == "success"
+    assert not {name for name in fields if name.startswith("payer")}  # Alipay's standard fields only
+    signed = dict(parse_qsl(sdk.sign_data(dict(fields))))  # the form Alipay posts, "sign" included
+    signed["sign_type"] = "RSA2"  # sent alongside, never signed
+    assert await world.notify(signed) == "success"
     await world.wait_for(order["order_no"], "paid")
+    async with world.ctx.read() as conn:
+        stored = (await conn.execute(sa.select(payment_notifications))).one()
+        refunded = await conn.scalar(sa.select(sa.func.count()).select_from(refunds))
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
+    assert (stored.signature_valid, stored.outcome) == (True, "pay_order")
+    assert refunded == 0 and payment.status == "succeeded"
+    # The payer on record is the buyer the trade was opened for: nobody else could pay it.
+    assert (payment.payer_name, payment.payer_id_masked) == (PAYER[0], "1101**********0025")
 
 
 def _notification(world: World, out_trade_no: str, amount: str) -> dict[str, str]:
+    """A ``trade_status_sync`` notification with Alipay's standard fields, unsigned."""
     return {
         "notify_time": "2026-11-25 20:00:01",
         "notify_type": "trade_status_sync",
         "notify_id": f"test-{out_trade_no}",
         "app_id": world.settings.payment_app_id,
+        "auth_app_id": world.settings.payment_app_id,
         "charset": "utf-8",
         "version": "1.0",
         "trade_no": f"2026{abs(hash(out_trade_no)) % 10**12:012d}",
         "out_trade_no": out_trade_no,
+        "seller_id": "2088102000000001",
+        "buyer_id": "2088102177846880",
         "trade_status": "TRADE_SUCCESS",
         "total_amount": amount,
+        "receipt_amount": amount,
+        "buyer_pay_amount": amount,
+        "subject": "Flashport order",
+        "gmt_create": "2026-11-25 19:59:30",
         "gmt_payment": proto.timestamp(datetime.now(ZoneInfo("Asia/Shanghai"))),
-        "payer_name": PAYER[0],
-        "payer_cert_type": "IDENTITY_CARD",
-        "payer_cert_no": PAYER[1],
     }
 
 
@@ -382,25 +404,54 @@ async def test_an_order_must_be_checked_out_before_it_can_be_paid(world: World) 
     assert refused.value.code == "checkout_required"
 
 
-async def test_a_payer_who_is_not_the_buyer_is_refunded_and_the_order_stays_unpaid(world: World) -> None:
+async def test_the_trade_is_opened_for_the_checked_out_buyer_alone(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    fields = {
-        **_notification(world, checkout_["out_trade_no"], "108.01"),
-        "payer_name": "张伟",
-        "payer_cert_no": "11010519491231002X",
+    params = dict(parse_qsl(urlsplit(checkout_["redirect_url"]).query))
+    assert params["method"] == "alipay.trade.page.pay"
+    assert proto.verify_request(params, proto.load_public_key(world.key_file("merchant_public.pem")))
+    biz = json.loads(params["biz_content"])
+    assert biz["ext_user_info"] == {
+        "name": PAYER[0],
+        "cert_type": "IDENTITY_CARD",
+        "cert_no": PAYER[1],
+        "need_check_info": "T",
     }
-    assert (
-        await world.notify(proto.signed_notification(fields, proto.load_private_key(world.provider_key())))
-        == "success"
-    )
-    assert await world.order_status(order["order_no"]) == "pending_payment"
+    # Opened from the vault for the provider alone: in no log line, nowhere in the platform's records.
+    assert PAYER[1] not in caplog.text
     async with world.ctx.read() as conn:
-        refund = (await conn.execute(sa.select(refunds))).one()
-        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
-    assert refund.reason == "payer_mismatch" and payment.status == "closed"
-    retry = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    assert retry["id"] != checkout_["id"]  # the real buyer can still pay within the window
+        stored = [dict(row._mapping) for row in (await conn.execute(sa.select(payments))).all()]
+        emitted = (await conn.scalars(sa.select(outbox.c.payload))).all()
+    assert PAYER[1] not in repr(stored) + repr(emitted)
+
+
+async def test_the_sandbox_refuses_a_payer_who_is_not_the_buyer_and_the_buyer_can_still_pay(
+    world: World,
+) -> None:
+    buyer, order = await world.new_order()
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(checkout_["redirect_url"])
+        assert "only that person can pay it" in page.text
+        trade = await _trade(world, checkout_["out_trade_no"])
+        confirm = f"{world.sandbox.base_url}/pay/{trade['trade_no']}/confirm"
+        other = await browser.post(
+            confirm, data={"payer_name": "张伟", "payer_id_number": "11010519491231002X"}
+        )
+        assert other.status_code == 403
+        assert "Only the buyer named on this order can pay it" in other.text
+        same_number = await browser.post(confirm, data={"payer_name": "李 娜", "payer_id_number": PAYER[1]})
+        assert same_number.status_code == 403  # the name must be the buyer's exactly
+        assert (await _trade(world, checkout_["out_trade_no"]))["status"] == "WAIT_BUYER_PAY"
+        assert await world.order_status(order["order_no"]) == "pending_payment"
+        paid = await browser.post(confirm, data={"payer_name": PAYER[0], "payer_id_number": PAYER[1]})
+    assert paid.status_code in (200, 303)
+    await world.wait_for(order["order_no"], "paid")
+    async with world.ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(refunds)) == 0
 
 
 async def test_two_orders_of_one_identity_paying_at_once_cannot_both_pass_the_annual_limit(

@@ -24,10 +24,12 @@ from starlette.routing import Route
 from flashport.adapters.customs.gateway import HttpCustomsGateway
 from flashport.adapters.payments.alipay import AlipayProvider
 from flashport.adapters.payments.interface import (
+    Buyer,
     Checkout,
     CustomsDeclarationAnswer,
     CustomsDeclarationRequest,
 )
+from flashport.bootstrap import payment_keys
 from flashport.ceb import parse_receipt, validate
 from flashport.ceb.envelope import CEB_NS
 from flashport.sandbox_pay import SandboxSettings, create_sandbox_app, ensure_keys
@@ -65,7 +67,7 @@ class Rig:
     data_dir: Path
 
     async def paid_trade(self, out_trade_no: str, payer: tuple[str, str] = PAYER) -> dict[str, Any]:
-        """A trade opened through the platform's checkout URL and paid by ``payer`` on the sandbox."""
+        """A trade opened through the platform's checkout URL for PAYER and paid by ``payer``."""
         await self.open_trade(out_trade_no)
         body = {"payer_name": payer[0], "payer_id_number": payer[1], "notify": False}
         paid = await self.http.post(f"{self.sandbox}/sandbox/trades/{out_trade_no}/pay", json=body)
@@ -75,7 +77,8 @@ class Rig:
 
     async def open_trade(self, out_trade_no: str, amount_fen: int = 9900) -> None:
         deadline = datetime.now(UTC) + timedelta(minutes=10)
-        url = self.provider.checkout_url(Checkout(out_trade_no, amount_fen, "a2 Platinum 900g", deadline))
+        checkout = Checkout(out_trade_no, amount_fen, "a2 Platinum 900g", deadline, Buyer(*PAYER))
+        url = self.provider.checkout_url(checkout)
         page = await self.http.get(url)
         assert page.status_code == 200, page.text
 
@@ -135,7 +138,8 @@ async def rig(
         sandbox = await stack.enter_async_context(serving(create_sandbox_app(settings)))
         http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False, timeout=10))
         platform = Settings(env="test", data_dir=data_dir, payment_gateway_url=f"{sandbox}/gateway.do")
-        provider = AlipayProvider(platform, httpx.AsyncClient(trust_env=False, timeout=10))
+        client = httpx.AsyncClient(trust_env=False, timeout=10)
+        provider = AlipayProvider(platform, payment_keys(platform), client)
         stack.push_async_callback(provider.close)
         yield Rig(sandbox, provider, http, window, data_dir)
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from alipay import AliPay
 
+from flashport.adapters.payments import alipay
 from flashport.adapters.payments import alipay_protocol as proto
+from flashport.adapters.payments.alipay import AlipayKeys
+from flashport.bootstrap import payment_keys
+from flashport.settings import Settings
 
 MERCHANT = proto.generate_keypair()
 PROVIDER = proto.generate_keypair()
@@ -112,3 +119,31 @@ def test_keys_load_from_pem_or_from_the_bare_base64_the_console_shows() -> None:
     bare = "".join(line for line in public.splitlines() if not line.startswith("-----"))
     assert proto.load_public_key(bare).public_numbers() == proto.load_public_key(public).public_numbers()
     proto.load_private_key(private)
+
+
+def test_the_production_adapter_imports_no_sandbox_module() -> None:
+    """Which keys the adapter gets is the composition root's choice: it knows no sandbox itself."""
+    tree = ast.parse(Path(alipay.__file__).read_text())
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert imported and not [name for name in imported if name.startswith("flashport.sandbox")]
+
+
+def test_bootstrap_takes_the_keys_from_settings_and_else_the_sandbox_demo_keys(tmp_path: Path) -> None:
+    configured = Settings(
+        env="test",
+        data_dir=tmp_path,
+        payment_app_private_key=MERCHANT[0],
+        payment_provider_public_key=PROVIDER[1],
+    )
+    assert payment_keys(configured) == AlipayKeys(MERCHANT[0], PROVIDER[1])
+    assert not (tmp_path / "sandbox-pay").exists()  # the sandbox was not asked
+
+    demo = payment_keys(Settings(env="test", data_dir=tmp_path))
+    sandbox = tmp_path / "sandbox-pay"
+    assert demo == AlipayKeys(
+        (sandbox / "merchant_private.pem").read_text(), (sandbox / "provider_public.pem").read_text()
+    )
+    assert payment_keys(Settings(env="test", data_dir=tmp_path)) == demo  # made once, then reused

@@ -24,7 +24,9 @@ class RefundReason(enum.StrEnum):
     LATE_PAYMENT = "late_payment"  # paid after the order expired or was cancelled
     DUPLICATE_PAYMENT = "duplicate_payment"  # the order was already paid by another trade
     AMOUNT_MISMATCH = "amount_mismatch"  # money moved, but not the amount we asked for
-    PAYER_MISMATCH = "payer_mismatch"  # the payer is not the order's real-name buyer (rule 8)
+    # The payer was not the order's real-name buyer: refunds made before the provider enforced payer =
+    # buyer at payment time (ext_user_info); no longer decided now, kept to read those refunds.
+    PAYER_MISMATCH = "payer_mismatch"
     ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
     SALE_CANCELLED = "sale_cancelled"  # the operator called the sale off while the order was unpaid
     CUSTOMS_REJECTED = "customs_rejected"  # customs refused the declaration and it was not fixed in time
@@ -45,8 +47,6 @@ class TradeReport:
     state: TradeState
     amount_fen: int
     paid_at: datetime | None = None
-    payer_name: str | None = None
-    payer_id_number: str | None = None
 
 
 class Verdict(enum.Enum):

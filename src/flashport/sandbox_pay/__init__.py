@@ -2,8 +2,12 @@
 
 It serves ``/gateway.do`` (``alipay.trade.page.pay`` with a hosted payment page; ``alipay.trade.query``,
 ``.refund`` and ``.close``), checks the merchant's RSA2 signatures, signs its answers, and sends signed
-notifications to the trade's ``notify_url`` with Alipay-like retries. Keys are made on first start in
-``<data_dir>/sandbox-pay/``; the platform reads ``merchant_private.pem`` and ``provider_public.pem`` there.
+notifications to the trade's ``notify_url`` with Alipay-like retries. Like Alipay, a trade opened with
+``ext_user_info`` and ``need_check_info`` = ``T`` can be paid only by that person (the page asks who
+pays), and notifications carry Alipay's standard fields only: no payer identity.
+
+Keys are made on first start in ``<data_dir>/sandbox-pay/``; outside production the platform's
+composition root (``flashport.bootstrap``) asks for them there.
 
 Standalone: ``flashport sandbox-pay --port 8001``. Mounted in another Starlette/FastAPI app, whose
 lifespan must enter the sandbox's (Starlette runs only the outer app's)::

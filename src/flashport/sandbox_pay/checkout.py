@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from flashport.sandbox_pay import pages
 from flashport.sandbox_pay.gateway import provider_of
-from flashport.sandbox_pay.provider import SandboxProvider
+from flashport.sandbox_pay.provider import PAYER_NOT_BUYER, SandboxProvider
 from flashport.sandbox_pay.trades import Trade
 from flashport.sandbox_pay.wire import GatewayError
 
@@ -39,15 +39,17 @@ async def confirm(request: Request) -> Response:
     except GatewayError as refusal:
         if refusal.sub_code == "ACQ.TRADE_HAS_SUCCESS":  # a second click on Confirm: go back again
             return _back_to_merchant(provider, await provider.by_trade_no(trade.trade_no), "Paid")
-        if refusal.sub_code == "ACQ.INVALID_PARAMETER":
+        if refusal.sub_code in (PAYER_NOT_BUYER, "ACQ.INVALID_PARAMETER"):
+            # The page again with what went wrong: the trade is still open for the right payer.
             page = pages.payment_page(
                 trade,
                 merchant=provider.settings.merchant_name,
                 base=request.scope.get("root_path", ""),
                 payer=payer,
+                buyer_only=await provider.trades.specified_buyer(trade.trade_no) is not None,
                 error=refusal.sub_msg,
             )
-            return HTMLResponse(page, 422)
+            return HTMLResponse(page, 403 if refusal.sub_code == PAYER_NOT_BUYER else 422)
         return HTMLResponse(pages.message_page("Payment refused", refusal.sub_msg, trade, alert=True), 409)
     return _back_to_merchant(provider, trade, "Paid")
 

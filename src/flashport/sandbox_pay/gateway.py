@@ -16,8 +16,9 @@ from starlette.responses import HTMLResponse, Response
 
 from flashport.adapters.payments import alipay_protocol
 from flashport.sandbox_pay import pages, wire
+from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.provider import SandboxProvider
-from flashport.sandbox_pay.trades import TradeStatus, fen_from_yuan, parse_china_time
+from flashport.sandbox_pay.trades import SpecifiedBuyer, TradeStatus, fen_from_yuan, parse_china_time
 from flashport.sandbox_pay.wire import PAGE_PAY, GatewayError, business_error
 
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -77,7 +78,8 @@ def _authenticate(params: dict[str, str], provider: SandboxProvider) -> None:
 
 
 def _biz_content(params: dict[str, str]) -> dict[str, Any]:
-    """Every field as text; a nested object (``buyer_info``) or list as its JSON text."""
+    """Every field as text; a nested object (``buyer_info``, ``ext_user_info``) or list as its JSON
+    text."""
     try:
         biz = json.loads(params.get("biz_content") or "{}")
     except ValueError:
@@ -105,6 +107,32 @@ def _amount(biz: dict[str, Any], name: str) -> int:
     return fen
 
 
+def _specified_buyer(biz: dict[str, Any]) -> SpecifiedBuyer | None:
+    """``ext_user_info`` (Alipay's "specified buyer"): with ``need_check_info`` = ``T``, the payer's
+    real-name record must match each of ``name``, ``cert_type`` and ``cert_no`` given, or the payment
+    fails; without it (or with no item given) nobody is checked."""
+    if not biz.get("ext_user_info"):
+        return None
+    try:
+        info = json.loads(biz["ext_user_info"])
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise business_error("ACQ.INVALID_PARAMETER", "ext_user_info must be a JSON object")
+    if str(info.get("need_check_info") or "F").upper() != "T":
+        return None
+    cert_type = str(info.get("cert_type") or wire.PAYER_CERT_TYPE)
+    if cert_type != wire.PAYER_CERT_TYPE:
+        raise business_error("ACQ.INVALID_PARAMETER", "the sandbox checks cert_type IDENTITY_CARD only")
+    name = str(info.get("name") or "").strip() or None
+    cert_no = str(info.get("cert_no") or "").strip().upper() or None
+    if name is not None and len(name) > 64:
+        raise business_error("ACQ.INVALID_PARAMETER", "ext_user_info.name is longer than 64 characters")
+    if cert_no is not None and not is_resident_id_number(cert_no):
+        raise business_error("ACQ.INVALID_PARAMETER", "ext_user_info.cert_no is not a valid resident ID")
+    return None if name is None and cert_no is None else SpecifiedBuyer(name, cert_no)
+
+
 def _error_page(refusal: GatewayError, status: int) -> HTMLResponse:
     return HTMLResponse(pages.message_page("Payment request refused", refusal.sub_msg, alert=True), status)
 
@@ -124,6 +152,7 @@ async def _page_pay(
             total_fen=_amount(biz, "total_amount"),
             urls=(params.get("notify_url") or None, params.get("return_url") or None),
             expires_at=expires_at,
+            buyer=_specified_buyer(biz),
         )
     except GatewayError as refusal:
         return _error_page(refusal, 400)
@@ -137,6 +166,7 @@ async def _page_pay(
         merchant=settings.merchant_name,
         base=request.scope.get("root_path", ""),
         payer=(settings.demo_payer_name, settings.demo_payer_id_number),
+        buyer_only=await provider.trades.specified_buyer(trade.trade_no) is not None,
     )
     return HTMLResponse(page)
 

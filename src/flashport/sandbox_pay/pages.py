@@ -44,6 +44,9 @@ _PAYMENT = """<dl>
 <dt>Trade number</dt><dd>{{ trade.trade_no }}</dd>
 </dl>
 <p class="amount" aria-label="Amount to pay: {{ trade.total_amount }} yuan">¥{{ trade.total_amount }}</p>
+{% if buyer_only %}
+<p id="buyer-only">{{ merchant }} named the buyer of this order: only that person can pay it.</p>
+{% endif %}
 {% if error %}<p class="error" id="payer-error" role="alert">{{ error }}</p>{% endif %}
 <form method="post" action="{{ base }}/pay/{{ trade.trade_no }}/confirm">
 <label for="payer_name">Payer's name (as on the ID card)</label>
@@ -77,10 +80,23 @@ def _page(title: str, body: str) -> str:
 
 
 def payment_page(
-    trade: Trade, *, merchant: str, base: str, payer: tuple[str, str], error: str | None = None
+    trade: Trade,
+    *,
+    merchant: str,
+    base: str,
+    payer: tuple[str, str],
+    buyer_only: bool = False,
+    error: str | None = None,
 ) -> str:
+    """``buyer_only``: the merchant named the buyer (``ext_user_info``), and the page says so."""
     body = _payment.render(
-        trade=trade, merchant=merchant, base=base, payer_name=payer[0], payer_id_number=payer[1], error=error
+        trade=trade,
+        merchant=merchant,
+        base=base,
+        payer_name=payer[0],
+        payer_id_number=payer[1],
+        buyer_only=buyer_only,
+        error=error,
     )
     return _page(f"Pay {merchant}", body)
 

@@ -1,5 +1,5 @@
-"""Reads and writes of the sandbox's trades and what hangs off them: refunds, customs declarations and
-the customs faults injected for tests.
+"""Reads and writes of the sandbox's trades and what hangs off them: the buyer a trade is for, refunds,
+customs declarations and the customs faults injected for tests.
 
 A state change and the notification it causes are written in one transaction, so a crash never loses
 a queued notification nor sends one for a change that did not happen.
@@ -13,11 +13,18 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.sandbox_pay.database import SandboxDatabase
 from flashport.sandbox_pay.delivery_queue import queued_delivery
-from flashport.sandbox_pay.tables import customs_declarations, customs_faults, refunds, trades
-from flashport.sandbox_pay.trades import Refund, Trade, TradeStatus
+from flashport.sandbox_pay.tables import (
+    customs_declarations,
+    customs_faults,
+    refunds,
+    specified_buyers,
+    trades,
+)
+from flashport.sandbox_pay.trades import Refund, SpecifiedBuyer, Trade, TradeStatus
 
 # Given the trade and its refunds so far: the refund to answer with, and the trade after it.
 RefundDecision = Callable[[Trade, list[Refund]], tuple[Refund, Trade]]
@@ -71,15 +78,27 @@ class TradeStore:
     async def by_trade_no(self, trade_no: str) -> Trade | None:
         return await self._one(trades.c.trade_no == trade_no)
 
-    async def create(self, trade: Trade) -> Trade:
-        """Record ``trade``, or return the trade already recorded under its ``out_trade_no``."""
+    async def create(self, trade: Trade, buyer: SpecifiedBuyer | None) -> tuple[Trade, SpecifiedBuyer | None]:
+        """Record ``trade`` with the buyer it is for, or return the trade already recorded under its
+        ``out_trade_no`` and the buyer that one is for."""
         key = (trades.c.app_id == trade.app_id) & (trades.c.out_trade_no == trade.out_trade_no)
         async with self._db.engine.begin() as conn:
             existing = (await conn.execute(sa.select(trades).where(key))).first()
             if existing is not None:
-                return _trade(existing)
+                return _trade(existing), await _specified_buyer(conn, existing.trade_no)
             await conn.execute(trades.insert().values(**_values(trade)))
-        return trade
+            if buyer is not None:
+                await conn.execute(
+                    specified_buyers.insert().values(
+                        trade_no=trade.trade_no, name=buyer.name, cert_no=buyer.cert_no
+                    )
+                )
+        return trade, buyer
+
+    async def specified_buyer(self, trade_no: str) -> SpecifiedBuyer | None:
+        """The only person who may pay the trade; None: anyone may."""
+        async with self._db.engine.begin() as conn:
+            return await _specified_buyer(conn, trade_no)
 
     async def transition(
         self, before: Trade, after: Trade, notification: Mapping[str, str] | None, at: datetime
@@ -160,6 +179,12 @@ class TradeStore:
             await conn.execute(customs_faults.delete().where(customs_faults.c.trade_no == trade_no))
             if fault is not None:
                 await conn.execute(customs_faults.insert().values(trade_no=trade_no, fault=fault))
+
+
+async def _specified_buyer(conn: AsyncConnection, trade_no: str) -> SpecifiedBuyer | None:
+    query = sa.select(specified_buyers).where(specified_buyers.c.trade_no == trade_no)
+    row = (await conn.execute(query)).first()
+    return None if row is None else SpecifiedBuyer(row.name, row.cert_no)
 
 
 def _running_totals(rows: Sequence[sa.Row[Any]]) -> list[Refund]:

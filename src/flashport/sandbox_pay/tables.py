@@ -1,5 +1,5 @@
-"""The sandbox's own record: trades, refunds, notification deliveries and customs declarations, in its
-own SQLite file.
+"""The sandbox's own record: trades and the buyers they were opened for, refunds, notification
+deliveries and customs declarations, in its own SQLite file.
 
 This is a stand-in for the provider's systems, not part of the platform's schema, so its tables are
 made with ``create_all`` at start rather than by migrations.
@@ -88,6 +88,17 @@ customs_declarations = sa.Table(
     sa.Column("message", sa.LargeBinary, nullable=False),  # the CEB411 exactly as sent
     sa.Column("sent_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("trade_no", "out_request_no"),
+)
+
+# The buyer the merchant named when it opened the trade (``ext_user_info`` with ``need_check_info`` =
+# ``T``): only this person may pay it. A table of its own, so a trade record made before it existed
+# opens unchanged (``create_all`` adds tables, never columns).
+specified_buyers = sa.Table(
+    "specified_buyers",
+    metadata,
+    sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), primary_key=True),
+    sa.Column("name", sa.String(64)),  # None: not checked
+    sa.Column("cert_no", sa.String(18)),
 )
 
 # Sandbox-only fault injection: what the next payment vouchers of a trade get wrong (payer / amount).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
@@ -57,6 +58,25 @@ class Trade:
             and self.expires_at is not None
             and now >= self.expires_at
         )
+
+
+@dataclass(frozen=True)
+class SpecifiedBuyer:
+    """Who alone may pay a trade: Alipay's ``ext_user_info`` with ``need_check_info`` = ``T``. As with
+    Alipay, only the items given are checked (a name, a resident ID number, or both; the sandbox knows
+    no ID type but the resident ID card)."""
+
+    name: str | None
+    cert_no: str | None = field(repr=False)
+
+    def is_payer(self, name: str, cert_no: str) -> bool:
+        """The name exactly as on the ID card (Unicode-normalised, nothing folded) and the same number."""
+        same_number = self.cert_no is None or self.cert_no.upper() == cert_no.strip().upper()
+        return same_number and (self.name is None or same_name(self.name, name))
+
+
+def same_name(first: str, second: str) -> bool:
+    return unicodedata.normalize("NFC", first.strip()) == unicodedata.normalize("NFC", second.strip())
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from flashport.sandbox_pay.trades import Refund, Trade, china_time
 
 PAGE_PAY = "alipay.trade.page.pay"
 PAGE_PAY_RETURN = "alipay.trade.page.pay.return"
-PAYER_CERT_TYPE = "IDENTITY_CARD"
+PAYER_CERT_TYPE = "IDENTITY_CARD"  # ext_user_info's cert_type for the resident ID card
 _MESSAGES = {
     "40001": "Missing Required Arguments",
     "40002": "Invalid Arguments",
@@ -49,22 +49,13 @@ def success(**fields: Any) -> dict[str, Any]:
     return {"code": alipay_protocol.SUCCESS_CODE, "msg": "Success", **fields}
 
 
-def _payer(trade: Trade) -> dict[str, str]:
-    """The cross-border extension: who paid, for the payment record customs receives."""
-    if not trade.is_paid or trade.payer_name is None or trade.payer_cert_no is None:
-        return {}
-    return {
-        "payer_name": trade.payer_name,
-        "payer_cert_type": PAYER_CERT_TYPE,
-        "payer_cert_no": trade.payer_cert_no,
-    }
-
-
 def _paid_amount(trade: Trade) -> str:
     return trade.total_amount if trade.is_paid else "0.00"
 
 
 def notification(trade: Trade, *, notify_id: str, seller_id: str, now: datetime) -> dict[str, str]:
+    """Alipay's ``trade_status_sync`` fields, and only those: no payer identity travels back (the
+    buyer the trade was opened for is the only one who could pay it)."""
     fields = {
         "notify_time": china_time(now),
         "notify_type": "trade_status_sync",
@@ -82,7 +73,6 @@ def notification(trade: Trade, *, notify_id: str, seller_id: str, now: datetime)
         "buyer_pay_amount": _paid_amount(trade),
         "subject": trade.subject,
         "gmt_create": china_time(trade.created_at),
-        **_payer(trade),
     }
     optional = {
         "buyer_id": trade.buyer_id,
@@ -122,7 +112,6 @@ def query_node(trade: Trade) -> dict[str, Any]:
         receipt_amount=_paid_amount(trade),
         subject=trade.subject,
         **paid,
-        **_payer(trade),
     )
 
 

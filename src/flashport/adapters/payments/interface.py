@@ -1,6 +1,6 @@
 """The payment provider behind one small interface. :class:`AlipayProvider` speaks Alipay's
 open-platform protocol and serves both the real Alipay and the sandbox provider: which one is only a
-matter of settings (gateway URL, app id, keys).
+matter of settings (gateway URL, app id) and of the keys the composition root hands it.
 
 Failure policy: a provider call that fails (network, bad signature on the answer) returns a result
 marked not ok and is retried by the worker; it never changes an order by itself."""
@@ -17,11 +17,24 @@ from flashport.domain.payments import TradeReport
 
 
 @dataclass(frozen=True)
+class Buyer:
+    """A real-name buyer: the name as on the resident ID card and the ID number, in clear. Made from
+    the identity vault only for the one provider call that needs it; never logged nor stored."""
+
+    name: str
+    id_number: str = field(repr=False)  # a traceback or a debug log must not print the number
+
+
+@dataclass(frozen=True)
 class Checkout:
+    """A trade to open. ``buyer``: the only person allowed to pay it (the order's checked-out buyer);
+    the provider refuses anyone else at payment time. None only for orders without a checkout."""
+
     out_trade_no: str
     amount_fen: int
     subject: str
     deadline: datetime
+    buyer: Buyer | None = None
 
 
 @dataclass(frozen=True)

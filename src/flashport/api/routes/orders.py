@@ -53,6 +53,9 @@ class OrderOut(BaseModel):
         None,
         description="once paid: pending, declared, received, matched, released, shipped, rejected, refunded",
     )
+    customs_reason_code: str | None = Field(
+        None, description="why the declaration was rejected, e.g. identity_check_failed; null otherwise"
+    )
 
 
 @router.post(

@@ -1,9 +1,11 @@
 """Asking the partners to declare their documents: the payment company its payment voucher (CEB411),
 the carrier its waybill (CEB511). Both requests are idempotent on the partner's side (out_request_no,
-order number), so a retry after a lost answer does not declare twice."""
+order number), so a retry after a lost answer does not declare twice. The payment company also checks
+the buyer against the payer (``identity_check``); a failed check stops the declaration there."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +16,7 @@ from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest
 from flashport.ceb import AppType, Consignee, Enterprise
 from flashport.ceb.envelope import safe_parser
+from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages
 from flashport.services.payments.refunds import record_exchange
@@ -21,6 +24,15 @@ from flashport.services.payments.refunds import record_exchange
 
 class PartnerFailed(Exception):
     """A partner answered but did not do what was asked (its message says why)."""
+
+
+class IdentityCheckFailed(PartnerFailed):
+    """The payment company says the payer is not the order's buyer (``identity_check`` F): customs
+    would refuse the order, so the declaration was stopped (rejected, with the reason) before the
+    waybill and the inventory list."""
+
+
+IDENTITY_CHECK_FAILED = "identity_check_failed"  # the rejection's reason code, for operators and buyers
 
 
 async def declare_payment(ctx: Context, declaration_id: int) -> None:
@@ -48,6 +60,10 @@ async def declare_payment(ctx: Context, declaration_id: int) -> None:
     await record_exchange(ctx, payment.id, answer.exchange)
     if not answer.ok:
         raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
+    if answer.identity_check is False:
+        # Told once per declaration (a repeated request's answer leaves it out): acted on at once.
+        await _stop_for_identity(ctx, declaration, answer.declare_no)
+        raise IdentityCheckFailed(f"declaration of {order.order_no} stopped: the payer is not the buyer")
     await _update(
         ctx, declaration, payment_declare_no=answer.declare_no, payment_declared_version=declaration.version
     )
@@ -104,6 +120,44 @@ def guid_of(waybill: Waybill) -> str:
     assert waybill.message is not None
     root = etree.fromstring(waybill.message, parser=safe_parser())
     return str(root.get("guid"))
+
+
+async def _stop_for_identity(ctx: Context, declaration: Any, declare_no: str) -> None:
+    """Rejected, as a customs rejection would be: an operator sees it with its reason and may
+    re-declare; unfixed within the fix window, the buyer is refunded."""
+    reason = (
+        "the payment company's identity check failed: the person who paid is not the order's buyer "
+        "(identity_check F); customs would refuse the order"
+    )
+    async with ctx.transaction() as tx:
+        stopped = await tx.conn.execute(
+            declarations.update()
+            .where(
+                declarations.c.id == declaration.id,
+                declarations.c.version == declaration.version,
+                declarations.c.state == DeclarationState.PENDING.value,
+            )
+            .values(
+                state=DeclarationState.REJECTED.value,
+                reason_code=IDENTITY_CHECK_FAILED,
+                reason=reason,
+                refund_after=tx.now + timedelta(seconds=ctx.settings.customs_fix_window_seconds),
+                payment_declare_no=declare_no,
+                payment_declared_version=declaration.version,
+                updated_at=tx.now,
+            )
+        )
+        if stopped.rowcount == 1:
+            await tx.emit(
+                "declaration.rejected",
+                f"order:{declaration.order_no}",
+                {
+                    "order_no": declaration.order_no,
+                    "version": declaration.version,
+                    "reason_code": IDENTITY_CHECK_FAILED,
+                    "reason": reason,
+                },
+            )
 
 
 async def _update(ctx: Context, declaration: Any, **values: Any) -> None:

@@ -54,22 +54,26 @@ def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
         "paid_at": order.get("paid_at"),
         "closed_at": order.get("closed_at"),
         "customs_status": order.get("customs_status"),  # the declaration's state once paid
+        "customs_reason_code": order.get("customs_reason_code"),  # why it was rejected, if it was
     }
 
 
 async def _with_customs_status(conn: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not found:
         return found
-    states = dict(
-        (
-            await conn.execute(
-                sa.select(declarations.c.order_id, declarations.c.state).where(
-                    declarations.c.order_id.in_([o["id"] for o in found])
-                )
+    rows = (
+        await conn.execute(
+            sa.select(declarations.c.order_id, declarations.c.state, declarations.c.reason_code).where(
+                declarations.c.order_id.in_([o["id"] for o in found])
             )
-        ).all()
-    )
-    return [{**o, "customs_status": states.get(o["id"])} for o in found]
+        )
+    ).all()
+    declared = {row.order_id: (row.state, row.reason_code) for row in rows}
+    viewed = []
+    for o in found:
+        state, reason_code = declared.get(o["id"], (None, None))
+        viewed.append({**o, "customs_status": state, "customs_reason_code": reason_code})
+    return viewed
 
 
 async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:

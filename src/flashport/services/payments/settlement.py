@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from flashport.adapters.db.schema import orders, payment_notifications, payments, sale_events
-from flashport.adapters.identity_vault import mask_id_number
-from flashport.adapters.payments.interface import Checkout, PaymentProvider
+from flashport.adapters.identity_vault import mask_id_numbers_in
+from flashport.adapters.payments.interface import Buyer, Checkout, PaymentProvider
 from flashport.domain.errors import NotFound, ServiceUnavailable
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus
@@ -32,7 +32,6 @@ from flashport.domain.payments import (
     check_payable,
     judge,
 )
-from flashport.services.accounts import identities
 from flashport.services.context import Context, Tx
 from flashport.services.customs import opening as declaration_opening
 from flashport.services.orders import checkout
@@ -83,9 +82,23 @@ async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> dict[str,
     )
     payment = await _open_payment(ctx, order)
     checkout = Checkout(
-        payment["out_trade_no"], payment["amount_fen"], f"Flashport order {order_no}", order.payment_deadline
+        payment["out_trade_no"],
+        payment["amount_fen"],
+        f"Flashport order {order_no}",
+        order.payment_deadline,
+        _buyer_of(ctx, order),
     )
     return {**payment_view(payment), "redirect_url": provider.checkout_url(checkout)}
+
+
+def _buyer_of(ctx: Context, order: Any) -> Buyer | None:
+    """The order's checked-out buyer, the only person the provider will let pay (rule 8). The ID number
+    is opened from the vault for this one call and goes nowhere else."""
+    if order.buyer_name is None or order.buyer_id_cipher is None:
+        return None
+    if ctx.vault is None:
+        raise ServiceUnavailable("identities cannot be read in this process", code="identity_vault_missing")
+    return Buyer(order.buyer_name, ctx.vault.open(order.buyer_id_cipher))
 
 
 async def _open_payment(ctx: Context, order: Any) -> dict[str, Any]:
@@ -165,10 +178,9 @@ async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
 
 
 def _masked(fields: Mapping[str, str]) -> dict[str, str]:
-    shown = dict(fields)
-    if shown.get("payer_cert_no"):
-        shown["payer_cert_no"] = mask_id_number(shown["payer_cert_no"])
-    return shown
+    """The notification as stored: a standard one carries no ID number, but whatever arrives is kept
+    masked."""
+    return {name: mask_id_numbers_in(value) for name, value in fields.items()}
 
 
 async def _record(tx: Tx, fields: Mapping[str, str], valid: bool, outcome: str, reason: str) -> None:
@@ -268,7 +280,7 @@ async def _apply(
                 .values(status=PaymentStatus.CLOSED.value, updated_at=tx.now)
             )
         else:  # the money was taken under this payment, even if it has to go back
-            await _mark_succeeded(ctx, tx, report, payment, order)
+            await _mark_succeeded(tx, report, payment, order)
     if verdict is Verdict.PAY_ORDER:
         await _pay_order(ctx, tx, report, order)
         return judgement
@@ -296,33 +308,31 @@ UNUSABLE_TRADES = frozenset(
 
 
 async def _compliance_refusal(ctx: Context, tx: Tx, report: TradeReport, order: Any) -> RefundReason | None:
-    """Rule 8 at the moment money arrives: the payer must be the order's real-name buyer, and the
-    payment must fit the identity's yearly limit (an atomic reservation, so two orders of one
-    identity paying at once cannot both squeeze under it)."""
+    """Rule 8 at the moment money arrives: the payment must fit the identity's yearly limit (an atomic
+    reservation, so two orders of one identity paying at once cannot both squeeze under it).
+
+    Payer = buyer is not checked here: the trade was opened for the buyer alone (``ext_user_info``
+    with ``need_check_info`` = ``T``), so the provider refused anyone else at payment time; a standard
+    notification carries no payer identity to compare. The payment company checks it once more when
+    it declares the payment to customs (``identity_check``, see ``services.customs.partners``)."""
     if order.buyer_id_hash is None:
-        return None  # no checkout (orders from before compliance); nothing to compare
-    if not (report.payer_name and report.payer_id_number) or not identities.is_same_person(
-        ctx.settings, order.buyer_name, order.buyer_id_hash, report.payer_name, report.payer_id_number
-    ):
-        log.warning("payer of order %s is not its buyer; refunding", order.order_no)
-        return RefundReason.PAYER_MISMATCH
+        return None  # no checkout (orders from before compliance); no identity to count against
     if not await checkout.reserve_order_quota_within(ctx, tx, order, report.paid_at or tx.now):
         return RefundReason.ANNUAL_LIMIT
     return None
 
 
-async def _mark_succeeded(ctx: Context, tx: Tx, report: TradeReport, payment: Any, order: Any) -> None:
-    sealed = ctx.vault.seal(report.payer_id_number) if ctx.vault and report.payer_id_number else None
-    masked = mask_id_number(report.payer_id_number) if report.payer_id_number else None
+async def _mark_succeeded(tx: Tx, report: TradeReport, payment: Any, order: Any) -> None:
+    # The payer is the identity the trade was opened for: the provider let no one else pay it.
     await tx.conn.execute(
         payments.update()
         .where(payments.c.id == payment.id)
         .values(
             status=PaymentStatus.SUCCEEDED.value,
             provider_trade_no=report.trade_no,
-            payer_name=report.payer_name,
-            payer_id_cipher=sealed,
-            payer_id_masked=masked,
+            payer_name=order.buyer_name,
+            payer_id_cipher=order.buyer_id_cipher,
+            payer_id_masked=order.buyer_id_masked,
             paid_at=report.paid_at or tx.now,
             updated_at=tx.now,
         )
@@ -335,8 +345,8 @@ async def _mark_succeeded(ctx: Context, tx: Tx, report: TradeReport, payment: An
             "out_trade_no": payment.out_trade_no,
             "trade_no": report.trade_no,
             "amount": format_fen(report.amount_fen),
-            "payer_name": report.payer_name,
-            "payer_id_number": masked,
+            "payer_name": order.buyer_name,
+            "payer_id_number": order.buyer_id_masked,
         },
     )
 
