@@ -73,6 +73,15 @@ class EventCard(EventView):
         )
 
 
+@dataclass(frozen=True)
+class Picture:
+    """The picture an order card shows of its item."""
+
+    src: str
+    alt: str
+    brand: str
+
+
 def alt_text(item: SaleItemView) -> str:
     """The product as a picture's alt text: its title, led by the brand unless the title names it."""
     title = item.product_title

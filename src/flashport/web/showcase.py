@@ -14,7 +14,7 @@ from flashport.domain.sales import EventStatus, all_sold_out, derive_status
 from flashport.services.context import Context
 from flashport.services.sales import inventory
 from flashport.services.sales import queries as sale_queries
-from flashport.web.page_models import EventCard, EventPage, ShownItem
+from flashport.web.page_models import EventCard, EventPage, Picture, ShownItem
 from flashport.web.state import Storefront
 
 FALLBACK_IMAGE = "/static/demo/product.svg"
@@ -99,11 +99,9 @@ async def _load_live(ctx: Context, sf: Storefront, event_id: int) -> dict[str, A
     }
 
 
-async def order_pictures(
-    ctx: Context, sf: Storefront, orders: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
+async def order_pictures(ctx: Context, sf: Storefront, orders: list[dict[str, Any]]) -> dict[str, Picture]:
     """Per order number: the item's picture, alt text and brand, from the cached event pages."""
-    pictures: dict[str, dict[str, Any]] = {}
+    pictures: dict[str, Picture] = {}
     for order in orders:
         try:
             event = await event_page(ctx, sf, order["event_id"])
@@ -112,5 +110,5 @@ async def order_pictures(
         item = event.shown_item(order["sale_item_id"])
         if item is not None:
             image = item.images[0] if item.images else FALLBACK_IMAGE
-            pictures[order["order_no"]] = {"src": image, "alt": item.alt, "brand": item.brand}
+            pictures[order["order_no"]] = Picture(src=image, alt=item.alt, brand=item.brand)
     return pictures
