@@ -8,7 +8,7 @@ Products and SKUs live in ``catalog.products`` and ``catalog.skus``, stock in ``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 from flashport.adapters.db import catalog_repo as repo
@@ -40,9 +40,9 @@ def merged(stored: object, changes: Mapping[str, Any], fields: tuple[str, ...]) 
     return {name: changes[name] if name in changes else getattr(stored, name) for name in fields}
 
 
-def changed_fields(stored: object, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of ``record`` that differs from what is stored: what an update really writes."""
-    return {name: value for name, value in record.items() if getattr(stored, name) != value}
+def changed_fields(stored: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``record`` that differs from the ``stored`` entity: what an update really writes."""
+    return rules.changed_fields(asdict(stored), record)
 
 
 # --- brands ----------------------------------------------------------------------------------------
