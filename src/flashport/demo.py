@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flashport.adapters.db.schema import brands
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.sale_entities import EventView
 from flashport.services.accounts import users as accounts
 from flashport.services.catalog import products as catalog_products
 from flashport.services.catalog import reference as catalog
@@ -278,9 +279,9 @@ async def _already_loaded(ctx: Context) -> bool:
 
 async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[str, int]]:
     supplier_ids = [
-        (await catalog.create_supplier(ctx, name=name, country=country))["id"] for name, country in SUPPLIERS
+        (await catalog.create_supplier(ctx, name=name, country=country)).id for name, country in SUPPLIERS
     ]
-    houses = {w["code"]: (await catalog.create_warehouse(ctx, **w))["id"] for w in WAREHOUSES}
+    houses = {w["code"]: (await catalog.create_warehouse(ctx, **w)).id for w in WAREHOUSES}
     brand_ids: dict[str, int] = {}
     sku_ids: list[int] = []
     for brand, country, supplier, title, spec, hs, unit, tax, price, grams, house, units in PRODUCTS:
@@ -289,7 +290,7 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
                 await catalog.create_brand(
                     ctx, name=brand, country=country, description=f"{brand}, imported from {country}."
                 )
-            )["id"]
+            ).id
         product = await catalog_products.create_product(
             ctx,
             operator,
@@ -313,7 +314,7 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
                 }
             ],
         )
-        sku_id = product["skus"][0]["id"]
+        sku_id = product.skus[0].id
         await catalog_stock.set_on_hand(ctx, operator, sku_id, houses[house], units)
         sku_ids.append(sku_id)
     return sku_ids, houses
@@ -327,7 +328,7 @@ async def _event(
     items: list[tuple[Any, ...]],
     sku_ids: list[int],
     banner: str | None,
-) -> dict[str, Any]:
+) -> EventView:
     now = ctx.clock()
     # Scheduling needs a start in the future; a live demo sale is scheduled "two days ago".
     author = replace(ctx, clock=lambda: now + min(starts_in, timedelta(0)) - timedelta(days=1))
@@ -345,15 +346,15 @@ async def _event(
         warehouse_id = next(iter(await _warehouse_of(ctx, sku_ids[index])))
         await events_items.add_item(
             author,
-            event["id"],
+            event.id,
             sku_id=sku_ids[index],
             warehouse_id=warehouse_id,
             sale_price=price,
             quantity=quantity,
             per_buyer_limit=limit,
         )
-    await events.schedule_event(author, event["id"])
-    return await events_queries.get_admin_event(ctx, event["id"])
+    await events.schedule_event(author, event.id)
+    return await events_queries.get_admin_event(ctx, event.id)
 
 
 async def _warehouse_of(ctx: Context, sku_id: int) -> list[int]:
@@ -391,8 +392,8 @@ async def load(settings: Settings) -> str:
         await close_context(ctx)
     return (
         f"demo loaded: {len(PRODUCTS)} products of {len({p[0] for p in PRODUCTS})} brands from "
-        f"{len({p[1] for p in PRODUCTS})} countries; live event #{live['id']} ({live['status']}), "
-        f"upcoming event #{upcoming['id']} ({upcoming['status']}).\n"
+        f"{len({p[1] for p in PRODUCTS})} countries; live event #{live.id} ({live.status}), "
+        f"upcoming event #{upcoming.id} ({upcoming.status}).\n"
         f"log in as operator@flashport.demo or buyer@flashport.demo, password {DEMO_PASSWORD}"
     )
 

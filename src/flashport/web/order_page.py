@@ -16,13 +16,11 @@ from flashport.domain.orders import OrderStatus
 from flashport.services.accounts import identities
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
-from flashport.web import answers, queries, showcase
+from flashport.services.orders import storefront as order_progress
+from flashport.web import answers, showcase
 from flashport.web.forms import FIELD_LABELS, NEW_IDENTITY, CheckoutValues, Problem
-from flashport.web.queries import PaymentStage
 from flashport.web.session import WebSession
 from flashport.web.state import service_context, storefront
-
-NOT_STARTED = PaymentStage(checked_out=False, payment_started=False)
 
 
 async def order_page(
@@ -38,7 +36,8 @@ async def order_page(
 ) -> Response:
     ctx = service_context(request)
     order = await orders.get_for_buyer(ctx, buyer_id, order_no)
-    stage = (await queries.payment_stages(ctx, buyer_id, [order_no])).get(order_no, NOT_STARTED)
+    stages = await order_progress.payment_stages(ctx, buyer_id, [order_no])
+    stage = stages.get(order_no, order_progress.NOT_STARTED)
     breakdown = await checkout.get_checkout(ctx, buyer_id, order_no) if stage.checked_out else None
     window_open = order["status"] == OrderStatus.PENDING_PAYMENT and ctx.clock() < order["payment_deadline"]
     can_check_out = window_open and not stage.payment_started and session.is_buyer

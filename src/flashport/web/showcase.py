@@ -10,51 +10,49 @@ from datetime import datetime
 from typing import Any
 
 from flashport.domain.errors import NotFound
-from flashport.domain.sales import EventState, EventStatus, all_sold_out, derive_status
+from flashport.domain.sales import EventStatus, all_sold_out, derive_status
 from flashport.services.context import Context
 from flashport.services.sales import inventory
-from flashport.services.sales import queries as events_queries
-from flashport.web import queries
+from flashport.services.sales import queries as sale_queries
+from flashport.web.page_models import EventCard, EventPage, Picture, ShownItem
 from flashport.web.state import Storefront
 
-GRADIENTS = 8  # banner-gradient-0 .. 7 in storefront.css, for events without a banner image
 FALLBACK_IMAGE = "/static/demo/product.svg"
 
 
-async def listings(ctx: Context, sf: Storefront) -> list[dict[str, Any]]:
+async def listings(ctx: Context, sf: Storefront) -> list[EventCard]:
     """Live and upcoming events as home-page cards."""
     return await sf.listings.get("all", lambda: _load_listings(ctx))
 
 
-async def event_page(ctx: Context, sf: Storefront, event_id: int) -> dict[str, Any]:
+async def event_page(ctx: Context, sf: Storefront, event_id: int) -> EventPage:
     return await sf.event_pages.get(event_id, lambda: _load_event(ctx, event_id))
 
 
-async def item_page(ctx: Context, sf: Storefront, item_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+async def item_page(ctx: Context, sf: Storefront, item_id: int) -> tuple[EventPage, ShownItem]:
     """The item and its event; an item no longer in its event is unknown."""
-    event_id = await sf.item_events.get(item_id, lambda: queries.event_of_item(ctx, item_id))
+    event_id = await sf.item_events.get(item_id, lambda: sale_queries.event_of_item(ctx, item_id))
     event = await event_page(ctx, sf, event_id)
-    for item in event["items"]:
-        if item["id"] == item_id:
-            return event, item
-    raise NotFound(f"sale item {item_id} does not exist", code="sale_item_not_found")
+    item = event.shown_item(item_id)
+    if item is None:
+        raise NotFound(f"sale item {item_id} does not exist", code="sale_item_not_found")
+    return event, item
 
 
 async def live_counts(ctx: Context, sf: Storefront, event_id: int) -> dict[str, Any]:
-    """Fresh units left per item: one stock-engine read per event per ``LIVE_TTL`` in this process."""
+    """Fresh units left per item, as the JSON the open pages poll: one stock-engine read per event per
+    ``LIVE_TTL`` in this process."""
     return await sf.live_counts.get(event_id, lambda: _load_live(ctx, sf, event_id))
 
 
-def current_status(event: dict[str, Any], now: datetime, remaining: list[int] | None = None) -> EventStatus:
-    left = remaining if remaining is not None else [item["remaining"] for item in event["items"]]
-    return derive_status(
-        EventState(event["state"]), event["starts_at"], event["ends_at"], now, all_sold_out(left)
-    )
+def current_status(
+    event: EventPage | EventCard, now: datetime, remaining: list[int] | None = None
+) -> EventStatus:
+    left = remaining if remaining is not None else [item.remaining for item in event.items]
+    return derive_status(event.state, event.starts_at, event.ends_at, now, all_sold_out(left))
 
 
-def split_listings(
-    cards: list[dict[str, Any]], now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_listings(cards: list[EventCard], now: datetime) -> tuple[list[EventCard], list[EventCard]]:
     """Cards of live events (soonest to end first) and of upcoming ones (soonest to start first)."""
     live, upcoming = [], []
     for card in cards:
@@ -63,74 +61,54 @@ def split_listings(
             live.append(card)
         elif status is EventStatus.SCHEDULED:
             upcoming.append(card)
-    return sorted(live, key=lambda c: c["ends_at"]), sorted(upcoming, key=lambda c: c["starts_at"])
+    return sorted(live, key=lambda c: c.ends_at), sorted(upcoming, key=lambda c: c.starts_at)
 
 
-def sale_state(status: EventStatus, item: dict[str, Any]) -> str:
+def sale_state(status: EventStatus, item: ShownItem) -> str:
     """What the buy button says: ``upcoming``, ``live``, ``sold_out`` or ``ended``."""
     if status is EventStatus.SCHEDULED:
         return "upcoming"
-    if item["sold_out"]:
+    if item.sold_out:
         return "sold_out"
     return "live" if status is EventStatus.LIVE else "ended"
 
 
-async def _load_listings(ctx: Context) -> list[dict[str, Any]]:
-    events = await events_queries.list_public_events(ctx)
-    facts = await queries.item_facts(ctx, [item["id"] for event in events for item in event["items"]])
-    return [_card(event, facts) for event in events]
+async def _load_listings(ctx: Context) -> list[EventCard]:
+    events = await sale_queries.list_public_events(ctx)
+    facts = await sale_queries.item_facts(ctx, [item.id for event in events for item in event.items])
+    return [EventCard.with_facts(event, facts) for event in events]
 
 
-async def _load_event(ctx: Context, event_id: int) -> dict[str, Any]:
-    event = await events_queries.get_public_event(ctx, event_id)
-    facts = await queries.item_facts(ctx, [item["id"] for item in event["items"]])
-    items = [{**item, **facts.get(item["id"], {}), "alt": _alt(item)} for item in event["items"]]
-    return {**event, "items": items, "gradient": event["id"] % GRADIENTS}
+async def _load_event(ctx: Context, event_id: int) -> EventPage:
+    event = await sale_queries.get_public_event(ctx, event_id)
+    facts = await sale_queries.item_facts(ctx, [item.id for item in event.items])
+    return EventPage.with_facts(event, facts)
 
 
 async def _load_live(ctx: Context, sf: Storefront, event_id: int) -> dict[str, Any]:
     event = await event_page(ctx, sf, event_id)
-    left = await inventory.remaining(ctx, event["items"])
-    counts = [left.get(item["id"], 0) for item in event["items"]]
+    left = await inventory.remaining(ctx, event.items)
+    counts = [left.get(item.id, 0) for item in event.items]
     return {
         "event_id": event_id,
         "status": current_status(event, ctx.clock(), counts).value,
         "items": [
-            {"id": item["id"], "remaining": units, "sold_out": units == 0}
-            for item, units in zip(event["items"], counts, strict=True)
+            {"id": item.id, "remaining": units, "sold_out": units == 0}
+            for item, units in zip(event.items, counts, strict=True)
         ],
     }
 
 
-def _card(event: dict[str, Any], facts: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    items = event["items"]
-    origins = [facts.get(item["id"], {}).get("origin") or item["brand_country"] for item in items]
-    return {
-        **event,
-        "brands": list(dict.fromkeys(item["brand"] for item in items)),
-        "origins": list(dict.fromkeys(origins)),
-        "thumbs": [(item["images"][0], _alt(item)) for item in items if item["images"]][:4],
-        "gradient": event["id"] % GRADIENTS,
-    }
-
-
-def _alt(item: dict[str, Any]) -> str:
-    title = str(item["product_title"])
-    return title if title.lower().startswith(str(item["brand"]).lower()) else f"{item['brand']} {title}"
-
-
-async def order_pictures(
-    ctx: Context, sf: Storefront, orders: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
+async def order_pictures(ctx: Context, sf: Storefront, orders: list[dict[str, Any]]) -> dict[str, Picture]:
     """Per order number: the item's picture, alt text and brand, from the cached event pages."""
-    pictures: dict[str, dict[str, Any]] = {}
+    pictures: dict[str, Picture] = {}
     for order in orders:
         try:
             event = await event_page(ctx, sf, order["event_id"])
         except NotFound:  # a cancelled event is no longer shown; its orders still are
             continue
-        for item in event["items"]:
-            if item["id"] == order["sale_item_id"]:
-                image = item["images"][0] if item["images"] else FALLBACK_IMAGE
-                pictures[order["order_no"]] = {"src": image, "alt": item["alt"], "brand": item["brand"]}
+        item = event.shown_item(order["sale_item_id"])
+        if item is not None:
+            image = item.images[0] if item.images else FALLBACK_IMAGE
+            pictures[order["order_no"]] = Picture(src=image, alt=item.alt, brand=item.brand)
     return pictures

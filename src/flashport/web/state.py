@@ -16,6 +16,7 @@ from starlette.requests import Request
 from flashport.services.context import Context
 from flashport.web import formatting
 from flashport.web.cache import TtlCache
+from flashport.web.page_models import EventCard, EventPage
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -47,8 +48,8 @@ def build_templates(asset_versions: dict[str, str]) -> jinja2.Environment:
 @dataclass
 class Storefront:
     templates: jinja2.Environment
-    listings: TtlCache[list[dict[str, Any]]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
-    event_pages: TtlCache[dict[str, Any]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
+    listings: TtlCache[list[EventCard]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
+    event_pages: TtlCache[EventPage] = field(default_factory=lambda: TtlCache(PAGE_TTL))
     live_counts: TtlCache[dict[str, Any]] = field(default_factory=lambda: TtlCache(LIVE_TTL))
     item_events: TtlCache[int] = field(default_factory=lambda: TtlCache(ITEM_EVENT_TTL, max_entries=50_000))
 

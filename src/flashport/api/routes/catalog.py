@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from flashport.api.deps import CatalogManager, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
+from flashport.domain.catalog_entities import (
+    Brand,
+    Product,
+    ProductWithSkus,
+    Sku,
+    StockEntry,
+    Supplier,
+    Warehouse,
+)
+from flashport.domain.catalog_entities import Page as EntityPage
 from flashport.services.catalog import products as catalog_products
 from flashport.services.catalog import reference as catalog
 from flashport.services.catalog import skus as catalog_skus
@@ -210,17 +220,17 @@ class StockOut(BaseModel):
     summary="Add a brand",
     **roles_doc(Role.OPERATOR, errors=(409, 422)),
 )
-async def create_brand(body: BrandIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> dict[str, Any]:
+async def create_brand(body: BrandIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Brand:
     return await catalog.create_brand(ctx, **body.model_dump())
 
 
 @router.get("/brands", response_model=Page[BrandOut], summary="Browse brands", **public_doc(422))
-async def list_brands(limit: int = Limit, offset: int = Offset, ctx: Context = Ctx) -> dict[str, Any]:
+async def list_brands(limit: int = Limit, offset: int = Offset, ctx: Context = Ctx) -> EntityPage[Brand]:
     return await catalog.list_brands(ctx, limit=limit, offset=offset)
 
 
 @router.get("/brands/{brand_id}", response_model=BrandOut, summary="One brand", **public_doc(404, 422))
-async def get_brand(brand_id: int, ctx: Context = Ctx) -> dict[str, Any]:
+async def get_brand(brand_id: int, ctx: Context = Ctx) -> Brand:
     return await catalog.get_brand(ctx, brand_id)
 
 
@@ -232,7 +242,7 @@ async def get_brand(brand_id: int, ctx: Context = Ctx) -> dict[str, Any]:
 )
 async def update_brand(
     brand_id: int, body: BrandPatch, _: Principal = OperatorOnly, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> Brand:
     return await catalog.update_brand(ctx, brand_id, body.model_dump(exclude_unset=True))
 
 
@@ -246,9 +256,7 @@ async def update_brand(
     summary="Add a supplier",
     **roles_doc(Role.OPERATOR, errors=(409, 422)),
 )
-async def create_supplier(
-    body: SupplierIn, _: Principal = OperatorOnly, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def create_supplier(body: SupplierIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Supplier:
     return await catalog.create_supplier(ctx, **body.model_dump())
 
 
@@ -260,7 +268,7 @@ async def create_supplier(
 )
 async def list_suppliers(
     limit: int = Limit, offset: int = Offset, _: Principal = OperatorOnly, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> EntityPage[Supplier]:
     return await catalog.list_suppliers(ctx, limit=limit, offset=offset)
 
 
@@ -270,9 +278,7 @@ async def list_suppliers(
     summary="One supplier (a supplier user: only its own)",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_supplier(
-    supplier_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def get_supplier(supplier_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> Supplier:
     return await catalog.get_supplier(ctx, who, supplier_id)
 
 
@@ -286,9 +292,7 @@ async def get_supplier(
     summary="Add a bonded or overseas warehouse",
     **roles_doc(Role.OPERATOR, errors=(409, 422)),
 )
-async def create_warehouse(
-    body: WarehouseIn, _: Principal = OperatorOnly, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def create_warehouse(body: WarehouseIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Warehouse:
     return await catalog.create_warehouse(ctx, **body.model_dump())
 
 
@@ -300,7 +304,7 @@ async def create_warehouse(
 )
 async def list_warehouses(
     limit: int = Limit, offset: int = Offset, _: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> EntityPage[Warehouse]:
     return await catalog.list_warehouses(ctx, limit=limit, offset=offset)
 
 
@@ -310,9 +314,7 @@ async def list_warehouses(
     summary="One warehouse",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_warehouse(
-    warehouse_id: int, _: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def get_warehouse(warehouse_id: int, _: Principal = CatalogManager, ctx: Context = Ctx) -> Warehouse:
     return await catalog.get_warehouse(ctx, warehouse_id)
 
 
@@ -328,7 +330,7 @@ async def get_warehouse(
 )
 async def create_product(
     body: ProductIn, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> ProductWithSkus:
     return await catalog_products.create_product(ctx, who, **body.model_dump())
 
 
@@ -345,7 +347,7 @@ async def list_products(
     offset: int = Offset,
     who: Principal = CatalogManager,
     ctx: Context = Ctx,
-) -> dict[str, Any]:
+) -> EntityPage[Product]:
     return await catalog_products.list_products(
         ctx, who, supplier_id=supplier_id, brand_id=brand_id, limit=limit, offset=offset
     )
@@ -357,7 +359,9 @@ async def list_products(
     summary="One product with its SKUs",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_product(product_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> dict[str, Any]:
+async def get_product(
+    product_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
+) -> ProductWithSkus:
     return await catalog_products.get_product(ctx, who, product_id)
 
 
@@ -369,7 +373,7 @@ async def get_product(product_id: int, who: Principal = CatalogManager, ctx: Con
 )
 async def update_product(
     product_id: int, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> Product:
     return await catalog_products.update_product(ctx, who, product_id, body.model_dump(exclude_unset=True))
 
 
@@ -383,9 +387,7 @@ async def update_product(
     summary="Add a SKU to a product",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
-async def add_sku(
-    product_id: int, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def add_sku(product_id: int, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.add_sku(ctx, who, product_id, **body.model_dump())
 
 
@@ -395,7 +397,7 @@ async def add_sku(
     summary="One SKU",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> dict[str, Any]:
+async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.get_sku(ctx, who, sku_id)
 
 
@@ -405,9 +407,7 @@ async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = C
     summary="Change a SKU",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
-async def update_sku(
-    sku_id: int, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+async def update_sku(sku_id: int, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.update_sku(ctx, who, sku_id, body.model_dump(exclude_unset=True))
 
 
@@ -421,7 +421,7 @@ async def update_sku(
 )
 async def set_stock(
     sku_id: int, warehouse_id: int, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> dict[str, Any]:
+) -> StockEntry:
     return await catalog_stock.set_on_hand(ctx, who, sku_id, warehouse_id, body.on_hand)
 
 
@@ -431,7 +431,5 @@ async def set_stock(
     summary="A SKU's stock per warehouse",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def list_stock(
-    sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> list[dict[str, Any]]:
+async def list_stock(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> list[StockEntry]:
     return await catalog_stock.stock_of(ctx, who, sku_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, BeforeValidator, Field
@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.money import fen_to_decimal
+from flashport.domain.sale_entities import EventView, ItemOfEvent, SaleItemView
 from flashport.domain.sales import EventState, EventStatus, Fulfilment, Listing
 from flashport.services.context import Context
 from flashport.services.sales import events
@@ -133,12 +134,12 @@ class AdminEventOut(AdminEventSummary):
 )
 async def list_events(
     status: Listing | None = None, channel: str | None = None, ctx: Context = Depends(get_ctx)
-) -> list[dict[str, Any]]:
+) -> list[EventView]:
     return await events_queries.list_public_events(ctx, status=status, channel=channel)
 
 
 @router.get("/events/{event_id}", response_model=EventOut, summary="An announced event", **public_doc(404))
-async def get_event(event_id: EventId, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+async def get_event(event_id: EventId, ctx: Context = Depends(get_ctx)) -> EventView:
     return await events_queries.get_public_event(ctx, event_id)
 
 
@@ -148,14 +149,14 @@ async def get_event(event_id: EventId, ctx: Context = Depends(get_ctx)) -> dict[
     summary="The items of an announced event, with units remaining",
     **public_doc(404),
 )
-async def list_items(event_id: EventId, ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
+async def list_items(event_id: EventId, ctx: Context = Depends(get_ctx)) -> tuple[SaleItemView, ...]:
     return await events_queries.list_public_items(ctx, event_id)
 
 
 @router.get(
     "/sale-items/{item_id}", response_model=SaleItemDetail, summary="One sale item", **public_doc(404)
 )
-async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> ItemOfEvent:
     return await events_queries.get_public_item(ctx, item_id)
 
 
@@ -167,7 +168,7 @@ async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> dict[str
 )
 async def create_event(
     body: EventIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> EventView:
     return await events.create_event(ctx, **body.model_dump())
 
 
@@ -176,7 +177,7 @@ async def create_event(
 )
 async def update_event(
     event_id: EventId, body: EventPatch, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> EventView:
     return await events.update_event(ctx, event_id, body.model_dump(exclude_unset=True))
 
 
@@ -188,7 +189,7 @@ async def update_event(
 )
 async def schedule_event(
     event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> EventView:
     return await events.schedule_event(ctx, event_id)
 
 
@@ -200,7 +201,7 @@ async def schedule_event(
 )
 async def cancel_event(
     event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> EventView:
     return await events.cancel_event(ctx, event_id)
 
 
@@ -215,7 +216,7 @@ async def list_admin_events(
     channel: str | None = None,
     _: Principal = OperatorOnly,
     ctx: Context = Depends(get_ctx),
-) -> list[dict[str, Any]]:
+) -> list[EventView]:
     return await events_queries.list_admin_events(ctx, status=status, channel=channel)
 
 
@@ -227,7 +228,7 @@ async def list_admin_events(
 )
 async def get_admin_event(
     event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> EventView:
     return await events_queries.get_admin_event(ctx, event_id)
 
 
@@ -243,7 +244,7 @@ async def get_admin_event(
 )
 async def add_item(
     event_id: EventId, body: ItemIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> ItemOfEvent:
     return await events_items.add_item(ctx, event_id, **body.model_dump())
 
 
@@ -259,7 +260,7 @@ async def change_item(
     body: ItemPatch,
     _: Principal = OperatorOnly,
     ctx: Context = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> ItemOfEvent:
     return await events_items.change_item(ctx, event_id, item_id, **body.model_dump())
 
 

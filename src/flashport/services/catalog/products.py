@@ -4,16 +4,17 @@ tax category) every order declaration needs. A supplier user manages only its ow
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import brands, products, suppliers
+from flashport.adapters.db import catalog_repo as repo
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
-from flashport.services.catalog.reference import fetch_one, fetch_page, merged
-from flashport.services.catalog.skus import insert_sku, product_for, skus_of
+from flashport.domain.catalog_entities import Page, Product, ProductWithSkus
+from flashport.services.catalog.reference import changed_fields, found, merged
+from flashport.services.catalog.skus import insert_sku, product_for
 from flashport.services.context import Context
 
 PRODUCT_FIELDS = ("title", "description", "images", "origin_country", "hs_code", "legal_unit", "tax_category")
@@ -27,7 +28,7 @@ async def create_product(
     supplier_id: int | None = None,
     skus: Sequence[Mapping[str, Any]] = (),
     **fields: Any,
-) -> dict[str, Any]:
+) -> ProductWithSkus:
     """Create a product and, optionally, its first SKUs, all or nothing."""
     owner = rules.product_owner(who, supplier_id)
     checks = rules.FieldChecks()
@@ -35,33 +36,30 @@ async def create_product(
     sku_records = checks.run(rules.new_sku_records, [dict(s) for s in skus])
     checks.done()
     async with ctx.transaction() as tx:
-        await fetch_one(tx.conn, brands, brand_id, what="brand")
-        await fetch_one(tx.conn, suppliers, owner, what="supplier")
-        values = {**record, "brand_id": brand_id, "supplier_id": owner}
-        stamps = {"created_at": tx.now, "updated_at": tx.now}
-        product_id = await tx.conn.scalar(
-            products.insert().values(**values, **stamps).returning(products.c.id)
+        found(await repo.find_brand(tx.conn, brand_id), "brand", brand_id)
+        found(await repo.find_supplier(tx.conn, owner), "supplier", owner)
+        product = await repo.insert_product(
+            tx.conn, {**record, "brand_id": brand_id, "supplier_id": owner}, tx.now
         )
-        product = {"id": product_id, **values, **stamps}
         payload = {
-            "product_id": product_id,
+            "product_id": product.id,
             "supplier_id": owner,
             "brand_id": brand_id,
-            "title": record["title"],
-            "hs_code": record["hs_code"],
+            "title": product.title,
+            "hs_code": product.hs_code,
             "sku_codes": [s["code"] for s in sku_records],
         }
-        await tx.emit("product.created", f"product:{product_id}", payload)
+        await tx.emit("product.created", f"product:{product.id}", payload)
         # Each SKU gets its own sku.created too, so a reader of SKU events sees every SKU however made.
-        product["skus"] = [await insert_sku(tx, product, s) for s in sku_records]
-    return product
+        added = [await insert_sku(tx, product, s) for s in sku_records]
+    return ProductWithSkus.of(product, added)
 
 
-async def get_product(ctx: Context, who: Principal, product_id: int) -> dict[str, Any]:
+async def get_product(ctx: Context, who: Principal, product_id: int) -> ProductWithSkus:
     """The product with its SKUs."""
     async with ctx.read() as conn:
         product = await product_for(conn, who, product_id)
-        return {**product, "skus": await skus_of(conn, product_id)}
+        return ProductWithSkus.of(product, await repo.skus_of(conn, product))
 
 
 async def list_products(
@@ -72,47 +70,44 @@ async def list_products(
     brand_id: int | None = None,
     limit: int,
     offset: int,
-) -> dict[str, Any]:
+) -> Page[Product]:
     """Products in id order; a supplier user sees only its own."""
-    query = sa.select(products).order_by(products.c.id)
     owner = rules.visible_supplier(who, supplier_id)
-    if owner is not None:
-        query = query.where(products.c.supplier_id == owner)
-    if brand_id is not None:
-        query = query.where(products.c.brand_id == brand_id)
+    limit, offset = rules.page_window(limit, offset)
     async with ctx.read() as conn:
-        return await fetch_page(conn, query, limit=limit, offset=offset)
+        return await repo.products_page(
+            conn, supplier_id=owner, brand_id=brand_id, limit=limit, offset=offset
+        )
 
 
 async def update_product(
     ctx: Context, who: Principal, product_id: int, changes: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> Product:
     """Change some fields, or move the product to another brand; its supplier never changes.
     An update that changes nothing writes nothing and emits no event."""
     async with ctx.transaction() as tx:
         stored = await product_for(tx.conn, who, product_id)
-        changed = rules.changed_fields(
-            stored, rules.product_record(**merged(stored, changes, PRODUCT_FIELDS))
-        )
-        if "brand_id" in changes and changes["brand_id"] != stored["brand_id"]:
+        editable = merged(stored, changes, PRODUCT_FIELDS)
+        record = rules.product_record(**{**editable, "images": list(editable["images"] or [])})
+        # The rules give a list of images; the product holds a tuple, and only a different one is a change.
+        changed = changed_fields(stored, {**record, "images": tuple(record["images"])})
+        if "brand_id" in changes and changes["brand_id"] != stored.brand_id:
             changed["brand_id"] = await _existing_brand(tx.conn, changes["brand_id"])
         if not changed:
             return stored
-        await tx.conn.execute(
-            products.update().where(products.c.id == product_id).values(**changed, updated_at=tx.now)
-        )
+        await repo.update_product(tx.conn, product_id, changed, tx.now)
         payload = {
             "product_id": product_id,
-            "supplier_id": stored["supplier_id"],
-            "brand_id": changed.get("brand_id", stored["brand_id"]),
+            "supplier_id": stored.supplier_id,
+            "brand_id": changed.get("brand_id", stored.brand_id),
             "changed": sorted(changed),
         }
         await tx.emit("product.updated", f"product:{product_id}", payload)
-    return {**stored, **changed, "updated_at": tx.now}
+    return replace(stored, **changed, updated_at=tx.now)
 
 
 async def _existing_brand(conn: AsyncConnection, brand_id: int | None) -> int:
     if brand_id is None:
         raise rules.invalid("missing_field", "a product needs a brand", "brand_id", "required")
-    await fetch_one(conn, brands, brand_id, what="brand")
+    found(await repo.find_brand(conn, brand_id), "brand", brand_id)
     return brand_id

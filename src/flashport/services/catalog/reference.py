@@ -2,166 +2,144 @@
 
 Each write is one transaction that also appends its outbox event. Duplicates are refused here, before
 the insert, with a specific code; the unique constraints stay as the backstop for two racing requests.
-Products and SKUs live in ``catalog_products``, stock in ``catalog_stock``.
+Products and SKUs live in ``catalog.products`` and ``catalog.skus``, stock in ``catalog.stock``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from flashport.adapters.db.schema import brands, suppliers, warehouses
+from flashport.adapters.db import catalog_repo as repo
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
+from flashport.domain.catalog_entities import Brand, Page, Supplier, Warehouse
 from flashport.domain.errors import Conflict, NotFound
 from flashport.services.context import Context
+
+T = TypeVar("T")
 
 BRAND_FIELDS = ("name", "country", "description", "logo_url")
 
 
-async def fetch_one(conn: AsyncConnection, table: sa.Table, row_id: int, *, what: str) -> dict[str, Any]:
-    """The row with this id, or NotFound coded ``<what>_not_found``."""
-    row = (await conn.execute(sa.select(table).where(table.c.id == row_id))).first()
-    if row is None:
-        raise NotFound(f"{what} {row_id} does not exist", code=f"{what}_not_found")
-    return dict(row._mapping)
+def found(entity: T | None, what: str, entity_id: int, *, noun: str | None = None) -> T:
+    """``entity``, or NotFound coded ``<what>_not_found`` when the repository found nothing."""
+    if entity is None:
+        raise NotFound(f"{noun or what} {entity_id} does not exist", code=f"{what}_not_found")
+    return entity
 
 
-async def fetch_page(
-    conn: AsyncConnection, query: sa.Select[Any], *, limit: int, offset: int
-) -> dict[str, Any]:
-    """One page of ``query`` (which must be ordered); one extra row tells whether more follow."""
-    limit, offset = rules.page_window(limit, offset)
-    rows = [dict(r._mapping) for r in await conn.execute(query.limit(limit + 1).offset(offset))]
-    return {"items": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
-
-
-async def refuse_taken(
-    conn: AsyncConnection,
-    column: sa.Column[Any],
-    value: str,
-    *,
-    code: str,
-    other_than: int | None = None,
-    any_case: bool = False,
-) -> None:
-    """Conflict when another row already holds ``value``. With ``any_case`` (names people type, few
-    rows) "NIVEA" clashes with "Nivea"; codes compare exactly, so the unique index serves the check."""
-    same = sa.func.lower(column) == value.lower() if any_case else column == value
-    query = sa.select(column.table.c.id).where(same).limit(1)
-    if other_than is not None:
-        query = query.where(column.table.c.id != other_than)
-    if await conn.scalar(query) is not None:
+def refuse_taken(taken: bool, value: str, *, code: str) -> None:
+    if taken:
         raise Conflict(f"{value!r} is already taken", code=code)
 
 
-def merged(stored: Mapping[str, Any], changes: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+def merged(stored: object, changes: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """The editable fields after an update: the changes given, the stored values for the rest."""
-    return {name: changes[name] if name in changes else stored[name] for name in fields}
+    return {name: changes[name] if name in changes else getattr(stored, name) for name in fields}
+
+
+def changed_fields(stored: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``record`` that differs from the ``stored`` entity: what an update really writes."""
+    return rules.changed_fields(asdict(stored), record)
 
 
 # --- brands ----------------------------------------------------------------------------------------
 
 
-async def create_brand(ctx: Context, **fields: Any) -> dict[str, Any]:
+async def create_brand(ctx: Context, **fields: Any) -> Brand:
     record = rules.brand_record(**fields)
     async with ctx.transaction() as tx:
-        await refuse_taken(tx.conn, brands.c.name, record["name"], code="brand_name_taken", any_case=True)
-        brand_id = await tx.conn.scalar(
-            brands.insert().values(**record, created_at=tx.now).returning(brands.c.id)
+        refuse_taken(
+            await repo.brand_name_taken(tx.conn, record["name"]), record["name"], code="brand_name_taken"
         )
-        payload = {"brand_id": brand_id, "name": record["name"], "country": record["country"]}
-        await tx.emit("brand.created", f"brand:{brand_id}", payload)
-    return {"id": brand_id, **record, "created_at": tx.now}
+        brand = await repo.insert_brand(tx.conn, record, tx.now)
+        payload = {"brand_id": brand.id, "name": brand.name, "country": brand.country}
+        await tx.emit("brand.created", f"brand:{brand.id}", payload)
+    return brand
 
 
-async def update_brand(ctx: Context, brand_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+async def update_brand(ctx: Context, brand_id: int, changes: Mapping[str, Any]) -> Brand:
     async with ctx.transaction() as tx:
-        stored = await fetch_one(tx.conn, brands, brand_id, what="brand")
-        changed = rules.changed_fields(stored, rules.brand_record(**merged(stored, changes, BRAND_FIELDS)))
+        stored = found(await repo.find_brand(tx.conn, brand_id), "brand", brand_id)
+        changed = changed_fields(stored, rules.brand_record(**merged(stored, changes, BRAND_FIELDS)))
         if not changed:
             return stored
         if "name" in changed:
             name = changed["name"]
-            await refuse_taken(
-                tx.conn, brands.c.name, name, code="brand_name_taken", other_than=brand_id, any_case=True
-            )
-        await tx.conn.execute(brands.update().where(brands.c.id == brand_id).values(**changed))
+            taken = await repo.brand_name_taken(tx.conn, name, other_than=brand_id)
+            refuse_taken(taken, name, code="brand_name_taken")
+        await repo.update_brand(tx.conn, brand_id, changed)
         payload = {"brand_id": brand_id, "changed": sorted(changed), **changed}
         await tx.emit("brand.updated", f"brand:{brand_id}", payload)
-    return {**stored, **changed}
+    return replace(stored, **changed)
 
 
-async def get_brand(ctx: Context, brand_id: int) -> dict[str, Any]:
+async def get_brand(ctx: Context, brand_id: int) -> Brand:
     async with ctx.read() as conn:
-        return await fetch_one(conn, brands, brand_id, what="brand")
+        return found(await repo.find_brand(conn, brand_id), "brand", brand_id)
 
 
-async def list_brands(ctx: Context, *, limit: int, offset: int) -> dict[str, Any]:
+async def list_brands(ctx: Context, *, limit: int, offset: int) -> Page[Brand]:
+    limit, offset = rules.page_window(limit, offset)
     async with ctx.read() as conn:
-        return await fetch_page(conn, sa.select(brands).order_by(brands.c.id), limit=limit, offset=offset)
+        return await repo.brands_page(conn, limit=limit, offset=offset)
 
 
 # --- suppliers -------------------------------------------------------------------------------------
 
 
-async def create_supplier(ctx: Context, **fields: Any) -> dict[str, Any]:
+async def create_supplier(ctx: Context, **fields: Any) -> Supplier:
     record = rules.supplier_record(**fields)
     async with ctx.transaction() as tx:
-        await refuse_taken(
-            tx.conn, suppliers.c.name, record["name"], code="supplier_name_taken", any_case=True
-        )
-        supplier_id = await tx.conn.scalar(
-            suppliers.insert().values(**record, created_at=tx.now).returning(suppliers.c.id)
-        )
-        payload = {"supplier_id": supplier_id, "name": record["name"], "country": record["country"]}
-        await tx.emit("supplier.created", f"supplier:{supplier_id}", payload)
-    return {"id": supplier_id, **record, "created_at": tx.now}
+        taken = await repo.supplier_name_taken(tx.conn, record["name"])
+        refuse_taken(taken, record["name"], code="supplier_name_taken")
+        supplier = await repo.insert_supplier(tx.conn, record, tx.now)
+        payload = {"supplier_id": supplier.id, "name": supplier.name, "country": supplier.country}
+        await tx.emit("supplier.created", f"supplier:{supplier.id}", payload)
+    return supplier
 
 
-async def get_supplier(ctx: Context, who: Principal, supplier_id: int) -> dict[str, Any]:
+async def get_supplier(ctx: Context, who: Principal, supplier_id: int) -> Supplier:
     """Operators see every supplier; a supplier user only its own."""
     who.require_supplier_scope(supplier_id)
     async with ctx.read() as conn:
-        return await fetch_one(conn, suppliers, supplier_id, what="supplier")
+        return found(await repo.find_supplier(conn, supplier_id), "supplier", supplier_id)
 
 
-async def list_suppliers(ctx: Context, *, limit: int, offset: int) -> dict[str, Any]:
-    query = sa.select(suppliers).order_by(suppliers.c.id)
+async def list_suppliers(ctx: Context, *, limit: int, offset: int) -> Page[Supplier]:
+    limit, offset = rules.page_window(limit, offset)
     async with ctx.read() as conn:
-        return await fetch_page(conn, query, limit=limit, offset=offset)
+        return await repo.suppliers_page(conn, limit=limit, offset=offset)
 
 
 # --- warehouses ------------------------------------------------------------------------------------
 
 
-async def create_warehouse(ctx: Context, **fields: Any) -> dict[str, Any]:
+async def create_warehouse(ctx: Context, **fields: Any) -> Warehouse:
     record = rules.warehouse_record(**fields)
     async with ctx.transaction() as tx:
-        await refuse_taken(tx.conn, warehouses.c.code, record["code"], code="warehouse_code_taken")
-        warehouse_id = await tx.conn.scalar(
-            warehouses.insert().values(**record, created_at=tx.now).returning(warehouses.c.id)
-        )
+        taken = await repo.warehouse_code_taken(tx.conn, record["code"])
+        refuse_taken(taken, record["code"], code="warehouse_code_taken")
+        warehouse = await repo.insert_warehouse(tx.conn, record, tx.now)
         payload = {
-            "warehouse_id": warehouse_id,
-            "code": record["code"],
-            "kind": record["kind"].value,
-            "customs_district": record["customs_district"],
-            "country": record["country"],
+            "warehouse_id": warehouse.id,
+            "code": warehouse.code,
+            "kind": warehouse.kind.value,
+            "customs_district": warehouse.customs_district,
+            "country": warehouse.country,
         }
-        await tx.emit("warehouse.created", f"warehouse:{warehouse_id}", payload)
-    return {"id": warehouse_id, **record, "created_at": tx.now}
+        await tx.emit("warehouse.created", f"warehouse:{warehouse.id}", payload)
+    return warehouse
 
 
-async def get_warehouse(ctx: Context, warehouse_id: int) -> dict[str, Any]:
+async def get_warehouse(ctx: Context, warehouse_id: int) -> Warehouse:
     async with ctx.read() as conn:
-        return await fetch_one(conn, warehouses, warehouse_id, what="warehouse")
+        return found(await repo.find_warehouse(conn, warehouse_id), "warehouse", warehouse_id)
 
 
-async def list_warehouses(ctx: Context, *, limit: int, offset: int) -> dict[str, Any]:
-    query = sa.select(warehouses).order_by(warehouses.c.id)
+async def list_warehouses(ctx: Context, *, limit: int, offset: int) -> Page[Warehouse]:
+    limit, offset = rules.page_window(limit, offset)
     async with ctx.read() as conn:
-        return await fetch_page(conn, query, limit=limit, offset=offset)
+        return await repo.warehouses_page(conn, limit=limit, offset=offset)

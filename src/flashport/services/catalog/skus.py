@@ -1,102 +1,84 @@
 """SKUs: the sellable variants of a product. A supplier user manages only its own products' SKUs.
 
-Prices are stored as integer fen and shown as ``Decimal`` yuan with two places (``129.00``).
+Prices are stored as integer fen; :attr:`Sku.original_price` shows them as ``Decimal`` yuan (``129.00``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import products, skus
+from flashport.adapters.db import catalog_repo as repo
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
-from flashport.domain.errors import NotFound
-from flashport.domain.money import fen_to_decimal
-from flashport.services.catalog.reference import fetch_one, merged, refuse_taken
+from flashport.domain.catalog_entities import Product, Sku
+from flashport.services.catalog.reference import changed_fields, found, merged, refuse_taken
 from flashport.services.context import Context, Tx
 
 SKU_FIELDS = ("code", "title", "spec", "barcode", "original_price", "weight_grams", "unit")
 
 
-def sku_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "original_price": fen_to_decimal(row["original_price_fen"])}
-
-
-async def product_for(conn: AsyncConnection, who: Principal, product_id: int) -> dict[str, Any]:
+async def product_for(conn: AsyncConnection, who: Principal, product_id: int) -> Product:
     """The product, if it exists (404) and the caller may manage it (403)."""
-    product = await fetch_one(conn, products, product_id, what="product")
-    who.require_supplier_scope(product["supplier_id"])
+    product = found(await repo.find_product(conn, product_id), "product", product_id)
+    who.require_supplier_scope(product.supplier_id)
     return product
 
 
-async def sku_for(conn: AsyncConnection, who: Principal, sku_id: int) -> dict[str, Any]:
-    """The SKU with its product's ``supplier_id``, if it exists (404) and the caller may manage it (403)."""
-    query = sa.select(skus, products.c.supplier_id).join(products).where(skus.c.id == sku_id)
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise NotFound(f"SKU {sku_id} does not exist", code="sku_not_found")
-    who.require_supplier_scope(row.supplier_id)
-    return sku_view(dict(row._mapping))
+async def sku_for(conn: AsyncConnection, who: Principal, sku_id: int) -> Sku:
+    """The SKU, if it exists (404) and the caller may manage it (403)."""
+    sku = found(await repo.find_sku(conn, sku_id), "sku", sku_id, noun="SKU")
+    who.require_supplier_scope(sku.supplier_id)
+    return sku
 
 
-async def skus_of(conn: AsyncConnection, product_id: int) -> list[dict[str, Any]]:
-    query = sa.select(skus).where(skus.c.product_id == product_id).order_by(skus.c.id)
-    return [sku_view(dict(r._mapping)) for r in await conn.execute(query)]
-
-
-async def insert_sku(tx: Tx, product: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+async def insert_sku(tx: Tx, product: Product, record: Mapping[str, Any]) -> Sku:
     """Insert a validated SKU of ``product`` and its ``sku.created`` event, inside the caller's ``tx``."""
-    await refuse_taken(tx.conn, skus.c.code, record["code"], code="sku_code_taken")
-    stamps: dict[str, datetime] = {"created_at": tx.now, "updated_at": tx.now}
-    sku_id = await tx.conn.scalar(
-        skus.insert().values(product_id=product["id"], **record, **stamps).returning(skus.c.id)
-    )
+    refuse_taken(await repo.sku_code_taken(tx.conn, record["code"]), record["code"], code="sku_code_taken")
+    sku = await repo.insert_sku(tx.conn, product, record, tx.now)
     payload = {
-        "sku_id": sku_id,
-        "product_id": product["id"],
-        "supplier_id": product["supplier_id"],
-        "code": record["code"],
-        "original_price_fen": record["original_price_fen"],
+        "sku_id": sku.id,
+        "product_id": product.id,
+        "supplier_id": product.supplier_id,
+        "code": sku.code,
+        "original_price_fen": sku.original_price_fen,
     }
-    await tx.emit("sku.created", f"sku:{sku_id}", payload)
-    return sku_view({"id": sku_id, "product_id": product["id"], **record, **stamps})
+    await tx.emit("sku.created", f"sku:{sku.id}", payload)
+    return sku
 
 
-async def add_sku(ctx: Context, who: Principal, product_id: int, **fields: Any) -> dict[str, Any]:
+async def add_sku(ctx: Context, who: Principal, product_id: int, **fields: Any) -> Sku:
     async with ctx.transaction() as tx:
         product = await product_for(tx.conn, who, product_id)
         return await insert_sku(tx, product, rules.sku_record(**fields))
 
 
-async def get_sku(ctx: Context, who: Principal, sku_id: int) -> dict[str, Any]:
+async def get_sku(ctx: Context, who: Principal, sku_id: int) -> Sku:
     async with ctx.read() as conn:
         return await sku_for(conn, who, sku_id)
 
 
-async def update_sku(ctx: Context, who: Principal, sku_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+async def update_sku(ctx: Context, who: Principal, sku_id: int, changes: Mapping[str, Any]) -> Sku:
     """Change some fields; an update that changes nothing writes nothing and emits no event."""
     async with ctx.transaction() as tx:
         stored = await sku_for(tx.conn, who, sku_id)
         record = rules.sku_record(**merged(stored, changes, SKU_FIELDS))
-        changed = rules.changed_fields(stored, record)
+        changed = changed_fields(stored, record)
         if not changed:
             return stored
         if "code" in changed:
-            await refuse_taken(
-                tx.conn, skus.c.code, changed["code"], code="sku_code_taken", other_than=sku_id
-            )
-        await tx.conn.execute(skus.update().where(skus.c.id == sku_id).values(**changed, updated_at=tx.now))
+            taken = await repo.sku_code_taken(tx.conn, changed["code"], other_than=sku_id)
+            refuse_taken(taken, changed["code"], code="sku_code_taken")
+        await repo.update_sku(tx.conn, sku_id, changed, tx.now)
         payload = {
             "sku_id": sku_id,
-            "product_id": stored["product_id"],
-            "supplier_id": stored["supplier_id"],
+            "product_id": stored.product_id,
+            "supplier_id": stored.supplier_id,
             "changed": sorted(changed),
             "original_price_fen": record["original_price_fen"],
         }
         await tx.emit("sku.updated", f"sku:{sku_id}", payload)
-    return sku_view({**stored, **changed, "updated_at": tx.now})
+    return replace(stored, **changed, updated_at=tx.now)

@@ -1,8 +1,8 @@
 """Operators build flash-sale events: create, update, schedule, cancel.
 
 Each command is one transaction that also writes one outbox event; the stock engine hears about the
-event's items only after that transaction has committed. Items are in ``events_items``, reads in
-``events_queries``.
+event's items only after that transaction has committed. Items are in ``sales.items``, reads in
+``sales.queries``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from flashport.adapters.db.schema import orders, sale_events
+from flashport.adapters.db import sales_repo, stock_repo
 from flashport.domain import sales as rules
 from flashport.domain.errors import FieldProblem, InvalidInput
+from flashport.domain.sale_entities import EventView
 from flashport.domain.sales import EventState
-from flashport.services.context import Context, Tx
+from flashport.services.context import Context
 from flashport.services.orders import lifecycle as order_service
 from flashport.services.sales import inventory
-from flashport.services.sales.store import fetch_editable, fetch_event, fetch_items, release
+from flashport.services.sales.loading import editable_event, event_or_404
 from flashport.services.sales.views import event_view
 
 EDITABLE_FIELDS = ("title", "channel", "description", "banner_url", "starts_at", "ends_at")
@@ -37,7 +35,7 @@ async def create_event(
     ends_at: datetime,
     description: str = "",
     banner_url: str | None = None,
-) -> dict[str, Any]:
+) -> EventView:
     """A new draft event. Times must be timezone-aware and the length within the policy."""
     values = _clean(
         {
@@ -51,16 +49,12 @@ async def create_event(
     )
     rules.check_window(values["starts_at"], values["ends_at"], ctx.policy)
     async with ctx.transaction() as tx:
-        event_id = await tx.conn.scalar(
-            sale_events.insert()
-            .values(**values, state=EventState.DRAFT.value, created_at=tx.now, updated_at=tx.now)
-            .returning(sale_events.c.id)
-        )
+        event_id = await sales_repo.insert_event(tx.conn, values, tx.now)
         await tx.emit("event.created", f"event:{event_id}", {"event_id": event_id, **_payload(values)})
     return await event_view(ctx, event_id)
 
 
-async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) -> EventView:
     """Change some of :data:`EDITABLE_FIELDS` of a draft, or of a scheduled event that has not started.
 
     Only fields present in ``changes`` change; ``banner_url`` may be set to None to remove it.
@@ -74,36 +68,34 @@ async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) 
         )
     cleaned = _clean(changes)
     async with ctx.transaction() as tx:
-        event, items = await fetch_editable(tx.conn, event_id, tx.now)
-        merged = {**event, **cleaned}
-        rules.check_window(merged["starts_at"], merged["ends_at"], ctx.policy)
-        rules.check_start_change(EventState(event["state"]), merged["starts_at"], tx.now)
-        changed = {name: value for name, value in cleaned.items() if event[name] != value}
+        event, items = await editable_event(tx.conn, event_id, tx.now)
+        starts_at = cleaned.get("starts_at", event.starts_at)
+        rules.check_window(starts_at, cleaned.get("ends_at", event.ends_at), ctx.policy)
+        rules.check_start_change(event.state, starts_at, tx.now)
+        changed = {name: value for name, value in cleaned.items() if getattr(event, name) != value}
         if changed:
-            await tx.conn.execute(
-                sale_events.update().where(sale_events.c.id == event_id).values(**changed, updated_at=tx.now)
-            )
+            await sales_repo.update_event(tx.conn, event_id, changed, tx.now)
             await tx.emit("event.updated", f"event:{event_id}", {"event_id": event_id, **_payload(changed)})
     if changed:
-        await inventory.items_changed(ctx, [item["id"] for item in items])
+        await inventory.items_changed(ctx, [item.id for item in items])
     return await event_view(ctx, event_id)
 
 
-async def schedule_event(ctx: Context, event_id: int) -> dict[str, Any]:
+async def schedule_event(ctx: Context, event_id: int) -> EventView:
     """Announce a draft event: it needs at least one item and a start in the future."""
     async with ctx.transaction() as tx:
-        event = await fetch_event(tx.conn, event_id, lock=True)
-        item_ids = [item["id"] for item in await fetch_items(tx.conn, [event_id])]
-        rules.check_window(event["starts_at"], event["ends_at"], ctx.policy)  # the policy may have moved
-        rules.check_schedulable(EventState(event["state"]), event["starts_at"], tx.now, len(item_ids))
-        await _set_state(tx, event_id, EventState.SCHEDULED)
+        event = await event_or_404(tx.conn, event_id, lock=True)
+        item_ids = [item.id for item in await sales_repo.items_of(tx.conn, [event_id])]
+        rules.check_window(event.starts_at, event.ends_at, ctx.policy)  # the policy may have moved
+        rules.check_schedulable(event.state, event.starts_at, tx.now, len(item_ids))
+        await sales_repo.set_state(tx.conn, event_id, EventState.SCHEDULED, tx.now)
         await tx.emit(
             "event.scheduled",
             f"event:{event_id}",
             {
                 "event_id": event_id,
-                "starts_at": event["starts_at"].isoformat(),
-                "ends_at": event["ends_at"].isoformat(),
+                "starts_at": event.starts_at.isoformat(),
+                "ends_at": event.ends_at.isoformat(),
                 "item_ids": item_ids,
             },
         )
@@ -111,7 +103,7 @@ async def schedule_event(ctx: Context, event_id: int) -> dict[str, Any]:
     return await event_view(ctx, event_id)
 
 
-async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
+async def cancel_event(ctx: Context, event_id: int) -> EventView:
     """Call off a draft, scheduled or live event; every item's unsold allotment goes back to stock.
 
     Units held by pending orders are returned too: those orders are cancelled with the sale, and a
@@ -119,19 +111,18 @@ async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
     """
     # Sold out (ended) is known only to the stock engine, which is asked before the transaction; state
     # and clock are checked again under the row lock, so a concurrent cancel still loses.
-    rules.check_cancellable((await event_view(ctx, event_id))["status"])
+    rules.check_cancellable((await event_view(ctx, event_id)).status)
     async with ctx.transaction() as tx:
-        event = await fetch_event(tx.conn, event_id, lock=True)
-        items = await fetch_items(tx.conn, [event_id])
-        state = EventState(event["state"])
-        rules.check_cancellable(rules.status_by_clock(state, event["starts_at"], event["ends_at"], tx.now))
+        event = await event_or_404(tx.conn, event_id, lock=True)
+        items = await sales_repo.items_of(tx.conn, [event_id])
+        rules.check_cancellable(rules.status_by_clock(event.state, event.starts_at, event.ends_at, tx.now))
         # Paid units stay allotted (they will ship); everything else goes back. Paid is read from the
         # orders, the truth for every stock engine, under the event lock that settlements share.
-        paid = await paid_units(tx.conn, [i["id"] for i in items])
-        returns = [(i["sku_id"], i["warehouse_id"], i["quantity"] - paid.get(i["id"], 0)) for i in items]
-        await release(tx.conn, returns, tx.now)
-        await _set_state(tx, event_id, EventState.CANCELLED)
-        item_ids = [item["id"] for item in items]
+        item_ids = [item.id for item in items]
+        paid = await sales_repo.paid_units(tx.conn, item_ids)
+        returns = [(i.sku_id, i.warehouse_id, i.quantity - paid.get(i.id, 0)) for i in items]
+        await stock_repo.release(tx.conn, returns, tx.now)
+        await sales_repo.set_state(tx.conn, event_id, EventState.CANCELLED, tx.now)
         await tx.emit(
             "event.cancelled",
             f"event:{event_id}",
@@ -140,21 +131,6 @@ async def cancel_event(ctx: Context, event_id: int) -> dict[str, Any]:
     await inventory.items_changed(ctx, item_ids)
     await order_service.cancel_pending_of_event(ctx, event_id)
     return await event_view(ctx, event_id)
-
-
-async def paid_units(conn: AsyncConnection, item_ids: list[int]) -> dict[int, int]:
-    query = (
-        sa.select(orders.c.sale_item_id, sa.func.sum(orders.c.quantity))
-        .where(orders.c.sale_item_id.in_(item_ids), orders.c.status == "paid")
-        .group_by(orders.c.sale_item_id)
-    )
-    return {item_id: int(units) for item_id, units in await conn.execute(query)}
-
-
-async def _set_state(tx: Tx, event_id: int, state: EventState) -> None:
-    await tx.conn.execute(
-        sale_events.update().where(sale_events.c.id == event_id).values(state=state.value, updated_at=tx.now)
-    )
 
 
 def _clean(values: Mapping[str, Any]) -> dict[str, Any]:

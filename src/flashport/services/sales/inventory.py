@@ -6,18 +6,19 @@ public listing shows the engine's live counts and the engine learns about every 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
+from flashport.domain.sale_entities import SaleItem
 from flashport.services.context import Context
 
 
-async def remaining(ctx: Context, items: Iterable[Mapping[str, Any]]) -> dict[int, int]:
-    """Units still for sale per sale item id. ``items`` are sale_items rows (id, quantity, reserved, sold)."""
+async def remaining(ctx: Context, items: Iterable[SaleItem]) -> dict[int, int]:
+    """Units still for sale per sale item id: the stock engine's count, or, in tests that run without
+    one, what the row counters leave."""
     rows = list(items)
     if ctx.stock is not None:
-        return await ctx.stock.remaining([r["id"] for r in rows])
-    return {r["id"]: max(0, r["quantity"] - r["reserved"] - r["sold"]) for r in rows}
+        return await ctx.stock.remaining([item.id for item in rows])
+    return {item.id: max(0, item.quantity - item.committed) for item in rows}
 
 
 async def items_changed(ctx: Context, item_ids: Iterable[int]) -> None:

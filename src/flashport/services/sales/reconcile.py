@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import sqlalchemy as sa
-
-from flashport.adapters.db import orders_repo
-from flashport.adapters.db.schema import sale_events, sale_items
+from flashport.adapters.db import orders_repo, sales_repo
 from flashport.services.context import Context
 
 
-@dataclass
+@dataclass(frozen=True)
 class ItemReport:
+    """One item's counters against the truth, and what a repair moved (None: nothing)."""
+
     item_id: int
     truth_taken: int
     engine_taken: int | None  # None: the engine holds nothing for the item
@@ -63,19 +62,10 @@ async def dangling_references(ctx: Context) -> list[DanglingReferences]:
 
 
 async def live_item_ids(ctx: Context) -> list[int]:
+    """The items of every event on sale at ``ctx.clock()``, by id."""
     now = ctx.clock()
     async with ctx.read() as conn:
-        query = (
-            sa.select(sale_items.c.id)
-            .join(sale_events, sale_events.c.id == sale_items.c.event_id)
-            .where(
-                sale_events.c.state == "scheduled",
-                sale_events.c.starts_at <= now,
-                sale_events.c.ends_at > now,
-            )
-            .order_by(sale_items.c.id)
-        )
-        return list((await conn.scalars(query)).all())
+        return await sales_repo.live_item_ids(conn, now)
 
 
 async def _reading(ctx: Context, item_ids: Sequence[int]) -> list[ItemReport]:
@@ -86,13 +76,13 @@ async def _reading(ctx: Context, item_ids: Sequence[int]) -> list[ItemReport]:
     for item_id in item_ids:
         counters = await ctx.stock.read_counters(item_id)
         taken, per_buyer = truth[item_id]
-        report = ItemReport(item_id, taken, None if counters is None else counters.taken)
+        differences: dict[int, int] = {}
         if counters is not None:
             for buyer in set(per_buyer) | set(counters.per_buyer):
                 diff = counters.per_buyer.get(buyer, 0) - per_buyer.get(buyer, 0)
                 if diff:
-                    report.buyer_differences[buyer] = diff
-        reports.append(report)
+                    differences[buyer] = diff
+        reports.append(ItemReport(item_id, taken, None if counters is None else counters.taken, differences))
     return reports
 
 
@@ -111,12 +101,12 @@ async def reconcile(
         after = second[before.item_id]
         if after.engine_taken is None:  # counters lost entirely: rebuild them from the truth
             await ctx.stock.sync_items(ctx, [before.item_id])
-            after.repaired_by = after.truth_taken
+            second[before.item_id] = replace(after, repaired_by=after.truth_taken)
             continue
         deltas = _stable_deltas(before.buyer_differences, after.buyer_differences)
         if deltas:
             await ctx.stock.adjust(before.item_id, -sum(deltas.values()), {b: -d for b, d in deltas.items()})
-            after.repaired_by = -sum(deltas.values())
+            second[before.item_id] = replace(after, repaired_by=-sum(deltas.values()))
     return list(second.values())
 
 

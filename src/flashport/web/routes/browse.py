@@ -29,7 +29,7 @@ async def event(request: Request, event_id: Id) -> Response:
     ctx = service_context(request)
     found = await showcase.event_page(ctx, storefront(request), event_id)
     status = showcase.current_status(found, ctx.clock())
-    items = [(item, showcase.sale_state(status, item)) for item in found["items"]]
+    items = [(item, showcase.sale_state(status, item)) for item in found.items]
     session = answers.load_session(request)
     return answers.page(request, session, "event.html", event=found, event_status=status.value, items=items)
 

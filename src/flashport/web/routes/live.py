@@ -12,7 +12,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.web import answers, guard, queries, showcase
+from flashport.services.orders import storefront as order_progress
+from flashport.web import answers, guard, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.formatting import iso_ms
 from flashport.web.guard import Id
@@ -33,5 +34,6 @@ async def event_counts(request: Request, event_id: Id) -> Response:
 async def order_statuses(request: Request) -> Response:
     session = answers.load_session(request)
     ctx = service_context(request)
-    found = await queries.order_statuses(ctx, guard.logged_in(session))
-    return answers.data(request, session, {"server_time": iso_ms(ctx.clock()), "orders": found})
+    found = await order_progress.order_statuses(ctx, guard.logged_in(session))
+    orders = [{"order_no": order.order_no, "status": order.status.value} for order in found]
+    return answers.data(request, session, {"server_time": iso_ms(ctx.clock()), "orders": orders})

@@ -15,7 +15,8 @@ from starlette.responses import Response
 
 from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.services.orders import lifecycle as orders
-from flashport.web import answers, guard, queries, showcase
+from flashport.services.orders import storefront as order_progress
+from flashport.web import answers, guard, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.order_page import order_page
 from flashport.web.state import service_context, storefront
@@ -31,7 +32,7 @@ async def list_orders(request: Request) -> Response:
     found = await orders.list_for_buyer(ctx, user_id)
     pictures = await showcase.order_pictures(ctx, storefront(request), found)
     unpaid = [o["order_no"] for o in found if o["status"] == "pending_payment"]
-    stages = await queries.payment_stages(ctx, user_id, unpaid)
+    stages = await order_progress.payment_stages(ctx, user_id, unpaid)
     return answers.page(
         request, session, "orders.html", orders=found, pictures=pictures, stages=stages, detail=False
     )

@@ -1,0 +1,46 @@
+"""What the storefront follows of a buyer's orders besides the orders themselves: their statuses, for
+the orders page's live refresh, and where each unpaid one stands between checkout and payment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flashport.adapters.db import buyer_orders_repo
+from flashport.domain.orders import OrderStatus
+from flashport.services.context import Context
+
+
+@dataclass(frozen=True)
+class OrderState:
+    order_no: str
+    status: OrderStatus
+
+
+@dataclass(frozen=True)
+class PaymentStage:
+    """Where an order stands before its money moves: checked out (so it has an amount to pay), and
+    whether a payment was opened (after which checkout refuses to change it)."""
+
+    checked_out: bool
+    payment_started: bool
+
+
+NOT_STARTED = PaymentStage(checked_out=False, payment_started=False)
+
+
+async def order_statuses(ctx: Context, buyer_id: int, *, limit: int = 50) -> list[OrderState]:
+    """The buyer's newest orders, number and status only, newest first: one indexed query per poll."""
+    async with ctx.read() as conn:
+        found = await buyer_orders_repo.newest_statuses(conn, buyer_id, limit=limit)
+    return [OrderState(order_no, OrderStatus(status)) for order_no, status in found]
+
+
+async def payment_stages(ctx: Context, buyer_id: int, order_nos: Sequence[str]) -> dict[str, PaymentStage]:
+    """Per order number of this buyer's: its :class:`PaymentStage`. One query, scoped by buyer; numbers
+    that are not the buyer's are left out."""
+    if not order_nos:
+        return {}
+    async with ctx.read() as conn:
+        found = await buyer_orders_repo.payment_stages(conn, buyer_id, order_nos)
+    return {order_no: PaymentStage(checked_out, started) for order_no, checked_out, started in found}
