@@ -13,7 +13,7 @@ from flashport.adapters.db.schema import declarations
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest
 from flashport.ceb import AppType, Consignee, Enterprise
-from flashport.ceb.envelope import safe_parser
+from flashport.ceb.xml import safe_parser
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages
 from flashport.services.payments.refunds import record_exchange
