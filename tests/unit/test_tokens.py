@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
-from flashport.services.accounts.users import issue_token, verify_token
+from flashport.services.accounts.tokens import issue_token, verify_token
 from flashport.services.context import Context
 from flashport.settings import Settings
 
