@@ -5,11 +5,11 @@ order number), so a retry after a lost answer does not declare twice."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from lxml import etree
 
-from flashport.adapters.db.schema import declarations
+from flashport.adapters.db import declarations_repo
+from flashport.adapters.db.declarations_repo import WaybillFacts
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest
 from flashport.ceb import AppType, Consignee, Enterprise
@@ -34,33 +34,32 @@ async def declare_payment(ctx: Context, declaration_id: int) -> None:
     answer = await ctx.payments.declare_to_customs(
         CustomsDeclarationRequest(
             out_trade_no=payment.out_trade_no,
-            trade_no=payment.provider_trade_no,
+            trade_no=facts.trade_no,
             order_no=order.order_no,
             out_request_no=f"{order.order_no}D{declaration.version}",
             amount_fen=payment.amount_fen,
             merchant_customs_code=s.customs_platform_code,
             merchant_customs_name=s.customs_platform_name,
             customs_place=s.customs_place,
-            buyer_name=order.buyer_name,
-            buyer_id_number=facts.buyer_id_number,
+            buyer_name=facts.buyer.name,
+            buyer_id_number=facts.buyer.id_number,
         )
     )
     await record_exchange(ctx, payment.id, answer.exchange)
     if not answer.ok:
         raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
-    await _update(
-        ctx, declaration, payment_declare_no=answer.declare_no, payment_declared_version=declaration.version
-    )
+    async with ctx.transaction() as tx:
+        await declarations_repo.record_payment_declared(tx.conn, declaration, answer.declare_no, tx.now)
 
 
 async def request_waybill(ctx: Context, declaration_id: int) -> None:
     assert ctx.logistics is not None
     async with ctx.read() as conn:
         facts = await documents.load(ctx, conn, declaration_id)
-    declaration, order = facts.declaration, facts.order
+    declaration = facts.declaration
     if declaration.waybill_version >= declaration.version:
         return
-    consignee = documents.consignee_of(order)  # to the character what the order declares
+    consignee = facts.consignee  # to the character what the order declares
     waybill: Waybill
     if declaration.logistics_no is None:
         waybill = await ctx.logistics.create_waybill(_request(ctx, facts, consignee))
@@ -73,17 +72,16 @@ async def request_waybill(ctx: Context, declaration_id: int) -> None:
         await messages.record(
             ctx, declaration, "CEB511", "logistics", app_type, guid_of(waybill), waybill.message
         )
-    await _update(
-        ctx,
-        declaration,
-        logistics_no=waybill.logistics_no,
-        logistics_code=waybill.logistics_code,
-        logistics_name=waybill.logistics_name,
-        bill_no=waybill.bill_no,
-        traf_no=waybill.traf_no,
-        voyage_no=waybill.voyage_no,
-        waybill_version=declaration.version,
+    given = WaybillFacts(
+        waybill.logistics_no,
+        waybill.logistics_code,
+        waybill.logistics_name,
+        waybill.bill_no,
+        waybill.traf_no,
+        waybill.voyage_no,
     )
+    async with ctx.transaction() as tx:
+        await declarations_repo.record_waybill(tx.conn, declaration, given, tx.now)
 
 
 def _request(ctx: Context, facts: documents.Facts, consignee: Consignee) -> WaybillRequest:
@@ -104,12 +102,3 @@ def guid_of(waybill: Waybill) -> str:
     assert waybill.message is not None
     root = etree.fromstring(waybill.message, parser=safe_parser())
     return str(root.get("guid"))
-
-
-async def _update(ctx: Context, declaration: Any, **values: Any) -> None:
-    async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            declarations.update()
-            .where(declarations.c.id == declaration.id, declarations.c.version == declaration.version)
-            .values(**values, updated_at=tx.now)
-        )
