@@ -5,7 +5,7 @@ function says whether this caller did."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,6 +86,10 @@ class WaybillFacts:
     voyage_no: str | None
 
 
+# The columns a Declaration holds, named: a column added to the table later does not break reading.
+_COLUMNS = [declarations.c[f.name] for f in fields(Declaration)]
+
+
 def _declaration(m: sa.RowMapping) -> Declaration:
     values: dict[str, Any] = dict(m)
     values["trade_mode"] = TradeMode(values["trade_mode"])
@@ -103,7 +107,7 @@ async def _one(conn: AsyncConnection, query: sa.Select[Any]) -> Declaration | No
 
 async def get(conn: AsyncConnection, declaration_id: int, *, for_update: bool = False) -> Declaration:
     """The declaration (it must exist); ``for_update`` locks its row until the transaction ends."""
-    query = sa.select(declarations).where(D.id == declaration_id)
+    query = sa.select(*_COLUMNS).where(D.id == declaration_id)
     found = await _one(conn, query.with_for_update() if for_update else query)
     if found is None:
         raise LookupError(f"declaration {declaration_id} does not exist")
@@ -111,7 +115,7 @@ async def get(conn: AsyncConnection, declaration_id: int, *, for_update: bool = 
 
 
 async def find_by_order_no(conn: AsyncConnection, order_no: str) -> Declaration | None:
-    return await _one(conn, sa.select(declarations).where(D.order_no == order_no))
+    return await _one(conn, sa.select(*_COLUMNS).where(D.order_no == order_no))
 
 
 async def due_pending(conn: AsyncConnection, now: datetime, limit: int) -> list[Due]:
@@ -145,7 +149,7 @@ async def page(
     conn: AsyncConnection, *, state: DeclarationState | None, after_id: int, limit: int
 ) -> list[Declaration]:
     """Up to ``limit`` declarations with an id above ``after_id``, by id, optionally in one state."""
-    query = sa.select(declarations).where(D.id > after_id)
+    query = sa.select(*_COLUMNS).where(D.id > after_id)
     if state is not None:
         query = query.where(D.state == state.value)
     rows = await conn.execute(query.order_by(D.id).limit(limit))

@@ -3,7 +3,7 @@ customs facts, its payment, and the warehouse it ships from. Reading only, in th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -86,8 +86,7 @@ class Warehouse:
 
 async def order(conn: AsyncConnection, order_id: str) -> DeclaredOrder:
     """The order (it must exist)."""
-    o = orders.c
-    query = sa.select(*(o[name] for name in DeclaredOrder.__dataclass_fields__)).where(o.id == order_id)
+    query = sa.select(*(orders.c[f.name] for f in fields(DeclaredOrder))).where(orders.c.id == order_id)
     return DeclaredOrder(**(await conn.execute(query)).one()._mapping)
 
 
