@@ -7,7 +7,7 @@ from typing import Any
 
 from flashport.adapters.db.schema import brands, products, skus, stock, suppliers, users, warehouses
 from flashport.domain.accounts import Principal, Role
-from flashport.services.accounts.users import issue_token
+from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import Context
 
 

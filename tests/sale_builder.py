@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flashport.bench.setup import insert_buyers, insert_sale
 from flashport.domain.accounts import Principal, Role
-from flashport.services.accounts.users import issue_token
+from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import Context
 from flashport.services.sales import inventory
 

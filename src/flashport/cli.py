@@ -178,7 +178,7 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
             raise click.ClickException(f"{exc.code}: {exc.message}") from None
         finally:
             await close_context(ctx)
-        click.echo(f"created {user['role']} #{user['id']} {user['email']}")
+        click.echo(f"created {user.role.value} #{user.id} {user.email}")
 
     asyncio.run(go())
 

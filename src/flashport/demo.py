@@ -380,7 +380,7 @@ async def load(settings: Settings) -> str:
             role=Role.OPERATOR,
         )
         await accounts.register(ctx, email="buyer@flashport.demo", password=DEMO_PASSWORD, name="Demo Buyer")
-        operator = Principal(operator_user["id"], Role.OPERATOR)
+        operator = Principal(operator_user.id, Role.OPERATOR)
         sku_ids, _ = await _catalog(ctx, operator)
         live = await _event(
             ctx, "Oceania & Europe nutrition week", timedelta(hours=-6), 7, LIVE_ITEMS, sku_ids, None

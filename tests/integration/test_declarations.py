@@ -71,7 +71,7 @@ class Parties:
         [(buyer, _)] = await make_buyers(self.ctx, 1)
         order = await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
         identity = await identities.add_identity(self.ctx, buyer, *PAYER)
-        form = checkout.CheckoutForm(*CONSIGNEE, None, identity["id"])
+        form = checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
         await checkout.check_out(self.ctx, buyer, order["order_no"], form)
         payment = await payment_service.start_payment(self.ctx, buyer, order["order_no"])
         async with httpx.AsyncClient() as browser:

@@ -1,4 +1,4 @@
-"""The event log: written with each change, read in commit order through a cursor, nothing skipped."""
+"""The outbox: written with each change, read in commit order through a cursor, nothing skipped."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flashport.services.context import Context
 from tests.factories import auth, make_user
 
 
-async def test_operators_page_through_the_event_log_with_a_cursor(
+async def test_operators_page_through_the_outbox_with_a_cursor(
     client: httpx.AsyncClient, ctx: Context
 ) -> None:
     _, operator = await make_user(ctx, Role.OPERATOR)
@@ -37,17 +37,17 @@ async def test_operators_page_through_the_event_log_with_a_cursor(
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
 
 
-async def test_a_change_that_fails_leaves_no_event(ctx: Context) -> None:
+async def test_a_change_that_fails_leaves_no_outbox_record(ctx: Context) -> None:
     with pytest.raises(RuntimeError):
         async with ctx.transaction() as tx:
             await tx.emit("test.happened", "thing:x", {})
-            raise RuntimeError("the change failed after its event was written")
+            raise RuntimeError("the change failed after its record was written")
     async with ctx.read() as conn:
-        rows, _ = await outbox.page(conn, after=None, limit=10, type_="test.happened")
-    assert rows == []
+        found = await outbox.page(conn, after=None, limit=10, type_="test.happened")
+    assert found.items == [] and found.next_cursor is None
 
 
-async def test_a_reader_never_skips_an_event_that_commits_after_a_later_one(
+async def test_a_reader_never_skips_a_record_that_commits_after_a_later_one(
     ctx: Context, backend: str
 ) -> None:
     if backend == "sqlite":
@@ -58,9 +58,9 @@ async def test_a_reader_never_skips_an_event_that_commits_after_a_later_one(
         async with ctx.transaction() as fast:
             await fast.emit("test.fast", "thing:fast", {})  # higher id, commits first
         async with ctx.read() as conn:
-            seen, cursor = await outbox.page(conn, after=None, limit=10)
-        assert [e["type"] for e in seen] == []  # the fast one waits until the slow one is settled
+            seen = await outbox.page(conn, after=None, limit=10)
+        assert seen.items == []  # the fast one waits until the slow one is settled
         await slow_tx.commit()
     async with ctx.read() as conn:
-        seen, _ = await outbox.page(conn, after=cursor, limit=10)
-    assert [e["type"] for e in seen] == ["test.slow", "test.fast"]
+        later = await outbox.page(conn, after=seen.next_cursor, limit=10)
+    assert [record.type for record in later.items] == ["test.slow", "test.fast"]

@@ -106,7 +106,7 @@ class World:
                 buyer,
                 order["order_no"],
                 checkout.CheckoutForm(
-                    "王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity["id"]
+                    "王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity.id
                 ),
             )
         return buyer, order
@@ -508,7 +508,7 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
             world.ctx,
             buyer,
             order["order_no"],
-            checkout.CheckoutForm("王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity["id"]),
+            checkout.CheckoutForm("王伟", "13800138000", "上海市浦东新区世纪大道100号", None, identity.id),
         )
         placed[buyer] = (order, await payment_service.start_payment(world.ctx, buyer, order["order_no"]))
     paid_order, paid_payment = placed[paid_buyer]

@@ -31,7 +31,7 @@ from flashport.adapters.payments.interface import (
 )
 from flashport.bootstrap import payment_keys
 from flashport.ceb import parse_receipt, validate
-from flashport.ceb.envelope import CEB_NS
+from flashport.ceb.xml import CEB_NS
 from flashport.sandbox_pay import SandboxSettings, create_sandbox_app, ensure_keys
 from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.trades import CHINA_STANDARD_TIME

@@ -616,7 +616,7 @@ async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay
     [person] = await identities.list_identities(ctx, buyer)
     again = await web.post(
         f"/orders/{order['order_no']}/checkout",
-        data=checkout_form(person["id"], consignee_address="上海市 1 号"),
+        data=checkout_form(person.id, consignee_address="上海市 1 号"),
     )
     assert again.status_code == 303
     assert (await checkout.get_checkout(ctx, buyer, order["order_no"]))["consignee"][
@@ -631,20 +631,20 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
     person = await identities.add_identity(ctx, buyer, *LI_NA)
     big = await make_sale(ctx, price_fen=300_000, original_fen=600_000)
     too_much = await buying.buy(ctx, buyer, big.item_id, 2, "over-the-limit")
-    refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person["id"]))
+    refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person.id))
     assert refused.status_code == 409
     assert "over the cross-border limit for one order" in refused.text and "¥5,000.00" in refused.text
     assert "buy fewer units" in refused.text and await checked_out_at(ctx, too_much["order_no"]) is None
     sale = await make_sale(ctx)
     order = await buying.buy(ctx, buyer, sale.item_id, 1, "paying")
     assert (
-        await web.post(f"/orders/{order['order_no']}/checkout", data=checkout_form(person["id"]))
+        await web.post(f"/orders/{order['order_no']}/checkout", data=checkout_form(person.id))
     ).is_redirect
     started = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
     assert started.status_code == 303 and "/orders/" not in started.headers["location"]
     late = await web.post(
         f"/orders/{order['order_no']}/checkout",
-        data=checkout_form(person["id"], consignee_address="elsewhere"),
+        data=checkout_form(person.id, consignee_address="elsewhere"),
     )
     assert late.status_code == 409 and "Checkout can no longer change" in late.text
     assert "Payment has started" in late.text and "data-checkout-form" not in late.text
@@ -686,7 +686,7 @@ async def test_no_buyer_can_check_out_another_buyers_order(ctx: Context, web: ht
     theirs = await buying.buy(ctx, owner, sale.item_id, 1, "not-yours")
     intruder = await buyer_client(web, ctx)
     mine = await identities.add_identity(ctx, intruder, *LI_NA)
-    picked = await web.post(f"/orders/{theirs['order_no']}/checkout", data=checkout_form(mine["id"]))
+    picked = await web.post(f"/orders/{theirs['order_no']}/checkout", data=checkout_form(mine.id))
     assert picked.status_code == 404 and "Not found" in picked.text
     added = await web.post(
         f"/orders/{theirs['order_no']}/checkout", data=new_identity(("王伟", "11010519491231002X"))
@@ -720,8 +720,8 @@ async def test_the_identities_page_lists_adds_and_removes_with_masked_numbers_on
     [person] = await identities.list_identities(ctx, buyer)
     other, _ = await make_user(ctx, Role.BUYER)
     theirs = await identities.add_identity(ctx, other, "王伟", "11010519491231002X")
-    refused = await web.post(f"/account/identities/{theirs['id']}/delete", data={"csrf_token": CSRF})
+    refused = await web.post(f"/account/identities/{theirs.id}/delete", data={"csrf_token": CSRF})
     assert refused.status_code == 303 and len(await identities.list_identities(ctx, other)) == 1
-    removed = await web.post(f"/account/identities/{person['id']}/delete", data={"csrf_token": CSRF})
+    removed = await web.post(f"/account/identities/{person.id}/delete", data={"csrf_token": CSRF})
     assert removed.status_code == 303 and await identities.list_identities(ctx, buyer) == []
     assert "Identity removed" in (await web.get("/account/identities")).text

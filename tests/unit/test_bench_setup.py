@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flashport.bench.setup import ORIGINAL_PRICE_FEN, SALE_PRICE_FEN, mint_tokens, new_run_id
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.sales import check_price_band
-from flashport.services.accounts.users import verify_token
+from flashport.services.accounts.tokens import verify_token
 from flashport.services.context import Context
 from flashport.settings import Settings
 

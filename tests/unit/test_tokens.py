@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
-from flashport.services.accounts.users import issue_token, verify_token
+from flashport.services.accounts.tokens import issue_token, verify_token
 from flashport.services.context import Context
 from flashport.settings import Settings
 
@@ -144,3 +144,16 @@ def test_any_token_pyjwt_signs_with_the_platform_key_and_hs256_is_accepted(ctx: 
     for extra in ({}, {"kid": "k1"}, {"typ": None}):
         token = jwt.encode(_claims(sub="9"), SECRET, algorithm="HS256", headers=extra or None)
         assert verify_token(ctx, token) == Principal(9, Role.BUYER)
+
+
+def test_each_secret_checks_only_its_own_tokens(ctx: Context, tmp_path: Path) -> None:
+    other_settings = Settings(env="test", data_dir=tmp_path, secret_key="o" * 40, token_ttl_seconds=3600)
+    other = Context(settings=other_settings, engine=ctx.engine, clock=ctx.clock)
+    ours, theirs = issue_token(ctx, Principal(1, Role.BUYER)), issue_token(other, Principal(2, Role.BUYER))
+    for _ in range(2):  # the keys prepared for one secret are never used for another, in either order
+        assert verify_token(ctx, ours) == Principal(1, Role.BUYER)
+        assert verify_token(other, theirs) == Principal(2, Role.BUYER)
+        with pytest.raises(Unauthenticated):
+            verify_token(ctx, theirs)
+        with pytest.raises(Unauthenticated):
+            verify_token(other, ours)

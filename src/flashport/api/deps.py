@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from flashport.api.errors import error_responses
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
-from flashport.services.accounts import users as accounts
+from flashport.services.accounts.tokens import verify_token
 from flashport.services.context import Context
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
@@ -29,7 +29,7 @@ async def principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
-    return accounts.verify_token(request.app.state.ctx, credentials.credentials)
+    return verify_token(request.app.state.ctx, credentials.credentials)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:

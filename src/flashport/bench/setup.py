@@ -33,7 +33,7 @@ from flashport.adapters.db.schema import (
 )
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.sales import check_price_band
-from flashport.services.accounts.users import issue_token
+from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import Context
 from flashport.services.sales import inventory
 from flashport.settings import Settings

@@ -1,5 +1,5 @@
 """What every CEB declaration shares: the root element, the head's opening fields, ``BaseTransfer``,
-serialisation, the optional signature, and a parser safe for XML that comes from outside."""
+and the optional signature (the XML plumbing itself is in :mod:`.xml`)."""
 
 from __future__ import annotations
 
@@ -12,25 +12,13 @@ from lxml import etree
 from flashport.ceb.codes import DXP_MODE, MESSAGE_VERSION
 from flashport.ceb.formatting import format_app_time, is_guid
 from flashport.ceb.model import AppStatus, AppType, Sender
+from flashport.ceb.xml import CEB_NS, ceb, to_bytes
 
 if TYPE_CHECKING:
     from flashport.ceb.signing import Signer
 
-CEB_NS = "http://www.chinaport.gov.cn/ceb"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-
 # (element name, text); a None text leaves an optional element out.
 Field = tuple[str, str | None]
-
-
-def ceb(name: str) -> str:
-    """The qualified tag of a CEB element."""
-    return f"{{{CEB_NS}}}{name}"
-
-
-def safe_parser() -> Any:
-    """No entity expansion, no DTD, no network: receipts and messages may come from anyone."""
-    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
 
 
 def message_root(kind: str, guid: str) -> Any:
@@ -72,10 +60,6 @@ def add_base_transfer(root: Any, sender: Sender) -> None:
             ("dxpId", sender.dxp_id),
         ],
     )
-
-
-def to_bytes(root: Any) -> bytes:
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
 def finish(root: Any, signer: Signer | None) -> bytes:

@@ -14,9 +14,10 @@ from typing import Any
 
 from lxml import etree
 
-from flashport.ceb.envelope import CEB_NS, add_node, ceb, message_root, safe_parser, to_bytes
+from flashport.ceb.envelope import add_node, message_root
 from flashport.ceb.errors import ReceiptUnreadable
 from flashport.ceb.formatting import format_return_time, new_guid, parse_return_time
+from flashport.ceb.xml import CEB_NS, ceb, safe_parser, to_bytes
 
 
 class ReceiptKind(StrEnum):

@@ -31,8 +31,8 @@ from signxml import (
 )
 from signxml.exceptions import SignXMLException
 
-from flashport.ceb.envelope import DS_NS, safe_parser, to_bytes
 from flashport.ceb.errors import SignatureInvalid
+from flashport.ceb.xml import DS_NS, safe_parser, to_bytes
 
 SIGNATURE_METHOD = SignatureMethod.RSA_SHA256
 DIGEST_ALGORITHM = DigestAlgorithm.SHA256

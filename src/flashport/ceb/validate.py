@@ -15,8 +15,8 @@ from typing import Any
 
 from lxml import etree
 
-from flashport.ceb.envelope import CEB_NS, DS_NS, safe_parser
 from flashport.ceb.errors import SchemaNotFound
+from flashport.ceb.xml import CEB_NS, DS_NS, safe_parser
 
 XSD_ENV_VAR = "FLASHPORT_CEB_XSD"
 _REPO_ROOT = Path(__file__).resolve().parents[3]  # src/flashport/ceb/validate.py -> repository

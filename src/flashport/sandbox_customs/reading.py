@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from flashport.ceb.envelope import CEB_NS, ceb, safe_parser
+from flashport.ceb.xml import CEB_NS, ceb, safe_parser
 from flashport.sandbox_customs.documents import DocumentKind, Facts
 from flashport.sandbox_customs.facts import FACT_READERS, Fields
 

@@ -14,7 +14,7 @@ from cryptography import x509
 from lxml import etree
 
 from flashport.ceb import SignatureInvalid, validate, verify_signature
-from flashport.ceb.envelope import DS_NS, safe_parser
+from flashport.ceb.xml import DS_NS, safe_parser
 from flashport.sandbox_customs.documents import DocumentKind
 
 _CERTIFICATE = "/".join(f"{{{DS_NS}}}{name}" for name in ("KeyInfo", "X509Data", "X509Certificate"))

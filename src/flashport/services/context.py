@@ -39,9 +39,9 @@ class Tx:
     async def emit(self, type_: str, subject: str, payload: dict[str, Any]) -> None:
         await outbox.append(self.conn, type_, subject, payload, self.now)
 
-    async def emit_many(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-        """Several events (type, subject, payload) in one statement, in the order given."""
-        await outbox.append_many(self.conn, events, self.now)
+    async def emit_many(self, records: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Several outbox records (type, subject, payload) in one statement, in the order given."""
+        await outbox.append_many(self.conn, records, self.now)
 
 
 @dataclass

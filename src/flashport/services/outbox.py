@@ -1,40 +1,50 @@
-"""The event log (outbox). Rows are appended in the transaction of the change they describe; readers
-follow a cursor, so nothing is missed and nothing is read twice.
-
-On PostgreSQL the cursor is (transaction id, row id) and a page only shows rows of transactions older
-than the oldest one still running: a transaction that took its row id early but commits late can never
-be jumped over. On SQLite, writers are serialised, so row ids already follow commit order.
-"""
+"""The outbox: a record of every state change (rule 9), appended in the transaction of the change it
+describes, and read by operators and partners through a cursor, in commit order, so nothing is missed
+and nothing is read twice. (Outbox records are not the sale events of :mod:`flashport.services.sales`.)"""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import outbox
+from flashport.adapters.db import outbox_repo
+from flashport.adapters.db.outbox_repo import NewRecord
 from flashport.domain.errors import FieldProblem, InvalidInput
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One state change as readers see it."""
+
+    id: int
+    type: str  # e.g. order.paid
+    subject: str  # what it is about, e.g. order:FP2611...
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    items: list[OutboxRecord]
+    next_cursor: str | None  # unchanged when the page is empty: ask again later from the same place
+    has_more: bool  # the page is full, so more may follow at once
 
 
 async def append(
     conn: AsyncConnection, type_: str, subject: str, payload: dict[str, Any], now: datetime
 ) -> None:
-    await conn.execute(outbox.insert().values(type=type_, subject=subject, occurred_at=now, payload=payload))
+    """One record, in the caller's transaction."""
+    await outbox_repo.append(conn, type_, subject, payload, now)
 
 
-async def append_many(
-    conn: AsyncConnection, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
-) -> None:
-    """Several events (type, subject, payload) in one executemany, in the order given."""
-    if events:
-        await conn.execute(
-            outbox.insert(),
-            [{"type": t, "subject": s, "occurred_at": now, "payload": p} for t, s, p in events],
-        )
+async def append_many(conn: AsyncConnection, records: Sequence[NewRecord], now: datetime) -> None:
+    """Several records (type, subject, payload) in one statement, in the order given."""
+    await outbox_repo.append_many(conn, records, now)
 
 
 def encode_cursor(tx_seq: int | None, last_id: int) -> str:
@@ -43,7 +53,7 @@ def encode_cursor(tx_seq: int | None, last_id: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> tuple[int, int]:
-    """(tx_seq, id) of the last row read; (0, 0) before the first page."""
+    """(tx_seq, id) of the last record read; (0, 0) before the first page."""
     if not cursor:
         return 0, 0
     try:
@@ -60,13 +70,6 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
         ) from exc
 
 
-def _after(conn: AsyncConnection, tx_seq: int, last_id: int) -> list[sa.ColumnElement[bool] | sa.TextClause]:
-    if conn.dialect.name != "postgresql":
-        return [outbox.c.id > last_id]
-    settled = sa.text("outbox.tx_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-    return [sa.tuple_(outbox.c.tx_seq, outbox.c.id) > sa.tuple_(tx_seq, last_id), settled]
-
-
 async def page(
     conn: AsyncConnection,
     *,
@@ -74,23 +77,11 @@ async def page(
     limit: int,
     type_: str | None = None,
     subject: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Events after the cursor, in commit order, and the cursor to continue from (unchanged when the
-    page is empty)."""
+) -> OutboxPage:
+    """Records after the cursor, in commit order, and the cursor to continue from."""
     tx_seq, last_id = decode_cursor(after)
-    order = [outbox.c.tx_seq, outbox.c.id] if conn.dialect.name == "postgresql" else [outbox.c.id]
-    query = sa.select(outbox).where(*_after(conn, tx_seq, last_id)).order_by(*order).limit(limit)
-    if type_:
-        query = query.where(outbox.c.type == type_)
-    if subject:
-        query = query.where(outbox.c.subject == subject)
-    rows = [dict(r._mapping) for r in await conn.execute(query)]
-    if not rows:
-        return rows, after
-    cursor = encode_cursor(rows[-1]["tx_seq"], rows[-1]["id"])
-    return [_public(r) for r in rows], cursor
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    row.pop("tx_seq", None)
-    return row
+    stored = await outbox_repo.read_after(conn, tx_seq, last_id, limit=limit, type_=type_, subject=subject)
+    if not stored:
+        return OutboxPage([], after, has_more=False)
+    items = [OutboxRecord(r.id, r.type, r.subject, r.occurred_at, r.payload) for r in stored]
+    return OutboxPage(items, encode_cursor(stored[-1].tx_seq, stored[-1].id), has_more=len(stored) == limit)

@@ -66,16 +66,16 @@ async def order_page(
     )
 
 
-def _starting_values(breakdown: dict[str, Any] | None, people: list[dict[str, Any]]) -> CheckoutValues:
+def _starting_values(breakdown: dict[str, Any] | None, people: list[identities.Identity]) -> CheckoutValues:
     """A fresh form: the last checkout's choices when there was one, else the buyer's first identity."""
     if breakdown is None:
-        first = str(people[0]["id"]) if people else NEW_IDENTITY
+        first = str(people[0].id) if people else NEW_IDENTITY
         return CheckoutValues(identity_id=first)
     buyer, consignee = breakdown["buyer"], breakdown["consignee"]
-    same = [p for p in people if (p["name"], p["id_number"]) == (buyer["name"], buyer["id_number"])]
+    same = [p for p in people if (p.name, p.id_number) == (buyer["name"], buyer["id_number"])]
     chosen = same[0] if same else (people[0] if people else None)
     return CheckoutValues(
-        identity_id=str(chosen["id"]) if chosen else NEW_IDENTITY,
+        identity_id=str(chosen.id) if chosen else NEW_IDENTITY,
         consignee_name=consignee["name"] or "",
         consignee_phone=consignee["phone"] or "",
         consignee_address=consignee["address"] or "",

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flashport.api.errors import status_for
 from flashport.domain.accounts import Role
 from flashport.domain.errors import DomainError, FieldProblem, Forbidden, InvalidInput, Unauthenticated
-from flashport.services.accounts import users as accounts
+from flashport.services.accounts.tokens import verify_token
 from flashport.services.sales import buying
 
 BUY_PATH = re.compile(r"^/api/v1/sale-items/(\d{1,18})/buy$")
@@ -63,7 +63,7 @@ def headers_of(scope: Scope) -> dict[bytes, bytes]:
 def buyer_of(ctx: Any, authorization: bytes | None) -> int:
     if not authorization or not authorization[:7].lower() == b"bearer ":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
-    who = accounts.verify_token(ctx, authorization[7:].decode("latin-1").strip())
+    who = verify_token(ctx, authorization[7:].decode("latin-1").strip())
     if who.role is not Role.BUYER:
         raise Forbidden("this action needs the role buyer", code="forbidden_role")
     return who.user_id

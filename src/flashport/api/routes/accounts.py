@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.services.accounts import users as accounts
+from flashport.services.accounts.users import AccessGrant, User
 from flashport.services.context import Context
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -55,14 +56,14 @@ class TokenOut(BaseModel):
     summary="A buyer registers",
     **public_doc(409, 422),
 )
-async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> User:
     return await accounts.register(ctx, email=body.email, password=body.password, name=body.name)
 
 
 @router.post(
     "/auth/login", response_model=TokenOut, summary="Log in and get a bearer token", **public_doc(401, 422)
 )
-async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> AccessGrant:
     return await accounts.log_in(ctx, email=body.email, password=body.password)
 
 
@@ -72,7 +73,7 @@ async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> dict[str, obj
     summary="The calling account",
     **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER),
 )
-async def me(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> dict[str, object]:
+async def me(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> User:
     return await accounts.get_user(ctx, who.user_id)
 
 
@@ -83,9 +84,7 @@ async def me(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> dict[
     summary="Create an operator, supplier or buyer account",
     **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
 )
-async def create_user(
-    body: StaffIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, object]:
+async def create_user(body: StaffIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> User:
     return await accounts.register(
         ctx,
         email=body.email,
@@ -99,5 +98,5 @@ async def create_user(
 @router.get("/users", response_model=list[UserOut], summary="List accounts", **roles_doc(Role.OPERATOR))
 async def list_users(
     role: Role | None = None, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> list[dict[str, object]]:
+) -> list[User]:
     return await accounts.list_users(ctx, role)

@@ -90,7 +90,9 @@ class CheckoutOut(BaseModel):
     summary="The calling buyer's identities, ID numbers masked",
     **roles_doc(Role.BUYER),
 )
-async def my_identities(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
+async def my_identities(
+    who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
+) -> list[identities.Identity]:
     return await identities.list_identities(ctx, who.user_id)
 
 
@@ -106,7 +108,7 @@ async def my_identities(who: Principal = BuyerOnly, ctx: Context = Depends(get_c
 )
 async def add_identity(
     body: IdentityIn, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> identities.Identity:
     return await identities.add_identity(ctx, who.user_id, body.name, body.id_number)
 
 

@@ -97,7 +97,7 @@ async def list_declarations(
     limit: int = Query(50, ge=1, le=operator.MAX_PAGE),
     _: Principal = OperatorOnly,
     ctx: Context = Ctx,
-) -> dict[str, Any]:
+) -> operator.DeclarationPage:
     return await operator.list_declarations(ctx, state=state, after_id=after, limit=limit)
 
 
@@ -107,7 +107,9 @@ async def list_declarations(
     summary="One declaration with its messages and receipts",
     **roles_doc(Role.OPERATOR, errors=(404,)),
 )
-async def get_declaration(order_no: str, _: Principal = OperatorOnly, ctx: Context = Ctx) -> dict[str, Any]:
+async def get_declaration(
+    order_no: str, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> operator.DeclarationDetail:
     return await operator.get_declaration(ctx, order_no)
 
 
@@ -126,11 +128,11 @@ def _xml_download_doc() -> dict[str, Any]:
 async def download_message(
     order_no: str, message_id: int, who: Principal = OperatorOnly, ctx: Context = Ctx
 ) -> Response:
-    name, body = await operator.message_body(ctx, order_no, message_id, operator_id=who.user_id)
+    found = await operator.message_body(ctx, order_no, message_id, operator_id=who.user_id)
     return Response(
-        body,
+        found.body,
         media_type="application/xml",
-        headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"},
+        headers={"content-disposition": f'attachment; filename="{found.name}"', "cache-control": "no-store"},
     )
 
 
@@ -142,6 +144,7 @@ async def download_message(
 )
 async def redeclare(
     order_no: str, body: RedeclareIn | None = None, _: Principal = OperatorOnly, ctx: Context = Ctx
-) -> dict[str, Any]:
-    consignee = body.consignee.model_dump() if body and body.consignee else None
+) -> operator.DeclarationDetail:
+    fix = body.consignee if body else None
+    consignee = operator.ConsigneeCorrection(fix.name, fix.phone, fix.address, fix.district) if fix else None
     return await operator.redeclare(ctx, order_no, consignee)

@@ -1,4 +1,4 @@
-"""The event log, read by operators (and later partners) with a cursor."""
+"""The outbox: the record of state changes, read by operators (and later partners) with a cursor."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from flashport.domain.accounts import Principal, Role
 from flashport.services import outbox
 from flashport.services.context import Context
 
-router = APIRouter(prefix="/api/v1", tags=["event log"])
+router = APIRouter(prefix="/api/v1", tags=["outbox"])
 
 
-class EventOut(BaseModel):
+class OutboxRecordOut(BaseModel):
     id: int
     type: str
     subject: str
@@ -24,28 +24,27 @@ class EventOut(BaseModel):
     payload: dict[str, Any]
 
 
-class EventPage(BaseModel):
-    items: list[EventOut]
+class OutboxPageOut(BaseModel):
+    items: list[OutboxRecordOut]
     next_cursor: str | None
     has_more: bool
 
 
 @router.get(
     "/outbox",
-    response_model=EventPage,
-    summary="Event log, oldest first, cursor-paginated",
+    response_model=OutboxPageOut,
+    summary="Outbox records (state changes), oldest first, cursor-paginated",
     description="Pass `next_cursor` back as `after` to continue. An empty page keeps the same "
-    "cursor, so a poller can call again later without missing events.",
+    "cursor, so a poller can call again later without missing a record.",
     **roles_doc(Role.OPERATOR, errors=(422,)),
 )
-async def read_events(
+async def read_outbox(
     after: str | None = Query(None, description="cursor from a previous page"),
     limit: int = Query(100, ge=1, le=1000),
-    type: str | None = Query(None, description="only events of this type, e.g. event.scheduled"),
-    subject: str | None = Query(None, description="only events about this subject, e.g. event:12"),
+    type: str | None = Query(None, description="only records of this type, e.g. order.paid"),
+    subject: str | None = Query(None, description="only records about this subject, e.g. order:FP..."),
     _: Principal = OperatorOnly,
     ctx: Context = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> outbox.OutboxPage:
     async with ctx.read() as conn:
-        rows, cursor = await outbox.page(conn, after=after, limit=limit, type_=type, subject=subject)
-    return {"items": rows, "next_cursor": cursor, "has_more": len(rows) == limit}
+        return await outbox.page(conn, after=after, limit=limit, type_=type, subject=subject)

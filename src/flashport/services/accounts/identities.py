@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import identities
+from flashport.adapters.db import identities_repo
+from flashport.adapters.db.identities_repo import StoredIdentity
 from flashport.adapters.identity_vault import IdentityVault, mask_id_number
 from flashport.domain.errors import Conflict, NotFound, ServiceUnavailable
 from flashport.domain.identity import check_real_name, plain_name
@@ -43,13 +43,18 @@ def is_same_person(
     return same_number and plain_name(payer_name).casefold() == plain_name(buyer_name).casefold()
 
 
-def identity_view(row: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "id_number": row["id_masked"],
-        "created_at": row["created_at"],
-    }
+@dataclass(frozen=True)
+class Identity:
+    """One of a buyer's identities as the buyer sees it: the number masked."""
+
+    id: int
+    name: str
+    id_number: str  # masked: region and last four characters only
+    created_at: datetime
+
+
+def identity_view(stored: StoredIdentity) -> Identity:
+    return Identity(stored.id, stored.name, stored.id_masked, stored.created_at)
 
 
 def _vault(ctx: Context) -> IdentityVault:
@@ -58,57 +63,46 @@ def _vault(ctx: Context) -> IdentityVault:
     return ctx.vault
 
 
-async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -> dict[str, Any]:
+async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -> Identity:
     vault = _vault(ctx)
     person = check_real_name(name, id_number, china_date(ctx.clock()))
     digest = identity_hash(ctx.settings, person.id_number)
     try:
         async with ctx.transaction() as tx:
-            taken = await tx.conn.scalar(
-                sa.select(identities.c.id).where(
-                    identities.c.buyer_id == buyer_id, identities.c.id_hash == digest
-                )
-            )
-            if taken is not None:
+            if await identities_repo.has_number(tx.conn, buyer_id, digest):
                 raise _already_added()
-            row = {
-                "buyer_id": buyer_id,
-                "name": person.name,
-                "id_cipher": vault.seal(person.id_number),
-                "id_masked": mask_id_number(person.id_number),
-                "id_hash": digest,
-                "created_at": tx.now,
-            }
-            row["id"] = await tx.conn.scalar(identities.insert().values(**row).returning(identities.c.id))
+            stored = await identities_repo.insert(
+                tx.conn,
+                buyer_id=buyer_id,
+                name=person.name,
+                id_cipher=vault.seal(person.id_number),
+                id_masked=mask_id_number(person.id_number),
+                id_hash=digest,
+                now=tx.now,
+            )
             await tx.emit(
                 "identity.added",
                 f"buyer:{buyer_id}",
-                {"identity_id": row["id"], "id_number": row["id_masked"]},
+                {"identity_id": stored.id, "id_number": stored.id_masked},
             )
     except IntegrityError as exc:  # the same number added twice at the same moment
         raise _already_added() from exc
-    return identity_view(row)
+    return identity_view(stored)
 
 
 def _already_added() -> Conflict:
     return Conflict("this ID number is already one of your identities", code="identity_already_added")
 
 
-async def list_identities(ctx: Context, buyer_id: int) -> list[dict[str, Any]]:
+async def list_identities(ctx: Context, buyer_id: int) -> list[Identity]:
     async with ctx.read() as conn:
-        rows = await conn.execute(
-            sa.select(identities).where(identities.c.buyer_id == buyer_id).order_by(identities.c.id)
-        )
-        return [identity_view(r._mapping) for r in rows]
+        return [identity_view(stored) for stored in await identities_repo.list_for_buyer(conn, buyer_id)]
 
 
 async def remove_identity(ctx: Context, buyer_id: int, identity_id: int) -> None:
     """Orders already checked out keep their own copy of the identity, so removal never changes them."""
     async with ctx.transaction() as tx:
-        gone = await tx.conn.execute(
-            identities.delete().where(identities.c.id == identity_id, identities.c.buyer_id == buyer_id)
-        )
-        if gone.rowcount != 1:
+        if not await identities_repo.delete_for_buyer(tx.conn, buyer_id, identity_id):
             raise identity_not_found(identity_id)
         await tx.emit("identity.removed", f"buyer:{buyer_id}", {"identity_id": identity_id})
 
@@ -118,13 +112,9 @@ def identity_not_found(identity_id: int) -> NotFound:
     return NotFound(f"identity {identity_id} not found", code="identity_not_found")
 
 
-async def own_identity(conn: AsyncConnection, buyer_id: int, identity_id: int) -> Any:
-    """The identity row, if it is this buyer's; inside the caller's transaction."""
-    row = (
-        await conn.execute(
-            sa.select(identities).where(identities.c.id == identity_id, identities.c.buyer_id == buyer_id)
-        )
-    ).first()
-    if row is None:
+async def own_identity(conn: AsyncConnection, buyer_id: int, identity_id: int) -> StoredIdentity:
+    """The identity, if it is this buyer's; inside the caller's transaction."""
+    stored = await identities_repo.find_for_buyer(conn, buyer_id, identity_id)
+    if stored is None:
         raise identity_not_found(identity_id)
-    return row
+    return stored

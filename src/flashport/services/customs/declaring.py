@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
-
-import sqlalchemy as sa
+from typing import Literal
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db.schema import declarations
+from flashport.adapters.db import declarations_repo
+from flashport.adapters.db.declarations_repo import Declaration, Due
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
@@ -50,40 +49,20 @@ RETRYABLE = (
 async def declare_pending(ctx: Context, *, batch: int = 500) -> int:
     """Send the documents of due pending declarations, several at once (:mod:`.bounded`); returns how
     many became fully declared."""
-    now = ctx.clock()
     async with ctx.read() as conn:
-        due = (
-            await conn.execute(
-                sa.select(declarations.c.id, declarations.c.next_attempt_at)
-                .where(
-                    declarations.c.state == DeclarationState.PENDING.value,
-                    declarations.c.next_attempt_at <= now,
-                )
-                .order_by(declarations.c.next_attempt_at)
-                .limit(batch)
-            )
-        ).all()
+        due = await declarations_repo.due_pending(conn, ctx.clock(), batch)
 
-    async def declare_one(row: Any) -> int:
-        if not await _claim(ctx, row.id, row.next_attempt_at):
+    async def declare_one(item: Due) -> int:
+        if not await _claim(ctx, item):
             return 0
-        return await _declare(ctx, row.id)
+        return await _declare(ctx, item.id)
 
     return await bounded.each(ctx, due, declare_one, "declaring")
 
 
-async def _claim(ctx: Context, declaration_id: int, seen_next: Any) -> bool:
+async def _claim(ctx: Context, due: Due) -> bool:
     async with ctx.transaction() as tx:
-        claimed = await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration_id,
-                declarations.c.state == DeclarationState.PENDING.value,
-                declarations.c.next_attempt_at == seen_next,
-            )
-            .values(next_attempt_at=tx.now + LEASE)
-        )
-    return claimed.rowcount == 1
+        return await declarations_repo.claim(tx.conn, due, tx.now + LEASE)
 
 
 async def _declare(ctx: Context, declaration_id: int) -> int:
@@ -112,7 +91,7 @@ async def _send_order(ctx: Context, declaration_id: int) -> None:
         return order_message(content, sender, app_type, guid=guid)
 
     await messages.send_once(ctx, declaration, "CEB311", build)
-    await _step_done(ctx, declaration, declarations.c.order_sent_version)
+    await _step_done(ctx, declaration, "order")
 
 
 async def _send_inventory(ctx: Context, declaration_id: int) -> None:
@@ -128,61 +107,41 @@ async def _send_inventory(ctx: Context, declaration_id: int) -> None:
         return inventory_message(content, sender, app_type, signer=documents.signer(ctx), guid=guid)
 
     await messages.send_once(ctx, declaration, "CEB621", build)
-    await _step_done(ctx, declaration, declarations.c.inventory_sent_version)
+    await _step_done(ctx, declaration, "inventory")
 
 
-async def _step_done(ctx: Context, declaration: Any, column: Any) -> None:
+async def _step_done(ctx: Context, declaration: Declaration, document: Literal["order", "inventory"]) -> None:
     async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            declarations.update()
-            .where(declarations.c.id == declaration.id, declarations.c.version == declaration.version)
-            .values({column: declaration.version, "updated_at": tx.now})
-        )
+        await declarations_repo.record_document_sent(tx.conn, declaration, document, tx.now)
 
 
 async def _postpone(ctx: Context, declaration_id: int, error: str) -> None:
     log.warning("declaration %s not sent yet: %s", declaration_id, error)
     async with ctx.transaction() as tx:
-        attempts = await tx.conn.scalar(
-            sa.select(declarations.c.attempts).where(declarations.c.id == declaration_id)
-        )
-        await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.PENDING.value
-            )
-            .values(
-                attempts=(attempts or 0) + 1,
-                last_error=error[:2000],
-                next_attempt_at=tx.now + backoff((attempts or 0) + 1),
-                updated_at=tx.now,
-            )
+        attempts = await declarations_repo.attempts_of(tx.conn, declaration_id) + 1
+        await declarations_repo.postpone(
+            tx.conn,
+            declaration_id,
+            attempts=attempts,
+            error=error[:2000],
+            retry_at=tx.now + backoff(attempts),
+            now=tx.now,
         )
 
 
 async def _mark_declared(ctx: Context, declaration_id: int) -> int:
     async with ctx.transaction() as tx:
-        row = (
-            await tx.conn.execute(sa.select(declarations).where(declarations.c.id == declaration_id))
-        ).one()
-        complete = min(
-            row.order_sent_version,
-            row.payment_declared_version,
-            row.waybill_version,
-            row.inventory_sent_version,
-        )
-        if row.state != DeclarationState.PENDING.value or complete < row.version:
+        declaration = await declarations_repo.get(tx.conn, declaration_id)
+        if declaration.state is not DeclarationState.PENDING or not declaration.documents_complete:
             return 0
-        await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.PENDING.value
-            )
-            .values(state=DeclarationState.DECLARED.value, attempts=0, last_error=None, updated_at=tx.now)
-        )
+        await declarations_repo.mark_declared(tx.conn, declaration_id, tx.now)
         await tx.emit(
             "declaration.declared",
-            f"order:{row.order_no}",
-            {"order_no": row.order_no, "version": row.version, "logistics_no": row.logistics_no},
+            f"order:{declaration.order_no}",
+            {
+                "order_no": declaration.order_no,
+                "version": declaration.version,
+                "logistics_no": declaration.logistics_no,
+            },
         )
     return 1

@@ -6,23 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.customs.signer_file import load_or_create_signer
-from flashport.adapters.db.schema import (
-    brands,
-    declarations,
-    order_lines,
-    orders,
-    payments,
-    products,
-    sale_items,
-    skus,
-    warehouses,
-)
+from flashport.adapters.db import declarations_repo, declared_orders_repo
+from flashport.adapters.db.declarations_repo import Declaration
+from flashport.adapters.db.declared_orders_repo import DeclaredLine, DeclaredOrder, DeclaredPayment, Warehouse
 from flashport.ceb import (
     BondedImport,
     Consignee,
@@ -51,18 +41,21 @@ class NotDeclarable(Exception):
 
 @dataclass(frozen=True)
 class Facts:
-    """Everything one declaration is built from, read in one go."""
+    """Everything one declaration is built from, read in one go, with what checkout and payment must
+    have filled in already checked (:func:`load`)."""
 
-    declaration: Any
-    order: Any
-    lines: list[Any]  # order lines joined with their SKU, product and brand
-    payment: Any  # the succeeded payment
-    warehouse: Any
-    buyer_id_number: str
+    declaration: Declaration
+    order: DeclaredOrder
+    lines: list[DeclaredLine]
+    payment: DeclaredPayment  # the succeeded payment
+    trade_no: str  # the provider's number of that payment
+    warehouse: Warehouse
+    buyer: Person  # as checked out, the ID number in clear
+    consignee: Consignee  # to the character what checkout recorded
 
     @property
     def trade_mode(self) -> TradeMode:
-        return TradeMode(self.declaration.trade_mode)
+        return self.declaration.trade_mode
 
     @property
     def net_weight_kg(self) -> Decimal:
@@ -73,50 +66,29 @@ class Facts:
 async def load(
     ctx: Context, conn: AsyncConnection, declaration_id: int, *, any_payment: bool = False
 ) -> Facts:
-    """The declaration's facts; its order must have a succeeded payment (any payment with
-    ``any_payment``: a withdrawal after the refund still names the trade that was declared)."""
-    declaration = (
-        await conn.execute(sa.select(declarations).where(declarations.c.id == declaration_id))
-    ).one()
-    order = (await conn.execute(sa.select(orders).where(orders.c.id == declaration.order_id))).one()
-    lines = (
-        await conn.execute(
-            sa.select(
-                order_lines,
-                skus.c.code.label("sku_code"),
-                skus.c.spec,
-                skus.c.barcode,
-                skus.c.unit,
-                skus.c.weight_grams,
-                products.c.title.label("product_title"),
-                products.c.hs_code,
-                products.c.legal_unit,
-                products.c.origin_country,
-                brands.c.name.label("brand"),
-            )
-            .join(skus, skus.c.id == order_lines.c.sku_id)
-            .join(products, products.c.id == skus.c.product_id)
-            .join(brands, brands.c.id == products.c.brand_id)
-            .where(order_lines.c.order_id == order.id)
-            .order_by(order_lines.c.line_no)
-        )
-    ).all()
-    paid = payments.c.provider_trade_no.is_not(None) if any_payment else payments.c.status == "succeeded"
-    payment = (
-        await conn.execute(
-            sa.select(payments).where(payments.c.order_id == order.id, paid).order_by(payments.c.id.desc())
-        )
-    ).first()
-    warehouse = (
-        await conn.execute(
-            sa.select(warehouses)
-            .join(sale_items, sale_items.c.warehouse_id == warehouses.c.id)
-            .where(sale_items.c.id == order.sale_item_id)
-        )
-    ).one()
-    if payment is None or order.buyer_id_cipher is None or ctx.vault is None:
+    """The declaration's facts; its order must be checked out and have a succeeded payment (any
+    payment with ``any_payment``: a withdrawal after the refund still names the trade that was
+    declared). Raises :class:`NotDeclarable` otherwise."""
+    declaration = await declarations_repo.get(conn, declaration_id)
+    order = await declared_orders_repo.order(conn, declaration.order_id)
+    lines = await declared_orders_repo.lines(conn, order.id)
+    payment = await declared_orders_repo.payment(conn, order.id, any_paid=any_payment)
+    warehouse = await declared_orders_repo.warehouse_of_item(conn, order.sale_item_id)
+    o = order
+    if (
+        payment is None
+        or payment.provider_trade_no is None
+        or o.buyer_id_cipher is None
+        or o.buyer_name is None
+        or o.consignee_name is None
+        or o.consignee_phone is None
+        or o.consignee_address is None
+        or ctx.vault is None
+    ):
         raise NotDeclarable(f"order {order.order_no} has no succeeded payment or no checked-out buyer")
-    return Facts(declaration, order, list(lines), payment, warehouse, ctx.vault.open(order.buyer_id_cipher))
+    buyer = Person(o.buyer_name, ctx.vault.open(o.buyer_id_cipher), o.consignee_phone)
+    consignee = Consignee(o.consignee_name, o.consignee_phone, o.consignee_address, o.consignee_district)
+    return Facts(declaration, order, lines, payment, payment.provider_trade_no, warehouse, buyer, consignee)
 
 
 def signer(ctx: Context) -> Signer:
@@ -138,24 +110,13 @@ def _enterprise(code: str, name: str) -> Enterprise:
     return Enterprise(code, name)
 
 
-def buyer_of(facts: Facts) -> Person:
-    order = facts.order
-    return Person(order.buyer_name, facts.buyer_id_number, order.consignee_phone)
-
-
-def consignee_of(order: Any) -> Consignee:
-    return Consignee(
-        order.consignee_name, order.consignee_phone, order.consignee_address, order.consignee_district
-    )
-
-
-def article_no(line: Any) -> str:
+def article_no(line: DeclaredLine) -> str:
     """The goods' number on every document (itemNo, and itemRecordNo in the bonded account book): the
     SKU code when it fits the inventory list's 20 characters, else one made from the SKU id."""
     return line.sku_code if len(line.sku_code) <= ITEM_NO_MAX else f"SKU{line.sku_id}"
 
 
-def _gmodel(line: Any) -> str:
+def _gmodel(line: DeclaredLine) -> str:
     return " ".join(part for part in (line.brand, line.spec) if part)[:255] or line.title
 
 
@@ -186,12 +147,10 @@ def order_declaration(ctx: Context, facts: Facts) -> OrderDeclaration:
         tax_total=order.tax_fen,
         actural_paid=order.total_fen,
         buyer_reg_no=f"U{order.buyer_id}",
-        buyer=buyer_of(facts),
-        consignee=consignee_of(order),
+        buyer=facts.buyer,
+        consignee=facts.consignee,
         lines=lines,
-        payment=PaymentReference(
-            _enterprise(s.payment_customs_code, s.payment_customs_name), facts.payment.provider_trade_no
-        ),
+        payment=PaymentReference(_enterprise(s.payment_customs_code, s.payment_customs_name), facts.trade_no),
     )
 
 
@@ -199,20 +158,23 @@ def inventory_declaration(ctx: Context, facts: Facts, today: date) -> InventoryD
     s, order, declaration = ctx.settings, facts.order, facts.declaration
     route = _route(facts)
     district = facts.warehouse.customs_district if isinstance(route, BondedImport) else s.customs_port_code
+    if district is None:
+        raise NotDeclarable(f"bonded warehouse {facts.warehouse.code} has no customs district")
+    carrier, logistics_no = _carrier(declaration)
     weight = facts.net_weight_kg
     return InventoryDeclaration(
         order_no=order.order_no,
         cop_no=declaration.cop_no,
         platform=_enterprise(s.customs_platform_code, s.customs_platform_name),
         seller=_enterprise(s.customs_seller_code, s.customs_seller_name),
-        logistics_company=_enterprise(declaration.logistics_code, declaration.logistics_name),
-        logistics_no=declaration.logistics_no,
+        logistics_company=carrier,
+        logistics_no=logistics_no,
         assure_code=s.customs_assure_code,
         decl_date=today,
         customs_code=district,
         port_code=district,
-        buyer=buyer_of(facts),
-        consignee_address=order.consignee_address,
+        buyer=facts.buyer,
+        consignee_address=facts.consignee.address,
         agent=_enterprise(s.customs_agent_code, s.customs_agent_name),
         route=route,
         freight=order.freight_fen,
@@ -222,6 +184,14 @@ def inventory_declaration(ctx: Context, facts: Facts, today: date) -> InventoryD
         lines=tuple(_inventory_line(line, bonded=isinstance(route, BondedImport)) for line in facts.lines),
         country="142" if isinstance(route, BondedImport) else customs_country_code(facts.warehouse.country),
     )
+
+
+def _carrier(declaration: Declaration) -> tuple[Enterprise, str]:
+    """The carrier and its waybill number, which the inventory list must name."""
+    code, name, number = declaration.logistics_code, declaration.logistics_name, declaration.logistics_no
+    if code is None or name is None or number is None:
+        raise NotDeclarable(f"the carrier has given no waybill for {declaration.order_no} yet")
+    return _enterprise(code, name), number
 
 
 def _route(facts: Facts) -> BondedImport | DirectImport:
@@ -239,7 +209,7 @@ def _route(facts: Facts) -> BondedImport | DirectImport:
     )
 
 
-def _inventory_line(line: Any, *, bonded: bool) -> InventoryLine:
+def _inventory_line(line: DeclaredLine, *, bonded: bool) -> InventoryLine:
     if line.legal_unit == KILOGRAM:
         legal_qty = (Decimal(line.weight_grams * line.quantity) / GRAMS_PER_KG).quantize(Decimal("0.00001"))
     else:

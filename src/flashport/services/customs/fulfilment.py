@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
-from flashport.adapters.db.schema import declarations, orders, payments
+from flashport.adapters.db import declarations_repo, declared_orders_repo
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict
@@ -24,14 +22,7 @@ log = logging.getLogger(__name__)
 async def ship_released(ctx: Context, *, batch: int = 500) -> int:
     """Hand every released parcel to the carrier; returns how many shipped."""
     async with ctx.read() as conn:
-        ids = (
-            await conn.scalars(
-                sa.select(declarations.c.id)
-                .where(declarations.c.state == DeclarationState.RELEASED.value)
-                .order_by(declarations.c.released_at)
-                .limit(batch)
-            )
-        ).all()
+        ids = await declarations_repo.released_ids(conn, batch)
 
     async def ship_one(declaration_id: int) -> int:
         try:
@@ -48,46 +39,30 @@ async def ship(ctx: Context, declaration_id: int) -> int:
     hands goods to the carrier."""
     assert ctx.logistics is not None
     async with ctx.read() as conn:
-        row = (await conn.execute(sa.select(declarations).where(declarations.c.id == declaration_id))).one()
-    if row.state == DeclarationState.SHIPPED.value:
+        declaration = await declarations_repo.get(conn, declaration_id)
+    order_no, logistics_no = declaration.order_no, declaration.logistics_no
+    if declaration.state is DeclarationState.SHIPPED:
         return 0
-    if row.state != DeclarationState.RELEASED.value or row.logistics_no is None:
+    if declaration.state is not DeclarationState.RELEASED or logistics_no is None:
         raise Conflict(
-            f"order {row.order_no} is {row.state}; only a released parcel ships", code="not_released"
+            f"order {order_no} is {declaration.state}; only a released parcel ships", code="not_released"
         )
-    waybill = await ctx.logistics.dispatch(row.logistics_no)
+    waybill = await ctx.logistics.dispatch(logistics_no)
     async with ctx.transaction() as tx:
-        moved = await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.RELEASED.value
-            )
-            .values(state=DeclarationState.SHIPPED.value, shipped_at=tx.now, updated_at=tx.now)
-        )
-        if moved.rowcount != 1:
+        if not await declarations_repo.mark_shipped(tx.conn, declaration_id, tx.now):
             return 0
         await tx.emit(
             "order.shipped",
-            f"order:{row.order_no}",
-            {"order_no": row.order_no, "logistics_no": row.logistics_no, "carrier_status": waybill.status},
+            f"order:{order_no}",
+            {"order_no": order_no, "logistics_no": logistics_no, "carrier_status": waybill.status},
         )
     return 1
 
 
 async def refund_unfixed(ctx: Context, *, batch: int = 50) -> int:
     """Refund rejected declarations whose fix window has passed; returns how many."""
-    now = ctx.clock()
     async with ctx.read() as conn:
-        ids = (
-            await conn.scalars(
-                sa.select(declarations.c.id)
-                .where(
-                    declarations.c.state == DeclarationState.REJECTED.value,
-                    declarations.c.refund_after <= now,
-                )
-                .limit(batch)
-            )
-        ).all()
+        ids = await declarations_repo.rejected_past_fix_window_ids(conn, ctx.clock(), batch)
     refunded = 0
     for declaration_id in ids:
         refund_id = await _refund(ctx, declaration_id)
@@ -99,24 +74,13 @@ async def refund_unfixed(ctx: Context, *, batch: int = 50) -> int:
 
 async def _refund(ctx: Context, declaration_id: int) -> int | None:
     async with ctx.transaction() as tx:
-        moved = await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration_id, declarations.c.state == DeclarationState.REJECTED.value
-            )
-            .values(state=DeclarationState.REFUNDED.value, updated_at=tx.now)
-        )
-        if moved.rowcount != 1:
+        if not await declarations_repo.mark_refunded(tx.conn, declaration_id, tx.now):
             return None  # re-declared or refunded by another worker meanwhile
-        row = (
-            await tx.conn.execute(sa.select(declarations).where(declarations.c.id == declaration_id))
-        ).one()
-        order = (await tx.conn.execute(sa.select(orders).where(orders.c.id == row.order_id))).one()
-        payment = (
-            await tx.conn.execute(
-                sa.select(payments).where(payments.c.order_id == order.id, payments.c.status == "succeeded")
-            )
-        ).one()
+        declaration = await declarations_repo.get(tx.conn, declaration_id)
+        order = await declared_orders_repo.order(tx.conn, declaration.order_id)
+        payment = await declared_orders_repo.payment(tx.conn, order.id)
+        if payment is None or payment.provider_trade_no is None:  # a declared order was paid
+            raise RuntimeError(f"declared order {order.order_no} has no succeeded payment")
         refund_id = await refunds.request_within(
             tx,
             payment,
@@ -131,7 +95,11 @@ async def _refund(ctx: Context, declaration_id: int) -> int | None:
             )
         await tx.emit(
             "declaration.refunded",
-            f"order:{row.order_no}",
-            {"order_no": row.order_no, "reason_code": row.reason_code, "refund_id": refund_id},
+            f"order:{declaration.order_no}",
+            {
+                "order_no": declaration.order_no,
+                "reason_code": declaration.reason_code,
+                "refund_id": refund_id,
+            },
         )
     return refund_id

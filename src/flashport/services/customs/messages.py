@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
-from flashport.adapters.db.schema import customs_messages, customs_receipts
+from flashport.adapters.db import customs_messages_repo, customs_receipts_repo
+from flashport.adapters.db.customs_messages_repo import SealedMessage
+from flashport.adapters.db.declarations_repo import Declaration
 from flashport.ceb import AppType, InconsistentDeclaration, SchemaNotFound, new_guid, validate
 from flashport.services.context import Context
 
@@ -25,42 +23,25 @@ def _seal(ctx: Context, body: bytes) -> str:
     return ctx.vault.seal(body.decode("utf-8"))
 
 
-def open_body(ctx: Context, row: Any) -> bytes:
+def open_body(ctx: Context, message: SealedMessage) -> bytes:
     assert ctx.vault is not None
-    return ctx.vault.open(row.body_cipher).encode("utf-8")
+    return ctx.vault.open(message.body_cipher).encode("utf-8")
 
 
 async def app_type_for(ctx: Context, declaration_id: int, kind: str, version: int) -> AppType:
     """CHANGE when customs holds an earlier version of this document (sent, and not refused with an
     error receipt); NEW otherwise."""
     async with ctx.read() as conn:
-        earlier = (
-            await conn.scalars(
-                sa.select(customs_messages.c.guid).where(
-                    customs_messages.c.declaration_id == declaration_id,
-                    customs_messages.c.kind == kind,
-                    customs_messages.c.version < version,
-                    customs_messages.c.sent_at.is_not(None),
-                )
-            )
-        ).all()
+        earlier = await customs_messages_repo.earlier_sent_guids(conn, declaration_id, kind, version)
         if not earlier:
             return AppType.NEW
-        refused = set(
-            (
-                await conn.scalars(
-                    sa.select(customs_receipts.c.message_guid).where(
-                        customs_receipts.c.message_guid.in_(earlier), customs_receipts.c.return_status < 0
-                    )
-                )
-            ).all()
-        )
+        refused = await customs_receipts_repo.refused_guids(conn, earlier)
     return AppType.CHANGE if set(earlier) - refused else AppType.NEW
 
 
 async def send_once(
     ctx: Context,
-    declaration: Any,
+    declaration: Declaration,
     kind: str,
     build: Callable[[str, AppType], bytes],
     *,
@@ -72,19 +53,10 @@ async def send_once(
     caller retries later."""
     assert ctx.customs is not None
     version = declaration.version
-    delete = customs_messages.c.app_type == AppType.DELETE.value
     async with ctx.read() as conn:
-        stored = (
-            await conn.execute(
-                sa.select(customs_messages).where(
-                    customs_messages.c.declaration_id == declaration.id,
-                    customs_messages.c.kind == kind,
-                    customs_messages.c.version == version,
-                    customs_messages.c.party == "platform",
-                    delete if deleting else ~delete,
-                )
-            )
-        ).first()
+        stored = await customs_messages_repo.find_platform_message(
+            conn, declaration.id, kind, version, deleting=deleting
+        )
     if stored is None:
         guid = new_guid()
         if deleting:
@@ -95,14 +67,12 @@ async def send_once(
         check_against_schema(kind, body)
         recorded = await record(ctx, declaration, kind, "platform", app_type, guid, body)
         assert recorded is not None  # the platform's own messages are always new rows
-        message_id = recorded
+        message_id, sent_app_type = recorded, app_type.value
     else:
-        body, message_id = open_body(ctx, stored), stored.id
+        body, message_id, sent_app_type = open_body(ctx, stored), stored.id, stored.app_type
     await ctx.customs.send(body)
     async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            customs_messages.update().where(customs_messages.c.id == message_id).values(sent_at=tx.now)
-        )
+        await customs_messages_repo.mark_sent(tx.conn, message_id, tx.now)
         await tx.emit(
             "customs.message_sent",
             f"order:{declaration.order_no}",
@@ -110,9 +80,7 @@ async def send_once(
                 "order_no": declaration.order_no,
                 "kind": kind,
                 "version": version,
-                "app_type": AppType.DELETE.value
-                if deleting
-                else (stored.app_type if stored else app_type.value),
+                "app_type": AppType.DELETE.value if deleting else sent_app_type,
                 "message_id": message_id,
             },
         )
@@ -138,12 +106,14 @@ _schema_missing_logged = False
 
 
 async def record(
-    ctx: Context, declaration: Any, kind: str, party: Party, app_type: AppType, guid: str, body: bytes
+    ctx: Context, declaration: Declaration, kind: str, party: Party, app_type: AppType, guid: str, body: bytes
 ) -> int | None:
     """Keep a copy of a message (ours before sending, or a partner's as it reported it). A partner's
-    message already kept (the same guid, reported again after a retry) is not kept twice: None."""
+    message already kept (the same guid, reported again after a retry) is not kept twice: None. Ours
+    have fresh guids, so a duplicate of one is a bug and raises."""
     async with ctx.transaction() as tx:
-        insert = customs_messages.insert().values(
+        message_id = await customs_messages_repo.insert(
+            tx.conn,
             declaration_id=declaration.id,
             kind=kind,
             party=party,
@@ -151,13 +121,9 @@ async def record(
             version=declaration.version,
             guid=guid,
             body_cipher=_seal(ctx, body),
-            created_at=tx.now,
+            now=tx.now,
             sent_at=tx.now if party != "platform" else None,
         )
-        try:
-            async with tx.conn.begin_nested():
-                return int(await tx.conn.scalar(insert.returning(customs_messages.c.id)))
-        except IntegrityError:
-            if party == "platform":
-                raise
-            return None
+    if message_id is None and party == "platform":
+        raise RuntimeError(f"the platform's message guid {guid} is kept already")
+    return message_id

@@ -3,9 +3,9 @@ left undeclared and the worker's queue is the ``declarations`` table itself."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
-from flashport.adapters.db.schema import declarations
+from flashport.adapters.db import declarations_repo
 from flashport.ceb.codes import TradeMode
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.orders import Fulfilment
@@ -18,20 +18,27 @@ def cop_no_of(order_no: str) -> str:
     return order_no[4:][-20:]
 
 
-async def open_within(tx: Tx, order: Any) -> None:
+class PaidOrder(Protocol):
+    """What opening needs of the order being paid (an order row or record has these)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def order_no(self) -> str: ...
+    @property
+    def fulfilment(self) -> str: ...
+
+
+async def open_within(tx: Tx, order: PaidOrder) -> None:
     """Must run in the transaction that moves ``order`` to paid."""
     mode = TradeMode.BONDED_IMPORT if order.fulfilment == Fulfilment.BONDED.value else TradeMode.DIRECT_IMPORT
-    await tx.conn.execute(
-        declarations.insert().values(
-            order_id=order.id,
-            order_no=order.order_no,
-            trade_mode=mode.value,
-            state=DeclarationState.PENDING.value,
-            cop_no=cop_no_of(order.order_no),
-            next_attempt_at=tx.now,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
+    await declarations_repo.insert(
+        tx.conn,
+        order_id=order.id,
+        order_no=order.order_no,
+        trade_mode=mode,
+        cop_no=cop_no_of(order.order_no),
+        now=tx.now,
     )
     await tx.emit(
         "declaration.opened",

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from lxml import etree
 
-from flashport.adapters.db.schema import declarations
+from flashport.adapters.db import declarations_repo
+from flashport.adapters.db.declarations_repo import Declaration, WaybillFacts
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest
 from flashport.ceb import AppType, Consignee, Enterprise
-from flashport.ceb.envelope import safe_parser
-from flashport.domain.declarations import DeclarationState
+from flashport.ceb.xml import safe_parser
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages
 from flashport.services.payments.refunds import record_exchange
@@ -46,15 +45,15 @@ async def declare_payment(ctx: Context, declaration_id: int) -> None:
     answer = await ctx.payments.declare_to_customs(
         CustomsDeclarationRequest(
             out_trade_no=payment.out_trade_no,
-            trade_no=payment.provider_trade_no,
+            trade_no=facts.trade_no,
             order_no=order.order_no,
             out_request_no=f"{order.order_no}D{declaration.version}",
             amount_fen=payment.amount_fen,
             merchant_customs_code=s.customs_platform_code,
             merchant_customs_name=s.customs_platform_name,
             customs_place=s.customs_place,
-            buyer_name=order.buyer_name,
-            buyer_id_number=facts.buyer_id_number,
+            buyer_name=facts.buyer.name,
+            buyer_id_number=facts.buyer.id_number,
         )
     )
     await record_exchange(ctx, payment.id, answer.exchange)
@@ -64,19 +63,18 @@ async def declare_payment(ctx: Context, declaration_id: int) -> None:
         # Told once per declaration (a repeated request's answer leaves it out): acted on at once.
         await _stop_for_identity(ctx, declaration, answer.declare_no)
         raise IdentityCheckFailed(f"declaration of {order.order_no} stopped: the payer is not the buyer")
-    await _update(
-        ctx, declaration, payment_declare_no=answer.declare_no, payment_declared_version=declaration.version
-    )
+    async with ctx.transaction() as tx:
+        await declarations_repo.record_payment_declared(tx.conn, declaration, answer.declare_no, tx.now)
 
 
 async def request_waybill(ctx: Context, declaration_id: int) -> None:
     assert ctx.logistics is not None
     async with ctx.read() as conn:
         facts = await documents.load(ctx, conn, declaration_id)
-    declaration, order = facts.declaration, facts.order
+    declaration = facts.declaration
     if declaration.waybill_version >= declaration.version:
         return
-    consignee = documents.consignee_of(order)  # to the character what the order declares
+    consignee = facts.consignee  # to the character what the order declares
     waybill: Waybill
     if declaration.logistics_no is None:
         waybill = await ctx.logistics.create_waybill(_request(ctx, facts, consignee))
@@ -89,17 +87,16 @@ async def request_waybill(ctx: Context, declaration_id: int) -> None:
         await messages.record(
             ctx, declaration, "CEB511", "logistics", app_type, guid_of(waybill), waybill.message
         )
-    await _update(
-        ctx,
-        declaration,
-        logistics_no=waybill.logistics_no,
-        logistics_code=waybill.logistics_code,
-        logistics_name=waybill.logistics_name,
-        bill_no=waybill.bill_no,
-        traf_no=waybill.traf_no,
-        voyage_no=waybill.voyage_no,
-        waybill_version=declaration.version,
+    given = WaybillFacts(
+        waybill.logistics_no,
+        waybill.logistics_code,
+        waybill.logistics_name,
+        waybill.bill_no,
+        waybill.traf_no,
+        waybill.voyage_no,
     )
+    async with ctx.transaction() as tx:
+        await declarations_repo.record_waybill(tx.conn, declaration, given, tx.now)
 
 
 def _request(ctx: Context, facts: documents.Facts, consignee: Consignee) -> WaybillRequest:
@@ -122,7 +119,7 @@ def guid_of(waybill: Waybill) -> str:
     return str(root.get("guid"))
 
 
-async def _stop_for_identity(ctx: Context, declaration: Any, declare_no: str) -> None:
+async def _stop_for_identity(ctx: Context, declaration: Declaration, declare_no: str | None) -> None:
     """Rejected, as a customs rejection would be: an operator sees it with its reason and may
     re-declare; unfixed within the fix window, the buyer is refunded."""
     reason = (
@@ -130,24 +127,16 @@ async def _stop_for_identity(ctx: Context, declaration: Any, declare_no: str) ->
         "(identity_check F); customs would refuse the order"
     )
     async with ctx.transaction() as tx:
-        stopped = await tx.conn.execute(
-            declarations.update()
-            .where(
-                declarations.c.id == declaration.id,
-                declarations.c.version == declaration.version,
-                declarations.c.state == DeclarationState.PENDING.value,
-            )
-            .values(
-                state=DeclarationState.REJECTED.value,
-                reason_code=IDENTITY_CHECK_FAILED,
-                reason=reason,
-                refund_after=tx.now + timedelta(seconds=ctx.settings.customs_fix_window_seconds),
-                payment_declare_no=declare_no,
-                payment_declared_version=declaration.version,
-                updated_at=tx.now,
-            )
+        stopped = await declarations_repo.stop_pending(
+            tx.conn,
+            declaration,
+            reason_code=IDENTITY_CHECK_FAILED,
+            reason=reason,
+            refund_after=tx.now + timedelta(seconds=ctx.settings.customs_fix_window_seconds),
+            payment_declare_no=declare_no,
+            now=tx.now,
         )
-        if stopped.rowcount == 1:
+        if stopped:
             await tx.emit(
                 "declaration.rejected",
                 f"order:{declaration.order_no}",
@@ -158,12 +147,3 @@ async def _stop_for_identity(ctx: Context, declaration: Any, declare_no: str) ->
                     "reason": reason,
                 },
             )
-
-
-async def _update(ctx: Context, declaration: Any, **values: Any) -> None:
-    async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            declarations.update()
-            .where(declarations.c.id == declaration.id, declarations.c.version == declaration.version)
-            .values(**values, updated_at=tx.now)
-        )

@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from flashport.adapters.customs.gateway import InboxItem
-from flashport.adapters.db.schema import (
-    customs_inbox_cursors,
-    customs_messages,
-    customs_receipts,
-    declarations,
-)
+from flashport.adapters.db import customs_messages_repo, customs_receipts_repo, declarations_repo
+from flashport.adapters.db.customs_receipts_repo import InboxPosition
+from flashport.adapters.db.declarations_repo import Declaration
 from flashport.ceb import Receipt, ReceiptKind, ReceiptUnreadable, parse_receipts
 from flashport.domain.declarations import (
     DeclarationState,
@@ -51,10 +43,8 @@ async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
     assert ctx.customs is not None
     dxp_id = ctx.settings.customs_dxp_id
     async with ctx.read() as conn:
-        after = await conn.scalar(
-            sa.select(customs_inbox_cursors.c.last_seq).where(customs_inbox_cursors.c.dxp_id == dxp_id)
-        )
-    moved, after = 0, after or 0
+        after = await customs_receipts_repo.inbox_read_up_to(conn, dxp_id)
+    moved = 0
     for _ in range(MAX_PAGES_PER_POLL):  # drain a backlog, but let the worker's other jobs run too
         items = await ctx.customs.fetch(dxp_id, after, limit)
         for item in items:
@@ -74,55 +64,40 @@ async def _take(ctx: Context, dxp_id: str, item: InboxItem) -> int:
     moved = 0
     async with ctx.transaction() as tx:
         for part, receipt in enumerate(receipts):
-            moved += await _store_and_apply(tx, ctx, dxp_id, item, part, receipt)
-        await _advance(tx, dxp_id, item.seq)
+            moved += await _store_and_apply(tx, ctx, InboxPosition(dxp_id, item.seq, part), item, receipt)
+        await customs_receipts_repo.advance_inbox(tx.conn, dxp_id, item.seq, tx.now)
     return moved
 
 
 async def _store_and_apply(
-    tx: Tx, ctx: Context, dxp_id: str, item: InboxItem, part: int, receipt: Receipt
+    tx: Tx, ctx: Context, position: InboxPosition, item: InboxItem, receipt: Receipt
 ) -> int:
-    message = (
-        await tx.conn.execute(
-            sa.select(customs_messages.c.declaration_id, customs_messages.c.version).where(
-                customs_messages.c.guid == receipt.guid
-            )
-        )
-    ).first()
+    origin = await customs_messages_repo.origin_of(tx.conn, receipt.guid)
     declaration = None
-    if message is not None:
-        declaration = (
-            await tx.conn.execute(
-                sa.select(declarations).where(declarations.c.id == message.declaration_id).with_for_update()
-            )
-        ).one()
+    if origin is not None:
+        declaration = await declarations_repo.get(tx.conn, origin.declaration_id, for_update=True)
     verdict = _verdict(receipt)
     will_apply = (
         declaration is not None
-        and message is not None
-        and message.version == declaration.version
+        and origin is not None
+        and origin.version == declaration.version
         and verdict is not None
-        and applies(DeclarationState(declaration.state), verdict)
+        and applies(declaration.state, verdict)
     )
-    try:
-        async with tx.conn.begin_nested():
-            await tx.conn.execute(
-                customs_receipts.insert().values(
-                    declaration_id=declaration.id if declaration is not None else None,
-                    dxp_id=dxp_id,
-                    seq=item.seq,
-                    part=part,
-                    kind=receipt.kind.value,
-                    message_guid=receipt.guid,
-                    return_status=receipt.return_status,
-                    return_info=receipt.return_info,
-                    return_time=receipt.return_time,
-                    applied=will_apply,
-                    body=item.message.decode("utf-8", "replace"),
-                    received_at=tx.now,
-                )
-            )
-    except IntegrityError:
+    stored = await customs_receipts_repo.insert_once(
+        tx.conn,
+        position,
+        declaration_id=declaration.id if declaration is not None else None,
+        kind=receipt.kind.value,
+        message_guid=receipt.guid,
+        return_status=receipt.return_status,
+        return_info=receipt.return_info,
+        return_time=receipt.return_time,
+        applied=will_apply,
+        body=item.message.decode("utf-8", "replace"),
+        now=tx.now,
+    )
+    if not stored:
         return 0  # another worker stored (and applied) it
     if not will_apply:
         return 0
@@ -137,22 +112,22 @@ def _verdict(receipt: Receipt) -> Verdict | None:
     return other_receipt_verdict(receipt.return_status, receipt.return_info)
 
 
-async def _move(tx: Tx, ctx: Context, declaration: Any, verdict: Verdict, receipt: Receipt) -> None:
-    values: dict[str, Any] = {"state": verdict.state.value, "updated_at": tx.now}
+async def _move(tx: Tx, ctx: Context, declaration: Declaration, verdict: Verdict, receipt: Receipt) -> None:
     if verdict.state is DeclarationState.REJECTED:
-        values |= {
-            "reason_code": verdict.reason_code,
-            "reason": verdict.reason,
-            "refund_after": tx.now + (_fix_window(ctx) if fix_window_applies(verdict) else timedelta(0)),
-        }
-    if verdict.state is DeclarationState.RELEASED:
-        values |= {"released_at": receipt.return_time, "reason_code": None, "reason": None}
-    await tx.conn.execute(
-        declarations.update()
-        .where(declarations.c.id == declaration.id, declarations.c.state == declaration.state)
-        .values(**values)
-    )
-    payload = {
+        window = _fix_window(ctx) if fix_window_applies(verdict) else timedelta(0)
+        await declarations_repo.mark_rejected(
+            tx.conn,
+            declaration,
+            reason_code=verdict.reason_code,
+            reason=verdict.reason,
+            refund_after=tx.now + window,
+            now=tx.now,
+        )
+    elif verdict.state is DeclarationState.RELEASED:
+        await declarations_repo.mark_released(tx.conn, declaration, receipt.return_time, tx.now)
+    else:
+        await declarations_repo.move_on(tx.conn, declaration, verdict.state, tx.now)
+    payload: dict[str, object] = {
         "order_no": declaration.order_no,
         "version": declaration.version,
         "return_status": receipt.return_status,
@@ -165,15 +140,3 @@ async def _move(tx: Tx, ctx: Context, declaration: Any, verdict: Verdict, receip
 
 def _fix_window(ctx: Context) -> timedelta:
     return timedelta(seconds=ctx.settings.customs_fix_window_seconds)
-
-
-async def _advance(tx: Tx, dxp_id: str, seq: int) -> None:
-    dialect_insert = postgresql.insert if tx.conn.dialect.name == "postgresql" else sqlite.insert
-    insert = dialect_insert(customs_inbox_cursors).values(dxp_id=dxp_id, last_seq=seq, updated_at=tx.now)
-    await tx.conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[customs_inbox_cursors.c.dxp_id],
-            set_={"last_seq": insert.excluded.last_seq, "updated_at": insert.excluded.updated_at},
-            where=customs_inbox_cursors.c.last_seq < insert.excluded.last_seq,
-        )
-    )

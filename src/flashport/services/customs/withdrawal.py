@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db.schema import declarations
+from flashport.adapters.db import declarations_repo
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
-from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages
 from flashport.services.customs.documents import NotDeclarable
@@ -34,16 +31,7 @@ FAILURES = (
 async def withdraw_refunded(ctx: Context, *, batch: int = 50) -> int:
     """Withdraw the documents of refunded declarations; returns how many were withdrawn."""
     async with ctx.read() as conn:
-        ids = (
-            await conn.scalars(
-                sa.select(declarations.c.id)
-                .where(
-                    declarations.c.state == DeclarationState.REFUNDED.value,
-                    declarations.c.withdrawn_at.is_(None),
-                )
-                .limit(batch)
-            )
-        ).all()
+        ids = await declarations_repo.refunded_not_withdrawn_ids(conn, batch)
     withdrawn = 0
     for declaration_id in ids:
         try:
@@ -78,12 +66,7 @@ async def _withdraw(ctx: Context, declaration_id: int) -> int:
                 ctx, declaration, "CEB511", "logistics", AppType.DELETE, guid_of(waybill), waybill.message
             )
     async with ctx.transaction() as tx:
-        done = await tx.conn.execute(
-            declarations.update()
-            .where(declarations.c.id == declaration_id, declarations.c.withdrawn_at.is_(None))
-            .values(withdrawn_at=tx.now, updated_at=tx.now)
-        )
-        if done.rowcount != 1:
+        if not await declarations_repo.mark_withdrawn(tx.conn, declaration_id, tx.now):
             return 0
         await tx.emit(
             "declaration.withdrawn", f"order:{declaration.order_no}", {"order_no": declaration.order_no}

@@ -35,9 +35,9 @@ async def login(request: Request) -> Response:
     except DomainError as exc:
         values: dict[str, Any] = {"next": next_path, "email": email, "error": exc.message}
         return answers.page(request, session, "login.html", status=status_for(exc), **values)
-    user = await accounts.get_user(ctx, token["user_id"])
-    session.log_in(user["id"], user["role"], user["name"])
-    session.flash("success", f"Welcome back, {user['name']}.")
+    user = await accounts.get_user(ctx, token.user_id)
+    session.log_in(user.id, user.role.value, user.name)
+    session.flash("success", f"Welcome back, {user.name}.")
     return answers.redirect(request, session, next_path)
 
 
@@ -61,8 +61,8 @@ async def register(request: Request) -> Response:
     except DomainError as exc:
         values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": exc.message}
         return answers.page(request, session, "register.html", status=status_for(exc), **values)
-    session.log_in(user["id"], user["role"], user["name"])
-    session.flash("success", f"Welcome to Flashport, {user['name']}. Your account is ready.")
+    session.log_in(user.id, user.role.value, user.name)
+    session.flash("success", f"Welcome to Flashport, {user.name}. Your account is ready.")
     return answers.redirect(request, session, next_path)
 
 

@@ -93,4 +93,4 @@ async def _with_identity(
     await orders.get_for_buyer(ctx, buyer_id, order_no)  # 404 for an order that is not theirs
     added = await identities.add_identity(ctx, buyer_id, values.identity_name, id_number)
     # From here the new identity is one of the list: a later refusal (a limit) shows it chosen.
-    return replace(values, identity_id=str(added["id"]), identity_name="")
+    return replace(values, identity_id=str(added.id), identity_name="")

@@ -51,7 +51,7 @@ async def add_identity(request: Request) -> Response:
             problem=refusal.problem,
             status=status_for(exc),
         )
-    session.flash("success", f"Added {added['name']} ({added['id_number']}). You can now buy as them.")
+    session.flash("success", f"Added {added.name} ({added.id_number}). You can now buy as them.")
     return answers.redirect(request, session, "/account/identities")
 
 

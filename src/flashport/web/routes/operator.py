@@ -9,7 +9,6 @@ message carries one, as customs received it, and it is never cached.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -79,16 +78,16 @@ async def show_declaration(request: Request, order_no: str) -> Response:
 @router.get("/{order_no}/messages/{message_id:int}")
 async def download_message(request: Request, order_no: str, message_id: Id) -> Response:
     operator_id = operator_only(answers.load_session(request))
-    name, body = await operator.message_body(
+    found = await operator.message_body(
         service_context(request), order_no[:32], message_id, operator_id=operator_id
     )
     headers = {
-        "content-disposition": f'attachment; filename="{name}"',
+        "content-disposition": f'attachment; filename="{found.name}"',
         # The message holds the buyer's ID number in full: no copy in any cache, shared or private.
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
     }
-    return Response(body, media_type="application/xml", headers=headers)
+    return Response(found.body, media_type="application/xml", headers=headers)
 
 
 @router.post("/{order_no}/redeclare")
@@ -107,11 +106,11 @@ async def redeclare(request: Request, order_no: str) -> Response:
             request, session, order_no, values=values, errors=errors, problem=problem, status=status_for(exc)
         )
     fixed = " with the consignee corrected" if _correction(values) else ""
-    session.flash("success", f"Declaration of {order_no} sent again{fixed}, as version {found['version']}.")
+    session.flash("success", f"Declaration of {order_no} sent again{fixed}, as version {found.version}.")
     return answers.redirect(request, session, f"/operator/declarations/{quote(order_no, safe='')}")
 
 
-async def _redeclare(request: Request, order_no: str, values: CheckoutValues) -> dict[str, Any]:
+async def _redeclare(request: Request, order_no: str, values: CheckoutValues) -> operator.DeclarationDetail:
     """Every consignee mistake is found (and shown together) before anything is sent again."""
     correction = _correction(values)
     if correction is not None:
@@ -119,12 +118,12 @@ async def _redeclare(request: Request, order_no: str, values: CheckoutValues) ->
     return await operator.redeclare(service_context(request), order_no, correction)
 
 
-def _correction(values: CheckoutValues) -> dict[str, str] | None:
+def _correction(values: CheckoutValues) -> operator.ConsigneeCorrection | None:
     """The consignee as typed, or None when every field was left empty (re-declare as it is)."""
-    typed = {name: getattr(values, name) for name in CONSIGNEE_FIELDS}
-    if not any(typed.values()):
+    typed = [getattr(values, name) for name in CONSIGNEE_FIELDS]
+    if not any(typed):
         return None
-    return {name.removeprefix("consignee_"): value for name, value in typed.items()}
+    return operator.ConsigneeCorrection(*typed)
 
 
 def _explain(exc: DomainError) -> tuple[dict[str, str], Problem | None]:
@@ -155,7 +154,7 @@ async def _detail_page(
         "operator_declaration.html",
         status=status,
         declaration=found,
-        rejected=found["state"] == DeclarationState.REJECTED.value,
+        rejected=found.state is DeclarationState.REJECTED,
         app_types=APP_TYPES,
         values=values or CheckoutValues(),  # never prefilled: a correction is typed afresh
         errors=errors or {},
