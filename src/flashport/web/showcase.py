@@ -12,6 +12,7 @@ from typing import Any
 from flashport.domain.errors import NotFound
 from flashport.domain.sales import EventState, EventStatus, all_sold_out, derive_status
 from flashport.services.context import Context
+from flashport.services.orders.views import OrderView
 from flashport.services.sales import inventory
 from flashport.services.sales import queries as events_queries
 from flashport.web import queries
@@ -119,18 +120,16 @@ def _alt(item: dict[str, Any]) -> str:
     return title if title.lower().startswith(str(item["brand"]).lower()) else f"{item['brand']} {title}"
 
 
-async def order_pictures(
-    ctx: Context, sf: Storefront, orders: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
+async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) -> dict[str, dict[str, Any]]:
     """Per order number: the item's picture, alt text and brand, from the cached event pages."""
     pictures: dict[str, dict[str, Any]] = {}
     for order in orders:
         try:
-            event = await event_page(ctx, sf, order["event_id"])
+            event = await event_page(ctx, sf, order.event_id)
         except NotFound:  # a cancelled event is no longer shown; its orders still are
             continue
         for item in event["items"]:
-            if item["id"] == order["sale_item_id"]:
+            if item["id"] == order.sale_item_id:
                 image = item["images"][0] if item["images"] else FALLBACK_IMAGE
-                pictures[order["order_no"]] = {"src": image, "alt": item["alt"], "brand": item["brand"]}
+                pictures[order.order_no] = {"src": image, "alt": item["alt"], "brand": item["brand"]}
     return pictures

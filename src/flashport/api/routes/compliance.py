@@ -14,6 +14,7 @@ from flashport.domain.accounts import Principal, Role
 from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.orders import checkout
+from flashport.services.orders.views import CheckoutView
 
 router = APIRouter(prefix="/api/v1", tags=["compliance"])
 
@@ -138,7 +139,7 @@ async def remove_identity(
 )
 async def check_out(
     order_no: str, body: CheckoutIn, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> CheckoutView:
     form = checkout.CheckoutForm(
         body.consignee_name,
         body.consignee_phone,
@@ -158,5 +159,5 @@ async def check_out(
 )
 async def my_checkout(
     order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> CheckoutView:
     return await checkout.get_checkout(ctx, who.user_id, order_no)
