@@ -27,7 +27,7 @@ from flashport.app import create_app
 from flashport.domain.limits import customs_year
 from flashport.services.accounts.identities import identity_hash, is_same_person
 from flashport.services.context import Context
-from flashport.services.orders import checkout
+from flashport.services.orders import quota
 from flashport.services.sales import buying
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
@@ -356,14 +356,14 @@ async def test_a_consignee_phone_that_is_not_a_mainland_mobile_is_refused(
 
 async def _reserve(ctx: Context, digest: str, year: int, amount_fen: int) -> bool:
     async with ctx.transaction() as tx:
-        won = await checkout.reserve_annual_quota_within(tx, digest, year, amount_fen, ANNUAL)
+        won = await quota.reserve_annual_quota_within(tx, digest, year, amount_fen, ANNUAL)
         await asyncio.sleep(0.05)  # hold the transaction open, so the racers overlap
     return won
 
 
 async def _total(ctx: Context, digest: str, year: int) -> int:
     async with ctx.read() as conn:
-        return await checkout.paid_this_year(conn, digest, year)
+        return await quota.paid_this_year(conn, digest, year)
 
 
 async def test_two_payments_racing_for_the_last_of_an_identitys_year_reserve_it_once(ctx: Context) -> None:
@@ -401,10 +401,10 @@ async def test_a_checked_out_order_reserves_its_transaction_value_in_the_year_it
     ).status_code == 200
     async with ctx.transaction() as tx:
         row = (await tx.conn.execute(sa.select(orders).where(orders.c.id == order["id"]))).one()
-        assert await checkout.reserve_order_quota_within(ctx, tx, row, tx.now)
+        assert await quota.reserve_order_quota_within(ctx, tx, row, tx.now)
     digest = identity_hash(ctx.settings, LI_NA[1])
     year = customs_year(ctx.clock())
     assert await _total(ctx, digest, year) == 19_800  # goods + freight - discount, tax excluded
     async with ctx.transaction() as tx:
-        await checkout.release_annual_quota_within(tx, digest, year, 19_800)
+        await quota.release_annual_quota_within(tx, digest, year, 19_800)
     assert await _total(ctx, digest, year) == 0

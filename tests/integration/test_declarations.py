@@ -75,9 +75,9 @@ class Parties:
         await checkout.check_out(self.ctx, buyer, order["order_no"], form)
         payment = await payment_service.start_payment(self.ctx, buyer, order["order_no"])
         async with httpx.AsyncClient() as browser:
-            assert (await browser.get(payment["redirect_url"])).status_code == 200
+            assert (await browser.get(payment.redirect_url)).status_code == 200
         paid = await self.pay.post(
-            f"/sandbox/trades/{payment['out_trade_no']}/pay",
+            f"/sandbox/trades/{payment.out_trade_no}/pay",
             json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
         )
         assert paid.status_code == 200, paid.text

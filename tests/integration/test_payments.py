@@ -41,6 +41,7 @@ from flashport.services.context import Context
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as order_service
 from flashport.services.payments import settlement as payment_service
+from flashport.services.payments.views import StartedPayment
 from flashport.services.sales import buying, events
 from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
@@ -111,10 +112,10 @@ class World:
             )
         return buyer, order
 
-    async def open_checkout(self, payment: dict[str, Any]) -> None:
+    async def open_checkout(self, payment: StartedPayment) -> None:
         """What the buyer's browser does first: open the provider's page (the trade starts there)."""
         async with httpx.AsyncClient() as browser:
-            page = await browser.get(payment["redirect_url"])
+            page = await browser.get(payment.redirect_url)
         assert page.status_code == 200, page.text
 
     async def notify(self, fields: dict[str, str]) -> str:
@@ -169,11 +170,11 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     again = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    assert again["id"] == checkout_["id"]  # one payment per order
+    assert again.id == checkout_.id  # one payment per order
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(checkout_["redirect_url"])
+        page = await browser.get(checkout_.redirect_url)
         assert page.status_code == 200 and "108.01" in page.text
-        trade = await _trade(world, checkout_["out_trade_no"])
+        trade = await _trade(world, checkout_.out_trade_no)
         confirmed = await browser.post(
             f"{world.sandbox.base_url}/pay/{trade['trade_no']}/confirm",
             data={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
@@ -181,7 +182,7 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
     assert confirmed.status_code in (200, 303)
     await world.wait_for(order["order_no"], "paid")
     async with world.ctx.read() as conn:
-        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_.id))).one()
         item = (
             await conn.execute(sa.select(sale_items).where(sale_items.c.id == order["sale_item_id"]))
         ).one()
@@ -199,12 +200,12 @@ async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(wo
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     await world.open_checkout(checkout_)
-    trade = await _trade(world, checkout_["out_trade_no"])
+    trade = await _trade(world, checkout_.out_trade_no)
     await world.sandbox.post(f"/pay/{trade['trade_no']}/decline")
     for _ in range(100):
         async with world.ctx.read() as conn:
             if (
-                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout_["id"]))
+                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout_.id))
                 == "closed"
             ):
                 break
@@ -213,19 +214,19 @@ async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(wo
         raise AssertionError("the decline never reached the platform")
     assert await world.order_status(order["order_no"]) == "pending_payment"
     second = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    assert second["id"] != checkout_["id"] and second["out_trade_no"] == f"{order['order_no']}-2"
+    assert second.id != checkout_.id and second.out_trade_no == f"{order['order_no']}-2"
 
 
 async def test_a_forged_notification_is_rejected_stored_and_changes_nothing(world: World) -> None:
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     forged = proto.signed_notification(
-        _notification(world, checkout_["out_trade_no"], "108.01"),
+        _notification(world, checkout_.out_trade_no, "108.01"),
         proto.load_private_key(world.merchant_key()),
     )  # not the provider's key
     assert await world.notify(forged) == "failure"
     tampered = proto.signed_notification(
-        _notification(world, checkout_["out_trade_no"], "108.01"),
+        _notification(world, checkout_.out_trade_no, "108.01"),
         proto.load_private_key(world.provider_key()),
     )
     tampered["trade_status"] = "TRADE_FINISHED"
@@ -242,7 +243,7 @@ async def test_a_payment_of_the_wrong_amount_does_not_pay_the_order(world: World
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     wrong = proto.signed_notification(
-        _notification(world, checkout_["out_trade_no"], "9.90"), proto.load_private_key(world.provider_key())
+        _notification(world, checkout_.out_trade_no, "9.90"), proto.load_private_key(world.provider_key())
     )
     assert await world.notify(wrong) == "success"  # authentic: acknowledged, but not accepted as payment
     assert await world.order_status(order["order_no"]) == "pending_payment"
@@ -257,7 +258,7 @@ async def test_duplicate_and_concurrent_notifications_pay_the_order_exactly_once
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     signed = proto.signed_notification(
-        _notification(world, checkout_["out_trade_no"], "108.01"),
+        _notification(world, checkout_.out_trade_no, "108.01"),
         proto.load_private_key(world.provider_key()),
     )
     answers = await asyncio.gather(*[world.notify(signed) for _ in range(12)])
@@ -276,14 +277,12 @@ async def test_the_provider_resending_a_notification_is_harmless(world: World) -
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     await world.open_checkout(checkout_)
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_.out_trade_no}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
     )
     assert paid.status_code == 200, paid.text
     await world.wait_for(order["order_no"], "paid")
-    assert (
-        await world.sandbox.post(f"/sandbox/trades/{checkout_['out_trade_no']}/renotify")
-    ).status_code == 200
+    assert (await world.sandbox.post(f"/sandbox/trades/{checkout_.out_trade_no}/renotify")).status_code == 200
     for _ in range(60):
         async with world.ctx.read() as conn:
             if await conn.scalar(sa.select(sa.func.count()).select_from(payment_notifications)) >= 2:
@@ -297,7 +296,7 @@ async def test_a_lost_notification_is_recovered_by_querying_the_provider(world: 
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     await world.open_checkout(checkout_)
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_.out_trade_no}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1], "notify": False},
     )
     assert paid.status_code == 200, paid.text
@@ -321,7 +320,7 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
             world.ctx, buyer, order["order_no"]
         )  # cannot pay an expired order
     paid = await world.sandbox.post(
-        f"/sandbox/trades/{checkout_['out_trade_no']}/pay",
+        f"/sandbox/trades/{checkout_.out_trade_no}/pay",
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
     )
     assert paid.status_code == 200, paid.text
@@ -338,7 +337,7 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
     events = await world.events(order["order_no"])
     assert "order.paid" not in events
     assert events.count("refund.requested") == 1 and events.count("refund.succeeded") == 1
-    trade = await _trade(world, checkout_["out_trade_no"])
+    trade = await _trade(world, checkout_.out_trade_no)
     assert trade.get("refunded_amount", trade.get("refund_fee")) in ("108.01", 10801)
 
 
@@ -357,7 +356,7 @@ async def test_a_standard_notification_signed_by_a_third_party_alipay_library_pa
         ).read_text(),
         sign_type="RSA2",
     )
-    fields = _notification(world, checkout_["out_trade_no"], "108.01")
+    fields = _notification(world, checkout_.out_trade_no, "108.01")
     assert not {name for name in fields if name.startswith("payer")}  # Alipay's standard fields only
     signed = dict(parse_qsl(sdk.sign_data(dict(fields))))  # the form Alipay posts, "sign" included
     signed["sign_type"] = "RSA2"  # sent alongside, never signed
@@ -366,7 +365,7 @@ async def test_a_standard_notification_signed_by_a_third_party_alipay_library_pa
     async with world.ctx.read() as conn:
         stored = (await conn.execute(sa.select(payment_notifications))).one()
         refunded = await conn.scalar(sa.select(sa.func.count()).select_from(refunds))
-        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_["id"]))).one()
+        payment = (await conn.execute(sa.select(payments).where(payments.c.id == checkout_.id))).one()
     assert (stored.signature_valid, stored.outcome) == (True, "pay_order")
     assert refunded == 0 and payment.status == "succeeded"
     # The payer on record is the buyer the trade was opened for: nobody else could pay it.
@@ -410,7 +409,7 @@ async def test_the_trade_is_opened_for_the_checked_out_buyer_alone(
     caplog.set_level(logging.DEBUG)
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    params = dict(parse_qsl(urlsplit(checkout_["redirect_url"]).query))
+    params = dict(parse_qsl(urlsplit(checkout_.redirect_url).query))
     assert params["method"] == "alipay.trade.page.pay"
     assert proto.verify_request(params, proto.load_public_key(world.key_file("merchant_public.pem")))
     biz = json.loads(params["biz_content"])
@@ -434,9 +433,9 @@ async def test_the_sandbox_refuses_a_payer_who_is_not_the_buyer_and_the_buyer_ca
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(checkout_["redirect_url"])
+        page = await browser.get(checkout_.redirect_url)
         assert "only that person can pay it" in page.text
-        trade = await _trade(world, checkout_["out_trade_no"])
+        trade = await _trade(world, checkout_.out_trade_no)
         confirm = f"{world.sandbox.base_url}/pay/{trade['trade_no']}/confirm"
         other = await browser.post(
             confirm, data={"payer_name": "张伟", "payer_id_number": "11010519491231002X"}
@@ -445,7 +444,7 @@ async def test_the_sandbox_refuses_a_payer_who_is_not_the_buyer_and_the_buyer_ca
         assert "Only the buyer named on this order can pay it" in other.text
         same_number = await browser.post(confirm, data={"payer_name": "李 娜", "payer_id_number": PAYER[1]})
         assert same_number.status_code == 403  # the name must be the buyer's exactly
-        assert (await _trade(world, checkout_["out_trade_no"]))["status"] == "WAIT_BUYER_PAY"
+        assert (await _trade(world, checkout_.out_trade_no))["status"] == "WAIT_BUYER_PAY"
         assert await world.order_status(order["order_no"]) == "pending_payment"
         paid = await browser.post(confirm, data={"payer_name": PAYER[0], "payer_id_number": PAYER[1]})
     assert paid.status_code in (200, 303)
@@ -462,7 +461,7 @@ async def test_two_orders_of_one_identity_paying_at_once_cannot_both_pass_the_an
     pays = [await payment_service.start_payment(world.ctx, buyer, o["order_no"]) for o in (first, second)]
     signed = [
         proto.signed_notification(
-            _notification(world, p["out_trade_no"], "108.01"), proto.load_private_key(world.provider_key())
+            _notification(world, p.out_trade_no, "108.01"), proto.load_private_key(world.provider_key())
         )
         for p in pays
     ]
@@ -480,7 +479,7 @@ async def test_a_second_successful_payment_of_a_paid_order_is_refunded(world: Wo
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     key = proto.load_private_key(world.provider_key())
-    first = _notification(world, checkout_["out_trade_no"], "108.01")
+    first = _notification(world, checkout_.out_trade_no, "108.01")
     assert await world.notify(proto.signed_notification(first, key)) == "success"
     await world.wait_for(order["order_no"], "paid")
     second = {**first, "trade_no": "2026112522009999999999", "notify_id": "second-trade"}
@@ -514,7 +513,7 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
     paid_order, paid_payment = placed[paid_buyer]
     assert (
         await world.notify(
-            proto.signed_notification(_notification(world, paid_payment["out_trade_no"], "108.01"), key)
+            proto.signed_notification(_notification(world, paid_payment.out_trade_no, "108.01"), key)
         )
         == "success"
     )
@@ -530,7 +529,7 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
     assert allotted == 1  # the paid unit stays allotted for shipping; the other four went back
     assert (
         await world.notify(
-            proto.signed_notification(_notification(world, late_payment["out_trade_no"], "108.01"), key)
+            proto.signed_notification(_notification(world, late_payment.out_trade_no, "108.01"), key)
         )
         == "success"
     )

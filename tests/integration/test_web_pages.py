@@ -27,6 +27,7 @@ from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as order_service
+from flashport.services.orders.views import DeclaredBuyerView
 from flashport.services.sales import buying
 from flashport.web import formatting
 from flashport.web import session as web_session
@@ -381,7 +382,7 @@ async def test_no_buyer_sees_another_buyers_order(ctx: Context, web: httpx.Async
     assert (
         await web.post(f"/orders/{theirs['order_no']}/cancel", data={"csrf_token": CSRF})
     ).status_code == 303
-    assert (await order_service.get_for_buyer(ctx, owner, theirs["order_no"]))["status"] == "pending_payment"
+    assert (await order_service.get_for_buyer(ctx, owner, theirs["order_no"])).status == "pending_payment"
     statuses = (await web.get("/live/orders", headers={"accept": "application/json"})).json()
     assert statuses["orders"] == []
 
@@ -421,9 +422,9 @@ async def test_the_pay_button_redirects_to_the_payment_page(
 ) -> None:
     calls: list[tuple[int, str]] = []
 
-    async def start_payment(_ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+    async def start_payment(_ctx: Context, buyer_id: int, order_no: str) -> types.SimpleNamespace:
         calls.append((buyer_id, order_no))
-        return {"redirect_url": f"https://pay.example/checkout/{order_no}"}
+        return types.SimpleNamespace(redirect_url=f"https://pay.example/checkout/{order_no}")
 
     fake = types.ModuleType("flashport.services.payments.settlement")
     fake.start_payment = start_payment  # type: ignore[attr-defined]
@@ -589,25 +590,25 @@ async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay
     answer = await web.post(f"/orders/{order['order_no']}/checkout", data=new_identity())
     assert answer.status_code == 303 and answer.headers["location"] == f"/orders/{order['order_no']}#payment"
     stored = await checkout.get_checkout(ctx, buyer, order["order_no"])
-    assert stored["buyer"] == {"name": "李娜", "id_number": "1101**********0025"}
-    assert stored["consignee"]["phone"] == "13800138000" and stored["consignee"]["district"] == "330106"
-    [line] = stored["lines"]
-    assert line["consumption_tax"] != "0.00" and line["vat"] != "0.00"
+    assert stored.buyer == DeclaredBuyerView(name="李娜", id_number="1101**********0025")
+    assert stored.consignee.phone == "13800138000" and stored.consignee.district == "330106"
+    [line] = stored.lines
+    assert line.consumption_tax != "0.00" and line.vat != "0.00"
     page = (await web.get(f"/orders/{order['order_no']}")).text
-    total = formatting.yuan(stored["total"])
+    total = formatting.yuan(stored.total)
     assert f"Checkout complete: {total} to pay" in page
     for label, amount in [
-        ("Goods value", stored["goods_value"]),
-        ("Freight", stored["freight"]),
-        ("Discount", stored["discount"]),
-        ("Cross-border tax", stored["tax"]),
-        ("Total payable", stored["total"]),
+        ("Goods value", stored.goods_value),
+        ("Freight", stored.freight),
+        ("Discount", stored.discount),
+        ("Cross-border tax", stored.tax),
+        ("Total payable", stored.total),
     ]:
         assert re.search(
             rf"<dt>{label}</dt><dd[^>]*>{MINUS}?{re.escape(formatting.yuan(amount))}</dd>", page
         ), label
-    assert f'data-label="VAT">{formatting.yuan(line["vat"])}<' in page
-    assert f'data-label="Consumption tax">{formatting.yuan(line["consumption_tax"])}<' in page
+    assert f'data-label="VAT">{formatting.yuan(line.vat)}<' in page
+    assert f'data-label="Consumption tax">{formatting.yuan(line.consumption_tax)}<' in page
     assert re.search(r"¥\d{1,3}(,\d{3})*\.\d\d", total)
     assert f"Pay {total}</button>" in page and "Complete checkout to pay" not in page
     assert "1101**********0025" in page and LI_NA[1] not in page
@@ -619,9 +620,7 @@ async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay
         data=checkout_form(person.id, consignee_address="上海市 1 号"),
     )
     assert again.status_code == 303
-    assert (await checkout.get_checkout(ctx, buyer, order["order_no"]))["consignee"][
-        "address"
-    ] == "上海市 1 号"
+    assert (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address == "上海市 1 号"
 
 
 async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a_limit(
@@ -649,7 +648,7 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
     assert late.status_code == 409 and "Checkout can no longer change" in late.text
     assert "Payment has started" in late.text and "data-checkout-form" not in late.text
     assert "data-pay-button" in late.text  # paying may continue
-    assert (await checkout.get_checkout(ctx, buyer, order["order_no"]))["consignee"]["address"] == ADDRESS
+    assert (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address == ADDRESS
 
 
 async def test_paying_before_checkout_leads_back_to_the_checkout_form(

@@ -7,8 +7,6 @@ beside the fields.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +15,7 @@ from flashport.services.accounts import identities
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
+from flashport.services.orders.views import CheckoutView
 from flashport.web import answers, showcase
 from flashport.web.forms import FIELD_LABELS, NEW_IDENTITY, CheckoutValues, Problem
 from flashport.web.session import WebSession
@@ -39,7 +38,7 @@ async def order_page(
     stages = await order_progress.payment_stages(ctx, buyer_id, [order_no])
     stage = stages.get(order_no, order_progress.NOT_STARTED)
     breakdown = await checkout.get_checkout(ctx, buyer_id, order_no) if stage.checked_out else None
-    window_open = order["status"] == OrderStatus.PENDING_PAYMENT and ctx.clock() < order["payment_deadline"]
+    window_open = order.status == OrderStatus.PENDING_PAYMENT and ctx.clock() < order.payment_deadline
     can_check_out = window_open and not stage.payment_started and session.is_buyer
     people = await identities.list_identities(ctx, buyer_id) if can_check_out else []
     pictures = await showcase.order_pictures(ctx, storefront(request), [order])
@@ -62,22 +61,22 @@ async def order_page(
         problem=problem,
         labels=FIELD_LABELS,
         new_identity=NEW_IDENTITY,
-        shows_tariff=bool(breakdown and any(line["tariff"] != "0.00" for line in breakdown["lines"])),
+        shows_tariff=bool(breakdown and any(line.tariff != "0.00" for line in breakdown.lines)),
     )
 
 
-def _starting_values(breakdown: dict[str, Any] | None, people: list[identities.Identity]) -> CheckoutValues:
+def _starting_values(breakdown: CheckoutView | None, people: list[identities.Identity]) -> CheckoutValues:
     """A fresh form: the last checkout's choices when there was one, else the buyer's first identity."""
     if breakdown is None:
         first = str(people[0].id) if people else NEW_IDENTITY
         return CheckoutValues(identity_id=first)
-    buyer, consignee = breakdown["buyer"], breakdown["consignee"]
-    same = [p for p in people if (p.name, p.id_number) == (buyer["name"], buyer["id_number"])]
+    buyer, consignee = breakdown.buyer, breakdown.consignee
+    same = [p for p in people if (p.name, p.id_number) == (buyer.name, buyer.id_number)]
     chosen = same[0] if same else (people[0] if people else None)
     return CheckoutValues(
         identity_id=str(chosen.id) if chosen else NEW_IDENTITY,
-        consignee_name=consignee["name"] or "",
-        consignee_phone=consignee["phone"] or "",
-        consignee_address=consignee["address"] or "",
-        consignee_district=consignee["district"] or "",
+        consignee_name=consignee.name or "",
+        consignee_phone=consignee.phone or "",
+        consignee_address=consignee.address or "",
+        consignee_district=consignee.district or "",
     )

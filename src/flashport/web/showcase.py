@@ -12,6 +12,7 @@ from typing import Any
 from flashport.domain.errors import NotFound
 from flashport.domain.sales import EventStatus, all_sold_out, derive_status
 from flashport.services.context import Context
+from flashport.services.orders.views import OrderView
 from flashport.services.sales import inventory
 from flashport.services.sales import queries as sale_queries
 from flashport.web.page_models import EventCard, EventPage, Picture, ShownItem
@@ -99,16 +100,16 @@ async def _load_live(ctx: Context, sf: Storefront, event_id: int) -> dict[str, A
     }
 
 
-async def order_pictures(ctx: Context, sf: Storefront, orders: list[dict[str, Any]]) -> dict[str, Picture]:
+async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) -> dict[str, Picture]:
     """Per order number: the item's picture, alt text and brand, from the cached event pages."""
     pictures: dict[str, Picture] = {}
     for order in orders:
         try:
-            event = await event_page(ctx, sf, order["event_id"])
+            event = await event_page(ctx, sf, order.event_id)
         except NotFound:  # a cancelled event is no longer shown; its orders still are
             continue
-        item = event.shown_item(order["sale_item_id"])
+        item = event.shown_item(order.sale_item_id)
         if item is not None:
             image = item.images[0] if item.images else FALLBACK_IMAGE
-            pictures[order["order_no"]] = Picture(src=image, alt=item.alt, brand=item.brand)
+            pictures[order.order_no] = Picture(src=image, alt=item.alt, brand=item.brand)
     return pictures

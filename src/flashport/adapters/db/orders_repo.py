@@ -1,14 +1,21 @@
-"""SQL for orders: inserting drafts in bulk, finding them, reading the buy path's item terms."""
+"""SQL for orders: inserting drafts in bulk, finding them, reading the buy path's item terms, and the
+statements of their life after the buy (checkout, paying, closing, releasing).
+
+Every function takes the caller's connection: the service owns the transaction, and a function whose
+name says ``lock`` must be called inside one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db.schema import (
+    declarations,
     order_lines,
     orders,
     outbox,
@@ -19,8 +26,10 @@ from flashport.adapters.db.schema import (
     users,
     warehouses,
 )
+from flashport.domain.identity import Consignee
 from flashport.domain.money import format_fen
 from flashport.domain.orders import Fulfilment, ItemTerms, OrderDraft, OrderStatus
+from flashport.domain.tax import Assessment
 
 
 def _order_row(d: OrderDraft) -> dict[str, Any]:
@@ -169,6 +178,243 @@ async def taken_truth(
         buyers[buyer_id] = int(units)
         truth[item_id] = (total + int(units), buyers)
     return truth
+
+
+# --- reading a buyer's orders ----------------------------------------------------------------------------
+
+
+async def id_for_buyer(
+    conn: AsyncConnection, buyer_id: int, order_no: str, *, checked_out: bool = False
+) -> str | None:
+    """The id of the buyer's order ``order_no`` (only once checked out, if ``checked_out``); None for
+    another buyer's order as for a missing one."""
+    query = sa.select(orders.c.id).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
+    if checked_out:
+        query = query.where(orders.c.checked_out_at.is_not(None))
+    found = await conn.scalar(query)
+    return None if found is None else str(found)
+
+
+async def ids_of_buyer(conn: AsyncConnection, buyer_id: int, limit: int) -> list[str]:
+    """The buyer's newest ``limit`` order ids, newest first."""
+    query = (
+        sa.select(orders.c.id)
+        .where(orders.c.buyer_id == buyer_id)
+        .order_by(orders.c.created_at.desc())
+        .limit(limit)
+    )
+    return list((await conn.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class CustomsState:
+    state: str
+    reason_code: str | None  # why customs (or a partner's check) rejected it, if it did
+
+
+async def customs_states(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, CustomsState]:
+    """Per order that has a declaration (paid ones): the declaration's state and rejection reason."""
+    if not order_ids:
+        return {}
+    query = sa.select(declarations.c.order_id, declarations.c.state, declarations.c.reason_code).where(
+        declarations.c.order_id.in_(order_ids)
+    )
+    return {order_id: CustomsState(state, reason) for order_id, state, reason in await conn.execute(query)}
+
+
+async def status_for_buyer(conn: AsyncConnection, buyer_id: int, order_no: str) -> tuple[str, str] | None:
+    """(id, status) of the buyer's order ``order_no``; None for another buyer's order or none."""
+    query = sa.select(orders.c.id, orders.c.status).where(
+        orders.c.order_no == order_no, orders.c.buyer_id == buyer_id
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else (row.id, row.status)
+
+
+async def status_of(conn: AsyncConnection, order_id: str) -> str | None:
+    return await conn.scalar(sa.select(orders.c.status).where(orders.c.id == order_id))
+
+
+async def row_for_buyer(conn: AsyncConnection, buyer_id: int, order_no: str) -> Any:
+    """The buyer's whole order row (no lines), unlocked; None for another buyer's order or none."""
+    query = sa.select(orders).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
+    return (await conn.execute(query)).first()
+
+
+# --- closing unpaid orders (rule 5) -------------------------------------------------------------------------
+
+CLOSED_COLUMNS = (
+    orders.c.id,
+    orders.c.order_no,
+    orders.c.sale_item_id,
+    orders.c.buyer_id,
+    orders.c.quantity,
+    orders.c.event_id,
+)
+
+
+async def close_pending(
+    conn: AsyncConnection,
+    order_ids: Sequence[str],
+    to: OrderStatus,
+    now: datetime,
+    *,
+    buyer_id: int | None = None,
+) -> list[Any]:
+    """Move those of ``order_ids`` (of ``buyer_id``, if given) still pending payment to ``to``, in one
+    conditional UPDATE; returns the moved rows (:data:`CLOSED_COLUMNS`). The ``status`` condition
+    decides races: of any number of transactions closing one order, exactly one gets its row back."""
+    where: list[sa.ColumnElement[bool]] = [orders.c.id.in_(order_ids)]
+    if buyer_id is not None:
+        where.append(orders.c.buyer_id == buyer_id)
+    moved = await conn.execute(
+        orders.update()
+        .where(*where, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
+        .values(status=to.value, closed_at=now)
+        .returning(*CLOSED_COLUMNS)
+    )
+    return list(moved.all())
+
+
+async def mark_released(conn: AsyncConnection, order_ids: Sequence[str], now: datetime) -> None:
+    """Record that the stock engine has the units of these closed orders back."""
+    await conn.execute(orders.update().where(orders.c.id.in_(order_ids)).values(stock_released_at=now))
+
+
+async def lock_due_for_expiry(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
+    """Inside a transaction: lock up to ``limit`` pending orders past their deadline, oldest deadline
+    first, skipping those another transaction holds (a sweeper, a settlement); their ids.
+
+    A statement of its own, not a subquery of the closing UPDATE: PostgreSQL may evaluate such a
+    subquery more than once, and in our tests it then moved more than ``limit`` orders at once."""
+    query = (
+        sa.select(orders.c.id)
+        .where(orders.c.status == OrderStatus.PENDING_PAYMENT.value, orders.c.payment_deadline <= now)
+        .order_by(orders.c.payment_deadline)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await conn.scalars(query)).all())
+
+
+async def closed_unreleased(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` expired or cancelled orders whose units have not reached the stock engine yet,
+    as the engine's release takes them (id, sale_item_id, buyer_id, quantity)."""
+    query = (
+        sa.select(orders.c.id, orders.c.sale_item_id, orders.c.buyer_id, orders.c.quantity)
+        .where(
+            orders.c.status.in_([OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value]),
+            orders.c.stock_released_at.is_(None),
+        )
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def pending_of_event(conn: AsyncConnection, event_id: int) -> list[str]:
+    query = sa.select(orders.c.id).where(
+        orders.c.event_id == event_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    )
+    return list((await conn.scalars(query)).all())
+
+
+# --- checkout -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredBuyer:
+    """The identity an order is bought as, as stored on the order at checkout."""
+
+    name: str
+    id_cipher: str
+    id_masked: str
+    id_hash: str
+
+
+async def lock_for_buyer(conn: AsyncConnection, buyer_id: int, order_no: str) -> Any:
+    """Inside a transaction: the buyer's whole order row, locked (``FOR UPDATE``) against a payment
+    starting meanwhile; None for another buyer's order or none."""
+    query = (
+        sa.select(orders)
+        .where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
+        .with_for_update()
+    )
+    return (await conn.execute(query)).first()
+
+
+async def taxable_lines(conn: AsyncConnection, order_id: str) -> list[Any]:
+    """The order's lines with their product's tax category: line_no, quantity, total_fen, tax_category."""
+    query = (
+        sa.select(
+            order_lines.c.line_no, order_lines.c.quantity, order_lines.c.total_fen, products.c.tax_category
+        )
+        .join(skus, skus.c.id == order_lines.c.sku_id)
+        .join(products, products.c.id == skus.c.product_id)
+        .where(order_lines.c.order_id == order_id)
+        .order_by(order_lines.c.line_no)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def record_checkout(
+    conn: AsyncConnection,
+    order_id: str,
+    consignee: Consignee,
+    buyer: DeclaredBuyer,
+    assessment: Assessment,
+    now: datetime,
+) -> None:
+    """Store a checkout on the order and its lines: the consignee, the buyer, the amounts and each
+    line's taxes (one UPDATE for the order, one per line)."""
+    await conn.execute(
+        orders.update()
+        .where(orders.c.id == order_id)
+        .values(
+            consignee_name=consignee.name,
+            consignee_phone=consignee.phone,
+            consignee_address=consignee.address,
+            consignee_district=consignee.district,
+            buyer_name=buyer.name,
+            buyer_id_cipher=buyer.id_cipher,
+            buyer_id_masked=buyer.id_masked,
+            buyer_id_hash=buyer.id_hash,
+            freight_fen=assessment.freight_fen,
+            tax_fen=assessment.tax_fen,
+            total_fen=assessment.total_fen,
+            tax_regime=assessment.regime.value,
+            checked_out_at=now,
+        )
+    )
+    for line in assessment.lines:
+        await conn.execute(
+            order_lines.update()
+            .where(order_lines.c.order_id == order_id, order_lines.c.line_no == line.line_no)
+            .values(
+                tax_category=line.category.value,
+                tax_base_fen=line.base_fen,
+                tariff_fen=line.tariff_fen,
+                consumption_tax_fen=line.consumption_tax_fen,
+                vat_fen=line.vat_fen,
+            )
+        )
+
+
+# --- paying ---------------------------------------------------------------------------------------------
+
+
+async def lock(conn: AsyncConnection, order_id: str) -> Any:
+    """Inside a transaction: the whole order row, locked (``FOR UPDATE``). The order must exist."""
+    return (await conn.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())).one()
+
+
+async def mark_paid(conn: AsyncConnection, order_id: str, paid_at: datetime) -> bool:
+    """Move the order from pending payment to paid; False when it was not pending."""
+    moved = await conn.execute(
+        orders.update()
+        .where(orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
+        .values(status=OrderStatus.PAID.value, paid_at=paid_at)
+    )
+    return moved.rowcount == 1
 
 
 # The references of the hot tables. They have no foreign keys (migration 0007): the write path takes these

@@ -4,7 +4,6 @@ identity, tax) before paying."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from flashport.domain.accounts import Principal, Role
 from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.orders import checkout
+from flashport.services.orders.views import CheckoutView
 
 router = APIRouter(prefix="/api/v1", tags=["compliance"])
 
@@ -140,7 +140,7 @@ async def remove_identity(
 )
 async def check_out(
     order_no: str, body: CheckoutIn, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> CheckoutView:
     form = checkout.CheckoutForm(
         body.consignee_name,
         body.consignee_phone,
@@ -160,5 +160,5 @@ async def check_out(
 )
 async def my_checkout(
     order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> CheckoutView:
     return await checkout.get_checkout(ctx, who.user_id, order_no)

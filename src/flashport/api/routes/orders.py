@@ -12,6 +12,7 @@ from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.services.context import Context
 from flashport.services.orders import lifecycle as orders
+from flashport.services.orders.views import OrderView
 from flashport.services.sales import buying
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
@@ -91,7 +92,7 @@ async def buy(
     summary="The calling buyer's orders, newest first",
     **roles_doc(Role.BUYER),
 )
-async def my_orders(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> list[dict[str, object]]:
+async def my_orders(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> list[OrderView]:
     return await orders.list_for_buyer(ctx, who.user_id)
 
 
@@ -101,9 +102,7 @@ async def my_orders(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx))
     summary="One of the calling buyer's orders",
     **roles_doc(Role.BUYER, errors=(404,)),
 )
-async def my_order(
-    order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, object]:
+async def my_order(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> OrderView:
     return await orders.get_for_buyer(ctx, who.user_id, order_no)
 
 
@@ -113,7 +112,5 @@ async def my_order(
     summary="Cancel an unpaid order; its units go back on sale",
     **roles_doc(Role.BUYER, errors=(404, 409)),
 )
-async def cancel(
-    order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, object]:
+async def cancel(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> OrderView:
     return await orders.cancel_by_buyer(ctx, who.user_id, order_no)

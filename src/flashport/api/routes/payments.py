@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
@@ -15,6 +14,8 @@ from flashport.domain.accounts import Principal, Role
 from flashport.services.context import Context
 from flashport.services.payments import queries as payment_queries
 from flashport.services.payments import settlement as payments
+from flashport.services.payments.views import PaymentDetail as PaymentDetailView
+from flashport.services.payments.views import PaymentView, StartedPayment
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 MAX_NOTIFICATION_FIELDS = 100
@@ -75,7 +76,7 @@ class PaymentDetail(PaymentOut):
     "fresh `redirect_url`. Errors: `order_not_payable`, `payment_window_closed` (409).",
     **roles_doc(Role.BUYER, errors=(404, 409, 503)),
 )
-async def pay(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+async def pay(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> StartedPayment:
     return await payments.start_payment(ctx, who.user_id, order_no)
 
 
@@ -107,7 +108,7 @@ async def list_payments(
     limit: int = 100,
     _: Principal = OperatorOnly,
     ctx: Context = Depends(get_ctx),
-) -> list[dict[str, Any]]:
+) -> list[PaymentView]:
     return await payment_queries.list_payments(ctx, status=status, order_no=order_no, limit=min(limit, 500))
 
 
@@ -119,5 +120,5 @@ async def list_payments(
 )
 async def payment_detail(
     payment_id: int, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
-) -> dict[str, Any]:
+) -> PaymentDetailView:
     return await payment_queries.payment_detail(ctx, payment_id)

@@ -13,7 +13,7 @@ from flashport.domain.limits import customs_year
 from flashport.domain.payments import RefundReason
 from flashport.services.context import Context
 from flashport.services.customs import bounded
-from flashport.services.orders import checkout
+from flashport.services.orders import quota
 from flashport.services.payments import refunds
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ async def _refund(ctx: Context, declaration_id: int) -> int | None:
             order.order_no,
         )
         if order.buyer_id_hash is not None and order.paid_at is not None:
-            await checkout.release_annual_quota_within(
-                tx, order.buyer_id_hash, customs_year(order.paid_at), checkout.quota_of(order)
+            await quota.release_annual_quota_within(
+                tx, order.buyer_id_hash, customs_year(order.paid_at), quota.quota_of(order)
             )
         await tx.emit(
             "declaration.refunded",

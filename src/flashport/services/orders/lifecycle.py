@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from flashport.adapters.db import orders_repo
-from flashport.adapters.db.schema import declarations, orders
 from flashport.domain.errors import NotFound
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus, check_cancellable_by_buyer
 from flashport.services.context import Context, Tx
+from flashport.services.orders.views import OrderView, order_of
 
 log = logging.getLogger(__name__)
 
 
 def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON form of a new order, for the buy lanes' answers (the fields of :class:`OrderView`,
+    built straight into a dict: it runs for every order bought). Other readers get an :class:`OrderView`."""
     money = {
         k[: -len("_fen")]: format_fen(order[k])
         for k in ("goods_value_fen", "freight_fen", "discount_fen", "tax_fen", "total_fen")
@@ -58,96 +59,74 @@ def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _with_customs_status(conn: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not found:
-        return found
-    rows = (
-        await conn.execute(
-            sa.select(declarations.c.order_id, declarations.c.state, declarations.c.reason_code).where(
-                declarations.c.order_id.in_([o["id"] for o in found])
-            )
-        )
-    ).all()
-    declared = {row.order_id: (row.state, row.reason_code) for row in rows}
-    viewed = []
-    for o in found:
-        state, reason_code = declared.get(o["id"], (None, None))
-        viewed.append({**o, "customs_status": state, "customs_reason_code": reason_code})
-    return viewed
+def _order_not_found(order_no: str) -> NotFound:
+    # another buyer's order looks exactly like a missing one
+    return NotFound(f"order {order_no} not found", code="order_not_found")
 
 
-async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+async def get_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderView:
     async with ctx.read() as conn:
-        order_id = await conn.scalar(
-            sa.select(orders.c.id).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
-        )
+        order_id = await orders_repo.id_for_buyer(conn, buyer_id, order_no)
         order = await orders_repo.load_order(conn, order_id) if order_id else None
-        if order is None:  # another buyer's order looks exactly like a missing one
-            raise NotFound(f"order {order_no} not found", code="order_not_found")
-        [order] = await _with_customs_status(conn, [dict(order)])
-    return order_view(order)
+        if order is None:
+            raise _order_not_found(order_no)
+        customs = await orders_repo.customs_states(conn, [order["id"]])
+    return order_of(order, customs.get(order["id"]))
 
 
-async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+async def list_for_buyer(ctx: Context, buyer_id: int, *, limit: int = 50) -> list[OrderView]:
+    """The buyer's newest ``limit`` orders, newest first."""
     async with ctx.read() as conn:
-        ids = (
-            await conn.scalars(
-                sa.select(orders.c.id)
-                .where(orders.c.buyer_id == buyer_id)
-                .order_by(orders.c.created_at.desc())
-                .limit(limit)
-            )
-        ).all()
+        ids = await orders_repo.ids_of_buyer(conn, buyer_id, limit)
         loaded = [await orders_repo.load_order(conn, i) for i in ids]
-        found = await _with_customs_status(conn, [dict(o) for o in loaded if o is not None])
-    return [order_view(o) for o in found]
+        found = [o for o in loaded if o is not None]
+        customs = await orders_repo.customs_states(conn, [o["id"] for o in found])
+    return [order_of(o, customs.get(o["id"])) for o in found]
 
 
-_CLOSED_COLUMNS = (
-    orders.c.id,
-    orders.c.order_no,
-    orders.c.sale_item_id,
-    orders.c.buyer_id,
-    orders.c.quantity,
-    orders.c.event_id,
-)
+@dataclass(frozen=True)
+class ClosedOrders:
+    """The orders one transaction moved out of pending payment, in the terms the stock engine's release
+    takes (id, order_no, sale_item_id, buyer_id, quantity, event_id, status_before), and whether their
+    units were returned in that same transaction."""
+
+    orders: tuple[Mapping[str, Any], ...]
+    released_now: bool
+
+    @property
+    def owed(self) -> tuple[Mapping[str, Any], ...]:
+        """What :func:`release_after_commit` must still return once the transaction has committed."""
+        return () if self.released_now else self.orders
+
+
+NOTHING_CLOSED = ClosedOrders((), released_now=True)
 
 
 async def close_within(
     ctx: Context, tx: Tx, order_id: str, to: OrderStatus, *, buyer_id: int | None = None
-) -> dict[str, Any] | None:
+) -> ClosedOrders | None:
     """Inside ``tx``: move one pending order to ``to`` and return its units (when the stock engine
-    lives in the database). None when someone else moved it first. If the result's ``released_now``
-    is False, the caller must call :func:`release_after_commit` once ``tx`` has committed."""
-    where = [orders.c.id == order_id]
-    if buyer_id is not None:
-        where.append(orders.c.buyer_id == buyer_id)
-    closed = await close_many_within(ctx, tx, where, to)
-    return closed[0] if closed else None
+    lives in the database). None when someone else moved it first. Once ``tx`` has committed, the
+    caller must pass the result's ``owed`` to :func:`release_after_commit`."""
+    closed = await close_many_within(ctx, tx, [order_id], to, buyer_id=buyer_id)
+    return closed if closed.orders else None
 
 
 async def close_many_within(
-    ctx: Context, tx: Tx, where: Sequence[sa.ColumnElement[bool]], to: OrderStatus
-) -> list[dict[str, Any]]:
-    """Inside ``tx``: move every pending order that matches ``where`` to ``to`` in one conditional
-    UPDATE, return their units and write one outbox event each. Orders someone else moved first are
-    left alone. Each result's ``released_now`` says whether :func:`release_after_commit` is owed."""
+    ctx: Context, tx: Tx, order_ids: Sequence[str], to: OrderStatus, *, buyer_id: int | None = None
+) -> ClosedOrders:
+    """Inside ``tx``: move every pending order of ``order_ids`` to ``to`` in one conditional UPDATE,
+    return their units and write one outbox event each. Orders someone else moved first are left
+    alone. The result's ``owed`` is what :func:`release_after_commit` must return after commit."""
     stock = ctx.stock
     assert stock is not None
-    moved = (
-        await tx.conn.execute(
-            orders.update()
-            .where(*where, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
-            .values(status=to.value, closed_at=tx.now)
-            .returning(*_CLOSED_COLUMNS)
-        )
-    ).all()
+    moved = await orders_repo.close_pending(tx.conn, order_ids, to, tx.now, buyer_id=buyer_id)
     if not moved:
-        return []
-    closed = [{**row._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value} for row in moved]
+        return NOTHING_CLOSED
+    closed = tuple({**row._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value} for row in moved)
     released_now = await stock.release_within(tx.conn, closed)
     if released_now:
-        await _mark_released(tx, [order["id"] for order in closed])
+        await orders_repo.mark_released(tx.conn, [row.id for row in moved], tx.now)
     await tx.emit_many(
         [
             (
@@ -164,32 +143,25 @@ async def close_many_within(
             for row in moved
         ]
     )
-    for order in closed:
-        order["released_now"] = released_now
-    return closed
-
-
-async def _mark_released(tx: Tx, order_ids: Sequence[str]) -> None:
-    await tx.conn.execute(orders.update().where(orders.c.id.in_(order_ids)).values(stock_released_at=tx.now))
+    return ClosedOrders(closed, released_now)
 
 
 async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
     """Move one pending order to ``to`` and return its units. False when someone else moved it first."""
     async with ctx.transaction() as tx:
-        order = await close_within(ctx, tx, order_id, to, buyer_id=buyer_id)
-    if order is None:
+        closed = await close_within(ctx, tx, order_id, to, buyer_id=buyer_id)
+    if closed is None:
         return False
-    if not order["released_now"]:
-        await release_after_commit(ctx, [order])
+    await release_after_commit(ctx, closed.owed)
     return True
 
 
-async def _close_batch(ctx: Context, where: Sequence[sa.ColumnElement[bool]], to: OrderStatus) -> int:
-    """One transaction that closes the pending orders matching ``where``, then their release."""
+async def _close_batch(ctx: Context, order_ids: Sequence[str], to: OrderStatus) -> int:
+    """One transaction that closes the pending orders of ``order_ids``, then their release."""
     async with ctx.transaction() as tx:
-        closed = await close_many_within(ctx, tx, where, to)
-    await release_after_commit(ctx, [order for order in closed if not order["released_now"]])
-    return len(closed)
+        closed = await close_many_within(ctx, tx, order_ids, to)
+    await release_after_commit(ctx, closed.owed)
+    return len(closed.orders)
 
 
 async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]) -> None:
@@ -204,27 +176,22 @@ async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]
         log.exception("release of %d order(s) interrupted; the worker will retry", len(closed))
         return
     async with ctx.transaction() as tx:
-        await _mark_released(tx, [order["id"] for order in closed])
+        await orders_repo.mark_released(tx.conn, [order["id"] for order in closed], tx.now)
 
 
-async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderView:
     async with ctx.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(orders.c.id, orders.c.status).where(
-                    orders.c.order_no == order_no, orders.c.buyer_id == buyer_id
-                )
-            )
-        ).first()
-    if row is None:
-        raise NotFound(f"order {order_no} not found", code="order_not_found")
-    if not await _close(ctx, row.id, OrderStatus.CANCELLED, buyer_id=buyer_id):
+        found = await orders_repo.status_for_buyer(conn, buyer_id, order_no)
+    if found is None:
+        raise _order_not_found(order_no)
+    order_id, _ = found
+    if not await _close(ctx, order_id, OrderStatus.CANCELLED, buyer_id=buyer_id):
         async with ctx.read() as conn:
-            status = await conn.scalar(sa.select(orders.c.status).where(orders.c.id == row.id))
+            status = await orders_repo.status_of(conn, order_id)
         check_cancellable_by_buyer(OrderStatus(str(status)))
     view = await get_for_buyer(ctx, buyer_id, order_no)
     if ctx.buy_path is not None:  # this process learns at once; the others by the engine's restock news
-        ctx.buy_path.board.clear(view["sale_item_id"])
+        ctx.buy_path.board.clear(view.sale_item_id)
     return view
 
 
@@ -246,26 +213,10 @@ async def expire_unpaid_orders(
     expired = 0
     for _ in range(max_batches):
         async with ctx.transaction() as tx:
-            # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT ... FOR UPDATE): PostgreSQL
-            # may evaluate such a subquery more than once, and in our tests it then moved more than
-            # ``batch`` orders in one statement.
-            due = (
-                await tx.conn.scalars(
-                    sa.select(orders.c.id)
-                    .where(
-                        orders.c.status == OrderStatus.PENDING_PAYMENT.value,
-                        orders.c.payment_deadline <= tx.now,
-                    )
-                    .order_by(orders.c.payment_deadline)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            closed = (
-                await close_many_within(ctx, tx, [orders.c.id.in_(due)], OrderStatus.EXPIRED) if due else []
-            )
-        await release_after_commit(ctx, [order for order in closed if not order["released_now"]])
-        expired += len(closed)
+            due = await orders_repo.lock_due_for_expiry(tx.conn, tx.now, batch)
+            closed = await close_many_within(ctx, tx, due, OrderStatus.EXPIRED) if due else NOTHING_CLOSED
+        await release_after_commit(ctx, closed.owed)
+        expired += len(closed.orders)
         if len(due) < batch:
             break
     return expired
@@ -274,33 +225,17 @@ async def expire_unpaid_orders(
 async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
     """Return the units of closed orders whose release a crash interrupted (engine outside the DB)."""
     async with ctx.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(orders.c.id, orders.c.sale_item_id, orders.c.buyer_id, orders.c.quantity)
-                .where(
-                    orders.c.status.in_([OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value]),
-                    orders.c.stock_released_at.is_(None),
-                )
-                .limit(batch)
-            )
-        ).all()
-    await release_after_commit(ctx, [dict(row._mapping) for row in rows])
-    return len(rows)
+        owed = await orders_repo.closed_unreleased(conn, batch)
+    await release_after_commit(ctx, owed)
+    return len(owed)
 
 
 async def cancel_pending_of_event(ctx: Context, event_id: int, *, batch: int = 500) -> int:
     """Cancel every unpaid order of a called-off sale (after the event itself is cancelled, so no new
     ones come), ``batch`` per transaction. A payment that still arrives for one of them is refunded."""
     async with ctx.read() as conn:
-        pending = (
-            await conn.scalars(
-                sa.select(orders.c.id).where(
-                    orders.c.event_id == event_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value
-                )
-            )
-        ).all()
+        pending = await orders_repo.pending_of_event(conn, event_id)
     cancelled = 0
     for start in range(0, len(pending), batch):
-        chunk = pending[start : start + batch]
-        cancelled += await _close_batch(ctx, [orders.c.id.in_(chunk)], OrderStatus.CANCELLED)
+        cancelled += await _close_batch(ctx, pending[start : start + batch], OrderStatus.CANCELLED)
     return cancelled

@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-
-from flashport.adapters.db.schema import payment_notifications, payments, refunds
+from flashport.adapters.db import payments_repo, refunds_repo
 from flashport.domain.errors import NotFound
-from flashport.domain.money import format_fen
 from flashport.services.context import Context
-from flashport.services.payments.settlement import payment_view
+from flashport.services.payments.views import PaymentDetail, PaymentView, payment_detail_of, payment_of
 
 
 async def list_payments(
     ctx: Context, *, status: str | None, order_no: str | None, limit: int
-) -> list[dict[str, Any]]:
-    query = sa.select(payments).order_by(payments.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(payments.c.status == status)
-    if order_no:
-        query = query.where(payments.c.order_no == order_no)
+) -> list[PaymentView]:
+    """Payments, newest first, of one status and one order if given."""
     async with ctx.read() as conn:
-        return [payment_view(r._mapping) for r in await conn.execute(query)]
+        rows = await payments_repo.listed(conn, status=status, order_no=order_no, limit=limit)
+    return [payment_of(r._mapping) for r in rows]
 
 
-async def payment_detail(ctx: Context, payment_id: int) -> dict[str, Any]:
+async def payment_detail(ctx: Context, payment_id: int) -> PaymentDetail:
+    """One payment with its refunds and every notification received for its trade."""
     async with ctx.read() as conn:
-        row = (await conn.execute(sa.select(payments).where(payments.c.id == payment_id))).first()
+        row = await payments_repo.get(conn, payment_id)
         if row is None:
             raise NotFound(f"payment {payment_id} not found", code="payment_not_found")
-        refund_rows = (
-            await conn.execute(
-                sa.select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.id)
-            )
-        ).all()
-        notes = (
-            await conn.execute(
-                sa.select(payment_notifications)
-                .where(payment_notifications.c.out_trade_no == row.out_trade_no)
-                .order_by(payment_notifications.c.id)
-            )
-        ).all()
-    return {
-        **payment_view(row._mapping),
-        "refunds": [{**r._mapping, "amount": format_fen(r.amount_fen)} for r in refund_rows],
-        "notifications": [dict(n._mapping) for n in notes],
-    }
+        refund_rows = await refunds_repo.of_payment(conn, payment_id)
+        notes = await payments_repo.notifications_of(conn, row.out_trade_no)
+    return payment_detail_of(row._mapping, [r._mapping for r in refund_rows], [n._mapping for n in notes])

@@ -11,10 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
-from flashport.adapters.db.schema import payment_exchanges, payments, refunds
+from flashport.adapters.db import payments_repo, refunds_repo
 from flashport.adapters.payments.interface import Exchange
 from flashport.domain.money import format_fen
 from flashport.domain.payments import RefundReason
@@ -32,22 +29,21 @@ def backoff(attempts: int) -> timedelta:
 async def request_within(
     tx: Tx, payment: Any, trade_no: str, amount_fen: int, reason: RefundReason, order_no: str
 ) -> int | None:
-    """Record a refund to make; None when this trade was already refunded for this reason."""
+    """Inside ``tx``: record a refund to make of ``payment`` (a row with its ``id``); None when this trade
+    was already refunded for this reason."""
     values = {
         "payment_id": payment.id,
         "provider_trade_no": trade_no,
         "amount_fen": amount_fen,
         "reason": reason.value,
-        "status": "pending",
+        "status": refunds_repo.PENDING,
         "attempts": 0,
         "next_attempt_at": tx.now,
         "created_at": tx.now,
         "out_request_no": f"RF{payment.id}-{reason.value[:4].upper()}-{trade_no}"[:64],
     }
-    try:
-        async with tx.conn.begin_nested():
-            refund_id = await tx.conn.scalar(refunds.insert().values(**values).returning(refunds.c.id))
-    except IntegrityError:
+    refund_id = await refunds_repo.insert_once(tx.conn, values)
+    if refund_id is None:
         return None
     await tx.emit(
         "refund.requested",
@@ -60,36 +56,21 @@ async def request_within(
             "reason": reason.value,
         },
     )
-    return int(refund_id)
+    return refund_id
 
 
 async def record_exchange(ctx: Context, payment_id: int | None, exchange: Exchange) -> None:
+    """Keep one exchange with the provider, in a transaction of its own (kept whatever follows)."""
     async with ctx.transaction() as tx:
-        await tx.conn.execute(
-            payment_exchanges.insert().values(
-                payment_id=payment_id,
-                kind=exchange.kind,
-                request=exchange.request,
-                status_code=exchange.status_code,
-                response=exchange.response,
-                verified=exchange.verified,
-                created_at=tx.now,
-            )
-        )
+        await payments_repo.record_exchange(tx.conn, payment_id, exchange, tx.now)
 
 
 async def refund_now(ctx: Context, refund_id: int) -> bool:
     """Send one pending refund to the provider. True when the provider confirmed it."""
     assert ctx.payments is not None
     async with ctx.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(refunds, payments.c.out_trade_no, payments.c.order_no)
-                .join(payments, payments.c.id == refunds.c.payment_id)
-                .where(refunds.c.id == refund_id)
-            )
-        ).first()
-    if row is None or row.status != "pending":
+        row = await refunds_repo.with_trade(conn, refund_id)
+    if row is None or row.status != refunds_repo.PENDING:
         return row is not None
     answer = await ctx.payments.refund(
         row.out_trade_no, row.provider_trade_no, row.amount_fen, row.out_request_no, row.reason
@@ -97,12 +78,7 @@ async def refund_now(ctx: Context, refund_id: int) -> bool:
     await record_exchange(ctx, row.payment_id, answer.exchange)
     async with ctx.transaction() as tx:
         if answer.ok:
-            done = await tx.conn.execute(
-                refunds.update()
-                .where(refunds.c.id == refund_id, refunds.c.status == "pending")
-                .values(status="succeeded", refunded_at=tx.now, attempts=row.attempts + 1)
-            )
-            if done.rowcount == 1:
+            if await refunds_repo.mark_succeeded(tx.conn, refund_id, row.attempts + 1, tx.now):
                 await tx.emit(
                     "refund.succeeded",
                     f"order:{row.order_no}",
@@ -110,14 +86,9 @@ async def refund_now(ctx: Context, refund_id: int) -> bool:
                 )
         else:
             log.warning("refund %s failed (attempt %d): %s", refund_id, row.attempts + 1, answer.error)
-            await tx.conn.execute(
-                refunds.update()
-                .where(refunds.c.id == refund_id)
-                .values(
-                    attempts=row.attempts + 1,
-                    last_error=answer.error,
-                    next_attempt_at=tx.now + backoff(row.attempts + 1),
-                )
+            next_attempt_at = tx.now + backoff(row.attempts + 1)
+            await refunds_repo.record_failure(
+                tx.conn, refund_id, row.attempts + 1, answer.error, next_attempt_at
             )
     return answer.ok
 
@@ -125,12 +96,5 @@ async def refund_now(ctx: Context, refund_id: int) -> bool:
 async def retry_refunds(ctx: Context, *, batch: int = 100) -> int:
     """Send the refunds that are due; returns how many the provider confirmed."""
     async with ctx.read() as conn:
-        due = (
-            await conn.scalars(
-                sa.select(refunds.c.id)
-                .where(refunds.c.status == "pending", refunds.c.next_attempt_at <= ctx.clock())
-                .order_by(refunds.c.next_attempt_at)
-                .limit(batch)
-            )
-        ).all()
+        due = await refunds_repo.due(conn, ctx.clock(), batch)
     return sum([await refund_now(ctx, refund_id) for refund_id in due])

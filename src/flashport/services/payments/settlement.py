@@ -14,10 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
-from flashport.adapters.db.schema import orders, payment_notifications, payments, sale_events
+from flashport.adapters.db import orders_repo, payments_repo
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.payments.interface import Buyer, Checkout, PaymentProvider
 from flashport.domain.errors import NotFound, ServiceUnavailable
@@ -34,9 +31,10 @@ from flashport.domain.payments import (
 )
 from flashport.services.context import Context, Tx
 from flashport.services.customs import opening as declaration_opening
-from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as order_service
+from flashport.services.orders import quota
 from flashport.services.payments import refunds
+from flashport.services.payments.views import StartedPayment, started_payment_of
 
 log = logging.getLogger(__name__)
 
@@ -47,31 +45,11 @@ def _provider(ctx: Context) -> PaymentProvider:
     return ctx.payments
 
 
-def payment_view(row: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "order_no": row["order_no"],
-        "out_trade_no": row["out_trade_no"],
-        "provider": row["provider"],
-        "amount": format_fen(row["amount_fen"]),
-        "status": row["status"],
-        "provider_trade_no": row["provider_trade_no"],
-        "payer_name": row["payer_name"],
-        "payer_id_number": row["payer_id_masked"],
-        "paid_at": row["paid_at"],
-        "created_at": row["created_at"],
-    }
-
-
-async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> dict[str, Any]:
+async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> StartedPayment:
     """The order's payment (made once; asking again returns the same one) and where to pay it."""
     provider = _provider(ctx)
     async with ctx.read() as conn:
-        order = (
-            await conn.execute(
-                sa.select(orders).where(orders.c.order_no == order_no, orders.c.buyer_id == buyer_id)
-            )
-        ).first()
+        order = await orders_repo.row_for_buyer(conn, buyer_id, order_no)
     if order is None:
         raise NotFound(f"order {order_no} not found", code="order_not_found")
     check_payable(
@@ -88,7 +66,7 @@ async def start_payment(ctx: Context, buyer_id: int, order_no: str) -> dict[str,
         order.payment_deadline,
         _buyer_of(ctx, order),
     )
-    return {**payment_view(payment), "redirect_url": provider.checkout_url(checkout)}
+    return started_payment_of(payment, provider.checkout_url(checkout))
 
 
 def _buyer_of(ctx: Context, order: Any) -> Buyer | None:
@@ -101,30 +79,23 @@ def _buyer_of(ctx: Context, order: Any) -> Buyer | None:
     return Buyer(order.buyer_name, ctx.vault.open(order.buyer_id_cipher))
 
 
-async def _open_payment(ctx: Context, order: Any) -> dict[str, Any]:
+async def _open_payment(ctx: Context, order: Any) -> Mapping[str, Any]:
+    """The order's live payment (a payment row), made now if it has none."""
     for _ in range(3):  # two first requests racing: the loser re-reads the winner's payment
         async with ctx.transaction() as tx:
             # Checkout locks the same row and refuses once a payment exists: the amount we charge is
             # the one a finished checkout left, never one changing under us.
-            order = (
-                await tx.conn.execute(sa.select(orders).where(orders.c.id == order.id).with_for_update())
-            ).one()
+            order = await orders_repo.lock(tx.conn, order.id)
             check_payable(
                 OrderStatus(order.status),
                 order.payment_deadline,
                 tx.now,
                 checked_out=order.checked_out_at is not None,
             )
-            rows = (
-                await tx.conn.execute(
-                    sa.select(payments)
-                    .where(payments.c.order_id == order.id)
-                    .order_by(payments.c.attempt.desc())
-                )
-            ).all()
+            rows = await payments_repo.of_order(tx.conn, order.id)
             live = next((r for r in rows if r.status != PaymentStatus.CLOSED.value), None)
             if live is not None:
-                return dict(live._mapping)
+                return live._mapping
             attempt = len(rows) + 1  # a declined (closed) trade cannot be reused: open the next one
             values = {
                 "order_id": order.id,
@@ -137,9 +108,8 @@ async def _open_payment(ctx: Context, order: Any) -> dict[str, Any]:
                 "created_at": tx.now,
                 "updated_at": tx.now,
             }
-            try:
-                payment_id = await tx.conn.scalar(payments.insert().values(**values).returning(payments.c.id))
-            except IntegrityError:
+            payment_id = await payments_repo.insert(tx.conn, values)
+            if payment_id is None:
                 continue
             await tx.emit(
                 "payment.created",
@@ -184,19 +154,8 @@ def _masked(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 async def _record(tx: Tx, fields: Mapping[str, str], valid: bool, outcome: str, reason: str) -> None:
-    await tx.conn.execute(
-        payment_notifications.insert().values(
-            provider="alipay",
-            received_at=tx.now,
-            notify_id=fields.get("notify_id"),
-            out_trade_no=fields.get("out_trade_no"),
-            trade_no=fields.get("trade_no"),
-            trade_status=fields.get("trade_status"),
-            params=dict(fields),
-            signature_valid=valid,
-            outcome=outcome,
-            reason=reason,
-        )
+    await payments_repo.record_notification(
+        tx.conn, fields, received_at=tx.now, signature_valid=valid, outcome=outcome, reason=reason
     )
 
 
@@ -206,26 +165,14 @@ async def settle(
     """Apply what the provider says about a trade. Returns the outcome recorded."""
     after: list[Any] = []
     async with ctx.transaction() as tx:
-        payment = (
-            await tx.conn.execute(
-                sa.select(payments).where(payments.c.out_trade_no == report.out_trade_no).with_for_update()
-            )
-        ).first()
+        payment = await payments_repo.lock_by_out_trade_no(tx.conn, report.out_trade_no)
         if payment is None:
             outcome, note = "unknown_trade", "no payment with this out_trade_no"
         else:
-            order = (
-                await tx.conn.execute(
-                    sa.select(orders).where(orders.c.id == payment.order_id).with_for_update()
-                )
-            ).one()
+            order = await orders_repo.lock(tx.conn, payment.order_id)
             # A share lock on the event: cancelling the sale (which locks it exclusively) waits for
             # settlements in flight, and settlements after it see it cancelled.
-            event_state = await tx.conn.scalar(
-                sa.select(sale_events.c.state)
-                .where(sale_events.c.id == order.event_id)
-                .with_for_update(read=True)
-            )
+            event_state = await payments_repo.share_lock_sale_state(tx.conn, order.event_id)
             judgement = judge(
                 report,
                 payment_status=PaymentStatus(payment.status),
@@ -259,11 +206,7 @@ async def _apply(
     if verdict is Verdict.NOTHING:
         return judgement
     if verdict is Verdict.CLOSE_PAYMENT:
-        await tx.conn.execute(
-            payments.update()
-            .where(payments.c.id == payment.id)
-            .values(status=PaymentStatus.CLOSED.value, updated_at=tx.now)
-        )
+        await payments_repo.close(tx.conn, payment.id, tx.now)
         await tx.emit("payment.closed", f"order:{order.order_no}", {"payment_id": payment.id})
         return judgement
     if verdict is Verdict.PAY_ORDER:
@@ -274,11 +217,7 @@ async def _apply(
     mismatch = judgement.refund_reason in UNUSABLE_TRADES
     if payment.status == PaymentStatus.PENDING.value:
         if mismatch:  # a trade this order cannot keep: refunded, and the buyer may pay anew
-            await tx.conn.execute(
-                payments.update()
-                .where(payments.c.id == payment.id)
-                .values(status=PaymentStatus.CLOSED.value, updated_at=tx.now)
-            )
+            await payments_repo.close(tx.conn, payment.id, tx.now)
         else:  # the money was taken under this payment, even if it has to go back
             await _mark_succeeded(tx, report, payment, order)
     if verdict is Verdict.PAY_ORDER:
@@ -289,8 +228,8 @@ async def _apply(
         # closes and its units return.
         to = OrderStatus.EXPIRED if verdict is Verdict.EXPIRE_AND_REFUND else OrderStatus.CANCELLED
         closed = await order_service.close_within(ctx, tx, order.id, to)
-        if closed is not None and not closed["released_now"]:
-            after.append(lambda: order_service.release_after_commit(ctx, [closed]))
+        if closed is not None and closed.owed:
+            after.append(lambda: order_service.release_after_commit(ctx, closed.owed))
     assert judgement.refund_reason is not None
     refund_id = await refunds.request_within(
         tx, payment, report.trade_no, report.amount_fen, judgement.refund_reason, order.order_no
@@ -317,25 +256,22 @@ async def _compliance_refusal(ctx: Context, tx: Tx, report: TradeReport, order: 
     it declares the payment to customs (``identity_check``, see ``services.customs.partners``)."""
     if order.buyer_id_hash is None:
         return None  # no checkout (orders from before compliance); no identity to count against
-    if not await checkout.reserve_order_quota_within(ctx, tx, order, report.paid_at or tx.now):
+    if not await quota.reserve_order_quota_within(ctx, tx, order, report.paid_at or tx.now):
         return RefundReason.ANNUAL_LIMIT
     return None
 
 
 async def _mark_succeeded(tx: Tx, report: TradeReport, payment: Any, order: Any) -> None:
     # The payer is the identity the trade was opened for: the provider let no one else pay it.
-    await tx.conn.execute(
-        payments.update()
-        .where(payments.c.id == payment.id)
-        .values(
-            status=PaymentStatus.SUCCEEDED.value,
-            provider_trade_no=report.trade_no,
-            payer_name=order.buyer_name,
-            payer_id_cipher=order.buyer_id_cipher,
-            payer_id_masked=order.buyer_id_masked,
-            paid_at=report.paid_at or tx.now,
-            updated_at=tx.now,
-        )
+    await payments_repo.mark_succeeded(
+        tx.conn,
+        payment.id,
+        trade_no=report.trade_no,
+        payer_name=order.buyer_name,
+        payer_id_cipher=order.buyer_id_cipher,
+        payer_id_masked=order.buyer_id_masked,
+        paid_at=report.paid_at or tx.now,
+        now=tx.now,
     )
     await tx.emit(
         "payment.succeeded",
@@ -353,12 +289,8 @@ async def _mark_succeeded(tx: Tx, report: TradeReport, payment: Any, order: Any)
 
 async def _pay_order(ctx: Context, tx: Tx, report: TradeReport, order: Any) -> None:
     assert ctx.stock is not None
-    moved = await tx.conn.execute(
-        orders.update()
-        .where(orders.c.id == order.id, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
-        .values(status=OrderStatus.PAID.value, paid_at=report.paid_at or tx.now)
-    )
-    if moved.rowcount != 1:  # impossible under the row lock; refuse loudly rather than guess
+    if not await orders_repo.mark_paid(tx.conn, order.id, report.paid_at or tx.now):
+        # impossible under the row lock; refuse loudly rather than guess
         raise RuntimeError(f"order {order.order_no} changed under its lock")
     await ctx.stock.confirm_within(tx.conn, dict(order._mapping))
     await tx.emit(
@@ -383,24 +315,13 @@ async def recheck_pending_payments(ctx: Context, *, batch: int = 100) -> int:
     now = ctx.clock()
     due = now - timedelta(seconds=ctx.settings.payment_recheck_seconds)
     async with ctx.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(payments.c.id, payments.c.out_trade_no)
-                .where(
-                    payments.c.status == PaymentStatus.PENDING.value,
-                    payments.c.created_at <= due,
-                    sa.or_(payments.c.checked_at.is_(None), payments.c.checked_at <= due),
-                )
-                .order_by(payments.c.created_at)
-                .limit(batch)
-            )
-        ).all()
+        rows = await payments_repo.pending_due_for_recheck(conn, due, batch)
     changed = 0
     for row in rows:
         report, exchange = await provider.query(row.out_trade_no)
         await refunds.record_exchange(ctx, row.id, exchange)
         async with ctx.transaction() as tx:
-            await tx.conn.execute(payments.update().where(payments.c.id == row.id).values(checked_at=tx.now))
+            await payments_repo.mark_checked(tx.conn, row.id, tx.now)
         if report is not None and await settle(ctx, report, source="query") != Verdict.NOTHING.value:
             changed += 1
     return changed

@@ -66,7 +66,7 @@ async def check_out(request: Request, order_no: str) -> Response:
             problem=refusal.problem,
             status=status_for(exc),
         )
-    total = yuan(breakdown["total"])
+    total = yuan(breakdown.total)
     session.flash("success", f"Checkout complete: {total} to pay. Pay before the timer ends.")
     target = f"/orders/{quote(order_no, safe='')}"
     if answers.wants_json(request):

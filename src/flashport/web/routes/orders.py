@@ -16,6 +16,7 @@ from starlette.responses import Response
 from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
+from flashport.services.payments.views import StartedPayment
 from flashport.web import answers, guard, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.order_page import order_page
@@ -31,7 +32,7 @@ async def list_orders(request: Request) -> Response:
     user_id = guard.logged_in(session)
     found = await orders.list_for_buyer(ctx, user_id)
     pictures = await showcase.order_pictures(ctx, storefront(request), found)
-    unpaid = [o["order_no"] for o in found if o["status"] == "pending_payment"]
+    unpaid = [o.order_no for o in found if o.status == "pending_payment"]
     stages = await order_progress.payment_stages(ctx, user_id, unpaid)
     return answers.page(
         request, session, "orders.html", orders=found, pictures=pictures, stages=stages, detail=False
@@ -58,7 +59,7 @@ async def pay(request: Request, order_no: str) -> Response:
             session.flash("info", "Complete checkout first: choose the buyer and the delivery address.")
             return answers.redirect(request, session, f"/orders/{quote(order_no, safe='')}#checkout")
         return answers.refusal(request, session, exc, "/orders")
-    return answers.redirect(request, session, str(started["redirect_url"]))
+    return answers.redirect(request, session, started.redirect_url)
 
 
 @router.post("/orders/{order_no}/cancel")
@@ -75,7 +76,7 @@ async def cancel(request: Request, order_no: str) -> Response:
     return answers.redirect(request, session, "/orders")
 
 
-async def _start_payment(request: Request, buyer_id: int, order_no: str) -> dict[str, object]:
+async def _start_payment(request: Request, buyer_id: int, order_no: str) -> StartedPayment:
     # Imported here: the payment service is optional in this process's build (a storefront without it
     # still lists and sells), and importing it pulls in the provider's crypto.
     try:
