@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 import flashport
+from flashport.adapters.db.orders_repo import CustomsState
 from flashport.api.routes import compliance, orders, payments
 from flashport.services.orders import lifecycle
 from flashport.services.orders.views import CheckoutView, OrderView, checkout_of, order_of
@@ -86,13 +87,18 @@ def test_every_service_view_has_exactly_the_fields_its_api_model_answers(
 
 
 def test_an_order_answers_the_same_json_from_its_view_as_from_the_buy_lanes_dict() -> None:
-    view = order_of(ORDER_ROW, "declared")
+    view = order_of(ORDER_ROW, CustomsState("rejected", "identity_check_failed"))
     answered = orders.OrderOut.model_validate(view, from_attributes=True).model_dump(mode="json")
     assert answered == orders.OrderOut.model_validate(
-        {**lifecycle.order_view(ORDER_ROW), "customs_status": "declared"}
+        {
+            **lifecycle.order_view(ORDER_ROW),
+            "customs_status": "rejected",
+            "customs_reason_code": "identity_check_failed",
+        }
     ).model_dump(mode="json")
     assert answered["total"] == "226.93" and answered["lines"][0]["unit_price"] == "99.00"
-    assert answered["customs_status"] == "declared" and answered["currency"] == "CNY"
+    assert answered["customs_status"] == "rejected" and answered["currency"] == "CNY"
+    assert answered["customs_reason_code"] == "identity_check_failed"
 
 
 def test_the_buy_lanes_dict_has_the_fields_of_the_order_view() -> None:
