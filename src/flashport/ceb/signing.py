@@ -33,7 +33,7 @@ from signxml.exceptions import SignXMLException
 
 from flashport.ceb.envelope import DS_NS, safe_parser, to_bytes
 from flashport.ceb.errors import SignatureInvalid
-from flashport.ceb.validate import prepare_signature_schemas
+from flashport.ceb.schema_lock import prepare_signature_schemas
 
 SIGNATURE_METHOD = SignatureMethod.RSA_SHA256
 DIGEST_ALGORITHM = DigestAlgorithm.SHA256

@@ -7,27 +7,26 @@ on disk (its import then resolves beside it). A missing schema is an error, neve
 message that was not validated is not valid.
 
 The schema is compiled once per process, under a lock. libxml2's schema compiler must not run in two
-threads at once: the customs simulator, validating on worker threads, once compiled this schema in
-one thread while signxml compiled its own XML-DSig schema in another, and from then on refused every
-message with ``XMLSchemaParseError``. So every schema compilation in the process, ours and signxml's
-(which signxml does on its first verification, under a lock of its own), happens under this module's
-lock. Servers call :func:`load_schema` at start, so that no request pays for it.
+threads at once: the customs simulator, validating and verifying signatures on worker threads, once
+compiled schemas in two threads at once and from then on refused every message with
+``XMLSchemaParseError``. So every schema compilation in the process, ours and signxml's
+(which signxml does on its first verification, under a lock of its own), happens under one lock,
+:data:`.schema_lock.schema_lock`. Servers call :func:`load_schema` at start, so no request pays for it.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from signxml import XMLVerifier
 
 from flashport.ceb.envelope import CEB_NS, DS_NS, safe_parser
 from flashport.ceb.errors import SchemaNotFound
+from flashport.ceb.schema_lock import schema_lock, signature_schemas_under_lock
 
 SCHEMA_FILE = "ceb_import_202205.xsd"
 SIGNATURE_SCHEMA_FILE = "xmldsig-core-schema.xsd"
@@ -36,11 +35,8 @@ XSD_ENV_VAR = "FLASHPORT_CEB_XSD"
 # same base, which _PackagedSchemas serves from the package. No file outside the package, no network.
 PACKAGE_URL = "flashport-package:/ceb/schemas/"
 
-# One lock for compiling (any schema, see above) and for validating: an lxml schema's error log is
-# shared by all its callers.
-_lock = threading.Lock()
+# schema_lock also guards validating: an lxml schema's error log is shared by all its callers.
 _compiled: dict[str, Any] = {}  # schema source ($FLASHPORT_CEB_XSD or PACKAGE_URL) -> compiled schema
-_signature_schemas_compiled = False
 
 
 def packaged_schemas() -> Traversable:
@@ -54,20 +50,13 @@ def load_schema() -> Any:
 
     Raises :class:`SchemaNotFound` when the schema cannot be found.
     """
-    with _lock:
+    with schema_lock:
         return _schema_under_lock()
-
-
-def prepare_signature_schemas() -> None:
-    """Have signxml compile its XML-DSig schemas now, under this module's lock (see the module's
-    docstring). Cheap once done; call it before a verification."""
-    with _lock:
-        _signature_schemas_under_lock()
 
 
 def forget_compiled_schema() -> None:
     """Drop the compiled CEB schema: the next caller compiles it again (tests of the first load)."""
-    with _lock:
+    with schema_lock:
         _compiled.clear()
 
 
@@ -82,7 +71,7 @@ def validate(message: bytes) -> list[str]:
         document = etree.fromstring(message, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]
-    with _lock:
+    with schema_lock:
         schema.validate(document)
         errors = list(schema.error_log)
     # The element path, not the line: messages are written on one line.
@@ -96,15 +85,8 @@ def _schema_under_lock() -> Any:
     if schema is None:
         schema = _compile_file(Path(override)) if override else _compile_packaged()
         _compiled[source] = schema
-        _signature_schemas_under_lock()
+        signature_schemas_under_lock()
     return schema
-
-
-def _signature_schemas_under_lock() -> None:
-    global _signature_schemas_compiled
-    if not _signature_schemas_compiled:
-        XMLVerifier.schemas()  # compiles and caches them for every XMLVerifier of the process
-        _signature_schemas_compiled = True
 
 
 def _compile_packaged() -> Any:

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from flashport.ceb.validate import load_schema, prepare_signature_schemas
+from flashport.ceb.schema_lock import prepare_signature_schemas
+from flashport.ceb.validate import load_schema
 from flashport.sandbox_customs import routes
 from flashport.sandbox_customs.database import SingleWindowDatabase
 from flashport.sandbox_customs.settings import CustomsSimSettings
