@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     )
     identity_key: str | None = Field(default=None, description="Fernet key for ID numbers at rest")
 
-    # Cross-border compliance (CROSSBORDER.md, "Tax"): every number is a setting because the rules change.
+    # Cross-border compliance (docs/architecture.md, "The business"): every number is a setting because
+    # the rules change.
     freight_fen: int = Field(default=0, ge=0, description="freight charged per order at checkout (fen)")
     single_transaction_limit_fen: int = Field(default=500_000, gt=0, description="5,000 CNY per order")
     annual_limit_fen: int = Field(default=2_600_000, gt=0, description="26,000 CNY per person per year")
@@ -97,7 +98,7 @@ class Settings(BaseSettings):
     # catalog carries tariff rates. Used only for a single indivisible item above the per-order limit.
     general_trade_tariff_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1)
 
-    # Customs (CROSSBORDER.md "The messages"): the single window (the simulator in the demo), the
+    # Customs (docs/architecture.md, "The business"): the single window (the simulator in the demo), the
     # enterprises the platform declares as, and the carrier that declares waybills.
     customs_url: str = Field(
         default="http://127.0.0.1:8000/sandbox/customs", description="the single window's HTTP binding"
