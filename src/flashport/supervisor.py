@@ -6,13 +6,19 @@ mounted in it) that is not listening yet. Failure policy: a child that exits on 
 (a port already taken) or later (a crash), stops the others, and the parent exits non-zero. SIGTERM or
 SIGINT to the parent stops every child, the last started first (SIGTERM, then SIGKILL after a grace
 period), and the parent exits 0: a stop that was asked for is not a failure.
+
+Each child runs in a process group of its own, so a Ctrl-C in the terminal reaches the parent alone,
+which stops the children in order (a child still importing would otherwise die of it with a
+traceback). On Linux a child also gets SIGTERM if the parent dies without stopping it (``kill -9``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,7 +76,9 @@ class Supervisor:
         for child in children:
             if self._stop.is_set():
                 return None
-            process = subprocess.Popen(list(child.argv), env=self._env)
+            process = subprocess.Popen(
+                list(child.argv), env=self._env, process_group=0, preexec_fn=_stop_with_parent
+            )
             self._running.append((child, process))
             failed = self._await_ready(child, process)
             if failed is not None:
@@ -111,6 +119,15 @@ class Supervisor:
                 log.error("%s did not stop within %.0f s: killed", child.name, self._grace)
                 process.kill()
                 process.wait()
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _stop_with_parent() -> None:
+    """Run in the child between fork and exec: ask Linux for SIGTERM when the parent dies."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _failure_code(returncode: int) -> int:

@@ -1,7 +1,8 @@
 """``flashport demo`` as a newcomer runs it: its own process on a port other than 8000, a fresh data
 folder, the API, the worker and the three partners' sandboxes. One order goes from buy to shipped
-through the sandbox's real payment page and signed notification; SIGTERM and SIGINT stop every
-process and free the port; a start that fails exits non-zero and leaves nothing running."""
+through the sandbox's real payment page and signed notification; SIGTERM and a terminal's Ctrl-C stop
+every process and free the port, and even a ``kill -9`` of the demo leaves no child behind; a start
+that fails exits non-zero and leaves nothing running."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class Demo:
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, as a shell gives a command
             )
 
     @property
@@ -110,9 +112,20 @@ def test_the_demo_on_another_port_takes_an_order_from_buy_to_shipped_and_stops_o
 
 
 def test_ctrl_c_stops_the_demo_its_children_and_frees_the_port(start_demo) -> None:
+    """As in a terminal: SIGINT to the demo's whole process group, right after it is ready (the
+    worker may still be importing)."""
     demo = start_demo(free_port())
     demo.wait_until_serving()
-    _assert_stops_cleanly(demo, signal.SIGINT)
+    _assert_stops_cleanly(demo, signal.SIGINT, to_group=True)
+    assert "Traceback" not in demo.output, demo.output
+
+
+def test_a_demo_killed_outright_leaves_no_child_running(start_demo) -> None:
+    demo = start_demo(free_port())
+    demo.wait_until_serving()
+    demo.process.kill()
+    demo.process.wait()
+    until(lambda: not demo.processes(), 30, lambda: f"still running: {demo.processes()}")
 
 
 def test_a_demo_whose_port_is_taken_exits_non_zero_and_leaves_nothing_running(start_demo) -> None:
@@ -127,9 +140,12 @@ def test_a_demo_whose_port_is_taken_exits_non_zero_and_leaves_nothing_running(st
     assert demo.processes() == set()
 
 
-def _assert_stops_cleanly(demo: Demo, sig: signal.Signals) -> None:
+def _assert_stops_cleanly(demo: Demo, sig: signal.Signals, *, to_group: bool = False) -> None:
     assert len(demo.processes()) == 3
-    demo.process.send_signal(sig)
+    if to_group:
+        os.killpg(demo.process.pid, sig)
+    else:
+        demo.process.send_signal(sig)
     assert demo.process.wait(timeout=30) == 0, demo.output
     until(lambda: not demo.processes(), 10, lambda: f"still running: {demo.processes()}")
     with socket.socket() as probe:  # no one listens on the port any more
