@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test lint format typecheck migrate bench bench-expiry clean
+.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Flashport with its dev tools
 
-demo: $(STAMP) ## Migrate, load the demo catalog and sale, serve on http://127.0.0.1:8000
+demo: $(STAMP) ## Migrate, load the demo catalog and sale, serve on http://127.0.0.1:8000 (or FLASHPORT_PORT)
 	$(BIN)/flashport demo
 
 serve: $(STAMP) ## Serve the API (settings from FLASHPORT_* variables)
@@ -44,8 +44,11 @@ format: $(STAMP) ## Format and autofix
 test: $(STAMP) ## The whole suite: lint, types, tests on SQLite + PostgreSQL + Redis
 	scripts/ensure-services.sh
 	scripts/ensure-browser.sh
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck check-clone
 	$(BIN)/pytest
+
+check-clone: $(STAMP) ## A clone of HEAD with nothing beside it builds a wheel that finds its schemas
+	scripts/check-fresh-clone.sh
 
 bench: $(STAMP) ## The record benchmark (see README: needs PostgreSQL and Redis)
 	$(BIN)/flashport bench

@@ -96,7 +96,8 @@ def db_upgrade(revision: str) -> None:
 @main.command()
 @click.option("--serve/--no-serve", "serve_too", default=True, help="start the API and worker afterwards")
 def demo(serve_too: bool) -> None:
-    """Migrate, load the demo catalog with a live and an upcoming sale, then serve on :8000."""
+    """Migrate, load the demo catalog with a live and an upcoming sale, then serve the API (with the
+    partners' sandboxes) and run the worker until SIGTERM or Ctrl-C. Exits non-zero when either fails."""
     import flashport.demo as demo_module
     from flashport.adapters.db import migrate
 
@@ -106,7 +107,7 @@ def demo(serve_too: bool) -> None:
     summary = asyncio.run(demo_module.load(settings))
     click.echo(summary)
     if serve_too:
-        demo_module.serve_with_worker(settings)
+        sys.exit(demo_module.serve_with_worker(settings))
 
 
 @main.command()

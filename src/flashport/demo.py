@@ -8,13 +8,12 @@ customs districts are illustrative.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import brands
@@ -30,6 +29,7 @@ from flashport.services.sales import events
 from flashport.services.sales import items as events_items
 from flashport.services.sales import queries as events_queries
 from flashport.settings import Settings
+from flashport.supervisor import Child, Supervisor
 
 DEMO_PASSWORD = "flashport-demo"
 CHANNEL = "global-flash-sale"
@@ -398,22 +398,32 @@ async def load(settings: Settings) -> str:
     )
 
 
-def serve_with_worker(settings: Settings) -> None:
-    """Run the worker as a child process and the API in the foreground; stop both together."""
+def serve_with_worker(settings: Settings) -> int:
+    """Serve the API with the partners' sandboxes mounted, then, once it answers, run the worker; stop
+    both together (see :mod:`flashport.supervisor`). Returns the code ``flashport demo`` exits with."""
     env = {  # the demo's partners: payment provider, customs single window and carrier
         **os.environ,
         "FLASHPORT_SANDBOX_PAY_MOUNTED": "true",
         "FLASHPORT_SANDBOX_CUSTOMS_MOUNTED": "true",
         "FLASHPORT_SANDBOX_LOGISTICS_MOUNTED": "true",
     }
-    worker = subprocess.Popen([sys.executable, "-m", "flashport", "worker"], env=env)
+    command = [sys.executable, "-m", "flashport"]
+    children = [
+        Child(
+            "flashport serve", [*command, "serve"], ready=lambda: _answers(settings.listen_url + "/healthz")
+        ),
+        Child("flashport worker", [*command, "worker"]),
+    ]
+
+    def announce() -> None:
+        url = settings.public_url
+        print(f"Flashport demo on {url}/  (API docs: {url}/docs); Ctrl-C stops it", flush=True)
+
+    return Supervisor(env).run(children, on_ready=announce)
+
+
+def _answers(url: str) -> bool:
     try:
-        subprocess.run([sys.executable, "-m", "flashport", "serve"], check=False, env=env)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False

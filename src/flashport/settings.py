@@ -10,12 +10,23 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_DEV_SECRET = "dev-only-insecure-secret-change-me-please"
+
+# Where the demo serves each partner inside the platform: an unset partner URL is public_url + its path.
+PARTNER_PATHS = {
+    "payment_gateway_url": "/sandbox/alipay/gateway.do",
+    "payment_notify_url": "/api/v1/payments/alipay/notify",
+    "payment_return_url": "/orders",
+    "customs_url": "/sandbox/customs",
+    "logistics_url": "/sandbox/logistics",
+}
+# A server listening on every interface is reached, from this machine, on the loopback address.
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 
 
 class Settings(BaseSettings):
@@ -40,6 +51,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the platform's address for browsers and partners; default http://{host}:{port}",
+    )
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: int = Field(default=10, ge=1)
@@ -50,6 +65,7 @@ class Settings(BaseSettings):
 
     # Payments: Alipay's open-platform protocol. Defaults point at the sandbox provider mounted in the
     # demo, with its generated keys (data_dir/sandbox-pay); a real account needs only these settings.
+    # Every partner URL left unset is derived from public_url (see PARTNER_PATHS).
     payment_gateway_url: str = "http://127.0.0.1:8000/sandbox/alipay/gateway.do"
     payment_app_id: str = "2026000000000001"
     payment_app_private_key: str | None = Field(default=None, description="merchant key (PEM or base64)")
@@ -65,7 +81,8 @@ class Settings(BaseSettings):
     )
     identity_key: str | None = Field(default=None, description="Fernet key for ID numbers at rest")
 
-    # Cross-border compliance (CROSSBORDER.md, "Tax"): every number is a setting because the rules change.
+    # Cross-border compliance (docs/architecture.md, "The business"): every number is a setting because
+    # the rules change.
     freight_fen: int = Field(default=0, ge=0, description="freight charged per order at checkout (fen)")
     single_transaction_limit_fen: int = Field(default=500_000, gt=0, description="5,000 CNY per order")
     annual_limit_fen: int = Field(default=2_600_000, gt=0, description="26,000 CNY per person per year")
@@ -81,7 +98,7 @@ class Settings(BaseSettings):
     # catalog carries tariff rates. Used only for a single indivisible item above the per-order limit.
     general_trade_tariff_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1)
 
-    # Customs (CROSSBORDER.md "The messages"): the single window (the simulator in the demo), the
+    # Customs (docs/architecture.md, "The business"): the single window (the simulator in the demo), the
     # enterprises the platform declares as, and the carrier that declares waybills.
     customs_url: str = Field(
         default="http://127.0.0.1:8000/sandbox/customs", description="the single window's HTTP binding"
@@ -117,6 +134,26 @@ class Settings(BaseSettings):
         default=False, description="serve the sandbox carrier at /sandbox/logistics"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_addresses(cls, data: Any) -> Any:
+        """One address moves them all: public_url defaults to http://{host}:{port}, and each partner
+        URL the demo serves inside the platform defaults to a path under public_url. A value set
+        explicitly (an environment variable or an override) is kept as it is."""
+        if not isinstance(data, dict):
+            return data
+        public = str(
+            data.get("public_url") or _address_of(cls._given(data, "host"), cls._given(data, "port"))
+        )
+        public = public.rstrip("/")
+        derived = {name: public + path for name, path in PARTNER_PATHS.items() if not data.get(name)}
+        return {**data, "public_url": public, **derived}
+
+    @classmethod
+    def _given(cls, data: dict[str, Any], name: str) -> Any:
+        value = data.get(name)
+        return cls.model_fields[name].default if value is None else value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.event_min_days > self.event_max_days:
@@ -132,6 +169,8 @@ class Settings(BaseSettings):
                 "production needs FLASHPORT_IDENTITY_KEY, FLASHPORT_PAYMENT_APP_PRIVATE_KEY and "
                 "FLASHPORT_PAYMENT_PROVIDER_PUBLIC_KEY"
             )
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("FLASHPORT_PUBLIC_URL must be an http:// or https:// URL")
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
             raise ValueError("FLASHPORT_DATABASE_URL must be a postgresql:// or sqlite:// URL")
         return self
@@ -150,6 +189,11 @@ class Settings(BaseSettings):
         return url
 
     @property
+    def listen_url(self) -> str:
+        """Where ``serve`` is reached from this machine (``public_url`` may be a proxy in front of it)."""
+        return _address_of(self.host, self.port)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.async_database_url.startswith("sqlite")
 
@@ -164,6 +208,16 @@ class Settings(BaseSettings):
     @property
     def payment_window(self) -> timedelta:
         return timedelta(seconds=self.payment_window_seconds)
+
+
+def _address_of(host: object, port: object) -> str:
+    """``http://host:port`` as a browser on this machine writes it."""
+    name = str(host)
+    if name in _ANY_ADDRESS:
+        name = "127.0.0.1"
+    elif ":" in name and not name.startswith("["):
+        name = f"[{name}]"  # an IPv6 address
+    return f"http://{name}:{port}"
 
 
 def load_settings(**overrides: object) -> Settings:

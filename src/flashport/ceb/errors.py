@@ -33,4 +33,5 @@ class ReceiptUnreadable(CustomsMessageError):
 
 
 class SchemaNotFound(CustomsMessageError, FileNotFoundError):
-    """The official CEB XSD is neither at ``$FLASHPORT_CEB_XSD`` nor in ``../shared`` beside the repo."""
+    """The official CEB XSD is not at ``$FLASHPORT_CEB_XSD`` (when set), or not in the package (which
+    was then installed without its data files)."""

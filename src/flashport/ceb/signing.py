@@ -32,6 +32,7 @@ from signxml import (
 from signxml.exceptions import SignXMLException
 
 from flashport.ceb.errors import SignatureInvalid
+from flashport.ceb.schema_lock import prepare_signature_schemas
 from flashport.ceb.xml import DS_NS, safe_parser, to_bytes
 
 SIGNATURE_METHOD = SignatureMethod.RSA_SHA256
@@ -109,6 +110,7 @@ def verify_signature(message: bytes, certificate: x509.Certificate) -> None:
         signature_methods=frozenset({SIGNATURE_METHOD}),
         digest_algorithms=frozenset({DIGEST_ALGORITHM}),
     )
+    prepare_signature_schemas()  # signxml's first verification compiles a schema: under our lock
     try:
         root = etree.fromstring(message, parser=safe_parser())
         result = XMLVerifier().verify(root, x509_cert=certificate, expect_config=expected)

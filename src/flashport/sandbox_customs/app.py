@@ -1,19 +1,21 @@
 """The customs simulator as an ASGI app: standalone on its own port, or mounted in the demo.
 
-Its lifespan checks that the CEB schema can be found (when validating), opens the record, and closes
-it on shutdown. Starlette does not run a mounted app's lifespan: a host that mounts it enters it from
-its own (see the package docstring).
+Its lifespan compiles the CEB schema once for the process (when validating: a missing schema stops
+the start), opens the record, and closes it on shutdown. Starlette does not run a mounted app's
+lifespan: a host that mounts it enters it from its own (see the package docstring).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from flashport.ceb.validate import ceb_schema_path
+from flashport.ceb.schema_lock import prepare_signature_schemas
+from flashport.ceb.validate import load_schema
 from flashport.sandbox_customs import routes
 from flashport.sandbox_customs.database import SingleWindowDatabase
 from flashport.sandbox_customs.settings import CustomsSimSettings
@@ -25,8 +27,12 @@ def create_customs_app(settings: CustomsSimSettings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Compiled here, before the first message: a missing schema stops the start, and no request
+        # pays for compiling (once per process, under the codec's lock, whichever app starts first).
         if chosen.validate_schema:
-            ceb_schema_path()  # fail at start, not on the first message, when the XSD is missing
+            await asyncio.to_thread(load_schema)
+        if chosen.verify_signatures:
+            await asyncio.to_thread(prepare_signature_schemas)
         database = SingleWindowDatabase(chosen.database_file)
         await database.start()
         app.state.single_window = SingleWindow(database, chosen)
