@@ -97,6 +97,8 @@ def quantity_of(body: bytes) -> int:
     if not isinstance(data, dict):
         raise _invalid("body", 'expected a JSON object such as {"quantity": 1}')
     quantity = data.get("quantity", 1)
+    if type(quantity) is float:
+        quantity = _exact_quantity(body)
     if type(quantity) is not int:  # not isinstance: True and False are ints to Python, not to JSON
         raise _invalid("quantity", "Input should be a valid integer")
     check_quantity(quantity)
@@ -118,19 +120,14 @@ def _json_of(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass
-    # Only refusals get here. orjson refuses integers beyond 64 bits, which are valid JSON; the standard
-    # library reads them, so a huge quantity is answered as a quantity out of range, not as bad JSON.
-    # Decoding first keeps it as strict as orjson otherwise: UTF-8 only, no byte order mark, no NaN.
-    try:
-        return json.loads(body.decode(), parse_constant=_no_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         message = "a JSON object is required" if not body.strip() else "the body is not valid JSON"
         raise _invalid("body", message + ', such as {"quantity": 1}') from None
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _exact_quantity(body: bytes) -> Any:
+    """orjson reads an integer beyond 64 bits as a float; the standard library reads it exactly, so a
+    huge quantity is refused as out of range and ``2.0`` as not an integer. Only refusals get here."""
+    return json.loads(body).get("quantity")
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
