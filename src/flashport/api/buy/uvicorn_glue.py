@@ -1,10 +1,11 @@
 """Everything the buy edge takes from uvicorn beyond its documented API, in one place.
 
 uvicorn documents ``--http`` as a choice between its own protocols; that it also accepts a class, and
-what that class is given and expected to do, is its internals. pyproject.toml pins uvicorn to the minor
-versions the edge's tests ran on (``tests/integration/test_buy_edge.py``); before widening the pin,
-check each point below against the new version's ``uvicorn/server.py`` and
-``uvicorn/protocols/http/httptools_impl.py``:
+what that class is given and expected to do, is its internals. pyproject.toml pins uvicorn to the
+versions the edge's tests (``tests/integration/test_buy_edge.py``, ``test_buy_lanes_parity.py``) passed
+on: 0.30.0, 0.40.0, 0.50.0, 0.54.0 and 0.55.0. Before raising the upper bound, check each point below
+against the new version's ``uvicorn/server.py`` and ``uvicorn/protocols/http/httptools_impl.py``, and
+run those tests with it:
 
 1. ``Config(http=<class>)`` makes ``config.http_protocol_class`` that class, and ``Server.startup``'s
    ``create_protocol`` calls it as ``cls(config=, server_state=, app_state=, _loop=)`` for each
