@@ -23,6 +23,7 @@ from flashport.api.buy.edge import BuyEdge
 from flashport.app import create_app
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import running
@@ -220,3 +221,25 @@ async def test_every_lane_gives_the_same_answer_to_the_same_request(
     assert mismatches == []
     remaining = await buy_ctx.stock.remaining([sale.item_id])  # type: ignore[union-attr]
     assert remaining == {sale.item_id: 100 - 8 * len(LANES)}
+
+
+async def test_an_unforeseen_failure_is_the_same_logged_500_on_every_lane(
+    buy_ctx: Context, lanes: dict[str, int], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sale = await make_sale(buy_ctx)
+    buyers = await make_buyers(buy_ctx, len(LANES))
+
+    async def broken(*_: object) -> buying.Purchase:
+        raise RuntimeError("a bug, not a refusal")
+
+    monkeypatch.setattr(buying, "buy", broken)
+    answers = {}
+    for lane, (_, token) in zip(LANES, buyers, strict=True):
+        wire = Wire(key=b"k").bytes_for(sale.item_id, {"<buyer>": f"Bearer {token}"})
+        answers[lane] = comparable(await exchange(lanes[lane], wire))
+    assert answers["edge"] == answers["fast-lane"] == answers["route"]
+    status, body, _ = answers["edge"]
+    assert (status, body["code"]) == (500, "internal_error")
+    assert "a bug" not in json.dumps(body)  # the cause is logged, not told
+    failures = [r for r in caplog.records if r.exc_info and "a bug, not a refusal" in str(r.exc_info[1])]
+    assert len(failures) == len(LANES)

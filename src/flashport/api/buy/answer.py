@@ -6,6 +6,7 @@ back what it returns, with ``content-type: application/json``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import orjson
@@ -15,6 +16,8 @@ from flashport.domain.errors import DomainError
 from flashport.http_errors import ErrorAnswer, answer_for
 from flashport.services.context import Context
 from flashport.services.sales import buying
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)  # not frozen: that triples the cost of making one, and one is made per purchase
@@ -33,8 +36,8 @@ async def answer_purchase(
     too_large: bool = False,
 ) -> Answer:
     """Read the request (:func:`read_purchase`), buy, and say so: 201 with the order when this request
-    created it, 200 with the same order for a retry, an error body for a refusal. Exceptions other than
-    domain errors propagate: each lane answers those in its own way (500)."""
+    created it, 200 with the same order for a retry, an error body for a refusal, and for anything
+    unforeseen a logged 500 that tells the buyer to retry with the same key (which cannot buy twice)."""
     request = read_purchase(ctx, item_id, authorization, key, body, too_large)
     if isinstance(request, ErrorAnswer):
         return refusal(request)
@@ -43,8 +46,16 @@ async def answer_purchase(
         bought = await buying.buy(ctx, request.buyer_id, request.item_id, request.quantity, request.key)
     except DomainError as exc:
         return refusal(answer_for(exc))
+    except Exception:
+        log.exception("purchase of item %s failed", request.item_id)
+        return INTERNAL_ERROR
     return Answer(201 if bought.created else 200, orjson.dumps(bought.order, option=orjson.OPT_UTC_Z))
 
 
 def refusal(error: ErrorAnswer) -> Answer:
     return Answer(error.status, orjson.dumps(error.body()), error.headers)
+
+
+INTERNAL_ERROR = refusal(
+    ErrorAnswer(500, "internal_error", "something went wrong; retry with the same Idempotency-Key")
+)

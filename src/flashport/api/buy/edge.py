@@ -20,7 +20,6 @@ is on (the default).
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections import deque
 from http import HTTPStatus
@@ -33,8 +32,6 @@ from flashport.api.buy.request import MAX_BODY
 from flashport.api.buy.uvicorn_glue import UvicornSeat
 from flashport.http_errors import ErrorAnswer
 
-log = logging.getLogger(__name__)
-
 CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service context (lifespan state)
 # Any one path segment without a percent sign: what it must hold is request.py's to say. A path with
 # percent-escapes goes to uvicorn, which decodes it, and so to the fast lane (or the route): the same
@@ -42,9 +39,6 @@ CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service con
 BUY_URL = re.compile(rb"^/api/v1/sale-items/([^/?%]+)/buy(?:\?.*)?$")
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 MAX_PIPELINED = 32  # purchases held per connection before we stop reading from it
-INTERNAL_ERROR = Answer(
-    500, b'{"code":"internal_error","message":"something went wrong; retry with the same key","details":[]}'
-)
 BAD_REQUEST = refusal(ErrorAnswer(400, "bad_request", "malformed HTTP request"))
 _JSON_HEAD = b"\r\ncontent-type: application/json\r\ncontent-length: "
 
@@ -265,10 +259,6 @@ class BuyEdge(asyncio.Protocol):
             answer = await answer_purchase(
                 ctx, purchase.item_id, purchase.authorization, purchase.key, purchase.body, purchase.too_large
             )
-        except Exception:
-            log.exception("purchase of item %r failed", purchase.item_id)
-            answer = INTERNAL_ERROR
-        try:
             self._write(answer, purchase.keep_alive)
             self._uv.count_request()
         finally:
