@@ -171,7 +171,7 @@ def test_an_expired_order_shows_expired(visit: Visit) -> None:
     server, page = visit.server, visit.page
     sale = server.run(make_sale(server.ctx, quantity=5, limit=1))
     buyer = visit.new_buyer()
-    order = server.run(buying.buy(server.ctx, buyer, sale.item_id, 1, "will-expire"))
+    order = server.run(buying.buy(server.ctx, buyer, sale.item_id, 1, "will-expire")).order
     page.goto("/orders")
     expect(page.locator(f'[data-order-no="{order["order_no"]}"]')).to_contain_text("Awaiting payment")
     visit.snap("orders-pending")
@@ -306,7 +306,7 @@ def test_checkout_fits_a_phone(phone_visit: Visit) -> None:
     sale = server.run(make_sale(server.ctx))
     buyer = phone_visit.new_buyer()
     server.run(identities.add_identity(server.ctx, buyer, *DEMO_PAYER))
-    order = server.run(buying.buy(server.ctx, buyer, sale.item_id, 1, "on-a-phone"))
+    order = server.run(buying.buy(server.ctx, buyer, sale.item_id, 1, "on-a-phone")).order
     page.goto(f"/orders/{order['order_no']}")
     expect(page.get_by_role("radio", name=re.compile("^Add someone new"))).not_to_be_checked()
     expect(page.get_by_label("Resident ID number", exact=True)).to_be_hidden()  # shown only for someone new

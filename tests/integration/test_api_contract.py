@@ -80,3 +80,27 @@ async def test_the_openapi_document_is_served(client: httpx.AsyncClient) -> None
     assert spec["info"]["title"] == "Flashport"
     assert "/api/v1/sale-items/{item_id}/buy" in spec["paths"]
     assert "ErrorResponse" in spec["components"]["schemas"]
+
+
+def test_the_buy_operation_documents_its_body_its_required_key_and_who_may_call_it() -> None:
+    spec = create_app().openapi()
+    op = spec["paths"]["/api/v1/sale-items/{item_id}/buy"]["post"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) == {"item_id", "Idempotency-Key"}
+    assert (params["item_id"]["in"], params["item_id"]["required"]) == ("path", True)
+    assert params["item_id"]["schema"]["type"] == "integer"
+    key = params["Idempotency-Key"]
+    assert (key["in"], key["required"]) == ("header", True)
+    assert (key["schema"]["type"], key["schema"]["maxLength"]) == ("string", 128)
+    assert op["requestBody"]["required"] is True
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["type"] == "object"
+    quantity = body["properties"]["quantity"]
+    assert (quantity["type"], quantity["minimum"], quantity["default"]) == ("integer", 1, 1)
+    assert op["x-roles"] == ["buyer"]
+    assert op["security"] == [{"HTTPBearer": []}]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {"200", "201"} <= op["responses"].keys()
+    assert op["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OrderOut"
+    }

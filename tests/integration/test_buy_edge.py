@@ -183,7 +183,7 @@ def hold_purchases(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyn
     entered, release = asyncio.Event(), asyncio.Event()
     real_buy = buying.buy
 
-    async def held_buy(*args: Any) -> dict[str, Any]:
+    async def held_buy(*args: Any) -> buying.Purchase:
         entered.set()
         await release.wait()
         return await real_buy(*args)

@@ -313,10 +313,11 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
     )
     assert buy_ctx.stock.reserve_calls == calls + 1
     first, again, over, for_b, for_c, for_d = answers
-    assert isinstance(first, dict) and first["created"] is True
-    assert isinstance(again, dict) and again["created"] is False and again["id"] == first["id"]
+    assert isinstance(first, buying.Purchase) and first.created is True
+    assert isinstance(again, buying.Purchase) and again.created is False
+    assert again.order["id"] == first.order["id"]
     assert isinstance(over, Conflict) and over.code == "buyer_limit_reached"
-    assert isinstance(for_b, dict) and isinstance(for_c, dict)
+    assert isinstance(for_b, buying.Purchase) and isinstance(for_c, buying.Purchase)
     assert isinstance(for_d, Conflict) and for_d.code == "sold_out"
     async with buy_ctx.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
@@ -364,7 +365,7 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 0
     assert (await stock.remaining([sale.item_id])) == {sale.item_id: 5}
     retried = await buying.buy(buy_ctx, buyers[0][0], sale.item_id, 1, f"k-{buyers[0][0]}")
-    assert retried["created"] is True
+    assert retried.created is True
 
 
 async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_order_per_item(
@@ -388,8 +389,8 @@ async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_or
     )
     winners = {}
     for buyer, sale, answer in zip(buyers, wanted, answers, strict=True):
-        if isinstance(answer, dict):  # each buyer is answered about the item they asked for
-            assert answer["sale_item_id"] == sale.item_id
+        if isinstance(answer, buying.Purchase):  # each buyer is answered about the item they asked for
+            assert answer.order["sale_item_id"] == sale.item_id
             winners[sale.item_id] = buyer
         else:
             assert isinstance(answer, Conflict) and answer.code == "sold_out", answer

@@ -63,7 +63,7 @@ async def _order(
             await tx.conn.execute(
                 products.update().where(products.c.id == product_id).values(tax_category=category)
             )
-    return await buying.buy(ctx, buyer, sale.item_id, quantity, f"k-{sale.item_id}-{buyer}")
+    return (await buying.buy(ctx, buyer, sale.item_id, quantity, f"k-{sale.item_id}-{buyer}")).order
 
 
 async def _identity(api: httpx.AsyncClient, token: str, person: tuple[str, str] = LI_NA) -> int:

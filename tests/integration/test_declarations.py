@@ -69,7 +69,7 @@ class Parties:
         """A checked-out order paid on the sandbox by its real-name buyer."""
         sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=price_fen, overseas=overseas)
         [(buyer, _)] = await make_buyers(self.ctx, 1)
-        order = await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+        order = (await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")).order
         identity = await identities.add_identity(self.ctx, buyer, *PAYER)
         form = checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
         await checkout.check_out(self.ctx, buyer, order["order_no"], form)

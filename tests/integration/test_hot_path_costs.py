@@ -60,7 +60,7 @@ async def test_a_purchase_costs_the_promised_statements_and_no_more(buy_ctx: Con
         writer.write = spying_write
     try:
         with StatementLog(buy_ctx) as log:
-            order = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "measured")
+            order = (await buying.buy(buy_ctx, buyer, sale.item_id, 1, "measured")).order
     finally:
         if writer is not None:
             writer.write = real_write

@@ -66,7 +66,7 @@ async def declared_order(
     """A checked-out order's declaration, sent once (version 1) and answered by customs."""
     sale = await make_sale(ctx)
     [(buyer, _)] = await make_buyers(ctx, 1)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, f"k-{uuid.uuid4().hex}")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, f"k-{uuid.uuid4().hex}")).order
     guid = str(uuid.uuid4()).upper()
     xml = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<ceb:CEB311Message guid="{guid}">'

@@ -40,7 +40,7 @@ async def test_an_unpaid_order_expires_after_its_deadline_and_returns_its_units_
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=3, limit=3)
     [(buyer, _)] = await make_buyers(buy_ctx, 1)
-    order = await buying.buy(buy_ctx, buyer, sale.item_id, 2, "k")
+    order = (await buying.buy(buy_ctx, buyer, sale.item_id, 2, "k")).order
     assert await order_service.expire_unpaid_orders(buy_ctx) == 0  # not yet: 20 minutes to pay
     later(buy_ctx, 19.9)
     assert await order_service.expire_unpaid_orders(buy_ctx) == 0
@@ -113,7 +113,7 @@ async def test_a_sweep_expires_orders_of_several_items_in_batches_and_returns_ea
             )
         ).all()
     assert len(rows) == 24 and all(r.status == "expired" and r.stock_released_at is not None for r in rows)
-    assert sorted(subject for subject, _ in events) == sorted(f"order:{o['order_no']}" for o in placed)
+    assert sorted(subject for subject, _ in events) == sorted(f"order:{p.order['order_no']}" for p in placed)
     assert {count for _, count in events} == {1}
 
 
@@ -208,7 +208,9 @@ async def test_the_worker_sweeps_again_at_once_while_a_closed_window_leaves_more
 async def test_cancel_racing_expiry_returns_the_units_once(buy_ctx: Context) -> None:
     sale = await make_sale(buy_ctx, quantity=20, limit=1)
     buyers = await make_buyers(buy_ctx, 20)
-    placed = [await buying.buy(buy_ctx, b, sale.item_id, 1, f"k{n}") for n, (b, _) in enumerate(buyers)]
+    placed = [
+        (await buying.buy(buy_ctx, b, sale.item_id, 1, f"k{n}")).order for n, (b, _) in enumerate(buyers)
+    ]
     later(buy_ctx, 21)  # past the deadline, but the sweep and the cancels race
     cancels = [
         order_service.cancel_by_buyer(buy_ctx, b, o["order_no"])
@@ -233,7 +235,7 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=2, limit=2)
     [(buyer, _)] = await make_buyers(buy_ctx, 1)
-    order = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")
+    order = (await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")).order
     # The "restarted" worker is a fresh context: all it needs is in the database.
     fresh = await build_context(buy_ctx.settings, listen_for_restock=False)
     try:
@@ -266,7 +268,7 @@ async def test_the_sold_out_flag_clears_in_every_process_within_a_second_of_rest
     try:
         assert other_api.stock is not None
         await other_api.stock.following()
-        order = await buying.buy(buy_ctx, first, sale.item_id, 1, "k")
+        order = (await buying.buy(buy_ctx, first, sale.item_id, 1, "k")).order
         try:
             await buying.buy(other_api, second, sale.item_id, 1, "k2")
         except Exception as exc:
@@ -278,7 +280,7 @@ async def test_the_sold_out_flag_clears_in_every_process_within_a_second_of_rest
                 break
             await asyncio.sleep(0.05)
         assert not other_api.buy_path.board.is_sold_out(sale.item_id)  # cleared within 1 s
-        bought = await buying.buy(other_api, second, sale.item_id, 1, "k3")
+        bought = (await buying.buy(other_api, second, sale.item_id, 1, "k3")).order
         assert bought["status"] == "pending_payment"
     finally:
         await close_context(other_api)
@@ -287,7 +289,7 @@ async def test_the_sold_out_flag_clears_in_every_process_within_a_second_of_rest
 async def test_an_interrupted_release_is_finished_by_the_worker_exactly_once(buy_ctx: Context) -> None:
     sale = await make_sale(buy_ctx, quantity=1, limit=1)
     [(buyer, _)] = await make_buyers(buy_ctx, 1)
-    order = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")
+    order = (await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")).order
     stock = buy_ctx.stock
     assert stock is not None
     original = stock.release_after

@@ -98,7 +98,7 @@ class World:
         sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=9900)
         if buyer is None:
             [(buyer, _)] = await make_buyers(self.ctx, 1)
-        order = await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")
+        order = (await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")).order
         if check_out:
             mine = await identities.list_identities(self.ctx, buyer)
             identity = mine[0] if mine else await identities.add_identity(self.ctx, buyer, *PAYER)
@@ -501,7 +501,7 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
     key = proto.load_private_key(world.provider_key())
     placed = {}
     for buyer in (paid_buyer, late_buyer):
-        order = await buying.buy(world.ctx, buyer, sale.item_id, 1, f"k-{buyer}")
+        order = (await buying.buy(world.ctx, buyer, sale.item_id, 1, f"k-{buyer}")).order
         identity = await identities.add_identity(world.ctx, buyer, *PAYER)
         await checkout.check_out(
             world.ctx,

@@ -375,7 +375,7 @@ async def test_a_bad_quantity_is_refused_as_invalid(ctx: Context, web: httpx.Asy
 async def test_no_buyer_sees_another_buyers_order(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     owner, _ = await make_user(ctx, Role.BUYER)
-    theirs = await buying.buy(ctx, owner, sale.item_id, 1, "theirs")
+    theirs = (await buying.buy(ctx, owner, sale.item_id, 1, "theirs")).order
     await buyer_client(web, ctx)
     assert (await web.get(f"/orders/{theirs['order_no']}")).status_code == 404
     assert theirs["order_no"] not in (await web.get("/orders")).text
@@ -390,7 +390,7 @@ async def test_no_buyer_sees_another_buyers_order(ctx: Context, web: httpx.Async
 async def test_an_order_page_shows_its_amounts(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    mine = await buying.buy(ctx, buyer, sale.item_id, 2, "mine")
+    mine = (await buying.buy(ctx, buyer, sale.item_id, 2, "mine")).order
     page = await web.get(f"/orders/{mine['order_no']}")
     assert page.status_code == 200 and "¥198.00" in page.text and "Awaiting payment" in page.text
 
@@ -398,7 +398,7 @@ async def test_an_order_page_shows_its_amounts(ctx: Context, web: httpx.AsyncCli
 async def test_an_expired_order_says_so_and_offers_no_payment(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "late-payer")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "late-payer")).order
     base = ctx.clock
     ctx.clock = lambda: base() + timedelta(minutes=21)
     assert await order_service.expire_unpaid_orders(ctx) == 1
@@ -410,7 +410,7 @@ async def test_an_expired_order_says_so_and_offers_no_payment(ctx: Context, web:
 async def test_cancelling_an_order_returns_it_to_sale(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx, quantity=1, limit=1)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "change-of-mind")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "change-of-mind")).order
     answer = await web.post(f"/orders/{order['order_no']}/cancel", data={"csrf_token": CSRF})
     assert answer.status_code == 303
     assert "Cancelled" in (await web.get("/orders")).text
@@ -431,7 +431,7 @@ async def test_the_pay_button_redirects_to_the_payment_page(
     monkeypatch.setitem(sys.modules, "flashport.services.payments.settlement", fake)
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "pay-me")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "pay-me")).order
     assert (await web.post(f"/orders/{order['order_no']}/pay")).status_code == 403
     answer = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
     assert answer.status_code == 303
@@ -442,7 +442,7 @@ async def test_the_pay_button_redirects_to_the_payment_page(
 async def test_a_paid_order_shows_paid(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "paid")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "paid")).order
     async with ctx.transaction() as tx:
         paid = orders.update().where(orders.c.order_no == order["order_no"])
         await tx.conn.execute(paid.values(status="paid", paid_at=tx.now))
@@ -534,7 +534,7 @@ async def test_a_pending_order_offers_checkout_and_no_pay_button_before_it(
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
     await identities.add_identity(ctx, buyer, *LI_NA)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "check-me-out")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "check-me-out")).order
     listed = (await web.get("/orders")).text
     assert f'href="/orders/{order["order_no"]}#checkout"' in listed and "Check out" in listed
     assert "Complete checkout to pay" in listed and "data-pay-button" not in listed
@@ -556,7 +556,7 @@ async def test_a_bad_id_number_is_shown_beside_its_field_and_never_sent_back(
 ) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "typo")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "typo")).order
     mistyped = "110105199003070026"  # the check digit does not match
     answer = await web.post(
         f"/orders/{order['order_no']}/checkout",
@@ -586,7 +586,7 @@ async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay
     sale = await make_sale(ctx, price_fen=45_000, original_fen=90_000)
     await taxed_as(ctx, sale.item_id, "consumption_tax")
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 2, "cosmetics")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 2, "cosmetics")).order
     answer = await web.post(f"/orders/{order['order_no']}/checkout", data=new_identity())
     assert answer.status_code == 303 and answer.headers["location"] == f"/orders/{order['order_no']}#payment"
     stored = await checkout.get_checkout(ctx, buyer, order["order_no"])
@@ -629,13 +629,13 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
     buyer = await buyer_client(web, ctx)
     person = await identities.add_identity(ctx, buyer, *LI_NA)
     big = await make_sale(ctx, price_fen=300_000, original_fen=600_000)
-    too_much = await buying.buy(ctx, buyer, big.item_id, 2, "over-the-limit")
+    too_much = (await buying.buy(ctx, buyer, big.item_id, 2, "over-the-limit")).order
     refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person.id))
     assert refused.status_code == 409
     assert "over the cross-border limit for one order" in refused.text and "¥5,000.00" in refused.text
     assert "buy fewer units" in refused.text and await checked_out_at(ctx, too_much["order_no"]) is None
     sale = await make_sale(ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "paying")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "paying")).order
     assert (
         await web.post(f"/orders/{order['order_no']}/checkout", data=checkout_form(person.id))
     ).is_redirect
@@ -656,7 +656,7 @@ async def test_paying_before_checkout_leads_back_to_the_checkout_form(
 ) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "too-soon")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "too-soon")).order
     answer = await web.post(f"/orders/{order['order_no']}/pay", data={"csrf_token": CSRF})
     assert answer.status_code == 303 and answer.headers["location"] == f"/orders/{order['order_no']}#checkout"
     page = (await web.get(f"/orders/{order['order_no']}")).text
@@ -670,7 +670,7 @@ async def test_paying_before_checkout_leads_back_to_the_checkout_form(
 async def test_checkout_needs_the_csrf_token(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     buyer = await buyer_client(web, ctx)
-    order = await buying.buy(ctx, buyer, sale.item_id, 1, "forged")
+    order = (await buying.buy(ctx, buyer, sale.item_id, 1, "forged")).order
     form = {k: v for k, v in new_identity().items() if k != "csrf_token"}
     assert (await web.post(f"/orders/{order['order_no']}/checkout", data=form)).status_code == 403
     forged = {**form, "csrf_token": "guess"}
@@ -682,7 +682,7 @@ async def test_checkout_needs_the_csrf_token(ctx: Context, web: httpx.AsyncClien
 async def test_no_buyer_can_check_out_another_buyers_order(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     owner, _ = await make_user(ctx, Role.BUYER)
-    theirs = await buying.buy(ctx, owner, sale.item_id, 1, "not-yours")
+    theirs = (await buying.buy(ctx, owner, sale.item_id, 1, "not-yours")).order
     intruder = await buyer_client(web, ctx)
     mine = await identities.add_identity(ctx, intruder, *LI_NA)
     picked = await web.post(f"/orders/{theirs['order_no']}/checkout", data=checkout_form(mine.id))

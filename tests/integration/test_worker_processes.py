@@ -132,7 +132,7 @@ async def _place_orders_at_one_instant(
         )
     finally:
         ctx.clock = original
-    assert all(order["status"] == "pending_payment" for order in placed)
+    assert all(purchase.order["status"] == "pending_payment" for purchase in placed)
     return instant + timedelta(seconds=PAYMENT_WINDOW_SECONDS)
 
 

@@ -1,6 +1,9 @@
-"""One JSON error shape for every failure, and the one place where domain errors become HTTP status codes.
+"""The API's exception handlers: one JSON error shape for every failure,
 
 {"code": "sold_out", "message": "this item is sold out", "details": [{"field": ..., "message": ...}]}
+
+Which status and headers a domain error gets is decided in :mod:`flashport.http_errors`, shared with the
+buy lanes and the storefront; this module renders that decision with FastAPI and documents it in OpenAPI.
 """
 
 from __future__ import annotations
@@ -15,39 +18,10 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flashport.domain.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    ServiceUnavailable,
-    Unauthenticated,
-)
+from flashport.domain.errors import DomainError, FieldProblem
+from flashport.http_errors import HTTP_CODES, answer_for, error_body
 
 log = logging.getLogger(__name__)
-
-STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
-    (InvalidInput, 422),
-    (NotFound, 404),
-    (Conflict, 409),
-    (Unauthenticated, 401),
-    (Forbidden, 403),
-    (RateLimited, 429),
-    (ServiceUnavailable, 503),
-]
-
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-}
 
 
 class ErrorDetail(BaseModel):
@@ -76,43 +50,28 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 
 
-def _body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or []}
-
-
-def status_for(exc: DomainError) -> int:
-    for cls, status in STATUS_BY_ERROR:
-        if isinstance(exc, cls):
-            return status
-    return 400
-
-
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    status = status_for(exc)
-    headers: dict[str, str] = {}
-    if isinstance(exc, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
-    details = [{"field": d.field, "message": d.message} for d in exc.details]
-    return JSONResponse(_body(exc.code, exc.message, details), status_code=status, headers=headers)
+    answer = answer_for(exc)
+    return JSONResponse(answer.body(), status_code=answer.status, headers=dict(answer.headers))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body", "message": err["msg"]}
+        FieldProblem(".".join(str(p) for p in err["loc"] if p != "body") or "body", err["msg"])
         for err in exc.errors()
     ]
-    return JSONResponse(_body("validation_error", "the request has invalid fields", details), status_code=422)
+    return JSONResponse(
+        error_body("validation_error", "the request has invalid fields", details), status_code=422
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return JSONResponse(_body(code, message), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -120,7 +79,7 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     # rolled back, so nothing is half-written; say so plainly without leaking SQL.
     log.warning("integrity error: %s", exc)
     return JSONResponse(
-        _body("constraint_violation", "the change conflicts with existing data; nothing was saved"),
+        error_body("constraint_violation", "the change conflicts with existing data; nothing was saved"),
         status_code=409,
     )
 

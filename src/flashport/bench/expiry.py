@@ -95,7 +95,7 @@ async def _place_orders(ctx: Context, item_id: int, buyer_ids: list[int], run_id
         placed = await asyncio.gather(
             *(buying.buy(ctx, b, item_id, 1, f"exp-{run_id}-{first + n}") for n, b in enumerate(chunk))
         )
-        last = max(last, *(order["payment_deadline"] for order in placed))
+        last = max(last, *(purchase.order["payment_deadline"] for purchase in placed))
     return last
 
 

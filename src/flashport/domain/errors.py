@@ -1,5 +1,5 @@
-"""Domain errors. Each carries a machine-readable ``code``; the API maps the class to a status code in
-one place (``flashport.api.errors``), so services and the domain never speak HTTP."""
+"""Domain errors. Each carries a machine-readable ``code``; the class is mapped to an HTTP status in
+one place (``flashport.http_errors``), so services and the domain never speak HTTP."""
 
 from __future__ import annotations
 

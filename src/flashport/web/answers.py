@@ -9,8 +9,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
+from flashport.http_errors import status_for
 from flashport.web import session as sessions
 from flashport.web.formatting import iso_ms
 from flashport.web.session import WebSession

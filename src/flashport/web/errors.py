@@ -1,7 +1,7 @@
 """The storefront's one place where domain errors become answers: a page for people, JSON for scripts.
 
-Status codes come from the API's mapping (:func:`flashport.api.errors.status_for`), so the storefront
-and the API never disagree about what an error means.
+Status codes come from the mapping the API uses too (:func:`flashport.http_errors.status_for`), so the
+storefront and the API never disagree about what an error means.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError, Unauthenticated
+from flashport.http_errors import status_for
 from flashport.web import answers
 
 TITLES = {

@@ -4,9 +4,10 @@
 Why: on this 2-core machine uvicorn's ASGI machinery (a scope, a cycle, an event and a task per
 request, the message dicts, the middleware stack) cost more CPU than the purchase itself; a plain
 ``GET /livez`` through it ran at about 5,200 requests/s while a bare httptools protocol on the same
-loop answered 27,000/s. The edge parses with the same parser (httptools) and calls the same service
-as the ASGI lanes (:func:`flashport.services.sales.buying.buy`, with the checks of ``fast_lane``), so the
-answers are the same bytes of JSON; only the HTTP plumbing is thinner.
+loop answered 27,000/s. The edge parses with the same parser (httptools) and answers through the same
+function as the ASGI lanes (:func:`flashport.api.buy.answer.answer_purchase`: the one request reader,
+the service, the one error mapping), so the answers are the same bytes of JSON; only the HTTP plumbing
+is thinner. What it needs from uvicorn's internals goes through ``uvicorn_glue``.
 
 Handing off: the first request on a connection that is not a purchase (a page, a login, an order
 lookup) makes the edge rebuild that request's head, replay it and its body to a fresh uvicorn
@@ -19,35 +20,33 @@ is on (the default).
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections import deque
 from http import HTTPStatus
 from typing import Any, NamedTuple, cast
 
 import httptools
-import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from flashport.api.buy.fast_lane import MAX_BODY, buyer_of, error_body, error_headers, quantity_of
-from flashport.api.errors import status_for
-from flashport.domain.errors import DomainError, InvalidInput
-from flashport.services.sales import buying
-
-log = logging.getLogger(__name__)
+from flashport.api.buy.answer import Answer, answer_purchase, refusal
+from flashport.api.buy.request import MAX_BODY
+from flashport.api.buy.uvicorn_glue import UvicornSeat
+from flashport.http_errors import ErrorAnswer
 
 CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service context (lifespan state)
-BUY_URL = re.compile(rb"^/api/v1/sale-items/(\d{1,18})/buy(?:\?.*)?$")
+# Any one path segment without a percent sign: what it must hold is request.py's to say. A path with
+# percent-escapes goes to uvicorn, which decodes it, and so to the fast lane (or the route): the same
+# reader, on the same decoded path as they see.
+BUY_URL = re.compile(rb"^/api/v1/sale-items/([^/?%]+)/buy(?:\?.*)?$")
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 MAX_PIPELINED = 32  # purchases held per connection before we stop reading from it
-INTERNAL_ERROR = (
-    b'{"code":"internal_error","message":"something went wrong; retry with the same key","details":[]}'
-)
+BAD_REQUEST = refusal(ErrorAnswer(400, "bad_request", "malformed HTTP request"))
 _JSON_HEAD = b"\r\ncontent-type: application/json\r\ncontent-length: "
 
 
-class Purchase(NamedTuple):
-    item_id: int
+class Received(NamedTuple):
+    """A purchase request as read off the wire, waiting its turn to be answered."""
+
+    item_id: bytes  # the path segment, as sent
     authorization: bytes | None
     key: bytes | None
     body: bytes
@@ -65,16 +64,12 @@ class BuyEdge(asyncio.Protocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        if not config.loaded:
-            config.load()
-        self._config = config
-        self._server_state = server_state
-        self._app_state = app_state
-        self._loop = _loop or asyncio.get_event_loop()
-        self._ctx = app_state.get(CONTEXT_KEY)
+        self._uv = UvicornSeat(config, server_state, app_state, _loop)
+        self._loop = self._uv.loop
+        self._ctx = self._uv.lifespan_value(CONTEXT_KEY)
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
-        self._waiting: deque[Purchase] = deque()  # purchases received, not yet answered
+        self._waiting: deque[Received] = deque()  # purchases received, not yet answered
         self._serving = False
         self._closing = False  # close once the purchases in hand are answered
         self._reading_paused = False
@@ -82,7 +77,7 @@ class BuyEdge(asyncio.Protocol):
         # Hand-off to uvicorn: the rebuilt bytes its protocol has yet to see (None: no hand-off begun),
         # the protocol once made, and whether the transport already delivers to it directly.
         self._replay: list[bytes] | None = None
-        self._successor: HttpToolsProtocol | None = None
+        self._successor: asyncio.Protocol | None = None
         self._handed_off = False
         self._in_message = False  # between on_message_begin and on_message_complete
         self._owe_continue = False  # a "100 Continue" to send once the purchases ahead are answered
@@ -90,7 +85,7 @@ class BuyEdge(asyncio.Protocol):
         # The request being parsed.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._item_id: int | None = None
+        self._item_id: bytes | None = None
         self._authorization: bytes | None = None
         self._key: bytes | None = None
         self._chunked = False
@@ -102,14 +97,14 @@ class BuyEdge(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
-        self._server_state.connections.add(self)
+        self._uv.join(self)
         if self._ctx is None:  # no lifespan context (lifespan off): let uvicorn serve everything
             self._replay = []
             self._hand_off()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        self._server_state.connections.discard(self)
+        self._uv.leave(self)
         self._cancel_idle()
         self._waiting.clear()
         if self._successor is not None:  # made, but the transport still delivered to us
@@ -186,7 +181,7 @@ class BuyEdge(asyncio.Protocol):
         if self._replay is None and parser.get_method() == b"POST":
             match = BUY_URL.match(self._url)
             if match is not None:
-                self._item_id = int(match.group(1))
+                self._item_id = match.group(1)
                 if self._expect_continue:
                     if self._serving or self._waiting:
                         self._owe_continue = True  # after the answers ahead of it, in order
@@ -218,7 +213,7 @@ class BuyEdge(asyncio.Protocol):
                 self._forward(b"0\r\n\r\n")
             return
         self._waiting.append(
-            Purchase(
+            Received(
                 self._item_id,
                 self._authorization,
                 self._key,
@@ -255,46 +250,28 @@ class BuyEdge(asyncio.Protocol):
                 self._arm_idle()
             return
         self._serving = True
-        task = self._loop.create_task(self._answer(self._waiting.popleft()))
-        tasks = self._server_state.tasks  # uvicorn waits for these on a graceful stop
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        self._uv.track(self._loop.create_task(self._answer(self._waiting.popleft())))
 
-    async def _answer(self, purchase: Purchase) -> None:
-        try:
-            status, payload, extra = await self._decide(purchase)
-            body = orjson.dumps(payload, option=orjson.OPT_UTC_Z)
-        except Exception:
-            log.exception("purchase of item %s failed", purchase.item_id)
-            status, extra = 500, []
-            body = INTERNAL_ERROR
-        try:
-            self._write(status, body, extra, purchase.keep_alive)
-            self._server_state.total_requests += 1
-        finally:
-            self._serve_next()
-
-    async def _decide(self, purchase: Purchase) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    async def _answer(self, purchase: Received) -> None:
         ctx = self._ctx
         assert ctx is not None  # without one, connection_made handed the connection off
         try:
-            who = buyer_of(ctx, purchase.authorization)  # who asks first, as the ASGI lanes do
-            if purchase.too_large:
-                raise InvalidInput("request body too large", code="payload_too_large")
-            quantity = quantity_of(purchase.body)
-            key = purchase.key.decode("latin-1") if purchase.key is not None else None
-            order = await buying.buy(ctx, who, purchase.item_id, quantity, key)
-        except DomainError as exc:
-            return status_for(exc), error_body(exc), error_headers(exc)
-        return (201 if order.pop("created") else 200), order, []
+            answer = await answer_purchase(
+                ctx, purchase.item_id, purchase.authorization, purchase.key, purchase.body, purchase.too_large
+            )
+            self._write(answer, purchase.keep_alive)
+            self._uv.count_request()
+        finally:
+            self._serve_next()
 
-    def _write(self, status: int, body: bytes, extra: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
+    def _write(self, answer: Answer, keep_alive: bool) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        status, body = answer.status, answer.body
         parts = [b"HTTP/1.1 %d %b%b%d\r\n" % (status, REASONS.get(status, b""), _JSON_HEAD, len(body))]
-        for name, value in extra:
-            parts += (name, b": ", value, b"\r\n")
+        for name, value in answer.headers:
+            parts += (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
         if not keep_alive or self._closing:
             parts.append(b"connection: close\r\n")
             self._closing = True
@@ -326,17 +303,12 @@ class BuyEdge(asyncio.Protocol):
         if self._successor is None:
             if self._serving or self._waiting or self._closing:
                 return
-            self._server_state.connections.discard(self)
+            self._uv.leave(self)
             self._cancel_idle()
             if self._reading_paused:  # uvicorn's protocol would never know to resume
                 self._reading_paused = False
                 self._transport.resume_reading()
-            self._successor = HttpToolsProtocol(
-                config=self._config,
-                server_state=self._server_state,
-                app_state=self._app_state,
-                _loop=self._loop,
-            )
+            self._successor = self._uv.successor()
             self._successor.connection_made(self._transport)
             replay, self._replay = b"".join(self._replay or ()), []
             if replay:
@@ -350,12 +322,11 @@ class BuyEdge(asyncio.Protocol):
     def _bad_request(self) -> None:
         if self._transport is None:
             return
-        problem = InvalidInput("malformed HTTP request", code="bad_request")
-        self._write(400, orjson.dumps(error_body(problem)), [], keep_alive=False)
+        self._write(BAD_REQUEST, keep_alive=False)
         self._transport.close()
 
     def _arm_idle(self) -> None:
-        self._idle = self._loop.call_later(self._config.timeout_keep_alive, self._close_idle)
+        self._idle = self._loop.call_later(self._uv.keep_alive_timeout, self._close_idle)
 
     def _cancel_idle(self) -> None:
         if self._idle is not None:

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from flashport.api.buy.answer import answer_purchase
+from flashport.api.buy.asgi import buy_headers, read_body
+from flashport.api.buy.request import MAX_ITEM_ID
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.orders import MAX_UNITS_PER_ORDER
 from flashport.services.context import Context
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders.views import OrderView
-from flashport.services.sales import buying
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 
 class BuyIn(BaseModel):
-    quantity: int = Field(1, description="units to buy, at most the item's per-buyer limit")
+    """The buy request's body, for OpenAPI only: ``api/buy/request.py`` reads the bytes."""
+
+    quantity: int = Field(
+        1, ge=1, le=MAX_UNITS_PER_ORDER, description="units to buy, at most the item's per-buyer limit"
+    )
 
 
 class OrderLineOut(BaseModel):
@@ -59,6 +67,37 @@ class OrderOut(BaseModel):
     )
 
 
+def _buy_doc() -> dict[str, Any]:
+    """The buy route's OpenAPI, written out: the handler declares no parameters, because it reads the
+    raw request through the same reader as the other two lanes (``api/buy/request.py``)."""
+    doc = roles_doc(Role.BUYER, errors=(404, 409, 422, 503))
+    retry = "The same order again: a retry with the same Idempotency-Key"
+    doc["responses"][200] = {"model": OrderOut, "description": retry}
+    doc["openapi_extra"] |= {
+        "security": [{"HTTPBearer": []}],
+        "parameters": [
+            {
+                "name": "item_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ITEM_ID},
+            },
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "description": "one per purchase (e.g. a UUID); a retry sends the same one",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]+$"},
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BuyIn.model_json_schema()}},
+        },
+    }
+    return doc
+
+
 @router.post(
     "/sale-items/{item_id}/buy",
     status_code=201,
@@ -66,24 +105,18 @@ class OrderOut(BaseModel):
     summary="Buy units of a live sale item",
     description="Reserves the units and creates an order that must be paid before `payment_deadline`. "
     "The `Idempotency-Key` header is required: repeating a request with the same key returns the same "
-    "order (200) and never reserves twice. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, "
-    "`sale_ended` (409); `invalid_quantity`, `idempotency_key_required`, `idempotency_key_reused` (422); "
-    "`sale_item_not_found` (404); `stock_engine_unavailable`, `order_not_saved` (503).",
-    **roles_doc(Role.BUYER, errors=(404, 409, 422, 503)),
+    "order (200) and never reserves twice. The body is a JSON object; `quantity`, 1 when absent, must "
+    "be a JSON integer. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended` (409); "
+    "`validation_error`, `payload_too_large`, `invalid_quantity`, `idempotency_key_required`, "
+    "`invalid_idempotency_key`, `idempotency_key_reused` (422); `sale_item_not_found` (404); "
+    "`stock_engine_unavailable`, `order_not_saved` (503).",
+    **_buy_doc(),
 )
-async def buy(
-    item_id: int,
-    response: Response,
-    body: BuyIn | None = None,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
-    who: Principal = BuyerOnly,
-    ctx: Context = Depends(get_ctx),
-) -> dict[str, object]:
-    quantity = body.quantity if body is not None else 1
-    order = await buying.buy(ctx, who.user_id, item_id, quantity, idempotency_key)
-    if not order.pop("created"):
-        response.status_code = 200
-    return order
+async def buy(request: Request, ctx: Context = Depends(get_ctx)) -> Response:
+    authorization, key = buy_headers(request.scope["headers"])
+    body, too_large = await read_body(request.receive)
+    answer = await answer_purchase(ctx, request.path_params["item_id"], authorization, key, body, too_large)
+    return Response(answer.body, answer.status, dict(answer.headers), media_type="application/json")
 
 
 @router.get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from flashport.adapters.db import orders_repo
@@ -30,6 +31,15 @@ REJECTIONS = {
     RejectReason.ENDED: (Conflict, "this sale has ended"),
     RejectReason.UNKNOWN_ITEM: (NotFound, "no such sale item"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """What :func:`buy` answers: the committed order, and whether this call created it (``False``: an
+    earlier request with the same idempotency key did, and this is that order again)."""
+
+    order: dict[str, Any]  # the order as ``orders.lifecycle.order_view`` shows it
+    created: bool
 
 
 def rejection(reason: RejectReason) -> Exception:
@@ -90,8 +100,9 @@ class BuyPath:
             self._answers.popitem(last=False)
 
 
-async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None) -> dict[str, Any]:
-    """Reserve ``quantity`` units of a sale item for a buyer and return the committed order."""
+async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None) -> Purchase:
+    """Reserve ``quantity`` units of a sale item for a buyer and return the committed order; a repeat
+    with the same ``key`` returns the order the first call made and reserves nothing."""
     path = ctx.buy_path
     if path is None:
         raise ServiceUnavailable("buying is not enabled in this process", code="buying_disabled")
@@ -124,10 +135,10 @@ async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str
     if placement.remaining == 0:
         path.board.mark(item_id)
     path.remember(buyer_id, key, draft.id)
-    return {"created": True, **_view_of_draft(draft)}
+    return Purchase(_view_of_draft(draft), created=True)
 
 
-async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> dict[str, Any]:
+async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> Purchase:
     """The order an earlier request with the same key created. With Redis, that request may still be
     group-committing in another process, so wait briefly for its row to appear."""
     from flashport.services.orders.lifecycle import order_view
@@ -137,7 +148,7 @@ async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) ->
             order = await orders_repo.load_order(conn, order_id)
         if order is not None:
             check_same_request(order["sale_item_id"], order["quantity"], item_id, quantity)
-            return {"created": False, **order_view(order)}
+            return Purchase(order_view(order), created=False)
         await asyncio.sleep(0.1)
     raise Conflict(
         "an earlier request with this Idempotency-Key is still being processed; retry shortly",

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
+from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
 from flashport.web import answers, guard
 from flashport.web.errors import WebRoute

@@ -11,9 +11,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.api.errors import status_for
 from flashport.domain.errors import DomainError
 from flashport.domain.limits import china_date
+from flashport.http_errors import status_for
 from flashport.services.accounts import identities
 from flashport.web import answers, forms, guard
 from flashport.web.errors import WebRoute

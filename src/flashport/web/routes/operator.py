@@ -15,10 +15,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.api.errors import status_for
 from flashport.domain.accounts import Role
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import DomainError, Forbidden, InvalidInput
+from flashport.http_errors import status_for
 from flashport.services.customs import operator
 from flashport.web import answers, forms, guard
 from flashport.web.errors import WebRoute

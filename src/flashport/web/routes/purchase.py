@@ -29,17 +29,16 @@ async def buy(request: Request, item_id: Id) -> Response:
     buyer_id = guard.buyer(session)
     try:
         quantity, key = _quantity(form), str(form.get("idempotency_key", "")) or None
-        order = await buying.buy(service_context(request), buyer_id, item_id, quantity, key)
+        purchase = await buying.buy(service_context(request), buyer_id, item_id, quantity, key)
     except DomainError as exc:
         return answers.refusal(request, session, exc, f"/items/{item_id}")
-    reserved = (
-        f"Reserved! Order {order['order_no']} is yours once paid: check out and pay before its timer ends."
-    )
+    order_no = purchase.order["order_no"]
+    reserved = f"Reserved! Order {order_no} is yours once paid: check out and pay before its timer ends."
     session.flash("success", reserved)
     if not answers.wants_json(request):
         return answers.redirect(request, session, "/orders")
-    payload = {"order_no": order["order_no"], "created": order["created"], "redirect": "/orders"}
-    return answers.data(request, session, payload, status=201 if order["created"] else 200)
+    payload = {"order_no": order_no, "created": purchase.created, "redirect": "/orders"}
+    return answers.data(request, session, payload, status=201 if purchase.created else 200)
 
 
 def _quantity(form: FormData) -> int:
