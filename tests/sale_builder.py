@@ -52,4 +52,4 @@ async def make_sale(
 async def make_buyers(ctx: Context, count: int) -> list[tuple[int, str]]:
     """``count`` buyers inserted in bulk, with real tokens: (user id, token)."""
     ids = await insert_buyers(ctx, uuid.uuid4().hex[:8], count)
-    return [(i, issue_token(ctx, Principal(i, Role.BUYER))) for i in ids]
+    return [(i, issue_token(ctx.settings, Principal(i, Role.BUYER), ctx.clock())) for i in ids]

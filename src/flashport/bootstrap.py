@@ -15,7 +15,7 @@ from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
 from flashport.services.context import Context
-from flashport.services.sales.buying import BuyPath
+from flashport.services.sales.buy_path import BuyPath
 from flashport.services.sales.sold_out import SoldOutBoard
 from flashport.settings import Settings
 
@@ -71,7 +71,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         settings=settings,
         engine=engine,
         stock=stock,
-        buy_path=BuyPath(stock, board),
+        buy_path=BuyPath(stock, board, engine),
         payments=AlipayProvider(settings, payment_keys(settings)),
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
@@ -81,14 +81,10 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
 
 
 async def close_context(ctx: Context) -> None:
-    if ctx.payments is not None:
-        await ctx.payments.close()
-    if ctx.customs is not None:
-        await ctx.customs.close()
-    if ctx.logistics is not None:
-        await ctx.logistics.close()
-    if ctx.stock is not None:
-        await ctx.stock.close()
-        if isinstance(ctx.stock, RedisStockEngine):
-            await ctx.stock.redis.aclose()
+    await ctx.payments.close()
+    await ctx.customs.close()
+    await ctx.logistics.close()
+    await ctx.stock.close()
+    if isinstance(ctx.stock, RedisStockEngine):
+        await ctx.stock.redis.aclose()
     await ctx.engine.dispose()

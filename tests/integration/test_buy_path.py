@@ -300,7 +300,7 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
         pytest.skip("batching is how the Redis engine reserves")
     sale = await make_sale(buy_ctx, quantity=3, limit=1)
     [(a, _), (b, _), (c, _), (d, _)] = await make_buyers(buy_ctx, 4)
-    await buy_ctx.buy_path.terms(buy_ctx, sale.item_id)  # cached, so all five reach Redis in one turn
+    await buy_ctx.buy_path.terms(sale.item_id)  # cached, so all five reach Redis in one turn
     calls = buy_ctx.stock.reserve_calls
     answers = await asyncio.gather(
         buying.buy(buy_ctx, a, sale.item_id, 1, "same"),
@@ -338,7 +338,7 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
     stock = buy_ctx.stock
     sale = await make_sale(buy_ctx, quantity=5, limit=1)
     buyers = await make_buyers(buy_ctx, 3)
-    await buy_ctx.buy_path.terms(buy_ctx, sale.item_id)
+    await buy_ctx.buy_path.terms(sale.item_id)
     real_reserve = stock._reserve
 
     async def unreachable(**_: object) -> object:

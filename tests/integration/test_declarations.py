@@ -335,7 +335,7 @@ async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_an
     # The buyer is told, through the API and on the order page.
     async with parties.ctx.read() as conn:
         buyer_id = await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no))
-    token = issue_token(parties.ctx, Principal(buyer_id, Role.BUYER))
+    token = issue_token(parties.ctx.settings, Principal(buyer_id, Role.BUYER), parties.ctx.clock())
     mine = await parties.platform.get(
         f"/api/v1/orders/{order_no}", headers={"authorization": f"Bearer {token}"}
     )

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import cast
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flashport.services.context import Context
 from flashport.services.customs import bounded
 from flashport.settings import Settings
 
 
-def _ctx(tmp_path: Path, **settings: object) -> Context:
-    return Context(
-        settings=Settings(env="test", data_dir=tmp_path, **settings), engine=cast(AsyncEngine, None)
-    )  # type: ignore[arg-type]
+def _settings(tmp_path: Path, **changes: object) -> Settings:
+    return Settings(env="test", data_dir=tmp_path, **changes)  # type: ignore[arg-type]
 
 
 async def test_at_most_the_configured_number_run_at_once_and_a_failure_stops_no_other(tmp_path: Path) -> None:
-    ctx = _ctx(tmp_path, database_url="postgresql://x@127.0.0.1/x", customs_concurrency=3)
+    settings = _settings(tmp_path, database_url="postgresql://x@127.0.0.1/x", customs_concurrency=3)
     running = peak = 0
 
     async def job(n: int) -> int:
@@ -34,10 +29,10 @@ async def test_at_most_the_configured_number_run_at_once_and_a_failure_stops_no_
             raise RuntimeError("an unexpected failure of one declaration")
         return 1
 
-    assert await bounded.each(ctx, range(10), job, "testing") == 9
+    assert await bounded.each(settings, range(10), job, "testing") == 9
     assert peak == 3
 
 
 @pytest.mark.parametrize(("url", "expected"), [(None, 1), ("postgresql://x@127.0.0.1/x", 8)])
 def test_sqlite_moves_one_declaration_at_a_time(tmp_path: Path, url: str | None, expected: int) -> None:
-    assert bounded.concurrency(_ctx(tmp_path, database_url=url)) == expected
+    assert bounded.concurrency(_settings(tmp_path, database_url=url)) == expected

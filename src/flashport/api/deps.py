@@ -29,7 +29,8 @@ async def principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
-    return verify_token(request.app.state.ctx, credentials.credentials)
+    ctx = request.app.state.ctx
+    return verify_token(ctx.settings, credentials.credentials, ctx.clock())
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:

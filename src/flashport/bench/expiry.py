@@ -141,7 +141,6 @@ async def _audit(ctx: Context, item_id: int) -> dict[str, int]:
                 )
             )
         ).one()
-    assert ctx.stock is not None
     counters = await ctx.stock.read_counters(item_id)
     return {
         "not_expired": int(not_expired or 0),

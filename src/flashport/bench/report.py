@@ -115,8 +115,8 @@ async def audit_sale(ctx: Context, item_id: int) -> StockAudit:
         ).one()
     # With Redis the sale_items counters are not touched on the hot path; the engine's own count is the
     # one that must match the orders. Without an engine the row's counters are that count.
-    counters = await ctx.stock.read_counters(item_id) if ctx.stock is not None else None
-    engine = ctx.stock.name if ctx.stock is not None else "sql"
+    counters = await ctx.stock.read_counters(item_id)
+    engine = ctx.stock.name
     taken = counters.taken if counters is not None else item.reserved + item.sold
     return StockAudit(item.quantity, int(count), int(units), engine, taken)
 

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.adapters.db.schema import (
     brands,
@@ -34,7 +33,7 @@ from flashport.adapters.db.schema import (
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.sales import check_price_band
 from flashport.services.accounts.tokens import issue_token
-from flashport.services.context import Context
+from flashport.services.context import Context, utc_now
 from flashport.services.sales import inventory
 from flashport.settings import Settings
 
@@ -203,7 +202,5 @@ def mint_tokens(settings: Settings, buyer_ids: Sequence[int], processes: int) ->
 
 
 def _mint_chunk(settings: Settings, buyer_ids: list[int]) -> list[str]:
-    # issue_token reads only the settings and the clock. No engine: building one has side effects (SQLite
-    # creates its directory), and should issue_token ever need the database this fails loudly.
-    ctx = Context(settings=settings, engine=cast(AsyncEngine, None))
-    return [issue_token(ctx, Principal(buyer_id, Role.BUYER)) for buyer_id in buyer_ids]
+    now = utc_now()
+    return [issue_token(settings, Principal(buyer_id, Role.BUYER), now) for buyer_id in buyer_ids]

@@ -1,4 +1,6 @@
-"""What every service function needs, built once by the app factory / CLI and passed in."""
+"""What every service function needs, built once per process by :mod:`flashport.bootstrap` and passed
+in: settings, the database, the clock and the ports to the outside systems. Every port is always there
+(a real adapter or a sandbox's, chosen by settings), so no service checks for one at run time."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
-    from flashport.services.sales.buying import BuyPath
+    from flashport.services.sales.buy_path import BuyPath
 
 
 def utc_now() -> datetime:
@@ -46,16 +48,21 @@ class Tx:
 
 @dataclass
 class Context:
+    """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
+    ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
+    window; the simulator in the demo) and ``logistics`` (the carrier). ``customs_signer`` alone is
+    loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
+
     settings: Settings
     engine: AsyncEngine
+    stock: StockEngine
+    buy_path: BuyPath
+    payments: PaymentProvider
+    vault: IdentityVault
+    customs: CustomsGateway
+    logistics: LogisticsProvider
     clock: Callable[[], datetime] = utc_now
-    stock: StockEngine | None = None  # None only in tests that never touch stock
-    buy_path: BuyPath | None = None
-    payments: PaymentProvider | None = None
-    vault: IdentityVault | None = None
-    customs: CustomsGateway | None = None  # the single window (the simulator in the demo)
-    logistics: LogisticsProvider | None = None
-    customs_signer: Signer | None = None  # signs the inventory lists (CEB621); loaded on first use
+    customs_signer: Signer | None = None
 
     @property
     def policy(self) -> SalePolicy:

@@ -18,14 +18,11 @@ import abc
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.domain.orders import OrderDraft, RejectReason
-
-if TYPE_CHECKING:
-    from flashport.services.context import Context
 
 
 class PlacementKind(enum.Enum):
@@ -83,7 +80,7 @@ class StockEngine(abc.ABC):
         """Units still for sale per item."""
 
     @abc.abstractmethod
-    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+    async def sync_items(self, item_ids: Sequence[int]) -> None:
         """Learn created/changed/cancelled items from the database (after their transaction commits)."""
 
     @abc.abstractmethod

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -34,9 +34,6 @@ from flashport.adapters.stock.interface import Counters, Placement, PlacementKin
 from flashport.adapters.stock.restock import RestockListener
 from flashport.domain.errors import ServiceUnavailable
 from flashport.domain.orders import OrderDraft, RejectReason
-
-if TYPE_CHECKING:
-    from flashport.services.context import Context
 
 log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).parent
@@ -291,7 +288,7 @@ class RedisStockEngine(StockEngine):
             result[item_id] = max(0, int(quantity or 0) - int(taken_units or 0))
         return result
 
-    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+    async def sync_items(self, item_ids: Sequence[int]) -> None:
         async with reading(self._engine) as conn:
             truth = await orders_repo.taken_truth(conn, item_ids)
             for item_id in item_ids:

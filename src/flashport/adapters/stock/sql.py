@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,9 +24,6 @@ from flashport.adapters.db.schema import buyer_item_units, sale_events, sale_ite
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.domain.orders import OrderDraft, RejectReason, sale_window_reason
-
-if TYPE_CHECKING:
-    from flashport.services.context import Context
 
 
 class SqlStockEngine(StockEngine):
@@ -173,7 +170,7 @@ class SqlStockEngine(StockEngine):
             )
             return {row[0]: max(0, int(row[1])) for row in rows}
 
-    async def sync_items(self, ctx: Context, item_ids: Sequence[int]) -> None:
+    async def sync_items(self, item_ids: Sequence[int]) -> None:
         return None  # the counters live in the database rows themselves
 
     async def read_counters(self, item_id: int) -> Counters | None:

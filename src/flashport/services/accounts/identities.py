@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashport.adapters.db import identities_repo
 from flashport.adapters.db.identities_repo import StoredIdentity
 from flashport.adapters.identity_vault import IdentityVault, mask_id_number
-from flashport.domain.errors import Conflict, NotFound, ServiceUnavailable
+from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.identity import check_real_name, plain_name
 from flashport.domain.limits import china_date
 from flashport.services.context import Context
@@ -58,8 +58,6 @@ def identity_view(stored: StoredIdentity) -> Identity:
 
 
 def _vault(ctx: Context) -> IdentityVault:
-    if ctx.vault is None:
-        raise ServiceUnavailable("identities cannot be stored in this process", code="identity_vault_missing")
     return ctx.vault
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -15,32 +15,31 @@ import orjson
 
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
-from flashport.services.context import Context
+from flashport.settings import Settings
 
 TOKEN_ALGORITHM = "HS256"
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
-def issue_token(ctx: Context, principal: Principal) -> str:
-    """A token naming ``principal``, valid ``token_ttl_seconds`` from the context's clock."""
-    now = ctx.clock()
+def issue_token(settings: Settings, principal: Principal, now: datetime) -> str:
+    """A token naming ``principal``, valid ``token_ttl_seconds`` from ``now``."""
     claims = {
         "sub": str(principal.user_id),
         "role": principal.role.value,
         "sup": principal.supplier_id,
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=ctx.settings.token_ttl_seconds)).timestamp()),
+        "exp": int((now + timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
     }
-    return jwt.encode(claims, ctx.settings.secret_key, algorithm=TOKEN_ALGORITHM)
+    return jwt.encode(claims, settings.secret_key, algorithm=TOKEN_ALGORITHM)
 
 
-def verify_token(ctx: Context, token: str) -> Principal:
-    """Stateless check (no database on the hot path): signature (HS256 only), expiry against the
-    context's clock, required claims. Any fault is :class:`Unauthenticated` ``invalid_token``."""
+def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
+    """Stateless check (no database on the hot path): signature (HS256 only), expiry against ``now``,
+    required claims. Any fault is :class:`Unauthenticated` ``invalid_token``."""
     try:
-        claims = _signed_claims(token, ctx.settings.secret_key)
+        claims = _signed_claims(token, settings.secret_key)
         expires = claims["exp"]
-        if not isinstance(expires, int) or isinstance(expires, bool) or expires <= ctx.clock().timestamp():
+        if not isinstance(expires, int) or isinstance(expires, bool) or expires <= now.timestamp():
             raise Unauthenticated("token is expired", code="invalid_token")
         return Principal(int(claims["sub"]), Role(claims["role"]), claims.get("sup"))
     except (binascii.Error, orjson.JSONDecodeError, UnicodeError, ValueError, KeyError, TypeError) as exc:

@@ -90,7 +90,7 @@ async def log_in(ctx: Context, *, email: str, password: str) -> AccessGrant:
         raise Unauthenticated("email or password is wrong", code="bad_credentials")
     user = found.user
     return AccessGrant(
-        access_token=issue_token(ctx, Principal(user.id, user.role, user.supplier_id)),
+        access_token=issue_token(ctx.settings, Principal(user.id, user.role, user.supplier_id), ctx.clock()),
         token_type="bearer",
         expires_in=ctx.settings.token_ttl_seconds,
         role=user.role,

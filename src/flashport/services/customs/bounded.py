@@ -9,23 +9,23 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from flashport.services.context import Context
+from flashport.settings import Settings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def concurrency(ctx: Context) -> int:
+def concurrency(settings: Settings) -> int:
     """How many declarations one worker moves at once. SQLite has one writer: one at a time there."""
-    return 1 if ctx.settings.is_sqlite else ctx.settings.customs_concurrency
+    return 1 if settings.is_sqlite else settings.customs_concurrency
 
 
-async def each(ctx: Context, items: Iterable[T], job: Callable[[T], Awaitable[int]], what: str) -> int:
+async def each(settings: Settings, items: Iterable[T], job: Callable[[T], Awaitable[int]], what: str) -> int:
     """Run ``job`` on every item, at most :func:`concurrency` at once; returns the sum of what the jobs
     return. A job that fails unexpectedly is logged and counts 0: one bad declaration does not stop
     the others (each is retried on a later pass)."""
-    gate = asyncio.Semaphore(concurrency(ctx))
+    gate = asyncio.Semaphore(concurrency(settings))
 
     async def guarded(item: T) -> int:
         async with gate:

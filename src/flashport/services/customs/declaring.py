@@ -57,7 +57,7 @@ async def declare_pending(ctx: Context, *, batch: int = 500) -> int:
             return 0
         return await _declare(ctx, item.id)
 
-    return await bounded.each(ctx, due, declare_one, "declaring")
+    return await bounded.each(ctx.settings, due, declare_one, "declaring")
 
 
 async def _claim(ctx: Context, due: Due) -> bool:

@@ -83,7 +83,6 @@ async def load(
         or o.consignee_name is None
         or o.consignee_phone is None
         or o.consignee_address is None
-        or ctx.vault is None
     ):
         raise NotDeclarable(f"order {order.order_no} has no succeeded payment or no checked-out buyer")
     buyer = Person(o.buyer_name, ctx.vault.open(o.buyer_id_cipher), o.consignee_phone)

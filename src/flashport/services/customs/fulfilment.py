@@ -31,13 +31,12 @@ async def ship_released(ctx: Context, *, batch: int = 500) -> int:
             log.warning("declaration %s released but not shipped yet: %s", declaration_id, exc)
             return 0
 
-    return await bounded.each(ctx, ids, ship_one, "shipping")
+    return await bounded.each(ctx.settings, ids, ship_one, "shipping")
 
 
 async def ship(ctx: Context, declaration_id: int) -> int:
     """Dispatch one parcel. Refuses (:class:`Conflict`) unless customs released it: no other path
     hands goods to the carrier."""
-    assert ctx.logistics is not None
     async with ctx.read() as conn:
         declaration = await declarations_repo.get(conn, declaration_id)
     order_no, logistics_no = declaration.order_no, declaration.logistics_no

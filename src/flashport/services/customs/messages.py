@@ -19,12 +19,10 @@ Party = str  # "platform", "payment" or "logistics": who declared the message
 
 
 def _seal(ctx: Context, body: bytes) -> str:
-    assert ctx.vault is not None
     return ctx.vault.seal(body.decode("utf-8"))
 
 
 def open_body(ctx: Context, message: SealedMessage) -> bytes:
-    assert ctx.vault is not None
     return ctx.vault.open(message.body_cipher).encode("utf-8")
 
 
@@ -51,7 +49,6 @@ async def send_once(
     appType 3, with ``deleting``): the stored one if an earlier attempt stored but did not finish
     sending it, else a fresh one from ``build(guid, app_type)``. Raises what the gateway raises; the
     caller retries later."""
-    assert ctx.customs is not None
     version = declaration.version
     async with ctx.read() as conn:
         stored = await customs_messages_repo.find_platform_message(

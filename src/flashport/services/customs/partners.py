@@ -35,7 +35,6 @@ IDENTITY_CHECK_FAILED = "identity_check_failed"  # the rejection's reason code, 
 
 
 async def declare_payment(ctx: Context, declaration_id: int) -> None:
-    assert ctx.payments is not None
     async with ctx.read() as conn:
         facts = await documents.load(ctx, conn, declaration_id)
     declaration, order, payment = facts.declaration, facts.order, facts.payment
@@ -68,7 +67,6 @@ async def declare_payment(ctx: Context, declaration_id: int) -> None:
 
 
 async def request_waybill(ctx: Context, declaration_id: int) -> None:
-    assert ctx.logistics is not None
     async with ctx.read() as conn:
         facts = await documents.load(ctx, conn, declaration_id)
     declaration = facts.declaration

@@ -40,7 +40,6 @@ EVENT_OF = {
 async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
     """Fetch and apply what customs sent since the last poll; returns how many receipts moved a
     declaration."""
-    assert ctx.customs is not None
     dxp_id = ctx.settings.customs_dxp_id
     async with ctx.read() as conn:
         after = await customs_receipts_repo.inbox_read_up_to(conn, dxp_id)

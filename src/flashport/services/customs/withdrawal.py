@@ -59,7 +59,7 @@ async def _withdraw(ctx: Context, declaration_id: int) -> int:
             return order_message(order, sender, app_type, guid=guid)
 
         await messages.send_once(ctx, declaration, "CEB311", build_order, deleting=True)
-    if declaration.logistics_no is not None and ctx.logistics is not None:
+    if declaration.logistics_no is not None:
         waybill = await ctx.logistics.cancel(declaration.logistics_no)
         if waybill.message:
             await messages.record(

@@ -167,7 +167,6 @@ async def _close_batch(ctx: Context, order_ids: Sequence[str], to: OrderStatus) 
 async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]) -> None:
     """Second half of a release for engines outside the database. If this fails or the process dies
     here, ``finish_interrupted_releases`` does it later; the engine's marker makes it happen once."""
-    assert ctx.stock is not None
     if not closed:
         return
     try:
@@ -190,8 +189,7 @@ async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderVi
             status = await orders_repo.status_of(conn, order_id)
         check_cancellable_by_buyer(OrderStatus(str(status)))
     view = await get_for_buyer(ctx, buyer_id, order_no)
-    if ctx.buy_path is not None:  # this process learns at once; the others by the engine's restock news
-        ctx.buy_path.board.clear(view.sale_item_id)
+    ctx.buy_path.board.clear(view.sale_item_id)  # this process at once; others by the restock news
     return view
 
 

@@ -67,7 +67,6 @@ async def record_exchange(ctx: Context, payment_id: int | None, exchange: Exchan
 
 async def refund_now(ctx: Context, refund_id: int) -> bool:
     """Send one pending refund to the provider. True when the provider confirmed it."""
-    assert ctx.payments is not None
     async with ctx.read() as conn:
         row = await refunds_repo.with_trade(conn, refund_id)
     if row is None or row.status != refunds_repo.PENDING:

@@ -4,16 +4,13 @@ made durable by group commit, and only then the answer."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from flashport.adapters.db import orders_repo
-from flashport.adapters.stock.interface import PlacementKind, StockEngine
-from flashport.domain.errors import Conflict, NotFound, ServiceUnavailable
+from flashport.adapters.stock.interface import PlacementKind
+from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.orders import (
-    ItemTerms,
     RejectReason,
     check_idempotency_key,
     check_quantity,
@@ -22,7 +19,6 @@ from flashport.domain.orders import (
     sale_window_reason,
 )
 from flashport.services.context import Context
-from flashport.services.sales.sold_out import SoldOutBoard
 
 REJECTIONS = {
     RejectReason.SOLD_OUT: (Conflict, "this item is sold out"),
@@ -47,71 +43,16 @@ def rejection(reason: RejectReason) -> Exception:
     return cls(message, code=reason.value)
 
 
-class BuyPath:
-    """Per-process state of the hot path: cached item terms, the sold-out board, recent answers."""
-
-    def __init__(
-        self,
-        stock: StockEngine,
-        board: SoldOutBoard,
-        *,
-        terms_ttl: float = 2.0,
-        remembered_answers: int = 100_000,
-    ) -> None:
-        self.stock = stock
-        self.board = board
-        self._terms_ttl = terms_ttl
-        self._terms: dict[int, tuple[float, asyncio.Future[ItemTerms | None]]] = {}
-        # (buyer, key) -> order id of purchases this process answered, so that a retry after the item
-        # sold out still gets its order back from memory.
-        self._answers: OrderedDict[tuple[int, str], str] = OrderedDict()
-        self._answers_cap = remembered_answers
-
-    async def terms(self, ctx: Context, item_id: int) -> ItemTerms | None:
-        """Item terms from memory; one database read per item per ``terms_ttl`` however many ask."""
-        cached = self._terms.get(item_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return await cached[1]
-        future: asyncio.Future[ItemTerms | None] = asyncio.get_running_loop().create_future()
-        self._terms[item_id] = (time.monotonic() + self._terms_ttl, future)
-        try:
-            async with ctx.read() as conn:
-                terms = await orders_repo.load_terms(conn, item_id)
-        except BaseException as exc:  # cancelled too: no caller may wait forever on this future
-            self._terms.pop(item_id, None)
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: the callers awaiting it get it as well
-            raise
-        # Only now, with the connection given back: the callers who came later wake up, and this one,
-        # which came first, goes on without yielding, so it reaches the stock engine ahead of them.
-        future.set_result(terms)
-        return terms
-
-    def forget_terms(self, item_ids: list[int]) -> None:
-        for item_id in item_ids:
-            self._terms.pop(item_id, None)
-
-    def recall(self, buyer_id: int, key: str) -> str | None:
-        return self._answers.get((buyer_id, key))
-
-    def remember(self, buyer_id: int, key: str, order_id: str) -> None:
-        self._answers[(buyer_id, key)] = order_id
-        if len(self._answers) > self._answers_cap:
-            self._answers.popitem(last=False)
-
-
 async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None) -> Purchase:
     """Reserve ``quantity`` units of a sale item for a buyer and return the committed order; a repeat
     with the same ``key`` returns the order the first call made and reserves nothing."""
     path = ctx.buy_path
-    if path is None:
-        raise ServiceUnavailable("buying is not enabled in this process", code="buying_disabled")
     check_quantity(quantity)
     key = check_idempotency_key(key)
     known = path.recall(buyer_id, key)
     if known is not None:
         return await _existing(ctx, known, item_id, quantity)
-    terms = await path.terms(ctx, item_id)
+    terms = await path.terms(item_id)
     if terms is None:
         raise rejection(RejectReason.UNKNOWN_ITEM)
     now = ctx.clock()

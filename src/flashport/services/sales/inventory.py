@@ -13,18 +13,12 @@ from flashport.services.context import Context
 
 
 async def remaining(ctx: Context, items: Iterable[SaleItem]) -> dict[int, int]:
-    """Units still for sale per sale item id: the stock engine's count, or, in tests that run without
-    one, what the row counters leave."""
-    rows = list(items)
-    if ctx.stock is not None:
-        return await ctx.stock.remaining([item.id for item in rows])
-    return {item.id: max(0, item.quantity - item.committed) for item in rows}
+    """Units still for sale per sale item id: the stock engine's count."""
+    return await ctx.stock.remaining([item.id for item in items])
 
 
 async def items_changed(ctx: Context, item_ids: Iterable[int]) -> None:
     """Call after the commit that created, changed, scheduled or cancelled these sale items."""
     ids = list(item_ids)
-    if ctx.stock is not None:
-        await ctx.stock.sync_items(ctx, ids)
-    if ctx.buy_path is not None:
-        ctx.buy_path.forget_terms(ids)
+    await ctx.stock.sync_items(ids)
+    ctx.buy_path.forget_terms(ids)

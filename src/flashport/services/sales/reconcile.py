@@ -69,7 +69,6 @@ async def live_item_ids(ctx: Context) -> list[int]:
 
 
 async def _reading(ctx: Context, item_ids: Sequence[int]) -> list[ItemReport]:
-    assert ctx.stock is not None
     async with ctx.read() as conn:
         truth = await orders_repo.taken_truth(conn, item_ids)
     reports = []
@@ -90,7 +89,6 @@ async def reconcile(
     ctx: Context, item_ids: Sequence[int] | None = None, *, repair: bool = False, settle: float = 2.0
 ) -> list[ItemReport]:
     """Compare (and with ``repair`` fix) the counters of the given items, by default every live one."""
-    assert ctx.stock is not None
     ids = list(item_ids) if item_ids is not None else await live_item_ids(ctx)
     first = await _reading(ctx, ids)
     if not repair or all(r.agrees for r in first):
@@ -100,7 +98,7 @@ async def reconcile(
     for before in first:
         after = second[before.item_id]
         if after.engine_taken is None:  # counters lost entirely: rebuild them from the truth
-            await ctx.stock.sync_items(ctx, [before.item_id])
+            await ctx.stock.sync_items([before.item_id])
             second[before.item_id] = replace(after, repaired_by=after.truth_taken)
             continue
         deltas = _stable_deltas(before.buyer_differences, after.buyer_differences)
