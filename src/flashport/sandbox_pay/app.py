@@ -59,7 +59,7 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
         Route("/pay/{trade_no}/decline", checkout.decline, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}/pay", conveniences.pay, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}/renotify", conveniences.renotify, methods=["POST"]),
-        Route("/sandbox/trades/{out_trade_no}/customs-fault", customs.set_fault, methods=["POST"]),
+        Route("/sandbox/trades/{out_trade_no}/customs-fault", conveniences.set_fault, methods=["POST"]),
         Route("/sandbox/trades/{out_trade_no}", conveniences.show, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from flashport.adapters.payments import alipay_protocol
+from flashport.sandbox_pay.customs import CustomsFault, invalid
 from flashport.sandbox_pay.gateway import provider_of
 from flashport.sandbox_pay.provider import SandboxProvider
 from flashport.sandbox_pay.trades import Trade
@@ -95,3 +96,27 @@ async def _view(provider: SandboxProvider, trade: Trade) -> dict[str, Any]:
     }
     # Datetimes as ISO 8601 text; everything else is already JSON.
     return json.loads(json.dumps(view, default=lambda value: value.isoformat()))
+
+
+async def set_fault(request: Request) -> JSONResponse:
+    """``POST /sandbox/trades/{out_trade_no}/customs-fault``: the trade's next payment vouchers go wrong
+    as ``customs.py`` describes."""
+    provider = provider_of(request)
+    try:
+        body = await _body(request)
+        fault = _fault(body.get("fault"))
+        trade = await provider.find(out_trade_no=request.path_params["out_trade_no"])
+        await provider.customs.set_fault(trade, fault)
+    except GatewayError as refusal:
+        return _refusal(refusal)
+    return JSONResponse({"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no, "fault": fault})
+
+
+def _fault(value: object) -> CustomsFault | None:
+    if value is None:
+        return None
+    try:
+        return CustomsFault(str(value))
+    except ValueError:
+        choices = ", ".join(f'"{fault.value}"' for fault in CustomsFault)
+        raise invalid(f"fault must be one of {choices} or null") from None

@@ -43,14 +43,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-
 from flashport.adapters.customs.gateway import CustomsGateway, CustomsRefused, CustomsUnavailable
 from flashport.ceb import AppType, Enterprise, PaymentDeclaration, Person, Sender, payment_message
 from flashport.sandbox_pay import wire
-from flashport.sandbox_pay.conveniences import _body, _refusal
-from flashport.sandbox_pay.gateway import provider_of
 from flashport.sandbox_pay.identity import check_character
 from flashport.sandbox_pay.settings import SandboxSettings
 from flashport.sandbox_pay.store import DeclarationRecord, TradeStore
@@ -178,21 +173,21 @@ class CustomsDesk:
         )
 
 
-def _invalid(message: str) -> wire.GatewayError:
+def invalid(message: str) -> wire.GatewayError:
     return business_error("ACQ.INVALID_PARAMETER", message)
 
 
 def _optional(biz: Mapping[str, str], name: str, limit: int) -> str | None:
     value = biz.get(name, "").strip()
     if len(value) > limit:
-        raise _invalid(f"{name} is longer than {limit} characters")
+        raise invalid(f"{name} is longer than {limit} characters")
     return value or None
 
 
 def _required(biz: Mapping[str, str], name: str, limit: int) -> str:
     value = _optional(biz, name, limit)
     if value is None:
-        raise _invalid(f"{name} is required")
+        raise invalid(f"{name} is required")
     return value
 
 
@@ -200,7 +195,7 @@ def parse_request(biz: Mapping[str, str]) -> DeclareRequest:
     """Raises ``ACQ.INVALID_PARAMETER`` for a missing field, or one too long for the CEB411 it feeds."""
     fen = fen_from_yuan(_required(biz, "amount", 20))
     if fen is None or fen <= 0:
-        raise _invalid("amount must be a positive amount in yuan")
+        raise invalid("amount must be a positive amount in yuan")
     split = biz.get("is_split", "").strip().upper() == "T"
     order_no = _required(biz, "sub_out_biz_no", _ORDER_NO_LIMIT) if split else None
     return DeclareRequest(
@@ -224,7 +219,7 @@ def _buyer(biz: Mapping[str, str]) -> tuple[str, str] | None:
         except ValueError:
             info = None
         if not isinstance(info, dict):
-            raise _invalid("buyer_info must be an object")
+            raise invalid("buyer_info must be an object")
         fields = {
             "buyer_name": str(info.get("buyer_name") or ""),
             "buyer_id_no": str(info.get("buyer_cert_no") or ""),
@@ -232,7 +227,7 @@ def _buyer(biz: Mapping[str, str]) -> tuple[str, str] | None:
     name, number = _optional(fields, "buyer_name", 60), _optional(fields, "buyer_id_no", 60)
     if name is None or number is None:
         if name or number:
-            raise _invalid("the buyer needs both a name and an ID number")
+            raise invalid("the buyer needs both a name and an ID number")
         return None
     return name, number.upper()
 
@@ -244,7 +239,7 @@ def _same_request(
     for previous in earlier:
         if previous.out_request_no == request.out_request_no:
             if (previous.order_no, previous.amount_fen) != (order_no, request.amount_fen):
-                raise _invalid("out_request_no was used for another declaration")
+                raise invalid("out_request_no was used for another declaration")
             return previous
     return None
 
@@ -254,7 +249,7 @@ def order_no_of(trade: Trade) -> str:
     match = _ATTEMPT_SUFFIX.fullmatch(trade.out_trade_no)
     order_no = match["order_no"] if match else trade.out_trade_no
     if len(order_no) > _ORDER_NO_LIMIT:
-        raise _invalid(
+        raise invalid(
             f"out_trade_no is too long for customs' orderNo: give order_no (at most {_ORDER_NO_LIMIT})"
         )
     return order_no
@@ -267,9 +262,9 @@ def require_declarable(trade: Trade, request: DeclareRequest) -> None:
     if trade.status not in (TradeStatus.TRADE_SUCCESS, TradeStatus.TRADE_FINISHED):
         raise business_error("ACQ.TRADE_STATUS_ERROR", "the trade was refunded in full and is closed")
     if request.amount_fen > trade.total_fen:
-        raise _invalid("amount exceeds the amount paid")
+        raise invalid("amount exceeds the amount paid")
     if not request.split and request.amount_fen != trade.total_fen:
-        raise _invalid("without is_split the whole payment is declared: amount must equal the amount paid")
+        raise invalid("without is_split the whole payment is declared: amount must equal the amount paid")
 
 
 def payer_of(trade: Trade, fault: CustomsFault | None) -> Person:
@@ -295,26 +290,3 @@ def identity_check(buyer: tuple[str, str] | None, payer: Person) -> str | None:
 def new_declare_no(now: datetime) -> str:
     """20 digits: the day in China and 12 random digits."""
     return f"{now.astimezone(CHINA_STANDARD_TIME):%Y%m%d}{secrets.randbelow(10**12):012d}"
-
-
-async def set_fault(request: Request) -> JSONResponse:
-    """``POST /sandbox/trades/{out_trade_no}/customs-fault``: sandbox-only, unsigned (see conveniences)."""
-    provider = provider_of(request)
-    try:
-        body = await _body(request)
-        fault = _fault(body.get("fault"))
-        trade = await provider.find(out_trade_no=request.path_params["out_trade_no"])
-        await provider.customs.set_fault(trade, fault)
-    except wire.GatewayError as refusal:
-        return _refusal(refusal)
-    return JSONResponse({"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no, "fault": fault})
-
-
-def _fault(value: object) -> CustomsFault | None:
-    if value is None:
-        return None
-    try:
-        return CustomsFault(str(value))
-    except ValueError:
-        choices = ", ".join(f'"{fault.value}"' for fault in CustomsFault)
-        raise _invalid(f"fault must be one of {choices} or null") from None

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flashport.adapters.payments import alipay_protocol
 from flashport.sandbox_pay import wire
+from flashport.sandbox_pay.customs import CustomsDesk
 from flashport.sandbox_pay.delivery_queue import Delivery, DeliveryQueue
 from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.keys import SandboxKeys
@@ -38,9 +39,6 @@ PAYER_NOT_BUYER = "ACQ.PAYER_NOT_SPECIFIED_BUYER"
 PAYER_NOT_BUYER_MESSAGE = (
     "Only the buyer named on this order can pay it: the payer's name and ID number must be the buyer's."
 )
-
-if TYPE_CHECKING:  # customs.py imports the HTTP layer, which imports this module
-    from flashport.sandbox_pay.customs import CustomsDesk
 
 
 class SandboxProvider:
