@@ -72,6 +72,7 @@ class PipelineRun:
     seconds: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
     stuck: list[str] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)  # every child's process id, by name
 
     @property
     def passed(self) -> bool:
@@ -177,7 +178,10 @@ async def _drive_with(
     stuck = await db.stuck(ctx, item_id) if timed_out else []
     series = stage_series(events, run.zero)
     engine = ctx.stock.name if ctx.stock is not None else "sql"
-    return PipelineRun(run_id, options, run_dir, engine, run, checks, cpu, series, seconds, timed_out, stuck)
+    pids = {c.name: c.process.pid for c in children.started}
+    return PipelineRun(
+        run_id, options, run_dir, engine, run, checks, cpu, series, seconds, timed_out, stuck, pids
+    )
 
 
 async def _buy(

@@ -55,10 +55,10 @@ def scratch_space(settings: Settings) -> Iterator[Settings]:
         yield scratch
     finally:
         asyncio.run(_admin(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        _drop_prefix(redis_url, prefix)
+        drop_prefix(redis_url, prefix)
 
 
-def _drop_prefix(url: str, prefix: str) -> None:
+def drop_prefix(url: str, prefix: str) -> None:
     client = redis.Redis.from_url(url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
