@@ -45,7 +45,7 @@ def test_a_small_run_ships_every_order_once_and_its_audit_passes(
     back_office = {c.name: c.cpu_s for c in result.cpu["back office"]}
     assert back_office["worker-1"] > 0 and back_office["customs-sim"] > 0
     assert sorted(back_office) == sorted(
-        ["api", "customs-sim", "sandbox-pay", "sandbox-logistics", "worker-1", "all processes"]
+        ["api", "customs-sim", "sandbox-pay", "sandbox-logistics", "worker-1", "postgresql", "all processes"]
     )
     # What the bench says, the database says too: every order of the run paid and its parcel shipped.
     assert _states(settings, result) == {("paid", "shipped"): ORDERS}

@@ -110,6 +110,15 @@ def test_cpu_per_order_counts_a_process_that_started_in_between_from_zero_and_to
     ]
 
 
+def test_database_backends_count_as_one_group_and_one_gone_in_between_is_not_counted() -> None:
+    before = {"postgresql:11": 5.0, "postgresql:12": 1.0, "postgresql:13": 9.0}  # 13 disconnects
+    after = {"postgresql:11": 6.0, "postgresql:12": 1.5, "postgresql:14": 0.5}  # 14 connects
+    assert [(r.name, r.cpu_s) for r in cpu_per_order(before, after, 10)] == [
+        ("postgresql", 2.0),
+        ("all processes", 2.0),
+    ]
+
+
 def test_the_series_count_orders_per_stage_cumulatively_up_to_the_last_event() -> None:
     events = [e for k in range(10) for e in order_through(f"O{k}", k, 1.0)]
     series = stage_series(events, at(0), points=100)

@@ -32,7 +32,7 @@ from flashport.bench import pipeline_db as db
 from flashport.bench.loadgen import Target, fire, purchase_request
 from flashport.bench.pipeline_audit import AuditCheck, audit
 from flashport.bench.pipeline_buyers import Buyer, check_out_and_pay_all, real_name
-from flashport.bench.pipeline_procs import Children, Ports, child_env
+from flashport.bench.pipeline_procs import Children, Ports, backends_cpu, child_env
 from flashport.bench.pipeline_report import PipelineFigures, ProcessCpu, cpu_per_order, figures, stage_series
 from flashport.bench.setup import mint_tokens, new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
@@ -104,8 +104,11 @@ def run(
         seconds = {"start partners and API": time.perf_counter() - started}
         local = settings.model_copy(update={"data_dir": run_dir})
         return asyncio.run(_drive(local, options, children, ports, run_dir, seconds, say))
+    except KeyboardInterrupt:
+        say(f"interrupted; the children's logs are in {run_dir}")
+        raise
     except BaseException:
-        say(f"children's logs are in {run_dir}:\n{children.tails()}")
+        say(f"the run failed; the children's logs are in {run_dir}, ending:\n{children.tails()}")
         raise
     finally:
         children.stop_all()
@@ -154,13 +157,13 @@ async def _drive_with(
     workers_started = None
     if options.live:
         workers_started = _start_workers(children, options.workers, say)
-    before = children.cpu()
+    before = await _cpu(ctx, children)
     await _pay(ctx, item_id, buyers, ports, options, children, seconds, say)
-    paid = children.cpu()
+    paid = await _cpu(ctx, children)
     if workers_started is None:
         workers_started = _start_workers(children, options.workers, say)
     timed_out = await _until_finished(ctx, item_id, options, children, workers_started, seconds, say)
-    after = children.cpu()
+    after = await _cpu(ctx, children)
     events = await db.stage_events(ctx, item_id, mark)
     run = figures(
         events,
@@ -182,6 +185,11 @@ async def _drive_with(
     return PipelineRun(
         run_id, options, run_dir, engine, run, checks, cpu, series, seconds, timed_out, stuck, pids
     )
+
+
+async def _cpu(ctx: Context, children: Children) -> dict[str, float]:
+    """CPU seconds so far of every child and of every PostgreSQL backend of the run's database."""
+    return children.cpu() | backends_cpu(await db.database_backends(ctx))
 
 
 async def _buy(

@@ -60,6 +60,17 @@ async def outbox_mark(ctx: Context) -> int:
         return int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0))) or 0)
 
 
+async def database_backends(ctx: Context) -> list[int]:
+    """Process ids of the PostgreSQL backends connected to the run's database (empty on SQLite)."""
+    if ctx.engine.dialect.name != "postgresql":
+        return []
+    async with ctx.read() as conn:
+        rows = await conn.scalars(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        )
+        return [int(pid) for pid in rows]
+
+
 async def order_numbers(ctx: Context, item_id: int) -> dict[int, str]:
     """The run's orders by buyer (one each)."""
     async with ctx.read() as conn:

@@ -111,6 +111,18 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
+def backends_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds of each PostgreSQL backend, as ``postgresql:<pid>``; none when the server is on
+    another machine (its processes are not in this /proc) or a backend left in the meantime."""
+    readings = {}
+    for pid in pids:
+        try:
+            readings[f"postgresql:{pid}"] = cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return readings
+
+
 @dataclass
 class Child:
     name: str

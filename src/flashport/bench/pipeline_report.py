@@ -122,11 +122,18 @@ def _latency(start: Mapping[str, datetime], end: Mapping[str, datetime]) -> Late
 
 
 def cpu_per_order(before: Mapping[str, float], after: Mapping[str, float], orders: int) -> list[ProcessCpu]:
-    """CPU each process spent between two readings (a process missing before started in between, at
-    zero), per order; the last line is the total."""
-    used = [(name, after[name] - before.get(name, 0.0)) for name in after]
-    used.append(("all processes", sum(seconds for _, seconds in used)))
-    return [ProcessCpu(name, seconds, 1000 * seconds / orders if orders else 0.0) for name, seconds in used]
+    """CPU each process spent between two readings, per order, then the total. A process missing before
+    started in between (at zero); processes named ``group:id`` (PostgreSQL backends) count as their
+    group; a process gone by the second reading is not counted."""
+    used: dict[str, float] = {}
+    for name, seconds in after.items():
+        group = name.split(":", 1)[0]
+        used[group] = used.get(group, 0.0) + seconds - before.get(name, 0.0)
+    used["all processes"] = sum(used.values())
+    return [
+        ProcessCpu(name, seconds, 1000 * seconds / orders if orders else 0.0)
+        for name, seconds in used.items()
+    ]
 
 
 def stage_series(
