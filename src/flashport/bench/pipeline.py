@@ -29,12 +29,11 @@ from pathlib import Path
 
 from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.bench import pipeline_db as db
-from flashport.bench.loadgen import Target, fire, purchase_request
 from flashport.bench.pipeline_audit import AuditCheck, audit
-from flashport.bench.pipeline_buyers import Buyer, check_out_and_pay_all, real_name
+from flashport.bench.pipeline_buyers import BoughtOut, buy_out, check_out_and_pay_all
 from flashport.bench.pipeline_procs import Children, Ports, backends_cpu, child_env
 from flashport.bench.pipeline_report import PipelineFigures, ProcessCpu, cpu_per_order, figures, stage_series
-from flashport.bench.setup import mint_tokens, new_run_id, prepare_sale
+from flashport.bench.setup import new_run_id
 from flashport.bootstrap import build_context, close_context
 from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
@@ -43,7 +42,6 @@ from flashport.settings import Settings
 POLL_SECONDS = 0.25
 PROGRESS_EVERY_S = 5.0  # when stderr is not a terminal
 FINISHED = ("shipped", "rejected", "refunded")  # where a declaration stops moving within a run
-BUY_CONNECTIONS = 64
 
 
 class PipelineFailed(RuntimeError):
@@ -67,7 +65,7 @@ class PipelineRun:
     stock_engine: str  # "redis" or "sql": what the platform's buy path ran on
     figures: PipelineFigures
     checks: list[AuditCheck]
-    cpu: dict[str, list[ProcessCpu]]
+    cpu: dict[str, list[ProcessCpu]]  # by phase: checkout and payment, back office, whole run
     series: dict[str, list[tuple[float, int]]]
     seconds: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
@@ -103,7 +101,7 @@ def run(
         _start_partners_and_api(children, ports, say)
         seconds = {"start partners and API": time.perf_counter() - started}
         local = settings.model_copy(update={"data_dir": run_dir})
-        return asyncio.run(_drive(local, options, children, ports, run_dir, seconds, say))
+        return asyncio.run(_drive(local, _Bench(options, children, ports, seconds, say)))
     except KeyboardInterrupt:
         say(f"interrupted; the children's logs are in {run_dir}")
         raise
@@ -126,159 +124,109 @@ def _start_partners_and_api(children: Children, ports: Ports, say: Say) -> None:
     children.wait_http(api, f"{ports.url('platform')}/livez")
 
 
-async def _drive(
-    settings: Settings,
-    options: Options,
-    children: Children,
-    ports: Ports,
-    run_dir: Path,
-    seconds: dict[str, float],
-    say: Say,
-) -> PipelineRun:
+@dataclass
+class _Bench:
+    """What the run's steps share: the options, the children, their ports, the phase times."""
+
+    options: Options
+    children: Children
+    ports: Ports
+    seconds: dict[str, float]
+    say: Say
+
+    def start_workers(self) -> datetime:
+        self.say(f"starting {self.options.workers} worker(s) ...")
+        started = datetime.now(UTC)
+        for n in range(self.options.workers):
+            self.children.start(f"worker-{n + 1}", "worker")
+        return started
+
+    async def cpu(self, ctx: Context) -> dict[str, float]:
+        """CPU seconds so far of every child and of every PostgreSQL backend of the run's database."""
+        return self.children.cpu() | backends_cpu(await db.database_backends(ctx))
+
+
+async def _drive(settings: Settings, bench: _Bench) -> PipelineRun:
     ctx = await build_context(settings, listen_for_restock=False)
     try:
-        return await _drive_with(ctx, options, children, ports, run_dir, seconds, say)
+        return await _drive_with(ctx, bench)
     finally:
         await close_context(ctx)
 
 
-async def _drive_with(
-    ctx: Context,
-    options: Options,
-    children: Children,
-    ports: Ports,
-    run_dir: Path,
-    seconds: dict[str, float],
-    say: Say,
-) -> PipelineRun:
-    run_id = new_run_id()
+async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
+    options, run_id = bench.options, new_run_id()
     mark = await db.outbox_mark(ctx)
-    item_id, buyers = await _buy(ctx, options.orders, ports, run_id, seconds, say)
-    workers_started = None
-    if options.live:
-        workers_started = _start_workers(children, options.workers, say)
-    before = await _cpu(ctx, children)
-    await _pay(ctx, item_id, buyers, ports, options, children, seconds, say)
-    paid = await _cpu(ctx, children)
-    if workers_started is None:
-        workers_started = _start_workers(children, options.workers, say)
-    timed_out = await _until_finished(ctx, item_id, options, children, workers_started, seconds, say)
-    after = await _cpu(ctx, children)
-    events = await db.stage_events(ctx, item_id, mark)
+    bench.say(f"buying {options.orders:,} units over HTTP ...")
+    sale = await buy_out(ctx, options.orders, bench.ports.url("platform"), run_id, bench.seconds)
+    workers_started = bench.start_workers() if options.live else None
+    before = await bench.cpu(ctx)
+    await _pay(ctx, bench, sale)
+    paid = await bench.cpu(ctx)
+    workers_started = workers_started or bench.start_workers()
+    timed_out = await _until_finished(ctx, bench, sale.item_id, workers_started)
+    after = await bench.cpu(ctx)
+    events = await db.stage_events(ctx, sale.item_id, mark)
+    mode = "live" if options.live else "backlog"
     run = figures(
-        events,
-        orders=options.orders,
-        workers=options.workers,
-        mode="live" if options.live else "backlog",
-        workers_started=workers_started,
+        events, orders=options.orders, workers=options.workers, mode=mode, workers_started=workers_started
     )
     cpu = {
         "checkout and payment": cpu_per_order(before, paid, options.orders),
         "back office": cpu_per_order(paid, after, options.orders),
         "whole run": cpu_per_order(before, after, options.orders),
     }
-    checks = audit(await db.order_facts(ctx, item_id, mark), options.orders)
-    stuck = await db.stuck(ctx, item_id) if timed_out else []
-    series = stage_series(events, run.zero)
-    engine = ctx.stock.name if ctx.stock is not None else "sql"
-    pids = {c.name: c.process.pid for c in children.started}
     return PipelineRun(
-        run_id, options, run_dir, engine, run, checks, cpu, series, seconds, timed_out, stuck, pids
+        run_id=run_id,
+        options=options,
+        run_dir=bench.children.run_dir,
+        stock_engine=ctx.stock.name if ctx.stock is not None else "sql",
+        figures=run,
+        checks=audit(await db.order_facts(ctx, sale.item_id, mark), options.orders),
+        cpu=cpu,
+        series=stage_series(events, run.zero),
+        seconds=bench.seconds,
+        timed_out=timed_out,
+        stuck=await db.stuck(ctx, sale.item_id) if timed_out else [],
+        pids={c.name: c.process.pid for c in bench.children.started},
     )
 
 
-async def _cpu(ctx: Context, children: Children) -> dict[str, float]:
-    """CPU seconds so far of every child and of every PostgreSQL backend of the run's database."""
-    return children.cpu() | backends_cpu(await db.database_backends(ctx))
-
-
-async def _buy(
-    ctx: Context, count: int, ports: Ports, run_id: str, seconds: dict[str, float], say: Say
-) -> tuple[int, list[Buyer]]:
-    """The sale, bought out over HTTP with the record bench's load generator: one order per buyer."""
-    started = time.perf_counter()
-    sale = await prepare_sale(ctx, units=count, buyers=count, run_id=run_id)
-    tokens = mint_tokens(ctx.settings, sale.buyer_ids, processes=1)
-    seconds["sale and tokens"] = time.perf_counter() - started
-    say(f"buying {count:,} units over HTTP ...")
-    started = time.perf_counter()
-    target = Target.from_url(ports.url("platform"))
-    requests = [
-        purchase_request(target, sale.item_id, token, f"pipe-{run_id}-{n}") for n, token in enumerate(tokens)
-    ]
-    firing = await asyncio.to_thread(fire, target, requests, connections=min(BUY_CONNECTIONS, count))
-    if firing.outcomes.get("201", 0) != count:
-        raise PipelineFailed(f"buying {count} units answered {dict(firing.outcomes)}")
-    seconds["buy"] = time.perf_counter() - started
-    orders = await db.order_numbers(ctx, sale.item_id)
-    offset = int(run_id, 16) % 15_000  # other birth dates on every run: each run's buyers are new people
-    buyers = [
-        Buyer(n, token, orders[buyer_id], real_name(n, offset_days=offset))
-        for n, (buyer_id, token) in enumerate(zip(sale.buyer_ids, tokens, strict=True))
-    ]
-    return sale.item_id, buyers
-
-
-def _start_workers(children: Children, count: int, say: Say) -> datetime:
-    say(f"starting {count} worker(s) ...")
-    started = datetime.now(UTC)
-    for n in range(count):
-        children.start(f"worker-{n + 1}", "worker")
-    return started
-
-
-async def _pay(
-    ctx: Context,
-    item_id: int,
-    buyers: list[Buyer],
-    ports: Ports,
-    options: Options,
-    children: Children,
-    seconds: dict[str, float],
-    say: Say,
-) -> None:
+async def _pay(ctx: Context, bench: _Bench, sale: BoughtOut) -> None:
     """Every buyer checks out and pays; returns once the platform has settled every payment."""
-    say(f"checking out and paying {len(buyers):,} orders ...")
+    bench.say(f"checking out and paying {len(sale.buyers):,} orders ...")
     started = time.perf_counter()
-    await check_out_and_pay_all(
-        ports.url("platform"), ports.url("pay"), buyers, concurrency=options.concurrency
-    )
-    seconds["check out and pay"] = time.perf_counter() - started
+    platform, pay = bench.ports.url("platform"), bench.ports.url("pay")
+    await check_out_and_pay_all(platform, pay, sale.buyers, concurrency=bench.options.concurrency)
+    bench.seconds["check out and pay"] = time.perf_counter() - started
     started = time.perf_counter()
-    deadline = time.monotonic() + options.timeout_s
-    while (await db.progress(ctx, item_id)).paid < len(buyers):
-        children.check_alive()
+    deadline = time.monotonic() + bench.options.timeout_s
+    while (await db.progress(ctx, sale.item_id)).paid < len(sale.buyers):
+        bench.children.check_alive()
         if time.monotonic() > deadline:
-            raise PipelineFailed(f"payments not all settled within {options.timeout_s:.0f} s")
+            raise PipelineFailed(f"payments not all settled within {bench.options.timeout_s:.0f} s")
         await asyncio.sleep(POLL_SECONDS)
-    seconds["notifications settled"] = time.perf_counter() - started
+    bench.seconds["notifications settled"] = time.perf_counter() - started
 
 
-async def _until_finished(
-    ctx: Context,
-    item_id: int,
-    options: Options,
-    children: Children,
-    workers_started: datetime,
-    seconds: dict[str, float],
-    say: Say,
-) -> bool:
-    """Watch the run's declarations until each is finished; True if the timeout came first."""
+async def _until_finished(ctx: Context, bench: _Bench, item_id: int, workers_started: datetime) -> bool:
+    """Watch the run's declarations until each is finished; True if the timeout came first. Elapsed
+    time counts from the workers' start (wall clock), which may be before the watch began."""
     started = time.perf_counter() - (datetime.now(UTC) - workers_started).total_seconds()
-    deadline = started + options.timeout_s
+    orders, deadline = bench.options.orders, started + bench.options.timeout_s
     shown = -PROGRESS_EVERY_S
     while True:
         now = await db.progress(ctx, item_id)
         finished = sum(now.reached(state) for state in FINISHED)
         elapsed = time.perf_counter() - started
-        done = finished >= options.orders or time.perf_counter() > deadline
+        done = finished >= orders or time.perf_counter() > deadline
         if done or elapsed - shown >= (POLL_SECONDS if sys.stderr.isatty() else PROGRESS_EVERY_S):
             shown = elapsed
             _show_progress(elapsed, now, done)
         if done:
-            seconds["back office"] = elapsed
-            return finished < options.orders
-        children.check_alive()
+            bench.seconds["back office"] = elapsed
+            return finished < orders
+        bench.children.check_alive()
         await asyncio.sleep(POLL_SECONDS)
 
 

@@ -1,6 +1,7 @@
-"""The buyers of a pipeline run, each doing over HTTP what a real buyer does after winning a unit: add a
-real-name identity, check out (consignee and identity), start the payment, open the provider's hosted
-page and pay there as themselves.
+"""The buyers of a pipeline run. They buy the sale out over HTTP with the record bench's load generator,
+then each does over HTTP what a real buyer does after winning a unit: add a real-name identity, check
+out (consignee and identity), start the payment, open the provider's hosted page and pay there as
+themselves.
 
 Every buyer has an identity of their own: the annual limit (26,000 CNY) is counted per ID number, by the
 platform and by customs, and one number for everybody would run out after a couple of hundred orders.
@@ -9,23 +10,30 @@ platform and by customs, and one number for everybody would run out after a coup
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
+from flashport.bench import pipeline_db as db
+from flashport.bench.loadgen import Target, fire, purchase_request
+from flashport.bench.setup import mint_tokens, prepare_sale
 from flashport.domain.identity import id_check_character
+from flashport.services.context import Context
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
 REGION = "310115"  # Shanghai, Pudong
 EARLIEST_BIRTH = date(1960, 1, 1)
 PER_BIRTH_DATE = 500  # sequence numbers 000-998 (even: the check-digit rule does not care)
+BIRTH_OFFSETS = 15_000  # days over which runs spread their people's birth dates
+BUY_CONNECTIONS = 64
 
 
 class BuyerStepFailed(RuntimeError):
-    """A step the buyer takes was refused: the run cannot go on for that order."""
+    """A step the buyer takes was refused (buying included): the run cannot go on."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,39 @@ class Buyer:
     token: str
     order_no: str
     person: RealName
+
+
+@dataclass(frozen=True)
+class BoughtOut:
+    item_id: int
+    buyers: list[Buyer]
+
+
+async def buy_out(
+    ctx: Context, count: int, platform: str, run_id: str, seconds: dict[str, float]
+) -> BoughtOut:
+    """A sale of ``count`` units (bench/setup.py) bought out over HTTP, one order per buyer, with real
+    tokens; how long preparing and buying took goes into ``seconds``."""
+    started = time.perf_counter()
+    sale = await prepare_sale(ctx, units=count, buyers=count, run_id=run_id)
+    tokens = mint_tokens(ctx.settings, sale.buyer_ids, processes=1)
+    seconds["sale and tokens"] = time.perf_counter() - started
+    started = time.perf_counter()
+    target = Target.from_url(platform)
+    requests = [
+        purchase_request(target, sale.item_id, token, f"pipe-{run_id}-{n}") for n, token in enumerate(tokens)
+    ]
+    firing = await asyncio.to_thread(fire, target, requests, connections=min(BUY_CONNECTIONS, count))
+    if firing.outcomes.get("201", 0) != count:
+        raise BuyerStepFailed(f"buying {count} units answered {dict(firing.outcomes)}")
+    seconds["buy"] = time.perf_counter() - started
+    orders = await db.order_numbers(ctx, sale.item_id)
+    offset = int(run_id, 16) % BIRTH_OFFSETS  # each run's buyers are other people than the last run's
+    buyers = [
+        Buyer(n, token, orders[buyer_id], real_name(n, offset_days=offset))
+        for n, (buyer_id, token) in enumerate(zip(sale.buyer_ids, tokens, strict=True))
+    ]
+    return BoughtOut(sale.item_id, buyers)
 
 
 async def check_out_and_pay(http: httpx.AsyncClient, platform: str, pay_url: str, buyer: Buyer) -> str:

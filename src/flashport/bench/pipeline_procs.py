@@ -128,7 +128,6 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
-    started_at: float  # time.time() at spawn
 
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
@@ -154,7 +153,7 @@ class Children:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        child = Child(name, process, log, time.time())
+        child = Child(name, process, log)
         self.started.append(child)
         return child
 
