@@ -39,7 +39,7 @@ from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
 from flashport.settings import Settings
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.5  # the stage times come from the outbox; this only notices the end
 PROGRESS_EVERY_S = 5.0  # when stderr is not a terminal
 FINISHED = ("shipped", "rejected", "refunded")  # where a declaration stops moving within a run
 
@@ -70,7 +70,6 @@ class PipelineRun:
     seconds: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
     stuck: list[str] = field(default_factory=list)
-    pids: dict[str, int] = field(default_factory=dict)  # every child's process id, by name
 
     @property
     def passed(self) -> bool:
@@ -188,7 +187,6 @@ async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
         seconds=bench.seconds,
         timed_out=timed_out,
         stuck=await db.stuck(ctx, sale.item_id) if timed_out else [],
-        pids={c.name: c.process.pid for c in bench.children.started},
     )
 
 

@@ -7,6 +7,7 @@ It runs on the configured PostgreSQL and Redis (FLASHPORT_DATABASE_URL, FLASHPOR
 
 from __future__ import annotations
 
+import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,10 +64,18 @@ def bench_pipeline(
     """Pay ORDERS orders through the real buy path and provider, then time the back office (declare,
     customs receipts, release, ship) with WORKERS worker processes until every order has shipped, and
     audit that each went through exactly once. Exits 1 if the audit fails or the timeout passes."""
-    signal.signal(signal.SIGTERM, _stop_as_interrupt)  # a kill stops the children too, as Ctrl-C does
-    options = pipeline.Options(orders, workers, timeout, live, concurrency)
+    # A kill stops the children too, as Ctrl-C does; the caller's own handler is back afterwards.
+    previous = signal.signal(signal.SIGTERM, _stop_as_interrupt)
+    try:
+        _bench_pipeline(pipeline.Options(orders, workers, timeout, live, concurrency), scratch, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _bench_pipeline(options: pipeline.Options, scratch: bool, out: Path) -> None:
     settings = load_settings()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    load_before = os.getloadavg()  # a busy machine slows every stage: said beside the figures
     if scratch:
         with scratch_space(settings) as scratch_settings:
             result = pipeline.run(scratch_settings, options, say=_say)
@@ -74,8 +83,9 @@ def bench_pipeline(
         _require_postgresql(settings)
         _migrate(settings)
         result = pipeline.run(settings, options, say=_say)
-    _show(result)
-    _save(result, out / f"pipeline-{stamp}")
+    load = {"before": list(load_before), "after": list(os.getloadavg())}
+    _show(result, load)
+    _save(result, load, out / f"pipeline-{stamp}")
     if not result.passed:
         raise SystemExit(1)
 
@@ -106,7 +116,7 @@ def _migrate(settings: Settings) -> None:
     migrate.upgrade(settings)
 
 
-def _show(result: pipeline.PipelineRun) -> None:
+def _show(result: pipeline.PipelineRun, load: dict[str, list[float]]) -> None:
     o = result.options
     mode = "workers started before the first payment" if o.live else "workers started once all were paid"
     title = (
@@ -120,6 +130,8 @@ def _show(result: pipeline.PipelineRun) -> None:
     for phase, rows in result.cpu.items():
         report.render(f"CPU per process, {phase}", cpu_lines(rows))
     report.render("phases", [(name, f"{s:.1f} s") for name, s in result.seconds.items()])
+    averages = {when: " / ".join(f"{v:.2f}" for v in values) for when, values in load.items()}
+    report.render("load average (1 / 5 / 15 min)", list(averages.items()))
     report.render("audit", audit_lines(result.checks))
     if result.timed_out:
         click.secho(f"\nTIMED OUT after {o.timeout_s:.0f} s; not finished, for example:", fg="red")
@@ -129,7 +141,7 @@ def _show(result: pipeline.PipelineRun) -> None:
     click.echo("audit: " + ("passed" if result.passed else "FAILED"))
 
 
-def _save(result: pipeline.PipelineRun, stem: Path) -> None:
+def _save(result: pipeline.PipelineRun, load: dict[str, list[float]], stem: Path) -> None:
     o = result.options
     run = {
         "run_id": result.run_id,
@@ -141,6 +153,8 @@ def _save(result: pipeline.PipelineRun, stem: Path) -> None:
         "concurrency": o.concurrency,
         "stock_engine": result.stock_engine,
         "run_dir": str(result.run_dir),
+        "load_average": load,
+        "cpus": os.cpu_count(),
     }
     document = as_json(
         result.figures,
