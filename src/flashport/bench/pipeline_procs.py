@@ -191,15 +191,21 @@ class Children:
         return "\n".join(c.tail() for c in (children if children is not None else self.started))
 
     def stop_all(self) -> None:
-        """SIGTERM to every child (workers first: they talk to the others), then SIGKILL to any still
-        running after the grace period."""
-        for child in sorted(self.started, key=lambda c: not c.name.startswith("worker")):
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + GRACE_SECONDS
-        for child in self.started:
-            try:
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+        """The workers first, since they call the others, then the API and the partners: SIGTERM to
+        each group, then SIGKILL to any still running after the grace period."""
+        workers = [c for c in self.started if c.name.startswith("worker")]
+        _stop(workers)
+        _stop([c for c in self.started if c not in workers])
+
+
+def _stop(children: list[Child]) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
