@@ -175,14 +175,6 @@ class Children:
                     raise ChildFailed(f"{child.name} did not answer {url} within {within:.0f} s") from None
                 time.sleep(0.1)
 
-    def wait_log(self, child: Child, text: str, within: float = 60.0) -> None:
-        deadline = time.monotonic() + within
-        while text not in child.log.read_text(errors="replace"):
-            self.check_alive()
-            if time.monotonic() > deadline:
-                raise ChildFailed(f"{child.name} did not log {text!r} within {within:.0f} s")
-            time.sleep(0.05)
-
     def cpu(self) -> dict[str, float]:
         """CPU seconds of every child still running, by name."""
         return {c.name: cpu_seconds(c.process.pid) for c in self.started if c.process.poll() is None}
