@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry clean
+.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry bench-pipeline clean
 
 help: ## List the tasks
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench: $(STAMP) ## The record benchmark (see README: needs PostgreSQL and Redis)
 
 bench-expiry: $(STAMP) ## Time how fast unpaid orders expire and their units return (see README)
 	$(BIN)/flashport bench-expiry
+
+bench-pipeline: $(STAMP) ## Time the back office: N paid orders declared, released, shipped (see README)
+	$(BIN)/flashport bench-pipeline --scratch
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -186,6 +186,7 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
 
 def _register_subcommands() -> None:
     from flashport.bench.cli import bench, bench_expiry, loadcheck
+    from flashport.bench.pipeline_cli import bench_pipeline
     from flashport.sandbox_customs.cli import customs_sim
     from flashport.sandbox_logistics.cli import sandbox_logistics
     from flashport.sandbox_pay.cli import sandbox_pay
@@ -193,6 +194,7 @@ def _register_subcommands() -> None:
     main.add_command(bench)
     main.add_command(loadcheck)
     main.add_command(bench_expiry)
+    main.add_command(bench_pipeline)
     main.add_command(sandbox_pay)
     main.add_command(customs_sim)
     main.add_command(sandbox_logistics)
