@@ -26,7 +26,7 @@ class WarehouseKind(enum.StrEnum):
 
 
 class TaxCategory(enum.StrEnum):
-    """Which cross-border tax rates apply (CROSSBORDER.md, "Tax")."""
+    """Which cross-border tax rates apply (docs/architecture.md, "The business")."""
 
     GENERAL = "general"  # VAT 13 %, no consumption tax
     REDUCED_VAT = "reduced_vat"  # VAT 9 %: some foods and agricultural goods

@@ -1,4 +1,4 @@
-"""Real-name identity (CROSSBORDER.md, "Real-name identity"): the buyer on a cross-border order is a
+"""Real-name identity (docs/architecture.md, "The business"): the buyer on a cross-border order is a
 real person, named, with an 18-character resident ID number; the parcel goes to a consignee customs can
 match with the waybill.
 
