@@ -98,7 +98,8 @@ MAX_UNITS = 2**31 - 1  # the stock columns are 32-bit INTEGER
 MAX_PAGE = 200
 WAREHOUSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 BARCODE = re.compile(r"^\d{8,14}$")  # a GTIN: EAN-8, UPC-A, EAN-13 or GTIN-14
-# Product and SKU titles are declared as gname / itemName: at most 250 characters in the customs schema.
+# A product's title is declared as gname and an order line's (the product's and the SKU's titles) as
+# itemName: at most 250 characters each in the customs schema, so neither title may be longer alone.
 TITLE_MAX = 250
 WAREHOUSE_NAME_MAX = 100  # a bonded warehouse's name is declared as areaName: at most 100 characters
 
