@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from flashport import demo
 from flashport.adapters.db.schema import brands, identities, orders, outbox, products, skus, warehouses
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
@@ -114,6 +115,12 @@ async def test_a_title_longer_than_customs_declares_is_refused_with_the_limit(
     body = refused(answer, "too_long", {"title"})
     assert "250" in body["details"][0]["message"]
     await created(client, "/products", op, product_body(brand["id"], supplier_id, title="奶" * 250))
+
+
+async def test_the_demo_catalog_still_loads_through_the_entry_checks(ctx: Context) -> None:
+    assert (await demo.load(ctx.settings)).startswith("demo loaded:")
+    assert await count(ctx, products) == len(demo.PRODUCTS)
+    assert await count(ctx, warehouses) == len(demo.WAREHOUSES)
 
 
 # --- identities and checkout -----------------------------------------------------------------------
