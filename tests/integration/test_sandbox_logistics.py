@@ -29,6 +29,7 @@ from flashport.adapters.logistics import (
 )
 from flashport.ceb import Consignee, Enterprise, parse_receipt, validate
 from flashport.ceb.codes import TradeMode
+from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 from tests.servers import serving
 
@@ -432,9 +433,7 @@ def _key(w: World) -> dict[str, str]:
 
 
 async def test_the_customs_simulator_accepts_the_waybill_into_its_system(tmp_path: Path) -> None:
-    # Imported here: the simulator is another package; this file's other tests do not depend on it.
-    sandbox_customs = pytest.importorskip("flashport.sandbox_customs")
-    customs = sandbox_customs.create_customs_app(sandbox_customs.CustomsSimSettings(data_dir=tmp_path))
+    customs = create_customs_app(CustomsSimSettings(data_dir=tmp_path))
     settings = LogisticsSimSettings(data_dir=tmp_path, customs_url="http://customs-sim")
     app = create_logistics_app(settings, customs_transport=httpx.ASGITransport(app=customs))
     inbox = HttpCustomsGateway("http://customs-sim", transport=httpx.ASGITransport(app=customs))
