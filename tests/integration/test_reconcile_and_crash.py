@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.orders_repo import taken_truth
@@ -111,6 +112,7 @@ async def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("server did not come up")
 
 
+@pytest.mark.slow
 async def test_kill_9_mid_sale_leaves_no_oversell_and_reconcile_repairs_to_the_truth(
     buy_ctx: Context,
 ) -> None:
