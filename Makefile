@@ -46,7 +46,9 @@ format: $(STAMP) ## Format and autofix
 	$(BIN)/ruff check --fix src tests
 
 test: $(STAMP) ## The whole suite: lint, types, then the unit, integration and browser tests
-	$(MAKE) --no-print-directory lint typecheck test-unit test-integration test-e2e
+	# Both storage backends, whatever FLASHPORT_TEST_BACKENDS says for quicker local loops.
+	FLASHPORT_TEST_BACKENDS=sqlite,postgres \
+		$(MAKE) --no-print-directory lint typecheck test-unit test-integration test-e2e
 
 test-unit: $(STAMP) ## Unit tests: pure rules and codecs, seconds, no database, Redis or browser
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -40,7 +40,7 @@ from flashport.services.orders import lifecycle as order_service
 from flashport.services.payments import settlement as payment_service
 from flashport.services.sales import buying, events
 from flashport.settings import Settings
-from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
+from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables, _require_redis
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
 from tests.waiting import eventually
@@ -128,6 +128,7 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
     }
     prefix = f"fpp{uuid.uuid4().hex[:10]}"  # this test's own Redis keys, deleted afterwards
     if request.param == "redis":
+        await _require_redis()
         update.update(redis_url=REDIS_URL, redis_prefix=prefix)
     settings = database_settings.model_copy(update=update)
     engine = create_engine(settings)
