@@ -45,8 +45,9 @@ format: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
+# `make test` is what .ci/run calls. It sets both storage backends, whatever FLASHPORT_TEST_BACKENDS says
+# for quicker local loops.
 test: $(STAMP) ## The whole suite: lint, types, then the unit, integration and browser tests
-	# Both storage backends, whatever FLASHPORT_TEST_BACKENDS says for quicker local loops.
 	FLASHPORT_TEST_BACKENDS=sqlite,postgres \
 		$(MAKE) --no-print-directory lint typecheck test-unit test-integration test-e2e
 
