@@ -2,7 +2,8 @@
 
 The one harness for tests that serve an app: async tests enter :func:`serving` (or :func:`running` for the
 server itself); synchronous tests (the browser tests: Playwright's sync API keeps an event loop on the main
-thread) serve on the event loop of a :class:`LoopThread`.
+thread) serve on the event loop of a :class:`LoopThread`; a test that must kill the server serves it in a
+process of its own with :class:`ServerProcess` (``flashport serve``, exactly as deployed).
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine
+import time
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 T = TypeVar("T")
@@ -98,3 +103,50 @@ class LoopThread:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
+
+
+@dataclass
+class ServerProcess:
+    """``python -m flashport serve`` on a free loopback port, in a process of its own (to be killed)."""
+
+    url: str
+    process: asyncio.subprocess.Process
+
+    @classmethod
+    async def start(cls, env: Mapping[str, str], *, within: float = 30.0) -> ServerProcess:
+        """Start it with ``env`` (its whole environment) and return once ``/livez`` answers 200; fails if
+        the process exits first or is not up ``within`` seconds (a safety net, not a timing check)."""
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "flashport", "serve", "--port", str(port)),
+            env=dict(env),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        served = cls(f"http://127.0.0.1:{port}", process)
+        try:
+            await served._until_live(within)
+        except BaseException:
+            await served.stop()
+            raise
+        return served
+
+    async def _until_live(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(trust_env=False) as client:
+            while time.monotonic() < deadline:
+                assert self.process.returncode is None, "the server exited during start-up"
+                try:
+                    if (await client.get(f"{self.url}/livez")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the server at {self.url} did not come up within {within} s")
+
+    async def stop(self) -> None:
+        """Kill it if it still runs, and reap it."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it may have died since (a SIGKILL sent)
+                self.process.kill()
+        await self.process.wait()
