@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _no_services(request: pytest.FixtureRequest) -> None:
-    # Every storage fixture of tests/conftest.py (ctx, buy_ctx, client, backend) stands on this one, and
-    # ``fixturenames`` lists what a test uses directly or through others. A unit file's own fixture of the
-    # same name (a ``ctx`` with no engine, say) does not, and is welcome.
-    if "database_settings" in request.fixturenames:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture is set up (the database ones are session-wide and would connect first). Every
+    # storage fixture of tests/conftest.py (ctx, buy_ctx, client, backend) stands on database_settings,
+    # and ``fixturenames`` lists what a test uses directly or through others. A unit file's own fixture
+    # of one of those names (a ``ctx`` with no engine, say) does not, and is welcome.
+    if "database_settings" in getattr(item, "fixturenames", ()):
         pytest.fail("a unit test may not use the database fixtures: move it to tests/integration")
