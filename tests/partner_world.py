@@ -5,14 +5,18 @@ are tested on their own; these tests are about who sees what."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flashport.adapters.db.schema import declarations, order_lines, orders, payments, refunds
+import sqlalchemy as sa
+
+from flashport.adapters.db.partners_schema import relay_cursors
+from flashport.adapters.db.schema import declarations, order_lines, orders, outbox, payments, refunds
 from flashport.domain.partners import PartnerKind
 from flashport.services.context import Context
-from flashport.services.partners import keys, registry
+from flashport.services.partners import keys, registry, relay
 from tests.factories import make_product_with_sku, make_supplier
 
 
@@ -184,3 +188,40 @@ async def place_order(
                 "refund.succeeded", subject, {"refund_id": refund_id, "amount": "99.00", "reason": "x"}
             )
     return order_no
+
+
+async def relay_until_settled(ctx: Context, within_seconds: float = 60.0) -> None:
+    """Relay until every outbox record written so far is behind the relay's cursor. On PostgreSQL the
+    outbox only shows records below the oldest transaction running anywhere on the server (any
+    database), so a long transaction elsewhere can hold the relay back: wait for it, never assume it."""
+    async with ctx.read() as conn:
+        newest = int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0))) or 0)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_seconds
+    while True:
+        await relay.relay_all(ctx)
+        if await _behind_cursor(ctx, newest) or not newest:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"the relay did not pass outbox record {newest} in {within_seconds} s")
+        await asyncio.sleep(0.05)
+
+
+async def _behind_cursor(ctx: Context, newest: int) -> bool:
+    async with ctx.read() as conn:
+        row = (
+            await conn.execute(sa.select(relay_cursors).where(relay_cursors.c.name == relay.RELAY))
+        ).first()
+        if row is None:
+            return False
+        if conn.dialect.name != "postgresql":
+            return int(row.last_id) >= newest
+        ahead = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(
+                outbox.c.id <= newest,
+                sa.tuple_(outbox.c.tx_seq, outbox.c.id) > sa.tuple_(int(row.tx_seq), int(row.last_id)),
+            )
+        )
+    return not ahead

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashport.api.deps import OperatorOnly, get_ctx, roles_doc
@@ -14,7 +14,7 @@ from flashport.api.partner_auth import PartnerOnly, partner_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.partners import Partner, PartnerKind
 from flashport.services.context import Context
-from flashport.services.partners import keys, registry, views
+from flashport.services.partners import feed, keys, registry, views
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 Ctx = Depends(get_ctx)
@@ -185,3 +185,20 @@ async def partner_order(
 ) -> views.PartnerOrderView:
     """The order as this partner may see it (by kind); 404 for any order outside its scope."""
     return await views.order_for(ctx, me, order_no)
+
+
+@router.get("/partner/feed", response_model=feed.FeedPage, **partner_doc(422))
+async def partner_feed(
+    after: str | None = Query(None, description="cursor from a previous page (next_cursor)"),
+    since: datetime | None = Query(
+        None, description="without a cursor: start at the first event at or after"
+    ),
+    limit: int = Query(100, ge=1, le=1000),
+    type: list[str] | None = Query(None, description="only events of these types"),
+    me: Partner = PartnerOnly,
+    ctx: Context = Ctx,
+) -> feed.FeedPage:
+    """This partner's events in commit order, each with a per-subject sequence number and a link to the
+    resource. Pass `next_cursor` back as `after`; an empty page keeps the cursor, so poll again later."""
+    async with ctx.read() as conn:
+        return await feed.page(conn, me.id, after=after, since=since, limit=limit, types=type)
