@@ -102,6 +102,8 @@ THIN_FIELDS = frozenset(
         "warehouse_id",
         "on_hand",
         "allotted",
+        "endpoint_id",
+        "url",
     }
 )
 

@@ -14,7 +14,7 @@ from flashport.api.partner_auth import PartnerOnly, partner_doc
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.partners import Partner, PartnerKind
 from flashport.services.context import Context
-from flashport.services.partners import feed, keys, registry, views
+from flashport.services.partners import feed, keys, registry, views, webhooks
 
 router = APIRouter(prefix="/api/v1", tags=["partners"])
 Ctx = Depends(get_ctx)
@@ -202,3 +202,130 @@ async def partner_feed(
     resource. Pass `next_cursor` back as `after`; an empty page keeps the cursor, so poll again later."""
     async with ctx.read() as conn:
         return await feed.page(conn, me.id, after=after, since=since, limit=limit, types=type)
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+EndpointId = Path(ge=1, le=2**62)
+DeliveryId = Path(ge=1, le=2**62)
+
+
+class EndpointIn(Input):
+    url: str = Field(max_length=500, examples=["https://erp.example.com/flashport/webhooks"])
+    event_types: list[str] = Field(
+        default_factory=list, max_length=100, description="types wanted, e.g. order.paid; empty: all"
+    )
+
+
+class SecretRotationIn(Input):
+    overlap_seconds: int = Field(
+        24 * 3600, ge=0, le=7 * 24 * 3600, description="how long the old secret signs too"
+    )
+
+
+class RecoverIn(Input):
+    since: datetime = Field(description="queue again every event that occurred at or after this time")
+
+
+class RecoveredOut(BaseModel):
+    events: int
+
+
+@router.post(
+    "/partner/webhooks", status_code=201, response_model=webhooks.EndpointWithSecret, **partner_doc(422)
+)
+async def create_webhook(
+    body: EndpointIn, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> webhooks.EndpointWithSecret:
+    """A Standard Webhooks endpoint; the signing secret (`whsec_...`) is in this answer only."""
+    return await webhooks.create(ctx, me.id, body.url, body.event_types)
+
+
+@router.get("/partner/webhooks", response_model=list[webhooks.Endpoint], **partner_doc())
+async def list_webhooks(me: Partner = PartnerOnly, ctx: Context = Ctx) -> list[webhooks.Endpoint]:
+    return await webhooks.list_for(ctx, me.id)
+
+
+@router.post(
+    "/partner/webhooks/{endpoint_id}/rotate-secret",
+    response_model=webhooks.EndpointWithSecret,
+    **partner_doc(404, 422),
+)
+async def rotate_webhook_secret(
+    body: SecretRotationIn, endpoint_id: int = EndpointId, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> webhooks.EndpointWithSecret:
+    """A new secret; deliveries carry a signature with each secret until the overlap ends."""
+    return await webhooks.rotate_secret(ctx, me.id, endpoint_id, timedelta(seconds=body.overlap_seconds))
+
+
+@router.post("/partner/webhooks/{endpoint_id}/enable", response_model=webhooks.Endpoint, **partner_doc(404))
+async def enable_webhook(
+    endpoint_id: int = EndpointId, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> webhooks.Endpoint:
+    return await webhooks.enable(ctx, me.id, endpoint_id)
+
+
+@router.get(
+    "/partner/webhooks/{endpoint_id}/deliveries",
+    response_model=list[webhooks.DeliveryInfo],
+    **partner_doc(404),
+)
+async def webhook_deliveries(
+    endpoint_id: int = EndpointId, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> list[webhooks.DeliveryInfo]:
+    return await webhooks.deliveries(ctx, me.id, endpoint_id)
+
+
+@router.post("/partner/webhooks/{endpoint_id}/recover", response_model=RecoveredOut, **partner_doc(404, 422))
+async def recover_webhook(
+    body: RecoverIn, endpoint_id: int = EndpointId, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> RecoveredOut:
+    return RecoveredOut(events=await webhooks.recover(ctx, me.id, endpoint_id, body.since))
+
+
+@router.post("/partner/webhook-deliveries/{delivery_id}/resend", status_code=204, **partner_doc(404))
+async def resend_delivery(
+    delivery_id: int = DeliveryId, me: Partner = PartnerOnly, ctx: Context = Ctx
+) -> Response:
+    await webhooks.resend(ctx, me.id, delivery_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/partners/{partner_id}/webhooks", response_model=list[webhooks.Endpoint], **roles_doc(Role.OPERATOR)
+)
+async def operator_webhooks(
+    partner_id: int = PartnerId, _: Principal = OperatorOnly, ctx: Context = Ctx
+) -> list[webhooks.Endpoint]:
+    """A partner's endpoints, the disabled ones with when and why."""
+    return await webhooks.list_for(ctx, partner_id)
+
+
+@router.post(
+    "/partners/{partner_id}/webhooks/{endpoint_id}/recover",
+    response_model=RecoveredOut,
+    **roles_doc(Role.OPERATOR, errors=(404, 422)),
+)
+async def operator_recover(
+    body: RecoverIn,
+    partner_id: int = PartnerId,
+    endpoint_id: int = EndpointId,
+    _: Principal = OperatorOnly,
+    ctx: Context = Ctx,
+) -> RecoveredOut:
+    return RecoveredOut(events=await webhooks.recover(ctx, partner_id, endpoint_id, body.since))
+
+
+@router.post(
+    "/partners/{partner_id}/webhook-deliveries/{delivery_id}/resend",
+    status_code=204,
+    **roles_doc(Role.OPERATOR, errors=(404,)),
+)
+async def operator_resend(
+    partner_id: int = PartnerId,
+    delivery_id: int = DeliveryId,
+    _: Principal = OperatorOnly,
+    ctx: Context = Ctx,
+) -> Response:
+    await webhooks.resend(ctx, partner_id, delivery_id)
+    return Response(status_code=204)

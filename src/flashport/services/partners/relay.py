@@ -93,13 +93,16 @@ async def _attribute(
     for record in records:
         order_no, sku_id = _order_no(record.subject), _sku_id(record.subject)
         for partner in partners:
-            if not kind_wants(partner.kind, record.type):
+            if not kind_wants(partner.kind, record.type) and not record.subject.startswith("partner:"):
                 continue
             if order_no is not None:
                 if not _owns_order(partner, owners.get(order_no)):
                     continue
                 data = {**thin(record.payload), "order_no": order_no}
                 link: str | None = order_link(order_no)
+            elif record.subject == f"partner:{partner.id}" and record.type.startswith("webhook_endpoint."):
+                # The partner's own integration (an endpoint disabled): its owner is told in its feed.
+                data, link = thin(record.payload), None
             elif sku_id is not None:
                 if (
                     partner.kind is not PartnerKind.SUPPLIER
