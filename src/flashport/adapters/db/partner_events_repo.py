@@ -118,3 +118,14 @@ async def first_id_since(conn: AsyncConnection, partner_id: int, since: datetime
         )
         return int(last or 0)
     return int(first) - 1
+
+
+async def read_all_after(conn: AsyncConnection, after_id: int, *, limit: int) -> list[StoredEvent]:
+    """Every partner's events after ``after_id``, in order (for a publisher that fans them out)."""
+    query = (
+        sa.select(partner_events)
+        .where(partner_events.c.id > after_id)
+        .order_by(partner_events.c.id)
+        .limit(limit)
+    )
+    return [_event(r) for r in await conn.execute(query)]

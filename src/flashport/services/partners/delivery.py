@@ -43,7 +43,7 @@ def wants(event_types: Sequence[str], type_: str) -> bool:
     return not event_types or type_ in event_types
 
 
-def _event_json(e: Any) -> dict[str, Any]:
+def event_json(e: Any) -> dict[str, Any]:
     return {
         "id": event_id(e.id),
         "type": e.type,
@@ -68,13 +68,13 @@ def package(endpoint_id: int, events: Sequence[Any], now: datetime, *, batch: bo
             body = {
                 "type": group[0].type,
                 "timestamp": group[0].occurred_at.isoformat(),
-                "data": _event_json(group[0]),
+                "data": event_json(group[0]),
             }
         else:
             body = {
                 "type": "batch",
                 "timestamp": now.isoformat(),
-                "data": {"events": [_event_json(e) for e in group]},
+                "data": {"events": [event_json(e) for e in group]},
             }
         rows.append(
             {
