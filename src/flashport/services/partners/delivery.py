@@ -2,8 +2,8 @@
 
 Queueing (:func:`enqueue`) moves each endpoint's position over its partner's events and writes the
 deliveries in one transaction, with the endpoint row locked: each event is queued once per endpoint,
-across crashes and concurrent workers. Far behind (more than ``FAR_BEHIND`` events), several go in one
-delivery (``"type": "batch"``).
+across crashes and concurrent workers. Far behind (more than ``FAR_BEHIND`` events in a pass), several
+go in one delivery (``"type": "batch"``).
 
 Sending (:func:`send_due`) leases due deliveries, posts them outside any transaction, then records the
 answer: 2xx delivered; 410 disables the endpoint; anything else retries on the schedule of
@@ -30,11 +30,11 @@ from flashport.domain.webhooks import DISABLE_AFTER, Outcome, judge, sign
 from flashport.services.context import Context, Tx
 from flashport.services.partners.feed import event_id
 
-FAR_BEHIND = 20  # queued events past which an endpoint gets batches
+FAR_BEHIND = 10  # queued events past which an endpoint gets batches
 BATCH_SIZE = 100
 ENQUEUE_PEEK = 1000  # events read per endpoint per pass
 RECOVER_LIMIT = 50_000
-SEND_LIMIT = 50  # deliveries sent per pass
+SEND_LIMIT = 100  # deliveries sent per pass
 LEASE = timedelta(seconds=60)
 TIMEOUT_SECONDS = 10.0
 
@@ -130,8 +130,9 @@ async def send_due(ctx: Context, http: httpx.AsyncClient | None = None, limit: i
         if own:
             await client.aclose()
     delivered = 0
-    for row, answer in zip(due, answers, strict=True):
-        delivered += await _record(ctx, row, answer)
+    async with ctx.transaction() as tx:  # one commit for the pass's answers: they are many in a rush
+        for row, answer in zip(due, answers, strict=True):
+            delivered += await _record(tx, row, answer)
     return delivered
 
 
@@ -157,44 +158,43 @@ async def _post(client: httpx.AsyncClient, row: Any, now: datetime) -> Answer:
     return Answer(response.status_code, response.headers.get("retry-after"), error)
 
 
-async def _record(ctx: Context, row: Any, answer: Answer) -> int:
-    async with ctx.transaction() as tx:
-        verdict = judge(answer.status, answer.retry_after, row.attempts, tx.now)
-        if verdict.outcome is Outcome.DELIVERED:
-            await repo.update_delivery(
-                tx.conn,
-                row.id,
-                status="delivered",
-                delivered_at=tx.now,
-                last_status_code=answer.status,
-                last_error=None,
-            )
-            await repo.update_endpoint(tx.conn, row.endpoint_id, failing_since=None)
-            return 1
-        if verdict.outcome is Outcome.GONE:
-            # Not the delivery's fault: it waits, pending, in case the endpoint is enabled again.
-            await repo.update_delivery(
-                tx.conn,
-                row.id,
-                next_attempt_at=tx.now,
-                attempts=0,
-                last_status_code=410,
-                last_error=answer.error,
-            )
-            await _disable(tx, row, "the receiver answered 410 Gone")
-            return 0
-        values: dict[str, Any] = {"last_status_code": answer.status, "last_error": answer.error}
-        if verdict.retry_at is None:
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = verdict.retry_at
-        await repo.update_delivery(tx.conn, row.id, **values)
-        endpoint = await repo.endpoint(tx.conn, None, row.endpoint_id, lock=True)
-        failing_since = endpoint.failing_since or tx.now
-        if endpoint.failing_since is None:
-            await repo.update_endpoint(tx.conn, row.endpoint_id, failing_since=tx.now)
-        if endpoint.disabled_at is None and tx.now - failing_since >= DISABLE_AFTER:
-            await _disable(tx, row, f"no successful delivery since {failing_since.isoformat()}")
+async def _record(tx: Tx, row: Any, answer: Answer) -> int:
+    verdict = judge(answer.status, answer.retry_after, row.attempts, tx.now)
+    if verdict.outcome is Outcome.DELIVERED:
+        await repo.update_delivery(
+            tx.conn,
+            row.id,
+            status="delivered",
+            delivered_at=tx.now,
+            last_status_code=answer.status,
+            last_error=None,
+        )
+        await repo.update_endpoint(tx.conn, row.endpoint_id, failing_since=None)
+        return 1
+    if verdict.outcome is Outcome.GONE:
+        # Not the delivery's fault: it waits, pending, in case the endpoint is enabled again.
+        await repo.update_delivery(
+            tx.conn,
+            row.id,
+            next_attempt_at=tx.now,
+            attempts=0,
+            last_status_code=410,
+            last_error=answer.error,
+        )
+        await _disable(tx, row, "the receiver answered 410 Gone")
+        return 0
+    values: dict[str, Any] = {"last_status_code": answer.status, "last_error": answer.error}
+    if verdict.retry_at is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = verdict.retry_at
+    await repo.update_delivery(tx.conn, row.id, **values)
+    endpoint = await repo.endpoint(tx.conn, None, row.endpoint_id, lock=True)
+    failing_since = endpoint.failing_since or tx.now
+    if endpoint.failing_since is None:
+        await repo.update_endpoint(tx.conn, row.endpoint_id, failing_since=tx.now)
+    if endpoint.disabled_at is None and tx.now - failing_since >= DISABLE_AFTER:
+        await _disable(tx, row, f"no successful delivery since {failing_since.isoformat()}")
     return 0
 
 
