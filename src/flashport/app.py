@@ -22,6 +22,7 @@ from flashport.api.routes import (
     outbox,
     payments,
 )
+from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
@@ -70,6 +71,7 @@ def create_app(
     # The buy path first: routes are matched in order, and it is the one under a rush.
     for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
         app.include_router(module.router)
+    app.include_router(partner_routes.router)
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)

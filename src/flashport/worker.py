@@ -16,6 +16,7 @@ from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, withdrawal
 from flashport.services.orders import lifecycle as orders
+from flashport.services.partners import jobs as partner_jobs
 from flashport.services.payments import refunds
 from flashport.services.payments import settlement as payments
 from flashport.settings import Settings
@@ -35,6 +36,7 @@ async def run_once(ctx: Context) -> dict[str, int]:
         "shipped": await fulfilment.ship_released(ctx),
         "declarations_refunded": await fulfilment.refund_unfixed(ctx),
         "declarations_withdrawn": await withdrawal.withdraw_refunded(ctx),
+        "partner_events": await partner_jobs.run(ctx),
     }
 
 
