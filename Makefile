@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry bench-pipeline clean
+.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry bench-pipeline bench-notify clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,9 @@ bench-expiry: $(STAMP) ## Time how fast unpaid orders expire and their units ret
 
 bench-pipeline: $(STAMP) ## Time the back office: N paid orders declared, released, shipped (see README)
 	$(BIN)/flashport bench-pipeline --scratch
+
+bench-notify: $(STAMP) ## Fire signed payment notifications at a running server (see README)
+	$(BIN)/flashport bench-notify --notifications 3000 --connections 64
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
