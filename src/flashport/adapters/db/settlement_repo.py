@@ -135,7 +135,10 @@ async def reserve_quotas(
         return set()
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     insert = dialect_insert(totals).values(
-        [{"id_hash": h, "year": y, "paid_fen": a, "updated_at": now} for h, y, a in fitting]
+        id_hash=sa.bindparam("b_hash"),
+        year=sa.bindparam("b_year"),
+        paid_fen=sa.bindparam("b_amount"),
+        updated_at=sa.bindparam("b_now", type_=totals.c.updated_at.type),
     )
     statement = insert.on_conflict_do_update(
         index_elements=[totals.c.id_hash, totals.c.year],
@@ -145,7 +148,10 @@ async def reserve_quotas(
         },
         where=totals.c.paid_fen + insert.excluded.paid_fen <= limit_fen,
     ).returning(totals.c.id_hash, totals.c.year)
-    return {(str(row.id_hash), int(row.year)) for row in await conn.execute(statement)}
+    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from
+    # one cached compilation; a row whose WHERE fails returns nothing.
+    params = [{"b_hash": h, "b_year": y, "b_amount": a, "b_now": now} for h, y, a in fitting]
+    return {(str(row.id_hash), int(row.year)) for row in await conn.execute(statement, params)}
 
 
 @dataclass(frozen=True)
