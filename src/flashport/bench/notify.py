@@ -149,11 +149,17 @@ def notification_fields(app_id: str, out_trade_no: str, amount_fen: int, paid_at
 
 
 def signed_form(fields: Mapping[str, str], key: rsa.RSAPrivateKey) -> bytes:
-    """The form body Alipay posts: the fields sorted by name and URL-encoded (``quote_plus``), with
-    ``sign`` computed over ``k=v`` of every field but ``sign`` and ``sign_type`` (RSA2)."""
-    signed = dict(fields)
-    signed["sign"] = proto.sign(proto.notification_content(signed), key)
-    return "&".join(f"{k}={quote_plus(signed[k])}" for k in sorted(signed)).encode()
+    """The form body as a provider signing with ``python-alipay-sdk`` posts it: the fields but
+    ``sign_type`` sorted by name as ``k=quote_plus(v)``, then ``sign`` (RSA2 over ``k=v`` of those same
+    fields, raw), then ``sign_type``, which is sent but never signed."""
+    signed = {k: v for k, v in fields.items() if k not in ("sign", "sign_type")}
+    signature = proto.sign(proto.notification_content(signed), key)
+    pairs = [
+        *sorted(signed.items()),
+        ("sign", signature),
+        ("sign_type", fields.get("sign_type", proto.SIGN_TYPE)),
+    ]
+    return "&".join(f"{k}={quote_plus(v)}" for k, v in pairs).encode()
 
 
 def notify_request(target: Target, body: bytes) -> bytes:
