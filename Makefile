@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick lint format \
-	typecheck migrate check-clone bench bench-expiry bench-pipeline clean
+	typecheck migrate check-clone bench bench-expiry bench-pipeline bench-notify clean
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
 PYTEST_ARGS ?=
@@ -77,6 +77,9 @@ bench-expiry: $(STAMP) ## Time how fast unpaid orders expire and their units ret
 
 bench-pipeline: $(STAMP) ## Time the back office: N paid orders declared, released, shipped (see README)
 	$(BIN)/flashport bench-pipeline --scratch
+
+bench-notify: $(STAMP) ## Fire signed payment notifications at a running server (see README)
+	$(BIN)/flashport bench-notify --notifications 3000 --connections 64
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -186,6 +186,7 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
 
 def _register_subcommands() -> None:
     from flashport.bench.cli import bench, bench_expiry, loadcheck
+    from flashport.bench.notify_cli import bench_notify
     from flashport.bench.pipeline_cli import bench_pipeline
     from flashport.sandbox_customs.cli import customs_sim
     from flashport.sandbox_logistics.cli import sandbox_logistics
@@ -195,6 +196,7 @@ def _register_subcommands() -> None:
     main.add_command(loadcheck)
     main.add_command(bench_expiry)
     main.add_command(bench_pipeline)
+    main.add_command(bench_notify)
     main.add_command(sandbox_pay)
     main.add_command(customs_sim)
     main.add_command(sandbox_logistics)

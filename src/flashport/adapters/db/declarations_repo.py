@@ -174,17 +174,21 @@ async def insert(
 ) -> None:
     """A new pending declaration, due at once."""
     await conn.execute(
-        declarations.insert().values(
-            order_id=order_id,
-            order_no=order_no,
-            trade_mode=trade_mode.value,
-            state=DeclarationState.PENDING.value,
-            cop_no=cop_no,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT,  # one statement, values as parameters: no statement to build and key per order
+        {
+            "order_id": order_id,
+            "order_no": order_no,
+            "trade_mode": trade_mode.value,
+            "state": DeclarationState.PENDING.value,
+            "cop_no": cop_no,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
+
+
+_INSERT = declarations.insert()
 
 
 async def claim(conn: AsyncConnection, due: Due, until: datetime) -> bool:
