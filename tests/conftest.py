@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db import migrate
+from flashport.adapters.db.all_tables import metadata
 from flashport.adapters.db.engine import create_engine
-from flashport.adapters.db.schema import metadata
 from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context

@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from flashport.adapters.db.schema import metadata
+from flashport.adapters.db.all_tables import metadata
 from flashport.services.context import Context
 
 

@@ -1,6 +1,6 @@
 """Tables of the partner integration (issue 15): partners and their API keys, the per-partner event log
 the relay fills from the outbox, and webhook endpoints with their deliveries. They hang on the same
-metadata as :mod:`flashport.adapters.db.schema`, which imports this module at its end."""
+metadata as :mod:`flashport.adapters.db.schema`; :mod:`flashport.adapters.db.all_tables` gathers both."""
 
 from __future__ import annotations
 

@@ -494,6 +494,3 @@ customs_inbox_cursors = sa.Table(
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
-
-# The partner integration's tables (issue 15) live in their own module on this metadata.
-from flashport.adapters.db import partners_schema as _partners_schema  # noqa: E402, F401

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from flashport.adapters.db.schema import metadata
+from flashport.adapters.db.all_tables import metadata
 
 config = context.config
 

@@ -1,0 +1,8 @@
+"""Every table of the platform's database on one metadata: the core (:mod:`.schema`) and the partner
+integration's (:mod:`.partners_schema`). For what needs them all: migrations' drift check, tests that
+empty the database."""
+
+from flashport.adapters.db import partners_schema as _partners  # noqa: F401 - registers its tables
+from flashport.adapters.db.schema import metadata
+
+__all__ = ["metadata"]
