@@ -474,6 +474,21 @@ async def test_two_orders_of_one_identity_paying_at_once_cannot_both_pass_the_an
     assert reasons == ["annual_limit"]
 
 
+async def test_a_repeated_notification_of_a_refused_payment_is_not_refunded_twice(world: World) -> None:
+    buyer, first = await world.new_order()
+    _, second = await world.new_order(buyer)
+    pays = [await payment_service.start_payment(world.ctx, buyer, o["order_no"]) for o in (first, second)]
+    key = proto.load_private_key(world.provider_key())
+    signed = [proto.signed_notification(_notification(world, p.out_trade_no, "108.01"), key) for p in pays]
+    for notification in signed:  # the second is over the annual limit: refused and refunded
+        assert await world.notify(notification) == "success"
+    for notification in signed:  # the provider sends both again, as it does until it hears success
+        assert await world.notify(notification) == "success"
+    async with world.ctx.read() as conn:
+        reasons = (await conn.scalars(sa.select(refunds.c.reason))).all()
+    assert reasons == ["annual_limit"]
+
+
 async def test_a_second_successful_payment_of_a_paid_order_is_refunded(world: World) -> None:
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])

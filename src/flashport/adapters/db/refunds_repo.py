@@ -1,4 +1,4 @@
-"""SQL for refunds: money to pay back, one row per trade and reason, sent until the provider confirms.
+"""SQL for refunds: money to pay back, one row per trade, sent until the provider confirms.
 Every function takes the caller's connection."""
 
 from __future__ import annotations
@@ -25,6 +25,15 @@ async def insert_once(conn: AsyncConnection, values: Mapping[str, Any]) -> int |
     except IntegrityError:
         return None
     return int(refund_id)
+
+
+async def exists_for_trade(conn: AsyncConnection, payment_id: int, provider_trade_no: str) -> bool:
+    """Whether any refund of this payment's provider trade was recorded, whatever its reason or state
+    (by the unique index's leading columns)."""
+    query = sa.select(refunds.c.id).where(
+        refunds.c.payment_id == payment_id, refunds.c.provider_trade_no == provider_trade_no
+    )
+    return await conn.scalar(query.limit(1)) is not None
 
 
 async def with_trade(conn: AsyncConnection, refund_id: int) -> Any:

@@ -30,7 +30,12 @@ async def request_within(
     tx: Tx, payment: Any, trade_no: str, amount_fen: int, reason: RefundReason, order_no: str
 ) -> int | None:
     """Inside ``tx``: record a refund to make of ``payment`` (a row with its ``id``); None when this trade
-    was already refunded for this reason."""
+    was already refunded, for this reason or another: a trade's money goes back once (a provider's
+    repeated notification of a refused payment is judged again, and may name another reason). Callers
+    hold the payment's row lock (settlement) or have just moved its declaration (fulfilment), so two
+    requests for one trade do not race here."""
+    if await refunds_repo.exists_for_trade(tx.conn, payment.id, trade_no):
+        return None
     values = {
         "payment_id": payment.id,
         "provider_trade_no": trade_no,
