@@ -53,7 +53,9 @@ def order_message(
     (naming the order), or for no order or more than 100.
     """
     entries = entries_of(orders, OrderDeclaration)
-    problems = [f"order {o.order_no}: {p}" if len(entries) > 1 else p for o in entries for p in check_order(o)]
+    problems = [
+        f"order {o.order_no}: {p}" if len(entries) > 1 else p for o in entries for p in check_order(o)
+    ]
     if problems:
         raise InconsistentDeclaration(problems)
     guid = guid or new_guid()
