@@ -450,3 +450,20 @@ async def test_the_customs_simulator_accepts_the_waybill_into_its_system(tmp_pat
     receipt = parse_receipt(items[0].message)
     assert receipt.return_status == 120, receipt.return_info
     assert receipt.business_keys == {"logisticsCode": "3100000SL1", "logisticsNo": waybill.logistics_no}
+
+
+async def test_waybills_asked_for_at_once_are_declared_together_in_one_ceb511(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        made = await asyncio.gather(*(w.carrier.create_waybill(parcel(f"FP-BATCH-{n}")) for n in range(5)))
+        assert all(waybill.declared for waybill in made)
+        (message,) = w.window.received
+        assert validate(message) == []
+        root = etree.fromstring(message)
+        heads = root.findall(f"{CEB}Logistics/{CEB}LogisticsHead")
+        numbers = [h.findtext(f"{CEB}logisticsNo") for h in heads]
+        assert sorted(numbers) == sorted(waybill.logistics_no for waybill in made)
+        # Each waybill's own document, head guid included, went in it as it was made.
+        for waybill in made:
+            assert waybill.message is not None
+            own = etree.fromstring(waybill.message).find(f"{CEB}Logistics/{CEB}LogisticsHead")
+            assert own.findtext(f"{CEB}guid") in {h.findtext(f"{CEB}guid") for h in heads}

@@ -331,3 +331,15 @@ async def test_the_customs_simulator_takes_the_voucher_and_its_change(tmp_path: 
         assert [item.kind for item in items] == ["CEB412", "CEB412"]
         assert [receipt.is_error for receipt in receipts] == [False, False], [r.return_info for r in receipts]
         assert {receipt.business_keys["payTransactionId"] for receipt in receipts} == {trade["trade_no"]}
+
+
+async def test_vouchers_asked_for_at_once_go_to_customs_together_in_one_ceb411(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        trades = [await r.paid_trade(f"FPB{n}") for n in range(4)]
+        answers = await asyncio.gather(*(r.declare(t, f"FPB{n}D1") for n, t in enumerate(trades)))
+        assert all(a.ok and a.identity_check is True for a in answers)
+        assert len({a.declare_no for a in answers}) == 4  # each request answered on its own
+        (message,) = r.window.received
+        assert validate(message) == []
+        heads = etree.fromstring(message).findall(f"{{{CEB_NS}}}Payment/{{{CEB_NS}}}PaymentHead")
+        assert sorted(h.findtext(f"{{{CEB_NS}}}orderNo") for h in heads) == [f"FPB{n}" for n in range(4)]

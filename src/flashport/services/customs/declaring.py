@@ -24,6 +24,7 @@ A re-declared order (next version, a change: appType 2) is sent in a message of 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable, Waybill
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.services.context import Context
-from flashport.services.customs import bounded, documents, messages, partners
+from flashport.services.customs import documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.payments.refunds import backoff
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claimed declaration is left alone this long by other workers
 CLAIM_LIMIT = 300  # declarations one pass claims: three full messages of each kind
 MESSAGE_MAX = 100  # documents per message (XSD maxOccurs)
+PARTNER_CONCURRENCY = MESSAGE_MAX  # requests to each partner at once: a full batch of theirs
 PARTNER_ERRORS = (
     LogisticsUnavailable,
     LogisticsRefused,
@@ -138,9 +140,20 @@ async def _ask_partners(ctx: Context, going: list[documents.Facts]) -> dict[int,
                 waybills.append((d, await partners.ask_waybill(ctx, f)))
         except PARTNER_ERRORS as exc:
             failed[d.id] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a bug or an unforeseen answer: this order waits, the others go on
+            log.exception("asking the partners failed for declaration %s", d.id)
+            failed[d.id] = f"{type(exc).__name__}: {exc}"
         return 0
 
-    await bounded.each(ctx.settings, going, ask, "asking the partners")
+    # As many at once as fill one of the partners' batched messages (SQLite: one writer, one at a
+    # time); the partners' answers are only recorded afterwards, all together.
+    gate = asyncio.Semaphore(1 if ctx.settings.is_sqlite else PARTNER_CONCURRENCY)
+
+    async def gated(f: documents.Facts) -> int:
+        async with gate:
+            return await ask(f)
+
+    await asyncio.gather(*(gated(f) for f in going))
     await partners.record_answers(ctx, payments, waybills)
     return failed
 
