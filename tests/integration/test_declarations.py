@@ -12,12 +12,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from flashport.adapters.db import declaring_repo
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import (
     customs_batches,
@@ -571,3 +573,23 @@ async def test_one_bad_order_waits_alone_and_the_rest_of_its_batch_ships(parties
     inventories = [b for b in bodies if b"CEB621Message" in b and b.count(b"<ceb:Inventory>") == len(good)]
     assert len(inventories) == 1
     verify_signature(inventories[0], documents.signer(parties.ctx).certificate)
+
+
+async def test_claims_hold_their_limit_and_two_claims_never_share_a_declaration(parties: Parties) -> None:
+    for _ in range(3):
+        await parties.paid_order()
+    ctx = parties.ctx
+    now = ctx.clock()
+    until = now + timedelta(minutes=2)
+    if ctx.settings.is_sqlite:  # one writer: the claims come one after the other
+        async with ctx.transaction() as tx:
+            first = await declaring_repo.claim_due(tx.conn, now, until, 2)
+        async with ctx.transaction() as tx:
+            second = await declaring_repo.claim_due(tx.conn, now, until, 2)
+    else:  # the first claim still open while the second is made: its rows are skipped, not waited for
+        async with ctx.transaction() as one:
+            first = await declaring_repo.claim_due(one.conn, now, until, 2)
+            async with ctx.transaction() as two:
+                second = await declaring_repo.claim_due(two.conn, now, until, 2)
+    assert len(first) == 2 and len(second) == 1
+    assert not {d.id for d in first} & {d.id for d in second}

@@ -42,19 +42,25 @@ _STEP_COLUMN = {"order": "order_sent_version", "inventory": "inventory_sent_vers
 
 
 async def claim_due(conn: AsyncConnection, now: datetime, until: datetime, limit: int) -> list[Declaration]:
-    """Take up to ``limit`` pending declarations due by ``now`` (longest waiting first) until ``until``,
-    in one statement. On PostgreSQL rows another worker is claiming are skipped (``FOR UPDATE SKIP
-    LOCKED``), so two workers never take the same declaration; SQLite has one writer at a time."""
-    due = (
+    """Take up to ``limit`` pending declarations due by ``now`` (longest waiting first) until ``until``.
+    On PostgreSQL the rows are locked as they are chosen and rows another worker is claiming are
+    skipped (``FOR UPDATE SKIP LOCKED``), so two workers never take the same declaration; SQLite has
+    one writer at a time. Two statements, not ``UPDATE ... WHERE id IN (SELECT ... LIMIT)``: PostgreSQL
+    may run such a subquery again for each row it updates, and with SKIP LOCKED each run finds other
+    rows, so the limit would not hold."""
+    due = await conn.scalars(
         sa.select(D.id)
         .where(D.state == DeclarationState.PENDING.value, D.next_attempt_at <= now)
         .order_by(D.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    ids = list(due.all())
+    if not ids:
+        return []
     claimed = await conn.execute(
         declarations.update()
-        .where(D.id.in_(due.scalar_subquery()), D.state == DeclarationState.PENDING.value)
+        .where(D.id.in_(ids), D.state == DeclarationState.PENDING.value)
         .values(next_attempt_at=until)
         .returning(*_COLUMNS)
     )
