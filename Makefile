@@ -5,10 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test check-clone lint format typecheck migrate bench bench-expiry bench-pipeline clean
+.PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick lint format \
+	typecheck migrate check-clone bench bench-expiry bench-pipeline clean
+
+# Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
+PYTEST_ARGS ?=
 
 help: ## List the tasks
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +45,26 @@ format: $(STAMP) ## Format and autofix
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-test: $(STAMP) ## The whole suite: lint, types, tests on SQLite + PostgreSQL + Redis
+# `make test` is what .ci/run calls. It sets both storage backends, whatever FLASHPORT_TEST_BACKENDS says
+# for quicker local loops.
+test: $(STAMP) ## The whole suite: lint, types, then the unit, integration and browser tests
+	FLASHPORT_TEST_BACKENDS=sqlite,postgres \
+		$(MAKE) --no-print-directory lint typecheck check-clone test-unit test-integration test-e2e
+
+test-unit: $(STAMP) ## Unit tests: pure rules and codecs, seconds, no database, Redis or browser
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Redis stock (starts them)
 	scripts/ensure-services.sh
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: $(STAMP) ## Browser tests: the storefront in Debian's Chromium (installs it if missing)
 	scripts/ensure-browser.sh
-	$(MAKE) --no-print-directory lint typecheck check-clone
-	$(BIN)/pytest
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+test-quick: $(STAMP) ## Unit + integration tests without the slow race and load tests (-m "not slow")
+	scripts/ensure-services.sh
+	$(BIN)/pytest tests/unit tests/integration -m "not slow" $(PYTEST_ARGS)
 
 check-clone: $(STAMP) ## A clone of HEAD with nothing beside it builds a wheel that finds its schemas
 	scripts/check-fresh-clone.sh

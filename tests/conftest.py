@@ -108,6 +108,7 @@ async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -
     settings = database_settings
     prefix = f"fpt{uuid.uuid4().hex[:10]}"
     if request.param == "redis":
+        await _require_redis()
         settings = settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
     engine = create_engine(settings)
     await _empty_all_tables(engine)
@@ -121,6 +122,20 @@ async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -
         await close_context(context)
         if request.param == "redis":
             await _delete_redis_prefix(prefix)
+
+
+async def _require_redis() -> None:
+    """Fail (never skip, never hang) when the suite's Redis does not answer: the Redis engine's tests
+    would otherwise wait for its restock listener forever."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is unreachable ({exc}): scripts/ensure-services.sh starts it")
+    finally:
+        await client.aclose()
 
 
 async def _delete_redis_prefix(prefix: str) -> None:

@@ -1,26 +1,24 @@
 """Browser tests: the real server (uvicorn) on a loopback port, driven by Debian's Chromium through
 Playwright.
 
-The server runs on an event loop in a background thread; the tests prepare data and check the
-database through the same service context on that loop (:meth:`LiveServer.run`), so what a test does
-"as another buyer" goes through the very services the storefront uses. Every test makes its own sale
-and buyers, so tests never depend on each other's rows.
+The server runs on an event loop in a background thread (``tests.servers.LoopThread``); the tests
+prepare data and check the database through the same service context on that loop
+(:meth:`LiveServer.run`), so what a test does "as another buyer" goes through the very services the
+storefront uses. Every test makes its own sale and buyers, so tests never depend on each other's rows.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import re
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from playwright import sync_api as playwright_sync
 
 from flashport.adapters.db import migrate
 from flashport.app import create_app
@@ -30,8 +28,7 @@ from flashport.services.context import Context
 from flashport.settings import Settings
 from flashport.web import session as web_session
 from tests.factories import make_user
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.servers import LoopThread, bound_socket, running
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -67,41 +64,33 @@ def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 class LiveServer:
-    """uvicorn serving the whole app on 127.0.0.1:<free port>, on its own thread and event loop."""
+    """The whole app served on 127.0.0.1:<free port> through the suite's one harness (tests/servers.py),
+    on an event loop of its own thread; its service context is built and closed on that loop."""
 
     def __init__(self, settings: Settings) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-server", daemon=True)
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket = bound_socket()
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         self.settings = settings
+        self._thread = LoopThread("e2e-server")
 
     def start(self) -> None:
-        import uvicorn
+        self.ctx: Context = self._thread.enter(self._platform())
 
-        self.thread.start()
-        self.ctx: Context = self.run(build_context(self.settings))
-        config = uvicorn.Config(create_app(ctx=self.ctx), log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.serving = asyncio.run_coroutine_threadsafe(self.server.serve(sockets=[self.socket]), self.loop)
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if self.serving.done() or time.monotonic() > deadline:
-                self.serving.result(timeout=0)
-                raise RuntimeError("the storefront server did not start")
-            time.sleep(0.02)
+    @contextlib.asynccontextmanager
+    async def _platform(self) -> AsyncIterator[Context]:
+        ctx = await build_context(self.settings)
+        try:
+            async with running(create_app(ctx=ctx), sock=self.socket, access_log=False):
+                yield ctx
+        finally:
+            await close_context(ctx)
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the server's loop (services, database checks) and return its result."""
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
+        return self._thread.run(work)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.serving.result(timeout=10)
-        self.run(close_context(self.ctx))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
+        self._thread.close()
 
 
 def server_settings(base: Settings, url: str) -> Settings:
@@ -130,8 +119,9 @@ def live_server(database_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Fail, never skip: a browser suite that quietly does not run hides every regression it was for.
     if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (make test does)")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (make test-e2e does)")
     with playwright_sync.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

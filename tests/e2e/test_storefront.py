@@ -11,8 +11,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from flashport.adapters.db.schema import orders
 from flashport.domain.accounts import Role
@@ -23,8 +23,6 @@ from flashport.services.sales import buying
 from tests.e2e.conftest import LiveServer, Visit
 from tests.factories import make_user
 from tests.sale_builder import make_sale
-
-expect = pytest.importorskip("playwright.sync_api").expect
 
 # The sandbox payment page's prefilled payer; checking out as the same person lets the payment settle.
 DEMO_PAYER = ("李娜", "110105199003070025")
@@ -232,17 +230,6 @@ def test_pages_fit_a_phone_and_work_from_the_keyboard(phone_visit: Visit) -> Non
     phone_visit.snap("orders")
 
 
-def _payments_ready() -> bool:
-    try:
-        from flashport.services.payments import settlement as payments
-    except ImportError:
-        return False
-    return hasattr(payments, "start_payment")
-
-
-@pytest.mark.skipif(
-    not _payments_ready(), reason="flashport.services.payments.settlement.start_payment is not built yet"
-)
 def test_a_buyer_checks_out_pays_and_sees_the_order_paid(visit: Visit) -> None:
     server, page = visit.server, visit.page
     sale = server.run(make_sale(server.ctx, quantity=5, limit=1))

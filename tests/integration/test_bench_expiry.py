@@ -13,6 +13,7 @@ from flashport.bench import expiry
 from flashport.services.context import Context
 
 
+@pytest.mark.slow
 async def test_two_sweepers_expire_every_order_of_the_bench_sale_once_and_return_every_unit(
     buy_ctx: Context,
 ) -> None:

@@ -533,8 +533,9 @@ async def test_a_graceful_stop_closes_idle_connections_and_finishes_a_purchase_i
     sale = await make_sale(buy_ctx)
     [(_, token), (_, other)] = await make_buyers(buy_ctx, 2)
     app = create_app(ctx=buy_ctx, fast_lane=True)
+    # An idle timeout far beyond the test's patience: a connection that closes was closed by the stop.
     async with (
-        edge_server(app) as server,
+        edge_server(app, timeout_keep_alive=3600) as server,
         connected(port_of(server)) as idle,
         connected(port_of(server)) as busy,
     ):
@@ -544,9 +545,7 @@ async def test_a_graceful_stop_closes_idle_connections_and_finishes_a_purchase_i
         await busy.send(purchase(sale.item_id, other, "k-busy"))
         await asyncio.wait_for(entered.wait(), TIMEOUT)
         server.should_exit = True
-        asked = time.monotonic()
-        assert await idle.at_eof()
-        assert time.monotonic() - asked < 1.5  # closed by the stop, well before the 5 s idle timeout
+        assert await idle.at_eof()  # closed by the stop, not by the idle timeout
         release.set()
         finished = await busy.response()
         assert await busy.at_eof()

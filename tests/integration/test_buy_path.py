@@ -213,6 +213,7 @@ async def test_a_buyer_never_sees_another_buyers_order(http: httpx.AsyncClient, 
     assert (await http.get("/api/v1/orders", headers=auth(theirs))).json() == []
 
 
+@pytest.mark.slow
 async def test_2000_concurrent_attempts_on_100_units_sell_exactly_100_within_limits(
     http: httpx.AsyncClient, buy_ctx: Context
 ) -> None:

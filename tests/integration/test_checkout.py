@@ -202,7 +202,7 @@ async def test_checkout_prices_the_order_and_stores_consignee_identity_and_taxes
 @pytest.mark.parametrize(
     ("category", "price_fen", "excise", "vat", "total"),
     [
-        ("consumption_tax", 42_500, "52.50", "45.50", "523.00"),  # the CROSSBORDER.md worked case
+        ("consumption_tax", 42_500, "52.50", "45.50", "523.00"),  # the worked cosmetics case
         ("reduced_vat", 9_900, "0.00", "6.24", "105.24"),
         ("general", 9_900, "0.00", "9.01", "108.01"),
     ],

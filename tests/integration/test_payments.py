@@ -44,9 +44,10 @@ from flashport.services.payments import settlement as payment_service
 from flashport.services.payments.views import StartedPayment
 from flashport.services.sales import buying, events
 from flashport.settings import Settings
-from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables
+from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables, _require_redis
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
+from tests.waiting import eventually
 
 PAYER = ("李娜", "110105199003070025")
 OTHER = ("张伟", "11010519491231002X")  # a real person too, but not the buyer
@@ -73,11 +74,10 @@ class World:
             return str(await conn.scalar(sa.select(orders.c.status).where(orders.c.order_no == order_no)))
 
     async def wait_for(self, order_no: str, status: str) -> None:
-        for _ in range(100):
-            if await self.order_status(order_no) == status:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"order {order_no} never became {status}: {await self.order_status(order_no)}")
+        async def reached() -> bool:
+            return await self.order_status(order_no) == status
+
+        await eventually(reached, what=f"order {order_no} to become {status}")
 
     async def events(self, order_no: str) -> list[str]:
         async with self.ctx.read() as conn:
@@ -136,6 +136,7 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
     }
     prefix = f"fpp{uuid.uuid4().hex[:10]}"  # this test's own Redis keys, deleted afterwards
     if request.param == "redis":
+        await _require_redis()
         update.update(redis_url=REDIS_URL, redis_prefix=prefix)
     settings = database_settings.model_copy(update=update)
     engine = create_engine(settings)
@@ -202,16 +203,13 @@ async def test_a_declined_payment_closes_the_trade_and_the_buyer_can_pay_anew(wo
     await world.open_checkout(checkout_)
     trade = await _trade(world, checkout_.out_trade_no)
     await world.sandbox.post(f"/pay/{trade['trade_no']}/decline")
-    for _ in range(100):
+
+    async def closed() -> bool:
         async with world.ctx.read() as conn:
-            if (
-                await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout_.id))
-                == "closed"
-            ):
-                break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the decline never reached the platform")
+            status = await conn.scalar(sa.select(payments.c.status).where(payments.c.id == checkout_.id))
+        return status == "closed"
+
+    await eventually(closed, what="the decline to reach the platform")
     assert await world.order_status(order["order_no"]) == "pending_payment"
     second = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     assert second.id != checkout_.id and second.out_trade_no == f"{order['order_no']}-2"
@@ -283,11 +281,12 @@ async def test_the_provider_resending_a_notification_is_harmless(world: World) -
     assert paid.status_code == 200, paid.text
     await world.wait_for(order["order_no"], "paid")
     assert (await world.sandbox.post(f"/sandbox/trades/{checkout_.out_trade_no}/renotify")).status_code == 200
-    for _ in range(60):
+
+    async def resent() -> bool:
         async with world.ctx.read() as conn:
-            if await conn.scalar(sa.select(sa.func.count()).select_from(payment_notifications)) >= 2:
-                break
-        await asyncio.sleep(0.05)
+            return await conn.scalar(sa.select(sa.func.count()).select_from(payment_notifications)) >= 2
+
+    await eventually(resent, what="the resent notification to arrive")
     assert (await world.events(order["order_no"])).count("order.paid") == 1
 
 
@@ -300,7 +299,8 @@ async def test_a_lost_notification_is_recovered_by_querying_the_provider(world: 
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1], "notify": False},
     )
     assert paid.status_code == 200, paid.text
-    await asyncio.sleep(0.3)
+    # The provider queued no notification at all, so none can still be on its way.
+    assert (await _trade(world, checkout_.out_trade_no))["deliveries"] == []
     assert await world.order_status(order["order_no"]) == "pending_payment"  # nothing came
     assert await payment_service.recheck_pending_payments(world.ctx) == 1
     assert await world.order_status(order["order_no"]) == "paid"
@@ -324,14 +324,13 @@ async def test_a_payment_after_expiry_is_refunded_and_does_not_revive_the_order(
         json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
     )
     assert paid.status_code == 200, paid.text
-    for _ in range(100):
+
+    async def refunded() -> Any:
         async with world.ctx.read() as conn:
             refund = (await conn.execute(sa.select(refunds))).first()
-        if refund is not None and refund.status == "succeeded":
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError(f"no successful refund: {refund}")
+        return refund if refund is not None and refund.status == "succeeded" else None
+
+    refund = await eventually(refunded, what="a successful refund")
     assert (refund.reason, refund.amount_fen) == ("late_payment", 10801)
     assert await world.order_status(order["order_no"]) == "expired"
     events = await world.events(order["order_no"])

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.orders_repo import taken_truth
@@ -19,7 +17,7 @@ from flashport.services.context import Context
 from flashport.services.sales import buying
 from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import make_buyers, make_sale
-from tests.servers import free_port
+from tests.servers import ServerProcess
 
 
 async def _truth(ctx: Context, item_id: int) -> tuple[int, dict[int, int]]:
@@ -73,7 +71,8 @@ async def _wait_for_reservations_in_flight(ctx: Context, item_id: int, answered:
         await asyncio.sleep(0.01)
 
 
-def _start_server(ctx: Context, port: int) -> subprocess.Popen[bytes]:
+def _server_env(ctx: Context) -> dict[str, str]:
+    """The environment of a ``flashport serve`` on the test's database and stock engine."""
     s = ctx.settings
     env = {
         **os.environ,
@@ -90,42 +89,22 @@ def _start_server(ctx: Context, port: int) -> subprocess.Popen[bytes]:
         env["FLASHPORT_DATABASE_URL"] = s.database_url
     if s.redis_url:
         env["FLASHPORT_REDIS_URL"] = s.redis_url
-    return subprocess.Popen(
-        [sys.executable, "-m", "flashport", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return env
 
 
-async def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited during start-up"
-            try:
-                if (await client.get(f"{url}/livez")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-    raise AssertionError("server did not come up")
-
-
+@pytest.mark.slow
 async def test_kill_9_mid_sale_leaves_no_oversell_and_reconcile_repairs_to_the_truth(
     buy_ctx: Context,
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=150, limit=1)
     buyers = await make_buyers(buy_ctx, 400)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = _start_server(buy_ctx, port)
+    server = await ServerProcess.start(_server_env(buy_ctx))
     answered: dict[int, str] = {}
     try:
-        await _wait_up(url, server)
         # Twenty at a time: with the 400 ms linger, every round leaves reservations in flight long enough
         # for the kill to land among them, however loaded the machine is.
         limits = httpx.Limits(max_connections=20)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=10) as client:
 
             async def attempt(n: int, token: str) -> None:
                 try:
@@ -141,12 +120,10 @@ async def test_kill_9_mid_sale_leaves_no_oversell_and_reconcile_repairs_to_the_t
 
             load = asyncio.gather(*[attempt(n, token) for n, (_, token) in enumerate(buyers)])
             await _wait_for_reservations_in_flight(buy_ctx, sale.item_id, answered)
-            server.send_signal(signal.SIGKILL)
+            server.process.send_signal(signal.SIGKILL)
             await load
     finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
+        await server.stop()
 
     async with buy_ctx.read() as conn:
         committed = set(

@@ -4,10 +4,9 @@ official schema."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,8 +28,10 @@ from flashport.adapters.logistics import (
 )
 from flashport.ceb import Consignee, Enterprise, parse_receipt, validate
 from flashport.ceb.codes import TradeMode
+from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 from tests.servers import serving
+from tests.waiting import eventually
 
 CEB = "{http://www.chinaport.gov.cn/ceb}"
 PLATFORM = Enterprise("3100000FP1", "Flashport Cross-border E-commerce Co., Ltd.")
@@ -45,6 +46,16 @@ class SingleWindow:
     up: bool = True
     status: int = 202
     received: list[bytes] = field(default_factory=list)
+    tries: int = 0  # every request made to it, answered or not
+
+    async def tried_again(self, times: int) -> None:
+        """Wait until the carrier has tried ``times`` more requests: its resending rounds have run."""
+        wanted = self.tries + times
+
+        async def tried() -> bool:
+            return self.tries >= wanted
+
+        await eventually(tried, what=f"{times} more tries at the single window")
 
     async def take(self, request: Request) -> Response:
         self.received.append(await request.body())
@@ -65,6 +76,7 @@ class _Switched(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=window.app())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._window.tries += 1
         if not self._window.up:
             raise httpx.ConnectError("single window down", request=request)
         return await self._inner.handle_async_request(request)
@@ -131,15 +143,6 @@ def head(message: bytes) -> dict[str, str]:
 def dxp_id_of(message: bytes) -> str | None:
     found: str | None = etree.fromstring(message).findtext(f"{CEB}BaseTransfer/{CEB}dxpId")
     return found
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
-    """Poll ``check`` (the state lives behind HTTP: there is no event to wait on) until it holds."""
-    for _ in range(int(seconds / 0.02)):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"still false after {seconds} s")
 
 
 async def test_a_bonded_waybill_is_declared_to_customs_with_a_valid_ceb511(tmp_path: Path) -> None:
@@ -320,7 +323,7 @@ async def test_a_waybill_made_while_customs_is_down_is_declared_once_it_is_back(
         w.window.up = False
         waybill = await w.carrier.create_waybill(parcel("FP-DOWN"))
         corrected = await w.carrier.redeclare(waybill.logistics_no, None, weight_kg=Decimal("2"))
-        await asyncio.sleep(0.2)  # a few resending rounds, all failing
+        await w.window.tried_again(4)  # a few resending rounds, all failing
         assert not waybill.declared and not corrected.declared and waybill.message is not None
         assert w.window.received == []
 
@@ -354,7 +357,11 @@ async def test_declarations_queued_before_a_restart_are_sent_after_it(tmp_path: 
 async def test_a_message_the_single_window_refuses_is_not_sent_again(tmp_path: Path) -> None:
     async with world(tmp_path, window=SingleWindow(status=400)) as w:
         waybill = await w.carrier.create_waybill(parcel("FP-REFUSED"))
-        await asyncio.sleep(0.2)  # a few resending rounds
+        # A second waybill, made while the window is unreachable, stays pending: once it has been tried
+        # again a few times, resending rounds have run, and none of them may send the refused one again.
+        w.window.up = False
+        await w.carrier.create_waybill(parcel("FP-PENDING"))
+        await w.window.tried_again(3)
         shown = (await w.http.get(f"/v1/waybills/{waybill.logistics_no}", headers=_key(w))).json()
 
         assert not waybill.declared and len(w.window.received) == 1
@@ -432,9 +439,7 @@ def _key(w: World) -> dict[str, str]:
 
 
 async def test_the_customs_simulator_accepts_the_waybill_into_its_system(tmp_path: Path) -> None:
-    # Imported here: the simulator is another package; this file's other tests do not depend on it.
-    sandbox_customs = pytest.importorskip("flashport.sandbox_customs")
-    customs = sandbox_customs.create_customs_app(sandbox_customs.CustomsSimSettings(data_dir=tmp_path))
+    customs = create_customs_app(CustomsSimSettings(data_dir=tmp_path))
     settings = LogisticsSimSettings(data_dir=tmp_path, customs_url="http://customs-sim")
     app = create_logistics_app(settings, customs_transport=httpx.ASGITransport(app=customs))
     inbox = HttpCustomsGateway("http://customs-sim", transport=httpx.ASGITransport(app=customs))

@@ -11,7 +11,7 @@ import re
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,7 +26,9 @@ from starlette.routing import Mount, Route
 
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.sandbox_pay import SandboxKeys, SandboxSettings, create_sandbox_app, ensure_keys
+from tests.clocks import ShiftedClock
 from tests.servers import serving
+from tests.waiting import eventually
 
 APP_ID = "2026000000000001"
 SCHEDULE = [0.2, 0.4, 0.8]
@@ -112,6 +114,7 @@ class World:
     receiver: Receiver
     keys: SandboxKeys
     http: httpx.AsyncClient
+    clock: ShiftedClock  # the sandbox's "now"
 
     def sdk(self, private_key: str | None = None) -> AliPay:
         """The third-party client as the merchant: our demo merchant key, the sandbox's public key."""
@@ -161,6 +164,16 @@ class World:
         view: dict[str, Any] = (await self.http.get(f"{self.sandbox}/sandbox/trades/{out_trade_no}")).json()
         return view
 
+    async def settled_delivery(self, out_trade_no: str) -> dict[str, Any]:
+        """The trade's one delivery, once the sandbox has nothing more to send for it: acknowledged, or
+        given up at the end of the schedule. From then on no further attempt can come."""
+
+        async def settled() -> dict[str, Any] | None:
+            [delivery] = (await self.view(out_trade_no))["deliveries"] or [None]
+            return delivery if delivery and delivery["attempts"] and not delivery["next_attempt_at"] else None
+
+        return await eventually(settled, what=f"the delivery for {out_trade_no} to settle")
+
 
 def settings_for(data_dir: Path) -> SandboxSettings:
     return SandboxSettings(data_dir=data_dir, notify_schedule=SCHEDULE, notify_timeout_seconds=1.0)
@@ -176,9 +189,11 @@ async def world(
     async with contextlib.AsyncExitStack() as stack:
         if merchant is None:
             merchant = await stack.enter_async_context(serving(merchant_app))
-        sandbox = await stack.enter_async_context(serving(create_sandbox_app(settings_for(data_dir))))
+        clock = ShiftedClock()
+        sandbox_app = create_sandbox_app(settings_for(data_dir), clock=clock)
+        sandbox = await stack.enter_async_context(serving(sandbox_app))
         http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False, timeout=5))
-        yield World(sandbox, merchant, receiver, ensure_keys(data_dir), http)
+        yield World(sandbox, merchant, receiver, ensure_keys(data_dir), http, clock)
 
 
 def trade_no_on(page: str) -> str:
@@ -271,7 +286,7 @@ async def test_confirming_sends_the_buyer_back_and_a_signed_notification_the_sdk
 
         already = await w.open_page("FP-PAY-1")
         assert already.status_code == 200 and "already been paid" in already.text
-        await asyncio.sleep(0.3)
+        await w.settled_delivery("FP-PAY-1")
         view = await w.view("FP-PAY-1")
         assert [(d["attempts"], d["last_body"]) for d in view["deliveries"]] == [(1, "success")]
 
@@ -340,12 +355,12 @@ async def test_a_failing_receiver_gets_retries_at_growing_intervals_until_it_say
         await w.open_page("FP-RETRY-1")
         assert (await w.pay("FP-RETRY-1")).status_code == 200
         forms = await receiver.wait_for(3)
-        await asyncio.sleep(SCHEDULE[2] + 0.3)  # long enough for a fourth attempt, were one due
+        delivery = await w.settled_delivery("FP-RETRY-1")  # acknowledged: no fourth attempt can follow
         assert len(receiver.received) == 3
         assert len({form["notify_id"] for form in forms}) == 1
+        # Each retry waits at least its own interval of the schedule (a loaded machine only adds to it).
         first, second = receiver.gaps()
-        assert SCHEDULE[0] <= first < second and SCHEDULE[1] <= second
-        [delivery] = (await w.view("FP-RETRY-1"))["deliveries"]
+        assert SCHEDULE[0] <= first and SCHEDULE[1] <= second
         assert delivery["attempts"] == 3 and delivery["delivered_at"] and delivery["next_attempt_at"] is None
         assert [a["status"] for a in delivery["attempt_log"]] == [500, 200, 200]
 
@@ -358,10 +373,9 @@ async def test_a_receiver_that_never_says_success_is_given_up_at_the_end_of_the_
         await w.open_page("FP-GIVEUP-1")
         await w.pay("FP-GIVEUP-1")
         await receiver.wait_for(1 + len(SCHEDULE))
-        await asyncio.sleep(1.0)
+        delivery = await w.settled_delivery("FP-GIVEUP-1")  # given up: nothing more will be sent
         assert len(receiver.received) == 1 + len(SCHEDULE)
         assert all(gap >= interval for gap, interval in zip(receiver.gaps(), SCHEDULE, strict=True))
-        [delivery] = (await w.view("FP-GIVEUP-1"))["deliveries"]
         assert (
             delivery["attempts"] == 4
             and delivery["delivered_at"] is None
@@ -376,8 +390,12 @@ async def test_an_unreachable_receiver_is_retried_and_every_attempt_recorded(tmp
         )
         await w.http.get(f"{w.sandbox}/gateway.do?{query}")
         await w.pay("FP-DOWN-1")
-        await asyncio.sleep(SCHEDULE[0] + 0.3)
-        [delivery] = (await w.view("FP-DOWN-1"))["deliveries"]
+
+        async def retried() -> dict[str, Any] | None:
+            [delivery] = (await w.view("FP-DOWN-1"))["deliveries"]
+            return delivery if delivery["attempts"] >= 2 else None
+
+        delivery = await eventually(retried, what="a second attempt")
         assert delivery["attempts"] >= 2 and delivery["last_status"] is None
         assert "ConnectError" in delivery["attempt_log"][0]["body"]
 
@@ -445,11 +463,12 @@ async def test_concurrent_refunds_never_return_more_than_was_paid(tmp_path: Path
 
 async def test_a_trade_past_its_time_expire_is_closed_and_cannot_be_paid(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        soon = datetime.now(timezone(timedelta(hours=8))) + timedelta(seconds=1)
+        # time_expire is written to the second, in China's time; the sandbox's clock then moves past it.
+        deadline = w.clock().astimezone(timezone(timedelta(hours=8))) + timedelta(minutes=1)
         assert (
-            await w.open_page("FP-LATE-1", time_expire=soon.strftime("%Y-%m-%d %H:%M:%S"))
+            await w.open_page("FP-LATE-1", time_expire=deadline.strftime("%Y-%m-%d %H:%M:%S"))
         ).status_code == 200
-        await asyncio.sleep(1.1)
+        w.clock.advance(timedelta(minutes=2))
         assert (await w.pay("FP-LATE-1")).json()["sub_code"] == "ACQ.TRADE_HAS_CLOSE"
         assert (await w.node("alipay.trade.query", {"out_trade_no": "FP-LATE-1"}))[
             "trade_status"
@@ -518,8 +537,7 @@ async def test_keys_are_made_once_and_a_restart_resumes_pending_deliveries(tmp_p
             assert again.keys == keys == ensure_keys(tmp_path)
             forms = await receiver.wait_for(sent_before_restart + 1)
             assert forms[-1] == forms[0]
-            await asyncio.sleep(0.1)
-            [delivery] = (await again.view("FP-RESTART-1"))["deliveries"]
+            delivery = await again.settled_delivery("FP-RESTART-1")
             assert delivery["delivered_at"] and delivery["last_body"] == "success"
 
 

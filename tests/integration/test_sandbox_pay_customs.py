@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from alipay import AliPay
 from lxml import etree
 from starlette.applications import Starlette
@@ -32,6 +31,7 @@ from flashport.adapters.payments.interface import (
 from flashport.bootstrap import payment_keys
 from flashport.ceb import parse_receipt, validate
 from flashport.ceb.xml import CEB_NS
+from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_pay import SandboxSettings, create_sandbox_app, ensure_keys
 from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.trades import CHINA_STANDARD_TIME
@@ -316,8 +316,7 @@ async def test_the_sandbox_accepts_the_third_party_sdk_s_signed_declaration(tmp_
 
 
 async def test_the_customs_simulator_takes_the_voucher_and_its_change(tmp_path: Path) -> None:
-    simulator = pytest.importorskip("flashport.sandbox_customs")
-    app = simulator.create_customs_app(simulator.CustomsSimSettings(data_dir=tmp_path))
+    app = create_customs_app(CustomsSimSettings(data_dir=tmp_path))
     async with serving(app) as single_window, rig(tmp_path, customs_url=single_window) as r:
         trade = await r.paid_trade("FPC11")
         assert (await r.declare(trade, "FPC11D1")).ok

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.schema import orders, outbox
@@ -24,6 +25,9 @@ from flashport.services.sales import buying
 from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import Sale, make_buyers, make_sale
 from tests.servers import free_port
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.slow  # real worker processes sweeping thousands of orders
 
 PAYMENT_WINDOW_SECONDS = 2
 POLL_SECONDS = 0.2
@@ -119,11 +123,11 @@ async def worker_processes(ctx: Context, log_dir: Path) -> AsyncIterator[Workers
 
 
 async def _place_orders_at_one_instant(
-    ctx: Context, sale: Sale, buyers: list[tuple[int, str]], tag: str
+    ctx: Context, sale: Sale, buyers: list[tuple[int, str]], tag: str, at: datetime | None = None
 ) -> datetime:
     """One order of one unit per buyer, all placed at the same instant of the buying context's clock
-    (a rush), so they all come due together; returns their payment deadline."""
-    instant = utc_now()
+    (a rush, now or ``at``), so they all come due together; returns their payment deadline."""
+    instant = at or utc_now()
     original: Callable[[], datetime] = ctx.clock
     ctx.clock = lambda: instant
     try:
@@ -134,10 +138,6 @@ async def _place_orders_at_one_instant(
         ctx.clock = original
     assert all(purchase.order["status"] == "pending_payment" for purchase in placed)
     return instant + timedelta(seconds=PAYMENT_WINDOW_SECONDS)
-
-
-async def _sleep_until(moment: datetime) -> None:
-    await asyncio.sleep(max(0.0, (moment - utc_now()).total_seconds()))
 
 
 async def _first_expiry_seen(ctx: Context, workers: Workers, within: float = 30.0) -> None:
@@ -259,12 +259,14 @@ async def test_a_restarted_worker_process_expires_the_orders_that_came_due_while
         assert await workers.stop(before) == 0, workers.logs()
 
         # The same buyers buy again (limit 1: only possible because their first units came back).
-        for _ in range(200):  # the sold-out flag of this process clears by restock news or its TTL
-            if not path.board.is_sold_out(sale.item_id):
-                break
-            await asyncio.sleep(0.05)
-        due = await _place_orders_at_one_instant(buy_ctx, sale, buyers, "second")
-        await _sleep_until(due + timedelta(seconds=3 * POLL_SECONDS))
+        # The sold-out flag of this process clears by restock news or its TTL.
+        async def back_on_sale() -> bool:
+            return not path.board.is_sold_out(sale.item_id)
+
+        await eventually(back_on_sale, what="the sold-out flag to clear")
+        # Placed a payment window ago (the buying clock set back), so they are due at once, no waiting.
+        placed_at = utc_now() - timedelta(seconds=PAYMENT_WINDOW_SECONDS + 1)
+        await _place_orders_at_one_instant(buy_ctx, sale, buyers, "second", at=placed_at)
         assert await _unfinished(buy_ctx) == {"pending": units, "unreleased": 0}  # due, but no worker runs
 
         after = await workers.start()

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from flashport.ceb.codes import CUSTOMS_COUNTRY_CODES
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import StockLevel, TaxCategory, WarehouseKind
@@ -27,6 +28,7 @@ def product(**overrides: Any) -> dict[str, Any]:
         "hs_code": "0402290000",
         "legal_unit": "035",
         "tax_category": "reduced_vat",
+        "codable_origins": CUSTOMS_COUNTRY_CODES,
     }
     return {**fields, **overrides}
 
@@ -135,7 +137,13 @@ def test_skus_given_with_a_product_must_not_repeat_a_code() -> None:
 
 
 def test_a_bonded_warehouse_is_in_china_with_a_customs_district() -> None:
-    record = rules.warehouse_record(code="nb-1", name="Ningbo", kind="bonded", customs_district="3105")
+    record = rules.warehouse_record(
+        code="nb-1",
+        name="Ningbo",
+        kind="bonded",
+        customs_district="3105",
+        codable_countries=CUSTOMS_COUNTRY_CODES,
+    )
     assert record["code"] == "NB-1"
     assert record["kind"] is WarehouseKind.BONDED
     assert record["country"] == "CN"
@@ -149,7 +157,14 @@ def test_a_bonded_warehouse_without_district_or_outside_china_is_refused(
     district: str | None, country: str | None, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as exc:
-        rules.warehouse_record(code="NB", name="N", kind="bonded", customs_district=district, country=country)
+        rules.warehouse_record(
+            code="NB",
+            name="N",
+            kind="bonded",
+            customs_district=district,
+            country=country,
+            codable_countries=CUSTOMS_COUNTRY_CODES,
+        )
     assert fields_of(exc) == [field]
 
 
@@ -162,7 +177,12 @@ def test_an_overseas_warehouse_is_abroad_and_has_no_customs_district(
 ) -> None:
     with pytest.raises(InvalidInput) as exc:
         rules.warehouse_record(
-            code="FR-1", name="Lyon", kind="overseas", customs_district=district, country=country
+            code="FR-1",
+            name="Lyon",
+            kind="overseas",
+            customs_district=district,
+            country=country,
+            codable_countries=CUSTOMS_COUNTRY_CODES,
         )
     assert fields_of(exc) == [field]
 

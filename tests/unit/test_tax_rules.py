@@ -6,13 +6,13 @@ from flashport.domain.catalog import TaxCategory
 from flashport.domain.errors import InvalidInput
 from flashport.domain.tax import TaxableLine, TaxRates, TaxRegime, assess, share_out, tax_line
 
-RATES = TaxRates()  # the defaults of CROSSBORDER.md: VAT 13% / 9%, consumption tax 15%, 70% share
+RATES = TaxRates()  # the rules' defaults: VAT 13% / 9%, consumption tax 15%, 70% share
 GENERAL, REDUCED, EXCISE = TaxCategory.GENERAL, TaxCategory.REDUCED_VAT, TaxCategory.CONSUMPTION_TAX
 CROSS, FULL = TaxRegime.CROSS_BORDER, TaxRegime.GENERAL_TRADE
 
 # (category, regime, base, tariff, consumption tax, VAT) in fen; each tax rounded half up on its own.
 WORKED_CASES = [
-    # CROSSBORDER.md: base 425.00 -> consumption tax 425 / 0.85 * 15% * 70% = 52.50,
+    # The worked case: base 425.00 -> consumption tax 425 / 0.85 * 15% * 70% = 52.50,
     # VAT (425 + 75) * 13% * 70% = 45.50, tax 98.00
     (EXCISE, CROSS, 42_500, 0, 5_250, 4_550),
     # 199.00: 23 411.7647 fen composite; consumption tax 2 458.2353 -> 2 458, VAT 2 130.4706 -> 2 130.

@@ -94,41 +94,26 @@ async def insert_buyers(ctx: Context, run_id: str, count: int) -> list[int]:
     return buyer_ids
 
 
-async def insert_sale(
-    conn: Any,
-    now: datetime,
-    run_id: str,
-    units: int,
-    *,
-    per_buyer_limit: int = 1,
-    starts_at: datetime | None = None,
-    sale_price_fen: int = SALE_PRICE_FEN,
-    original_price_fen: int = ORIGINAL_PRICE_FEN,
-    channel: str = "bench",
-    overseas: bool = False,
-) -> tuple[int, int]:
-    """One scheduled event (live from ``starts_at``, by default a minute ago) with one sale item of
-    ``units`` units, with its catalog rows, written straight into the database. The benchmark and the
-    buy-path tests use it; it bypasses the services' checks on purpose, so callers keep the price band.
-    The goods wait in a bonded warehouse (1210), or abroad with ``overseas`` (direct import, 9610)."""
+async def insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tuple[int, int]:
+    """The benchmark's sale, written straight into the database: one event, live since a minute ago, with
+    one sale item of ``units`` units (one per buyer) of a milk in a bonded warehouse (1210), with its
+    catalog rows. It bypasses the services' checks on purpose; ``prepare_sale`` keeps the price band."""
 
     async def insert(table: sa.Table, **values: Any) -> int:
         return int(await conn.scalar(table.insert().values(**values).returning(table.c.id)))
 
     supplier_id = await insert(suppliers, name=f"Bench dairy {run_id}", country="NZ", created_at=now)
     brand_id = await insert(brands, name=f"Bench a2 {run_id}", country="NZ", created_at=now)
-    where: dict[str, Any] = (
-        {"name": "Bench export hub", "kind": "overseas", "country": "NZ"}
-        if overseas
-        else {
-            "name": "Bench bonded warehouse",
-            "kind": "bonded",
-            "customs_district": "2244",
-            "country": "CN",
-            "ems_no": f"T2244W{run_id}"[:30],
-        }
+    warehouse_id = await insert(
+        warehouses,
+        code=f"BENCH-{run_id}",
+        name="Bench bonded warehouse",
+        kind="bonded",
+        customs_district="2244",
+        country="CN",
+        ems_no=f"T2244W{run_id}"[:30],
+        created_at=now,
     )
-    warehouse_id = await insert(warehouses, code=f"BENCH-{run_id}", created_at=now, **where)
     product_id = await insert(
         products,
         brand_id=brand_id,
@@ -147,7 +132,7 @@ async def insert_sale(
         product_id=product_id,
         code=f"BENCH-{run_id}-MILK900",
         title="a2 Platinum infant formula 900g, stage 1",
-        original_price_fen=original_price_fen,
+        original_price_fen=ORIGINAL_PRICE_FEN,
         weight_grams=1200,
         unit="140",
         created_at=now,
@@ -158,11 +143,11 @@ async def insert_sale(
             sku_id=sku_id, warehouse_id=warehouse_id, on_hand=units, allotted=units, updated_at=now
         )
     )
-    starts_at = starts_at or now - timedelta(minutes=1)  # already live when the first request arrives
+    starts_at = now - timedelta(minutes=1)  # already live when the first request arrives
     event_id = await insert(
         sale_events,
         title=f"Bench sale {run_id}",
-        channel=channel,
+        channel="bench",
         starts_at=starts_at,
         ends_at=starts_at + timedelta(days=7),
         state="scheduled",
@@ -174,9 +159,9 @@ async def insert_sale(
         event_id=event_id,
         sku_id=sku_id,
         warehouse_id=warehouse_id,
-        sale_price_fen=sale_price_fen,
+        sale_price_fen=SALE_PRICE_FEN,
         quantity=units,
-        per_buyer_limit=per_buyer_limit,
+        per_buyer_limit=1,
         reserved=0,
         sold=0,
         created_at=now,

@@ -1,1 +1,1 @@
-"""The domain core: plain Python, no framework, no I/O. DESIGN.md section 4's rules are decided here."""
+"""The domain core: plain Python, no framework, no I/O. The rules of docs/architecture.md are decided here."""

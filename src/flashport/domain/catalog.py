@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar, cast
@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import pycountry
 
 from flashport.domain.accounts import Principal, Role, normalise_email
+from flashport.domain.customs_text import trimmed_carriable
 from flashport.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from flashport.domain.money import to_fen
 
@@ -26,7 +27,7 @@ class WarehouseKind(enum.StrEnum):
 
 
 class TaxCategory(enum.StrEnum):
-    """Which cross-border tax rates apply (CROSSBORDER.md, "Tax")."""
+    """Which cross-border tax rates apply (docs/architecture.md, "The business")."""
 
     GENERAL = "general"  # VAT 13 %, no consumption tax
     REDUCED_VAT = "reduced_vat"  # VAT 9 %: some foods and agricultural goods
@@ -97,6 +98,10 @@ MAX_UNITS = 2**31 - 1  # the stock columns are 32-bit INTEGER
 MAX_PAGE = 200
 WAREHOUSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
 BARCODE = re.compile(r"^\d{8,14}$")  # a GTIN: EAN-8, UPC-A, EAN-13 or GTIN-14
+# A product's title is declared as gname and an order line's (the product's and the SKU's titles) as
+# itemName: at most 250 characters each in the customs schema, so neither title may be longer alone.
+TITLE_MAX = 250
+WAREHOUSE_NAME_MAX = 100  # a bonded warehouse's name is declared as areaName: at most 100 characters
 
 
 def invalid(code: str, message: str, field: str, hint: str) -> InvalidInput:
@@ -132,9 +137,13 @@ class FieldChecks:
             raise InvalidInput(message, code="invalid_fields", details=details)
 
 
-def text(value: str | None, *, field: str, max_length: int, required: bool = True) -> str:
-    """Trimmed text; blank is refused when ``required`` and becomes ``""`` otherwise."""
-    cleaned = (value or "").strip()
+def text(
+    value: str | None, *, field: str, max_length: int, required: bool = True, multiline: bool = False
+) -> str:
+    """Trimmed text; blank is refused when ``required`` and becomes ``""`` otherwise. Every catalog
+    text may end up in a customs message or a database that refuses NUL, so characters XML cannot carry
+    and control characters are refused, and line breaks too unless the field is ``multiline``."""
+    cleaned = trimmed_carriable(value or "", field=field, multiline=multiline)
     if required and not cleaned:
         raise invalid("missing_field", f"{field} must not be empty", field, "required")
     if len(cleaned) > max_length:
@@ -149,6 +158,21 @@ def optional_text(value: str | None, *, field: str, max_length: int) -> str | No
 
 def required_country(value: str | None, *, field: str = "country") -> str:
     return country_code(text(value, field=field, max_length=10), field=field)
+
+
+def declarable_country(
+    value: str | None, codable: Container[str], *, field: str, code: str = "country_not_declarable"
+) -> str:
+    """A country the customs declarations can name: a real ISO code that is also one of ``codable``,
+    the ISO codes the customs codec has a customs country code for. Refused here, where the country
+    enters, because a declaration naming it could never be built."""
+    found = required_country(value, field=field)
+    if found not in codable:
+        country = pycountry.countries.get(alpha_2=found)
+        name = f"{country.name} ({found})" if country is not None else found
+        hint = f"customs has no country code on file for {name}; choose a country customs can declare"
+        raise invalid(code, f"customs cannot declare {name} as {field.replace('_', ' ')}", field, hint)
+    return found
 
 
 def supplier_email(value: str | None) -> str | None:
@@ -166,7 +190,10 @@ def product_hs_code(value: str | None) -> str:
 
 def image_list(images: list[str] | None) -> list[str]:
     """At least one image, each a non-blank URL or path of at most 500 characters."""
-    cleaned = [(image or "").strip() for image in images or []]
+    cleaned = [
+        trimmed_carriable(image or "", field=f"images.{position}")
+        for position, image in enumerate(images or [])
+    ]
     if not 1 <= len(cleaned) <= MAX_IMAGES:
         raise invalid("invalid_images", f"a product has 1 to {MAX_IMAGES} images", "images", "1 or more")
     for position, image in enumerate(cleaned):
@@ -241,9 +268,12 @@ def warehouse_account_book(kind: WarehouseKind, ems_no: str | None) -> str | Non
     return ems_no
 
 
-def warehouse_country(kind: WarehouseKind, customs_district: str | None, country: str | None) -> str:
-    """A bonded zone is in China (the country defaults to CN); an overseas warehouse is outside China
-    and has no Chinese customs district."""
+def warehouse_country(
+    kind: WarehouseKind, customs_district: str | None, country: str | None, codable: Container[str]
+) -> str:
+    """A bonded zone is in China (the country defaults to CN); an overseas warehouse is outside China,
+    has no Chinese customs district, and is in a country customs can code (``codable``): a direct
+    import's inventory list names the country the parcel leaves from."""
     warehouse_location(kind, customs_district, country)
     if kind is WarehouseKind.BONDED:
         if required_country(country or CHINA) != CHINA:
@@ -255,7 +285,7 @@ def warehouse_country(kind: WarehouseKind, customs_district: str | None, country
     found = required_country(country)
     if found == CHINA:
         raise invalid("invalid_warehouse", "an overseas warehouse is outside China", "country", "not CN")
-    return found
+    return declarable_country(found, codable, field="country")
 
 
 def brand_record(
@@ -265,7 +295,9 @@ def brand_record(
     record = {
         "name": checks.run(text, name, field="name", max_length=200),
         "country": checks.run(required_country, country),
-        "description": checks.run(text, description, field="description", max_length=5000, required=False),
+        "description": checks.run(
+            text, description, field="description", max_length=5000, required=False, multiline=True
+        ),
         "logo_url": checks.run(optional_text, logo_url, field="logo_url", max_length=500),
     }
     checks.done()
@@ -293,17 +325,23 @@ def warehouse_record(
     customs_district: str | None = None,
     country: str | None = None,
     ems_no: str | None = None,
+    codable_countries: Container[str],
 ) -> dict[str, Any]:
+    """``codable_countries``: the ISO codes customs has a country code for (an overseas warehouse's)."""
     checks = FieldChecks()
     district = (customs_district or "").strip() or None
     account_book = (ems_no or "").strip() or None
     parsed_kind = checks.run(parse_warehouse_kind, kind)
     record = {
         "code": checks.run(warehouse_code, code),
-        "name": checks.run(text, name, field="name", max_length=200),
+        "name": checks.run(text, name, field="name", max_length=WAREHOUSE_NAME_MAX),
         "kind": parsed_kind,
         "customs_district": district,
-        "country": checks.run(warehouse_country, parsed_kind, district, country) if parsed_kind else None,
+        "country": (
+            checks.run(warehouse_country, parsed_kind, district, country, codable_countries)
+            if parsed_kind
+            else None
+        ),
         "ems_no": checks.run(warehouse_account_book, parsed_kind, account_book) if parsed_kind else None,
     }
     checks.done()
@@ -319,13 +357,24 @@ def product_record(
     legal_unit: str | None,
     tax_category: TaxCategory | str | None,
     description: str | None = "",
+    codable_origins: Container[str],
 ) -> dict[str, Any]:
+    """``codable_origins``: the ISO codes customs has a country code for; every order line declares
+    its product's origin by that code, so any other origin is refused (``origin_not_declarable``)."""
     checks = FieldChecks()
     record = {
-        "title": checks.run(text, title, field="title", max_length=300),
-        "description": checks.run(text, description, field="description", max_length=20000, required=False),
+        "title": checks.run(text, title, field="title", max_length=TITLE_MAX),
+        "description": checks.run(
+            text, description, field="description", max_length=20000, required=False, multiline=True
+        ),
         "images": checks.run(image_list, images),
-        "origin_country": checks.run(required_country, origin_country, field="origin_country"),
+        "origin_country": checks.run(
+            declarable_country,
+            origin_country,
+            codable_origins,
+            field="origin_country",
+            code="origin_not_declarable",
+        ),
         "hs_code": checks.run(product_hs_code, hs_code),
         "legal_unit": checks.run(unit_code, (legal_unit or "").strip(), field="legal_unit"),
         "tax_category": checks.run(parse_tax_category, tax_category),
@@ -347,7 +396,7 @@ def sku_record(
     checks = FieldChecks()
     record = {
         "code": checks.run(text, code, field="code", max_length=64),
-        "title": checks.run(text, title, field="title", max_length=300),
+        "title": checks.run(text, title, field="title", max_length=TITLE_MAX),
         "spec": checks.run(text, spec, field="spec", max_length=255, required=False),
         "barcode": checks.run(gtin_barcode, barcode),
         "original_price_fen": checks.run(original_price_fen, original_price),

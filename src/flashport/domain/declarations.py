@@ -39,7 +39,7 @@ PROGRESS = {
 AWAITING_CUSTOMS = (DeclarationState.DECLARED, DeclarationState.RECEIVED, DeclarationState.MATCHED)
 REDECLARABLE = (DeclarationState.REJECTED,)
 
-# Inventory receipt (CEB622) statuses, CROSSBORDER.md "Receipts".
+# Inventory receipt (CEB622) statuses, see docs/architecture.md, "After the purchase".
 STATUS_RECEIVED = 2
 STATUS_MATCHED = 120
 STATUS_REJECTED = 100

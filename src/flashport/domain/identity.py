@@ -1,4 +1,4 @@
-"""Real-name identity (CROSSBORDER.md, "Real-name identity"): the buyer on a cross-border order is a
+"""Real-name identity (docs/architecture.md, "The business"): the buyer on a cross-border order is a
 real person, named, with an 18-character resident ID number; the parcel goes to a consignee customs can
 match with the waybill.
 
@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from flashport.domain.customs_text import check_carriable, trimmed_carriable
 from flashport.domain.errors import FieldProblem, InvalidInput
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -30,7 +31,7 @@ _DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "⋅"
 
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 DISTRICT = re.compile(r"[0-9]{6}")  # the statistics bureau's administrative division code
-ADDRESS_MAX = 200  # consigneeAddress in the customs schema
+ADDRESS_MAX = 200  # consigneeAddress in the customs schema (the address after its whitespace is folded)
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,11 @@ def _birth_date(digits: str) -> date | None:
 
 
 def normalise_person_name(raw: str, *, field: str = "name") -> str:
-    """2 to 30 characters: Chinese or Latin letters, middle dots and single spaces between them."""
-    name = plain_name(raw)
+    """2 to 30 characters: Chinese or Latin letters, middle dots and single spaces between them.
+
+    A name is declared to customs (buyerName, consignee); a control character or a line break in it is
+    refused with its own code, ``invalid_characters``, before the shape is looked at."""
+    name = plain_name(trimmed_carriable(raw, field=field))
     if not NAME_MIN <= len(name) <= NAME_MAX or not NAME_SHAPE.fullmatch(name):
         raise _bad(
             field,
@@ -97,15 +101,20 @@ def check_real_name(name: str, id_number: str, today: date) -> RealName:
 
 def check_consignee(name: str, phone: str, address: str, district: str | None) -> Consignee:
     """Who receives the parcel; customs matches these fields with the waybill, so they are kept as
-    the buyer typed them apart from whitespace."""
-    number = re.sub(r"[\s-]", "", phone)
+    the buyer typed them apart from whitespace.
+
+    Every field goes into the customs messages, so characters XML cannot carry and control characters
+    are refused (``invalid_characters``). The address is typed in a multi-line box (browsers fill a
+    street address over several lines), so its line breaks and tabs are folded to single spaces, as
+    all its whitespace is; in the phone and the district they are refused."""
+    number = re.sub(r"[\s-]", "", trimmed_carriable(phone, field="consignee_phone"))
     number = number.removeprefix("+86") if len(number) == 14 else number
     if not MOBILE.fullmatch(number):
         raise _bad("consignee_phone", "invalid_phone", "a mainland mobile number: 11 digits starting 13-19")
-    place = " ".join(address.split())
+    place = " ".join(check_carriable(address, field="consignee_address", multiline=True).split())
     if not 1 <= len(place) <= ADDRESS_MAX:
         raise _bad("consignee_address", "invalid_address", f"1 to {ADDRESS_MAX} characters")
-    area = (district or "").strip() or None
+    area = trimmed_carriable(district or "", field="consignee_district") or None
     if area is not None and not DISTRICT.fullmatch(area):
         raise _bad("consignee_district", "invalid_district", "a 6-digit administrative division code")
     return Consignee(normalise_person_name(name, field="consignee_name"), number, place, area)

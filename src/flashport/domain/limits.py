@@ -1,4 +1,4 @@
-"""The cross-border limits (rule 8; CROSSBORDER.md, "Tax"): 5,000 CNY per transaction and 26,000 CNY
+"""The cross-border limits (rule 8; docs/architecture.md): 5,000 CNY per transaction and 26,000 CNY
 per person per calendar year, both in fen and both settings.
 
 Both are measured in the actual transaction price (goods + freight - discount, tax excluded: see

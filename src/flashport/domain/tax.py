@@ -1,4 +1,4 @@
-"""The cross-border comprehensive tax (CROSSBORDER.md, "Tax"), line by line.
+"""The cross-border comprehensive tax (docs/architecture.md, "The business"), line by line.
 
 The base of a line is its share of the actual transaction price: its goods plus its share of freight,
 after its share of the discount. Then, with t the tariff rate, c the consumption-tax rate and v the VAT

@@ -61,13 +61,15 @@ def create_logistics_app(
             batch_window=chosen.customs_batch_window_ms / 1000,
         )
         app.state.carrier = Carrier(_sender(chosen), store, declarer)
-        resending = asyncio.create_task(declarer.run(chosen.declare_retry_seconds), name="CEB511 resending")
+        stopping = asyncio.Event()
+        resending = asyncio.create_task(
+            declarer.run(chosen.declare_retry_seconds, stopping), name="CEB511 resending"
+        )
         try:
             yield
         finally:
-            resending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resending
+            stopping.set()  # not cancel(): the round in progress finishes its transaction first
+            await resending
             app.state.carrier = None
             await gateway.close()
             await database.stop()

@@ -17,6 +17,7 @@ live in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from datetime import UTC, datetime
@@ -88,15 +89,20 @@ class Declarer:
                 await records.record_attempt(declaration, state, now, error, sent_in=sent_in)
         return [state is not DeclarationState.PENDING] * len(queued)
 
-    async def run(self, pause_seconds: float) -> None:
-        """Until cancelled: every ``pause_seconds``, try again every waybill with a message queued."""
-        while True:
+    async def run(self, pause_seconds: float, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set: every ``pause_seconds``, try again every waybill with a message queued.
+
+        It stops between rounds, never inside one: a round cancelled in the middle of a transaction can
+        leave its SQLite connection open and holding the write lock, so the next start of the sandbox on
+        the same file waits out the busy timeout and fails."""
+        while not stop.is_set():
             try:
                 await self._round()
             except Exception:
                 # A broken database or a bug must not end the resending for good; the next round retries.
                 log.exception("a round of CEB511 resending failed")
-            await asyncio.sleep(pause_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause_seconds)
 
     async def _round(self) -> None:
         async with self._store.transaction() as records:

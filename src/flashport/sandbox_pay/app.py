@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -25,9 +26,14 @@ from flashport.sandbox_pay.notifier import NotificationSender
 from flashport.sandbox_pay.provider import SandboxProvider
 from flashport.sandbox_pay.settings import SandboxSettings
 from flashport.sandbox_pay.store import TradeStore
+from flashport.sandbox_pay.trades import now_utc
 
 
-def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
+def create_sandbox_app(
+    settings: SandboxSettings | None = None, *, clock: Callable[[], datetime] = now_utc
+) -> Starlette:
+    """The sandbox app. ``clock`` (aware UTC) is the provider's "now" for opening, expiring, paying and
+    closing trades and for scheduling notifications; tests pass one they can move forward."""
     chosen = settings or SandboxSettings()
 
     @contextlib.asynccontextmanager
@@ -36,11 +42,13 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Starlette:
         database = SandboxDatabase(chosen.trades_file)
         await database.start()
         queue = DeliveryQueue(database)
-        sender = NotificationSender(queue, chosen.notify_schedule, chosen.notify_timeout_seconds)
+        sender = NotificationSender(queue, chosen.notify_schedule, chosen.notify_timeout_seconds, clock=clock)
         trades = TradeStore(database)
         single_window = HttpCustomsGateway(chosen.customs_url, timeout=chosen.customs_timeout_seconds)
         desk = customs.CustomsDesk(chosen, trades, single_window)
-        app.state.sandbox_provider = SandboxProvider(chosen, keys, trades, queue, sender.wake, desk)
+        app.state.sandbox_provider = SandboxProvider(
+            chosen, keys, trades, queue, sender.wake, desk, clock=clock
+        )
         sending = asyncio.create_task(sender.run(), name="sandbox-pay notifications")
         try:
             yield

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -26,8 +26,16 @@ LEASE_MARGIN_SECONDS = 5.0  # beyond the HTTP timeout, for recording the attempt
 
 
 class NotificationSender:
-    def __init__(self, queue: DeliveryQueue, schedule: Sequence[float], timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        schedule: Sequence[float],
+        timeout_seconds: float,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
         self._queue = queue
+        self._clock = clock
         self._schedule = list(schedule)
         self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
         self._wake = asyncio.Event()
@@ -41,19 +49,19 @@ class NotificationSender:
         """Until cancelled: start every due delivery, then sleep until the next one is due."""
         while True:
             self._wake.clear()
-            for delivery in await self._queue.claim_due(now_utc(), self._lease):
+            for delivery in await self._queue.claim_due(self._clock(), self._lease):
                 self._in_flight[delivery.id] = asyncio.create_task(self._attempt(delivery))
             next_due = await self._queue.next_due_at()
             pause = IDLE_POLL_SECONDS
             if next_due is not None:
-                pause = min(pause, max(0.0, (next_due - now_utc()).total_seconds()))
+                pause = min(pause, max(0.0, (next_due - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=pause)
 
     async def _attempt(self, delivery: Delivery) -> None:
         try:
             status, body = await self._post(delivery)
-            at = now_utc()
+            at = self._clock()
             retry_at = None
             if not is_acknowledged(status, body) and delivery.attempts < len(self._schedule):
                 retry_at = at + timedelta(seconds=self._schedule[delivery.attempts])
@@ -83,4 +91,4 @@ class NotificationSender:
         await asyncio.gather(*interrupted.values(), return_exceptions=True)
         await self._client.aclose()
         # Due again at once rather than at the end of their lease: the next start sends them first.
-        await self._queue.release(set(interrupted), now_utc())
+        await self._queue.release(set(interrupted), self._clock())

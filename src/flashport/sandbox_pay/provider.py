@@ -50,8 +50,11 @@ class SandboxProvider:
         deliveries: DeliveryQueue,
         wake_sender: Callable[[], None],
         customs: CustomsDesk,
+        *,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.trades = trades
         self.deliveries = deliveries
         self.customs = customs
@@ -65,7 +68,7 @@ class SandboxProvider:
         return alipay_protocol.signed_response(method, node, self._signing_key)
 
     def signed_return(self, trade: Trade) -> dict[str, str]:
-        params = wire.return_params(trade, seller_id=self.settings.seller_id, now=now_utc())
+        params = wire.return_params(trade, seller_id=self.settings.seller_id, now=self.clock())
         return alipay_protocol.signed_notification(params, self._signing_key)
 
     async def find(self, *, out_trade_no: str | None = None, trade_no: str | None = None) -> Trade:
@@ -82,7 +85,7 @@ class SandboxProvider:
         return await self._closed_if_expired(trade)
 
     async def _closed_if_expired(self, trade: Trade) -> Trade:
-        now = now_utc()
+        now = self.clock()
         if not trade.is_expired(now):
             return trade
         # Like Alipay, a trade closed by its own timeout sends no notification.
@@ -106,7 +109,7 @@ class SandboxProvider:
         buyer for the same number is refused, as Alipay refuses a changed trade."""
         if not 0 < total_fen <= MAX_TOTAL_FEN:
             raise business_error("ACQ.INVALID_PARAMETER", "total_amount out of range")
-        now = now_utc()
+        now = self.clock()
         if expires_at is not None and expires_at <= now:
             raise business_error("ACQ.INVALID_PARAMETER", "time_expire has already passed")
         notify_url, return_url = urls
@@ -144,7 +147,7 @@ class SandboxProvider:
         if specified is not None and not specified.is_payer(payer_name, payer_cert_no):
             # As Alipay with need_check_info=T: the payment fails; the trade stays open for its buyer.
             raise business_error(PAYER_NOT_BUYER, PAYER_NOT_BUYER_MESSAGE)
-        now = now_utc()
+        now = self.clock()
         paid = replace(
             trade,
             status=TradeStatus.TRADE_SUCCESS,
@@ -160,7 +163,7 @@ class SandboxProvider:
         if trade.status is TradeStatus.TRADE_CLOSED and not trade.is_paid:
             return trade
         self._require_unpaid(trade)
-        now = now_utc()
+        now = self.clock()
         return await self._move(
             trade, replace(trade, status=TradeStatus.TRADE_CLOSED, closed_at=now), True, now
         )
@@ -171,7 +174,7 @@ class SandboxProvider:
             return trade
         if trade.status is not TradeStatus.WAIT_BUYER_PAY:
             raise business_error("ACQ.TRADE_STATUS_ERROR", "a paid trade cannot be closed; refund it")
-        now = now_utc()
+        now = self.clock()
         return await self._move(
             trade, replace(trade, status=TradeStatus.TRADE_CLOSED, closed_at=now), False, now
         )
@@ -203,7 +206,7 @@ class SandboxProvider:
         last = await self.deliveries.latest(trade.trade_no)
         if last is None:
             return None
-        await self.deliveries.queue(trade.trade_no, last.url, last.params, now_utc())
+        await self.deliveries.queue(trade.trade_no, last.url, last.params, self.clock())
         self._wake_sender()
         return await self.deliveries.latest(trade.trade_no)
 
@@ -211,7 +214,7 @@ class SandboxProvider:
         self, trade: Trade, out_request_no: str, refund_fen: int, reason: str | None
     ) -> dict[str, Any]:
         """Idempotent on ``out_request_no``: the same request again answers the same, with no money moved."""
-        now = now_utc()
+        now = self.clock()
 
         def decide(trade: Trade, earlier: list[Refund]) -> tuple[Refund, Trade]:
             for refund in earlier:

@@ -6,6 +6,8 @@ Built once by :func:`flashport.web.install` and kept on ``app.state.storefront``
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +50,18 @@ def build_templates(asset_versions: dict[str, str]) -> jinja2.Environment:
 @dataclass
 class Storefront:
     templates: jinja2.Environment
-    listings: TtlCache[list[EventCard]] = field(default_factory=lambda: TtlCache(PAGE_TTL))
-    event_pages: TtlCache[EventPage] = field(default_factory=lambda: TtlCache(PAGE_TTL))
-    live_counts: TtlCache[dict[str, Any]] = field(default_factory=lambda: TtlCache(LIVE_TTL))
-    item_events: TtlCache[int] = field(default_factory=lambda: TtlCache(ITEM_EVENT_TTL, max_entries=50_000))
+    # The caches' clock (monotonic seconds); tests pass one they move by hand instead of waiting a TTL out.
+    clock: Callable[[], float] = time.monotonic
+    listings: TtlCache[list[EventCard]] = field(init=False)
+    event_pages: TtlCache[EventPage] = field(init=False)
+    live_counts: TtlCache[dict[str, Any]] = field(init=False)
+    item_events: TtlCache[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listings = TtlCache(PAGE_TTL, clock=self.clock)
+        self.event_pages = TtlCache(PAGE_TTL, clock=self.clock)
+        self.live_counts = TtlCache(LIVE_TTL, clock=self.clock)
+        self.item_events = TtlCache(ITEM_EVENT_TTL, max_entries=50_000, clock=self.clock)
 
 
 def storefront(request: Request) -> Storefront:

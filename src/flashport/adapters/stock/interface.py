@@ -1,6 +1,7 @@
 """The stock engine: the one place that decides whether units can be reserved (rules 1, 2, 4, 7).
 
-Two implementations pass the same contract tests (tests/integration/test_stock_engine_contract.py):
+Two implementations pass the same tests: every test taking the ``buy_ctx`` fixture runs once per engine
+(tests/integration/test_buy_path.py, test_payment_window.py, test_reconcile_and_crash.py, ...):
 
 - :class:`~flashport.adapters.stock.sql.SqlStockEngine` (embedded default): the reservation is a
   conditional UPDATE inside the very transaction that writes the order, so both land or neither does.

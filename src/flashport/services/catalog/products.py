@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import catalog_repo as repo
+from flashport.ceb.codes import CUSTOMS_COUNTRY_CODES
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
 from flashport.domain.catalog_entities import Page, Product, ProductWithSkus
@@ -32,7 +33,7 @@ async def create_product(
     """Create a product and, optionally, its first SKUs, all or nothing."""
     owner = rules.product_owner(who, supplier_id)
     checks = rules.FieldChecks()
-    record = checks.run(rules.product_record, **fields)
+    record = checks.run(rules.product_record, **fields, codable_origins=CUSTOMS_COUNTRY_CODES)
     sku_records = checks.run(rules.new_sku_records, [dict(s) for s in skus])
     checks.done()
     async with ctx.transaction() as tx:
@@ -88,7 +89,8 @@ async def update_product(
     async with ctx.transaction() as tx:
         stored = await product_for(tx.conn, who, product_id)
         editable = merged(stored, changes, PRODUCT_FIELDS)
-        record = rules.product_record(**{**editable, "images": list(editable["images"] or [])})
+        editable["images"] = list(editable["images"] or [])
+        record = rules.product_record(**editable, codable_origins=CUSTOMS_COUNTRY_CODES)
         # The rules give a list of images; the product holds a tuple, and only a different one is a change.
         changed = changed_fields(stored, {**record, "images": tuple(record["images"])})
         if "brand_id" in changes and changes["brand_id"] != stored.brand_id:

@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 from flashport.adapters.db import catalog_repo as repo
+from flashport.ceb.codes import CUSTOMS_COUNTRY_CODES
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
 from flashport.domain.catalog_entities import Brand, Page, Supplier, Warehouse
@@ -118,7 +119,7 @@ async def list_suppliers(ctx: Context, *, limit: int, offset: int) -> Page[Suppl
 
 
 async def create_warehouse(ctx: Context, **fields: Any) -> Warehouse:
-    record = rules.warehouse_record(**fields)
+    record = rules.warehouse_record(**fields, codable_countries=CUSTOMS_COUNTRY_CODES)
     async with ctx.transaction() as tx:
         taken = await repo.warehouse_code_taken(tx.conn, record["code"])
         refuse_taken(taken, record["code"], code="warehouse_code_taken")

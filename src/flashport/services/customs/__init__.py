@@ -1,4 +1,4 @@
-"""Declaring paid orders to customs and following them to release (CROSSBORDER.md, DESIGN.md rule 8).
+"""Declaring paid orders to customs and following them to release (docs/architecture.md, rule 8).
 
 * :mod:`.opening` - a declaration is opened in the transaction that marks its order paid.
 * :mod:`.declaring` - the worker sends the four documents (order, payment voucher via the payment

@@ -1,6 +1,6 @@
 """Checkout: between buying and paying, the buyer names the consignee and the identity they buy as, and
 the platform prices the order for customs: freight, discount, the cross-border tax line by line, and
-the amount payable (rule 8, CROSSBORDER.md "Tax").
+the amount payable (rule 8; docs/architecture.md, "The business").
 
 Checkout must come before the payment is created, because the payment charges ``orders.total_fen``:
 once a payment exists for the order, checkout is refused. It may be repeated until then (another

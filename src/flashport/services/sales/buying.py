@@ -1,5 +1,5 @@
-"""The buy path (DESIGN.md section 5): check in memory, one atomic call to the stock engine, the order
-made durable by group commit, and only then the answer."""
+"""The buy path (docs/architecture.md, "The buy path"): check in memory, one atomic call to the stock
+engine, the order made durable by group commit, and only then the answer."""
 
 from __future__ import annotations
 
