@@ -13,13 +13,13 @@ from decimal import Decimal
 from lxml import etree
 
 from flashport.adapters.db import declarations_repo, declaring_repo, payments_repo
-from flashport.adapters.db.declarations_repo import Declaration, WaybillFacts
+from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
 from flashport.adapters.payments.interface import CustomsDeclarationRequest, Exchange
 from flashport.ceb import AppType, Consignee, Enterprise
 from flashport.ceb.xml import ceb, safe_parser
 from flashport.services.context import Context
-from flashport.services.customs import documents, messages
+from flashport.services.customs import documents
 from flashport.services.payments.refunds import record_exchange
 
 
@@ -34,69 +34,6 @@ class IdentityCheckFailed(PartnerFailed):
 
 
 IDENTITY_CHECK_FAILED = "identity_check_failed"  # the rejection's reason code, for operators and buyers
-
-
-async def declare_payment(ctx: Context, declaration_id: int) -> None:
-    async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration, order, payment = facts.declaration, facts.order, facts.payment
-    if declaration.payment_declared_version >= declaration.version:
-        return
-    s = ctx.settings
-    answer = await ctx.payments.declare_to_customs(
-        CustomsDeclarationRequest(
-            out_trade_no=payment.out_trade_no,
-            trade_no=facts.trade_no,
-            order_no=order.order_no,
-            out_request_no=f"{order.order_no}D{declaration.version}",
-            amount_fen=payment.amount_fen,
-            merchant_customs_code=s.customs_platform_code,
-            merchant_customs_name=s.customs_platform_name,
-            customs_place=s.customs_place,
-            buyer_name=facts.buyer.name,
-            buyer_id_number=facts.buyer.id_number,
-        )
-    )
-    await record_exchange(ctx, payment.id, answer.exchange)
-    if not answer.ok:
-        raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
-    if answer.identity_check is False:
-        # Told once per declaration (a repeated request's answer leaves it out): acted on at once.
-        await _stop_for_identity(ctx, declaration, answer.declare_no)
-        raise IdentityCheckFailed(f"declaration of {order.order_no} stopped: the payer is not the buyer")
-    async with ctx.transaction() as tx:
-        await declarations_repo.record_payment_declared(tx.conn, declaration, answer.declare_no, tx.now)
-
-
-async def request_waybill(ctx: Context, declaration_id: int) -> None:
-    async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration = facts.declaration
-    if declaration.waybill_version >= declaration.version:
-        return
-    consignee = facts.consignee  # to the character what the order declares
-    waybill: Waybill
-    if declaration.logistics_no is None:
-        waybill = await ctx.logistics.create_waybill(_request(ctx, facts, consignee))
-    else:  # a re-declaration: the carrier declares its waybill again, as a change
-        waybill = await ctx.logistics.redeclare(declaration.logistics_no, consignee)
-    if not waybill.declared:
-        raise PartnerFailed(f"carrier has not declared waybill {waybill.logistics_no} yet")
-    if waybill.message:
-        app_type = AppType.NEW if declaration.logistics_no is None else AppType.CHANGE
-        await messages.record(
-            ctx, declaration, "CEB511", "logistics", app_type, guid_of(waybill), waybill.message
-        )
-    given = WaybillFacts(
-        waybill.logistics_no,
-        waybill.logistics_code,
-        waybill.logistics_name,
-        waybill.bill_no,
-        waybill.traf_no,
-        waybill.voyage_no,
-    )
-    async with ctx.transaction() as tx:
-        await declarations_repo.record_waybill(tx.conn, declaration, given, tx.now)
 
 
 def _request(ctx: Context, facts: documents.Facts, consignee: Consignee) -> WaybillRequest:
