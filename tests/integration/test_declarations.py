@@ -12,24 +12,28 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from flashport.adapters.db import declaring_repo
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import (
+    customs_batches,
     customs_messages,
     declarations,
     orders,
     outbox,
     payment_exchanges,
+    payments,
     refunds,
 )
 from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
-from flashport.ceb import validate
+from flashport.ceb import validate, verify_signature
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Conflict
 from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
@@ -39,7 +43,7 @@ from flashport.sandbox_pay.settings import SandboxSettings
 from flashport.services.accounts import identities
 from flashport.services.accounts.users import issue_token
 from flashport.services.context import Context
-from flashport.services.customs import fulfilment
+from flashport.services.customs import documents, fulfilment
 from flashport.services.orders import checkout
 from flashport.services.payments import settlement as payment_service
 from flashport.services.sales import buying
@@ -236,8 +240,9 @@ async def test_a_paid_order_is_declared_matched_released_and_shipped_by_the_work
         assert f"<ceb:orderNo>{order_no}</ceb:orderNo>".encode() in download.content
     assert (await parties.events(order_no)).count("customs.message_downloaded") == len(detail["messages"])
     async with parties.ctx.read() as conn:
-        stored = await conn.scalars(sa.select(customs_messages.c.body_cipher))
-        assert all(PAYER[1] not in body for body in stored)  # encrypted at rest
+        own = await conn.scalars(sa.select(customs_messages.c.body_cipher))
+        batched = await conn.scalars(sa.select(customs_batches.c.body_cipher))
+        assert all(PAYER[1] not in body for body in [*own, *batched] if body)  # encrypted at rest
         exchanges = (await conn.execute(sa.select(payment_exchanges))).all()
     declared = [e for e in exchanges if e.kind == "customs_declare"]
     assert len(declared) == 1 and declared[0].verified
@@ -473,7 +478,9 @@ async def test_two_workers_declare_each_order_once(parties: Parties) -> None:
     finally:
         await close_context(second)
     for order_no in orders_:
-        assert await parties.state(order_no) == "shipped"
+        assert await parties.state(order_no) == "shipped", (
+            await parties.customs.get(f"/declarations/{order_no}")
+        ).json()
         events = await parties.events(order_no)
         for once in ("declaration.declared", "declaration.released", "order.shipped"):
             assert events.count(once) == 1, (once, events)
@@ -509,3 +516,80 @@ async def test_the_flashport_worker_process_takes_a_paid_order_all_the_way_to_sh
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), 20) == 0  # a clean stop on SIGTERM
     assert (await parties.events(order_no)).count("order.shipped") == 1
+
+
+async def _kept_bodies(parties: Parties) -> list[bytes]:
+    """Every customs message the platform kept (its own and the partners'), opened."""
+    async with parties.ctx.read() as conn:
+        own = (await conn.scalars(sa.select(customs_messages.c.body_cipher))).all()
+        batched = (await conn.scalars(sa.select(customs_batches.c.body_cipher))).all()
+    return [parties.ctx.vault.open(body).encode() for body in [*own, *batched] if body]
+
+
+async def test_one_bad_order_waits_alone_and_the_rest_of_its_batch_ships(parties: Parties) -> None:
+    orders_ = [await parties.paid_order() for _ in range(5)]
+    missing, refused = orders_[1], orders_[3]
+    good = [o for o in orders_ if o not in (missing, refused)]
+    async with parties.ctx.transaction() as tx:
+        # Missing consignee data: checkout's record lost its address.
+        await tx.conn.execute(
+            orders.update().where(orders.c.order_no == missing).values(consignee_address=None)
+        )
+        out_trade_no = await tx.conn.scalar(
+            sa.select(payments.c.out_trade_no)
+            .join(orders, orders.c.id == payments.c.order_id)
+            .where(orders.c.order_no == refused)
+        )
+    # A partner refusing it: the payment company's identity check fails for this order only.
+    planted = await parties.pay.post(f"/sandbox/trades/{out_trade_no}/customs-fault", json={"fault": "payer"})
+    assert planted.status_code == 200, planted.text
+
+    for _ in range(60):
+        await run_once(parties.ctx)
+        if all([await parties.state(o) == "shipped" for o in good]):
+            break
+    for order_no in good:
+        assert await parties.state(order_no) == "shipped"
+        events = await parties.events(order_no)
+        assert events.count("declaration.declared") == 1 and events.count("order.shipped") == 1
+    waiting = await parties.detail(missing)
+    assert waiting["state"] == "pending" and "NotDeclarable" in waiting["last_error"]
+    stopped = await parties.detail(refused)
+    assert stopped["state"] == "rejected" and stopped["reason_code"] == "identity_check_failed"
+
+    # The good orders' documents went together: one CEB311 and one CEB621 for all of them.
+    async with parties.ctx.read() as conn:
+        kept = (
+            await conn.execute(
+                sa.select(customs_messages.c.kind, customs_messages.c.batch_id)
+                .join(declarations, declarations.c.id == customs_messages.c.declaration_id)
+                .where(declarations.c.order_no.in_(good), customs_messages.c.party == "platform")
+            )
+        ).all()
+    batches = {kind: {b for k, b in kept if k == kind} for kind in ("CEB311", "CEB621")}
+    assert all(len(ids) == 1 and None not in ids for ids in batches.values()), kept
+    bodies = await _kept_bodies(parties)
+    assert bodies and all(validate(body) == [] for body in bodies)
+    inventories = [b for b in bodies if b"CEB621Message" in b and b.count(b"<ceb:Inventory>") == len(good)]
+    assert len(inventories) == 1
+    verify_signature(inventories[0], documents.signer(parties.ctx).certificate)
+
+
+async def test_claims_hold_their_limit_and_two_claims_never_share_a_declaration(parties: Parties) -> None:
+    for _ in range(3):
+        await parties.paid_order()
+    ctx = parties.ctx
+    now = ctx.clock()
+    until = now + timedelta(minutes=2)
+    if ctx.settings.is_sqlite:  # one writer: the claims come one after the other
+        async with ctx.transaction() as tx:
+            first = await declaring_repo.claim_due(tx.conn, now, until, 2)
+        async with ctx.transaction() as tx:
+            second = await declaring_repo.claim_due(tx.conn, now, until, 2)
+    else:  # the first claim still open while the second is made: its rows are skipped, not waited for
+        async with ctx.transaction() as one:
+            first = await declaring_repo.claim_due(one.conn, now, until, 2)
+            async with ctx.transaction() as two:
+                second = await declaring_repo.claim_due(two.conn, now, until, 2)
+    assert len(first) == 2 and len(second) == 1
+    assert not {d.id for d in first} & {d.id for d in second}

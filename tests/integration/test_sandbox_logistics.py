@@ -4,6 +4,7 @@ official schema."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -101,11 +102,11 @@ class World:
 
 @contextlib.asynccontextmanager
 async def world(
-    data_dir: Path, *, retry_seconds: float = 0.05, window: SingleWindow | None = None
+    data_dir: Path, *, retry_seconds: float = 0.05, window: SingleWindow | None = None, **batching: Any
 ) -> AsyncIterator[World]:
     window = window or SingleWindow()
     settings = LogisticsSimSettings(
-        data_dir=data_dir, customs_url="http://single-window", declare_retry_seconds=retry_seconds
+        data_dir=data_dir, customs_url="http://single-window", declare_retry_seconds=retry_seconds, **batching
     )
     app = create_logistics_app(settings, customs_transport=window.transport())
     async with app.router.lifespan_context(app), contextlib.AsyncExitStack() as stack:
@@ -455,3 +456,22 @@ async def test_the_customs_simulator_accepts_the_waybill_into_its_system(tmp_pat
     receipt = parse_receipt(items[0].message)
     assert receipt.return_status == 120, receipt.return_info
     assert receipt.business_keys == {"logisticsCode": "3100000SL1", "logisticsNo": waybill.logistics_no}
+
+
+async def test_waybills_asked_for_at_once_are_declared_together_in_one_ceb511(tmp_path: Path) -> None:
+    # A batch of five closes when the fifth arrives; the long window only keeps a slow machine from
+    # closing it earlier.
+    async with world(tmp_path, customs_batch_size=5, customs_batch_window_ms=3000) as w:
+        made = await asyncio.gather(*(w.carrier.create_waybill(parcel(f"FP-BATCH-{n}")) for n in range(5)))
+        assert all(waybill.declared for waybill in made)
+        (message,) = w.window.received
+        assert validate(message) == []
+        root = etree.fromstring(message)
+        heads = root.findall(f"{CEB}Logistics/{CEB}LogisticsHead")
+        numbers = [h.findtext(f"{CEB}logisticsNo") for h in heads]
+        assert sorted(numbers) == sorted(waybill.logistics_no for waybill in made)
+        # Each waybill's own document, head guid included, went in it as it was made.
+        for waybill in made:
+            assert waybill.message is not None
+            own = etree.fromstring(waybill.message).find(f"{CEB}Logistics/{CEB}LogisticsHead")
+            assert own.findtext(f"{CEB}guid") in {h.findtext(f"{CEB}guid") for h in heads}

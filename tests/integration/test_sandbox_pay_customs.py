@@ -126,7 +126,7 @@ def request_for(trade: dict[str, Any], out_request_no: str) -> CustomsDeclaratio
 
 @contextlib.asynccontextmanager
 async def rig(
-    data_dir: Path, *, window: StandInWindow | None = None, customs_url: str | None = None
+    data_dir: Path, *, window: StandInWindow | None = None, customs_url: str | None = None, **batching: Any
 ) -> AsyncIterator[Rig]:
     """Sandbox Pay declaring to ``customs_url`` (default: a stand-in single window started here) and the
     platform's provider pointed at it."""
@@ -134,7 +134,9 @@ async def rig(
     async with contextlib.AsyncExitStack() as stack:
         if customs_url is None:
             customs_url = await stack.enter_async_context(serving(window.app()))
-        settings = SandboxSettings(data_dir=data_dir, customs_url=customs_url, customs_timeout_seconds=2.0)
+        settings = SandboxSettings(
+            data_dir=data_dir, customs_url=customs_url, customs_timeout_seconds=2.0, **batching
+        )
         sandbox = await stack.enter_async_context(serving(create_sandbox_app(settings)))
         http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False, timeout=10))
         platform = Settings(env="test", data_dir=data_dir, payment_gateway_url=f"{sandbox}/gateway.do")
@@ -330,3 +332,17 @@ async def test_the_customs_simulator_takes_the_voucher_and_its_change(tmp_path: 
         assert [item.kind for item in items] == ["CEB412", "CEB412"]
         assert [receipt.is_error for receipt in receipts] == [False, False], [r.return_info for r in receipts]
         assert {receipt.business_keys["payTransactionId"] for receipt in receipts} == {trade["trade_no"]}
+
+
+async def test_vouchers_asked_for_at_once_go_to_customs_together_in_one_ceb411(tmp_path: Path) -> None:
+    # A batch of four closes when the fourth arrives; the long window only keeps a slow machine from
+    # closing it earlier.
+    async with rig(tmp_path, customs_batch_size=4, customs_batch_window_ms=3000) as r:
+        trades = [await r.paid_trade(f"FPB{n}") for n in range(4)]
+        answers = await asyncio.gather(*(r.declare(t, f"FPB{n}D1") for n, t in enumerate(trades)))
+        assert all(a.ok and a.identity_check is True for a in answers)
+        assert len({a.declare_no for a in answers}) == 4  # each request answered on its own
+        (message,) = r.window.received
+        assert validate(message) == []
+        heads = etree.fromstring(message).findall(f"{{{CEB_NS}}}Payment/{{{CEB_NS}}}PaymentHead")
+        assert sorted(h.findtext(f"{{{CEB_NS}}}orderNo") for h in heads) == [f"FPB{n}" for n in range(4)]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flashport.ceb.checks import check_order
 from flashport.ceb.codes import CURRENCY_CNY, ORDER_TYPE_IMPORT
-from flashport.ceb.envelope import Field, add_base_transfer, add_node, finish, head_opening, message_root
+from flashport.ceb.envelope import (
+    Field,
+    add_base_transfer,
+    add_node,
+    entries_of,
+    finish,
+    head_guids_for,
+    head_opening,
+    message_root,
+)
 from flashport.ceb.errors import InconsistentDeclaration
 from flashport.ceb.formatting import format_app_time, format_quantity, format_yuan, new_guid
 from flashport.ceb.model import (
@@ -25,28 +35,37 @@ if TYPE_CHECKING:
 
 
 def order_message(
-    order: OrderDeclaration,
+    orders: OrderDeclaration | Sequence[OrderDeclaration],
     sender: Sender,
     app_type: AppType = AppType.NEW,
     app_status: AppStatus = AppStatus.DECLARED,
     *,
     guid: str | None = None,
+    head_guids: Sequence[str] | None = None,
     app_time: datetime | None = None,
     signer: Signer | None = None,
 ) -> bytes:
-    """The CEB311 message declaring ``order``. The same guid names the message and the order head.
+    """The CEB311 message declaring one order or up to 100, one ``Order`` each, in the order given.
+    ``head_guids`` names each order's head (receipts echo it); without them a single order's head
+    shares the message guid and a batch's heads get fresh ones.
 
-    Raises :class:`InconsistentDeclaration` when the amounts or line numbers do not add up.
+    Raises :class:`InconsistentDeclaration` when an order's amounts or line numbers do not add up
+    (naming the order), or for no order or more than 100.
     """
-    problems = check_order(order)
+    entries = entries_of(orders, OrderDeclaration)
+    problems = [
+        f"order {o.order_no}: {p}" if len(entries) > 1 else p for o in entries for p in check_order(o)
+    ]
     if problems:
         raise InconsistentDeclaration(problems)
     guid = guid or new_guid()
     root = message_root("CEB311", guid)
-    node = add_node(root, "Order")
-    add_node(node, "OrderHead", _order_head(order, head_opening(guid, app_type, app_time, app_status)))
-    for line in order.lines:
-        add_node(node, "OrderList", _order_line(line))
+    for order, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
+        node = add_node(root, "Order")
+        opening = head_opening(head_guid, app_type, app_time, app_status)
+        add_node(node, "OrderHead", _order_head(order, opening))
+        for line in order.lines:
+            add_node(node, "OrderList", _order_line(line))
     add_base_transfer(root, sender)
     return finish(root, signer)
 
@@ -102,22 +121,34 @@ def _order_line(line: OrderLine) -> list[Field]:
 
 
 def payment_message(
-    payment: PaymentDeclaration,
+    payments: PaymentDeclaration | Sequence[PaymentDeclaration],
     sender: Sender,
     app_type: AppType = AppType.NEW,
     app_status: AppStatus = AppStatus.DECLARED,
     *,
     guid: str | None = None,
+    head_guids: Sequence[str] | None = None,
     app_time: datetime | None = None,
     signer: Signer | None = None,
 ) -> bytes:
-    """The CEB411 payment voucher the payment company declares for ``payment``."""
-    if payment.amount_paid <= 0:
-        raise InconsistentDeclaration(["amountPaid must be positive"])
+    """The CEB411 payment vouchers (one, or up to 100) the payment company declares; ``head_guids``
+    as for :func:`order_message`."""
+    entries = entries_of(payments, PaymentDeclaration)
+    refused = [p.order_no for p in entries if p.amount_paid <= 0]
+    if refused:
+        raise InconsistentDeclaration([f"amountPaid must be positive (orders {refused})"])
     guid = guid or new_guid()
     root = message_root("CEB411", guid)
-    fields: list[Field] = [
-        *head_opening(guid, app_type, app_time, app_status),
+    for payment, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
+        opening = head_opening(head_guid, app_type, app_time, app_status)
+        add_node(add_node(root, "Payment"), "PaymentHead", _payment_head(payment, opening))
+    add_base_transfer(root, sender)
+    return finish(root, signer)
+
+
+def _payment_head(payment: PaymentDeclaration, opening: list[Field]) -> list[Field]:
+    return [
+        *opening,
         ("payCode", payment.payment_company.code),
         ("payName", payment.payment_company.name),
         ("payTransactionId", payment.pay_transaction_id),
@@ -133,28 +164,37 @@ def payment_message(
         ("payTime", format_app_time(payment.pay_time)),
         ("note", payment.note),
     ]
-    add_node(add_node(root, "Payment"), "PaymentHead", fields)
-    add_base_transfer(root, sender)
-    return finish(root, signer)
 
 
 def waybill_message(
-    waybill: WaybillDeclaration,
+    waybills: WaybillDeclaration | Sequence[WaybillDeclaration],
     sender: Sender,
     app_type: AppType = AppType.NEW,
     app_status: AppStatus = AppStatus.DECLARED,
     *,
     guid: str | None = None,
+    head_guids: Sequence[str] | None = None,
     app_time: datetime | None = None,
     signer: Signer | None = None,
 ) -> bytes:
-    """The CEB511 waybill the logistics company declares for one parcel."""
-    if waybill.freight < 0 or waybill.insured_fee < 0:
-        raise InconsistentDeclaration(["freight and insuredFee must not be negative"])
+    """The CEB511 waybills (one parcel each, one or up to 100) the logistics company declares;
+    ``head_guids`` as for :func:`order_message`."""
+    entries = entries_of(waybills, WaybillDeclaration)
+    refused = [w.logistics_no for w in entries if w.freight < 0 or w.insured_fee < 0]
+    if refused:
+        raise InconsistentDeclaration([f"freight and insuredFee must not be negative (waybills {refused})"])
     guid = guid or new_guid()
     root = message_root("CEB511", guid)
-    fields: list[Field] = [
-        *head_opening(guid, app_type, app_time, app_status),
+    for waybill, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
+        opening = head_opening(head_guid, app_type, app_time, app_status)
+        add_node(add_node(root, "Logistics"), "LogisticsHead", _waybill_head(waybill, opening))
+    add_base_transfer(root, sender)
+    return finish(root, signer)
+
+
+def _waybill_head(waybill: WaybillDeclaration, opening: list[Field]) -> list[Field]:
+    return [
+        *opening,
         ("logisticsCode", waybill.logistics_company.code),
         ("logisticsName", waybill.logistics_company.name),
         ("logisticsNo", waybill.logistics_no),
@@ -171,6 +211,3 @@ def waybill_message(
         ("consigneeTelephone", waybill.consignee.telephone),
         ("note", waybill.note),
     ]
-    add_node(add_node(root, "Logistics"), "LogisticsHead", fields)
-    add_base_transfer(root, sender)
-    return finish(root, signer)

@@ -3,14 +3,15 @@ and the optional signature (the XML plumbing itself is in :mod:`.xml`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lxml import etree
 
 from flashport.ceb.codes import DXP_MODE, MESSAGE_VERSION
-from flashport.ceb.formatting import format_app_time, is_guid
+from flashport.ceb.errors import InconsistentDeclaration
+from flashport.ceb.formatting import format_app_time, is_guid, new_guid
 from flashport.ceb.model import AppStatus, AppType, Sender
 from flashport.ceb.xml import CEB_NS, ceb, to_bytes
 
@@ -19,6 +20,35 @@ if TYPE_CHECKING:
 
 # (element name, text); a None text leaves an optional element out.
 Field = tuple[str, str | None]
+
+MAX_ENTRIES = 100  # XSD: Order, Payment, Logistics and Inventory have maxOccurs 100 in their message
+
+
+T = TypeVar("T")
+
+
+def entries_of(content: T | Sequence[T], single: type[T]) -> list[T]:
+    """The documents of one message: one, or a sequence of 1 to :data:`MAX_ENTRIES`.
+
+    Raises :class:`InconsistentDeclaration` for none or more than the schema allows: customs refuses
+    the whole message then, so not one of them would be declared."""
+    entries = [content] if isinstance(content, single) else list(content)  # type: ignore[arg-type]
+    if not 1 <= len(entries) <= MAX_ENTRIES:
+        raise InconsistentDeclaration(
+            [f"a message carries 1 to {MAX_ENTRIES} {single.__name__}s, this one has {len(entries)}"]
+        )
+    return entries
+
+
+def head_guids_for(count: int, guid: str, head_guids: Sequence[str] | None) -> list[str]:
+    """The guid of each document head. Given (the sender keeps them, receipts name them), they are
+    used as they are; else a single document's head shares the message guid, as it always did, and
+    the heads of a batch get fresh ones."""
+    if head_guids is not None:
+        if len(head_guids) != count:
+            raise ValueError(f"{count} documents but {len(head_guids)} head guids")
+        return list(head_guids)
+    return [guid] if count == 1 else [new_guid() for _ in range(count)]
 
 
 def message_root(kind: str, guid: str) -> Any:

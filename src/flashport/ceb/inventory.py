@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flashport.ceb.checks import check_inventory
 from flashport.ceb.codes import CURRENCY_CNY, IE_FLAG_IMPORT
-from flashport.ceb.envelope import Field, add_base_transfer, add_node, finish, head_opening, message_root
+from flashport.ceb.envelope import (
+    Field,
+    add_base_transfer,
+    add_node,
+    entries_of,
+    finish,
+    head_guids_for,
+    head_opening,
+    message_root,
+)
 from flashport.ceb.errors import InconsistentDeclaration, SigningRequired
 from flashport.ceb.formatting import format_date, format_quantity, format_yuan, new_guid
 from flashport.ceb.model import (
@@ -24,16 +34,18 @@ if TYPE_CHECKING:
 
 
 def inventory_message(
-    inventory: InventoryDeclaration,
+    inventories: InventoryDeclaration | Sequence[InventoryDeclaration],
     sender: Sender,
     app_type: AppType = AppType.NEW,
     app_status: AppStatus = AppStatus.DECLARED,
     *,
     signer: Signer | None,
     guid: str | None = None,
+    head_guids: Sequence[str] | None = None,
     app_time: datetime | None = None,
 ) -> bytes:
-    """The signed CEB621 message declaring ``inventory``.
+    """The signed CEB621 message declaring one inventory list or up to 100, under one signature over
+    the whole message; ``head_guids`` as for :func:`~.declarations.order_message`.
 
     The schema makes ``ds:Signature`` mandatory on every CEB621, saved (appStatus 1) or declared (2), so
     a signer is required either way; ``signer=None`` is accepted only to fail with a clear
@@ -41,15 +53,19 @@ def inventory_message(
     """
     if signer is None:
         raise SigningRequired("CEB621 requires ds:Signature (XSD), for appStatus 1 and 2 alike")
-    problems = check_inventory(inventory)
+    entries = entries_of(inventories, InventoryDeclaration)
+    many = len(entries) > 1
+    problems = [f"order {i.order_no}: {p}" if many else p for i in entries for p in check_inventory(i)]
     if problems:
         raise InconsistentDeclaration(problems)
     guid = guid or new_guid()
     root = message_root("CEB621", guid)
-    node = add_node(root, "Inventory")
-    add_node(node, "InventoryHead", _head(inventory, head_opening(guid, app_type, app_time, app_status)))
-    for line in inventory.lines:
-        add_node(node, "InventoryList", _line(line))
+    for inventory, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
+        node = add_node(root, "Inventory")
+        opening = head_opening(head_guid, app_type, app_time, app_status)
+        add_node(node, "InventoryHead", _head(inventory, opening))
+        for line in inventory.lines:
+            add_node(node, "InventoryList", _line(line))
     add_base_transfer(root, sender)
     return finish(root, signer)
 

@@ -6,6 +6,8 @@ Everything is read with the customs layer's safe parser: messages come from outs
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import InvalidOperation
@@ -13,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from flashport.ceb.xml import CEB_NS, ceb, safe_parser
+from flashport.ceb.xml import CEB_NS, ceb, safe_parser, to_bytes
 from flashport.sandbox_customs.documents import DocumentKind, Facts
 from flashport.sandbox_customs.facts import FACT_READERS, Fields
 
@@ -66,6 +68,37 @@ def open_envelope(raw: bytes) -> tuple[Envelope, Any]:
     if not dxp_id:
         raise NotACebMessage(f"{kind.value}Message without BaseTransfer/dxpId: nowhere to send receipts")
     return Envelope(kind, root.get("guid") or "", dxp_id, _children(_head(kind, root))), root
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One document of a message (a message carries up to 100 of one kind): its envelope, its own
+    XML root and bytes. A message of one document is its own entry, bytes as received; each document
+    of a batch is cut out as a message of its own (its node and the batch's ``BaseTransfer``), which is
+    what customs files, matches and reads again."""
+
+    envelope: Envelope
+    root: Any
+    raw: bytes
+
+
+def open_entries(raw: bytes) -> list[Entry]:
+    """Every document of the message, in order (at least one: a message without one is answered as
+    one document without a head). Raises :class:`NotACebMessage`."""
+    envelope, root = open_envelope(raw)
+    node_name, _head_name, _lines = _HEAD[envelope.kind]
+    nodes = root.findall(ceb(node_name))
+    if len(nodes) <= 1:
+        return [Entry(envelope, root, raw)]
+    transfer = root.find(ceb("BaseTransfer"))
+    entries = []
+    for node in nodes:
+        alone = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+        alone.append(copy.deepcopy(node))
+        alone.append(copy.deepcopy(transfer))
+        head = _children(_head(envelope.kind, alone))
+        entries.append(Entry(dataclasses.replace(envelope, head=head), alone, to_bytes(alone)))
+    return entries
 
 
 def read_facts(envelope: Envelope, root: Any) -> Facts:

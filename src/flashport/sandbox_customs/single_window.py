@@ -11,15 +11,18 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from flashport.sandbox_customs import inbox, store
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.database import SingleWindowDatabase
 from flashport.sandbox_customs.filing import file_message
 from flashport.sandbox_customs.reading import (
+    Entry,
     Envelope,
     Incoming,
     UnreadableDocument,
-    open_envelope,
+    open_entries,
     read_facts,
 )
 from flashport.sandbox_customs.screening import screen
@@ -35,28 +38,36 @@ class SingleWindow:
         self._limits = Limits(settings.single_transaction_limit_fen, settings.annual_limit_fen)
 
     async def receive(self, raw: bytes) -> Envelope:
-        """Take one message; its verdicts go to the sender's inbox. Raises ``NotACebMessage``."""
-        envelope, root = open_envelope(raw)
+        """Take one message of up to 100 documents; the verdict on each goes to the sender's inbox,
+        one receipt per document. A message the schema or its signature refuses is refused whole
+        (each document is answered so); otherwise each document is judged on its own, so one that
+        cannot be read or filed does not hold back the others. Raises ``NotACebMessage``."""
+        entries = open_entries(raw)
+        kind = entries[0].envelope.kind
         problem = await asyncio.to_thread(
             screen,
             raw,
-            envelope.kind,
+            kind,
             validate_schema=self._settings.validate_schema,
             verify_signatures=self._settings.verify_signatures,
         )
-        incoming = None
-        if problem is None:
-            try:
-                incoming = Incoming(envelope, read_facts(envelope, root), raw)
-            except UnreadableDocument as exc:
-                problem = str(exc)
         now = datetime.now(UTC)
         async with self._db.engine.begin() as conn:
-            if incoming is None:
-                await inbox.answer(conn, envelope, PROCESSING_ERROR, problem or "unreadable", now)
+            for entry in entries:
+                await self._take(conn, entry, problem, now)
+        return entries[0].envelope
+
+    async def _take(self, conn: AsyncConnection, entry: Entry, problem: str | None, now: datetime) -> None:
+        envelope = entry.envelope
+        if problem is None:
+            try:
+                incoming = Incoming(envelope, read_facts(envelope, entry.root), entry.raw)
+            except UnreadableDocument as exc:
+                problem = str(exc)
             else:
                 await file_message(conn, incoming, self._limits, now)
-        return envelope
+                return
+        await inbox.answer(conn, envelope, PROCESSING_ERROR, problem or "unreadable", now)
 
     async def inbox(self, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         async with self._db.engine.connect() as conn:

@@ -53,7 +53,13 @@ def create_logistics_app(
             chosen.customs_url, timeout=chosen.customs_timeout_seconds, transport=customs_transport
         )
         store = WaybillStore(database)
-        declarer = Declarer(store, gateway)
+        declarer = Declarer(
+            store,
+            gateway,
+            _sender(chosen),
+            batch_size=chosen.customs_batch_size,
+            batch_window=chosen.customs_batch_window_ms / 1000,
+        )
         app.state.carrier = Carrier(_sender(chosen), store, declarer)
         stopping = asyncio.Event()
         resending = asyncio.create_task(

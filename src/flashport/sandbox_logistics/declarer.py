@@ -1,4 +1,7 @@
-"""Sends queued CEB511s to the single window, each waybill's in the order they were made.
+"""Sends queued CEB511s to the single window, each waybill's in the order they were made, many
+waybills' together: the queued messages waiting at once (up to 100, within a short window, see
+:class:`~flashport.sandbox_support.batcher.Batcher`) go as one CEB511, each waybill's document as it
+was made (its head guid included); each keeps the guid of the message it went in.
 
 Failure policy: the single window being down or answering 5xx never fails a request nor loses a
 message. The waybill stays ``declared: false``, the message stays queued, and it is sent again by the
@@ -20,17 +23,32 @@ import weakref
 from datetime import UTC, datetime
 
 from flashport.adapters.customs.gateway import CustomsGateway, CustomsRefused, CustomsUnavailable
+from flashport.ceb import Sender
+from flashport.sandbox_logistics.ceb511 import batch_of, guid_of
 from flashport.sandbox_logistics.store import WaybillStore
 from flashport.sandbox_logistics.waybills import Declaration, DeclarationState
+from flashport.sandbox_support.batcher import Batcher
 
 log = logging.getLogger(__name__)
 
 
 class Declarer:
-    def __init__(self, store: WaybillStore, gateway: CustomsGateway) -> None:
+    def __init__(
+        self,
+        store: WaybillStore,
+        gateway: CustomsGateway,
+        sender: Sender,
+        *,
+        batch_size: int = 100,
+        batch_window: float = 0.05,
+    ) -> None:
         self._store = store
         self._gateway = gateway
+        self._sender = sender
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._batcher: Batcher[Declaration, bool] = Batcher(
+            self._send_batch, size=batch_size, window=batch_window
+        )
 
     def _lock(self, logistics_no: str) -> asyncio.Lock:
         lock = self._locks.get(logistics_no)
@@ -50,17 +68,26 @@ class Declarer:
 
     async def _send(self, declaration: Declaration) -> bool:
         """Whether the sending may go on with the next message of the waybill."""
-        state, error = DeclarationState.SENT, None
+        return await self._batcher.submit(declaration)
+
+    async def _send_batch(self, queued: list[Declaration]) -> list[bool | Exception]:
+        """One CEB511 for the queued documents of several waybills (one each: a waybill's next one
+        waits for this one), then every attempt recorded in one transaction."""
+        state, error, message = DeclarationState.SENT, None, b""
         try:
-            await self._gateway.send(declaration.message)
+            message = batch_of([d.message for d in queued], self._sender)
+            await self._gateway.send(message)
         except CustomsUnavailable as exc:
             state, error = DeclarationState.PENDING, str(exc)
         except CustomsRefused as exc:
             state, error = DeclarationState.REFUSED, f"{exc.code}: {exc.message}"
-            log.warning("the single window refused CEB511 %s: %s", declaration.id, error)
+            log.warning("the single window refused a CEB511 of %s waybills: %s", len(queued), error)
+        now = datetime.now(UTC)
         async with self._store.transaction() as records:
-            await records.record_attempt(declaration, state, datetime.now(UTC), error)
-        return state is not DeclarationState.PENDING
+            for declaration in queued:
+                sent_in = guid_of(message) if state is DeclarationState.SENT else None
+                await records.record_attempt(declaration, state, now, error, sent_in=sent_in)
+        return [state is not DeclarationState.PENDING] * len(queued)
 
     async def run(self, pause_seconds: float, stop: asyncio.Event) -> None:
         """Until ``stop`` is set: every ``pause_seconds``, try again every waybill with a message queued.
@@ -80,5 +107,5 @@ class Declarer:
     async def _round(self) -> None:
         async with self._store.transaction() as records:
             waiting = await records.with_pending()
-        for logistics_no in waiting:
-            await self.flush(logistics_no)
+        # All at once: their messages share CEB511s.
+        await asyncio.gather(*(self.flush(logistics_no) for logistics_no in waiting))

@@ -47,6 +47,10 @@ class LogisticsSimSettings(BaseSettings):
         description="The platform sends it as 'Authorization: Bearer <key>' on every request.",
     )
     customs_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    customs_batch_size: int = Field(default=100, ge=1, le=100, description="Waybills per CEB511, at most.")
+    customs_batch_window_ms: float = Field(
+        default=50, ge=0, le=5000, description="How long a waybill waits for others to share its CEB511."
+    )
     declare_retry_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="Pause between rounds of resending undelivered CEB511s."
     )

@@ -111,10 +111,18 @@ class Records:
         return list((await self._conn.execute(query)).scalars())
 
     async def record_attempt(
-        self, declaration: Declaration, state: DeclarationState, at: datetime, error: str | None = None
+        self,
+        declaration: Declaration,
+        state: DeclarationState,
+        at: datetime,
+        error: str | None = None,
+        *,
+        sent_in: str | None = None,
     ) -> None:
-        """One attempt at sending: still pending (with why), sent (the waybill is declared at ``at``),
-        or refused for good."""
+        """One attempt at sending: still pending (with why), sent (the waybill is declared at ``at``;
+        ``sent_in``: the guid of the message it went in, which may carry other waybills too), or
+        refused for good."""
+        kept = {"sent_in": sent_in} if sent_in is not None else {}
         await self._conn.execute(
             declarations.update()
             .where(declarations.c.id == declaration.id)
@@ -123,6 +131,7 @@ class Records:
                 attempts=declarations.c.attempts + 1,
                 sent_at=at if state is DeclarationState.SENT else None,
                 last_error=error,
+                **kept,
             )
         )
         if state is DeclarationState.SENT:

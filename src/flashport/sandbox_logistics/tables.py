@@ -59,6 +59,7 @@ declarations = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("sent_at", UtcDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("sent_in", sa.String(36)),  # guid of the CEB511 it went in (with other waybills' maybe)
 )
 
 faults = sa.Table(

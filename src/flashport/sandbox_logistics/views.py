@@ -40,6 +40,7 @@ def _declaration_json(declaration: Declaration | None) -> dict[str, Any] | None:
         "attempts": declaration.attempts,
         "sent_at": declaration.sent_at.isoformat() if declaration.sent_at else None,
         "last_error": declaration.last_error,
+        "sent_in": declaration.sent_in,
     }
 
 

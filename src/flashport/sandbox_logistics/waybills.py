@@ -117,3 +117,4 @@ class Declaration:
     attempts: int = 0
     sent_at: datetime | None = None
     last_error: str | None = None
+    sent_in: str | None = None  # guid of the CEB511 it went in, shared with other waybills' maybe

@@ -44,13 +44,22 @@ from enum import StrEnum
 from typing import Any
 
 from flashport.adapters.customs.gateway import CustomsGateway, CustomsRefused, CustomsUnavailable
-from flashport.ceb import AppType, Enterprise, PaymentDeclaration, Person, Sender, payment_message
+from flashport.ceb import (
+    AppType,
+    CustomsMessageError,
+    Enterprise,
+    PaymentDeclaration,
+    Person,
+    Sender,
+    payment_message,
+)
 from flashport.sandbox_pay import wire
 from flashport.sandbox_pay.identity import check_character
 from flashport.sandbox_pay.settings import SandboxSettings
 from flashport.sandbox_pay.store import DeclarationRecord, TradeStore
 from flashport.sandbox_pay.trades import CHINA_STANDARD_TIME, Trade, TradeStatus, fen_from_yuan, now_utc
 from flashport.sandbox_pay.wire import business_error
+from flashport.sandbox_support.batcher import Batcher
 
 _ATTEMPT_SUFFIX = re.compile(r"(?P<order_no>.+)-\d+")
 _ORDER_NO_LIMIT = 60  # the CEB411 orderNo
@@ -84,6 +93,13 @@ class CustomsDesk:
         self._settings = settings
         self._trades = trades
         self._gateway = gateway
+        # Vouchers go to customs in batches (a CEB411 carries up to 100); each request still waits for
+        # its own to be taken before it answers.
+        self._batcher: Batcher[tuple[PaymentDeclaration, AppType], bytes] = Batcher(
+            self._send_batch,
+            size=settings.customs_batch_size,
+            window=settings.customs_batch_window_ms / 1000,
+        )
         # A lock lives while someone holds or waits for it, then drops out of the mapping by itself.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -122,15 +138,16 @@ class CustomsDesk:
         fault = await self.fault(trade)
         payer = payer_of(trade, fault)
         now = now_utc()
-        message = payment_message(
-            self._voucher(trade, request, order_no, payer, fault), self._sender, app_type
-        )
         try:
-            await self._gateway.send(message)
+            message = await self._batcher.submit(
+                (self._voucher(trade, request, order_no, payer, fault), app_type)
+            )
         except CustomsUnavailable as exc:
             raise business_error("ACQ.SYSTEM_ERROR", f"customs is unreachable, retry later: {exc}") from exc
         except CustomsRefused as exc:
             raise business_error("ACQ.SYSTEM_ERROR", f"customs refused the payment voucher: {exc}") from exc
+        except CustomsMessageError as exc:
+            raise invalid(f"the payment voucher cannot be declared: {exc}") from exc
         return DeclarationRecord(
             trade_no=trade.trade_no,
             out_request_no=request.out_request_no,
@@ -142,6 +159,26 @@ class CustomsDesk:
             message=message,
             sent_at=now,
         )
+
+    async def _send_batch(
+        self, vouchers: list[tuple[PaymentDeclaration, AppType]]
+    ) -> list[bytes | Exception]:
+        """One CEB411 per app type in the batch (new vouchers together, changes together); each voucher's
+        result is the message it went in, or why it did not go."""
+        results: list[bytes | Exception] = [RuntimeError("not sent")] * len(vouchers)
+        for app_type in AppType:
+            indexes = [i for i, (_, kind) in enumerate(vouchers) if kind is app_type]
+            if not indexes:
+                continue
+            outcome: bytes | Exception
+            try:
+                outcome = payment_message([vouchers[i][0] for i in indexes], self._sender, app_type)
+                await self._gateway.send(outcome)
+            except (CustomsUnavailable, CustomsRefused, CustomsMessageError) as exc:
+                outcome = exc
+            for i in indexes:
+                results[i] = outcome
+        return results
 
     @property
     def _sender(self) -> Sender:

@@ -54,6 +54,12 @@ class SandboxSettings(BaseSettings):
     customs_code: str = Field(
         default="31222699S7", min_length=1, max_length=18, description="payCode: the payment company."
     )
+    customs_batch_size: int = Field(
+        default=100, ge=1, le=100, description="Payment vouchers per CEB411 message, at most."
+    )
+    customs_batch_window_ms: float = Field(
+        default=50, ge=0, le=5000, description="How long a voucher waits for others to share its CEB411."
+    )
     customs_name: str = Field(
         default="支付宝（中国）网络技术有限公司",  # noqa: RUF001 - the registered name
         min_length=1,

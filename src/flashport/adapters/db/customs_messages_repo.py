@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import customs_messages
+from flashport.adapters.db.schema import customs_batches, customs_messages
 
 M = customs_messages.c
+B = customs_batches.c
 PLATFORM = "platform"
 DELETE = "3"  # appType of a withdrawal
 
@@ -35,7 +36,7 @@ class MessageSummary:
 @dataclass(frozen=True)
 class SealedMessage(MessageSummary):
     declaration_id: int
-    body_cipher: str  # the bytes as sent, sealed by the identity vault: they carry an ID number
+    body_cipher: str  # the bytes as sent (a batch's whole message), sealed by the identity vault
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class MessageOrigin:
 
 
 _SUMMARY = (M.id, M.kind, M.party, M.app_type, M.version, M.guid, M.created_at, M.sent_at)
+# A kept message with the bytes it went in: its own, or its batch's whole message.
+_SEALED = sa.select(
+    *_SUMMARY, M.declaration_id, sa.func.coalesce(M.body_cipher, B.body_cipher).label("body_cipher")
+).select_from(customs_messages.outerjoin(customs_batches, B.id == M.batch_id))
 
 
 def _sealed(m: sa.RowMapping) -> SealedMessage:
@@ -107,7 +112,7 @@ async def find_platform_message(
     """The platform's ``kind`` message of this version already kept: its withdrawal (appType 3) with
     ``deleting``, else the declaration itself."""
     delete = M.app_type == DELETE
-    query = sa.select(customs_messages).where(
+    query = _SEALED.where(
         M.declaration_id == declaration_id,
         M.kind == kind,
         M.version == version,
@@ -137,7 +142,7 @@ async def list_for_declaration(conn: AsyncConnection, declaration_id: int) -> li
 async def find_for_declaration(
     conn: AsyncConnection, declaration_id: int, message_id: int
 ) -> SealedMessage | None:
-    query = sa.select(customs_messages).where(M.id == message_id, M.declaration_id == declaration_id)
+    query = _SEALED.where(M.id == message_id, M.declaration_id == declaration_id)
     row = (await conn.execute(query)).first()
     return None if row is None else _sealed(row._mapping)
 

@@ -452,6 +452,19 @@ declarations = sa.Table(
     sa.Index("ix_declarations_state_next", "state", "next_attempt_at"),
 )
 
+# A message carrying several declarations' documents (up to 100), kept once, exactly as sent.
+customs_batches = sa.Table(
+    "customs_batches",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("party", sa.String(16), nullable=False),
+    sa.Column("guid", sa.String(36), nullable=False, unique=True),  # the message's own guid
+    sa.Column("body_cipher", sa.Text, nullable=False),  # sealed like customs_messages.body_cipher
+    _created(),
+    sa.Column("sent_at", UTCDateTime()),
+)
+
 customs_messages = sa.Table(
     "customs_messages",
     metadata,
@@ -461,9 +474,11 @@ customs_messages = sa.Table(
     sa.Column("party", sa.String(16), nullable=False),  # who declared it: platform, payment, logistics
     sa.Column("app_type", sa.String(1), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("guid", sa.String(36), nullable=False, unique=True),
+    sa.Column("guid", sa.String(36), nullable=False, unique=True),  # the document head's guid
     # The message exactly as sent, encrypted with the identity key: it carries the buyer's ID number.
-    sa.Column("body_cipher", sa.Text, nullable=False),
+    # Null when the document went in a batch: the batch keeps the message (batch_id).
+    sa.Column("body_cipher", sa.Text),
+    sa.Column("batch_id", BigId, sa.ForeignKey("customs_batches.id"), index=True),
     _created(),
     sa.Column("sent_at", UTCDateTime()),
 )

@@ -1,147 +1,206 @@
-"""The worker's declaring job: for each pending declaration, the four documents of its current version.
+"""The worker's declaring job: the four documents of each due pending declaration's current version,
+for a batch of declarations at a time.
 
-Steps, each done once per version and remembered in its own column, so a failure resumes where it
-stopped instead of sending anything twice:
+1. the order (CEB311), sent by the platform, up to 100 orders per message;
+2. the payment voucher (CEB411), declared by the payment company at the platform's request, asked
+   per order (the payment company's API is per trade), several at once;
+3. the waybill (CEB511), declared by the carrier when it gives the parcel its waybill number, asked
+   per order, several at once;
+4. the inventory list (CEB621), signed, declared by the platform as the customs agent, up to 100 per
+   message under one signature; it needs the waybill number (and, for direct imports, the flight
+   and master waybill) from step 3.
 
-1. the order (CEB311), sent by the platform;
-2. the payment voucher (CEB411), declared by the payment company at the platform's request;
-3. the waybill (CEB511), declared by the carrier when it gives the parcel its waybill number;
-4. the inventory list (CEB621), signed, declared by the platform as the customs agent; it needs the
-   waybill number (and, for direct imports, the flight and master waybill) from step 3.
+A pass claims up to :data:`CLAIM_LIMIT` due declarations in one short transaction (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL: two workers never claim the same one), reads their facts set-based, and
+records each step for all of them in one transaction. Each step is done once per version and
+remembered in its own column, so a failure resumes where it stopped instead of sending anything twice;
+a message kept but not sent is sent again byte for byte.
 
-Failure policy: a partner or the single window unreachable, refusing, or data missing leaves the
-declaration pending with ``last_error`` and an exponential back-off; nothing moves until all four are
-sent. Two workers never declare the same declaration at once: each claims it with a conditional update.
+Failure policy: one order's failure (data missing, the codec or the schema refusing its document, a
+partner refusing it) postpones that order alone, with ``last_error`` and an exponential back-off; the
+others of its batch go on. A message that cannot reach the single window postpones the orders in it.
+A re-declared order (next version, a change: appType 2) is sent in a message of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Any
 
-from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db import declarations_repo
-from flashport.adapters.db.declarations_repo import Declaration, Due
+from flashport.adapters.db import declaring_repo
+from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.identity_vault import mask_id_numbers_in
-from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
+from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable, Waybill
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
-from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
-from flashport.services.customs import bounded, documents, messages, partners
+from flashport.services.customs import documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.payments.refunds import backoff
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # a claimed declaration is left alone this long by other workers
-RETRYABLE = (
-    CustomsUnavailable,
-    CustomsRefused,
+CLAIM_LIMIT = 300  # declarations one pass claims: three full messages of each kind
+MESSAGE_MAX = 100  # documents per message (XSD maxOccurs)
+PARTNER_CONCURRENCY = MESSAGE_MAX  # requests to each partner at once: a full batch of theirs
+PARTNER_ERRORS = (
     LogisticsUnavailable,
     LogisticsRefused,
     partners.PartnerFailed,
-    NotDeclarable,
     CustomsMessageError,
+    NotDeclarable,
 )
 
 
-async def declare_pending(ctx: Context, *, batch: int = 500) -> int:
-    """Send the documents of due pending declarations, several at once (:mod:`.bounded`); returns how
-    many became fully declared."""
-    async with ctx.read() as conn:
-        due = await declarations_repo.due_pending(conn, ctx.clock(), batch)
-
-    async def declare_one(item: Due) -> int:
-        if not await _claim(ctx, item):
-            return 0
-        return await _declare(ctx, item.id)
-
-    return await bounded.each(ctx.settings, due, declare_one, "declaring")
-
-
-async def _claim(ctx: Context, due: Due) -> bool:
+async def declare_pending(ctx: Context, *, batch: int = CLAIM_LIMIT) -> int:
+    """Send the documents of up to ``batch`` due pending declarations; returns how many became fully
+    declared."""
     async with ctx.transaction() as tx:
-        return await declarations_repo.claim(tx.conn, due, tx.now + LEASE)
-
-
-async def _declare(ctx: Context, declaration_id: int) -> int:
-    try:
-        await _send_order(ctx, declaration_id)
-        await partners.declare_payment(ctx, declaration_id)
-        await partners.request_waybill(ctx, declaration_id)
-        await _send_inventory(ctx, declaration_id)
-    except RETRYABLE as exc:
-        # Schema errors may quote a field's value: no ID number reaches the log or the table.
-        await _postpone(ctx, declaration_id, mask_id_numbers_in(f"{type(exc).__name__}: {exc}"))
+        claimed = await declaring_repo.claim_due(tx.conn, tx.now, tx.now + LEASE, batch)
+    if not claimed:
         return 0
-    return await _mark_declared(ctx, declaration_id)
-
-
-async def _send_order(ctx: Context, declaration_id: int) -> None:
+    failed: dict[int, str] = {}
     async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration = facts.declaration
-    if declaration.order_sent_version >= declaration.version:
-        return
-    content = documents.order_declaration(ctx, facts)
-    sender = documents.platform_sender(ctx)
+        facts, refused = await documents.load_many(ctx, conn, claimed)
+    failed |= refused
+    going = [facts[d.id] for d in claimed if d.id in facts]
 
-    def build(guid: str, app_type: AppType) -> bytes:
-        return order_message(content, sender, app_type, guid=guid)
+    failed |= await _send_platform_documents(ctx, going, "CEB311")
+    going = [f for f in going if f.declaration.id not in failed]
+    failed |= await _ask_partners(ctx, going)
+    going = [f for f in going if f.declaration.id not in failed]
+    going = await _with_waybills(ctx, going)
+    failed |= await _send_platform_documents(ctx, going, "CEB621")
+    return await _finish(ctx, claimed, failed)
 
-    await messages.send_once(ctx, declaration, "CEB311", build)
-    await _step_done(ctx, declaration, "order")
+
+def _pending_step(facts: documents.Facts, kind: str) -> bool:
+    d = facts.declaration
+    done = d.order_sent_version if kind == "CEB311" else d.inventory_sent_version
+    return done < d.version
 
 
-async def _send_inventory(ctx: Context, declaration_id: int) -> None:
+async def _send_platform_documents(ctx: Context, going: list[documents.Facts], kind: str) -> dict[int, str]:
+    """Step 1 or 4 for every declaration in ``going`` that still needs it; the failures by id."""
+    todo = [f for f in going if _pending_step(f, kind)]
+    if not todo:
+        return {}
+    outcome = await messages.resend_kept(ctx, [f.declaration for f in todo], kind)
+    fresh = [
+        f for f in todo if f.declaration.id not in outcome.sent and f.declaration.id not in outcome.failed
+    ]
+    sender, today = documents.platform_sender(ctx), ctx.clock().date()
+    contents: list[tuple[Declaration, Any]] = []
+    for f in fresh:
+        try:
+            content = (
+                documents.order_declaration(ctx, f)
+                if kind == "CEB311"
+                else documents.inventory_declaration(ctx, f, today)
+            )
+        except (NotDeclarable, CustomsMessageError) as exc:
+            outcome.failed[f.declaration.id] = f"{type(exc).__name__}: {exc}"
+            continue
+        contents.append((f.declaration, content))
+
+    def build(items: Sequence[Any], heads: list[str], guid: str, app_type: AppType) -> bytes:
+        if kind == "CEB311":
+            return order_message(items, sender, app_type, guid=guid, head_guids=heads)
+        signer = documents.signer(ctx)
+        return inventory_message(items, sender, app_type, signer=signer, guid=guid, head_guids=heads)
+
+    new = [item for item in contents if item[0].version == 1]
+    for start in range(0, len(new), MESSAGE_MAX):
+        outcome.merge(
+            await messages.send_new(ctx, kind, new[start : start + MESSAGE_MAX], build, AppType.NEW)
+        )
+    for declaration, content in contents:
+        if declaration.version > 1:  # a re-declaration goes in a message of its own
+            app_type = await messages.app_type_for(ctx, declaration.id, kind, declaration.version)
+            outcome.merge(await messages.send_new(ctx, kind, [(declaration, content)], build, app_type))
+    return outcome.failed
+
+
+async def _ask_partners(ctx: Context, going: list[documents.Facts]) -> dict[int, str]:
+    """Steps 2 and 3: per order, several orders at once; then recorded for all in one transaction."""
+    failed: dict[int, str] = {}
+    payments: list[partners.PaymentDeclared] = []
+    waybills: list[tuple[Declaration, Waybill]] = []
+
+    async def ask(f: documents.Facts) -> int:
+        d = f.declaration
+        try:
+            if d.payment_declared_version < d.version:
+                payments.append(await partners.ask_payment(ctx, f))
+            if d.waybill_version < d.version:
+                waybills.append((d, await partners.ask_waybill(ctx, f)))
+        except PARTNER_ERRORS as exc:
+            failed[d.id] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a bug or an unforeseen answer: this order waits, the others go on
+            log.exception("asking the partners failed for declaration %s", d.id)
+            failed[d.id] = f"{type(exc).__name__}: {exc}"
+        return 0
+
+    # As many at once as fill one of the partners' batched messages (SQLite: one writer, one at a
+    # time); the partners' answers are only recorded afterwards, all together.
+    gate = asyncio.Semaphore(1 if ctx.settings.is_sqlite else PARTNER_CONCURRENCY)
+
+    async def gated(f: documents.Facts) -> int:
+        async with gate:
+            return await ask(f)
+
+    await asyncio.gather(*(gated(f) for f in going))
+    await partners.record_answers(ctx, payments, waybills)
+    return failed
+
+
+async def _with_waybills(ctx: Context, going: list[documents.Facts]) -> list[documents.Facts]:
+    """The facts with the declarations as they are now (the waybill numbers just recorded)."""
+    if not going:
+        return going
     async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration = facts.declaration
-    if declaration.inventory_sent_version >= declaration.version:
-        return
-    content = documents.inventory_declaration(ctx, facts, ctx.clock().date())
-    sender = documents.platform_sender(ctx)
-
-    def build(guid: str, app_type: AppType) -> bytes:
-        return inventory_message(content, sender, app_type, signer=documents.signer(ctx), guid=guid)
-
-    await messages.send_once(ctx, declaration, "CEB621", build)
-    await _step_done(ctx, declaration, "inventory")
+        now = await declaring_repo.declarations_by_id(conn, [f.declaration.id for f in going])
+    return [
+        dataclasses.replace(f, declaration=now[f.declaration.id]) for f in going if f.declaration.id in now
+    ]
 
 
-async def _step_done(ctx: Context, declaration: Declaration, document: Literal["order", "inventory"]) -> None:
+async def _finish(ctx: Context, claimed: list[Declaration], failed: dict[int, str]) -> int:
+    """One transaction: the complete ones declared (an outbox record each), the failed ones postponed
+    each with its own reason and back-off. The others (none, normally) wait for their lease to end."""
+    for declaration_id, error in failed.items():
+        log.warning("declaration %s not sent yet: %s", declaration_id, mask_id_numbers_in(error))
     async with ctx.transaction() as tx:
-        await declarations_repo.record_document_sent(tx.conn, declaration, document, tx.now)
-
-
-async def _postpone(ctx: Context, declaration_id: int, error: str) -> None:
-    log.warning("declaration %s not sent yet: %s", declaration_id, error)
-    async with ctx.transaction() as tx:
-        attempts = await declarations_repo.attempts_of(tx.conn, declaration_id) + 1
-        await declarations_repo.postpone(
+        declared = await declaring_repo.mark_declared_many(
+            tx.conn, [d.id for d in claimed if d.id not in failed], tx.now
+        )
+        await tx.emit_many(
+            [
+                (
+                    "declaration.declared",
+                    f"order:{d.order_no}",
+                    {"order_no": d.order_no, "version": d.version, "logistics_no": d.logistics_no},
+                )
+                for d in declared
+            ]
+        )
+        # Schema errors may quote a field's value: no ID number reaches the log or the table.
+        await declaring_repo.postpone_many(
             tx.conn,
-            declaration_id,
-            attempts=attempts,
-            error=error[:2000],
-            retry_at=tx.now + backoff(attempts),
-            now=tx.now,
+            [
+                (
+                    d.id,
+                    d.attempts + 1,
+                    mask_id_numbers_in(failed[d.id])[:2000],
+                    tx.now + backoff(d.attempts + 1),
+                )
+                for d in claimed
+                if d.id in failed
+            ],
+            tx.now,
         )
-
-
-async def _mark_declared(ctx: Context, declaration_id: int) -> int:
-    async with ctx.transaction() as tx:
-        declaration = await declarations_repo.get(tx.conn, declaration_id)
-        if declaration.state is not DeclarationState.PENDING or not declaration.documents_complete:
-            return 0
-        await declarations_repo.mark_declared(tx.conn, declaration_id, tx.now)
-        await tx.emit(
-            "declaration.declared",
-            f"order:{declaration.order_no}",
-            {
-                "order_no": declaration.order_no,
-                "version": declaration.version,
-                "logistics_no": declaration.logistics_no,
-            },
-        )
-    return 1
+    return len(declared)

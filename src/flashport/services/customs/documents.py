@@ -3,6 +3,7 @@ of the inventory list (CEB621), and the carrier's waybill request. Pure reading;
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -10,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.customs.signer_file import load_or_create_signer
-from flashport.adapters.db import declarations_repo, declared_orders_repo
+from flashport.adapters.db import declarations_repo, declared_orders_repo, declaring_repo
 from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.db.declared_orders_repo import DeclaredLine, DeclaredOrder, DeclaredPayment, Warehouse
 from flashport.ceb import (
@@ -74,6 +75,46 @@ async def load(
     lines = await declared_orders_repo.lines(conn, order.id)
     payment = await declared_orders_repo.payment(conn, order.id, any_paid=any_payment)
     warehouse = await declared_orders_repo.warehouse_of_item(conn, order.sale_item_id)
+    return _checked(ctx, declaration, order, lines, payment, warehouse)
+
+
+async def load_many(
+    ctx: Context, conn: AsyncConnection, declarations: Sequence[Declaration]
+) -> tuple[dict[int, Facts], dict[int, str]]:
+    """The facts of many declarations, read set-based (a few queries whatever their number), by
+    declaration id; and why each of the others is not declarable, by declaration id. One order's
+    missing data never keeps the others from being declared."""
+    found = await declaring_repo.declared_set(conn, [d.order_id for d in declarations])
+    facts: dict[int, Facts] = {}
+    refused: dict[int, str] = {}
+    for declaration in declarations:
+        order = found.orders.get(declaration.order_id)
+        warehouse = None if order is None else found.warehouses.get(order.sale_item_id)
+        try:
+            if order is None or warehouse is None:
+                raise NotDeclarable(f"order {declaration.order_no} or the warehouse it ships from is missing")
+            facts[declaration.id] = _checked(
+                ctx,
+                declaration,
+                order,
+                found.lines.get(order.id, []),
+                found.payments.get(order.id),
+                warehouse,
+            )
+        except NotDeclarable as exc:
+            refused[declaration.id] = f"{type(exc).__name__}: {exc}"
+    return facts, refused
+
+
+def _checked(
+    ctx: Context,
+    declaration: Declaration,
+    order: DeclaredOrder,
+    lines: list[DeclaredLine],
+    payment: DeclaredPayment | None,
+    warehouse: Warehouse,
+) -> Facts:
+    """The facts, once what checkout and payment must have filled in is there."""
     o = order
     if (
         payment is None

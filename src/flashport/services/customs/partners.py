@@ -5,19 +5,21 @@ the buyer against the payer (``identity_check``); a failed check stops the decla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from lxml import etree
 
-from flashport.adapters.db import declarations_repo
-from flashport.adapters.db.declarations_repo import Declaration, WaybillFacts
+from flashport.adapters.db import declarations_repo, declaring_repo, payments_repo
+from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.logistics.interface import Waybill, WaybillRequest
-from flashport.adapters.payments.interface import CustomsDeclarationRequest
+from flashport.adapters.payments.interface import CustomsDeclarationRequest, Exchange
 from flashport.ceb import AppType, Consignee, Enterprise
-from flashport.ceb.xml import safe_parser
+from flashport.ceb.xml import ceb, safe_parser
 from flashport.services.context import Context
-from flashport.services.customs import documents, messages
+from flashport.services.customs import documents
 from flashport.services.payments.refunds import record_exchange
 
 
@@ -32,69 +34,6 @@ class IdentityCheckFailed(PartnerFailed):
 
 
 IDENTITY_CHECK_FAILED = "identity_check_failed"  # the rejection's reason code, for operators and buyers
-
-
-async def declare_payment(ctx: Context, declaration_id: int) -> None:
-    async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration, order, payment = facts.declaration, facts.order, facts.payment
-    if declaration.payment_declared_version >= declaration.version:
-        return
-    s = ctx.settings
-    answer = await ctx.payments.declare_to_customs(
-        CustomsDeclarationRequest(
-            out_trade_no=payment.out_trade_no,
-            trade_no=facts.trade_no,
-            order_no=order.order_no,
-            out_request_no=f"{order.order_no}D{declaration.version}",
-            amount_fen=payment.amount_fen,
-            merchant_customs_code=s.customs_platform_code,
-            merchant_customs_name=s.customs_platform_name,
-            customs_place=s.customs_place,
-            buyer_name=facts.buyer.name,
-            buyer_id_number=facts.buyer.id_number,
-        )
-    )
-    await record_exchange(ctx, payment.id, answer.exchange)
-    if not answer.ok:
-        raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
-    if answer.identity_check is False:
-        # Told once per declaration (a repeated request's answer leaves it out): acted on at once.
-        await _stop_for_identity(ctx, declaration, answer.declare_no)
-        raise IdentityCheckFailed(f"declaration of {order.order_no} stopped: the payer is not the buyer")
-    async with ctx.transaction() as tx:
-        await declarations_repo.record_payment_declared(tx.conn, declaration, answer.declare_no, tx.now)
-
-
-async def request_waybill(ctx: Context, declaration_id: int) -> None:
-    async with ctx.read() as conn:
-        facts = await documents.load(ctx, conn, declaration_id)
-    declaration = facts.declaration
-    if declaration.waybill_version >= declaration.version:
-        return
-    consignee = facts.consignee  # to the character what the order declares
-    waybill: Waybill
-    if declaration.logistics_no is None:
-        waybill = await ctx.logistics.create_waybill(_request(ctx, facts, consignee))
-    else:  # a re-declaration: the carrier declares its waybill again, as a change
-        waybill = await ctx.logistics.redeclare(declaration.logistics_no, consignee)
-    if not waybill.declared:
-        raise PartnerFailed(f"carrier has not declared waybill {waybill.logistics_no} yet")
-    if waybill.message:
-        app_type = AppType.NEW if declaration.logistics_no is None else AppType.CHANGE
-        await messages.record(
-            ctx, declaration, "CEB511", "logistics", app_type, guid_of(waybill), waybill.message
-        )
-    given = WaybillFacts(
-        waybill.logistics_no,
-        waybill.logistics_code,
-        waybill.logistics_name,
-        waybill.bill_no,
-        waybill.traf_no,
-        waybill.voyage_no,
-    )
-    async with ctx.transaction() as tx:
-        await declarations_repo.record_waybill(tx.conn, declaration, given, tx.now)
 
 
 def _request(ctx: Context, facts: documents.Facts, consignee: Consignee) -> WaybillRequest:
@@ -145,3 +84,120 @@ async def _stop_for_identity(ctx: Context, declaration: Declaration, declare_no:
                     "reason": reason,
                 },
             )
+
+
+# --- for a batch: ask per order (concurrently, by the caller), record set-based -----------------------
+
+
+@dataclass(frozen=True)
+class PaymentDeclared:
+    declaration: Declaration
+    declare_no: str | None
+    exchange: Exchange
+    payment_id: int
+
+
+async def ask_payment(ctx: Context, facts: documents.Facts) -> PaymentDeclared:
+    """Ask the payment company to declare this order's payment voucher; the answer, to be recorded
+    by the caller with others. Raises :class:`PartnerFailed` (its exchange is kept first) or
+    :class:`IdentityCheckFailed` (the declaration is stopped first)."""
+    declaration, order, payment = facts.declaration, facts.order, facts.payment
+    answer = await ctx.payments.declare_to_customs(_payment_request(ctx, facts))
+    if not answer.ok or answer.identity_check is False:
+        await record_exchange(ctx, payment.id, answer.exchange)
+    if not answer.ok:
+        raise PartnerFailed(f"payment company did not declare the payment: {answer.error}")
+    if answer.identity_check is False:
+        await _stop_for_identity(ctx, declaration, answer.declare_no)
+        raise IdentityCheckFailed(f"declaration of {order.order_no} stopped: the payer is not the buyer")
+    return PaymentDeclared(declaration, answer.declare_no, answer.exchange, payment.id)
+
+
+def _payment_request(ctx: Context, facts: documents.Facts) -> CustomsDeclarationRequest:
+    s, declaration, order, payment = ctx.settings, facts.declaration, facts.order, facts.payment
+    return CustomsDeclarationRequest(
+        out_trade_no=payment.out_trade_no,
+        trade_no=facts.trade_no,
+        order_no=order.order_no,
+        out_request_no=f"{order.order_no}D{declaration.version}",
+        amount_fen=payment.amount_fen,
+        merchant_customs_code=s.customs_platform_code,
+        merchant_customs_name=s.customs_platform_name,
+        customs_place=s.customs_place,
+        buyer_name=facts.buyer.name,
+        buyer_id_number=facts.buyer.id_number,
+    )
+
+
+async def ask_waybill(ctx: Context, facts: documents.Facts) -> Waybill:
+    """Ask the carrier for this order's waybill (declared to customs), or to declare it again on a
+    re-declaration. Raises what the carrier raises, or :class:`PartnerFailed`."""
+    declaration = facts.declaration
+    if declaration.logistics_no is None:
+        waybill = await ctx.logistics.create_waybill(_request(ctx, facts, facts.consignee))
+    else:
+        waybill = await ctx.logistics.redeclare(declaration.logistics_no, facts.consignee)
+    if not waybill.declared:
+        raise PartnerFailed(f"carrier has not declared waybill {waybill.logistics_no} yet")
+    return waybill
+
+
+async def record_answers(
+    ctx: Context, payments: Sequence[PaymentDeclared], waybills: Sequence[tuple[Declaration, Waybill]]
+) -> None:
+    """In one transaction: the exchanges with the payment company, each payment voucher declared,
+    each waybill given, and the carrier's messages kept (each once, however many orders it carries)."""
+    async with ctx.transaction() as tx:
+        for answer in payments:
+            await payments_repo.record_exchange(tx.conn, answer.payment_id, answer.exchange, tx.now)
+        await declaring_repo.record_payments_declared(
+            tx.conn, [(p.declaration, p.declare_no) for p in payments], tx.now
+        )
+        by_message: dict[str, tuple[bytes, list[declaring_repo.NewDocument]]] = {}
+        for declaration, waybill in waybills:
+            if not waybill.message:
+                continue
+            app_type = AppType.NEW if declaration.logistics_no is None else AppType.CHANGE
+            message_guid, head_guid = guids_in(waybill)
+            document = declaring_repo.NewDocument(
+                declaration.id, declaration.version, head_guid, app_type.value
+            )
+            by_message.setdefault(message_guid, (waybill.message, []))[1].append(document)
+        for message_guid, (body, kept) in by_message.items():
+            await declaring_repo.keep_partner_documents(
+                tx.conn,
+                kind="CEB511",
+                party="logistics",
+                message_guid=message_guid,
+                body_cipher=ctx.vault.seal(body.decode("utf-8")),
+                documents=kept,
+                now=tx.now,
+            )
+        await declaring_repo.record_waybills(
+            tx.conn,
+            [
+                declaring_repo.GivenWaybill(
+                    declaration,
+                    w.logistics_no,
+                    w.logistics_code,
+                    w.logistics_name,
+                    w.bill_no,
+                    w.traf_no,
+                    w.voyage_no,
+                )
+                for declaration, w in waybills
+            ],
+            tx.now,
+        )
+
+
+def guids_in(waybill: Waybill) -> tuple[str, str]:
+    """The guid of the carrier's message and of this waybill's head in it (the message's own when it
+    carries one waybill with no head of that number)."""
+    assert waybill.message is not None
+    root = etree.fromstring(waybill.message, parser=safe_parser())
+    message_guid = str(root.get("guid"))
+    for head in root.iterfind(f"{ceb('Logistics')}/{ceb('LogisticsHead')}"):
+        if head.findtext(ceb("logisticsNo")) == waybill.logistics_no:
+            return message_guid, str(head.findtext(ceb("guid")))
+    return message_guid, message_guid
