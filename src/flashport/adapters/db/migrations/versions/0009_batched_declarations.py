@@ -4,8 +4,8 @@ The message is kept once, exactly as sent, in ``customs_batches``; each document
 row in ``customs_messages`` (its head guid, which receipts name) pointing at the batch, with no body
 of its own. A message with one document keeps its body in its own row, as before.
 
-Revision ID: 0008_batched_declarations
-Revises: 0007
+Revision ID: 0009_batched_declarations
+Revises: 0008_partners
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_batched_declarations"
-down_revision = "0007"
+revision = "0009_batched_declarations"
+down_revision = "0008_partners"
 branch_labels = None
 depends_on = None
 
