@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flashport.ceb.checks import check_order
 from flashport.ceb.codes import CURRENCY_CNY, ORDER_TYPE_IMPORT
 from flashport.ceb.envelope import (
     Field,
-    add_base_transfer,
+    Opening,
     add_node,
+    batch_message,
     entries_of,
-    finish,
-    head_guids_for,
-    head_opening,
-    message_root,
 )
 from flashport.ceb.errors import InconsistentDeclaration
-from flashport.ceb.formatting import format_app_time, format_quantity, format_yuan, new_guid
+from flashport.ceb.formatting import format_app_time, format_quantity, format_yuan
 from flashport.ceb.model import (
     AppStatus,
     AppType,
@@ -58,16 +55,23 @@ def order_message(
     ]
     if problems:
         raise InconsistentDeclaration(problems)
-    guid = guid or new_guid()
-    root = message_root("CEB311", guid)
-    for order, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
-        node = add_node(root, "Order")
-        opening = head_opening(head_guid, app_type, app_time, app_status)
-        add_node(node, "OrderHead", _order_head(order, opening))
-        for line in order.lines:
-            add_node(node, "OrderList", _order_line(line))
-    add_base_transfer(root, sender)
-    return finish(root, signer)
+    return batch_message(
+        "CEB311",
+        entries,
+        _add_order,
+        sender,
+        Opening(app_type, app_status, app_time),
+        guid=guid,
+        head_guids=head_guids,
+        signer=signer,
+    )
+
+
+def _add_order(root: Any, order: OrderDeclaration, opening: list[Field]) -> None:
+    node = add_node(root, "Order")
+    add_node(node, "OrderHead", _order_head(order, opening))
+    for line in order.lines:
+        add_node(node, "OrderList", _order_line(line))
 
 
 def _order_head(order: OrderDeclaration, opening: list[Field]) -> list[Field]:
@@ -137,13 +141,18 @@ def payment_message(
     refused = [p.order_no for p in entries if p.amount_paid <= 0]
     if refused:
         raise InconsistentDeclaration([f"amountPaid must be positive (orders {refused})"])
-    guid = guid or new_guid()
-    root = message_root("CEB411", guid)
-    for payment, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
-        opening = head_opening(head_guid, app_type, app_time, app_status)
-        add_node(add_node(root, "Payment"), "PaymentHead", _payment_head(payment, opening))
-    add_base_transfer(root, sender)
-    return finish(root, signer)
+    return batch_message(
+        "CEB411",
+        entries,
+        lambda root, payment, opening: add_node(
+            add_node(root, "Payment"), "PaymentHead", _payment_head(payment, opening)
+        ),
+        sender,
+        Opening(app_type, app_status, app_time),
+        guid=guid,
+        head_guids=head_guids,
+        signer=signer,
+    )
 
 
 def _payment_head(payment: PaymentDeclaration, opening: list[Field]) -> list[Field]:
@@ -183,13 +192,18 @@ def waybill_message(
     refused = [w.logistics_no for w in entries if w.freight < 0 or w.insured_fee < 0]
     if refused:
         raise InconsistentDeclaration([f"freight and insuredFee must not be negative (waybills {refused})"])
-    guid = guid or new_guid()
-    root = message_root("CEB511", guid)
-    for waybill, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
-        opening = head_opening(head_guid, app_type, app_time, app_status)
-        add_node(add_node(root, "Logistics"), "LogisticsHead", _waybill_head(waybill, opening))
-    add_base_transfer(root, sender)
-    return finish(root, signer)
+    return batch_message(
+        "CEB511",
+        entries,
+        lambda root, waybill, opening: add_node(
+            add_node(root, "Logistics"), "LogisticsHead", _waybill_head(waybill, opening)
+        ),
+        sender,
+        Opening(app_type, app_status, app_time),
+        guid=guid,
+        head_guids=head_guids,
+        signer=signer,
+    )
 
 
 def _waybill_head(waybill: WaybillDeclaration, opening: list[Field]) -> list[Field]:

@@ -3,7 +3,8 @@ and the optional signature (the XML plumbing itself is in :mod:`.xml`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -90,6 +91,39 @@ def add_base_transfer(root: Any, sender: Sender) -> None:
             ("dxpId", sender.dxp_id),
         ],
     )
+
+
+@dataclass(frozen=True)
+class Opening:
+    """How every document head of one message opens (:func:`head_opening`), less its own guid."""
+
+    app_type: AppType
+    app_status: AppStatus
+    app_time: datetime | None = None
+
+
+def batch_message(
+    kind: str,
+    entries: Sequence[T],
+    add_entry: Callable[[Any, T, list[Field]], None],
+    sender: Sender,
+    opening: Opening,
+    *,
+    guid: str | None,
+    head_guids: Sequence[str] | None,
+    signer: Signer | None,
+) -> bytes:
+    """One message of ``kind`` carrying ``entries`` (already checked): ``add_entry(root, entry,
+    head_opening)`` adds each document's nodes, in order, then the BaseTransfer, then the signature
+    when a signer is given. Head guids as :func:`head_guids_for` says."""
+    guid = guid or new_guid()
+    root = message_root(kind, guid)
+    for entry, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
+        add_entry(
+            root, entry, head_opening(head_guid, opening.app_type, opening.app_time, opening.app_status)
+        )
+    add_base_transfer(root, sender)
+    return finish(root, signer)
 
 
 def finish(root: Any, signer: Signer | None) -> bytes:

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flashport.ceb.checks import check_inventory
 from flashport.ceb.codes import CURRENCY_CNY, IE_FLAG_IMPORT
 from flashport.ceb.envelope import (
     Field,
-    add_base_transfer,
+    Opening,
     add_node,
+    batch_message,
     entries_of,
-    finish,
-    head_guids_for,
-    head_opening,
-    message_root,
 )
 from flashport.ceb.errors import InconsistentDeclaration, SigningRequired
-from flashport.ceb.formatting import format_date, format_quantity, format_yuan, new_guid
+from flashport.ceb.formatting import format_date, format_quantity, format_yuan
 from flashport.ceb.model import (
     AppStatus,
     AppType,
@@ -58,16 +55,23 @@ def inventory_message(
     problems = [f"order {i.order_no}: {p}" if many else p for i in entries for p in check_inventory(i)]
     if problems:
         raise InconsistentDeclaration(problems)
-    guid = guid or new_guid()
-    root = message_root("CEB621", guid)
-    for inventory, head_guid in zip(entries, head_guids_for(len(entries), guid, head_guids), strict=True):
-        node = add_node(root, "Inventory")
-        opening = head_opening(head_guid, app_type, app_time, app_status)
-        add_node(node, "InventoryHead", _head(inventory, opening))
-        for line in inventory.lines:
-            add_node(node, "InventoryList", _line(line))
-    add_base_transfer(root, sender)
-    return finish(root, signer)
+    return batch_message(
+        "CEB621",
+        entries,
+        _add_inventory,
+        sender,
+        Opening(app_type, app_status, app_time),
+        guid=guid,
+        head_guids=head_guids,
+        signer=signer,
+    )
+
+
+def _add_inventory(root: Any, inventory: InventoryDeclaration, opening: list[Field]) -> None:
+    node = add_node(root, "Inventory")
+    add_node(node, "InventoryHead", _head(inventory, opening))
+    for line in inventory.lines:
+        add_node(node, "InventoryList", _line(line))
 
 
 def _head(inventory: InventoryDeclaration, opening: list[Field]) -> list[Field]:
