@@ -37,7 +37,7 @@ async def make_user(ctx: Context, role: Role, supplier_id: int | None = None) ->
             )
             .returning(users.c.id)
         )
-    return int(user_id), issue_token(ctx.settings, Principal(int(user_id), role, supplier_id))
+    return int(user_id), issue_token(ctx.settings, Principal(int(user_id), role, supplier_id), ctx.clock())
 
 
 def auth(token: str) -> dict[str, Any]:

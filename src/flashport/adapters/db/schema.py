@@ -441,12 +441,16 @@ declarations = sa.Table(
     sa.Column("shipped_at", UTCDateTime()),
     # A refunded declaration's documents are withdrawn (appType 3) and its waybill cancelled; set once done.
     sa.Column("withdrawn_at", UTCDateTime()),
+    # Set when it cannot go on without a person (detained, returned, a processing error, sending kept
+    # failing): the operator's worklist. Cleared by a re-declaration.
+    sa.Column("attention_reason", sa.Text),
+    sa.Column("attention_at", UTCDateTime()),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("trade_mode IN ('1210', '9610')", name="trade_mode"),
     sa.CheckConstraint(
-        "state IN ('pending', 'declared', 'received', 'matched', 'released', 'shipped', 'rejected', "
-        "'refunded')",
+        "state IN ('pending', 'declared', 'received', 'matched', 'under_review', 'reviewed', "
+        "'inspection', 'detained', 'released', 'shipped', 'rejected', 'refunded', 'returned')",
         name="state",
     ),
     sa.Index("ix_declarations_state_next", "state", "next_attempt_at"),
@@ -493,4 +497,7 @@ customs_inbox_cursors = sa.Table(
     sa.Column("dxp_id", sa.String(40), primary_key=True),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # One reader at a time per inbox: two workers reading the same pages would only fight over them.
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("leased_until", UTCDateTime()),
 )
