@@ -5,9 +5,10 @@ itself, so a restart loses nothing.
 Each job is a *stage* with its own loop (:func:`run_forever` runs them as tasks of one process):
 expiry, payment rechecks, refunds, declaring, receipts, shipping, refunds of unfixed rejections,
 withdrawal, and the worklist sweep. A stage works on one bounded batch at a time, polls again at once
-when it did work (more is likely waiting), and otherwise waits the poll interval; when it fails (its
-partner is down, or the carrier took nothing) it alone backs off, doubling up to
-:data:`MAX_BACKOFF_SECONDS`, while the other stages go on. SIGTERM lets every stage finish the batch in
+when it did work (more is likely waiting), and otherwise waits the poll interval; when its partner
+fails (down, or the carrier took nothing) it alone backs off, doubling up to
+:data:`MAX_BACKOFF_SECONDS`, while the other stages go on (any other failure: logged, retried after
+five intervals). SIGTERM lets every stage finish the batch in
 hand and stop. :func:`run_once` runs every job once, in order, as a single pass (tests, scripts).
 """
 
@@ -104,14 +105,16 @@ async def run_stage(
         try:
             async with gate if gate is not None else contextlib.nullcontext():
                 done = await stage.job(ctx)
-        except Exception as exc:
+        except PARTNER_FAILURES as exc:
             failures += 1
             delay = min(interval * 2**failures, MAX_BACKOFF_SECONDS)
-            if isinstance(exc, PARTNER_FAILURES):
-                log.warning("%s: partner failing (%s); backing off %.1f s", stage.name, exc, delay)
-            else:  # a database hiccup must not kill the worker: log, back off, try again
-                log.exception("%s failed; backing off %.1f s", stage.name, delay)
+            log.warning("%s: partner failing (%s); backing off %.1f s", stage.name, exc, delay)
             await _sleep_or_stop(stop, delay)
+            continue
+        except Exception:
+            # A database hiccup must not kill the worker: log, wait a little, try again.
+            log.exception("%s failed; retrying in %.1f s", stage.name, interval * 5)
+            await _sleep_or_stop(stop, interval * 5)
             continue
         failures = 0
         if done:

@@ -62,7 +62,7 @@ def test_what_no_automatic_step_can_cure_goes_on_the_operators_worklist(status: 
     [
         ("超过个人年度交易限值", "annual_limit_exceeded"),
         ("订购人年度额度超限", "annual_limit_exceeded"),
-        ("订购人身份证件号码：1101********0025，超过年度累计限额26000元", "annual_limit_exceeded"),
+        ("订购人1101********0025超过年度累计限额26000元", "annual_limit_exceeded"),
         ("超过单次限值", "single_limit_exceeded"),
         ("单笔交易金额超过限值5000元", "single_limit_exceeded"),
         ("收货人电话与运单不一致", "rejected"),

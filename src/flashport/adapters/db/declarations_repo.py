@@ -158,12 +158,20 @@ async def refunded_not_withdrawn_ids(conn: AsyncConnection, limit: int) -> list[
 
 
 async def page(
-    conn: AsyncConnection, *, state: DeclarationState | None, after_id: int, limit: int
+    conn: AsyncConnection,
+    *,
+    state: DeclarationState | None,
+    after_id: int,
+    limit: int,
+    attention_only: bool = False,
 ) -> list[Declaration]:
-    """Up to ``limit`` declarations with an id above ``after_id``, by id, optionally in one state."""
+    """Up to ``limit`` declarations with an id above ``after_id``, by id, optionally in one state, or
+    only those on the operator's worklist."""
     query = sa.select(*_COLUMNS).where(D.id > after_id)
     if state is not None:
         query = query.where(D.state == state.value)
+    if attention_only:
+        query = query.where(D.attention_at.is_not(None))
     rows = await conn.execute(query.order_by(D.id).limit(limit))
     return [_declaration(row._mapping) for row in rows]
 

@@ -239,6 +239,7 @@ class Origin:
     guid: str
     declaration_id: int
     order_no: str
+    cop_no: str
     version: int
 
 
@@ -249,8 +250,8 @@ async def origins_of(conn: AsyncConnection, guids: Sequence[str]) -> list[Origin
         return []
     m = customs_messages.c
     rows = await conn.execute(
-        sa.select(m.guid, m.declaration_id, D.order_no, m.version)
+        sa.select(m.guid, m.declaration_id, D.order_no, D.cop_no, m.version)
         .join(declarations, D.id == m.declaration_id)
         .where(m.guid.in_(sorted(set(guids))))
     )
-    return [Origin(row.guid, row.declaration_id, row.order_no, row.version) for row in rows]
+    return [Origin(row.guid, row.declaration_id, row.order_no, row.cop_no, row.version) for row in rows]

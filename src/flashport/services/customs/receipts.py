@@ -108,12 +108,15 @@ def _nodes(dxp_id: str, items: list[InboxItem]) -> list[_Node]:
 
 def _origin(receipt: Receipt, found: dict[str, list[Origin]]) -> Origin | None:
     """The declaration a receipt is about: its message's, or (a message carrying several orders) the
-    one its orderNo names."""
+    one its orderNo (order receipts) or copNo (inventory receipts) names."""
     candidates = found.get(receipt.guid, [])
     if len(candidates) == 1:
         return candidates[0]
-    order_no = receipt.business_keys.get("orderNo")
-    return next((o for o in candidates if o.order_no == order_no), None)
+    keys = receipt.business_keys
+    return next(
+        (o for o in candidates if o.order_no == keys.get("orderNo") or o.cop_no == keys.get("copNo")),
+        None,
+    )
 
 
 async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reader: str | None = None) -> int:
