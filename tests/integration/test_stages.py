@@ -96,7 +96,11 @@ async def test_after_detention_customs_may_still_release_and_a_late_review_never
 ) -> None:
     declared = await operator_pages.declared_order(ctx, state="matched")
     guid = await _guid(ctx, declared.message_id)
-    pages = [_page(20_001, guid, 500, "查验"), _page(20_002, guid, 501, "扣留"), _page(20_003, guid, 300, "人工审核")]
+    pages = [
+        _page(20_001, guid, 500, "查验"),
+        _page(20_002, guid, 501, "扣留"),
+        _page(20_003, guid, 300, "人工审核"),
+    ]
     assert await receipts.apply_page(ctx, "DXPTEST", pages) == 2  # inspection, detained; not review
     assert await receipts.apply_page(ctx, "DXPTEST", [_page(20_004, guid, 800, "放行")]) == 1
     async with ctx.read() as conn:
@@ -113,7 +117,8 @@ async def test_a_page_applied_twice_at_once_applies_each_receipt_once(ctx: Conte
     items = []
     for n, d in enumerate(declared):
         guid = await _guid(ctx, d.message_id)
-        items += [_page(30_000 + 3 * n, guid, 2, "发送海关成功"), _page(30_001 + 3 * n, guid, 120, "海关入库")]
+        items.append(_page(30_000 + 3 * n, guid, 2, "发送海关成功"))
+        items.append(_page(30_001 + 3 * n, guid, 120, "海关入库"))
         items.append(_page(30_002 + 3 * n, guid, 800, "放行"))
     second = await build_context(ctx.settings, listen_for_restock=False)
     try:
