@@ -110,6 +110,40 @@ async def test_after_detention_customs_may_still_release_and_a_late_review_never
     assert row.state == "released" and row.attention_reason is not None  # flagged until an operator acts
 
 
+async def test_receipts_arriving_before_the_declaration_is_marked_declared_are_applied_after(
+    ctx: Context,
+) -> None:
+    """Customs answers within moments; the worker marks the declaration declared after its last
+    document. Its receipts are kept until then, not lost."""
+    declared = await operator_pages.declared_order(ctx, state="pending")
+    guid = await _guid(ctx, declared.message_id)
+    early = [
+        _page(40_001, guid, 2, "发送海关成功"),
+        _page(40_002, guid, 120, "海关入库"),
+        _page(40_003, guid, 800, "放行"),
+    ]
+    assert await receipts.apply_page(ctx, "DXPTEST", early) == 0
+    assert await receipts.apply_deferred(ctx) == 0  # still pending: nothing yet
+    async with ctx.transaction() as tx:  # what declaring does after the last document
+        await tx.conn.execute(
+            declarations.update().where(declarations.c.order_no == declared.order_no).values(state="declared")
+        )
+    assert await receipts.apply_deferred(ctx) == 3
+    assert await receipts.apply_deferred(ctx) == 0  # once
+    async with ctx.read() as conn:
+        state = await conn.scalar(
+            sa.select(declarations.c.state).where(declarations.c.order_no == declared.order_no)
+        )
+        flags = (
+            await conn.execute(
+                sa.select(customs_receipts.c.applied, customs_receipts.c.deferred).where(
+                    customs_receipts.c.seq > 40_000
+                )
+            )
+        ).all()
+    assert state == "released" and [tuple(f) for f in flags] == [(True, False)] * 3
+
+
 async def test_a_page_applied_twice_at_once_applies_each_receipt_once(ctx: Context) -> None:
     """Two readers holding the same page (a lease that ran out meanwhile): the second stores and
     applies nothing."""

@@ -486,9 +486,18 @@ customs_receipts = sa.Table(
     sa.Column("return_info", sa.Text, nullable=False),
     sa.Column("return_time", UTCDateTime(), nullable=False),
     sa.Column("applied", sa.Boolean, nullable=False),
+    # Arrived while its declaration was still being sent (customs answers within moments, the worker
+    # marks it declared after its last document): applied once the declaration is declared.
+    sa.Column("deferred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("dxp_id", "seq", "part", name="uq_customs_receipts_inbox_seq"),
+    sa.Index(
+        "ix_customs_receipts_deferred",
+        "declaration_id",
+        postgresql_where=sa.text("deferred"),
+        sqlite_where=sa.text("deferred"),
+    ),
 )
 
 customs_inbox_cursors = sa.Table(

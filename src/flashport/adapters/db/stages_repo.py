@@ -255,3 +255,46 @@ async def origins_of(conn: AsyncConnection, guids: Sequence[str]) -> list[Origin
         .where(m.guid.in_(sorted(set(guids))))
     )
     return [Origin(row.guid, row.declaration_id, row.order_no, row.cop_no, row.version) for row in rows]
+
+
+@dataclass(frozen=True)
+class DeferredReceipt:
+    """A stored receipt that arrived while its declaration was still being sent."""
+
+    id: int
+    declaration_id: int
+    version: int  # of the documents the receipt answers
+    kind: str
+    return_status: int
+    return_info: str
+    return_time: datetime
+
+
+async def deferred_receipts_ready(conn: AsyncConnection, limit: int) -> list[DeferredReceipt]:
+    """Deferred receipts whose declaration is no longer pending (declared, or moved on), in inbox
+    order."""
+    r, m = customs_receipts.c, customs_messages.c
+    query = (
+        sa.select(r.id, r.declaration_id, m.version, r.kind, r.return_status, r.return_info, r.return_time)
+        .join(declarations, D.id == r.declaration_id)
+        .join(customs_messages, sa.and_(m.guid == r.message_guid, m.declaration_id == r.declaration_id))
+        .where(r.deferred, D.state != DeclarationState.PENDING.value)
+        .order_by(r.seq, r.part)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":  # another reader (a lease that ran out) takes others
+        query = query.with_for_update(skip_locked=True, of=customs_receipts)
+    rows = await conn.execute(query)
+    return [DeferredReceipt(**row._mapping) for row in rows]
+
+
+async def settle_deferred(conn: AsyncConnection, applied: Sequence[int], skipped: Sequence[int]) -> None:
+    """Deferred receipts done with: ``applied`` moved their declaration, ``skipped`` did not."""
+    r = customs_receipts.c
+    for ids, was_applied in ((applied, True), (skipped, False)):
+        if ids:
+            await conn.execute(
+                customs_receipts.update()
+                .where(r.id.in_(list(ids)), r.deferred)
+                .values(deferred=False, applied=was_applied)
+            )

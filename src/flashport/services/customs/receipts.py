@@ -87,6 +87,7 @@ async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
                 after = items[-1].seq
             if len(items) < limit:
                 break
+        moved += await apply_deferred(ctx)
     finally:
         async with ctx.transaction() as tx:
             await stages_repo.give_back_inbox_lease(tx.conn, dxp_id, reader)
@@ -137,12 +138,21 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
         for node, origin in zip(nodes, origins, strict=True):
             declaration = None if origin is None else current.get(origin.declaration_id)
             verdict = _verdict(node.receipt)
+            current_version = (
+                declaration is not None and origin is not None and origin.version == declaration.version
+            )
             will_apply = (
-                declaration is not None
-                and origin is not None
-                and origin.version == declaration.version
+                current_version
+                and declaration is not None
                 and verdict is not None
                 and applies(declaration.state, verdict)
+            )
+            # Customs answered before the worker marked the declaration declared: keep it for then.
+            deferred = (
+                current_version
+                and declaration is not None
+                and verdict is not None
+                and declaration.state is DeclarationState.PENDING
             )
             if will_apply:
                 assert declaration is not None and verdict is not None
@@ -150,13 +160,14 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
                 current[declaration.id] = dataclasses.replace(declaration, state=verdict.state)
             else:
                 plan.append(None)
-            rows.append(_row(dxp_id, node, declaration, will_apply, tx))
+            rows.append(_row(dxp_id, node, declaration, will_apply, tx) | {"deferred": deferred})
         stored = await stages_repo.insert_receipts(tx.conn, rows)
         moved = 0
         for step in plan:
             if step is None or (step[0].seq, step[0].part) not in stored:
                 continue  # nothing to do, or stored (and applied) by another reader already
-            await _move(tx, ctx, *step)
+            node, declaration, verdict = step
+            await _move(tx, ctx, node.receipt, declaration, verdict)
             moved += 1
         if items:
             await customs_receipts_repo.advance_inbox(tx.conn, dxp_id, items[-1].seq, tx.now)
@@ -189,8 +200,36 @@ def _verdict(receipt: Receipt) -> Verdict | None:
     return other_receipt_verdict(receipt.return_status, receipt.return_info)
 
 
-async def _move(tx: Tx, ctx: Context, node: _Node, declaration: Declaration, verdict: Verdict) -> None:
-    receipt = node.receipt
+async def apply_deferred(ctx: Context, *, limit: int = 500) -> int:
+    """Apply receipts that arrived while their declaration was still being sent, now that it is not;
+    returns how many moved a declaration. Each is settled (applied or not) once."""
+    async with ctx.transaction() as tx:
+        ready = await stages_repo.deferred_receipts_ready(tx.conn, limit)
+        ids = sorted({r.declaration_id for r in ready})
+        current = {d.id: d for d in await declarations_repo.get_many(tx.conn, ids, for_update=True)}
+        applied: list[int] = []
+        skipped: list[int] = []
+        for stored in ready:
+            declaration = current[stored.declaration_id]
+            receipt = Receipt(
+                ReceiptKind(stored.kind), "", {}, stored.return_status, stored.return_time, stored.return_info
+            )
+            verdict = _verdict(receipt)
+            if (
+                verdict is None
+                or stored.version != declaration.version  # re-declared meanwhile: stale
+                or not applies(declaration.state, verdict)
+            ):
+                skipped.append(stored.id)
+                continue
+            await _move(tx, ctx, receipt, declaration, verdict)
+            current[declaration.id] = dataclasses.replace(declaration, state=verdict.state)
+            applied.append(stored.id)
+        await stages_repo.settle_deferred(tx.conn, applied, skipped)
+    return len(applied)
+
+
+async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration, verdict: Verdict) -> None:
     if verdict.state is DeclarationState.REJECTED:
         window = _fix_window(ctx) if fix_window_applies(verdict) else timedelta(0)
         await declarations_repo.mark_rejected(

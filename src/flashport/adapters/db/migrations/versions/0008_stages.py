@@ -1,6 +1,7 @@
 """Stages after declaring: customs statuses the platform now follows (manual review, inspection,
 detention, return), the operator's worklist flag, and a lease on the single window's inbox so one
-worker at a time reads it.
+worker at a time reads it. Receipts that arrive while their declaration is still being sent are
+kept ``deferred`` and applied once it is declared.
 
 Revision ID: 0008_stages
 Revises: 0007
@@ -33,9 +34,21 @@ def upgrade() -> None:
     with op.batch_alter_table("customs_inbox_cursors") as batch:
         batch.add_column(sa.Column("leased_by", sa.String(64), nullable=True))
         batch.add_column(sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("customs_receipts") as batch:
+        batch.add_column(sa.Column("deferred", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_index(
+        "ix_customs_receipts_deferred",
+        "customs_receipts",
+        ["declaration_id"],
+        postgresql_where=sa.text("deferred"),
+        sqlite_where=sa.text("deferred"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customs_receipts_deferred", table_name="customs_receipts")
+    with op.batch_alter_table("customs_receipts") as batch:
+        batch.drop_column("deferred")
     with op.batch_alter_table("customs_inbox_cursors") as batch:
         batch.drop_column("leased_until")
         batch.drop_column("leased_by")
