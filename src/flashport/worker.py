@@ -5,7 +5,8 @@ itself, so a restart loses nothing.
 Each job is a *stage* with its own loop (:func:`run_forever` runs them as tasks of one process):
 expiry, payment rechecks, refunds, declaring, receipts, shipping, refunds of unfixed rejections,
 withdrawal, and the worklist sweep. A stage works on one bounded batch at a time, polls again at once
-when it did work (more is likely waiting), and otherwise waits the poll interval; when its partner
+after a full batch (more is waiting; declaring, whose batch is its own, after any work), and otherwise
+waits the poll interval; when its partner
 fails (down, or the carrier took nothing) it alone backs off, doubling up to
 :data:`MAX_BACKOFF_SECONDS`, while the other stages go on (any other failure: logged, retried after
 five intervals). SIGTERM lets every stage finish the batch in
@@ -53,6 +54,13 @@ def _expiry_batch_full(done: int) -> bool:
     return done >= orders.EXPIRY_PASS_LIMIT
 
 
+def _full(batch: int) -> Callable[[int], bool]:
+    """Again at once only after a full batch: a stage that took less has drained its queue, and
+    waiting the interval lets the next batch grow (a few big batches cost far less than many tiny
+    ones, and the stages share one process)."""
+    return lambda done: done >= batch
+
+
 @dataclass(frozen=True)
 class Stage:
     """One job of the worker: its name in :func:`run_once`'s result, the job, and when to poll again
@@ -70,11 +78,13 @@ STAGES = (
     Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
     Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),
     Stage("declared", lambda ctx: declaring.declare_pending(ctx)),
-    Stage("receipts_applied", lambda ctx: receipts.poll_receipts(ctx)),
-    Stage("shipped", lambda ctx: fulfilment.ship_released(ctx)),
-    Stage("declarations_refunded", lambda ctx: fulfilment.refund_unfixed(ctx)),
-    Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx)),
-    Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx)),
+    Stage("receipts_applied", lambda ctx: receipts.poll_receipts(ctx), _full(receipts.PAGE)),
+    Stage("shipped", lambda ctx: fulfilment.ship_released(ctx), _full(fulfilment.SHIP_BATCH)),
+    Stage(
+        "declarations_refunded", lambda ctx: fulfilment.refund_unfixed(ctx), _full(fulfilment.REFUND_BATCH)
+    ),
+    Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx), _full(withdrawal.BATCH)),
+    Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx), _full(worklist.BATCH)),
 )
 # Stages whose partner being down must not stop a single pass of run_once.
 _GUARDED_IN_PASS = {"receipts_applied", "shipped"}

@@ -22,6 +22,8 @@ from flashport.services.payments import refunds
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+SHIP_BATCH = 500
+REFUND_BATCH = 50
 # A leased parcel is someone's for this long; the carrier's answer takes far less.
 LEASE = timedelta(minutes=2)
 # A parcel the carrier could not take is tried again after this.
@@ -37,7 +39,7 @@ class PartnerFailing(Exception):
     """A stage's partner took none of a batch: the worker's loop for that stage backs off."""
 
 
-async def ship_released(ctx: Context, *, batch: int = 500) -> int:
+async def ship_released(ctx: Context, *, batch: int = SHIP_BATCH) -> int:
     """Hand a batch of released parcels to the carrier; returns how many shipped.
 
     The batch is leased in one short transaction (``FOR UPDATE SKIP LOCKED``: another worker takes
@@ -126,7 +128,7 @@ async def ship(ctx: Context, declaration_id: int) -> int:
     return 1
 
 
-async def refund_unfixed(ctx: Context, *, batch: int = 50) -> int:
+async def refund_unfixed(ctx: Context, *, batch: int = REFUND_BATCH) -> int:
     """Refund rejected declarations whose fix window has passed; returns how many.
 
     The batch is claimed and refunded in one transaction (``FOR UPDATE SKIP LOCKED``: another worker

@@ -38,6 +38,7 @@ from flashport.services.context import Context, Tx
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
+PAGE = 200  # receipts fetched per request
 # How long a reader may hold an inbox: far longer than a poll, short enough that a dead worker's
 # inbox is read again soon.
 LEASE = timedelta(seconds=30)
@@ -70,7 +71,7 @@ def reader_id(ctx: Context) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{id(ctx):x}"[:64]
 
 
-async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
+async def poll_receipts(ctx: Context, *, limit: int = PAGE) -> int:
     """Fetch and apply what customs sent since the last poll; returns how many receipts moved a
     declaration. Does nothing while another worker holds the inbox."""
     dxp_id, reader = ctx.settings.customs_dxp_id, reader_id(ctx)

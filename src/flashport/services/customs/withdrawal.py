@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # A leased declaration is this worker's for this long (a withdrawal is a few partner calls).
 LEASE = timedelta(minutes=2)
 RETRY_AFTER = timedelta(seconds=30)
+BATCH = 50
 
 FAILURES = (
     CustomsUnavailable,
@@ -33,7 +34,7 @@ FAILURES = (
 )
 
 
-async def withdraw_refunded(ctx: Context, *, batch: int = 50) -> int:
+async def withdraw_refunded(ctx: Context, *, batch: int = BATCH) -> int:
     """Withdraw the documents of refunded declarations; returns how many were withdrawn.
 
     The batch is leased in one short transaction (``FOR UPDATE SKIP LOCKED``: another worker takes
