@@ -1,6 +1,17 @@
 """``flashport worker``: the background process. Every job here is idempotent and safe to run in
 several workers at once (each order is moved by exactly one of them), and its queue is the database
-itself, so a restart loses nothing."""
+itself, so a restart loses nothing.
+
+Each job is a *stage* with its own loop (:func:`run_forever` runs them as tasks of one process):
+expiry, payment rechecks, refunds, declaring, receipts, shipping, refunds of unfixed rejections,
+withdrawal, and the worklist sweep. A stage works on one bounded batch at a time, polls again at once
+after a full batch (more is waiting; declaring, whose batch is its own, after any work), and otherwise
+waits the poll interval; when its partner
+fails (down, or the carrier took nothing) it alone backs off, doubling up to
+:data:`MAX_BACKOFF_SECONDS`, while the other stages go on (any other failure: logged, retried after
+five intervals). SIGTERM lets every stage finish the batch in
+hand and stop. :func:`run_once` runs every job once, in order, as a single pass (tests, scripts).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-from flashport.adapters.customs.gateway import CustomsUnavailable
+from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
+from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
-from flashport.services.customs import declaring, fulfilment, receipts, withdrawal
+from flashport.services.customs import declaring, fulfilment, receipts, withdrawal, worklist
 from flashport.services.orders import lifecycle as orders
 from flashport.services.partners import jobs as partner_jobs
 from flashport.services.payments import refunds
@@ -23,47 +35,117 @@ from flashport.settings import Settings
 
 log = logging.getLogger("flashport.worker")
 
+MAX_BACKOFF_SECONDS = 60.0
+# A partner's failure: expected now and then, logged without a traceback.
+PARTNER_FAILURES = (
+    CustomsUnavailable,
+    CustomsRefused,
+    LogisticsUnavailable,
+    LogisticsRefused,
+    fulfilment.PartnerFailing,
+)
+
+
+def _did_work(done: int) -> bool:
+    return done > 0
+
+
+def _expiry_batch_full(done: int) -> bool:
+    # Read at call time: a deployment (or a test) may tune the budget.
+    return done >= orders.EXPIRY_PASS_LIMIT
+
+
+def _full(batch: int) -> Callable[[int], bool]:
+    """Again at once only after a full batch: a stage that took less has drained its queue, and
+    waiting the interval lets the next batch grow (a few big batches cost far less than many tiny
+    ones, and the stages share one process)."""
+    return lambda done: done >= batch
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One job of the worker: its name in :func:`run_once`'s result, the job, and when to poll again
+    at once rather than after the interval."""
+
+    name: str
+    job: Callable[[Context], Awaitable[int]]
+    again_at_once: Callable[[int], bool] = field(default=_did_work)
+
+
+# Jobs are looked up at call time (lambdas), so a job replaced on its module is the one run.
+STAGES = (
+    Stage("expired", lambda ctx: orders.expire_unpaid_orders(ctx), _expiry_batch_full),
+    Stage("releases_finished", lambda ctx: orders.finish_interrupted_releases(ctx)),
+    Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
+    Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),
+    Stage("declared", lambda ctx: declaring.declare_pending(ctx)),
+    Stage("receipts_applied", lambda ctx: receipts.poll_receipts(ctx), _full(receipts.PAGE)),
+    Stage("shipped", lambda ctx: fulfilment.ship_released(ctx), _full(fulfilment.SHIP_BATCH)),
+    Stage(
+        "declarations_refunded", lambda ctx: fulfilment.refund_unfixed(ctx), _full(fulfilment.REFUND_BATCH)
+    ),
+    Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx), _full(withdrawal.BATCH)),
+    Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx), _full(worklist.BATCH)),
+    Stage("partner_events", lambda ctx: partner_jobs.run(ctx)),
+)
+# Stages whose partner being down must not stop a single pass of run_once.
+_GUARDED_IN_PASS = {"receipts_applied", "shipped"}
+
 
 async def run_once(ctx: Context) -> dict[str, int]:
-    """One pass of every job; returns what each did."""
-    return {
-        "expired": await orders.expire_unpaid_orders(ctx),
-        "releases_finished": await orders.finish_interrupted_releases(ctx),
-        "payments_rechecked": await payments.recheck_pending_payments(ctx),
-        "refunds_sent": await refunds.retry_refunds(ctx),
-        "declared": await declaring.declare_pending(ctx),
-        "receipts_applied": await _guarded(receipts.poll_receipts(ctx), "customs receipts"),
-        "shipped": await fulfilment.ship_released(ctx),
-        "declarations_refunded": await fulfilment.refund_unfixed(ctx),
-        "declarations_withdrawn": await withdrawal.withdraw_refunded(ctx),
-        "partner_events": await partner_jobs.run(ctx),
-    }
+    """One pass of every job, in order; returns what each did."""
+    done: dict[str, int] = {}
+    for stage in STAGES:
+        try:
+            done[stage.name] = await stage.job(ctx)
+        except PARTNER_FAILURES as exc:
+            if stage.name not in _GUARDED_IN_PASS:
+                raise
+            log.warning("%s skipped this pass: %s", stage.name, exc)
+            done[stage.name] = 0
+    return done
 
 
-async def _guarded(job: Coroutine[Any, Any, int], what: str) -> int:
-    """A partner being down must not stop the worker's other jobs: log and report nothing done."""
-    try:
-        return await job
-    except CustomsUnavailable as exc:
-        log.warning("%s skipped this pass: %s", what, exc)
-        return 0
+async def run_stage(
+    ctx: Context, stage: Stage, stop: asyncio.Event, gate: asyncio.Lock | None = None
+) -> None:
+    """Run one stage until ``stop`` is set. ``gate`` serialises the stages of a process (SQLite has one
+    writer: stages interleaving their transactions would only make each other wait or fail)."""
+    interval = ctx.settings.worker_poll_seconds
+    failures = 0
+    while not stop.is_set():
+        try:
+            async with gate if gate is not None else contextlib.nullcontext():
+                done = await stage.job(ctx)
+        except PARTNER_FAILURES as exc:
+            failures += 1
+            delay = min(interval * 2**failures, MAX_BACKOFF_SECONDS)
+            log.warning("%s: partner failing (%s); backing off %.1f s", stage.name, exc, delay)
+            await _sleep_or_stop(stop, delay)
+            continue
+        except Exception:
+            # A database hiccup must not kill the worker: log, wait a little, try again.
+            log.exception("%s failed; retrying in %.1f s", stage.name, interval * 5)
+            await _sleep_or_stop(stop, interval * 5)
+            continue
+        failures = 0
+        if done:
+            log.info("%s: %d", stage.name, done)
+        if not stage.again_at_once(done):
+            await _sleep_or_stop(stop, interval)
 
 
 async def run_forever(ctx: Context, stop: asyncio.Event) -> None:
-    interval = ctx.settings.worker_poll_seconds
-    while not stop.is_set():
-        try:
-            done = await run_once(ctx)
-            if any(done.values()):
-                log.info("worker pass: %s", done)
-        except Exception:
-            # A database hiccup must not kill the worker: log, back off, try again.
-            log.exception("worker pass failed; retrying in %.0f s", interval * 5)
-            await _sleep_or_stop(stop, interval * 5)
-            continue
-        if done["expired"] >= orders.EXPIRY_PASS_LIMIT:
-            continue  # the pass stopped at its budget with more due: a window just closed on a rush
-        await _sleep_or_stop(stop, interval)
+    """Every stage in its own loop until ``stop`` is set; returns once each has finished its batch."""
+    gate = asyncio.Lock() if ctx.settings.is_sqlite else None
+    tasks = [
+        asyncio.create_task(run_stage(ctx, stage, stop, gate), name=f"stage:{stage.name}") for stage in STAGES
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:  # only left running if gather itself was cancelled
+            task.cancel()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -78,8 +160,9 @@ async def main(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info(
-        "worker started (stock engine: %s, every %.1f s)",
+        "worker started (stock engine: %s, %d stages, every %.1f s)",
         ctx.stock.name if ctx.stock else "-",
+        len(STAGES),
         settings.worker_poll_seconds,
     )
     try:

@@ -35,6 +35,7 @@ from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.ceb import validate, verify_signature
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict
 from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
@@ -58,7 +59,7 @@ from tests.servers import free_port, serving
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
 LOGISTICS_KEY = "test-logistics-key"
-STATES = ("pending", "declared", "received", "matched", "released", "shipped", "rejected", "refunded")
+STATES = tuple(state.value for state in DeclarationState)
 
 
 @dataclass

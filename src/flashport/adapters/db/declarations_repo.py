@@ -52,6 +52,8 @@ class Declaration:
     released_at: datetime | None
     shipped_at: datetime | None
     withdrawn_at: datetime | None
+    attention_reason: str | None  # set while it is on the operator's worklist
+    attention_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -114,6 +116,16 @@ async def get(conn: AsyncConnection, declaration_id: int, *, for_update: bool = 
     return found
 
 
+async def get_many(conn: AsyncConnection, ids: list[int], *, for_update: bool = False) -> list[Declaration]:
+    """The declarations of ``ids`` that exist, by id; ``for_update`` locks them (in id order, so two
+    callers locking overlapping sets never deadlock)."""
+    if not ids:
+        return []
+    query = sa.select(*_COLUMNS).where(D.id.in_(ids)).order_by(D.id)
+    rows = await conn.execute(query.with_for_update() if for_update else query)
+    return [_declaration(row._mapping) for row in rows]
+
+
 async def find_by_order_no(conn: AsyncConnection, order_no: str) -> Declaration | None:
     return await _one(conn, sa.select(*_COLUMNS).where(D.order_no == order_no))
 
@@ -146,12 +158,20 @@ async def refunded_not_withdrawn_ids(conn: AsyncConnection, limit: int) -> list[
 
 
 async def page(
-    conn: AsyncConnection, *, state: DeclarationState | None, after_id: int, limit: int
+    conn: AsyncConnection,
+    *,
+    state: DeclarationState | None,
+    after_id: int,
+    limit: int,
+    attention_only: bool = False,
 ) -> list[Declaration]:
-    """Up to ``limit`` declarations with an id above ``after_id``, by id, optionally in one state."""
+    """Up to ``limit`` declarations with an id above ``after_id``, by id, optionally in one state, or
+    only those on the operator's worklist."""
     query = sa.select(*_COLUMNS).where(D.id > after_id)
     if state is not None:
         query = query.where(D.state == state.value)
+    if attention_only:
+        query = query.where(D.attention_at.is_not(None))
     rows = await conn.execute(query.order_by(D.id).limit(limit))
     return [_declaration(row._mapping) for row in rows]
 
@@ -297,8 +317,15 @@ async def mark_shipped(conn: AsyncConnection, declaration_id: int, now: datetime
 
 
 async def mark_refunded(conn: AsyncConnection, declaration_id: int, now: datetime) -> bool:
-    """rejected -> refunded."""
-    return await _move(conn, declaration_id, DeclarationState.REJECTED, DeclarationState.REFUNDED, now)
+    """rejected -> refunded, its withdrawal due at once."""
+    return await _move(
+        conn,
+        declaration_id,
+        DeclarationState.REJECTED,
+        DeclarationState.REFUNDED,
+        now,
+        next_attempt_at=now,
+    )
 
 
 async def mark_rejected(
@@ -358,13 +385,15 @@ async def stop_pending(
 async def mark_released(
     conn: AsyncConnection, declaration: Declaration, released_at: datetime, now: datetime
 ) -> bool:
-    """From the state seen to released; an earlier rejection's reason is cleared."""
+    """From the state seen to released, its shipping due at once; an earlier rejection's reason is
+    cleared."""
     return await _move(
         conn,
         declaration.id,
         declaration.state,
         DeclarationState.RELEASED,
         now,
+        next_attempt_at=now,
         released_at=released_at,
         reason_code=None,
         reason=None,
@@ -376,6 +405,15 @@ async def move_on(
 ) -> bool:
     """From the state seen to ``to`` (received, matched...), nothing else changed."""
     return await _move(conn, declaration.id, declaration.state, to, now)
+
+
+async def set_reason(
+    conn: AsyncConnection, declaration_id: int, code: str | None, reason: str | None
+) -> None:
+    """Record why customs holds (or sent back) a declaration, without moving it."""
+    await conn.execute(
+        declarations.update().where(D.id == declaration_id).values(reason_code=code, reason=reason)
+    )
 
 
 async def reopen_as_next_version(conn: AsyncConnection, declaration: Declaration, now: datetime) -> bool:
@@ -391,6 +429,8 @@ async def reopen_as_next_version(conn: AsyncConnection, declaration: Declaration
         attempts=0,
         last_error=None,
         refund_after=None,
+        attention_reason=None,
+        attention_at=None,
         next_attempt_at=now,
     )
 

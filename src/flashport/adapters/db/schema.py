@@ -441,12 +441,16 @@ declarations = sa.Table(
     sa.Column("shipped_at", UTCDateTime()),
     # A refunded declaration's documents are withdrawn (appType 3) and its waybill cancelled; set once done.
     sa.Column("withdrawn_at", UTCDateTime()),
+    # Set when it cannot go on without a person (detained, returned, a processing error, sending kept
+    # failing): the operator's worklist. Cleared by a re-declaration.
+    sa.Column("attention_reason", sa.Text),
+    sa.Column("attention_at", UTCDateTime()),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("trade_mode IN ('1210', '9610')", name="trade_mode"),
     sa.CheckConstraint(
-        "state IN ('pending', 'declared', 'received', 'matched', 'released', 'shipped', 'rejected', "
-        "'refunded')",
+        "state IN ('pending', 'declared', 'received', 'matched', 'under_review', 'reviewed', "
+        "'inspection', 'detained', 'released', 'shipped', 'rejected', 'refunded', 'returned')",
         name="state",
     ),
     sa.Index("ix_declarations_state_next", "state", "next_attempt_at"),
@@ -497,9 +501,18 @@ customs_receipts = sa.Table(
     sa.Column("return_info", sa.Text, nullable=False),
     sa.Column("return_time", UTCDateTime(), nullable=False),
     sa.Column("applied", sa.Boolean, nullable=False),
+    # Arrived while its declaration was still being sent (customs answers within moments, the worker
+    # marks it declared after its last document): applied once the declaration is declared.
+    sa.Column("deferred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("dxp_id", "seq", "part", name="uq_customs_receipts_inbox_seq"),
+    sa.Index(
+        "ix_customs_receipts_deferred",
+        "declaration_id",
+        postgresql_where=sa.text("deferred"),
+        sqlite_where=sa.text("deferred"),
+    ),
 )
 
 customs_inbox_cursors = sa.Table(
@@ -508,4 +521,7 @@ customs_inbox_cursors = sa.Table(
     sa.Column("dxp_id", sa.String(40), primary_key=True),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # One reader at a time per inbox: two workers reading the same pages would only fight over them.
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("leased_until", UTCDateTime()),
 )

@@ -31,6 +31,11 @@ class DeclarationSummary(BaseModel):
     attempts: int
     last_error: str | None = Field(description="why the last attempt to send the documents failed")
     refund_after: datetime | None = Field(description="a rejection not fixed by then is refunded")
+    attention_reason: str | None = Field(
+        description="set while it is on the operator's worklist: why it cannot go on by itself "
+        "(detained, returned, a processing error, sending kept failing)"
+    )
+    attention_at: datetime | None
     released_at: datetime | None
     shipped_at: datetime | None
     created_at: datetime
@@ -42,6 +47,7 @@ class DeclarationPage(BaseModel):
     next_after: int
     has_more: bool
     counts: dict[str, int] = Field(description="how many declarations are in each state, all states listed")
+    needing_attention: int = Field(description="how many are on the operator's worklist, any state")
 
 
 class MessageOut(BaseModel):
@@ -95,10 +101,13 @@ async def list_declarations(
     state: DeclarationState | None = None,
     after: int = Query(0, ge=0, description="`next_after` of the previous page"),
     limit: int = Query(50, ge=1, le=operator.MAX_PAGE),
+    needs_attention: bool = Query(False, description="only those on the operator's worklist"),
     _: Principal = OperatorOnly,
     ctx: Context = Ctx,
 ) -> operator.DeclarationPage:
-    return await operator.list_declarations(ctx, state=state, after_id=after, limit=limit)
+    return await operator.list_declarations(
+        ctx, state=state, after_id=after, limit=limit, attention_only=needs_attention
+    )
 
 
 @router.get(

@@ -8,7 +8,12 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db import customs_messages_repo, customs_receipts_repo, declarations_repo
+from flashport.adapters.db import (
+    customs_messages_repo,
+    customs_receipts_repo,
+    declarations_repo,
+    stages_repo,
+)
 from flashport.adapters.db.customs_messages_repo import MessageSummary
 from flashport.adapters.db.customs_receipts_repo import ReceiptSummary
 from flashport.adapters.db.declarations_repo import Declaration
@@ -27,6 +32,7 @@ class DeclarationPage:
     next_after: int  # the keyset cursor of the next page: the last id shown
     has_more: bool
     counts: dict[str, int]  # how many declarations are in each state, every state listed
+    needing_attention: int  # how many are on the worklist (flagged), whatever their state
 
 
 @dataclass(frozen=True)
@@ -57,14 +63,23 @@ class ConsigneeCorrection:
 
 
 async def list_declarations(
-    ctx: Context, *, state: DeclarationState | None, after_id: int, limit: int
+    ctx: Context,
+    *,
+    state: DeclarationState | None,
+    after_id: int,
+    limit: int,
+    attention_only: bool = False,
 ) -> DeclarationPage:
-    """Oldest first, keyset-paginated by id (``next_after``), optionally one state only, with how many
-    declarations are in each state (what needs attention: rejected, stuck in pending...)."""
+    """Oldest first, keyset-paginated by id (``next_after``), optionally one state only or only the
+    worklist (``attention_only``: declarations that cannot go on without a person), with how many
+    declarations are in each state and on the worklist."""
     limit = min(limit, MAX_PAGE)
     async with ctx.read() as conn:
-        rows = await declarations_repo.page(conn, state=state, after_id=after_id, limit=limit + 1)
+        rows = await declarations_repo.page(
+            conn, state=state, after_id=after_id, limit=limit + 1, attention_only=attention_only
+        )
         counted = await declarations_repo.count_by_state(conn)
+        flagged = await stages_repo.count_needing_attention(conn)
     page = rows[:limit]
     counts = {state.value: 0 for state in DeclarationState} | counted
     return DeclarationPage(
@@ -72,6 +87,7 @@ async def list_declarations(
         next_after=page[-1].id if page else after_id,
         has_more=len(rows) > limit,
         counts=counts,
+        needing_attention=flagged,
     )
 
 

@@ -1,19 +1,29 @@
 """The worker's receipts job: read the platform's inbox at the single window and move declarations.
 
-Every return node is stored once (unique on inbox position), whichever worker gets there first; only
-the one that stored it applies it, with a conditional update, so a receipt changes a declaration at
-most once. Receipts about an older version of the documents are kept for the record but not applied.
+One worker at a time reads an inbox: it takes a lease on the inbox's read position (others skip the
+job until the lease is given back or runs out), so two workers never fetch and fight over the same
+pages. A page is applied in one bounded transaction: its return nodes are stored in one statement,
+unique on inbox position (a node stored already, e.g. by a reader whose lease ran out, is skipped and
+not applied again), and each stored node moves its declaration with a conditional update, only
+forward (:func:`flashport.domain.declarations.applies`). Receipts about an older version of the
+documents are kept for the record but not applied. A verdict no automatic step can cure (detained,
+returned, a processing error) also puts the declaration on the operator's worklist, logged at error
+level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import socket
 from datetime import timedelta
+from typing import Any
 
 from flashport.adapters.customs.gateway import InboxItem
-from flashport.adapters.db import customs_messages_repo, customs_receipts_repo, declarations_repo
-from flashport.adapters.db.customs_receipts_repo import InboxPosition
+from flashport.adapters.db import customs_receipts_repo, declarations_repo, stages_repo
 from flashport.adapters.db.declarations_repo import Declaration
+from flashport.adapters.db.stages_repo import Origin
 from flashport.ceb import Receipt, ReceiptKind, ReceiptUnreadable, parse_receipts
 from flashport.domain.declarations import (
     DeclarationState,
@@ -28,81 +38,161 @@ from flashport.services.context import Context, Tx
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
+PAGE = 200  # receipts fetched per request
+# How long a reader may hold an inbox: far longer than a poll, short enough that a dead worker's
+# inbox is read again soon.
+LEASE = timedelta(seconds=30)
 
 EVENT_OF = {
     DeclarationState.RECEIVED: "declaration.received",
     DeclarationState.MATCHED: "declaration.matched",
+    DeclarationState.UNDER_REVIEW: "declaration.under_review",
+    DeclarationState.REVIEWED: "declaration.reviewed",
+    DeclarationState.INSPECTION: "declaration.inspection",
+    DeclarationState.DETAINED: "declaration.detained",
     DeclarationState.RELEASED: "declaration.released",
     DeclarationState.REJECTED: "declaration.rejected",
+    DeclarationState.RETURNED: "declaration.returned",
 }
 
 
-async def poll_receipts(ctx: Context, *, limit: int = 200) -> int:
+@dataclasses.dataclass(frozen=True)
+class _Node:
+    """One return node of a page, where it sits and what it is."""
+
+    seq: int
+    part: int
+    receipt: Receipt
+    body: str
+
+
+def reader_id(ctx: Context) -> str:
+    """Who holds an inbox lease: this process and this context (tests run two workers in one)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{id(ctx):x}"[:64]
+
+
+async def poll_receipts(ctx: Context, *, limit: int = PAGE) -> int:
     """Fetch and apply what customs sent since the last poll; returns how many receipts moved a
-    declaration."""
-    dxp_id = ctx.settings.customs_dxp_id
-    async with ctx.read() as conn:
-        after = await customs_receipts_repo.inbox_read_up_to(conn, dxp_id)
-    moved = 0
-    for _ in range(MAX_PAGES_PER_POLL):  # drain a backlog, but let the worker's other jobs run too
-        items = await ctx.customs.fetch(dxp_id, after, limit)
-        for item in items:
-            moved += await _take(ctx, dxp_id, item)
-        if len(items) < limit:
-            break
-        after = items[-1].seq
-    return moved
-
-
-async def _take(ctx: Context, dxp_id: str, item: InboxItem) -> int:
-    try:
-        receipts = parse_receipts(item.message)
-    except ReceiptUnreadable as exc:
-        log.error("unreadable receipt %s in inbox %s: %s", item.seq, dxp_id, exc)
-        receipts = []
+    declaration. Does nothing while another worker holds the inbox."""
+    dxp_id, reader = ctx.settings.customs_dxp_id, reader_id(ctx)
     moved = 0
     async with ctx.transaction() as tx:
-        for part, receipt in enumerate(receipts):
-            moved += await _store_and_apply(tx, ctx, InboxPosition(dxp_id, item.seq, part), item, receipt)
-        await customs_receipts_repo.advance_inbox(tx.conn, dxp_id, item.seq, tx.now)
+        after = await stages_repo.take_inbox_lease(tx.conn, dxp_id, reader, tx.now, tx.now + LEASE)
+    if after is None:
+        return 0  # another worker is reading this inbox
+    try:
+        for _ in range(MAX_PAGES_PER_POLL):  # drain a backlog, but give the lease back now and then
+            items = await ctx.customs.fetch(dxp_id, after, limit)
+            if items:
+                moved += await apply_page(ctx, dxp_id, items, reader=reader)
+                after = items[-1].seq
+            if len(items) < limit:
+                break
+        moved += await apply_deferred(ctx)
+    finally:
+        async with ctx.transaction() as tx:
+            await stages_repo.give_back_inbox_lease(tx.conn, dxp_id, reader)
     return moved
 
 
-async def _store_and_apply(
-    tx: Tx, ctx: Context, position: InboxPosition, item: InboxItem, receipt: Receipt
-) -> int:
-    origin = await customs_messages_repo.origin_of(tx.conn, receipt.guid)
-    declaration = None
-    if origin is not None:
-        declaration = await declarations_repo.get(tx.conn, origin.declaration_id, for_update=True)
-    verdict = _verdict(receipt)
-    will_apply = (
-        declaration is not None
-        and origin is not None
-        and origin.version == declaration.version
-        and verdict is not None
-        and applies(declaration.state, verdict)
+def _nodes(dxp_id: str, items: list[InboxItem]) -> list[_Node]:
+    nodes = []
+    for item in items:
+        try:
+            receipts = parse_receipts(item.message)
+        except ReceiptUnreadable as exc:
+            log.error("unreadable receipt %s in inbox %s: %s", item.seq, dxp_id, exc)
+            continue
+        body = item.message.decode("utf-8", "replace")
+        nodes += [_Node(item.seq, part, receipt, body) for part, receipt in enumerate(receipts)]
+    return nodes
+
+
+def _origin(receipt: Receipt, found: dict[str, list[Origin]]) -> Origin | None:
+    """The declaration a receipt is about: its message's, or (a message carrying several orders) the
+    one its orderNo (order receipts) or copNo (inventory receipts) names."""
+    candidates = found.get(receipt.guid, [])
+    if len(candidates) == 1:
+        return candidates[0]
+    keys = receipt.business_keys
+    return next(
+        (o for o in candidates if o.order_no == keys.get("orderNo") or o.cop_no == keys.get("copNo")),
+        None,
     )
-    stored = await customs_receipts_repo.insert_once(
-        tx.conn,
-        position,
-        declaration_id=declaration.id if declaration is not None else None,
-        kind=receipt.kind.value,
-        message_guid=receipt.guid,
-        return_status=receipt.return_status,
-        return_info=receipt.return_info,
-        return_time=receipt.return_time,
-        applied=will_apply,
-        body=item.message.decode("utf-8", "replace"),
-        now=tx.now,
-    )
-    if not stored:
-        return 0  # another worker stored (and applied) it
-    if not will_apply:
-        return 0
-    assert declaration is not None and verdict is not None
-    await _move(tx, ctx, declaration, verdict, receipt)
-    return 1
+
+
+async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reader: str | None = None) -> int:
+    """Store and apply one page of the inbox in one transaction and move the read position past it;
+    returns how many receipts moved a declaration. Safe to run twice on the same page: the second
+    run stores and applies nothing."""
+    nodes = _nodes(dxp_id, items)
+    async with ctx.transaction() as tx:
+        found: dict[str, list[Origin]] = {}
+        for known in await stages_repo.origins_of(tx.conn, [n.receipt.guid for n in nodes]):
+            found.setdefault(known.guid, []).append(known)
+        origins = [_origin(n.receipt, found) for n in nodes]
+        # Locked before storing: a concurrent reader of the same page waits here, then sees its moves.
+        ids = sorted({o.declaration_id for o in origins if o is not None})
+        current = {d.id: d for d in await declarations_repo.get_many(tx.conn, ids, for_update=True)}
+        plan: list[tuple[_Node, Declaration, Verdict] | None] = []
+        rows: list[dict[str, Any]] = []
+        for node, origin in zip(nodes, origins, strict=True):
+            declaration = None if origin is None else current.get(origin.declaration_id)
+            verdict = _verdict(node.receipt)
+            current_version = (
+                declaration is not None and origin is not None and origin.version == declaration.version
+            )
+            will_apply = (
+                current_version
+                and declaration is not None
+                and verdict is not None
+                and applies(declaration.state, verdict)
+            )
+            # Customs answered before the worker marked the declaration declared: keep it for then.
+            deferred = (
+                current_version
+                and declaration is not None
+                and verdict is not None
+                and declaration.state is DeclarationState.PENDING
+            )
+            if will_apply:
+                assert declaration is not None and verdict is not None
+                plan.append((node, declaration, verdict))
+                current[declaration.id] = dataclasses.replace(declaration, state=verdict.state)
+            else:
+                plan.append(None)
+            rows.append(_row(dxp_id, node, declaration, will_apply, tx) | {"deferred": deferred})
+        stored = await stages_repo.insert_receipts(tx.conn, rows)
+        moved = 0
+        for step in plan:
+            if step is None or (step[0].seq, step[0].part) not in stored:
+                continue  # nothing to do, or stored (and applied) by another reader already
+            node, declaration, verdict = step
+            await _move(tx, ctx, node.receipt, declaration, verdict)
+            moved += 1
+        if items:
+            await customs_receipts_repo.advance_inbox(tx.conn, dxp_id, items[-1].seq, tx.now)
+        if reader is not None:  # still reading: keep the lease for another while
+            await stages_repo.take_inbox_lease(tx.conn, dxp_id, reader, tx.now, tx.now + LEASE)
+    return moved
+
+
+def _row(dxp_id: str, node: _Node, declaration: Declaration | None, applied: bool, tx: Tx) -> dict[str, Any]:
+    receipt = node.receipt
+    return {
+        "declaration_id": declaration.id if declaration is not None else None,
+        "dxp_id": dxp_id,
+        "seq": node.seq,
+        "part": node.part,
+        "kind": receipt.kind.value,
+        "message_guid": receipt.guid,
+        "return_status": receipt.return_status,
+        "return_info": receipt.return_info,
+        "return_time": receipt.return_time,
+        "applied": applied,
+        "body": node.body,
+        "received_at": tx.now,
+    }
 
 
 def _verdict(receipt: Receipt) -> Verdict | None:
@@ -111,7 +201,36 @@ def _verdict(receipt: Receipt) -> Verdict | None:
     return other_receipt_verdict(receipt.return_status, receipt.return_info)
 
 
-async def _move(tx: Tx, ctx: Context, declaration: Declaration, verdict: Verdict, receipt: Receipt) -> None:
+async def apply_deferred(ctx: Context, *, limit: int = 500) -> int:
+    """Apply receipts that arrived while their declaration was still being sent, now that it is not;
+    returns how many moved a declaration. Each is settled (applied or not) once."""
+    async with ctx.transaction() as tx:
+        ready = await stages_repo.deferred_receipts_ready(tx.conn, limit)
+        ids = sorted({r.declaration_id for r in ready})
+        current = {d.id: d for d in await declarations_repo.get_many(tx.conn, ids, for_update=True)}
+        applied: list[int] = []
+        skipped: list[int] = []
+        for stored in ready:
+            declaration = current[stored.declaration_id]
+            receipt = Receipt(
+                ReceiptKind(stored.kind), "", {}, stored.return_status, stored.return_time, stored.return_info
+            )
+            verdict = _verdict(receipt)
+            if (
+                verdict is None
+                or stored.version != declaration.version  # re-declared meanwhile: stale
+                or not applies(declaration.state, verdict)
+            ):
+                skipped.append(stored.id)
+                continue
+            await _move(tx, ctx, receipt, declaration, verdict)
+            current[declaration.id] = dataclasses.replace(declaration, state=verdict.state)
+            applied.append(stored.id)
+        await stages_repo.settle_deferred(tx.conn, applied, skipped)
+    return len(applied)
+
+
+async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration, verdict: Verdict) -> None:
     if verdict.state is DeclarationState.REJECTED:
         window = _fix_window(ctx) if fix_window_applies(verdict) else timedelta(0)
         await declarations_repo.mark_rejected(
@@ -124,8 +243,21 @@ async def _move(tx: Tx, ctx: Context, declaration: Declaration, verdict: Verdict
         )
     elif verdict.state is DeclarationState.RELEASED:
         await declarations_repo.mark_released(tx.conn, declaration, receipt.return_time, tx.now)
+    elif verdict.reason_code is not None:  # detained, returned: the reason is kept with the state
+        await declarations_repo.move_on(tx.conn, declaration, verdict.state, tx.now)
+        await declarations_repo.set_reason(tx.conn, declaration.id, verdict.reason_code, verdict.reason)
     else:
         await declarations_repo.move_on(tx.conn, declaration, verdict.state, tx.now)
+    if verdict.needs_attention:
+        why = f"{verdict.reason_code}: {verdict.reason or receipt.return_info}"
+        if await stages_repo.flag_for_attention(tx.conn, declaration.id, why, tx.now):
+            log.error(
+                "declaration %s (order %s) needs an operator: customs status %s, %s",
+                declaration.id,
+                declaration.order_no,
+                receipt.return_status,
+                why,
+            )
     payload: dict[str, object] = {
         "order_no": declaration.order_no,
         "version": declaration.version,

@@ -5,18 +5,24 @@ inventory list and the order are deleted at customs (appType 3) and the carrier 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db import declarations_repo
+from flashport.adapters.db import declarations_repo, stages_repo
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.services.context import Context
-from flashport.services.customs import documents, messages
+from flashport.services.customs import bounded, documents, messages
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.customs.partners import guid_of
 
 log = logging.getLogger(__name__)
+
+# A leased declaration is this worker's for this long (a withdrawal is a few partner calls).
+LEASE = timedelta(minutes=2)
+RETRY_AFTER = timedelta(seconds=30)
+BATCH = 50
 
 FAILURES = (
     CustomsUnavailable,
@@ -28,16 +34,28 @@ FAILURES = (
 )
 
 
-async def withdraw_refunded(ctx: Context, *, batch: int = 50) -> int:
-    """Withdraw the documents of refunded declarations; returns how many were withdrawn."""
-    async with ctx.read() as conn:
-        ids = await declarations_repo.refunded_not_withdrawn_ids(conn, batch)
-    withdrawn = 0
-    for declaration_id in ids:
+async def withdraw_refunded(ctx: Context, *, batch: int = BATCH) -> int:
+    """Withdraw the documents of refunded declarations; returns how many were withdrawn.
+
+    The batch is leased in one short transaction (``FOR UPDATE SKIP LOCKED``: another worker takes
+    others) and withdrawn a bounded number at a time; one whose partner failed waits
+    :data:`RETRY_AFTER` before the next try."""
+    async with ctx.transaction() as tx:
+        ids = await stages_repo.lease_refunded_not_withdrawn(tx.conn, tx.now, tx.now + LEASE, batch)
+    failed: list[int] = []
+
+    async def withdraw_one(declaration_id: int) -> int:
         try:
-            withdrawn += await _withdraw(ctx, declaration_id)
+            return await _withdraw(ctx, declaration_id)
         except FAILURES as exc:
+            failed.append(declaration_id)
             log.warning("declaration %s not withdrawn yet: %s", declaration_id, mask_id_numbers_in(str(exc)))
+            return 0
+
+    withdrawn = await bounded.each(ctx.settings, ids, withdraw_one, "withdrawal")
+    if failed:
+        async with ctx.transaction() as tx:
+            await stages_repo.retry_later(tx.conn, failed, tx.now + RETRY_AFTER)
     return withdrawn
 
 

@@ -27,6 +27,8 @@ from flashport.web.guard import Id
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
+# The worklist, offered beside the states: declarations that cannot go on without a person.
+NEEDS_ATTENTION = "needs_attention"
 router = APIRouter(prefix="/operator/declarations", route_class=WebRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
@@ -53,17 +55,22 @@ def operator_only(session: WebSession) -> int:
 async def list_declarations(request: Request, state: str = "", after: str = "") -> Response:
     session = answers.load_session(request)
     operator_only(session)
-    chosen, after_id = _state_filter(state), _after_id(after)
+    worklist = state == NEEDS_ATTENTION
+    chosen, after_id = (None if worklist else _state_filter(state)), _after_id(after)
     found = await operator.list_declarations(
-        service_context(request), state=chosen, after_id=after_id, limit=PAGE_SIZE
+        service_context(request),
+        state=chosen,
+        after_id=after_id,
+        limit=PAGE_SIZE,
+        attention_only=worklist,
     )
     return answers.page(
         request,
         session,
         "operator_declarations.html",
         listing=found,
-        chosen=chosen.value if chosen else "all",
-        filters=["all", *(s.value for s in DeclarationState)],
+        chosen=NEEDS_ATTENTION if worklist else (chosen.value if chosen else "all"),
+        filters=["all", NEEDS_ATTENTION, *(s.value for s in DeclarationState)],
         first_page=after_id == 0,
     )
 
