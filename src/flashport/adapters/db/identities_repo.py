@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db.schema import identities
+
+
+class AlreadyStored(Exception):
+    """The buyer has this identity (the same ID number) already."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,25 @@ async def insert(
     id_hash: str,
     now: datetime,
 ) -> StoredIdentity:
-    """Raises IntegrityError when the buyer has the number already (unique on buyer and hash)."""
-    row = (
+    """Raises :class:`AlreadyStored` when the buyer has the number already (unique on buyer and hash);
+    the caller's transaction is then unusable and must end."""
+    try:
+        row = await _insert(conn, buyer_id, name, id_cipher, id_masked, id_hash, now)
+    except IntegrityError as exc:
+        raise AlreadyStored(f"buyer {buyer_id} has this identity already") from exc
+    return _identity(row._mapping)
+
+
+async def _insert(
+    conn: AsyncConnection,
+    buyer_id: int,
+    name: str,
+    id_cipher: str,
+    id_masked: str,
+    id_hash: str,
+    now: datetime,
+) -> sa.Row[Any]:
+    return (
         await conn.execute(
             identities.insert()
             .values(
@@ -68,7 +91,6 @@ async def insert(
             .returning(*identities.c)
         )
     ).one()
-    return _identity(row._mapping)
 
 
 async def list_for_buyer(conn: AsyncConnection, buyer_id: int) -> list[StoredIdentity]:

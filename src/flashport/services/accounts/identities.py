@@ -13,11 +13,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import identities_repo
-from flashport.adapters.db.identities_repo import StoredIdentity
+from flashport.adapters.db.identities_repo import AlreadyStored, StoredIdentity
 from flashport.adapters.identity_vault import IdentityVault, mask_id_number
 from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.identity import check_real_name, plain_name
@@ -83,7 +82,7 @@ async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -
                 f"buyer:{buyer_id}",
                 {"identity_id": stored.id, "id_number": stored.id_masked},
             )
-    except IntegrityError as exc:  # the same number added twice at the same moment
+    except AlreadyStored as exc:  # the same number added twice at the same moment
         raise _already_added() from exc
     return identity_view(stored)
 

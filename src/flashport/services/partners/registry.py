@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from flashport.adapters.db import catalog_repo
 from flashport.adapters.db import partners_repo as repo
-from flashport.adapters.db.schema import suppliers
 from flashport.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from flashport.domain.partners import Partner, PartnerKind, check_link
 from flashport.services.context import Context
@@ -22,13 +22,7 @@ async def register(
     async with ctx.transaction() as tx:
         if await repo.name_taken(tx.conn, name):
             raise Conflict("a partner of this name exists", code="partner_exists")
-        if (
-            supplier_id is not None
-            and await tx.conn.scalar(
-                suppliers.select().with_only_columns(suppliers.c.id).where(suppliers.c.id == supplier_id)
-            )
-            is None
-        ):
+        if supplier_id is not None and await catalog_repo.find_supplier(tx.conn, supplier_id) is None:
             raise InvalidInput(
                 "no such supplier", code="unknown_supplier", details=[FieldProblem("supplier_id", "unknown")]
             )
