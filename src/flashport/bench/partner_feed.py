@@ -21,12 +21,13 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,10 +43,14 @@ from flashport.adapters.db.schema import (
     outbox,
     payments,
     products,
+    sale_events,
+    sale_items,
     skus,
     suppliers,
+    warehouses,
 )
 from flashport.bench.report import percentile
+from flashport.bench.setup import insert_buyers
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.partners import PartnerKind
 from flashport.services.context import Context
@@ -73,7 +78,7 @@ class PartnerFeedRun:
     drained_seconds: float  # after the last order, until the last event arrived
 
 
-async def _goods(ctx: Context) -> tuple[int, int]:
+async def _goods(ctx: Context) -> _Goods:
     async with ctx.transaction() as tx:
         tag = uuid.uuid4().hex[:8]
         supplier_id = await tx.conn.scalar(
@@ -116,10 +121,69 @@ async def _goods(ctx: Context) -> tuple[int, int]:
             )
             .returning(skus.c.id)
         )
-    return int(supplier_id), int(sku_id)
+        goods = await _draft_item(tx.conn, tx.now, tag, int(sku_id))
+    [buyer_id] = await insert_buyers(ctx, tag, 1)
+    return _Goods(int(supplier_id), int(sku_id), *goods, buyer_id)
 
 
-async def _write_orders(ctx: Context, sku_id: int, count: int) -> list[str]:
+@dataclass(frozen=True)
+class _Goods:
+    """What the bench's orders point at: real rows, so they dangle nowhere (reconcile counts dangling
+    references) and take no units of anyone else's item. The event stays a draft: never live, never
+    known to the stock engine."""
+
+    supplier_id: int
+    sku_id: int
+    event_id: int
+    item_id: int
+    buyer_id: int
+
+
+async def _draft_item(conn: AsyncConnection, now: datetime, tag: str, sku_id: int) -> tuple[int, int]:
+    warehouse_id = await conn.scalar(
+        warehouses.insert()
+        .values(
+            code=f"BENCH-{tag}",
+            name="Bench bonded warehouse",
+            kind="bonded",
+            customs_district="2244",
+            country="CN",
+            ems_no=f"T2244W{tag}"[:30],
+            created_at=now,
+        )
+        .returning(warehouses.c.id)
+    )
+    event_id = await conn.scalar(
+        sale_events.insert()
+        .values(
+            title=f"Bench feed {tag}",
+            channel="bench",
+            starts_at=now,
+            ends_at=now + timedelta(days=7),
+            state="draft",
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(sale_events.c.id)
+    )
+    item_id = await conn.scalar(
+        sale_items.insert()
+        .values(
+            event_id=event_id,
+            sku_id=sku_id,
+            warehouse_id=warehouse_id,
+            sale_price_fen=4900,
+            quantity=1_000_000,
+            per_buyer_limit=1_000_000,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(sale_items.c.id)
+    )
+    return int(event_id), int(item_id)
+
+
+async def _write_orders(ctx: Context, goods: _Goods, count: int) -> list[str]:
     numbers = [f"FPB{uuid.uuid4().hex[:16].upper()}" for _ in range(count)]
     async with ctx.transaction() as tx:
         now = tx.now
@@ -130,9 +194,9 @@ async def _write_orders(ctx: Context, sku_id: int, count: int) -> list[str]:
                 {
                     "id": i,
                     "order_no": no,
-                    "buyer_id": 1,
-                    "event_id": 1,
-                    "sale_item_id": 1,
+                    "buyer_id": goods.buyer_id,
+                    "event_id": goods.event_id,
+                    "sale_item_id": goods.item_id,
                     "quantity": 1,
                     "status": "paid",
                     "fulfilment": "bonded",
@@ -152,8 +216,8 @@ async def _write_orders(ctx: Context, sku_id: int, count: int) -> list[str]:
                 {
                     "order_id": i,
                     "line_no": 1,
-                    "sale_item_id": 1,
-                    "sku_id": sku_id,
+                    "sale_item_id": goods.item_id,
+                    "sku_id": goods.sku_id,
                     "title": "Bench goods",
                     "quantity": 1,
                     "unit_price_fen": 4900,
@@ -240,10 +304,10 @@ async def run(
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)
         base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        supplier_id, sku_id = await _goods(ctx)
+        goods = await _goods(ctx)
         tag = uuid.uuid4().hex[:6]
         links = {
-            "supplier": {"kind": PartnerKind.SUPPLIER, "supplier_id": supplier_id},
+            "supplier": {"kind": PartnerKind.SUPPLIER, "supplier_id": goods.supplier_id},
             "carrier": {"kind": PartnerKind.CARRIER, "logistics_code": "BENCHLC"},
             "payer": {"kind": PartnerKind.PAYMENT_COMPANY, "pay_code": "benchpay"},
         }
@@ -263,7 +327,7 @@ async def run(
         ticks = int(seconds / TICK_SECONDS)
         per_tick = max(1, round(rate * TICK_SECONDS))
         for n in range(ticks):
-            for no in await _write_orders(ctx, sku_id, per_tick):
+            for no in await _write_orders(ctx, goods, per_tick):
                 committed[no] = time.time()
             await asyncio.sleep(max(0.0, started + (n + 1) * TICK_SECONDS - time.monotonic()))
         produced_for = time.monotonic() - started
