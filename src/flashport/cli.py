@@ -31,6 +31,18 @@ def _logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+def _pin_address(host: str | None, port: int | None) -> None:
+    """``--host`` / ``--port`` count as FLASHPORT_HOST / FLASHPORT_PORT: the app factory (in this
+    process or in uvicorn's worker processes, which inherit the environment) derives the public
+    address and every partner URL from them, so the Pay button does not point at port 8000."""
+    import os
+
+    if host:
+        os.environ["FLASHPORT_HOST"] = host
+    if port:
+        os.environ["FLASHPORT_PORT"] = str(port)
+
+
 @click.group()
 def main() -> None:
     """Flashport: cross-border flash sales. Settings come from FLASHPORT_* variables (see README)."""
@@ -44,8 +56,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API with uvicorn (uvloop + httptools), in one or several processes."""
     import uvicorn
 
+    _pin_address(host, port)
     settings = _settings()
-    host, port = host or settings.host, port or settings.port
+    host, port = settings.host, settings.port
     click.echo(f"Flashport API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "flashport.app:create_app",

@@ -75,3 +75,32 @@ def test_overrides_given_in_code_derive_the_same_way() -> None:
 def test_a_public_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValidationError, match="FLASHPORT_PUBLIC_URL"):
         Settings(public_url="shop.example.com")
+
+
+def _undo_after_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_pin_address writes os.environ itself: let monkeypatch remove what it writes."""
+    monkeypatch.setenv("FLASHPORT_HOST", "127.0.0.1")
+    monkeypatch.setenv("FLASHPORT_PORT", "8000")
+
+
+def test_serve_options_move_the_derived_urls_as_the_variables_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flashport.cli import _pin_address
+
+    _undo_after_the_test(monkeypatch)
+    _pin_address("0.0.0.0", 18343)
+    settings = Settings()  # what create_app loads in each uvicorn process
+    assert (settings.host, settings.port) == ("0.0.0.0", 18343)
+    assert settings.public_url == "http://127.0.0.1:18343"
+    assert all(url.startswith("http://127.0.0.1:18343/") for url in partner_urls(settings).values())
+
+
+def test_serve_options_leave_an_explicit_public_url_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flashport.cli import _pin_address
+
+    _undo_after_the_test(monkeypatch)
+    monkeypatch.setenv("FLASHPORT_PUBLIC_URL", "https://shop.example.com")
+    _pin_address(None, 18344)
+    settings = Settings()
+    assert settings.port == 18344
+    assert settings.public_url == "https://shop.example.com"
+    assert settings.customs_url == "https://shop.example.com/sandbox/customs"
