@@ -22,7 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
 
-from flashport.ceb import AppType, DirectImport, SoftwareKeySigner, validate
+from flashport.ceb import (
+    AppType,
+    DirectImport,
+    SignatureInvalid,
+    SoftwareKeySigner,
+    validate,
+    verify_signature,
+)
 from flashport.ceb.tax_bills import TaxBillStatus, parse_tax_bills, parse_tax_states
 from flashport.ceb.xml import DS_NS, to_bytes
 from flashport.sandbox_customs import reasons, refusals
@@ -153,6 +160,9 @@ async def test_rsa_sha1_signatures_of_a_registered_key_are_accepted(customs, sig
     ).sign(root, key=signer.private_key, cert=[signer.certificate])
     signed = to_bytes(sha1)
     assert b"xmldsig#rsa-sha1" in signed and validate(signed) == []
+    verify_signature(signed, signer.certificate, accept_sha1=True)
+    with pytest.raises(SignatureInvalid):  # the codec's default stays SHA-256 only
+        verify_signature(signed, signer.certificate)
     await send(customs, signed)
     assert (await inbox(customs, PLATFORM_DXP))[-1].return_status == 2
 
