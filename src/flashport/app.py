@@ -21,6 +21,7 @@ from flashport.api.routes import (
     orders,
     outbox,
     payments,
+    withholding,
 )
 from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
@@ -69,7 +70,18 @@ def create_app(
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
+    for module in (
+        orders,
+        health,
+        accounts,
+        catalog,
+        events,
+        outbox,
+        payments,
+        compliance,
+        declarations,
+        withholding,
+    ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
     web.install(app)
@@ -95,9 +107,17 @@ def _sandboxes(settings: Settings) -> dict[str, Any]:
             SandboxSettings(data_dir=settings.data_dir, customs_url=settings.customs_url)
         )
     if settings.sandbox_customs_mounted:
+        from flashport.adapters.customs.signer_file import load_or_create_signer
         from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
 
-        mounted[CUSTOMS_SIM_PATH] = create_customs_app(CustomsSimSettings(data_dir=settings.data_dir))
+        # The single window trusts only registered certificates: the demo registers the platform's
+        # own (made here if it is not yet) to the agent that declares its inventory lists.
+        key = settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem"
+        load_or_create_signer(key, settings.customs_platform_name)
+        registered = [f"platform:{settings.customs_agent_code}:{key}"]
+        mounted[CUSTOMS_SIM_PATH] = create_customs_app(
+            CustomsSimSettings(data_dir=settings.data_dir, certificates=registered)
+        )
     if settings.sandbox_logistics_mounted:
         from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
 

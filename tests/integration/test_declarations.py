@@ -10,15 +10,17 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from flashport.adapters.customs.gateway import InboxItem
 from flashport.adapters.db import declaring_repo
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.schema import (
@@ -34,6 +36,7 @@ from flashport.adapters.db.schema import (
 from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
 from flashport.ceb import validate, verify_signature
+from flashport.ceb.tax_bills import TaxBill, TaxBillLine, TaxBillStatus, tax_bill_message
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict
@@ -45,6 +48,7 @@ from flashport.services.accounts import identities
 from flashport.services.accounts.users import issue_token
 from flashport.services.context import Context
 from flashport.services.customs import documents, fulfilment
+from flashport.services.customs.receipts import apply_page
 from flashport.services.orders import checkout
 from flashport.services.payments import settlement as payment_service
 from flashport.services.sales import buying
@@ -56,6 +60,7 @@ from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
 
+CHINA = timezone(timedelta(hours=8))
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
 LOGISTICS_KEY = "test-logistics-key"
@@ -161,6 +166,9 @@ async def parties(request: pytest.FixtureRequest, database_settings: Settings) -
     await engine.dispose()
     sim_dir = settings.data_dir / f"parties-{ports['customs']}"
     ctx = await build_context(settings)
+    documents.signer(ctx)  # made now, so the single window can register its certificate
+    key = settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem"
+    sim_overrides = {"certificates": [f"platform:{settings.customs_agent_code}:{key}"], **sim_overrides}
     apps = {
         "platform": create_app(ctx=ctx),
         "pay": create_sandbox_app(
@@ -594,3 +602,90 @@ async def test_claims_hold_their_limit_and_two_claims_never_share_a_declaration(
                 second = await declaring_repo.claim_due(two.conn, now, until, 2)
     assert len(first) == 2 and len(second) == 1
     assert not {d.id for d in first} & {d.id for d in second}
+
+
+# --- the tax bill family: the platform as withholding agent -------------------------------------------
+
+
+async def _tax_of(parties: Parties, order_no: str) -> dict[str, Any]:
+    answer = await parties.platform.get(f"/api/v1/withholding/orders/{order_no}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def _collected(parties: Parties, order_no: str) -> int:
+    async with parties.ctx.read() as conn:
+        return int(await conn.scalar(sa.select(orders.c.tax_fen).where(orders.c.order_no == order_no)) or 0)
+
+
+async def test_customs_tax_bill_is_kept_and_reconciled_with_the_tax_the_buyer_paid(parties: Parties) -> None:
+    order_no = await parties.paid_order()
+    await parties.work_until(order_no, "shipped")
+    tax = await _tax_of(parties, order_no)  # the bill came in the inbox with the release
+    collected = await _collected(parties, order_no)
+    assert collected > 0
+    assert (tax["reconciliation"], tax["billed_fen"], tax["collected_fen"]) == (
+        "matched",
+        collected,
+        collected,
+    )
+    (bill,) = tax["bills"]
+    assert bill["status"] == "1" and len(tax["invt_no"]) == 18
+
+    # Customs gathers the month's bills for payment: the CEB818 moves the bill to summarised.
+    period = datetime.fromisoformat(bill["issued_at"]).astimezone(CHINA).strftime("%Y-%m")
+    summed = await parties.customs.post("/admin/tax-bills/summarise", json={"period": period})
+    assert summed.status_code == 200 and summed.json()["bills"] == 1
+    await parties.until(lambda: _bill_status(parties, order_no), "2", work=True)
+    month = (await parties.platform.get(f"/api/v1/withholding/periods/{period}")).json()
+    assert (month["owed_fen"], month["collected_fen"], month["summarised_fen"]) == (
+        collected,
+        collected,
+        collected,
+    )
+    assert month["mismatches"] == [] and month["bills"] == 1
+
+
+async def _bill_status(parties: Parties, order_no: str) -> str:
+    return str((await _tax_of(parties, order_no))["bills"][0]["status"])
+
+
+def _supplementary_bill(invt_no: str, tax_no: str, vat_fen: int, issued: datetime) -> bytes:
+    """A bill as customs would send one reassessing a released list (补税): built by the codec."""
+    bill = TaxBill(
+        guid=str(uuid.uuid4()).upper(), return_time=issued, invt_no=invt_no, tax_no=tax_no,
+        customs_tax_fen=0, vat_fen=vat_fen, consumption_tax_fen=0, status=TaxBillStatus.ISSUED,
+        lines=(TaxBillLine(1, "0402290000", 9900, 0, vat_fen, 0),),
+    )  # fmt: skip
+    return tax_bill_message([bill])
+
+
+async def test_a_bill_other_than_the_tax_collected_is_a_mismatch_and_the_month_sums_every_bill(
+    parties: Parties,
+) -> None:
+    first, second = await parties.paid_order(), await parties.paid_order()
+    for order_no in (first, second):
+        await parties.work_until(order_no, "shipped")
+    collected = [await _collected(parties, n) for n in (first, second)]
+    second_tax = await _tax_of(parties, second)
+    issued = datetime.fromisoformat(second_tax["bills"][0]["issued_at"])
+    # Customs bills the second order 1.23 more, in a supplementary bill of the same month.
+    extra = InboxItem(
+        10**12, "CEB816", _supplementary_bill(second_tax["invt_no"], "SUPPLEMENT-1", 123, issued)
+    )
+    for _ in range(2):  # a page read twice stores the bill once
+        await apply_page(parties.ctx, parties.ctx.settings.customs_dxp_id, [extra])
+
+    assert (await _tax_of(parties, first))["reconciliation"] == "matched"
+    mismatch = await _tax_of(parties, second)
+    assert (mismatch["reconciliation"], mismatch["difference_fen"]) == ("under_collected", 123)
+    assert mismatch["billed_fen"] == collected[1] + 123 and len(mismatch["bills"]) == 2
+
+    period = issued.astimezone(CHINA).strftime("%Y-%m")
+    month = (await parties.platform.get(f"/api/v1/withholding/periods/{period}")).json()
+    assert month["bills"] == 3
+    assert month["owed_fen"] == sum(collected) + 123  # what the platform owes: every bill of the month
+    assert month["collected_fen"] == sum(collected) and month["difference_fen"] == 123
+    assert [(m["order_no"], m["difference_fen"]) for m in month["mismatches"]] == [(second, 123)]
+    assert (await parties.platform.get("/api/v1/withholding/periods/2026-13")).status_code == 422
+    assert (await parties.platform.get("/api/v1/withholding/orders/FP-NONE")).status_code == 404

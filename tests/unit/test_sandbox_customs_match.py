@@ -53,9 +53,16 @@ def match(
     waybill: WaybillFacts | None = WAYBILL,
     inventory: InventoryFacts = INVENTORY,
     year_total: int = 0,
+    check_tax: bool = False,  # the tax check has its own tests (test_sandbox_customs_tax.py)
 ) -> Verdict:
     return three_document_match(
-        inventory, order, payment, waybill, limits=LIMITS, buyer_year_total_fen=year_total
+        inventory,
+        order,
+        payment,
+        waybill,
+        limits=LIMITS,
+        buyer_year_total_fen=year_total,
+        check_tax=check_tax,
     )
 
 
@@ -205,6 +212,6 @@ def test_the_first_failing_check_names_the_rejection_and_the_others_follow() -> 
 
 
 def test_reason_codes_are_distinct_and_in_check_order() -> None:
-    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 9
+    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 11
     assert reasons.REASON_CODES[0] == reasons.ORDER_INCONSISTENT
-    assert reasons.REASON_CODES[-1] == reasons.ANNUAL_LIMIT_EXCEEDED
+    assert reasons.REASON_CODES[-1] == reasons.TAX_MISMATCH

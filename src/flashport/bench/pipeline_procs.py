@@ -9,6 +9,7 @@ children of the child.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -95,6 +96,11 @@ def child_env(settings: Settings, run_dir: Path, ports: Ports) -> dict[str, str]
         "FLASHPORT_SANDBOX_DATA_DIR": str(run_dir),
         "FLASHPORT_SANDBOX_CUSTOMS_URL": customs,
         "FLASHPORT_CUSTOMS_SIM_DATA_DIR": str(run_dir),
+        # The single window trusts only registered certificates: the platform's, made before the
+        # children start (see pipeline.run), registered to the agent that declares the lists.
+        "FLASHPORT_CUSTOMS_SIM_CERTIFICATES": json.dumps(
+            [f"platform:{settings.customs_agent_code}:{run_dir / 'customs' / 'signing-key.pem'}"]
+        ),
         "FLASHPORT_SANDBOX_LOGISTICS_DATA_DIR": str(run_dir),
         "FLASHPORT_SANDBOX_LOGISTICS_CUSTOMS_URL": customs,
         "FLASHPORT_SANDBOX_LOGISTICS_API_KEY": LOGISTICS_KEY,

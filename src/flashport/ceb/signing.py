@@ -99,16 +99,22 @@ class SoftwareKeySigner:
         return cls(private_key=key, certificate=x509.load_pem_x509_certificate(certificate_pem))
 
 
-def verify_signature(message: bytes, certificate: x509.Certificate) -> None:
+def verify_signature(message: bytes, certificate: x509.Certificate, *, accept_sha1: bool = False) -> None:
     """Check that ``message`` carries a valid enveloped signature by ``certificate`` over all of it.
 
     Raises :class:`SignatureInvalid` otherwise (no signature, other key, altered content, a reference
-    to only part of the message, or an algorithm other than RSA-SHA256/SHA-256).
+    to only part of the message, or an algorithm other than RSA-SHA256/SHA-256). ``accept_sha1``
+    also accepts RSA-SHA1 with SHA-1 digests: what the e-port's hardware keys make, so what the
+    single window (and its simulator) must take.
     """
+    methods, digests = {SIGNATURE_METHOD}, {DIGEST_ALGORITHM}
+    if accept_sha1:
+        methods.add(SignatureMethod.RSA_SHA1)
+        digests.add(DigestAlgorithm.SHA1)
     expected = SignatureConfiguration(
         location="./",  # a direct child of the root, as the schema places it
-        signature_methods=frozenset({SIGNATURE_METHOD}),
-        digest_algorithms=frozenset({DIGEST_ALGORITHM}),
+        signature_methods=frozenset(methods),
+        digest_algorithms=frozenset(digests),
     )
     prepare_signature_schemas()  # signxml's first verification compiles a schema: under our lock
     try:

@@ -1,7 +1,8 @@
 """The customs simulator as an ASGI app: standalone on its own port, or mounted in the demo.
 
 Its lifespan compiles the CEB schema once for the process (when validating: a missing schema stops
-the start), opens the record, and closes it on shutdown. Starlette does not run a mounted app's
+the start), reads (or makes) the simulator's secret, migrates and opens the record, registers the
+certificates of its configuration, and closes the record on shutdown. Starlette does not run a mounted app's
 lifespan: a host that mounts it enters it from its own (see the package docstring).
 """
 
@@ -18,6 +19,7 @@ from flashport.ceb.schema_lock import prepare_signature_schemas
 from flashport.ceb.validate import load_schema
 from flashport.sandbox_customs import routes
 from flashport.sandbox_customs.database import SingleWindowDatabase
+from flashport.sandbox_customs.sealing import Sealer, load_secret
 from flashport.sandbox_customs.settings import CustomsSimSettings
 from flashport.sandbox_customs.single_window import SingleWindow
 
@@ -33,9 +35,14 @@ def create_customs_app(settings: CustomsSimSettings | None = None) -> Starlette:
             await asyncio.to_thread(load_schema)
         if chosen.verify_signatures:
             await asyncio.to_thread(prepare_signature_schemas)
-        database = SingleWindowDatabase(chosen.database_file)
+        sealer = Sealer(await asyncio.to_thread(load_secret, chosen.secret, chosen.secret_file))
+        database = SingleWindowDatabase(chosen.database_file, sealer)
         await database.start()
-        app.state.single_window = SingleWindow(database, chosen)
+        try:
+            app.state.single_window = await SingleWindow.open(database, chosen, sealer)
+        except BaseException:
+            await database.stop()
+            raise
         try:
             yield
         finally:
@@ -48,6 +55,9 @@ def create_customs_app(settings: CustomsSimSettings | None = None) -> Starlette:
             Route("/dxp/inbox/{dxp_id}", routes.read_inbox, methods=["GET"]),
             Route("/declarations", routes.list_declarations, methods=["GET"]),
             Route("/declarations/{order_no}", routes.show_declaration, methods=["GET"]),
+            Route("/admin/certificates", routes.register_certificate, methods=["POST"]),
+            Route("/admin/certificates", routes.list_certificates, methods=["GET"]),
+            Route("/admin/tax-bills/summarise", routes.summarise_tax_bills, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -1,8 +1,11 @@
-"""The nine checks of the three-document match, in the order customs runs them.
+"""The checks of the three-document match, in the order customs runs them.
 
 Each check looks at a complete :class:`Case` and returns ``None`` when it holds, or a sentence saying
 what disagrees (people named masked only).
 """
+
+# Receipts are worded like customs' own, with Chinese full-width punctuation.
+# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from flashport.sandbox_customs.documents import (
     WaybillFacts,
 )
 from flashport.sandbox_customs.reasons import mask_name
+from flashport.sandbox_customs.tariff import Assessment, assess
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Case:
     waybill: WaybillFacts
     limits: Limits
     buyer_year_total_fen: int
+    check_tax: bool = True
 
 
 def china_year(moment: datetime) -> int:
@@ -142,6 +147,50 @@ def _lines_mismatch(case: Case) -> str | None:
     return "the inventory lines are not the order's: " + "; ".join(problems) if problems else None
 
 
+def general_trade(inventory: InventoryFacts, single_limit_fen: int) -> bool:
+    """One indivisible item (one line, quantity 1) whose dutiable value is above the single limit:
+    it may come in, but pays tariff, VAT and consumption tax in full."""
+    lines = inventory.lines
+    value = sum(line.total_price for line in lines) + inventory.freight + inventory.insured_fee
+    return len(lines) == 1 and lines[0].qty == 1 and value > single_limit_fen
+
+
+def assessment(inventory: InventoryFacts, limits: Limits) -> Assessment:
+    """Customs' own tax on the inventory list: what the tax bill states."""
+    return assess(
+        inventory.lines,
+        freight=inventory.freight,
+        insured_fee=inventory.insured_fee,
+        general_trade=general_trade(inventory, limits.single_transaction_fen),
+    )
+
+
+def _tax_not_declared(case: Case) -> str | None:
+    if not case.check_tax or case.order.tax_total != 0:
+        return None
+    due = assessment(case.inventory, case.limits).total_fen
+    if due == 0:
+        return None
+    assessed = format_yuan(due)
+    return f"应征税款{assessed}，订单taxTotal为0 / taxTotal is 0.00 but customs assesses {assessed}"
+
+
+def _tax_mismatch(case: Case) -> str | None:
+    if not case.check_tax or case.order.tax_total == 0:
+        return None
+    assessed = assessment(case.inventory, case.limits)
+    if assessed.total_fen == case.order.tax_total:
+        return None
+    declared, due = format_yuan(case.order.tax_total), format_yuan(assessed.total_fen)
+    parts = (
+        f"customsTax {format_yuan(assessed.customs_tax_fen)} + valueAddedTax {format_yuan(assessed.vat_fen)}"
+        f" + consumptionTax {format_yuan(assessed.consumption_tax_fen)}"
+    )
+    return (
+        f"订单税款{declared}与海关计征税款{due}不符 / taxTotal {declared} is not the assessed {due} ({parts})"
+    )
+
+
 def _single_limit_exceeded(case: Case) -> str | None:
     order, limit = case.order, case.limits.single_transaction_fen
     indivisible = len(order.lines) == 1 and order.lines[0].qty == 1
@@ -174,4 +223,6 @@ CHECKS: Sequence[tuple[str, Callable[[Case], str | None]]] = (
     (reasons.LINES_MISMATCH, _lines_mismatch),
     (reasons.SINGLE_LIMIT_EXCEEDED, _single_limit_exceeded),
     (reasons.ANNUAL_LIMIT_EXCEEDED, _annual_limit_exceeded),
+    (reasons.TAX_NOT_DECLARED, _tax_not_declared),
+    (reasons.TAX_MISMATCH, _tax_mismatch),
 )

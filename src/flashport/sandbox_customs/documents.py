@@ -56,6 +56,10 @@ class Line:
     qty: Decimal
     price: int
     total_price: int
+    # Inventory lines only (None on the order's): what customs classifies and taxes the line by.
+    gcode: str | None = None
+    qty1: Decimal | None = None  # the quantity in the HS code's legal unit
+    unit1: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class PaymentFacts:
     ebp_code: str
     payer: Person
     amount_paid: int
+    pay_code: str = ""
+    pay_transaction_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,10 @@ class InventoryFacts:
     logistics_no: str
     buyer: Person
     lines: tuple[Line, ...]
+    freight: int = 0
+    insured_fee: int = 0
+    cop_no: str = ""
+    agent_code: str = ""
 
 
 Facts = OrderFacts | PaymentFacts | WaybillFacts | InventoryFacts

@@ -66,6 +66,9 @@ def _line(fields: Fields) -> Line:
         qty=Decimal(fields["qty"]),
         price=fields.fen("price"),
         total_price=fields.fen("totalPrice"),
+        gcode=fields.optional("gcode"),
+        qty1=Decimal(qty1) if (qty1 := fields.optional("qty1")) else None,
+        unit1=fields.optional("unit1"),
     )
 
 
@@ -86,7 +89,14 @@ def _order(head: Fields, lines: Sequence[Fields]) -> OrderFacts:
 
 
 def _payment(head: Fields, _lines: Sequence[Fields]) -> PaymentFacts:
-    return PaymentFacts(head["orderNo"], head["ebpCode"], _person(head, "payer"), head.fen("amountPaid"))
+    return PaymentFacts(
+        head["orderNo"],
+        head["ebpCode"],
+        _person(head, "payer"),
+        head.fen("amountPaid"),
+        pay_code=head["payCode"],
+        pay_transaction_id=head["payTransactionId"],
+    )
 
 
 def _waybill(head: Fields, _lines: Sequence[Fields]) -> WaybillFacts:
@@ -101,6 +111,10 @@ def _inventory(head: Fields, lines: Sequence[Fields]) -> InventoryFacts:
         logistics_no=head["logisticsNo"],
         buyer=_person(head, "buyer"),
         lines=tuple(_line(line) for line in lines),
+        freight=head.fen("freight"),
+        insured_fee=head.fen("insuredFee"),
+        cop_no=head.optional("copNo") or "",
+        agent_code=head.optional("agentCode") or "",
     )
 
 

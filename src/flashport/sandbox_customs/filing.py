@@ -11,19 +11,63 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.ceb import AppType
 from flashport.sandbox_customs import inbox, store
-from flashport.sandbox_customs.checks import Limits
-from flashport.sandbox_customs.documents import DocumentKind, InventoryFacts, OrderFacts
+from flashport.sandbox_customs.documents import (
+    DocumentKind,
+    InventoryFacts,
+    OrderFacts,
+    PaymentFacts,
+    WaybillFacts,
+)
 from flashport.sandbox_customs.judging import judge
+from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import Incoming
+from flashport.sandbox_customs.refusals import (
+    DUPLICATE_COP_NO,
+    DUPLICATE_PAYMENT,
+    DUPLICATE_WAYBILL,
+    Refusal,
+)
 from flashport.sandbox_customs.statuses import (
     ACCEPTED,
     OPEN_STATES,
     PROCESSING_ERROR,
     RECEIVED_DECLARING,
+    REJECTED,
     DeclarationState,
 )
 from flashport.sandbox_customs.store import Declaration, FiledDocument
 from flashport.sandbox_customs.tables import CURRENT, DELETION
+
+_DUPLICATE = {
+    DocumentKind.WAYBILL: (DUPLICATE_WAYBILL, "运单编号", "waybill number"),
+    DocumentKind.PAYMENT: (DUPLICATE_PAYMENT, "支付交易编号", "payment transaction id"),
+    DocumentKind.INVENTORY: (DUPLICATE_COP_NO, "企业内部编号copNo", "copNo"),
+}
+
+
+async def duplicate(conn: AsyncConnection, incoming: Incoming, ebp_code: str) -> Refusal | None:
+    """A waybill number, payment transaction id or copNo already used by another order."""
+    kind = incoming.envelope.kind
+    key = store.unique_key(kind, incoming.envelope.head)
+    if key is None:
+        return None
+    other = await store.holder_of(conn, kind, key, incoming.facts.order_no, ebp_code)
+    if other is None:
+        return None
+    code, chinese, english = _DUPLICATE[kind]
+    return Refusal(
+        code,
+        f"{chinese}{key[1]}已被订单{other}使用",
+        f"{english} {key[1]} of {key[0]} is already declared for order {other}",
+    )
+
+
+def _platform_of(facts: object) -> str:
+    """Order, payment and inventory list carry the platform (ebpCode) they join by; the waybill
+    does not, and joins by the waybill number the inventory list names."""
+    if isinstance(facts, OrderFacts | InventoryFacts | PaymentFacts):
+        return facts.ebp_code
+    return ""
 
 
 def refusal(
@@ -46,24 +90,35 @@ def refusal(
     return None
 
 
-async def file_message(conn: AsyncConnection, incoming: Incoming, limits: Limits, at: datetime) -> None:
+async def _on_file(conn: AsyncConnection, incoming: Incoming, ebp_code: str) -> FiledDocument | None:
+    facts = incoming.facts
+    if isinstance(facts, WaybillFacts):  # by its number, else the carrier's waybill it corrects
+        named = await store.waybill_named(conn, facts.order_no, facts.logistics_code, facts.logistics_no)
+        return named or await store.waybill_named(conn, facts.order_no, facts.logistics_code, None)
+    return (await store.documents_on_file(conn, facts.order_no, ebp_code)).get(incoming.envelope.kind)
+
+
+async def file_message(conn: AsyncConnection, incoming: Incoming, office: Office, at: datetime) -> None:
     envelope, order_no = incoming.envelope, incoming.facts.order_no
-    if await store.is_redelivery(conn, incoming):
+    if await store.is_redelivery(conn, incoming, office.sealer):
         return  # already filed and answered: nothing happens twice
     kind, app_type = envelope.kind, envelope.head.get("appType", "")
-    facts = incoming.facts
-    # Order and inventory list join by orderNo + ebpCode; payment and waybill by orderNo alone.
-    ebp_code = facts.ebp_code if isinstance(facts, OrderFacts | InventoryFacts) else ""
-    platform = ebp_code or None  # payment and waybill join the order's declarations of any platform
-    on_file = (await store.documents_on_file(conn, order_no, ebp_code)).get(kind)
+    # Order, payment and inventory list join by orderNo + ebpCode; the waybill by orderNo and the
+    # waybill number the inventory list names.
+    ebp_code = _platform_of(incoming.facts)
+    platform = ebp_code or None  # a waybill concerns the order's declarations of any platform
+    on_file = await _on_file(conn, incoming, ebp_code)
     why = refusal(kind, order_no, app_type, on_file, await store.declarations_of(conn, order_no, platform))
     if why is not None:
         await inbox.answer(conn, envelope, PROCESSING_ERROR, why, at)
         return
+    if app_type != AppType.DELETE and (taken := await duplicate(conn, incoming, ebp_code)) is not None:
+        await inbox.answer(conn, envelope, REJECTED, taken.return_info, at)
+        return
     if on_file is not None:
         await store.supersede(conn, on_file)
     await store.file_document(
-        conn, incoming, ebp_code, DELETION if app_type == AppType.DELETE else CURRENT, at
+        conn, incoming, ebp_code, DELETION if app_type == AppType.DELETE else CURRENT, at, office.sealer
     )
     if kind is DocumentKind.INVENTORY:
         declaration = await _declare(conn, order_no, ebp_code, app_type, at)
@@ -75,7 +130,7 @@ async def file_message(conn: AsyncConnection, incoming: Incoming, limits: Limits
         await inbox.answer(conn, envelope, ACCEPTED, _taken(app_type), at)
     for declaration in await store.declarations_of(conn, order_no, platform):
         if _to_judge(declaration, kind):
-            await judge(conn, declaration, limits, at)
+            await judge(conn, declaration, office, at)
 
 
 def _to_judge(declaration: Declaration, arrived: DocumentKind) -> bool:

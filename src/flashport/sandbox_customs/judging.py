@@ -9,8 +9,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.ceb.formatting import CHINA_STANDARD_TIME
-from flashport.sandbox_customs import inbox, store
-from flashport.sandbox_customs.checks import Limits, china_year
+from flashport.sandbox_customs import inbox, store, tax_bills
+from flashport.sandbox_customs.checks import assessment, china_year
 from flashport.sandbox_customs.documents import (
     DocumentKind,
     Facts,
@@ -20,6 +20,7 @@ from flashport.sandbox_customs.documents import (
     WaybillFacts,
 )
 from flashport.sandbox_customs.match import Matched, Rejected, three_document_match
+from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import Envelope, Incoming, read
 from flashport.sandbox_customs.statuses import ACCEPTED, REJECTED, RELEASED, DeclarationState
 from flashport.sandbox_customs.store import Declaration
@@ -39,11 +40,27 @@ def _facts(filed: dict[DocumentKind, Incoming], kind: DocumentKind, shape: type[
     return incoming.facts
 
 
-async def judge(conn: AsyncConnection, declaration: Declaration, limits: Limits, at: datetime) -> None:
+async def _documents(
+    conn: AsyncConnection, declaration: Declaration, office: Office
+) -> dict[DocumentKind, Incoming]:
+    """The documents the declaration is judged on; the waybill is the one its inventory list names
+    (when the order has several, e.g. one from another platform's carrier), else any of the order's."""
+    on_file = await store.documents_on_file(conn, declaration.order_no, declaration.ebp_code)
+    filed = {kind: read(office.sealer.open(document.message)) for kind, document in on_file.items()}
+    inventory = _facts(filed, DocumentKind.INVENTORY, InventoryFacts)
+    if inventory is not None:
+        named = await store.waybill_named(
+            conn, declaration.order_no, inventory.logistics_code, inventory.logistics_no
+        )
+        if named is not None:
+            filed[DocumentKind.WAYBILL] = read(office.sealer.open(named.message))
+    return filed
+
+
+async def judge(conn: AsyncConnection, declaration: Declaration, office: Office, at: datetime) -> None:
     """Match a waiting or rejected declaration against the documents on file, inside the caller's
     write transaction, and record the verdict."""
-    on_file = await store.documents_on_file(conn, declaration.order_no, declaration.ebp_code)
-    filed = {kind: read(document.message) for kind, document in on_file.items()}
+    filed = await _documents(conn, declaration, office)
     inventory = _facts(filed, DocumentKind.INVENTORY, InventoryFacts)
     if inventory is None:
         return
@@ -51,21 +68,24 @@ async def judge(conn: AsyncConnection, declaration: Declaration, limits: Limits,
     year_total = (
         0
         if order is None
-        else await store.released_total(conn, order.buyer.id_number, china_year(order.app_time))
+        else await store.released_total(
+            conn, office.sealer, order.buyer.id_number, china_year(order.app_time)
+        )
     )
     verdict = three_document_match(
         inventory,
         order,
         _facts(filed, DocumentKind.PAYMENT, PaymentFacts),
         _facts(filed, DocumentKind.WAYBILL, WaybillFacts),
-        limits=limits,
+        limits=office.limits,
         buyer_year_total_fen=year_total,
+        check_tax=office.check_tax,
     )
     listed = filed[DocumentKind.INVENTORY].envelope
     if isinstance(verdict, Rejected):
         await _reject(conn, declaration, listed, verdict, at)
     elif isinstance(verdict, Matched) and order is not None:  # matched implies all documents on file
-        await _release(conn, declaration, listed, order, at)
+        await _release(conn, declaration, filed[DocumentKind.INVENTORY], order, office, at)
     elif declaration.state is not DeclarationState.WAITING:
         await store.update_declaration(conn, declaration, at, state=DeclarationState.WAITING)
 
@@ -85,15 +105,26 @@ async def _reject(
 
 
 async def _release(
-    conn: AsyncConnection, declaration: Declaration, listed: Envelope, order: OrderFacts, at: datetime
+    conn: AsyncConnection,
+    declaration: Declaration,
+    inventory: Incoming,
+    order: OrderFacts,
+    office: Office,
+    at: datetime,
 ) -> None:
-    """Released: the order's acturalPaid counts toward its buyer's total for the order's year."""
+    """Released: the order's acturalPaid counts toward its buyer's total for the order's year, and
+    customs bills the tax it assessed (CEB816) to the declarant, who withholds it for the buyer."""
+    listed = inventory.envelope
     keys = {"preNo": declaration.pre_no}
     invt_no = _inventory_number(listed.head.get("customsCode", ""), declaration.id, at)
     await store.update_declaration(conn, declaration, at, state=DeclarationState.RELEASED, invt_no=invt_no)
-    await store.add_released(conn, order.buyer.id_number, china_year(order.app_time), order.actural_paid)
+    year = china_year(order.app_time)
+    await store.add_released(conn, office.sealer, order.buyer.id_number, year, order.actural_paid)
     await inbox.answer(conn, listed, ACCEPTED, MATCHED_INFO, at, keys)
     await inbox.answer(conn, listed, RELEASED, RELEASED_INFO, at, {**keys, "invtNo": invt_no})
+    if isinstance(inventory.facts, InventoryFacts):
+        assessed = assessment(inventory.facts, office.limits)
+        await tax_bills.issue(conn, declaration, listed, invt_no, assessed, at)
 
 
 def _inventory_number(customs_code: str, declaration_id: int, at: datetime) -> str:

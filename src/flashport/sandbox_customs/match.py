@@ -50,6 +50,7 @@ def three_document_match(
     *,
     limits: Limits,
     buyer_year_total_fen: int,
+    check_tax: bool = True,
 ) -> Verdict:
     """Judge ``inventory`` against the documents on file for its order.
 
@@ -67,7 +68,7 @@ def three_document_match(
     )
     if order is None or payment is None or waybill is None:
         return Waiting(missing)
-    case = Case(inventory, order, payment, waybill, limits, buyer_year_total_fen)
+    case = Case(inventory, order, payment, waybill, limits, buyer_year_total_fen, check_tax)
     failures = [(code, explanation) for code, check in CHECKS if (explanation := check(case)) is not None]
     if not failures:
         return Matched()

@@ -112,6 +112,13 @@ def read_facts(envelope: Envelope, root: Any) -> Facts:
         raise UnreadableDocument(f"{envelope.kind.value}: {exc}") from exc
 
 
+def line_fields(envelope: Envelope, root: Any) -> list[dict[str, str]]:
+    """The text of each line's children (none for payment and waybill)."""
+    node_name, _head_name, line_name = _HEAD[envelope.kind]
+    nodes = [] if line_name is None else root.findall(f"{ceb(node_name)}/{ceb(line_name)}")
+    return [_children(node) for node in nodes]
+
+
 def read(raw: bytes) -> Incoming:
     """Envelope and facts of a message already on file."""
     envelope, root = open_envelope(raw)

@@ -15,6 +15,8 @@ WAYBILL_MISMATCH = "waybill_mismatch"  # the inventory list names another waybil
 LINES_MISMATCH = "lines_mismatch"  # inventory lines != order lines (by gnum: itemNo, qty, prices)
 SINGLE_LIMIT_EXCEEDED = "single_limit_exceeded"  # goodsValue above the single-transaction limit
 ANNUAL_LIMIT_EXCEEDED = "annual_limit_exceeded"  # the buyer's year total would pass the annual limit
+TAX_NOT_DECLARED = "tax_not_declared"  # taxTotal 0 while customs assesses tax on the lines
+TAX_MISMATCH = "tax_mismatch"  # taxTotal is not customs' own assessment of the inventory lines
 
 REASON_CODES = (
     ORDER_INCONSISTENT,
@@ -26,6 +28,8 @@ REASON_CODES = (
     LINES_MISMATCH,
     SINGLE_LIMIT_EXCEEDED,
     ANNUAL_LIMIT_EXCEEDED,
+    TAX_NOT_DECLARED,
+    TAX_MISMATCH,
 )
 
 

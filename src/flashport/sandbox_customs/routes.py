@@ -5,13 +5,26 @@
 - ``GET /dxp/inbox/{dxp_id}?after=0&limit=100``: ``{"items": [{"seq", "kind", "message"}], "last_seq"}``.
 
 And for people and tests: ``GET /declarations/{order_no}[?ebp_code=]``, ``GET /declarations[?state=]``.
+
+Administration (the e-port's registration desk and customs' tax calendar, not the DXP binding), behind
+``Authorization: Bearer <admin_token>`` when the setting is given:
+
+- ``POST /admin/certificates`` ``{"agent_code", "role", "certificate"}`` (PEM): 201, registered.
+- ``GET /admin/certificates``: ``{"certificates": [{"agent_code", "role", "fingerprint"}]}``.
+- ``POST /admin/tax-bills/summarise`` ``{"period": "YYYY-MM"}``: the month's issued tax bills are
+  summarised (status 2) and a CEB818 goes to each agent; ``{"period", "bills", "total_fen"}``.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import re
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from flashport.sandbox_customs.certificates import BadCertificate, registration
 from flashport.sandbox_customs.reading import NotACebMessage
 from flashport.sandbox_customs.single_window import SingleWindow
 from flashport.sandbox_customs.statuses import DeclarationState
@@ -79,3 +92,69 @@ async def list_declarations(request: Request) -> JSONResponse:
         states = ", ".join(state.value for state in DeclarationState)
         return _error("invalid_parameter", f"state must be one of {states}", 400)
     return JSONResponse({"declarations": await window_of(request).declarations(state)})
+
+
+def _admin_refused(request: Request) -> JSONResponse | None:
+    token = request.app.state.settings.admin_token
+    if token is None:
+        return None
+    given = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    return _error("unauthorized", "the admin endpoints need Authorization: Bearer <admin_token>", 401)
+
+
+async def _json_body(request: Request) -> dict[str, object]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise BadParameter("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadParameter("the body must be a JSON object")
+    return body
+
+
+async def register_certificate(request: Request) -> JSONResponse:
+    if (refused := _admin_refused(request)) is not None:
+        return refused
+    try:
+        body = await _json_body(request)
+        entry = registration(
+            str(body.get("agent_code", "")), str(body.get("role", "")), str(body.get("certificate", ""))
+        )
+    except (BadParameter, BadCertificate) as exc:
+        return _error("invalid_certificate", str(exc), 400)
+    await window_of(request).register_certificate(entry)
+    return JSONResponse(
+        {"agent_code": entry.agent_code, "role": entry.role.value, "fingerprint": entry.fingerprint}, 201
+    )
+
+
+async def list_certificates(request: Request) -> JSONResponse:
+    if (refused := _admin_refused(request)) is not None:
+        return refused
+    found = await window_of(request).certificates()
+    return JSONResponse(
+        {
+            "certificates": [
+                {"agent_code": e.agent_code, "role": e.role.value, "fingerprint": e.fingerprint}
+                for e in found
+            ]
+        }
+    )
+
+
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+async def summarise_tax_bills(request: Request) -> JSONResponse:
+    if (refused := _admin_refused(request)) is not None:
+        return refused
+    try:
+        period = str((await _json_body(request)).get("period", ""))
+    except BadParameter as exc:
+        return _error("invalid_parameter", str(exc), 400)
+    if not _PERIOD.fullmatch(period):
+        return _error("invalid_parameter", "period must be a month, YYYY-MM", 400)
+    summary = await window_of(request).summarise_tax_bills(period)
+    return JSONResponse({"period": summary.period, "bills": summary.bills, "total_fen": summary.total_fen})

@@ -34,7 +34,29 @@ class CustomsSimSettings(BaseSettings):
         default=True, description="Check ds:Signature against the certificate in its own X509Data."
     )
     validate_schema: bool = Field(default=True, description="Check every message against the CEB XSD.")
+    check_tax: bool = Field(
+        default=True,
+        description="Reject an order whose taxTotal is not customs' own assessment of its lines.",
+    )
+    certificates: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Certificates registered at start, each 'role:agentCode:/path/to.pem' (role: platform, payment,"
+            " carrier or warehouse). JSON list in the environment. More via POST /admin/certificates."
+        ),
+    )
+    secret: str | None = Field(
+        default=None,
+        description="Seals documents on file, keys yearly totals; default: data_dir/customs-sim/secret.key",
+    )
+    admin_token: str | None = Field(
+        default=None, description="When set, the /admin endpoints require 'Authorization: Bearer <token>'."
+    )
 
     @property
     def database_file(self) -> Path:
         return self.data_dir / "customs-sim" / "single-window.sqlite3"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "customs-sim" / "secret.key"

@@ -13,29 +13,65 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.sandbox_customs import inbox, store
+from flashport.sandbox_customs import certificates, inbox, store, tax_bills
+from flashport.sandbox_customs.certificates import Register, Registration
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.database import SingleWindowDatabase
 from flashport.sandbox_customs.filing import file_message
+from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import (
     Entry,
     Envelope,
     Incoming,
     UnreadableDocument,
+    line_fields,
     open_entries,
     read_facts,
 )
-from flashport.sandbox_customs.screening import screen
+from flashport.sandbox_customs.refusals import joined
+from flashport.sandbox_customs.screening import Screened, screen
+from flashport.sandbox_customs.sealing import Sealer
 from flashport.sandbox_customs.settings import CustomsSimSettings
-from flashport.sandbox_customs.statuses import PROCESSING_ERROR, DeclarationState
+from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED, DeclarationState
+from flashport.sandbox_customs.verification import verify
 from flashport.sandbox_customs.views import declaration_view
 
 
 class SingleWindow:
-    def __init__(self, database: SingleWindowDatabase, settings: CustomsSimSettings) -> None:
+    def __init__(
+        self, database: SingleWindowDatabase, settings: CustomsSimSettings, sealer: Sealer, register: Register
+    ) -> None:
         self._db = database
         self._settings = settings
-        self._limits = Limits(settings.single_transaction_limit_fen, settings.annual_limit_fen)
+        limits = Limits(settings.single_transaction_limit_fen, settings.annual_limit_fen)
+        self._office = Office(limits, sealer, settings.check_tax)
+        self._register = register
+
+    @classmethod
+    async def open(
+        cls, database: SingleWindowDatabase, settings: CustomsSimSettings, sealer: Sealer
+    ) -> SingleWindow:
+        """The window over a started database, with the certificates of its startup configuration
+        registered (again: registering is idempotent) and every registration loaded."""
+        at = datetime.now(UTC)
+        async with database.engine.begin() as conn:
+            for entry in settings.certificates:
+                await certificates.register(conn, certificates.from_setting(entry), at)
+            found = await certificates.registered(conn)
+        return cls(database, settings, sealer, Register(found))
+
+    async def register_certificate(self, entry: Registration) -> None:
+        async with self._db.engine.begin() as conn:
+            await certificates.register(conn, entry, datetime.now(UTC))
+        self._register.add(entry)
+
+    async def certificates(self) -> list[Registration]:
+        async with self._db.engine.connect() as conn:
+            return await certificates.registered(conn)
+
+    async def summarise_tax_bills(self, period: str) -> tax_bills.Summary:
+        async with self._db.engine.begin() as conn:
+            return await tax_bills.summarise(conn, period, datetime.now(UTC))
 
     async def receive(self, raw: bytes) -> Envelope:
         """Take one message of up to 100 documents; the verdict on each goes to the sender's inbox,
@@ -44,7 +80,7 @@ class SingleWindow:
         cannot be read or filed does not hold back the others. Raises ``NotACebMessage``."""
         entries = open_entries(raw)
         kind = entries[0].envelope.kind
-        problem = await asyncio.to_thread(
+        screened = await asyncio.to_thread(
             screen,
             raw,
             kind,
@@ -54,18 +90,27 @@ class SingleWindow:
         now = datetime.now(UTC)
         async with self._db.engine.begin() as conn:
             for entry in entries:
-                await self._take(conn, entry, problem, now)
+                await self._take(conn, entry, screened, now)
         return entries[0].envelope
 
-    async def _take(self, conn: AsyncConnection, entry: Entry, problem: str | None, now: datetime) -> None:
-        envelope = entry.envelope
+    async def _take(self, conn: AsyncConnection, entry: Entry, screened: Screened, now: datetime) -> None:
+        """Screened, then verified field by field and for its signer, then filed: a document that
+        fails verification is refused (100, every reason given) and not filed."""
+        envelope, problem = entry.envelope, screened.problem
         if problem is None:
+            refusals = verify(envelope.kind, envelope.head, line_fields(envelope, entry.root))
+            if screened.signed_by is not None:
+                unregistered = self._register.refusal(envelope.kind, envelope.head, screened.signed_by)
+                refusals += [unregistered] if unregistered is not None else []
+            if refusals:
+                await inbox.answer(conn, envelope, REJECTED, joined(refusals), now)
+                return
             try:
                 incoming = Incoming(envelope, read_facts(envelope, entry.root), entry.raw)
             except UnreadableDocument as exc:
                 problem = str(exc)
             else:
-                await file_message(conn, incoming, self._limits, now)
+                await file_message(conn, incoming, self._office, now)
                 return
         await inbox.answer(conn, envelope, PROCESSING_ERROR, problem or "unreadable", now)
 

@@ -6,7 +6,6 @@ message, matching and answering happen in one transaction or not at all.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs.documents import DocumentKind
 from flashport.sandbox_customs.reading import Incoming
+from flashport.sandbox_customs.sealing import Sealer
 from flashport.sandbox_customs.statuses import DeclarationState
 from flashport.sandbox_customs.tables import CURRENT, SUPERSEDED, declarations, documents, year_totals
 
@@ -28,8 +28,9 @@ class FiledDocument:
     guid: str
     app_type: str
     sender: str
-    message: bytes
+    message: bytes  # sealed: open with the simulator's Sealer
     received_at: datetime
+    unique_no: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,14 @@ class Declaration:
 
 def _filed(row: sa.Row[Any]) -> FiledDocument:
     return FiledDocument(
-        row.id, DocumentKind(row.kind), row.guid, row.app_type, row.sender, row.message, row.received_at
+        row.id,
+        DocumentKind(row.kind),
+        row.guid,
+        row.app_type,
+        row.sender,
+        row.message,
+        row.received_at,
+        row.unique_no,
     )
 
 
@@ -66,7 +74,53 @@ async def documents_on_file(
     return {filed.kind: filed for filed in map(_filed, rows)}
 
 
-async def is_redelivery(conn: AsyncConnection, incoming: Incoming) -> bool:
+def unique_key(kind: DocumentKind, head: dict[str, str] | Any) -> tuple[str, str] | None:
+    """What customs keeps unique across orders, with whose number it is: the carrier's waybill
+    number, the payment company's transaction id, the declaring agent's copNo."""
+    names = {
+        DocumentKind.WAYBILL: ("logisticsCode", "logisticsNo"),
+        DocumentKind.PAYMENT: ("payCode", "payTransactionId"),
+        DocumentKind.INVENTORY: ("agentCode", "copNo"),
+    }.get(kind)
+    if names is None or not head.get(names[1]):
+        return None
+    return head.get(names[0], ""), head[names[1]]
+
+
+async def holder_of(
+    conn: AsyncConnection, kind: DocumentKind, key: tuple[str, str], order_no: str, ebp_code: str
+) -> str | None:
+    """The other order (number) whose current document of ``kind`` already uses ``key``, if any."""
+    owner, number = key
+    query = sa.select(documents.c.order_no).where(
+        documents.c.kind == kind.value,
+        documents.c.owner_code == owner,
+        documents.c.unique_no == number,
+        documents.c.status == CURRENT,
+        sa.not_((documents.c.order_no == order_no) & (documents.c.ebp_code == ebp_code)),
+    )
+    return (await conn.execute(query.limit(1))).scalar()
+
+
+async def waybill_named(
+    conn: AsyncConnection, order_no: str, logistics_code: str, logistics_no: str | None
+) -> FiledDocument | None:
+    """The order's current waybill from that carrier with that number (a waybill is the carrier's
+    number); ``logistics_no=None``: the order's current waybill from that carrier, whatever its number
+    (what a correction of the number changes)."""
+    query = sa.select(documents).where(
+        documents.c.kind == DocumentKind.WAYBILL.value,
+        documents.c.order_no == order_no,
+        documents.c.owner_code == logistics_code,
+        documents.c.status == CURRENT,
+    )
+    if logistics_no is not None:
+        query = query.where(documents.c.unique_no == logistics_no)
+    row = (await conn.execute(query.order_by(documents.c.id.desc()).limit(1))).first()
+    return None if row is None else _filed(row)
+
+
+async def is_redelivery(conn: AsyncConnection, incoming: Incoming, sealer: Sealer) -> bool:
     """The very same message (guid and bytes) was filed before: a sender resending after a lost answer.
     The exchange delivers it once; a different message reusing a guid is not a redelivery."""
     envelope = incoming.envelope
@@ -75,16 +129,17 @@ async def is_redelivery(conn: AsyncConnection, incoming: Incoming) -> bool:
         sa.select(documents.c.id).where(
             documents.c.guid == guid,
             documents.c.kind == envelope.kind.value,
-            documents.c.message == incoming.raw,
+            documents.c.message_digest == sealer.digest(incoming.raw),
         )
     )
     return found is not None
 
 
 async def file_document(
-    conn: AsyncConnection, incoming: Incoming, ebp_code: str, status: str, at: datetime
+    conn: AsyncConnection, incoming: Incoming, ebp_code: str, status: str, at: datetime, sealer: Sealer
 ) -> None:
     envelope = incoming.envelope
+    owner, number = unique_key(envelope.kind, envelope.head) or (None, None)
     await conn.execute(
         documents.insert().values(
             kind=envelope.kind.value,
@@ -94,8 +149,11 @@ async def file_document(
             app_type=envelope.head.get("appType", ""),
             sender=envelope.dxp_id,
             status=status,
-            message=incoming.raw,
+            message=sealer.seal(incoming.raw),
             received_at=at,
+            owner_code=owner,
+            unique_no=number,
+            message_digest=sealer.digest(incoming.raw),
         )
     )
 
@@ -149,27 +207,17 @@ async def update_declaration(
     )
 
 
-def id_hash(id_number: str) -> str:
-    """The key of a buyer's yearly total: the ID number itself is not kept.
-
-    Unkeyed, so it only keeps the number out of sight: 18-digit IDs can be enumerated. Good enough for a
-    simulator's test data; the platform itself keys its ID hashes with a secret.
-    """
-    return hashlib.sha256(id_number.encode()).hexdigest()
-
-
-async def released_total(conn: AsyncConnection, id_number: str, year: int) -> int:
-    key = (year_totals.c.id_hash == id_hash(id_number)) & (year_totals.c.year == year)
+async def released_total(conn: AsyncConnection, sealer: Sealer, id_number: str, year: int) -> int:
+    key = (year_totals.c.id_hash == sealer.id_key(id_number)) & (year_totals.c.year == year)
     total = (await conn.execute(sa.select(year_totals.c.released_fen).where(key))).scalar()
     return int(total or 0)
 
 
-async def add_released(conn: AsyncConnection, id_number: str, year: int, fen: int) -> None:
-    key = (year_totals.c.id_hash == id_hash(id_number)) & (year_totals.c.year == year)
+async def add_released(conn: AsyncConnection, sealer: Sealer, id_number: str, year: int, fen: int) -> None:
+    id_key = sealer.id_key(id_number)
+    key = (year_totals.c.id_hash == id_key) & (year_totals.c.year == year)
     added = await conn.execute(
         year_totals.update().where(key).values(released_fen=year_totals.c.released_fen + fen)
     )
     if added.rowcount == 0:
-        await conn.execute(
-            year_totals.insert().values(id_hash=id_hash(id_number), year=year, released_fen=fen)
-        )
+        await conn.execute(year_totals.insert().values(id_hash=id_key, year=year, released_fen=fen))

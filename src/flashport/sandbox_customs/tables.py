@@ -2,7 +2,11 @@
 declarations, the buyers' yearly totals, and the receipts waiting in each DXP inbox.
 
 A stand-in for customs' systems, not part of the platform's schema: tables are made with
-``create_all`` at start, not by migrations.
+``create_all`` at start, and a record written by an older simulator is brought up to date by
+:mod:`.migration` first (``meta.schema_version``).
+
+No ID number is kept in clear: ``documents.message`` is sealed (:mod:`.sealing`) and yearly totals
+are keyed by an HMAC of the ID number under the simulator's secret.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ documents = sa.Table(
     sa.Column("app_type", sa.String(1), nullable=False),
     sa.Column("sender", sa.String(64), nullable=False),  # BaseTransfer/dxpId
     sa.Column("status", sa.String(10), nullable=False),
-    sa.Column("message", sa.LargeBinary, nullable=False),  # as received; read again for each match
+    sa.Column("message", sa.LargeBinary, nullable=False),  # as received, sealed; read again for each match
     sa.Column("received_at", UtcDateTime, nullable=False),
+    # What must be unique across orders: waybill number, payment transaction id, copNo (and whose).
+    sa.Column("owner_code", sa.String(18)),
+    sa.Column("unique_no", sa.String(64)),
+    sa.Column("message_digest", sa.String(64)),  # HMAC of the bytes as received: spots redeliveries
     sa.Index("documents_on_file", "order_no", "kind", "status"),
     sa.Index("documents_by_guid", "guid"),
+    sa.Index("documents_by_unique_no", "kind", "owner_code", "unique_no"),
 )
 
 declarations = sa.Table(
@@ -52,7 +61,7 @@ declarations = sa.Table(
 year_totals = sa.Table(
     "year_totals",
     metadata,
-    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the ID number, never the number
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # HMAC-SHA256 of the ID number (secret-keyed)
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("released_fen", sa.BigInteger, nullable=False),
 )
@@ -71,4 +80,39 @@ inbox = sa.Table(
     sa.Column("sent_at", UtcDateTime, nullable=False),
     sa.Index("inbox_by_reader", "dxp_id", "seq"),
     sqlite_autoincrement=True,
+)
+
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("agent_code", sa.String(18), nullable=False),  # the enterprise's customs code
+    sa.Column("role", sa.String(16), nullable=False),  # platform / payment / carrier / warehouse
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # SHA-256 of the DER certificate
+    sa.Column("certificate", sa.Text, nullable=False),  # PEM
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("agent_code", "role", "fingerprint"),
+)
+
+tax_bills = sa.Table(
+    "tax_bills",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tax_no", sa.String(50), nullable=False, unique=True),
+    sa.Column("invt_no", sa.String(18), nullable=False),
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("ebp_code", sa.String(18), nullable=False),
+    sa.Column("dxp_id", sa.String(64), nullable=False),  # the withholding agent's inbox
+    sa.Column("status", sa.String(1), nullable=False),  # 1 issued, 2 summarised for payment, 3 cancelled
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),  # the CEB816 as issued
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
 )

@@ -438,6 +438,7 @@ declarations = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("refund_after", UTCDateTime()),
     sa.Column("released_at", UTCDateTime()),
+    sa.Column("invt_no", sa.String(18), index=True),  # customs' inventory number, given on release
     sa.Column("shipped_at", UTCDateTime()),
     # A refunded declaration's documents are withdrawn (appType 3) and its waybill cancelled; set once done.
     sa.Column("withdrawn_at", UTCDateTime()),
@@ -513,6 +514,28 @@ customs_receipts = sa.Table(
         postgresql_where=sa.text("deferred"),
         sqlite_where=sa.text("deferred"),
     ),
+)
+
+# The electronic tax bills customs sends the platform as withholding agent (CEB816), with their
+# status (CEB818), each linked by its inventory number to the declaration and reconciled against the
+# tax the buyer paid on the order.
+customs_tax_bills = sa.Table(
+    "customs_tax_bills",
+    metadata,
+    _id(),
+    sa.Column("tax_no", sa.String(50), nullable=False, unique=True),
+    sa.Column("invt_no", sa.String(18), nullable=False, index=True),
+    sa.Column("declaration_id", BigId, sa.ForeignKey("declarations.id"), index=True),
+    sa.Column("status", sa.String(1), nullable=False),  # 1 issued, 2 summarised, 3 cancelled
+    sa.Column("customs_tax_fen", sa.BigInteger, nullable=False),
+    sa.Column("vat_fen", sa.BigInteger, nullable=False),
+    sa.Column("consumption_tax_fen", sa.BigInteger, nullable=False),
+    sa.Column("billed_fen", sa.BigInteger, nullable=False),
+    sa.Column("period", sa.String(7), nullable=False, index=True),  # YYYY-MM of issue, China time
+    sa.Column("issued_at", UTCDateTime(), nullable=False),  # the bill's returnTime
+    sa.Column("body", sa.Text, nullable=False),  # the CEB816 as received
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 customs_inbox_cursors = sa.Table(

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from flashport.adapters.customs.gateway import InboxItem
-from flashport.adapters.db import customs_receipts_repo, declarations_repo, stages_repo
+from flashport.adapters.db import customs_receipts_repo, declarations_repo, stages_repo, tax_bills_repo
 from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.db.stages_repo import Origin
 from flashport.ceb import Receipt, ReceiptKind, ReceiptUnreadable, parse_receipts
@@ -34,6 +34,7 @@ from flashport.domain.declarations import (
     other_receipt_verdict,
 )
 from flashport.services.context import Context, Tx
+from flashport.services.customs import tax_bills
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ async def poll_receipts(ctx: Context, *, limit: int = PAGE) -> int:
 def _nodes(dxp_id: str, items: list[InboxItem]) -> list[_Node]:
     nodes = []
     for item in items:
+        if tax_bills.is_tax_message(item):
+            continue  # the tax bill family is no receipt: see tax_bills.take
         try:
             receipts = parse_receipts(item.message)
         except ReceiptUnreadable as exc:
@@ -163,6 +166,11 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
                 plan.append(None)
             rows.append(_row(dxp_id, node, declaration, will_apply, tx) | {"deferred": deferred})
         stored = await stages_repo.insert_receipts(tx.conn, rows)
+        for node, origin in zip(nodes, origins, strict=True):
+            invt_no = node.receipt.business_keys.get("invtNo")
+            if invt_no and origin is not None and node.receipt.kind is ReceiptKind.INVENTORY:
+                await tax_bills_repo.record_inventory_number(tx.conn, origin.declaration_id, invt_no)
+        await tax_bills.take(tx, dxp_id, [item for item in items if tax_bills.is_tax_message(item)])
         moved = 0
         for step in plan:
             if step is None or (step[0].seq, step[0].part) not in stored:
