@@ -37,6 +37,18 @@ class HttpLogisticsProvider:
     async def create_waybill(self, request: WaybillRequest) -> Waybill:
         return await self._call("POST", "/v1/waybills", _request_body(request))
 
+    async def create_waybills(self, requests: list[WaybillRequest]) -> list[Waybill]:
+        answer = await self._exchange(
+            "POST", "/v1/waybills/batch", {"waybills": [_request_body(r) for r in requests]}
+        )
+        try:
+            items = answer.json()["waybills"]
+            if not isinstance(items, list) or len(items) != len(requests):
+                raise ValueError("not one waybill per request")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LogisticsUnavailable(f"carrier answer unreadable: {exc!r}") from exc
+        return [_waybill_of(item) for item in items]
+
     async def waybill(self, logistics_no: str) -> Waybill:
         return await self._call("GET", _path(logistics_no))
 
@@ -60,6 +72,13 @@ class HttpLogisticsProvider:
         await self._client.aclose()
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Waybill:
+        answer = await self._exchange(method, path, body)
+        try:
+            return _waybill_of(answer.json())
+        except ValueError as exc:
+            raise LogisticsUnavailable(f"carrier answer unreadable: {exc!r}") from exc
+
+    async def _exchange(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         try:
             answer = await self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
@@ -68,7 +87,7 @@ class HttpLogisticsProvider:
             raise LogisticsUnavailable(f"carrier answered {answer.status_code}")
         if answer.status_code >= 400:
             raise LogisticsRefused(*_error_of(answer))
-        return _waybill_of(answer)
+        return answer
 
 
 def _path(logistics_no: str, action: str | None = None) -> str:
@@ -98,9 +117,8 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _waybill_of(answer: httpx.Response) -> Waybill:
+def _waybill_of(body: Any) -> Waybill:
     try:
-        body = answer.json()
         message = body["message"]
         return Waybill(
             logistics_no=str(body["logistics_no"]),
