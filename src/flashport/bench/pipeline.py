@@ -35,8 +35,11 @@ from flashport.bench.pipeline_procs import Children, Ports, backends_cpu, child_
 from flashport.bench.pipeline_report import PipelineFigures, ProcessCpu, cpu_per_order, figures, stage_series
 from flashport.bench.setup import new_run_id
 from flashport.bootstrap import build_context, close_context
+from flashport.domain.partners import PartnerKind
+from flashport.sandbox_logistics import LogisticsSimSettings
 from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
+from flashport.services.partners import enrolment
 from flashport.settings import Settings
 
 POLL_SECONDS = 0.5  # the stage times come from the outbox; this only notices the end
@@ -94,7 +97,8 @@ def run(
     # race to create the same key files.
     ensure_keys(run_dir)
     load_or_create_signer(run_dir / "customs" / "signing-key.pem", settings.customs_platform_name)
-    children = Children(child_env(settings, run_dir, ports), run_dir)
+    carrier_key = asyncio.run(_enrol_carrier(settings))
+    children = Children(child_env(settings, run_dir, ports, carrier_key), run_dir)
     try:
         started = time.perf_counter()
         _start_partners_and_api(children, ports, say)
@@ -109,6 +113,19 @@ def run(
         raise
     finally:
         children.stop_all()
+
+
+async def _enrol_carrier(settings: Settings) -> str:
+    """The sandbox carrier as a partner of the platform, with a key to follow its feed."""
+    carrier = LogisticsSimSettings()
+    ctx = await build_context(settings, listen_for_restock=False)
+    try:
+        _, key = await enrolment.enrol(
+            ctx, name=carrier.customs_name, kind=PartnerKind.CARRIER, logistics_code=carrier.customs_code
+        )
+    finally:
+        await close_context(ctx)
+    return key
 
 
 def _start_partners_and_api(children: Children, ports: Ports, say: Say) -> None:

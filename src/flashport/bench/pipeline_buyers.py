@@ -147,7 +147,12 @@ async def check_out_and_pay_all(
 ) -> list[str]:
     """Every buyer's steps, ``concurrency`` buyers at a time; the first refusal stops the run."""
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped before the servers' own keep-alive timeout (uvicorn: 5 s, httpx's
+    # default too): a request on a connection the server is closing at that instant fails with a
+    # ReadError, which a loaded machine made happen in about one run of two.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
 
         async def one(buyer: Buyer) -> str:

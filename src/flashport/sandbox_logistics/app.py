@@ -56,7 +56,7 @@ def create_logistics_app(
         gateway = HttpCustomsGateway(
             chosen.customs_url, timeout=chosen.customs_timeout_seconds, transport=customs_transport
         )
-        store = WaybillStore(database)
+        store = app.state.store = WaybillStore(database)
         declarer = Declarer(
             store,
             gateway,

@@ -7,7 +7,6 @@ its declaration queued, and a crash between the two loses nothing.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -65,7 +64,7 @@ class Carrier:
                 if waybill is None:
                     waybill = await self._new_waybill(records, order)
                 numbers.append(waybill.logistics_no)
-        await asyncio.gather(*(self._declarer.flush(number) for number in numbers))
+        await self._declarer.flush_many(numbers)
         async with self._store.transaction() as records:
             return [await _view(records, number) for number in numbers]
 
