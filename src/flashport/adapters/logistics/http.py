@@ -17,6 +17,8 @@ from flashport.adapters.logistics.interface import (
 )
 from flashport.ceb.model import Consignee
 
+BATCH_TIMEOUT_SECONDS = 120.0
+
 
 class HttpLogisticsProvider:
     def __init__(
@@ -27,6 +29,9 @@ class HttpLogisticsProvider:
         timeout: float = 10,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        # A batch is up to 100 waybills made and declared in one CEB511 before the answer: on a loaded
+        # machine that takes far longer than one waybill, and a batch given up on is only asked again.
+        self._batch_timeout = max(timeout, BATCH_TIMEOUT_SECONDS)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -78,9 +83,16 @@ class HttpLogisticsProvider:
         except ValueError as exc:
             raise LogisticsUnavailable(f"carrier answer unreadable: {exc!r}") from exc
 
-    async def _exchange(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    async def _exchange(
+        self, method: str, path: str, body: dict[str, Any] | None, *, patience: float | None = None
+    ) -> httpx.Response:
         try:
-            answer = await self._client.request(method, path, json=body)
+            answer = await self._client.request(
+                method,
+                path,
+                json=body,
+                timeout=patience if patience is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.HTTPError as exc:
             raise LogisticsUnavailable(f"carrier unreachable: {exc!r}") from exc
         if answer.status_code >= 500:
