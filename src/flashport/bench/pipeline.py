@@ -31,6 +31,7 @@ from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.bench import pipeline_db as db
 from flashport.bench.pipeline_audit import AuditCheck, audit
 from flashport.bench.pipeline_buyers import BoughtOut, buy_out, check_out_and_pay_all
+from flashport.bench.pipeline_carrier import carrier_check
 from flashport.bench.pipeline_procs import Children, Ports, backends_cpu, child_env
 from flashport.bench.pipeline_report import PipelineFigures, ProcessCpu, cpu_per_order, figures, stage_series
 from flashport.bench.setup import new_run_id
@@ -182,6 +183,10 @@ async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
     workers_started = workers_started or bench.start_workers()
     timed_out = await _until_finished(ctx, bench, sale.item_id, workers_started)
     after = await bench.cpu(ctx)
+    facts = await db.order_facts(ctx, sale.item_id, mark)
+    carrier = await carrier_check(
+        bench.children.run_dir / "sandbox-logistics" / "waybills.sqlite3", [f.order_no for f in facts]
+    )
     events = await db.stage_events(ctx, sale.item_id, mark)
     mode = "live" if options.live else "backlog"
     run = figures(
@@ -198,7 +203,7 @@ async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
         run_dir=bench.children.run_dir,
         stock_engine=ctx.stock.name if ctx.stock is not None else "sql",
         figures=run,
-        checks=audit(await db.order_facts(ctx, sale.item_id, mark), options.orders),
+        checks=[*audit(facts, options.orders), carrier],
         cpu=cpu,
         series=stage_series(events, run.zero),
         seconds=bench.seconds,

@@ -124,13 +124,21 @@ async def pay_on_hosted_page(
     """The one payment step: the buyer's browser opens the provider's page (which opens the trade), and
     the buyer confirms as the identity they checked out with. The sandbox's convenience route stands in
     for the confirm button; the provider then sends its real signed notification to the platform."""
-    await _ok(http.get(str(payment["redirect_url"])), json=False)
+    await _ok(_opened(http, str(payment["redirect_url"])), json=False)
     await _ok(
         http.post(
             f"{pay_url}/sandbox/trades/{payment['out_trade_no']}/pay",
             json={"payer_name": payer.name, "payer_id_number": payer.id_number},
         )
     )
+
+
+async def _opened(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """The hosted page, opened again once if the connection broke (a reload: opening is idempotent)."""
+    try:
+        return await http.get(url)
+    except httpx.TransportError:
+        return await http.get(url)
 
 
 async def _ok(request: Any, *, json: bool = True) -> Any:
