@@ -44,7 +44,10 @@ class HttpLogisticsProvider:
 
     async def create_waybills(self, requests: list[WaybillRequest]) -> list[Waybill]:
         answer = await self._exchange(
-            "POST", "/v1/waybills/batch", {"waybills": [_request_body(r) for r in requests]}
+            "POST",
+            "/v1/waybills/batch",
+            {"waybills": [_request_body(r) for r in requests]},
+            patience=self._batch_timeout,
         )
         try:
             items = answer.json()["waybills"]
