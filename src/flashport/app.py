@@ -126,6 +126,8 @@ def _sandboxes(settings: Settings) -> dict[str, Any]:
                 data_dir=settings.data_dir,
                 customs_url=settings.customs_url,
                 api_key=settings.logistics_api_key,
+                # It follows its partner feed here, with the key the demo put in its folder.
+                platform_url=settings.public_url if settings.logistics_handover == "feed" else None,
             )
         )
     return mounted

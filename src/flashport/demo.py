@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from flashport.adapters.db.schema import brands
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.partners import PartnerKind
 from flashport.domain.sale_entities import EventView
 from flashport.services.accounts import users as accounts
 from flashport.services.catalog import products as catalog_products
 from flashport.services.catalog import reference as catalog
 from flashport.services.catalog import stock as catalog_stock
 from flashport.services.context import Context
+from flashport.services.partners import enrolment
 from flashport.services.sales import events
 from flashport.services.sales import items as events_items
 from flashport.services.sales import queries as events_queries
@@ -366,10 +368,28 @@ async def _warehouse_of(ctx: Context, sku_id: int) -> list[int]:
         )
 
 
+async def _enrol_carrier(ctx: Context, settings: Settings) -> None:
+    """The sandbox carrier as a partner with a key, which it finds in its own folder and follows its
+    partner feed with (see ``sandbox_logistics/feed.py``); once, unless the key file is gone."""
+    from flashport.sandbox_logistics import LogisticsSimSettings
+
+    carrier = LogisticsSimSettings(data_dir=settings.data_dir)
+    if carrier.partner_key_file.is_file():
+        return
+    _, key = await enrolment.enrol(
+        ctx, name=carrier.customs_name, kind=PartnerKind.CARRIER, logistics_code=carrier.customs_code
+    )
+    carrier.partner_key_file.parent.mkdir(parents=True, exist_ok=True)
+    carrier.partner_key_file.write_text(key + "\n")
+    carrier.partner_key_file.chmod(0o600)
+
+
 async def load(settings: Settings) -> str:
-    """Load the demo once; a second run leaves existing data alone."""
+    """Load the demo once; a second run leaves existing data alone (the carrier's partner key is
+    made again only if its file is gone)."""
     ctx = await build_context(settings, listen_for_restock=False)
     try:
+        await _enrol_carrier(ctx, settings)
         if await _already_loaded(ctx):
             return "demo data already present: nothing loaded"
         operator_user = await accounts.register(
@@ -406,6 +426,8 @@ def serve_with_worker(settings: Settings) -> int:
         "FLASHPORT_SANDBOX_PAY_MOUNTED": "true",
         "FLASHPORT_SANDBOX_CUSTOMS_MOUNTED": "true",
         "FLASHPORT_SANDBOX_LOGISTICS_MOUNTED": "true",
+        # The carrier takes released parcels from its partner feed, not one call per parcel.
+        "FLASHPORT_LOGISTICS_HANDOVER": os.environ.get("FLASHPORT_LOGISTICS_HANDOVER", "feed"),
     }
     command = [sys.executable, "-m", "flashport"]
     children = [

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000/sandbox/logistics", description="the carrier's waybill API"
     )
     logistics_api_key: str = "sandbox-logistics-key"
+    logistics_handover: Literal["call", "feed"] = Field(
+        default="call",
+        description="how a released parcel reaches the carrier: 'call' dispatches each over its API; "
+        "'feed' marks it handed over and the carrier takes it from its partner feed (order.shipped)",
+    )
     sandbox_logistics_mounted: bool = Field(
         default=False, description="serve the sandbox carrier at /sandbox/logistics"
     )

@@ -245,7 +245,7 @@ def test_every_child_points_at_the_runs_own_partners_and_folder(monkeypatch: pyt
     monkeypatch.setenv("FLASHPORT_PORT", "9999")  # the caller's own server port is not the run's
     monkeypatch.setenv("FLASHPORT_CUSTOMS_CONCURRENCY", "4")  # tuning passes through
     settings = Settings(database_url="postgresql://u@db:5432/bench", redis_prefix="p1", secret_key="k" * 40)
-    env = child_env(settings, Path("/run/x"), Ports(8100, 8101, 8102, 8103))
+    env = child_env(settings, Path("/run/x"), Ports(8100, 8101, 8102, 8103), "fpk_carrier")
     assert "FLASHPORT_PORT" not in env and env["FLASHPORT_CUSTOMS_CONCURRENCY"] == "4"
     assert env["FLASHPORT_DATABASE_URL"] == "postgresql://u@db:5432/bench"
     assert (env["FLASHPORT_REDIS_PREFIX"], env["FLASHPORT_SECRET_KEY"]) == ("p1", "k" * 40)
@@ -257,6 +257,10 @@ def test_every_child_points_at_the_runs_own_partners_and_folder(monkeypatch: pyt
     assert env["FLASHPORT_LOGISTICS_URL"] == "http://127.0.0.1:8103"
     assert env["FLASHPORT_LOGISTICS_API_KEY"] == env["FLASHPORT_SANDBOX_LOGISTICS_API_KEY"]
     assert {env[k] for k in env if k.endswith("DATA_DIR")} == {"/run/x"}
+    # The carrier follows its partner feed at the run's platform, with the key made for it.
+    assert env["FLASHPORT_LOGISTICS_HANDOVER"] == "feed"
+    assert env["FLASHPORT_SANDBOX_LOGISTICS_PLATFORM_URL"] == "http://127.0.0.1:8100"
+    assert env["FLASHPORT_SANDBOX_LOGISTICS_PARTNER_KEY"] == "fpk_carrier"
 
 
 def test_cpu_seconds_reads_a_live_process() -> None:

@@ -31,12 +31,16 @@ from flashport.adapters.customs.signer_file import load_or_create_signer
 from flashport.bench import pipeline_db as db
 from flashport.bench.pipeline_audit import AuditCheck, audit
 from flashport.bench.pipeline_buyers import BoughtOut, buy_out, check_out_and_pay_all
+from flashport.bench.pipeline_carrier import carrier_check
 from flashport.bench.pipeline_procs import Children, Ports, backends_cpu, child_env
 from flashport.bench.pipeline_report import PipelineFigures, ProcessCpu, cpu_per_order, figures, stage_series
 from flashport.bench.setup import new_run_id
 from flashport.bootstrap import build_context, close_context
+from flashport.domain.partners import PartnerKind
+from flashport.sandbox_logistics import LogisticsSimSettings
 from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
+from flashport.services.partners import enrolment
 from flashport.settings import Settings
 
 POLL_SECONDS = 0.5  # the stage times come from the outbox; this only notices the end
@@ -94,7 +98,8 @@ def run(
     # race to create the same key files.
     ensure_keys(run_dir)
     load_or_create_signer(run_dir / "customs" / "signing-key.pem", settings.customs_platform_name)
-    children = Children(child_env(settings, run_dir, ports), run_dir)
+    carrier_key = asyncio.run(_enrol_carrier(settings))
+    children = Children(child_env(settings, run_dir, ports, carrier_key), run_dir)
     try:
         started = time.perf_counter()
         _start_partners_and_api(children, ports, say)
@@ -109,6 +114,19 @@ def run(
         raise
     finally:
         children.stop_all()
+
+
+async def _enrol_carrier(settings: Settings) -> str:
+    """The sandbox carrier as a partner of the platform, with a key to follow its feed."""
+    carrier = LogisticsSimSettings()
+    ctx = await build_context(settings, listen_for_restock=False)
+    try:
+        _, key = await enrolment.enrol(
+            ctx, name=carrier.customs_name, kind=PartnerKind.CARRIER, logistics_code=carrier.customs_code
+        )
+    finally:
+        await close_context(ctx)
+    return key
 
 
 def _start_partners_and_api(children: Children, ports: Ports, say: Say) -> None:
@@ -165,6 +183,10 @@ async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
     workers_started = workers_started or bench.start_workers()
     timed_out = await _until_finished(ctx, bench, sale.item_id, workers_started)
     after = await bench.cpu(ctx)
+    facts = await db.order_facts(ctx, sale.item_id, mark)
+    carrier = await carrier_check(
+        bench.children.run_dir / "sandbox-logistics" / "waybills.sqlite3", [f.order_no for f in facts]
+    )
     events = await db.stage_events(ctx, sale.item_id, mark)
     mode = "live" if options.live else "backlog"
     run = figures(
@@ -181,7 +203,7 @@ async def _drive_with(ctx: Context, bench: _Bench) -> PipelineRun:
         run_dir=bench.children.run_dir,
         stock_engine=ctx.stock.name if ctx.stock is not None else "sql",
         figures=run,
-        checks=audit(await db.order_facts(ctx, sale.item_id, mark), options.orders),
+        checks=[*audit(facts, options.orders), carrier],
         cpu=cpu,
         series=stage_series(events, run.zero),
         seconds=bench.seconds,

@@ -124,13 +124,21 @@ async def pay_on_hosted_page(
     """The one payment step: the buyer's browser opens the provider's page (which opens the trade), and
     the buyer confirms as the identity they checked out with. The sandbox's convenience route stands in
     for the confirm button; the provider then sends its real signed notification to the platform."""
-    await _ok(http.get(str(payment["redirect_url"])), json=False)
+    await _ok(_opened(http, str(payment["redirect_url"])), json=False)
     await _ok(
         http.post(
             f"{pay_url}/sandbox/trades/{payment['out_trade_no']}/pay",
             json={"payer_name": payer.name, "payer_id_number": payer.id_number},
         )
     )
+
+
+async def _opened(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """The hosted page, opened again once if the connection broke (a reload: opening is idempotent)."""
+    try:
+        return await http.get(url)
+    except httpx.TransportError:
+        return await http.get(url)
 
 
 async def _ok(request: Any, *, json: bool = True) -> Any:
@@ -147,7 +155,12 @@ async def check_out_and_pay_all(
 ) -> list[str]:
     """Every buyer's steps, ``concurrency`` buyers at a time; the first refusal stops the run."""
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped before the servers' own keep-alive timeout (uvicorn: 5 s, httpx's
+    # default too): a request on a connection the server is closing at that instant fails with a
+    # ReadError, which a loaded machine made happen in about one run of two.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
 
         async def one(buyer: Buyer) -> str:

@@ -75,9 +75,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def child_env(settings: Settings, run_dir: Path, ports: Ports) -> dict[str, str]:
+def child_env(settings: Settings, run_dir: Path, ports: Ports, carrier_key: str) -> dict[str, str]:
     """One environment for every child: the platform's settings, the run's folder (keys, partner
-    records), and every partner URL pointing at the run's own partners."""
+    records), and every partner URL pointing at the run's own partners. The carrier follows its
+    partner feed with ``carrier_key`` and takes released parcels from it."""
     env = {k: v for k, v in os.environ.items() if k not in RUN_OWNED}
     env |= {k: v for k, v in settings_env(settings).items() if k not in RUN_OWNED}
     platform, pay, customs, carrier = (ports.url(n) for n in ("platform", "pay", "customs", "carrier"))
@@ -104,6 +105,9 @@ def child_env(settings: Settings, run_dir: Path, ports: Ports) -> dict[str, str]
         "FLASHPORT_SANDBOX_LOGISTICS_DATA_DIR": str(run_dir),
         "FLASHPORT_SANDBOX_LOGISTICS_CUSTOMS_URL": customs,
         "FLASHPORT_SANDBOX_LOGISTICS_API_KEY": LOGISTICS_KEY,
+        "FLASHPORT_LOGISTICS_HANDOVER": "feed",
+        "FLASHPORT_SANDBOX_LOGISTICS_PLATFORM_URL": platform,
+        "FLASHPORT_SANDBOX_LOGISTICS_PARTNER_KEY": carrier_key,
     }
     env.setdefault("FLASHPORT_LOG_LEVEL", "info")
     return env

@@ -23,11 +23,13 @@ from flashport.sandbox_logistics.carrier import Carrier
 from flashport.sandbox_logistics.database import LogisticsDatabase
 from flashport.sandbox_logistics.declarer import Declarer
 from flashport.sandbox_logistics.errors import LogisticsRefusal
+from flashport.sandbox_logistics.feed import FeedConsumer
 from flashport.sandbox_logistics.settings import LogisticsSimSettings
 from flashport.sandbox_logistics.store import WaybillStore
 
 ROUTES = [
     Route("/v1/waybills", routes.create_waybill, methods=["POST"]),
+    Route("/v1/waybills/batch", routes.create_waybills, methods=["POST"]),
     Route("/v1/waybills/{logistics_no}", routes.show_waybill, methods=["GET"]),
     Route("/v1/waybills/{logistics_no}/redeclare", routes.redeclare_waybill, methods=["POST"]),
     Route("/v1/waybills/{logistics_no}/dispatch", routes.dispatch_waybill, methods=["POST"]),
@@ -40,9 +42,11 @@ def create_logistics_app(
     settings: LogisticsSimSettings | None = None,
     *,
     customs_transport: httpx.AsyncBaseTransport | None = None,
+    platform_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """The app; nothing is opened until its lifespan runs. ``customs_transport`` routes the CEB511s to
-    an in-process single window (tests, the demo) instead of over the network to ``customs_url``."""
+    an in-process single window (tests, the demo) instead of over the network to ``customs_url``;
+    ``platform_transport`` does the same for the partner feed it follows (see :mod:`.feed`)."""
     chosen = settings or LogisticsSimSettings()
 
     @contextlib.asynccontextmanager
@@ -52,7 +56,7 @@ def create_logistics_app(
         gateway = HttpCustomsGateway(
             chosen.customs_url, timeout=chosen.customs_timeout_seconds, transport=customs_transport
         )
-        store = WaybillStore(database)
+        store = app.state.store = WaybillStore(database)
         declarer = Declarer(
             store,
             gateway,
@@ -60,16 +64,32 @@ def create_logistics_app(
             batch_size=chosen.customs_batch_size,
             batch_window=chosen.customs_batch_window_ms / 1000,
         )
-        app.state.carrier = Carrier(_sender(chosen), store, declarer)
+        carrier = app.state.carrier = Carrier(_sender(chosen), store, declarer)
         stopping = asyncio.Event()
-        resending = asyncio.create_task(
-            declarer.run(chosen.declare_retry_seconds, stopping), name="CEB511 resending"
-        )
+        tasks = [
+            asyncio.create_task(declarer.run(chosen.declare_retry_seconds, stopping), name="CEB511 resending")
+        ]
+        key = chosen.feed_key()
+        consumer = None
+        if chosen.platform_url and key:
+            consumer = app.state.feed = FeedConsumer(
+                carrier,
+                store,
+                chosen.platform_url,
+                key,
+                page_size=chosen.feed_page_size,
+                transport=platform_transport,
+            )
+            tasks.append(
+                asyncio.create_task(consumer.run(chosen.feed_poll_seconds, stopping), name="partner feed")
+            )
         try:
             yield
         finally:
             stopping.set()  # not cancel(): the round in progress finishes its transaction first
-            await resending
+            await asyncio.gather(*tasks)
+            if consumer is not None:
+                await consumer.close()
             app.state.carrier = None
             await gateway.close()
             await database.stop()

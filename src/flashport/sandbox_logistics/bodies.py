@@ -87,6 +87,12 @@ class WaybillBody(_Body):
         )
 
 
+class WaybillBatchBody(_Body):
+    """Up to a full CEB511's worth of waybills in one request (one message carries at most 100)."""
+
+    waybills: list[WaybillBody] = Field(min_length=1, max_length=100)
+
+
 class CorrectionBody(_Body):
     consignee: ConsigneeBody | None = None
     weight_kg: Kilograms | None = None

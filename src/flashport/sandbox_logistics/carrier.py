@@ -53,6 +53,36 @@ class Carrier:
                 waybill = await self._new_waybill(records, order)
         return await self._declared(waybill.logistics_no), made
 
+    async def create_many(self, orders: list[ParcelOrder]) -> list[WaybillView]:
+        """The waybills of many orders, in their order, made in one transaction (the ones that exist
+        are taken as they are: idempotent on ``order_no`` like :meth:`create`). Their CEB511s go out
+        together, up to a full message each (the declarer batches them), before the answer."""
+        async with self._store.transaction() as records:
+            numbers = []
+            for order in orders:
+                waybill = await records.by_order_no(order.order_no)
+                if waybill is None:
+                    waybill = await self._new_waybill(records, order)
+                numbers.append(waybill.logistics_no)
+        await self._declarer.flush_many(numbers)
+        async with self._store.transaction() as records:
+            return [await _view(records, number) for number in numbers]
+
+    async def take_over(self, records: Records, logistics_nos: list[str], now: datetime) -> int:
+        """Parcels the platform handed over (its feed's ``order.shipped``), in the caller's transaction
+        (the feed's cursor moves in the same one): in transit, each once. A waybill already in transit
+        or not this carrier's is left as it is; returns how many moved now."""
+        moved = 0
+        for logistics_no in logistics_nos:
+            before = await records.by_logistics_no(logistics_no)
+            if before is None or before.status is not WaybillStatus.CREATED:
+                continue
+            waybill = waybills.dispatched(before)
+            await records.save(waybill)
+            await self._record(records, waybill, "Parcel received from the platform", now)
+            moved += 1
+        return moved
+
     async def _new_waybill(self, records: Records, order: ParcelOrder) -> Waybill:
         now = datetime.now(UTC)
         flight = numbering.flight_on(now.date()) if order.trade_mode is TradeMode.DIRECT_IMPORT else None
@@ -100,10 +130,7 @@ class Carrier:
 
     async def show(self, logistics_no: str) -> WaybillView:
         async with self._store.transaction() as records:
-            waybill = await _existing(records, logistics_no)
-            events = await records.events(logistics_no)
-            declaration = await records.latest_declaration(logistics_no)
-        return WaybillView(waybill, events, declaration)
+            return await _view(records, logistics_no)
 
     async def plant_fault(self, order_no: str, fault: Fault | None) -> None:
         """Make the order's next CEB511 wrong in the way ``fault`` says (None: clear)."""
@@ -123,6 +150,13 @@ class Carrier:
     @staticmethod
     async def _record(records: Records, waybill: Waybill, description: str, now: datetime) -> None:
         await records.add_event(waybill.logistics_no, TrackingEvent(now, waybill.status, description))
+
+
+async def _view(records: Records, logistics_no: str) -> WaybillView:
+    waybill = await _existing(records, logistics_no)
+    events = await records.events(logistics_no)
+    declaration = await records.latest_declaration(logistics_no)
+    return WaybillView(waybill, events, declaration)
 
 
 async def _existing(records: Records, logistics_no: str) -> Waybill:

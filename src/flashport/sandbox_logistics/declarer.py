@@ -66,6 +66,22 @@ class Declarer:
                 if not await self._send(declaration):
                     return
 
+    async def flush_many(self, logistics_nos: list[str]) -> None:
+        """:meth:`flush` for many waybills at once: their queues read in one transaction and their
+        messages handed to the batcher together, so new waybills made together share a CEB511."""
+        async with contextlib.AsyncExitStack() as held:
+            for logistics_no in sorted(set(logistics_nos)):  # one order of locking: no deadlock
+                await held.enter_async_context(self._lock(logistics_no))
+            async with self._store.transaction() as records:
+                queues = [await records.pending(logistics_no) for logistics_no in sorted(set(logistics_nos))]
+
+            async def send_in_order(queued: list[Declaration]) -> None:
+                for declaration in queued:
+                    if not await self._send(declaration):
+                        return
+
+            await asyncio.gather(*(send_in_order(queued) for queued in queues))
+
     async def _send(self, declaration: Declaration) -> bool:
         """Whether the sending may go on with the next message of the waybill."""
         return await self._batcher.submit(declaration)

@@ -8,7 +8,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashport.sandbox_logistics.bodies import CorrectionBody, FaultBody, WaybillBody, parse
+from flashport.sandbox_logistics.bodies import CorrectionBody, FaultBody, WaybillBatchBody, WaybillBody, parse
 from flashport.sandbox_logistics.carrier import Carrier
 from flashport.sandbox_logistics.errors import (
     InvalidRequest,
@@ -52,6 +52,15 @@ async def create_waybill(request: Request) -> Response:
     order = parse(WaybillBody, await request.body()).parcel_order()
     view, made = await carrier.create(order)
     return JSONResponse(waybill_json(view, carrier.sender), 201 if made else 200)
+
+
+async def create_waybills(request: Request) -> Response:
+    """Many waybills in one exchange, answered in the order asked; a body with one bad waybill is
+    refused whole (422), so the platform can ask for that batch's waybills one by one."""
+    carrier = carrier_of(request)
+    body = parse(WaybillBatchBody, await request.body())
+    views = await carrier.create_many([w.parcel_order() for w in body.waybills])
+    return JSONResponse({"waybills": [waybill_json(view, carrier.sender) for view in views]})
 
 
 async def show_waybill(request: Request) -> Response:

@@ -55,9 +55,34 @@ class LogisticsSimSettings(BaseSettings):
         default=5.0, gt=0, le=3600, description="Pause between rounds of resending undelivered CEB511s."
     )
 
+    platform_url: str | None = Field(
+        default=None,
+        description="The platform's address: with a partner key, the carrier follows its partner feed "
+        "there (GET {platform_url}/api/v1/partner/feed) and takes over the parcels it releases.",
+    )
+    partner_key: str | None = Field(
+        default=None,
+        description="The carrier's partner API key at the platform (fpk_...); unset: read from "
+        "state_dir/partner-key if that file exists (the demo writes it), else no feed is followed.",
+    )
+    feed_poll_seconds: float = Field(default=0.5, gt=0, le=3600, description="Pause after an empty page.")
+    feed_page_size: int = Field(default=500, ge=1, le=1000, description="Events read per page of the feed.")
+
     @property
     def state_dir(self) -> Path:
         return self.data_dir / "sandbox-logistics"
+
+    @property
+    def partner_key_file(self) -> Path:
+        return self.state_dir / "partner-key"
+
+    def feed_key(self) -> str | None:
+        """The partner key to follow the feed with, if the carrier has one."""
+        if self.partner_key:
+            return self.partner_key
+        if self.partner_key_file.is_file():
+            return self.partner_key_file.read_text().strip() or None
+        return None
 
     @property
     def waybills_file(self) -> Path:

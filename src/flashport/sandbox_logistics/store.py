@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashport.sandbox_logistics import rows
 from flashport.sandbox_logistics.database import LogisticsDatabase
 from flashport.sandbox_logistics.faults import Fault
-from flashport.sandbox_logistics.tables import declarations, faults, tracking_events, waybills
+from flashport.sandbox_logistics.tables import declarations, faults, feed_cursors, tracking_events, waybills
 from flashport.sandbox_logistics.waybills import Declaration, DeclarationState, TrackingEvent, Waybill
 
 PENDING = DeclarationState.PENDING.value
@@ -137,3 +137,14 @@ class Records:
         if state is DeclarationState.SENT:
             key = waybills.c.logistics_no == declaration.logistics_no
             await self._conn.execute(waybills.update().where(key).values(declared_at=at))
+
+    async def feed_cursor(self, feed: str) -> str | None:
+        """Where the carrier stopped in ``feed`` (None: at its start)."""
+        return await self._conn.scalar(sa.select(feed_cursors.c.cursor).where(feed_cursors.c.feed == feed))
+
+    async def move_feed_cursor(self, feed: str, cursor: str, now: datetime) -> None:
+        moved = await self._conn.execute(
+            feed_cursors.update().where(feed_cursors.c.feed == feed).values(cursor=cursor, updated_at=now)
+        )
+        if not moved.rowcount:
+            await self._conn.execute(feed_cursors.insert().values(feed=feed, cursor=cursor, updated_at=now))

@@ -68,3 +68,11 @@ faults = sa.Table(
     sa.Column("order_no", sa.String(60), primary_key=True),
     sa.Column("fault", sa.String(16), nullable=False),
 )
+
+feed_cursors = sa.Table(
+    "feed_cursors",
+    metadata,
+    sa.Column("feed", sa.String(100), primary_key=True),  # whose feed: the platform's address
+    sa.Column("cursor", sa.String(200), nullable=False),  # next_cursor of the last page taken over
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

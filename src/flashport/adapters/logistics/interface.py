@@ -70,6 +70,10 @@ class LogisticsProvider(Protocol):
     async def create_waybill(self, request: WaybillRequest) -> Waybill:
         """The order's waybill: made on the first call, the same one on every later call."""
 
+    async def create_waybills(self, requests: list[WaybillRequest]) -> list[Waybill]:
+        """The waybills of up to 100 orders in one exchange, in the order asked (each made on the first
+        call, the same one on every later call). :class:`LogisticsRefused` refuses the whole batch."""
+
     async def waybill(self, logistics_no: str) -> Waybill:
         """The waybill as the carrier has it now."""
 

@@ -5,7 +5,7 @@ for a batch of declarations at a time.
 2. the payment voucher (CEB411), declared by the payment company at the platform's request, asked
    per order (the payment company's API is per trade), several at once;
 3. the waybill (CEB511), declared by the carrier when it gives the parcel its waybill number, asked
-   per order, several at once;
+   for up to 100 new parcels in one request (the carrier answers once their CEB511 is sent);
 4. the inventory list (CEB621), signed, declared by the platform as the customs agent, up to 100 per
    message under one signature; it needs the waybill number (and, for direct imports, the flight
    and master waybill) from step 3.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -126,36 +126,74 @@ async def _send_platform_documents(ctx: Context, going: list[documents.Facts], k
 
 
 async def _ask_partners(ctx: Context, going: list[documents.Facts]) -> dict[int, str]:
-    """Steps 2 and 3: per order, several orders at once; then recorded for all in one transaction."""
+    """Steps 2 and 3: the payment vouchers per order, several orders at once; then the new waybills
+    in batches of a full CEB511 each; then all of it recorded in one transaction."""
     failed: dict[int, str] = {}
     payments: list[partners.PaymentDeclared] = []
     waybills: list[tuple[Declaration, Waybill]] = []
 
-    async def ask(f: documents.Facts) -> int:
-        d = f.declaration
+    def failing(d: Declaration, exc: Exception) -> None:
+        if not isinstance(exc, PARTNER_ERRORS):  # a bug or an unforeseen answer: this order waits
+            log.error("asking the partners failed for declaration %s", d.id, exc_info=exc)
+        failed[d.id] = f"{type(exc).__name__}: {exc}"
+
+    async def ask_payment(f: documents.Facts) -> None:
         try:
-            if d.payment_declared_version < d.version:
-                payments.append(await partners.ask_payment(ctx, f))
-            if d.waybill_version < d.version:
-                waybills.append((d, await partners.ask_waybill(ctx, f)))
-        except PARTNER_ERRORS as exc:
-            failed[d.id] = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a bug or an unforeseen answer: this order waits, the others go on
-            log.exception("asking the partners failed for declaration %s", d.id)
-            failed[d.id] = f"{type(exc).__name__}: {exc}"
-        return 0
+            payments.append(await partners.ask_payment(ctx, f))
+        except Exception as exc:
+            failing(f.declaration, exc)
 
-    # As many at once as fill one of the partners' batched messages (SQLite: one writer, one at a
-    # time); the partners' answers are only recorded afterwards, all together.
-    gate = asyncio.Semaphore(1 if ctx.settings.is_sqlite else PARTNER_CONCURRENCY)
+    async def ask_waybill(f: documents.Facts) -> None:
+        try:
+            waybills.append((f.declaration, await partners.ask_waybill(ctx, f)))
+        except Exception as exc:
+            failing(f.declaration, exc)
 
-    async def gated(f: documents.Facts) -> int:
-        async with gate:
-            return await ask(f)
+    async def ask_waybills(batch: list[documents.Facts]) -> None:
+        try:
+            for d, waybill in await partners.ask_waybills(ctx, batch):
+                if waybill.declared:
+                    waybills.append((d, waybill))
+                else:
+                    failing(
+                        d,
+                        partners.PartnerFailed(
+                            f"carrier has not declared waybill {waybill.logistics_no} yet"
+                        ),
+                    )
+        except LogisticsRefused:  # one bad parcel refuses the request: ask one by one, it fails alone
+            await _gathered(ctx, [ask_waybill(f) for f in batch])
+        except Exception as exc:
+            for f in batch:
+                failing(f.declaration, exc)
 
-    await asyncio.gather(*(gated(f) for f in going))
+    await _gathered(
+        ctx, [ask_payment(f) for f in going if f.declaration.payment_declared_version < f.declaration.version]
+    )
+    wanting = [
+        f
+        for f in going
+        if f.declaration.id not in failed and f.declaration.waybill_version < f.declaration.version
+    ]
+    fresh = [f for f in wanting if f.declaration.logistics_no is None]
+    await _gathered(
+        ctx, [ask_waybills(fresh[i : i + MESSAGE_MAX]) for i in range(0, len(fresh), MESSAGE_MAX)]
+    )
+    await _gathered(ctx, [ask_waybill(f) for f in wanting if f.declaration.logistics_no is not None])
     await partners.record_answers(ctx, payments, waybills)
     return failed
+
+
+async def _gathered(ctx: Context, calls: list[Coroutine[Any, Any, None]]) -> None:
+    """As many at once as fill one of the partners' batched messages (SQLite: one writer, one at a
+    time); the partners' answers are only recorded afterwards, all together."""
+    gate = asyncio.Semaphore(1 if ctx.settings.is_sqlite else PARTNER_CONCURRENCY)
+
+    async def gated(call: Coroutine[Any, Any, None]) -> None:
+        async with gate:
+            await call
+
+    await asyncio.gather(*(gated(call) for call in calls))
 
 
 async def _with_waybills(ctx: Context, going: list[documents.Facts]) -> list[documents.Facts]:

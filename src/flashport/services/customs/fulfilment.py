@@ -33,6 +33,8 @@ SHIPPING_CONCURRENCY = 32
 
 
 REFUND_CONCURRENCY = 8
+# The carrier status on order.shipped when the carrier learns of the parcel from its partner feed.
+HANDED_OVER = "handed_over"
 
 
 class PartnerFailing(Exception):
@@ -44,7 +46,9 @@ async def ship_released(ctx: Context, *, batch: int = SHIP_BATCH) -> int:
 
     The batch is leased in one short transaction (``FOR UPDATE SKIP LOCKED``: another worker takes
     other parcels), handed to the carrier a bounded number at a time, and the dispatched ones are
-    marked shipped in one statement with their outbox records. Parcels the carrier refused or could
+    marked shipped in one statement with their outbox records. With ``logistics_handover`` "feed" no
+    call is made: the parcels are marked handed over, and the carrier takes them over from the
+    ``order.shipped`` events of its partner feed, a page at a time. Parcels the carrier refused or could
     not take wait :data:`RETRY_AFTER` (the stage backs off from a failing carrier, nothing else does);
     the carrier's dispatch is idempotent, so a parcel dispatched by a worker that died before marking
     it is dispatched again harmlessly when its lease ends."""
@@ -58,6 +62,9 @@ async def ship_released(ctx: Context, *, batch: int = SHIP_BATCH) -> int:
     async def dispatch(parcel: stages_repo.Parcel) -> int:
         if parcel.logistics_no is None:  # a released declaration always has its waybill
             raise RuntimeError(f"released order {parcel.order_no} has no waybill")
+        if ctx.settings.logistics_handover == "feed":  # the carrier takes it from its feed's order.shipped
+            statuses[parcel.id] = HANDED_OVER
+            return 0
         try:
             statuses[parcel.id] = (await ctx.logistics.dispatch(parcel.logistics_no)).status
         except (LogisticsUnavailable, LogisticsRefused) as exc:

@@ -142,6 +142,14 @@ async def ask_waybill(ctx: Context, facts: documents.Facts) -> Waybill:
     return waybill
 
 
+async def ask_waybills(ctx: Context, batch: Sequence[documents.Facts]) -> list[tuple[Declaration, Waybill]]:
+    """The new waybills of a batch of orders (none has one yet) in one request to the carrier, each
+    with its declaration, declared or not yet (the caller fails those alone). Raises what the carrier
+    raises, for the whole batch."""
+    given = await ctx.logistics.create_waybills([_request(ctx, f, f.consignee) for f in batch])
+    return [(f.declaration, w) for f, w in zip(batch, given, strict=True)]
+
+
 async def record_answers(
     ctx: Context, payments: Sequence[PaymentDeclared], waybills: Sequence[tuple[Declaration, Waybill]]
 ) -> None:
