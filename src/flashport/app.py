@@ -14,6 +14,7 @@ from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.routes import (
     accounts,
+    board,
     catalog,
     compliance,
     declarations,
@@ -26,6 +27,7 @@ from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
+from flashport.services.sales.board import SaleBoard
 from flashport.settings import Settings, load_settings
 
 DESCRIPTION = """Flashport's HTTP API: catalog, flash-sale events, accounts and the event log.
@@ -65,11 +67,23 @@ def create_app(
     app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     if ctx is not None:
         app.state.ctx = ctx
+    app.state.board = SaleBoard()
     errors.install(app)
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
+    for module in (
+        orders,
+        health,
+        accounts,
+        catalog,
+        events,
+        board,
+        outbox,
+        payments,
+        compliance,
+        declarations,
+    ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
     web.install(app)

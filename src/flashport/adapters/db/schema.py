@@ -248,6 +248,21 @@ orders = sa.Table(
     ),
 )
 
+# What the live sale board counts that the stock engine does not: units and orders paid, and units and
+# orders closed unpaid (expired or cancelled), per sale item. The settlement and the expiry sweep add to
+# it in the transaction that moves the orders; each adds to one of a few slots chosen at random, so
+# concurrent settlement groups of one hot item do not queue on one row. The board sums the slots.
+sale_item_tallies = sa.Table(
+    "sale_item_tallies",
+    metadata,
+    sa.Column("sale_item_id", BigId, primary_key=True),  # sale_items.id (no foreign key: a hot table)
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    sa.Column("paid_orders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("paid_units", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("closed_orders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("closed_units", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 order_lines = sa.Table(
     "order_lines",
     metadata,
