@@ -16,6 +16,8 @@ from flashport.adapters.db import settlement_repo, tallies_repo
 from flashport.adapters.db.schema import orders
 from flashport.app import create_app
 from flashport.bench import notify as bench
+from flashport.bench.board_screens import BoardScreens
+from flashport.bench.loadgen import Target
 from flashport.domain.accounts import Role
 from flashport.domain.payments import TradeReport, TradeState
 from flashport.services.context import Context
@@ -26,6 +28,8 @@ from flashport.services.sales.board import SaleBoard
 from flashport.web import session as web_session
 from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
+from tests.servers import serving
+from tests.waiting import eventually
 
 
 class Ticks:
@@ -181,3 +185,28 @@ async def test_the_page_and_its_figures_are_for_operators_only(ctx: Context, htt
     answer = await http.get("/api/v1/admin/board", headers=auth(operator_token))
     assert answer.status_code == 200
     assert [e for e in answer.json()["events"] if e["event_id"] == sale.event_id] == [event]
+
+
+async def test_the_benchmarks_board_screens_poll_a_real_server(ctx: Context) -> None:
+    """``flashport bench --board-screens N``: screens that poll the board API as an operator, each on a
+    connection of its own, counting answers and failures."""
+    await make_sale(ctx, quantity=3, limit=1)
+    _, operator_token = await make_user(ctx, Role.OPERATOR)
+    _, buyer_token = await make_user(ctx, Role.BUYER)
+    async with serving(create_app(ctx=ctx)) as url:
+        target = Target.from_url(url)
+        screens = BoardScreens(target, operator_token, 3, every=0.05)
+        refused = BoardScreens(target, buyer_token, 1, every=0.05)
+        screens.start()
+        refused.start()
+        try:
+            await eventually(lambda: _ready(screens.report.polls, refused.report.polls), what="polls")
+        finally:
+            seen, not_let_in = await asyncio.to_thread(screens.stop), await asyncio.to_thread(refused.stop)
+    assert seen.failures == 0 and len(seen.latencies_ms) == seen.polls >= 6
+    assert seen.as_json()["p99_ms"] is not None
+    assert not_let_in.failures == not_let_in.polls >= 2 and not_let_in.as_json()["p50_ms"] is None
+
+
+async def _ready(polls: int, refused: int) -> bool:
+    return polls >= 6 and refused >= 2

@@ -43,3 +43,11 @@ def test_conversion_is_paid_among_decided_orders() -> None:
     assert conversion(0, 0) is None
     assert conversion(3, 1) == 0.75
     assert conversion(0, 4) == 0.0
+
+
+def test_the_board_screens_report_nearest_rank_percentiles() -> None:
+    from flashport.bench.board_screens import ScreensReport
+
+    watched = ScreensReport(screens=2, polls=4, failures=0, latencies_ms=[4.0, 1.0, 3.0, 2.0])
+    assert (watched.percentile(0.5), watched.percentile(0.99)) == (2.0, 4.0)
+    assert ScreensReport(screens=1).percentile(0.5) is None
