@@ -14,9 +14,9 @@ from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.routes import (
     accounts,
-    board,
     catalog,
     compliance,
+    console,
     declarations,
     health,
     orders,
@@ -78,7 +78,7 @@ def create_app(
         accounts,
         catalog,
         events,
-        board,
+        console,
         outbox,
         payments,
         compliance,

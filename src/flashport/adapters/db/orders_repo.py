@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db import tallies_repo
+from flashport.adapters.db import console_repo, tallies_repo
 from flashport.adapters.db.schema import (
     declarations,
     order_lines,
@@ -129,6 +129,7 @@ async def load_terms(conn: AsyncConnection, item_id: int) -> ItemTerms | None:
             products.c.title.label("product_title"),
             skus.c.title.label("sku_title"),
             warehouses.c.kind,
+            console_repo.paused_clause(sale_items.c.id, sale_items.c.event_id).label("paused"),
         )
         .join(sale_events, sale_events.c.id == sale_items.c.event_id)
         .join(skus, skus.c.id == sale_items.c.sku_id)
@@ -156,6 +157,7 @@ async def load_terms(conn: AsyncConnection, item_id: int) -> ItemTerms | None:
         ends_at=row.ends_at,
         open=row.state == "scheduled",
         fulfilment=Fulfilment.BONDED if row.kind == "bonded" else Fulfilment.DIRECT,
+        paused=bool(row.paused),
     )
 
 

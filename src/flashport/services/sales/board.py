@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from flashport.adapters.db import sales_repo, tallies_repo
+from flashport.adapters.db import console_repo, sales_repo, tallies_repo
 from flashport.domain import board as rules
 from flashport.domain.sale_entities import EventView
 from flashport.domain.sales import EventStatus
@@ -41,6 +41,7 @@ class ItemFigures:
     units_per_second: float
     seconds_to_sell_out: float | None
     conversion: float | None  # paid / (paid + closed) orders
+    paused: bool  # this item is paused itself (see EventFigures.paused for the whole event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class EventFigures:
     title: str
     channel: str
     status: EventStatus  # live, or ended (sold out) while its window still runs
+    paused: bool
     starts_at: datetime
     ends_at: datetime
     items: tuple[ItemFigures, ...]
@@ -91,6 +93,7 @@ class SaleBoard:
         self._samples: dict[int, deque[rules.Sample]] = {}
         self._built_at: float | None = None
         self._current: asyncio.Task[Board] | None = None
+        self._paused: set[tuple[str, int]] = set()
         self.builds = 0  # how many boards this process built (tests, and the benchmark's report)
 
     async def snapshot(self, ctx: Context) -> Board:
@@ -116,6 +119,7 @@ class SaleBoard:
             events = await sales_repo.running_events(conn, now)
             items = await sales_repo.items_of(conn, [e.id for e in events])
             tallies = await tallies_repo.read(conn, [i.id for i in items])
+            self._paused = await console_repo.paused(conn, [e.id for e in events], [i.id for i in items])
         views = await describe(ctx, events, items, now)  # the stock engine, with no connection held
         self._samples = {i.id: self._samples.get(i.id, deque()) for i in items}  # forget ended items
         return Board(
@@ -151,6 +155,7 @@ class SaleBoard:
                         item.remaining, rules.net_take_rate(samples, self.window)
                     ),
                     conversion=rules.conversion(tally.paid_orders, tally.closed_orders),
+                    paused=("item", item.id) in self._paused,
                 )
             )
         return EventFigures(
@@ -158,6 +163,7 @@ class SaleBoard:
             title=view.title,
             channel=view.channel,
             status=view.status,
+            paused=("event", view.id) in self._paused,
             starts_at=view.starts_at,
             ends_at=view.ends_at,
             items=tuple(figures),
@@ -180,6 +186,7 @@ def board_json(board: Board) -> dict[str, object]:
                 "title": e.title,
                 "channel": e.channel,
                 "status": e.status.value,
+                "paused": e.paused,
                 "starts_at": _utc(e.starts_at),
                 "ends_at": _utc(e.ends_at),
                 "items": [{f.name: getattr(i, f.name) for f in fields(ItemFigures)} for i in e.items],

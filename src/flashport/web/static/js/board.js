@@ -3,7 +3,8 @@
  * Polls /operator/board.json every second (the server builds one board a second per process however
  * many screens ask) and updates the figures in place; each item keeps its last two minutes of units a
  * second (the bars) and units left (the line) here in the page, drawn as a small SVG chart. An event
- * that starts or ends while the page is open changes the set of tables: the page reloads once.
+ * that starts or ends, or a pause or resume (the controls change), while the page is open changes
+ * what the page shows: it reloads once. A reload never happens while a control is open.
  */
 (function () {
   "use strict";
@@ -31,15 +32,17 @@
 
   function shape(board) {
     return board.events.map(function (e) {
-      return e.event_id + ":" + e.items.map(function (i) { return i.item_id; }).join(",");
+      return e.event_id + (e.paused ? "p" : "") + ":" + e.items.map(function (i) {
+        return i.item_id + (i.paused ? "p" : "");
+      }).join(",");
     }).join(";");
   }
   function shown() {
     return Array.prototype.map.call(root.querySelectorAll("[data-event-id]"), function (section) {
       var ids = Array.prototype.map.call(section.querySelectorAll("[data-item-id]"), function (row) {
-        return row.getAttribute("data-item-id");
+        return row.getAttribute("data-item-id") + (row.hasAttribute("data-paused") ? "p" : "");
       });
-      return section.getAttribute("data-event-id") + ":" + ids.join(",");
+      return section.getAttribute("data-event-id") + (section.hasAttribute("data-paused") ? "p" : "") + ":" + ids.join(",");
     }).join(";");
   }
 
@@ -70,7 +73,7 @@
 
   function show(board) {
     if (shape(board) !== shown()) {
-      window.location.reload();
+      if (!root.querySelector("details[open]")) window.location.reload();
       return;
     }
     var stamp = root.parentNode.querySelector("[data-board-stamp] time");
