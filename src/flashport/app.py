@@ -16,6 +16,7 @@ from flashport.api.routes import (
     accounts,
     catalog,
     compliance,
+    console,
     declarations,
     health,
     orders,
@@ -27,6 +28,7 @@ from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
+from flashport.services.sales.board import SaleBoard
 from flashport.settings import Settings, load_settings
 
 DESCRIPTION = """Flashport's HTTP API: catalog, flash-sale events, accounts and the event log.
@@ -66,6 +68,7 @@ def create_app(
     app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     if ctx is not None:
         app.state.ctx = ctx
+    app.state.board = SaleBoard()
     errors.install(app)
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
@@ -76,6 +79,7 @@ def create_app(
         accounts,
         catalog,
         events,
+        console,
         outbox,
         payments,
         compliance,

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from flashport.bench import report
+from flashport.bench.board_screens import BoardScreens, ScreensReport
 from flashport.bench.chart import sold_over_time_svg, timelines
 from flashport.bench.loadgen import (
     Firing,
@@ -26,9 +27,12 @@ from flashport.bench.loadgen import (
     probe_request,
     purchase_request,
 )
-from flashport.bench.setup import PreparedSale, mint_tokens, new_run_id, prepare_sale
+from flashport.bench.setup import PreparedSale, insert_buyers, mint_tokens, new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
+from flashport.domain.accounts import Principal, Role
 from flashport.domain.sales import MAX_ITEM_QUANTITY
+from flashport.services.accounts.tokens import issue_token
+from flashport.services.context import utc_now
 from flashport.settings import Settings, load_settings
 
 url_option = click.option(
@@ -60,6 +64,13 @@ processes_option = click.option(
     type=click.IntRange(0),
     help="GET /livez requests fired first to measure the generator alone; 0 skips.",
 )
+@click.option(
+    "--board-screens",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Operators' screens polling the live sale board once a second during the rush.",
+)
 def bench(
     url: str,
     units: int,
@@ -68,6 +79,7 @@ def bench(
     processes: int,
     out: Path,
     generator_check: int,
+    board_screens: int,
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
 
@@ -81,12 +93,19 @@ def bench(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     generator = _check_generator(target, generator_check, connections, processes) if generator_check else None
     sale, requests = _prepare(settings, target, units, buyers)
-    firing = _fire(target, requests, connections, processes, "sold")
+    screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
+    screens.start()
+    try:
+        firing = _fire(target, requests, connections, processes, "sold")
+    finally:
+        watched = screens.stop()
     summary = report.summarise(firing, units=units)
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     run = BenchRun(url, connections, processes, sale, firing, summary, audit, report.checks(summary, audit))
     _show(run, generator)
-    _save(run, generator, out / f"bench-{stamp}")
+    if board_screens:
+        _show_screens(watched)
+    _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None)
     if any(c.must_hold and not c.passed for c in run.checks):
         raise SystemExit(1)
 
@@ -171,6 +190,21 @@ def _show(run: BenchRun, generator: report.RunSummary | None) -> None:
     click.echo(f"\nThe load generator {verdict} the bottleneck: {detail}.")
 
 
+def _operator_token(settings: Settings, run_id: str) -> str:
+    """A token of an operator of this run, for the board screens."""
+    [operator_id] = asyncio.run(_with_context(settings, insert_buyers, f"{run_id}-op", 1, role=Role.OPERATOR))
+    return issue_token(settings, Principal(operator_id, Role.OPERATOR), utc_now())
+
+
+def _show_screens(watched: ScreensReport) -> None:
+    p50, p99 = watched.percentile(0.5), watched.percentile(0.99)
+    timing = "no answer" if p50 is None or p99 is None else f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    report.render(
+        f"live sale board: {watched.screens} screen(s) polling once a second",
+        [("polls", f"{watched.polls:,}, failed: {watched.failures:,}, {timing}")],
+    )
+
+
 async def _with_context(settings: Settings, action: Any, *args: Any, **kwargs: Any) -> Any:
     """The platform's own context, stock engine included, so ``items_changed`` reaches Redis."""
     ctx = await build_context(settings, listen_for_restock=False)
@@ -180,7 +214,9 @@ async def _with_context(settings: Settings, action: Any, *args: Any, **kwargs: A
         await close_context(ctx)
 
 
-def _save(run: BenchRun, generator: report.RunSummary | None, stem: Path) -> None:
+def _save(
+    run: BenchRun, generator: report.RunSummary | None, stem: Path, screens: ScreensReport | None = None
+) -> None:
     """The JSON results and the SVG chart, side by side."""
     sale = run.sale
     sold, rates = timelines(run.firing)
@@ -198,6 +234,7 @@ def _save(run: BenchRun, generator: report.RunSummary | None, stem: Path) -> Non
         generator_check=generator,
         sold_per_second=[list(point) for point in sold[::10]],  # the timeline is in 0.1 s steps
         attempts_per_second=[list(point) for point in rates],
+        board_screens=None if screens is None else screens.as_json(),
     )
     report.write_json(stem.with_suffix(".json"), document)
     click.echo(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.svg')}")

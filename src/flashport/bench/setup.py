@@ -72,8 +72,9 @@ async def prepare_sale(ctx: Context, *, units: int, buyers: int, run_id: str) ->
     return PreparedSale(run_id, event_id, item_id, units, buyer_ids, seconds)
 
 
-async def insert_buyers(ctx: Context, run_id: str, count: int) -> list[int]:
-    """Chunks of 10,000 rows, each chunk its own transaction, so a huge insert never holds one lock long."""
+async def insert_buyers(ctx: Context, run_id: str, count: int, *, role: Role = Role.BUYER) -> list[int]:
+    """Chunks of 10,000 rows, each chunk its own transaction, so a huge insert never holds one lock long.
+    (``role``: the record bench's board screens log in as an operator made the same way.)"""
     buyer_ids: list[int] = []
     for first in range(0, count, BUYER_CHUNK):
         async with ctx.transaction() as tx:
@@ -81,8 +82,8 @@ async def insert_buyers(ctx: Context, run_id: str, count: int) -> list[int]:
                 {
                     "email": f"bench-{run_id}-{n}@bench.invalid",
                     "password_hash": "!bench",
-                    "role": Role.BUYER.value,
-                    "name": f"Bench buyer {n}",
+                    "role": role.value,
+                    "name": f"Bench {role.value} {n}",
                     "supplier_id": None,
                     "is_active": True,
                     "created_at": tx.now,

@@ -49,6 +49,7 @@ class ItemTerms:
     ends_at: datetime
     open: bool  # the event is scheduled (not draft, not cancelled)
     fulfilment: Fulfilment
+    paused: bool = False  # an operator paused the item or its event (the console's controls)
 
 
 class RejectReason(enum.StrEnum):
@@ -58,6 +59,7 @@ class RejectReason(enum.StrEnum):
     BUYER_LIMIT = "buyer_limit_reached"
     NOT_STARTED = "sale_not_started"
     ENDED = "sale_ended"
+    PAUSED = "sale_paused"
     UNKNOWN_ITEM = "sale_item_not_found"
 
 
@@ -115,6 +117,8 @@ def sale_window_reason(terms: ItemTerms, now: datetime) -> RejectReason | None:
         return RejectReason.NOT_STARTED
     if now >= terms.ends_at:
         return RejectReason.ENDED
+    if terms.paused:
+        return RejectReason.PAUSED
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.adapters.db import console_repo, tallies_repo
 from flashport.adapters.db.schema import (
     declarations,
     order_lines,
@@ -128,6 +129,7 @@ async def load_terms(conn: AsyncConnection, item_id: int) -> ItemTerms | None:
             products.c.title.label("product_title"),
             skus.c.title.label("sku_title"),
             warehouses.c.kind,
+            console_repo.paused_clause(sale_items.c.id, sale_items.c.event_id).label("paused"),
         )
         .join(sale_events, sale_events.c.id == sale_items.c.event_id)
         .join(skus, skus.c.id == sale_items.c.sku_id)
@@ -155,6 +157,7 @@ async def load_terms(conn: AsyncConnection, item_id: int) -> ItemTerms | None:
         ends_at=row.ends_at,
         open=row.state == "scheduled",
         fulfilment=Fulfilment.BONDED if row.kind == "bonded" else Fulfilment.DIRECT,
+        paused=bool(row.paused),
     )
 
 
@@ -273,7 +276,9 @@ async def close_pending(
         .values(status=to.value, closed_at=now)
         .returning(*CLOSED_COLUMNS)
     )
-    return list(moved.all())
+    rows = list(moved.all())
+    await tallies_repo.add_closed(conn, (row._mapping for row in rows))
+    return rows
 
 
 async def mark_released(conn: AsyncConnection, order_ids: Sequence[str], now: datetime) -> None:
@@ -414,6 +419,8 @@ async def mark_paid(conn: AsyncConnection, order_id: str, paid_at: datetime) -> 
         .where(orders.c.id == order_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value)
         .values(status=OrderStatus.PAID.value, paid_at=paid_at)
     )
+    if moved.rowcount == 1:
+        await tallies_repo.add_paid(conn, [order_id])
     return moved.rowcount == 1
 
 

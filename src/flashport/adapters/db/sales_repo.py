@@ -106,6 +106,16 @@ async def all_events(
     return await _events(conn, query, channel)
 
 
+async def running_events(conn: AsyncConnection, now: datetime) -> list[SaleEvent]:
+    """Scheduled events whose window holds ``now`` (live, or ended early by selling out), by start time."""
+    query = sa.select(sale_events).where(
+        sale_events.c.state == EventState.SCHEDULED.value,
+        sale_events.c.starts_at <= now,
+        sale_events.c.ends_at > now,
+    )
+    return await _events(conn, query, None)
+
+
 async def _events(conn: AsyncConnection, query: sa.Select[Any], channel: str | None) -> list[SaleEvent]:
     if channel is not None:
         query = query.where(sale_events.c.channel == channel)

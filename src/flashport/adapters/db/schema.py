@@ -248,6 +248,50 @@ orders = sa.Table(
     ),
 )
 
+# What the live sale board counts that the stock engine does not: units and orders paid, and units and
+# orders closed unpaid (expired or cancelled), per sale item. The settlement and the expiry sweep add to
+# it in the transaction that moves the orders; each adds to one of a few slots chosen at random, so
+# concurrent settlement groups of one hot item do not queue on one row. The board sums the slots.
+sale_item_tallies = sa.Table(
+    "sale_item_tallies",
+    metadata,
+    sa.Column("sale_item_id", BigId, primary_key=True),  # sale_items.id (no foreign key: a hot table)
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    sa.Column("paid_orders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("paid_units", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("closed_orders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("closed_units", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# Operators' pauses of a running sale (the console's controls): a row per paused event or item, gone when
+# resumed. The buy path reads it with the item's terms, so a pause reaches every API process within the
+# terms cache's lifetime (2 s). Separate from the event and item rows, which stay as scheduled.
+sale_pauses = sa.Table(
+    "sale_pauses",
+    metadata,
+    sa.Column("kind", sa.String(8), primary_key=True),  # 'event' or 'item'
+    sa.Column("ref", BigId, primary_key=True),  # sale_events.id or sale_items.id
+    sa.Column("paused_at", UTCDateTime(), nullable=False),
+    sa.Column("paused_by", BigId, nullable=False),  # users.id of the operator
+    sa.CheckConstraint("kind IN ('event', 'item')", name="kind"),
+)
+
+# Every operator action of the console, kept in the database and filterable: who did what to which
+# subject, when, with the details of the change.
+operator_audit = sa.Table(
+    "operator_audit",
+    metadata,
+    _id(),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("operator_id", BigId, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Index("ix_operator_audit_subject_id", "subject", "id"),
+    sa.Index("ix_operator_audit_action_id", "action", "id"),
+    sa.Index("ix_operator_audit_operator_id_id", "operator_id", "id"),
+)
+
 order_lines = sa.Table(
     "order_lines",
     metadata,

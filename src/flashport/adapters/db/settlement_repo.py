@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.adapters.db import tallies_repo
 from flashport.adapters.db.schema import identity_year_totals as totals
 from flashport.adapters.db.schema import orders, payment_notifications, payments, sale_events
 from flashport.domain.orders import OrderStatus
@@ -119,6 +120,7 @@ async def mark_paid_many(conn: AsyncConnection, paid: Sequence[tuple[str, dateti
         .values(status=OrderStatus.PAID.value, paid_at=sa.bindparam("b_paid_at", type_=orders.c.paid_at.type))
     )
     await conn.execute(statement, [{"b_id": order_id, "b_paid_at": at} for order_id, at in paid])
+    await tallies_repo.add_paid(conn, [order_id for order_id, _ in paid])
 
 
 async def reserve_quotas(

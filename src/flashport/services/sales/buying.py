@@ -25,6 +25,7 @@ REJECTIONS = {
     RejectReason.BUYER_LIMIT: (Conflict, "you already hold as many units of this item as one buyer may"),
     RejectReason.NOT_STARTED: (Conflict, "this sale has not started yet"),
     RejectReason.ENDED: (Conflict, "this sale has ended"),
+    RejectReason.PAUSED: (Conflict, "this sale is paused for a moment; try again shortly"),
     RejectReason.UNKNOWN_ITEM: (NotFound, "no such sale item"),
 }
 

@@ -45,7 +45,7 @@ def operator_only(session: WebSession) -> int:
     user_id = guard.logged_in(session)
     if session.role != Role.OPERATOR.value:
         raise Forbidden(
-            f"only operators can see customs declarations; you are logged in as {session.role}",
+            f"only operators can open the operator pages; you are logged in as {session.role}",
             code="operators_only",
         )
     return user_id
