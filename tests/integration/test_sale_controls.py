@@ -199,3 +199,14 @@ async def test_the_controls_over_http_are_for_operators_only_and_audited(
     page = await http.get("/operator/audit", params={"subject": f"item:{sale.item_id}"})
     assert page.status_code == 200 and page.text.count("data-audit-id=") == 2
     assert (await http.get("/api/v1/admin/audit", headers=auth(buyer_token))).status_code == 403
+
+
+async def test_every_console_operation_states_its_role_and_errors(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    operations = [op for ops in spec["paths"].values() for op in ops.values() if op["tags"] == ["console"]]
+    assert len(operations) == 8  # the board, six controls, the audit log
+    for operation in operations:
+        assert operation["x-roles"] == ["operator"], operation["summary"]
+        assert {"401", "403"} <= set(operation["responses"]), operation["summary"]
+        if operation["operationId"].startswith(("pause", "resume", "end", "top_up")):
+            assert {"404", "409", "422"} <= set(operation["responses"]), operation["summary"]

@@ -17,7 +17,7 @@ from flashport.services.context import Context
 from flashport.services.sales import controls
 from flashport.services.sales.board import Board, SaleBoard
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["console"])
 
 
 class ItemFiguresOut(BaseModel):
