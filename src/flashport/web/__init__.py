@@ -13,13 +13,35 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from flashport.web.assets import STATIC_DIR, AssetFiles, versions
-from flashport.web.routes import account, browse, checkout, identities, live, operator, orders, purchase
-from flashport.web.state import Storefront, build_templates
+from flashport.web.routes import (
+    account,
+    addresses,
+    browse,
+    checkout,
+    identities,
+    language,
+    live,
+    operator,
+    orders,
+    purchase,
+)
+from flashport.web.state import Storefront, Templates
 
 
 def install(app: FastAPI) -> None:
     """Mount the storefront's routes and static files on the platform app."""
-    app.state.storefront = Storefront(build_templates(versions()))
-    for module in (purchase, browse, live, orders, checkout, account, identities, operator):
+    app.state.storefront = Storefront(Templates.build(versions()))
+    for module in (
+        purchase,
+        browse,
+        live,
+        orders,
+        checkout,
+        account,
+        identities,
+        addresses,
+        operator,
+        language,
+    ):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

@@ -100,8 +100,11 @@ async def _load_live(ctx: Context, sf: Storefront, event_id: int) -> dict[str, A
     }
 
 
-async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) -> dict[str, Picture]:
-    """Per order number: the item's picture, alt text and brand, from the cached event pages."""
+async def order_pictures(
+    ctx: Context, sf: Storefront, orders: list[OrderView], *, chinese: bool = False
+) -> dict[str, Picture]:
+    """Per order number: the item's picture, alt text and brand (as Chinese readers see them when
+    ``chinese``), from the cached event pages."""
     pictures: dict[str, Picture] = {}
     for order in orders:
         try:
@@ -110,6 +113,7 @@ async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) 
             continue
         item = event.shown_item(order.sale_item_id)
         if item is not None:
+            item = item.in_chinese() if chinese else item
             image = item.images[0] if item.images else FALLBACK_IMAGE
             pictures[order.order_no] = Picture(src=image, alt=item.alt, brand=item.brand)
     return pictures

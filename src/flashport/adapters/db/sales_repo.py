@@ -165,16 +165,31 @@ async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int
     if not item_ids:
         return {}
     query = (
-        sa.select(sale_items.c.id, products.c.description, products.c.origin_country, skus.c.spec)
+        sa.select(
+            sale_items.c.id,
+            products.c.description,
+            products.c.origin_country,
+            skus.c.spec,
+            products.c.title_zh,
+            products.c.description_zh,
+            brands.c.name_zh.label("brand_zh"),
+        )
         .select_from(
-            sale_items.join(skus, skus.c.id == sale_items.c.sku_id).join(
-                products, products.c.id == skus.c.product_id
-            )
+            sale_items.join(skus, skus.c.id == sale_items.c.sku_id)
+            .join(products, products.c.id == skus.c.product_id)
+            .join(brands, brands.c.id == products.c.brand_id)
         )
         .where(sale_items.c.id.in_(item_ids))
     )
     return {
-        row.id: ItemFacts(description=row.description, origin=row.origin_country, spec=row.spec)
+        row.id: ItemFacts(
+            description=row.description,
+            origin=row.origin_country,
+            spec=row.spec,
+            title_zh=row.title_zh,
+            description_zh=row.description_zh,
+            brand_zh=row.brand_zh,
+        )
         for row in await conn.execute(query)
     }
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.web import answers, showcase
+from flashport.web import answers, i18n, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
 from flashport.web.state import service_context, storefront
@@ -21,6 +21,8 @@ async def home(request: Request) -> Response:
     ctx = service_context(request)
     cards = await showcase.listings(ctx, storefront(request))
     live, upcoming = showcase.split_listings(cards, ctx.clock())
+    if i18n.request_language(request) is i18n.ZH:
+        live, upcoming = [card.in_chinese() for card in live], [card.in_chinese() for card in upcoming]
     return answers.page(request, answers.load_session(request), "home.html", live=live, upcoming=upcoming)
 
 
@@ -29,6 +31,8 @@ async def event(request: Request, event_id: Id) -> Response:
     ctx = service_context(request)
     found = await showcase.event_page(ctx, storefront(request), event_id)
     status = showcase.current_status(found, ctx.clock())
+    if i18n.request_language(request) is i18n.ZH:
+        found = found.in_chinese()
     items = [(item, showcase.sale_state(status, item)) for item in found.items]
     session = answers.load_session(request)
     return answers.page(request, session, "event.html", event=found, event_status=status.value, items=items)
@@ -39,6 +43,8 @@ async def item(request: Request, item_id: Id) -> Response:
     ctx = service_context(request)
     found_event, found = await showcase.item_page(ctx, storefront(request), item_id)
     status = showcase.current_status(found_event, ctx.clock())
+    if i18n.request_language(request) is i18n.ZH:
+        found_event, found = found_event.in_chinese(), found.in_chinese()
     return answers.page(
         request,
         answers.load_session(request),
