@@ -663,7 +663,11 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
     )
     assert late.status_code == 409 and "Checkout can no longer change" in late.text
     assert "Payment has started" in late.text and "data-checkout-form" not in late.text
-    assert "data-pay-button" in late.text  # paying may continue
+    # Paying may continue, but no bright Pay button suggests it has not been paid.
+    assert "data-continue-payment" in late.text and "data-pay-button" not in late.text
+    assert "waiting for the payment company to confirm it" in late.text
+    listed = (await web.get("/orders")).text
+    assert "data-payment-started" in listed and "data-pay-button" not in listed
     kept = (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address
     assert kept == f"浙江省杭州市西湖区 {ADDRESS}"
 
