@@ -269,3 +269,22 @@ async def test_a_new_address_at_checkout_is_saved_when_asked(ctx: Context, web: 
     assert saved.written == "北京市朝阳区 建国路 88 号 SOHO 现代城 2 号楼 1201"
     consignee = (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee
     assert consignee.address == saved.written and consignee.district == "110105"
+
+
+# --- the catalog's Chinese display names --------------------------------------------------------------
+
+
+async def test_brands_keep_a_chinese_name_written_in_chinese(ctx: Context) -> None:
+    from flashport.domain.errors import InvalidInput
+    from flashport.services.catalog import reference as catalog
+
+    brand = await catalog.create_brand(
+        ctx, name=f"Aptamil {id(ctx)}", country="DE", name_zh=" 爱他美 ", description_zh="德国婴幼儿营养品牌"
+    )
+    assert (brand.name_zh, brand.description_zh) == ("爱他美", "德国婴幼儿营养品牌")
+    assert (await catalog.get_brand(ctx, brand.id)).name_zh == "爱他美"
+    with pytest.raises(InvalidInput) as refused:
+        await catalog.update_brand(ctx, brand.id, {"name_zh": "Aptamil"})
+    assert [d.field for d in refused.value.details] == ["name_zh"]
+    changed = await catalog.update_brand(ctx, brand.id, {"name_zh": "爱他美（德国）"})  # noqa: RUF001
+    assert (await catalog.get_brand(ctx, brand.id)).name_zh == changed.name_zh == "爱他美（德国）"  # noqa: RUF001
