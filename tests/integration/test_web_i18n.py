@@ -288,3 +288,36 @@ async def test_brands_keep_a_chinese_name_written_in_chinese(ctx: Context) -> No
     assert [d.field for d in refused.value.details] == ["name_zh"]
     changed = await catalog.update_brand(ctx, brand.id, {"name_zh": "爱他美（德国）"})  # noqa: RUF001
     assert (await catalog.get_brand(ctx, brand.id)).name_zh == changed.name_zh == "爱他美（德国）"  # noqa: RUF001
+
+
+# --- honest states -------------------------------------------------------------------------------------
+
+
+async def test_a_fully_reserved_sale_says_units_may_come_back_and_when(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, quantity=1, limit=1)
+    other, _ = await make_user(ctx, Role.BUYER)
+    order = (await buying.buy(ctx, other, sale.item_id, 1, "the-only-unit")).order
+    english = {"accept-language": "en"}
+    event = (await web.get(f"/events/{sale.event_id}", headers=english)).text
+    assert "data-all-reserved" in event and "This sale has ended" not in event
+    assert "come back on sale until the sale ends" in event
+    assert 'data-event-status="live"' in event  # the live counts keep polling: units may return
+    item = (await web.get(f"/items/{sale.item_id}", headers=english)).text
+    assert "All reserved" in item and "Sale ended" not in item
+    deadline = re.search(r'data-units-back>.*?data-countdown-to="([^"]+)"', item, re.S)
+    assert deadline is not None
+    stored = await buying_order_deadline(ctx, order["order_no"])
+    assert deadline.group(1) == stored
+    chinese = (await web.get(f"/items/{sale.item_id}")).text
+    assert "已被抢光" in chinese and "下一笔未付款订单的付款时限还剩" in chinese
+
+
+async def buying_order_deadline(ctx: Context, order_no: str) -> str:
+    from flashport.adapters.db.schema import orders
+    from flashport.web.formatting import iso
+
+    async with ctx.read() as conn:
+        found = await conn.scalar(sa.select(orders.c.payment_deadline).where(orders.c.order_no == order_no))
+    return iso(found)

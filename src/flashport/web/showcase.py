@@ -65,6 +65,18 @@ def split_listings(cards: list[EventCard], now: datetime) -> tuple[list[EventCar
     return sorted(live, key=lambda c: c.ends_at), sorted(upcoming, key=lambda c: c.starts_at)
 
 
+async def units_back_at(
+    ctx: Context, event: EventPage, status: EventStatus, item_ids: list[int]
+) -> datetime | None:
+    """When reserved units of these items may come back on sale: the first unpaid order's payment
+    deadline, if it falls before the sale ends; None otherwise (or when the sale is over)."""
+    now = ctx.clock()
+    if status not in (EventStatus.LIVE, EventStatus.ENDED) or now >= event.ends_at:
+        return None
+    found = await sale_queries.next_release(ctx, item_ids)
+    return found if found is not None and found < event.ends_at else None
+
+
 def sale_state(status: EventStatus, item: ShownItem) -> str:
     """What the buy button says: ``upcoming``, ``live``, ``sold_out`` or ``ended``."""
     if status is EventStatus.SCHEDULED:

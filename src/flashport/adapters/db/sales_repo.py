@@ -160,6 +160,18 @@ async def event_of_item(conn: AsyncConnection, item_id: int) -> int | None:
     return None if event_id is None else int(event_id)
 
 
+async def next_release(conn: AsyncConnection, item_ids: Sequence[int]) -> datetime | None:
+    """The earliest payment deadline of the unpaid orders of these items: when reserved units may come
+    back on sale (an index on sale item and status finds them)."""
+    if not item_ids:
+        return None
+    query = sa.select(sa.func.min(orders.c.payment_deadline)).where(
+        orders.c.sale_item_id.in_(list(item_ids)), orders.c.status == "pending_payment"
+    )
+    found: datetime | None = await conn.scalar(query)
+    return found
+
+
 async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
     """Per sale item found: its product's description and origin country, and its SKU's spec."""
     if not item_ids:

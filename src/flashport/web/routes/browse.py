@@ -35,7 +35,16 @@ async def event(request: Request, event_id: Id) -> Response:
         found = found.in_chinese()
     items = [(item, showcase.sale_state(status, item)) for item in found.items]
     session = answers.load_session(request)
-    return answers.page(request, session, "event.html", event=found, event_status=status.value, items=items)
+    back_at = await showcase.units_back_at(ctx, found, status, [item.id for item in found.items])
+    return answers.page(
+        request,
+        session,
+        "event.html",
+        event=found,
+        event_status=status.value,
+        items=items,
+        units_back_at=back_at,
+    )
 
 
 @router.get("/items/{item_id:int}")
@@ -45,6 +54,10 @@ async def item(request: Request, item_id: Id) -> Response:
     status = showcase.current_status(found_event, ctx.clock())
     if i18n.request_language(request) is i18n.ZH:
         found_event, found = found_event.in_chinese(), found.in_chinese()
+    state = showcase.sale_state(status, found)
+    back_at = (
+        await showcase.units_back_at(ctx, found_event, status, [found.id]) if state == "sold_out" else None
+    )
     return answers.page(
         request,
         answers.load_session(request),
@@ -52,7 +65,8 @@ async def item(request: Request, item_id: Id) -> Response:
         event=found_event,
         item=found,
         event_status=status.value,
-        state=showcase.sale_state(status, found),
+        state=state,
+        units_back_at=back_at,
         # One key per purchase intent: a double click or a retry of this form never buys twice.
         purchase_key=str(uuid.uuid4()),
         payment_minutes=ctx.settings.payment_window_seconds // 60,
