@@ -49,7 +49,7 @@ from flashport.ceb.validate import packaged_schemas
 where = Path(flashport.__file__).resolve()
 assert where.is_relative_to(Path(sys.prefix).resolve()), f"flashport imported from {where}, not the wheel"
 print(f"check-fresh-clone: flashport {flashport.__version__} from {where.parent}, schemas in {packaged_schemas()}")
-# The storefront's compiled catalogues and the address lists must be in the wheel too.
+# The compiled catalogues of the storefront and the address lists must be in the wheel too.
 from flashport.domain import divisions
 from flashport.web import i18n
 assert i18n.gettext_for(i18n.ZH, "Buy now") == "立即抢购", "the Chinese catalogue is not in the wheel"
