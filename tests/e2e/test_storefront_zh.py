@@ -65,7 +65,7 @@ def test_a_chinese_buyer_buys_and_checks_out_on_a_phone(chinese_phone_visit: Vis
     page.get_by_label("城市").select_option(label="杭州市")
     page.get_by_label("区县").select_option(label="西湖区")
     page.get_by_label("详细地址").fill("文三路 90 号 3 幢 501 室")
-    expect(page.get_by_label(re.compile("^保存此地址"))).to_be_checked()
+    expect(page.get_by_role("checkbox", name=re.compile("保存此地址"))).to_be_checked()
     _fits(page)
     visit.snap("checkout-form")
     page.get_by_role("button", name="确认结算").click()
