@@ -38,6 +38,7 @@ ZH = Language(code="zh_Hans", tag="zh-CN", babel="zh_Hans_CN", native="简体中
 EN = Language(code="en", tag="en", babel="en_GB", native="English")
 LANGUAGES = (ZH, EN)
 DEFAULT = ZH
+OPERATOR_PAGES = "/operator/"
 _BY_TAG = {language.tag.lower(): language for language in LANGUAGES}
 
 
@@ -92,6 +93,9 @@ def request_language(request: Request) -> Language:
     cached = getattr(request.state, "language", None)
     if isinstance(cached, Language):
         return cached
+    if request.url.path.startswith(OPERATOR_PAGES):  # the back office is English only
+        request.state.language = EN
+        return EN
     chosen = (
         language_of(request.cookies.get(COOKIE))
         or from_accept_language(request.headers.get("accept-language", ""))
