@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick lint format \
-	typecheck migrate check-clone bench bench-expiry bench-pipeline bench-notify clean
+	typecheck migrate translations check-clone bench bench-expiry bench-pipeline bench-notify clean
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
 PYTEST_ARGS ?=
@@ -33,6 +33,17 @@ worker: $(STAMP) ## Run the background worker
 
 migrate: $(STAMP) ## Upgrade the database to the newest schema
 	$(BIN)/flashport db upgrade
+
+# The storefront's catalogues (src/flashport/web/locale): extract every marked text into messages.pot,
+# merge it into each language's .po (new texts arrive untranslated: tests/unit/test_translations.py
+# fails until they are translated), then compile the .mo files the app loads. README: "Languages".
+LOCALE_DIR := src/flashport/web/locale
+translations: $(STAMP) ## Extract, merge and compile the storefront's message catalogues
+	$(BIN)/pybabel extract -F $(LOCALE_DIR)/babel.cfg -k tr:2 -k N_ --no-location --sort-output \
+		--width 110 --project Flashport -o $(LOCALE_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -D messages \
+		--width 110 --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(LOCALE_DIR) -D messages --statistics
 
 lint: $(STAMP) ## ruff (lint + format check)
 	$(BIN)/ruff check src tests

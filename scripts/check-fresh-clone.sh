@@ -49,6 +49,11 @@ from flashport.ceb.validate import packaged_schemas
 where = Path(flashport.__file__).resolve()
 assert where.is_relative_to(Path(sys.prefix).resolve()), f"flashport imported from {where}, not the wheel"
 print(f"check-fresh-clone: flashport {flashport.__version__} from {where.parent}, schemas in {packaged_schemas()}")
+# The compiled catalogues of the storefront and the address lists must be in the wheel too.
+from flashport.domain import divisions
+from flashport.web import i18n
+assert i18n.gettext_for(i18n.ZH, "Buy now") == "立即抢购", "the Chinese catalogue is not in the wheel"
+assert divisions.place("330106") is not None, "the administrative divisions are not in the wheel"
 '
 step "the schema tests, against the installed package"
 run "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit/test_ceb_schema.py tests/unit/test_customs_messages.py

@@ -279,6 +279,56 @@ async def _already_loaded(ctx: Context) -> bool:
         return bool(await conn.scalar(sa.select(sa.func.count()).select_from(brands)))
 
 
+# What Chinese readers see: each brand's Chinese name as it is sold in China, and each product's Chinese
+# title (by its English title).
+BRANDS_ZH = {
+    "a2 Milk": "a2 至初",
+    "Comvita": "康维他",
+    "Swisse": "斯维诗",
+    "Blackmores": "澳佳宝",
+    "Aptamil": "爱他美",
+    "Braun": "博朗",
+    "Lancôme": "兰蔻",
+    "L'Occitane": "欧舒丹",
+    "Shiseido": "资生堂",
+    "Merries": "花王妙而舒",
+    "Estée Lauder": "雅诗兰黛",
+    "Centrum": "善存",
+    "Dyson": "戴森",
+}
+TITLES_ZH = {
+    "a2 Platinum Premium infant formula stage 3": "a2 至初 白金版 婴幼儿配方奶粉 3段 900克",
+    "Comvita Manuka honey UMF 10+": "康维他 麦卢卡蜂蜜 UMF10+ 250克",
+    "Swisse Vitamin C manuka honey chewables": "斯维诗 麦卢卡蜂蜜维生素C咀嚼片 120片",
+    "Blackmores Odourless fish oil 1000 mg": "澳佳宝 无腥味深海鱼油 1000毫克 400粒",
+    "Aptamil Pronutra infant formula stage 2": "爱他美 较大婴儿配方奶粉 2段 800克",
+    "Braun Series 9 Pro electric shaver": "博朗 9系 Pro 电动剃须刀",
+    "Lancôme Advanced Génifique serum": "兰蔻 小黑瓶 精华肌底液 50毫升",
+    "L'Occitane Shea butter hand cream": "欧舒丹 乳木果护手霜 150毫升",
+    "Shiseido Ultimune power infusing concentrate": "资生堂 红腰子 红妍肌活精华露 50毫升",
+    "Merries baby diapers size M": "花王妙而舒 婴儿纸尿裤 M码 64片",
+    "Estée Lauder Advanced Night Repair serum": "雅诗兰黛 小棕瓶 特润修护肌活精华露 50毫升",
+    "Centrum Adults multivitamin": "善存 成人多种维生素矿物质片 200片",
+    "Dyson Supersonic hair dryer HD15": "戴森 Supersonic 吹风机 HD15 镍铜色",
+}
+COUNTRIES_ZH = {
+    "NZ": "新西兰",
+    "AU": "澳大利亚",
+    "DE": "德国",
+    "FR": "法国",
+    "GB": "英国",
+    "JP": "日本",
+    "US": "美国",
+}
+
+# Chinese sentences use full-width punctuation (ruff's RUF001 would take it for a look-alike).
+GENUINE_ZH = "正品保证，按跨境电商零售进口政策通关。"  # noqa: RUF001
+
+
+def _brand_text_zh(brand: str, country: str) -> str:
+    return f"{BRANDS_ZH[brand]}，{COUNTRIES_ZH.get(country, '海外')}品牌，正品进口。"  # noqa: RUF001
+
+
 async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[str, int]]:
     supplier_ids = [
         (await catalog.create_supplier(ctx, name=name, country=country)).id for name, country in SUPPLIERS
@@ -290,7 +340,12 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
         if brand not in brand_ids:
             brand_ids[brand] = (
                 await catalog.create_brand(
-                    ctx, name=brand, country=country, description=f"{brand}, imported from {country}."
+                    ctx,
+                    name=brand,
+                    country=country,
+                    description=f"{brand}, imported from {country}.",
+                    name_zh=BRANDS_ZH[brand],
+                    description_zh=_brand_text_zh(brand, country),
                 )
             ).id
         product = await catalog_products.create_product(
@@ -300,6 +355,8 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
             supplier_id=supplier_ids[supplier],
             title=title,
             description=f"{title}, {spec}. Genuine goods, imported under the cross-border e-commerce rules.",
+            title_zh=TITLES_ZH[title],
+            description_zh=f"{TITLES_ZH[title]}。{GENUINE_ZH}",
             images=[f"/static/demo/{_slug(brand)}.svg"],
             origin_country=country,
             hs_code=hs,

@@ -133,10 +133,13 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One test's browser context, with helpers to log in and to keep a screenshot of each page."""
 
-    def __init__(self, browser: Any, server: LiveServer, name: str, viewport: dict[str, int]) -> None:
+    def __init__(
+        self, browser: Any, server: LiveServer, name: str, viewport: dict[str, int], locale: str = "en-GB"
+    ) -> None:
         self.server = server
+        # The locale is also the browser's Accept-Language, which chooses the storefront's language.
         self.context = browser.new_context(
-            base_url=server.url, viewport=viewport, locale="en-GB", timezone_id="Asia/Shanghai"
+            base_url=server.url, viewport=viewport, locale=locale, timezone_id="Asia/Shanghai"
         )
         self.context.set_default_timeout(8000)
         self.page = self.context.new_page()
@@ -179,6 +182,19 @@ def visit(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest)
 @pytest.fixture
 def phone_visit(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Visit]:
     opened = Visit(browser, live_server, request.node.name + "-phone", PHONE)
+    try:
+        yield opened
+        assert opened.errors == [], f"script errors on the page: {opened.errors}"
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def chinese_phone_visit(
+    browser: Any, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[Visit]:
+    """A phone whose browser prefers Simplified Chinese, as most of the storefront's buyers use."""
+    opened = Visit(browser, live_server, request.node.name + "-zh-phone", PHONE, locale="zh-CN")
     try:
         yield opened
         assert opened.errors == [], f"script errors on the page: {opened.errors}"

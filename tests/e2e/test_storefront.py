@@ -75,7 +75,7 @@ def test_a_buyer_registers_buys_and_sees_the_payment_countdown(visit: Visit) -> 
     visit.snap("orders")
 
 
-def test_a_sold_out_item_shows_sold_out_without_a_reload(visit: Visit) -> None:
+def test_a_fully_reserved_item_says_so_without_a_reload(visit: Visit) -> None:
     server, page = visit.server, visit.page
     sale = server.run(make_sale(server.ctx, quantity=2, limit=2))
     visit.new_buyer()
@@ -90,7 +90,7 @@ def test_a_sold_out_item_shows_sold_out_without_a_reload(visit: Visit) -> None:
     server.run(buying.buy(server.ctx, other, sale.item_id, 2, "the-last-units"))
     # No reload: the pages poll the live counts every ~2 s from a half-second snapshot.
     expect(buy_button).to_be_disabled(timeout=6000)
-    expect(buy_button).to_have_text("Sold out")
+    expect(buy_button).to_have_text("All reserved")  # unpaid orders may give units back
     expect(page.locator("[data-remaining]")).to_have_text("0")
     card = event_page.locator(f'[data-item-id="{sale.item_id}"]')
     expect(card).to_have_class(re.compile("is-sold-out"), timeout=6000)
@@ -250,7 +250,11 @@ def test_a_buyer_checks_out_pays_and_sees_the_order_paid(visit: Visit) -> None:
     page.get_by_label("Resident ID number", exact=True).fill(number[:-1] + "6")
     page.get_by_label("Recipient's name").fill(name)
     page.get_by_label("Mobile number").fill("13800138000")
-    page.get_by_label("Delivery address").fill("北京市朝阳区建国路 88 号 2 单元 1101 室")
+    # The place from the linked lists (each filled once the one above is chosen), then the street.
+    page.get_by_label("Province").select_option("11")
+    page.get_by_label("City").select_option("1101")
+    page.get_by_label("District").select_option("110105")
+    page.get_by_label("Street and number").fill("建国路 88 号 2 单元 1101 室")
     visit.snap("checkout-form")
     page.get_by_role("button", name="Confirm checkout").click()
     number_field = page.get_by_label("Resident ID number", exact=True)
@@ -258,7 +262,8 @@ def test_a_buyer_checks_out_pays_and_sees_the_order_paid(visit: Visit) -> None:
     expect(number_field).to_have_attribute("aria-invalid", "true")
     expect(number_field).to_have_value("")  # a typed number is never sent back
     expect(page.locator("[data-form-problem]")).to_be_focused()
-    expect(page.get_by_label("Delivery address")).to_have_value(re.compile("建国路 88 号"))
+    expect(page.get_by_label("Street and number")).to_have_value(re.compile("建国路 88 号"))
+    expect(page.get_by_label("District")).to_have_value("110105")
     visit.snap("checkout-error")
 
     number_field.fill(number)
@@ -302,8 +307,10 @@ def test_checkout_fits_a_phone(phone_visit: Visit) -> None:
     page.get_by_role("radio", name=re.compile("李娜")).check()
     page.get_by_label("Recipient's name").fill("李娜")
     page.get_by_label("Mobile number").fill("138 0013 8000")
-    page.get_by_label("Delivery address").fill("上海市浦东新区世纪大道 100 号")
-    page.get_by_label("District code (optional)").fill("310115")
+    page.get_by_label("Province").select_option(label="上海市")
+    page.get_by_label("City").select_option("3101")
+    page.get_by_label("District").select_option(label="浦东新区")
+    page.get_by_label("Street and number").fill("世纪大道 100 号")
     _assert_fits(page)
     phone_visit.snap("checkout-form")
     page.get_by_role("button", name="Confirm checkout").click()

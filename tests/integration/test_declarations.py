@@ -360,7 +360,10 @@ async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_an
     session = {"uid": buyer_id, "role": "buyer", "name": "Buyer", "csrf": "csrf"}
     cookie = web_session.encode(session, parties.ctx.settings.secret_key, 3600)
     async with httpx.AsyncClient(base_url=parties.platform.base_url) as browser:
-        page = await browser.get(f"/orders/{order_no}", headers={"cookie": f"{web_session.COOKIE}={cookie}"})
+        page = await browser.get(
+            f"/orders/{order_no}",
+            headers={"cookie": f"{web_session.COOKIE}={cookie}", "accept-language": "en"},
+        )
     assert page.status_code == 200
     assert "the person who paid is not the buyer named on this order" in page.text
 

@@ -48,7 +48,9 @@ async def web(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     # A dotted host, as in test_web_pages: the cookie jar files a dotless one under "test.local", and
     # the session cookie set here would then not be the one the server's answers replace.
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
+    # The buyer pages here are read in English (the second language; Chinese is the default).
+    english = {"accept-language": "en"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test", headers=english) as http:
         yield http
 
 

@@ -48,7 +48,9 @@ def web_app(ctx: Context) -> FastAPI:
 @pytest.fixture
 async def web(web_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=web_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
+    # These tests read the English pages (the second language); test_web_i18n.py reads the Chinese ones.
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test", headers=english) as http:
         yield http
 
 
@@ -227,7 +229,9 @@ async def test_log_in_refuses_a_wrong_password_and_keeps_the_email(
         "/login", data={"csrf_token": token, "email": "nobody@example.com", "password": "x"}
     )
     assert answer.status_code == 401
-    assert "email or password is wrong" in answer.text and 'value="nobody@example.com"' in answer.text
+    assert (
+        "The email or the password is wrong." in answer.text and 'value="nobody@example.com"' in answer.text
+    )
 
 
 async def test_log_in_never_redirects_to_another_site(ctx: Context, web: httpx.AsyncClient) -> None:
@@ -370,7 +374,7 @@ async def test_a_sold_out_answer_comes_at_once_with_its_reason(ctx: Context, web
     assert answer.status_code == 409 and answer.json()["code"] == "sold_out"
     plain = await web.post(f"/items/{sale.item_id}/buy", data={**form, "csrf_token": CSRF})
     assert plain.status_code == 303 and plain.headers["location"] == f"/items/{sale.item_id}"
-    assert "This item is sold out." in (await web.get(f"/items/{sale.item_id}")).text
+    assert "Every unit is reserved now" in (await web.get(f"/items/{sale.item_id}")).text
 
 
 async def test_a_bad_quantity_is_refused_as_invalid(ctx: Context, web: httpx.AsyncClient) -> None:
@@ -502,7 +506,7 @@ async def test_live_counts_follow_purchases_and_cost_one_stock_read_per_half_sec
 
 LI_NA = ("李娜", "110105199003070025")
 MINUS = "\N{MINUS SIGN}"
-ADDRESS = "浙江省杭州市西湖区文三路 90 号"
+ADDRESS = "文三路 90 号"  # the street: province, city and district come from the lists (330106)
 
 
 def checkout_form(identity: int | str, **changes: str) -> dict[str, str]:
@@ -577,7 +581,7 @@ async def test_a_bad_id_number_is_shown_beside_its_field_and_never_sent_back(
     html = answer.text
     assert 'aria-describedby="identity_number-hint identity_number-error" aria-invalid="true"' in html
     assert re.search(r'id="identity_number-error">.*check digit does not match', html)
-    assert re.search(r'id="consignee_phone-error">.*mainland mobile number', html)  # both at once
+    assert re.search(r'id="consignee_phone-error">.*mainland China mobile number', html)  # both at once
     assert 'href="#identity_number"' in html and 'role="alert"' in html  # the summary links to it
     assert mistyped not in html and 'name="identity_number" value=""' in html
     assert 'name="identity_name" value="李娜"' in html and f">{ADDRESS}</textarea>" in html  # kept
@@ -628,10 +632,11 @@ async def test_checkout_stores_the_order_and_shows_the_tax_breakdown_and_the_pay
     [person] = await identities.list_identities(ctx, buyer)
     again = await web.post(
         f"/orders/{order['order_no']}/checkout",
-        data=checkout_form(person.id, consignee_address="上海市 1 号"),
+        data=checkout_form(person.id, consignee_address="文二路 1 号"),
     )
     assert again.status_code == 303
-    assert (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address == "上海市 1 号"
+    redone = (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee
+    assert redone.address == "浙江省杭州市西湖区 文二路 1 号" and redone.district == "330106"
 
 
 async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a_limit(
@@ -658,8 +663,13 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
     )
     assert late.status_code == 409 and "Checkout can no longer change" in late.text
     assert "Payment has started" in late.text and "data-checkout-form" not in late.text
-    assert "data-pay-button" in late.text  # paying may continue
-    assert (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address == ADDRESS
+    # Paying may continue, but no bright Pay button suggests it has not been paid.
+    assert "data-continue-payment" in late.text and "data-pay-button" not in late.text
+    assert "waiting for the payment company to confirm it" in late.text
+    listed = (await web.get("/orders")).text
+    assert "data-payment-started" in listed and "data-pay-button" not in listed
+    kept = (await checkout.get_checkout(ctx, buyer, order["order_no"])).consignee.address
+    assert kept == f"浙江省杭州市西湖区 {ADDRESS}"
 
 
 async def test_paying_before_checkout_leads_back_to_the_checkout_form(

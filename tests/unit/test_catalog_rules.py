@@ -46,7 +46,23 @@ def sku(**overrides: Any) -> dict[str, Any]:
 
 def test_brand_record_trims_text_and_upper_cases_the_country() -> None:
     record = rules.brand_record(name="  Aptamil ", country="de", description=" milk ")
-    assert record == {"name": "Aptamil", "country": "DE", "description": "milk", "logo_url": None}
+    assert record == {
+        "name": "Aptamil",
+        "country": "DE",
+        "description": "milk",
+        "logo_url": None,
+        "name_zh": "",
+        "description_zh": "",
+    }
+
+
+def test_chinese_display_names_are_written_in_chinese() -> None:
+    record = rules.brand_record(name="Aptamil", country="DE", name_zh=" 爱他美 ", description_zh="德国品牌")
+    assert (record["name_zh"], record["description_zh"]) == ("爱他美", "德国品牌")
+    with pytest.raises(InvalidInput) as exc:
+        rules.brand_record(name="Aptamil", country="DE", name_zh="Aptamil", description_zh="x" * 5001)
+    assert fields_of(exc) == ["name_zh", "description_zh"]
+    assert exc.value.code in ("not_chinese", "invalid_fields")
 
 
 @pytest.mark.parametrize("country", ["XX", "FRA", "", None, "1"])

@@ -98,8 +98,8 @@ def test_catalog_entities_show_the_price_in_yuan_the_free_stock_and_a_product_wi
 
 
 def test_the_storefront_names_the_brand_in_alt_text_only_when_the_title_does_not() -> None:
-    assert alt_text(SaleItemView.of(item(1, brand="A2", title="a2 Platinum"), 1)) == "a2 Platinum"
-    assert alt_text(SaleItemView.of(item(1, brand="Swisse", title="Vitamin C"), 1)) == "Swisse Vitamin C"
+    assert alt_text("A2", "a2 Platinum") == "a2 Platinum"
+    assert alt_text("Swisse", "Vitamin C") == "Swisse Vitamin C"
 
 
 def test_an_event_page_and_card_add_product_facts_falling_back_to_the_brands_country() -> None:

@@ -151,6 +151,18 @@ def text(
     return cleaned
 
 
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def chinese_text(value: str | None, *, field: str, max_length: int, multiline: bool = False) -> str:
+    """An optional display text for Chinese readers: trimmed, and when given written in Chinese (at
+    least one Han character), so an English text is never shown to them as if it were Chinese."""
+    cleaned = text(value, field=field, max_length=max_length, required=False, multiline=multiline)
+    if cleaned and not HAN.search(cleaned):
+        raise invalid("not_chinese", f"{field} must be written in Chinese", field, "Chinese characters")
+    return cleaned
+
+
 def optional_text(value: str | None, *, field: str, max_length: int) -> str | None:
     """Trimmed text, or None when absent or blank (for nullable columns)."""
     return text(value, field=field, max_length=max_length, required=False) or None
@@ -289,7 +301,13 @@ def warehouse_country(
 
 
 def brand_record(
-    *, name: str | None, country: str | None, description: str | None = "", logo_url: str | None = None
+    *,
+    name: str | None,
+    country: str | None,
+    description: str | None = "",
+    logo_url: str | None = None,
+    name_zh: str | None = "",
+    description_zh: str | None = "",
 ) -> dict[str, Any]:
     checks = FieldChecks()
     record = {
@@ -299,6 +317,10 @@ def brand_record(
             text, description, field="description", max_length=5000, required=False, multiline=True
         ),
         "logo_url": checks.run(optional_text, logo_url, field="logo_url", max_length=500),
+        "name_zh": checks.run(chinese_text, name_zh, field="name_zh", max_length=200),
+        "description_zh": checks.run(
+            chinese_text, description_zh, field="description_zh", max_length=5000, multiline=True
+        ),
     }
     checks.done()
     return record
@@ -357,6 +379,8 @@ def product_record(
     legal_unit: str | None,
     tax_category: TaxCategory | str | None,
     description: str | None = "",
+    title_zh: str | None = "",
+    description_zh: str | None = "",
     codable_origins: Container[str],
 ) -> dict[str, Any]:
     """``codable_origins``: the ISO codes customs has a country code for; every order line declares
@@ -378,6 +402,10 @@ def product_record(
         "hs_code": checks.run(product_hs_code, hs_code),
         "legal_unit": checks.run(unit_code, (legal_unit or "").strip(), field="legal_unit"),
         "tax_category": checks.run(parse_tax_category, tax_category),
+        "title_zh": checks.run(chinese_text, title_zh, field="title_zh", max_length=TITLE_MAX),
+        "description_zh": checks.run(
+            chinese_text, description_zh, field="description_zh", max_length=20000, multiline=True
+        ),
     }
     checks.done()
     return record

@@ -8,7 +8,7 @@ The catalog repository builds these from its rows; the rules that validate what 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -37,6 +37,9 @@ class Brand:
     description: str
     logo_url: str | None
     created_at: datetime
+    # The storefront's Chinese display name and description ("" until written); not customs fields.
+    name_zh: str = field(default="", kw_only=True)
+    description_zh: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class Product:
     tax_category: TaxCategory
     created_at: datetime
     updated_at: datetime
+    # The storefront's Chinese display title and description ("" until written); the name declared to
+    # customs is a separate field.
+    title_zh: str = field(default="", kw_only=True)
+    description_zh: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)

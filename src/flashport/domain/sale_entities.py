@@ -138,6 +138,11 @@ class ItemFacts:
     description: str
     origin: str
     spec: str
+    # What Chinese readers see instead of the product's title and description and the brand's name,
+    # where the catalog has them ("" otherwise).
+    title_zh: str = ""
+    description_zh: str = ""
+    brand_zh: str = ""
 
 
 def _fields_of(value: object, cls: type) -> dict[str, Any]:

@@ -15,21 +15,35 @@ from fastapi import FastAPI
 from flashport.web.assets import STATIC_DIR, AssetFiles, versions
 from flashport.web.routes import (
     account,
+    addresses,
     board,
     browse,
     checkout,
     identities,
+    language,
     live,
     operator,
     orders,
     purchase,
 )
-from flashport.web.state import Storefront, build_templates
+from flashport.web.state import Storefront, Templates
 
 
 def install(app: FastAPI) -> None:
     """Mount the storefront's routes and static files on the platform app."""
-    app.state.storefront = Storefront(build_templates(versions()))
-    for module in (purchase, browse, live, orders, checkout, account, identities, operator, board):
+    app.state.storefront = Storefront(Templates.build(versions()))
+    for module in (
+        purchase,
+        browse,
+        live,
+        orders,
+        checkout,
+        account,
+        identities,
+        addresses,
+        operator,
+        board,
+        language,
+    ):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

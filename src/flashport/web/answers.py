@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from flashport.domain.errors import DomainError
 from flashport.http_errors import status_for
+from flashport.web import i18n, messages
 from flashport.web import session as sessions
 from flashport.web.formatting import iso_ms
 from flashport.web.session import WebSession
@@ -47,12 +48,18 @@ def page(
 ) -> Response:
     now = service_context(request).clock()
     flash = session.pop_flash()
+    language = i18n.request_language(request)
     html = (
         storefront(request)
-        .templates.get_template(template)
+        .templates.for_language(language)
+        .get_template(template)
         .render(request=request, session=session, flash=flash, now=now, now_iso=iso_ms(now), **values)
     )
-    return _finish(request, HTMLResponse(html, status_code=status), session)
+    response = _finish(request, HTMLResponse(html, status_code=status), session)
+    # The page's language depends on the cookie and Accept-Language: caches must keep them apart.
+    response.headers["Content-Language"] = language.tag
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
 
 
 def redirect(request: Request, session: WebSession, url: str) -> Response:
@@ -66,16 +73,16 @@ def data(request: Request, session: WebSession, payload: Any, *, status: int = 2
 def refusal(request: Request, session: WebSession, exc: DomainError, back: str) -> Response:
     """A refused action: a script gets the reason and status at once (e.g. 409 ``sold_out``); a plain
     form goes back to ``back`` with the reason as a flash message."""
+    text = messages.error_text(i18n.request_language(request), exc)
     if wants_json(request):
-        payload = {"code": exc.code, "message": exc.message}
+        payload = {"code": exc.code, "message": text}
         return data(request, session, payload, status=status_for(exc))
-    session.flash("error", sentence(exc.message))
+    session.flash("error", text)
     return redirect(request, session, back)
 
 
-def sentence(message: str) -> str:
-    """Service messages are lower-case clauses ("this item is sold out"); people read sentences."""
-    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "!", "?")) else ".")
+# Service messages as sentences, for the operator pages (English only).
+sentence = messages.sentence
 
 
 def wants_json(request: Request) -> bool:

@@ -16,26 +16,20 @@ from starlette.responses import Response
 
 from flashport.domain.errors import DomainError, Unauthenticated
 from flashport.http_errors import status_for
-from flashport.web import answers
-
-TITLES = {
-    403: "Not allowed",
-    404: "Not found",
-    409: "Not possible right now",
-    422: "Please check your input",
-    503: "Temporarily unavailable",
-}
+from flashport.web import answers, i18n, messages
 
 
 def error_answer(request: Request, exc: DomainError) -> Response:
     status = status_for(exc)
     session = answers.load_session(request)
+    language = i18n.request_language(request)
+    text = messages.error_text(language, exc)
     if answers.wants_json(request):
-        return answers.data(request, session, {"code": exc.code, "message": exc.message}, status=status)
+        return answers.data(request, session, {"code": exc.code, "message": text}, status=status)
     if isinstance(exc, Unauthenticated):
         return answers.redirect(request, session, answers.login_url(_return_path(request)))
-    title = TITLES.get(status, "Something went wrong")
-    return answers.page(request, session, "error.html", status=status, title=title, message=exc.message)
+    title = messages.title_for(language, status)
+    return answers.page(request, session, "error.html", status=status, title=title, message=text)
 
 
 def _return_path(request: Request) -> str:

@@ -1,7 +1,9 @@
 """How the storefront writes money, times, countries and countdowns (Jinja filters).
 
-Times are rendered as UTC ISO 8601 inside ``<time datetime>``; the browser rewrites them in the buyer's
-own time zone (``static/js/clock.js``), so the server never guesses a zone.
+Money is ``¥1,234.50`` in both languages. Times are China time (Asia/Shanghai, where the buyers and
+the sales are), written per language with Babel (``2026年12月3日 14:05`` or ``3 Dec 2026, 14:05``);
+``<time datetime>`` keeps the UTC instant for machines. Country names come from Babel's CLDR data in
+the reader's language.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ from decimal import Decimal
 from functools import lru_cache
 
 import pycountry
+from babel import Locale
+from babel.dates import format_datetime, get_timezone
 
 from flashport.domain.money import to_fen
+
+CHINA_TIME = get_timezone("Asia/Shanghai")
+# Per Babel locale: the date-and-time pattern and the unit after a countdown's days.
+_TIME_PATTERNS = {"zh_Hans_CN": "yyyy年M月d日 HH:mm", "en_GB": "d MMM yyyy, HH:mm"}
+_DAY_UNITS = {"zh_Hans_CN": "天", "en_GB": "d"}
 
 
 def fen(amount_fen: int) -> str:
@@ -43,14 +52,24 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
-def countdown(target: datetime, now: datetime) -> str:
-    """``"2d 03:14:07"``; the scripts keep it ticking from the server's clock."""
+def china_time(moment: datetime, babel_locale: str = "en_GB") -> str:
+    """A moment in China time, as its readers write it: ``2026年12月3日 14:05`` / ``3 Dec 2026, 14:05``."""
+    pattern = _TIME_PATTERNS.get(babel_locale, _TIME_PATTERNS["en_GB"])
+    return format_datetime(moment.astimezone(UTC), pattern, tzinfo=CHINA_TIME, locale=babel_locale)
+
+
+def day_unit(babel_locale: str) -> str:
+    return _DAY_UNITS.get(babel_locale, "d")
+
+
+def countdown(target: datetime, now: datetime, unit: str = "d") -> str:
+    """``"2d 03:14:07"`` (``"2天 03:14:07"``); the scripts keep it ticking from the server's clock."""
     seconds = max(0, int((target - now).total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return f"{days}d {clock}" if days else clock
+    return f"{days}{unit} {clock}" if days else clock
 
 
 @lru_cache(maxsize=512)
@@ -60,6 +79,13 @@ def country(code: str) -> str:
     if found is None:
         return code
     return str(getattr(found, "common_name", found.name))
+
+
+@lru_cache(maxsize=1024)
+def country_in(code: str, babel_locale: str) -> str:
+    """``"NZ"`` -> ``"新西兰"`` / ``"New Zealand"``: CLDR's name in the reader's language."""
+    found = Locale.parse(babel_locale).territories.get(code.upper())
+    return str(found) if found else country(code)
 
 
 def percent_left(remaining: int, quantity: int) -> int:

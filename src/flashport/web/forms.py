@@ -14,20 +14,32 @@ from datetime import date
 
 from starlette.datastructures import FormData
 
+from flashport.domain.addresses import check_address, check_district
 from flashport.domain.errors import DomainError, FieldProblem, InvalidInput
 from flashport.domain.identity import check_consignee, normalise_id_number, normalise_person_name
-from flashport.web.answers import sentence
+from flashport.web import messages
 from flashport.web.formatting import yuan
+from flashport.web.i18n import N_, Language, gettext_for
 
 NEW_IDENTITY = "new"
+NEW_ADDRESS = "new"
 
 # What each field is called on the page: beside the field, and in the summary above the form.
 FIELD_LABELS = {
-    "identity_id": "Who is buying",
-    "identity_name": "Full name, as on the ID card",
-    "identity_number": "Resident ID number",
-    "consignee_name": "Recipient's name",
-    "consignee_phone": "Mobile number",
+    "identity_id": N_("Who is buying"),
+    "identity_name": N_("Full name, as on the ID card"),
+    "identity_number": N_("Resident ID number"),
+    "address_id": N_("Delivery address"),
+    "consignee_name": N_("Recipient's name"),
+    "consignee_phone": N_("Mobile number"),
+    "consignee_province": N_("Province"),
+    "consignee_city": N_("City"),
+    "consignee_district": N_("District"),
+    "consignee_address": N_("Street and number"),
+}
+# The operator's consignee correction (English only): the whole address and the code are typed there.
+CORRECTION_LABELS = {
+    **FIELD_LABELS,
     "consignee_address": "Delivery address",
     "consignee_district": "District code",
 }
@@ -46,6 +58,14 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class CodedProblem(FieldProblem):
+    """A field's problem with the code of the check that found it, so the page can say it in words of
+    its own language."""
+
+    code: str = ""
+
+
+@dataclass(frozen=True)
 class Refusal:
     errors: dict[str, str]
     problem: Problem | None
@@ -59,8 +79,13 @@ class CheckoutValues:
     identity_name: str = ""
     consignee_name: str = ""
     consignee_phone: str = ""
-    consignee_address: str = ""
+    consignee_address: str = ""  # on the storefront's checkout: the street (the place comes from the lists)
     consignee_district: str = ""
+    # The storefront's address choice: a saved address's id, or NEW_ADDRESS with the lists and street.
+    address_id: str = ""
+    consignee_province: str = ""
+    consignee_city: str = ""
+    save_address: bool = False
 
     @classmethod
     def from_form(cls, form: FormData) -> CheckoutValues:
@@ -75,11 +100,25 @@ class CheckoutValues:
             consignee_phone=text("consignee_phone"),
             consignee_address=text("consignee_address"),
             consignee_district=text("consignee_district"),
+            address_id=text("address_id"),
+            consignee_province=text("consignee_province"),
+            consignee_city=text("consignee_city"),
+            save_address=form.get("save_address") == "1",
         )
 
     @property
     def adds_identity(self) -> bool:
         return self.identity_id == NEW_IDENTITY
+
+    @property
+    def adds_address(self) -> bool:
+        """A new address typed in (also when the buyer has none saved and the form has no choice)."""
+        return self.address_id in ("", NEW_ADDRESS)
+
+    @property
+    def saved_address(self) -> int | None:
+        digits = self.address_id
+        return int(digits) if digits.isdigit() and len(digits) <= 18 else None
 
 
 def id_number_from(form: FormData) -> str:
@@ -100,7 +139,7 @@ def _listed_identity(values: CheckoutValues) -> int | None:
     return int(digits) if digits.isdigit() and len(digits) <= 18 else None
 
 
-_CHOOSE = FieldProblem("identity_id", "choose who is buying, or add a new identity")
+_CHOOSE = CodedProblem("identity_id", "choose who is buying, or add a new identity", "identity_required")
 
 
 def checkout_problems(values: CheckoutValues, id_number: str, today: date) -> list[FieldProblem]:
@@ -109,7 +148,21 @@ def checkout_problems(values: CheckoutValues, id_number: str, today: date) -> li
         first = identity_problems(values.identity_name, id_number, today)
     else:
         first = [] if _listed_identity(values) is not None else [_CHOOSE]
-    return first + consignee_problems(values)
+    return first + address_problems(values)
+
+
+def address_problems(values: CheckoutValues) -> list[FieldProblem]:
+    """A saved address is checked when it is read; a new one here: the district from the lists (the
+    province and city only lead to it), then the recipient, phone and street."""
+    if not values.adds_address:
+        return [] if values.saved_address is not None else [_CHOOSE_ADDRESS]
+    district = _collect(lambda: check_district(values.consignee_district))
+    street = _collect(lambda: check_address("李娜", "13800138000", "110101", values.consignee_address or ""))
+    person = [p for p in consignee_problems(values) if p.field in ("consignee_name", "consignee_phone")]
+    return person + district + street
+
+
+_CHOOSE_ADDRESS = CodedProblem("address_id", "choose a saved address or enter a new one", "address_required")
 
 
 def identity_problems(name: str, id_number: str, today: date) -> list[FieldProblem]:
@@ -149,7 +202,7 @@ def _collect(*checks: Callable[[], object]) -> list[FieldProblem]:
         try:
             check()
         except InvalidInput as exc:
-            found.extend(exc.details)
+            found.extend(CodedProblem(detail.field, detail.message, exc.code) for detail in exc.details)
     return found
 
 
@@ -158,19 +211,46 @@ def refuse_if(problems: list[FieldProblem]) -> None:
         raise InvalidInput("please check the highlighted fields", code="invalid_form", details=problems)
 
 
-def explain(exc: DomainError) -> Refusal:
-    """A service's refusal in the words of the page: beside a field when it is about one, otherwise
-    as a problem stated above the form."""
+def explain(exc: DomainError, language: Language) -> Refusal:
+    """A service's refusal in the words of the page and the reader's language: beside a field when it
+    is about one, otherwise as a problem stated above the form."""
     special = _SPECIAL.get(exc.code)
     if special is not None:
-        return special(exc)
+        title, field = special
+        text = messages.error_text(language, exc)
+        text = f"{text} {_amounts(exc, language)}".strip()
+        if field is not None:
+            return Refusal({field: text}, None)
+        return Refusal({}, Problem(gettext_for(language, title), text))
     if isinstance(exc, InvalidInput) and exc.details:
         errors: dict[str, str] = {}
         for detail in exc.details:
-            errors.setdefault(_RENAMED.get(detail.field, detail.field), sentence(detail.message))
+            code = detail.code if isinstance(detail, CodedProblem) else exc.code
+            text = messages.problem_text(language, code, detail)
+            errors.setdefault(_RENAMED.get(detail.field, detail.field), text)
         if set(errors) <= set(FIELD_LABELS):
             return Refusal(errors, None)
-    return Refusal({}, Problem("Checkout could not be completed", in_yuan(sentence(exc.message))))
+    title = gettext_for(language, N_("Checkout could not be completed"))
+    return Refusal({}, Problem(title, messages.error_text(language, exc)))
+
+
+_AMOUNT = re.compile(r"(-?\d+\.\d\d) CNY")
+# The figures of a limit refusal, in the order the service writes them.
+_FIGURES = {
+    "single_transaction_limit": N_("Limit per order: %(first)s; this order: %(second)s."),
+    "annual_limit_exceeded": N_(
+        "This order: %(first)s; yearly limit: %(second)s; left this year: %(third)s."
+    ),
+}
+
+
+def _amounts(exc: DomainError, language: Language) -> str:
+    """The limit and the amounts of a limit refusal (as the service computed them), or nothing."""
+    template = _FIGURES.get(exc.code)
+    found = [yuan(amount) for amount in _AMOUNT.findall(exc.message)]
+    if template is None or len(found) != template.count("%("):
+        return ""
+    return gettext_for(language, template) % dict(zip(("first", "second", "third"), found, strict=False))
 
 
 def in_yuan(text: str) -> str:
@@ -178,46 +258,19 @@ def in_yuan(text: str) -> str:
     return re.sub(r"(-?\d+\.\d\d) CNY", lambda found: yuan(found.group(1)), text)
 
 
-def _over_order_limit(exc: DomainError) -> Refusal:
-    text = in_yuan(sentence(exc.message)) + " Cancel this order and buy fewer units in each order."
-    return Refusal({}, Problem("This order is over the cross-border limit for one order", text))
+def field_labels(language: Language) -> dict[str, str]:
+    return {name: gettext_for(language, label) for name, label in FIELD_LABELS.items()}
 
 
-def _over_year_limit(exc: DomainError) -> Refusal:
-    text = in_yuan(sentence(exc.message)) + " Choose another buyer below, or buy less."
-    return Refusal({}, Problem("This would pass the buyer's yearly cross-border limit", text))
-
-
-def _payment_started(exc: DomainError) -> Refusal:
-    text = "Payment of this order has already started, so its buyer, address and amount are final."
-    return Refusal({}, Problem("Checkout can no longer change", text))
-
-
-def _window_closed(exc: DomainError) -> Refusal:
-    text = "The time to pay this order ran out, so its units went back on sale."
-    return Refusal({}, Problem("The payment window has closed", text))
-
-
-def _not_payable(exc: DomainError) -> Refusal:
-    return Refusal({}, Problem("This order can no longer be checked out", sentence(exc.message)))
-
-
-def _already_added(exc: DomainError) -> Refusal:
-    text = "This ID number is already one of your identities: choose it in the list instead."
-    return Refusal({"identity_number": text}, None)
-
-
-def _identity_gone(exc: DomainError) -> Refusal:
-    text = "That identity no longer exists: choose another, or add it again."
-    return Refusal({"identity_id": text}, None)
-
-
-_SPECIAL: dict[str, Callable[[DomainError], Refusal]] = {
-    "single_transaction_limit": _over_order_limit,
-    "annual_limit_exceeded": _over_year_limit,
-    "checkout_after_payment": _payment_started,
-    "payment_window_closed": _window_closed,
-    "order_not_payable": _not_payable,
-    "identity_already_added": _already_added,
-    "identity_not_found": _identity_gone,
+# Refusals about the whole order (a title above the form) or about one field (None: no title).
+_SPECIAL: dict[str, tuple[str, str | None]] = {
+    "single_transaction_limit": (N_("This order is over the cross-border limit for one order"), None),
+    "annual_limit_exceeded": (N_("This would pass the buyer's yearly cross-border limit"), None),
+    "checkout_after_payment": (N_("Checkout can no longer change"), None),
+    "payment_window_closed": (N_("The payment window has closed"), None),
+    "order_not_payable": (N_("This order can no longer be checked out"), None),
+    "identity_already_added": ("", "identity_number"),
+    "identity_not_found": ("", "identity_id"),
+    "address_not_found": ("", "address_id"),
+    "address_limit": ("", "address_id"),
 }

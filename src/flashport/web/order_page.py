@@ -10,14 +10,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.domain import divisions
+from flashport.domain.addresses import SavedAddress
 from flashport.domain.orders import OrderStatus
-from flashport.services.accounts import identities
+from flashport.services.accounts import addresses, identities
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
 from flashport.services.orders.views import CheckoutView
-from flashport.web import answers, showcase
-from flashport.web.forms import FIELD_LABELS, NEW_IDENTITY, CheckoutValues, Problem
+from flashport.web import answers, i18n, showcase
+from flashport.web.address_lists import lists_for
+from flashport.web.forms import NEW_ADDRESS, NEW_IDENTITY, CheckoutValues, Problem, field_labels
 from flashport.web.session import WebSession
 from flashport.web.state import service_context, storefront
 
@@ -41,7 +44,10 @@ async def order_page(
     window_open = order.status == OrderStatus.PENDING_PAYMENT and ctx.clock() < order.payment_deadline
     can_check_out = window_open and not stage.payment_started and session.is_buyer
     people = await identities.list_identities(ctx, buyer_id) if can_check_out else []
-    pictures = await showcase.order_pictures(ctx, storefront(request), [order])
+    saved = await addresses.list_addresses(ctx, buyer_id) if can_check_out else []
+    shown = values or _starting_values(breakdown, people, saved)
+    chinese = i18n.request_language(request) is i18n.ZH
+    pictures = await showcase.order_pictures(ctx, storefront(request), [order], chinese=chinese)
     return answers.page(
         request,
         session,
@@ -56,27 +62,45 @@ async def order_page(
         window_open=window_open,
         can_check_out=can_check_out,
         identities=people,
-        values=values or _starting_values(breakdown, people),
+        values=shown,
+        addresses=saved,
+        address_lists=lists_for(shown.consignee_province, shown.consignee_city, shown.consignee_district),
+        new_address=NEW_ADDRESS,
         errors=errors or {},
         problem=problem,
-        labels=FIELD_LABELS,
+        labels=field_labels(i18n.request_language(request)),
         new_identity=NEW_IDENTITY,
         shows_tariff=bool(breakdown and any(line.tariff != "0.00" for line in breakdown.lines)),
     )
 
 
-def _starting_values(breakdown: CheckoutView | None, people: list[identities.Identity]) -> CheckoutValues:
-    """A fresh form: the last checkout's choices when there was one, else the buyer's first identity."""
+def _starting_values(
+    breakdown: CheckoutView | None, people: list[identities.Identity], saved: list[SavedAddress]
+) -> CheckoutValues:
+    """A fresh form: the last checkout's choices when there was one, else the buyer's first identity
+    and newest saved address (a new address is saved unless the buyer says not to)."""
     if breakdown is None:
         first = str(people[0].id) if people else NEW_IDENTITY
-        return CheckoutValues(identity_id=first)
+        address = str(saved[0].id) if saved else NEW_ADDRESS
+        return CheckoutValues(identity_id=first, address_id=address, save_address=True)
     buyer, consignee = breakdown.buyer, breakdown.consignee
     same = [p for p in people if (p.name, p.id_number) == (buyer.name, buyer.id_number)]
     chosen = same[0] if same else (people[0] if people else None)
+    same_address = [
+        a
+        for a in saved
+        if (a.name, a.phone, a.written) == (consignee.name, consignee.phone, consignee.address)
+    ]
+    district = consignee.district or ""
+    place = divisions.place(district)
+    street = consignee.address or ""
+    if place is not None:  # the street is what follows the place it was written with
+        street = street.removeprefix(place.written).strip()
     return CheckoutValues(
         identity_id=str(chosen.id) if chosen else NEW_IDENTITY,
         consignee_name=consignee.name or "",
         consignee_phone=consignee.phone or "",
-        consignee_address=consignee.address or "",
-        consignee_district=consignee.district or "",
+        consignee_address=street,
+        consignee_district=district,
+        address_id=str(same_address[0].id) if same_address else NEW_ADDRESS,
     )

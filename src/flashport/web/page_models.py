@@ -6,7 +6,7 @@ Each extends the service's view, so templates read one flat object (``item.brand
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from flashport.domain.sale_entities import EventView, ItemFacts, SaleItemView
@@ -23,6 +23,10 @@ class ShownItem(SaleItemView):
     origin: str  # the product's country of origin
     spec: str
     alt: str
+    # The Chinese display texts ("" where the catalog has none): see :meth:`in_chinese`.
+    title_zh: str = ""
+    description_zh: str = ""
+    brand_zh: str = ""
 
     @classmethod
     def with_facts(cls, item: SaleItemView, facts: ItemFacts) -> ShownItem:
@@ -31,7 +35,23 @@ class ShownItem(SaleItemView):
             description=facts.description,
             origin=facts.origin,
             spec=facts.spec,
-            alt=alt_text(item),
+            alt=alt_text(item.brand, item.product_title),
+            title_zh=facts.title_zh,
+            description_zh=facts.description_zh,
+            brand_zh=facts.brand_zh,
+        )
+
+    def in_chinese(self) -> ShownItem:
+        """The item as Chinese readers see it: the Chinese title, description and brand name where the
+        catalog has them, the original otherwise."""
+        title = self.title_zh or self.product_title
+        brand = self.brand_zh or self.brand
+        return replace(
+            self,
+            product_title=title,
+            brand=brand,
+            description=self.description_zh or self.description,
+            alt=alt_text(brand, title),
         )
 
 
@@ -50,6 +70,9 @@ class EventPage(EventView):
     def shown_item(self, item_id: int) -> ShownItem | None:
         return next((item for item in self.items if item.id == item_id), None)
 
+    def in_chinese(self) -> EventPage:
+        return replace(self, items=tuple(item.in_chinese() for item in self.items))
+
 
 @dataclass(frozen=True)
 class EventCard(EventView):
@@ -59,18 +82,26 @@ class EventCard(EventView):
     origins: tuple[str, ...]
     thumbs: tuple[tuple[str, str], ...]  # (image, alt text)
     gradient: int
+    brands_zh: tuple[str, ...] = ()  # the brands as Chinese readers see them
 
     @classmethod
     def with_facts(cls, event: EventView, facts: dict[int, ItemFacts]) -> EventCard:
         items = event.items
         origins = [facts.get(item.id, NO_FACTS).origin or item.brand_country for item in items]
+        zh = [facts.get(item.id, NO_FACTS).brand_zh or item.brand for item in items]
         return cls(
             **_fields_of(event, EventView),
             brands=tuple(dict.fromkeys(item.brand for item in items)),
             origins=tuple(dict.fromkeys(origins)),
-            thumbs=tuple((item.images[0], alt_text(item)) for item in items if item.images)[:4],
+            thumbs=tuple(
+                (item.images[0], alt_text(item.brand, item.product_title)) for item in items if item.images
+            )[:4],
             gradient=event.id % GRADIENTS,
+            brands_zh=tuple(dict.fromkeys(zh)),
         )
+
+    def in_chinese(self) -> EventCard:
+        return replace(self, brands=self.brands_zh or self.brands)
 
 
 @dataclass(frozen=True)
@@ -82,10 +113,9 @@ class Picture:
     brand: str
 
 
-def alt_text(item: SaleItemView) -> str:
+def alt_text(brand: str, title: str) -> str:
     """The product as a picture's alt text: its title, led by the brand unless the title names it."""
-    title = item.product_title
-    return title if title.lower().startswith(item.brand.lower()) else f"{item.brand} {title}"
+    return title if title.lower().startswith(brand.lower()) else f"{brand} {title}"
 
 
 def _fields_of(value: object, cls: type) -> dict[str, Any]:

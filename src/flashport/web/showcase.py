@@ -65,6 +65,18 @@ def split_listings(cards: list[EventCard], now: datetime) -> tuple[list[EventCar
     return sorted(live, key=lambda c: c.ends_at), sorted(upcoming, key=lambda c: c.starts_at)
 
 
+async def units_back_at(
+    ctx: Context, event: EventPage, status: EventStatus, item_ids: list[int]
+) -> datetime | None:
+    """When reserved units of these items may come back on sale: the first unpaid order's payment
+    deadline, if it falls before the sale ends; None otherwise (or when the sale is over)."""
+    now = ctx.clock()
+    if status not in (EventStatus.LIVE, EventStatus.ENDED) or now >= event.ends_at:
+        return None
+    found = await sale_queries.next_release(ctx, item_ids)
+    return found if found is not None and found < event.ends_at else None
+
+
 def sale_state(status: EventStatus, item: ShownItem) -> str:
     """What the buy button says: ``upcoming``, ``live``, ``sold_out`` or ``ended``."""
     if status is EventStatus.SCHEDULED:
@@ -100,8 +112,11 @@ async def _load_live(ctx: Context, sf: Storefront, event_id: int) -> dict[str, A
     }
 
 
-async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) -> dict[str, Picture]:
-    """Per order number: the item's picture, alt text and brand, from the cached event pages."""
+async def order_pictures(
+    ctx: Context, sf: Storefront, orders: list[OrderView], *, chinese: bool = False
+) -> dict[str, Picture]:
+    """Per order number: the item's picture, alt text and brand (as Chinese readers see them when
+    ``chinese``), from the cached event pages."""
     pictures: dict[str, Picture] = {}
     for order in orders:
         try:
@@ -110,6 +125,7 @@ async def order_pictures(ctx: Context, sf: Storefront, orders: list[OrderView]) 
             continue
         item = event.shown_item(order.sale_item_id)
         if item is not None:
+            item = item.in_chinese() if chinese else item
             image = item.images[0] if item.images else FALLBACK_IMAGE
             pictures[order.order_no] = Picture(src=image, alt=item.alt, brand=item.brand)
     return pictures

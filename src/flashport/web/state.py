@@ -16,7 +16,7 @@ import jinja2
 from starlette.requests import Request
 
 from flashport.services.context import Context
-from flashport.web import formatting
+from flashport.web import formatting, i18n
 from flashport.web.cache import TtlCache
 from flashport.web.page_models import EventCard, EventPage
 
@@ -31,7 +31,11 @@ LIVE_TTL = 0.5
 ITEM_EVENT_TTL = 300.0
 
 
-def build_templates(asset_versions: dict[str, str]) -> jinja2.Environment:
+def build_templates(
+    asset_versions: dict[str, str], language: i18n.Language = i18n.DEFAULT
+) -> jinja2.Environment:
+    """The templates of one language: Jinja2's i18n extension with that language's catalogue installed,
+    and filters that write times, countries and countdowns as its readers do."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -39,17 +43,41 @@ def build_templates(asset_versions: dict[str, str]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(i18n.translations(language.code), newstyle=True)  # type: ignore[attr-defined]
+    locale = language.babel
+    unit = formatting.day_unit(locale)
     env.filters.update(formatting.FILTERS)
+    env.filters["when"] = lambda moment: formatting.china_time(moment, locale)
+    if language is not i18n.EN:
+        env.filters["country"] = lambda code: formatting.country_in(code, locale)
     env.globals["asset"] = lambda path: f"/static/{path}?v={asset_versions.get(path, '0')}"
-    env.globals["countdown"] = formatting.countdown
+    env.globals["countdown"] = lambda target, now: formatting.countdown(target, now, unit)
     env.globals["percent_left"] = formatting.percent_left
+    env.globals["language"] = language
+    env.globals["languages"] = i18n.LANGUAGES
+    env.globals["day_unit"] = unit
     return env
+
+
+@dataclass(frozen=True)
+class Templates:
+    """One template environment per language, built once."""
+
+    by_code: dict[str, jinja2.Environment]
+
+    @classmethod
+    def build(cls, asset_versions: dict[str, str]) -> Templates:
+        return cls({lang.code: build_templates(asset_versions, lang) for lang in i18n.LANGUAGES})
+
+    def for_language(self, language: i18n.Language) -> jinja2.Environment:
+        return self.by_code[language.code]
 
 
 @dataclass
 class Storefront:
-    templates: jinja2.Environment
+    templates: Templates
     # The caches' clock (monotonic seconds); tests pass one they move by hand instead of waiting a TTL out.
     clock: Callable[[], float] = time.monotonic
     listings: TtlCache[list[EventCard]] = field(init=False)

@@ -28,12 +28,20 @@ async def newest_statuses(conn: AsyncConnection, buyer_id: int, *, limit: int) -
 
 async def payment_stages(
     conn: AsyncConnection, buyer_id: int, order_nos: Sequence[str]
-) -> list[tuple[str, bool, bool]]:
-    """(order number, checked out, payment opened) of those of ``order_nos`` that are the buyer's."""
+) -> list[tuple[str, bool, bool, bool, bool]]:
+    """(order number, checked out, payment opened, a payment still pending, a payment closed unpaid)
+    of those of ``order_nos`` that are the buyer's."""
     started = sa.exists().where(payments.c.order_id == orders.c.id)
-    query = sa.select(orders.c.order_no, orders.c.checked_out_at, started.label("started")).where(
-        orders.c.buyer_id == buyer_id, orders.c.order_no.in_(list(order_nos))
-    )
+    pending = sa.exists().where(payments.c.order_id == orders.c.id, payments.c.status == "pending")
+    closed = sa.exists().where(payments.c.order_id == orders.c.id, payments.c.status == "closed")
+    query = sa.select(
+        orders.c.order_no,
+        orders.c.checked_out_at,
+        started.label("started"),
+        pending.label("pending"),
+        closed.label("closed"),
+    ).where(orders.c.buyer_id == buyer_id, orders.c.order_no.in_(list(order_nos)))
     return [
-        (row.order_no, row.checked_out_at is not None, bool(row.started)) for row in await conn.execute(query)
+        (row.order_no, row.checked_out_at is not None, bool(row.started), bool(row.pending), bool(row.closed))
+        for row in await conn.execute(query)
     ]

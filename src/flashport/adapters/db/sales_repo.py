@@ -170,21 +170,48 @@ async def event_of_item(conn: AsyncConnection, item_id: int) -> int | None:
     return None if event_id is None else int(event_id)
 
 
+async def next_release(conn: AsyncConnection, item_ids: Sequence[int]) -> datetime | None:
+    """The earliest payment deadline of the unpaid orders of these items: when reserved units may come
+    back on sale (an index on sale item and status finds them)."""
+    if not item_ids:
+        return None
+    query = sa.select(sa.func.min(orders.c.payment_deadline)).where(
+        orders.c.sale_item_id.in_(list(item_ids)), orders.c.status == "pending_payment"
+    )
+    found: datetime | None = await conn.scalar(query)
+    return found
+
+
 async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
     """Per sale item found: its product's description and origin country, and its SKU's spec."""
     if not item_ids:
         return {}
     query = (
-        sa.select(sale_items.c.id, products.c.description, products.c.origin_country, skus.c.spec)
+        sa.select(
+            sale_items.c.id,
+            products.c.description,
+            products.c.origin_country,
+            skus.c.spec,
+            products.c.title_zh,
+            products.c.description_zh,
+            brands.c.name_zh.label("brand_zh"),
+        )
         .select_from(
-            sale_items.join(skus, skus.c.id == sale_items.c.sku_id).join(
-                products, products.c.id == skus.c.product_id
-            )
+            sale_items.join(skus, skus.c.id == sale_items.c.sku_id)
+            .join(products, products.c.id == skus.c.product_id)
+            .join(brands, brands.c.id == products.c.brand_id)
         )
         .where(sale_items.c.id.in_(item_ids))
     )
     return {
-        row.id: ItemFacts(description=row.description, origin=row.origin_country, spec=row.spec)
+        row.id: ItemFacts(
+            description=row.description,
+            origin=row.origin_country,
+            spec=row.spec,
+            title_zh=row.title_zh,
+            description_zh=row.description_zh,
+            brand_zh=row.brand_zh,
+        )
         for row in await conn.execute(query)
     }
 

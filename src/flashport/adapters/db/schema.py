@@ -88,6 +88,9 @@ brands = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("logo_url", sa.String(500)),
     _created(),
+    # What Chinese readers of the storefront see; empty: the original is shown (0011_zhcn).
+    sa.Column("name_zh", sa.String(200), nullable=False, server_default=""),
+    sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
 )
 
 warehouses = sa.Table(
@@ -119,6 +122,9 @@ products = sa.Table(
     sa.Column("tax_category", sa.String(32), nullable=False),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The Chinese display title and description (not the name declared to customs); 0011_zhcn.
+    sa.Column("title_zh", sa.String(300), nullable=False, server_default=""),
+    sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
 )
 
 skus = sa.Table(
@@ -408,6 +414,20 @@ identities = sa.Table(
     sa.Column("id_hash", sa.String(64), nullable=False),
     _created(),
     sa.UniqueConstraint("buyer_id", "id_hash", name="uq_identities_buyer_hash"),
+)
+
+# A buyer's saved consignee addresses: the district by its administrative division code, chosen from
+# the lists of flashport/domain/data/divisions (0011_zhcn).
+buyer_addresses = sa.Table(
+    "buyer_addresses",
+    metadata,
+    _id(),
+    sa.Column("buyer_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("district_code", sa.String(6), nullable=False),
+    sa.Column("street", sa.String(200), nullable=False),
+    _created(),
 )
 
 # What each person (identity hash) has paid for cross-border orders in a calendar year (Asia/Shanghai):

@@ -55,11 +55,25 @@ class Page(BaseModel, Generic[Item]):
 # --- request and response bodies -------------------------------------------------------------------
 
 
+ChineseName = Field(
+    "", max_length=200, examples=["爱他美"], description="shown to Chinese readers; Chinese characters"
+)
+ChineseTitle = Field(
+    "",
+    max_length=300,
+    examples=["爱他美 澳洲版 婴儿配方奶粉 2段 900g"],
+    description="shown to Chinese readers",
+)
+ChineseText = Field("", max_length=20000, description="shown to Chinese readers; Chinese characters")
+
+
 class BrandIn(Input):
     name: str = Field(max_length=200, examples=["Aptamil"])
     country: str = Country
     description: str = Field("", max_length=5000)
     logo_url: str | None = Field(None, max_length=500)
+    name_zh: str = ChineseName
+    description_zh: str = Field("", max_length=5000, description="shown to Chinese readers")
 
 
 class BrandPatch(Input):
@@ -67,6 +81,8 @@ class BrandPatch(Input):
     country: str | None = Field(None, max_length=16)
     description: str | None = Field(None, max_length=5000)
     logo_url: str | None = Field(None, max_length=500)
+    name_zh: str | None = Field(None, max_length=200)
+    description_zh: str | None = Field(None, max_length=5000)
 
 
 class BrandOut(BaseModel):
@@ -76,6 +92,8 @@ class BrandOut(BaseModel):
     description: str
     logo_url: str | None
     created_at: datetime
+    name_zh: str
+    description_zh: str
 
 
 class SupplierIn(Input):
@@ -162,6 +180,8 @@ class ProductIn(Input):
     hs_code: str = Field(max_length=16, examples=["0402290000"], description="10 digits")
     legal_unit: str = Unit
     tax_category: TaxCategory
+    title_zh: str = ChineseTitle
+    description_zh: str = ChineseText
     skus: list[SkuIn] = Field(default_factory=list, max_length=100)
 
 
@@ -174,6 +194,8 @@ class ProductPatch(Input):
     hs_code: str | None = Field(None, max_length=16)
     legal_unit: str | None = Field(None, max_length=16)
     tax_category: TaxCategory | None = None
+    title_zh: str | None = Field(None, max_length=300)
+    description_zh: str | None = Field(None, max_length=20000)
 
 
 class ProductOut(BaseModel):
@@ -189,6 +211,8 @@ class ProductOut(BaseModel):
     tax_category: TaxCategory
     created_at: datetime
     updated_at: datetime
+    title_zh: str
+    description_zh: str
 
 
 class ProductDetailOut(ProductOut):

@@ -18,7 +18,17 @@ from flashport.services.catalog.reference import changed_fields, found, merged
 from flashport.services.catalog.skus import insert_sku, product_for
 from flashport.services.context import Context
 
-PRODUCT_FIELDS = ("title", "description", "images", "origin_country", "hs_code", "legal_unit", "tax_category")
+PRODUCT_FIELDS = (
+    "title",
+    "description",
+    "images",
+    "origin_country",
+    "hs_code",
+    "legal_unit",
+    "tax_category",
+    "title_zh",
+    "description_zh",
+)
 
 
 async def create_product(

@@ -21,7 +21,7 @@ from flashport.services.context import Context
 
 T = TypeVar("T")
 
-BRAND_FIELDS = ("name", "country", "description", "logo_url")
+BRAND_FIELDS = ("name", "country", "description", "logo_url", "name_zh", "description_zh")
 
 
 def found(entity: T | None, what: str, entity_id: int, *, noun: str | None = None) -> T:

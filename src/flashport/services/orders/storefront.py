@@ -24,6 +24,10 @@ class PaymentStage:
 
     checked_out: bool
     payment_started: bool
+    # A payment the provider has not settled yet (the buyer may have just paid), and one it closed
+    # unpaid (declined: for instance a payer who is not the buyer); the page says which.
+    payment_pending: bool = False
+    payment_refused: bool = False
 
 
 NOT_STARTED = PaymentStage(checked_out=False, payment_started=False)
@@ -43,4 +47,7 @@ async def payment_stages(ctx: Context, buyer_id: int, order_nos: Sequence[str]) 
         return {}
     async with ctx.read() as conn:
         found = await buyer_orders_repo.payment_stages(conn, buyer_id, order_nos)
-    return {order_no: PaymentStage(checked_out, started) for order_no, checked_out, started in found}
+    return {
+        order_no: PaymentStage(checked_out, started, pending, closed and not pending)
+        for order_no, checked_out, started, pending, closed in found
+    }

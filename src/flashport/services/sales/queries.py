@@ -7,6 +7,7 @@ them exactly as an unknown id does. Statuses are derived at ``ctx.clock()``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from flashport.adapters.db import sales_repo
 from flashport.domain.errors import NotFound
@@ -75,6 +76,14 @@ async def event_of_item(ctx: Context, item_id: int) -> int:
     if event_id is None:
         raise NotFound(f"sale item {item_id} does not exist", code="sale_item_not_found")
     return event_id
+
+
+async def next_release(ctx: Context, item_ids: Sequence[int]) -> datetime | None:
+    """When the first unpaid order of these items closes its payment window (its units then return to
+    sale), or None when no unpaid order holds any."""
+    async with ctx.read() as conn:
+        found = await sales_repo.next_release(conn, item_ids)
+    return None if found is None else found.replace(tzinfo=found.tzinfo or UTC)
 
 
 async def item_facts(ctx: Context, item_ids: Sequence[int]) -> dict[int, ItemFacts]:

@@ -11,8 +11,9 @@ from starlette.responses import Response
 from flashport.domain.errors import DomainError
 from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
-from flashport.web import answers, guard
+from flashport.web import answers, guard, i18n, messages
 from flashport.web.errors import WebRoute
+from flashport.web.i18n import tr
 from flashport.web.state import service_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -33,11 +34,12 @@ async def login(request: Request) -> Response:
     try:
         token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
     except DomainError as exc:
-        values: dict[str, Any] = {"next": next_path, "email": email, "error": exc.message}
+        text = messages.error_text(i18n.request_language(request), exc)
+        values: dict[str, Any] = {"next": next_path, "email": email, "error": text}
         return answers.page(request, session, "login.html", status=status_for(exc), **values)
     user = await accounts.get_user(ctx, token.user_id)
     session.log_in(user.id, user.role.value, user.name)
-    session.flash("success", f"Welcome back, {user.name}.")
+    session.flash("success", tr(request, "Welcome back, %(name)s.") % {"name": user.name})
     return answers.redirect(request, session, next_path)
 
 
@@ -59,10 +61,12 @@ async def register(request: Request) -> Response:
             service_context(request), email=email, password=str(form.get("password", "")), name=name
         )
     except DomainError as exc:
-        values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": exc.message}
+        text = messages.error_text(i18n.request_language(request), exc)
+        values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": text}
         return answers.page(request, session, "register.html", status=status_for(exc), **values)
     session.log_in(user.id, user.role.value, user.name)
-    session.flash("success", f"Welcome to Flashport, {user.name}. Your account is ready.")
+    note = tr(request, "Welcome to Flashport, %(name)s. Your account is ready.")
+    session.flash("success", note % {"name": user.name})
     return answers.redirect(request, session, next_path)
 
 

@@ -15,9 +15,10 @@ from flashport.domain.errors import DomainError
 from flashport.domain.limits import china_date
 from flashport.http_errors import status_for
 from flashport.services.accounts import identities
-from flashport.web import answers, forms, guard
+from flashport.web import answers, forms, guard, i18n, messages
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.i18n import tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
@@ -41,7 +42,7 @@ async def add_identity(request: Request) -> Response:
         forms.refuse_if(forms.identity_problems(name, number, china_date(ctx.clock())))
         added = await identities.add_identity(ctx, buyer_id, name, number)
     except DomainError as exc:
-        refusal = forms.explain(exc)
+        refusal = forms.explain(exc, i18n.request_language(request))
         return await _page(
             request,
             session,
@@ -51,7 +52,8 @@ async def add_identity(request: Request) -> Response:
             problem=refusal.problem,
             status=status_for(exc),
         )
-    session.flash("success", f"Added {added.name} ({added.id_number}). You can now buy as them.")
+    note = tr(request, "Added %(name)s (%(number)s). You can now buy as them.")
+    session.flash("success", note % {"name": added.name, "number": added.id_number})
     return answers.redirect(request, session, "/account/identities")
 
 
@@ -63,9 +65,11 @@ async def remove_identity(request: Request, identity_id: Id) -> Response:
     try:
         await identities.remove_identity(service_context(request), buyer_id, identity_id)
     except DomainError as exc:
-        session.flash("error", answers.sentence(exc.message))
+        session.flash("error", messages.error_text(i18n.request_language(request), exc))
     else:
-        note = "Identity removed. Orders already checked out keep the buyer they were checked out with."
+        note = tr(
+            request, "Identity removed. Orders already checked out keep the buyer they were checked out with."
+        )
         session.flash("info", note)
     return answers.redirect(request, session, "/account/identities")
 
@@ -90,5 +94,5 @@ async def _page(
         name=name,
         errors=errors or {},
         problem=problem,
-        labels=forms.FIELD_LABELS,
+        labels=forms.field_labels(i18n.request_language(request)),
     )

@@ -166,7 +166,7 @@ async def _detail_page(
         values=values or CheckoutValues(),  # never prefilled: a correction is typed afresh
         errors=errors or {},
         problem=problem,
-        labels=forms.FIELD_LABELS,
+        labels=forms.CORRECTION_LABELS,
     )
 
 

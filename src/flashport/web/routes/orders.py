@@ -17,8 +17,9 @@ from flashport.domain.errors import DomainError, ServiceUnavailable
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
 from flashport.services.payments.views import StartedPayment
-from flashport.web import answers, guard, showcase
+from flashport.web import answers, guard, i18n, messages, showcase
 from flashport.web.errors import WebRoute
+from flashport.web.i18n import tr
 from flashport.web.order_page import order_page
 from flashport.web.state import service_context, storefront
 
@@ -31,7 +32,8 @@ async def list_orders(request: Request) -> Response:
     ctx = service_context(request)
     user_id = guard.logged_in(session)
     found = await orders.list_for_buyer(ctx, user_id)
-    pictures = await showcase.order_pictures(ctx, storefront(request), found)
+    chinese = i18n.request_language(request) is i18n.ZH
+    pictures = await showcase.order_pictures(ctx, storefront(request), found, chinese=chinese)
     unpaid = [o.order_no for o in found if o.status == "pending_payment"]
     stages = await order_progress.payment_stages(ctx, user_id, unpaid)
     return answers.page(
@@ -56,7 +58,9 @@ async def pay(request: Request, order_no: str) -> Response:
     except DomainError as exc:
         if exc.code == "checkout_required" and not answers.wants_json(request):
             # An order from before checkout existed, or a page left open: send the buyer to the form.
-            session.flash("info", "Complete checkout first: choose the buyer and the delivery address.")
+            session.flash(
+                "info", tr(request, "Complete checkout first: choose the buyer and the delivery address.")
+            )
             return answers.redirect(request, session, f"/orders/{quote(order_no, safe='')}#checkout")
         return answers.refusal(request, session, exc, "/orders")
     return answers.redirect(request, session, started.redirect_url)
@@ -70,9 +74,10 @@ async def cancel(request: Request, order_no: str) -> Response:
     try:
         await orders.cancel_by_buyer(service_context(request), buyer_id, order_no[:32])
     except DomainError as exc:
-        session.flash("error", answers.sentence(exc.message))
+        session.flash("error", messages.error_text(i18n.request_language(request), exc))
     else:
-        session.flash("info", f"Order {order_no} is cancelled; its units are back on sale.")
+        note = tr(request, "Order %(number)s is cancelled; its units are back on sale.")
+        session.flash("info", note % {"number": order_no[:32]})
     return answers.redirect(request, session, "/orders")
 
 

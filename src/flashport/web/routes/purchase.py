@@ -17,6 +17,7 @@ from flashport.services.sales import buying
 from flashport.web import answers, guard
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.i18n import tr
 from flashport.web.state import service_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -33,7 +34,9 @@ async def buy(request: Request, item_id: Id) -> Response:
     except DomainError as exc:
         return answers.refusal(request, session, exc, f"/items/{item_id}")
     order_no = purchase.order["order_no"]
-    reserved = f"Reserved! Order {order_no} is yours once paid: check out and pay before its timer ends."
+    reserved = tr(
+        request, "Reserved! Order %(number)s is yours once paid: check out and pay before its timer ends."
+    ) % {"number": order_no}
     session.flash("success", reserved)
     if not answers.wants_json(request):
         return answers.redirect(request, session, "/orders")

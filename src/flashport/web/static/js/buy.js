@@ -36,10 +36,10 @@
       event.preventDefault();
       if (inFlight || button.disabled) return;
       if (!form.reportValidity()) return;
-      busy(true, "Reserving…");
-      status.textContent = "Reserving your units…";
+      busy(true, FP.t("reserving"));
+      status.textContent = FP.t("reserving_units");
       var slow = setTimeout(function () {
-        status.textContent = "Still reserving — demand is high. Keep this page open; you will not be charged twice.";
+        status.textContent = FP.t("still_reserving");
       }, SLOW_MS);
       fetch(form.action, {
         method: "POST",
@@ -50,27 +50,26 @@
         .then(answered)
         .then(function (answer) {
           if (answer.status === 200 || answer.status === 201) {
-            label.textContent = "Reserved";
-            status.textContent = "Reserved! Taking you to payment…";
+            label.textContent = FP.t("reserved");
+            status.textContent = FP.t("reserved_redirect");
             window.location.assign(answer.body.redirect || "/orders");
             return;
           }
-          busy(false, "Buy now");
+          busy(false, FP.t("buy_now"));
           if (answer.status === 401) {
             window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
             return;
           }
           if (answer.body.code === "sold_out" && card) FP.setSoldOut(card, true);
-          status.textContent = answer.body.message
-            ? answer.body.message.charAt(0).toUpperCase() + answer.body.message.slice(1) + "."
-            : "Something went wrong. Please try again.";
+          /* The server says why in the page's language, as a whole sentence. */
+          status.textContent = answer.body.message || FP.t("went_wrong");
         })
         .catch(function () {
           /* The answer was lost, not necessarily the purchase: keep the same key and quantity so a
            * retry returns the order if it was made. */
-          busy(false, "Try again");
+          busy(false, FP.t("try_again"));
           quantity.readOnly = true;
-          status.textContent = "Connection problem. Press “Try again”: you will not buy twice.";
+          status.textContent = FP.t("connection");
         })
         .then(function () { clearTimeout(slow); });
     });

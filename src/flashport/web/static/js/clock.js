@@ -11,6 +11,16 @@
   var offset = isNaN(loaded) ? 0 : loaded - Date.now();
   var bestRoundTrip = Infinity;
 
+  /* The page's sentences for scripts, in its language (base.html's #fp-text data block). */
+  var texts = {};
+  try {
+    texts = JSON.parse((document.getElementById("fp-text") || {}).textContent || "{}");
+  } catch (e) { texts = {}; }
+  FP.t = function (key) {
+    return Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+  };
+  var dayUnit = document.body.getAttribute("data-day-unit") || "d";
+
   FP.now = function () {
     return Date.now() + offset;
   };
@@ -38,20 +48,10 @@
     var total = Math.max(0, Math.floor(ms / 1000));
     var days = Math.floor(total / 86400);
     var clock = pad(Math.floor((total % 86400) / 3600)) + ":" + pad(Math.floor((total % 3600) / 60)) + ":" + pad(total % 60);
-    return days ? days + "d " + clock : clock;
+    return days ? days + dayUnit + " " + clock : clock;
   };
 
-  /* <time datetime="...Z"> holds UTC; show it in the buyer's own zone and language. */
-  var localFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
-  });
-  document.querySelectorAll("time[datetime]").forEach(function (el) {
-    var moment = Date.parse(el.getAttribute("datetime"));
-    if (!isNaN(moment)) {
-      el.title = el.textContent;
-      el.textContent = localFormat.format(moment);
-    }
-  });
+  /* <time> elements are written by the server in China time and the page's language; they stay so. */
 
   function tick() {
     var now = FP.now();

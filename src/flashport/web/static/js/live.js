@@ -23,10 +23,10 @@
     card.querySelectorAll("[data-buy-button]").forEach(function (button) {
       button.disabled = soldOut;
       var label = button.querySelector("[data-buy-label]");
-      if (label) label.textContent = soldOut ? "Sold out" : label.getAttribute("data-live-label");
+      if (label) label.textContent = soldOut ? FP.t("all_reserved") : label.getAttribute("data-live-label");
     });
     var title = card.querySelector(".item-title, .product-title");
-    FP.announce((title ? title.textContent + ": " : "") + (soldOut ? "sold out" : "back in stock"));
+    FP.announce((title ? title.textContent + ": " : "") + (soldOut ? FP.t("all_reserved") : FP.t("back_on_sale")));
   };
 
   if (!root) return;

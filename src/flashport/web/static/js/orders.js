@@ -23,7 +23,7 @@
       link.setAttribute("aria-disabled", "true");
     });
     var label = card.querySelector("[data-status-label]");
-    if (label) label.textContent = "Payment window closed";
+    if (label) label.textContent = FP.t("window_closed");
     closeOrderPage(card.getAttribute("data-order-no"));
   });
 
