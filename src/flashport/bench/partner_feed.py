@@ -54,10 +54,12 @@ from flashport.bench.setup import insert_buyers
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.partners import PartnerKind
 from flashport.services.context import Context
-from flashport.services.partners import jobs, registry, webhooks
+from flashport import worker as worker_stages
+from flashport.services.partners import registry, webhooks
 from flashport.settings import Settings
 
 TICK_SECONDS = 0.05
+PARTNER_STAGES = ("partner_events", "webhooks_queued", "webhooks_sent")
 EVENTS_PER_ORDER = 4  # supplier: created + payment; carrier: declared; payment company: payment
 
 
@@ -316,13 +318,9 @@ async def run(
             await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
 
         stop = asyncio.Event()
-
-        async def worker() -> None:
-            while not stop.is_set():
-                if not await jobs.run(ctx):
-                    await asyncio.sleep(0.01)
-
-        running = asyncio.create_task(worker())
+        # The worker's own partner stages, each in its own loop as `flashport worker` runs them.
+        stages = [st for st in worker_stages.STAGES if st.name in PARTNER_STAGES]
+        running = asyncio.gather(*(worker_stages.run_stage(ctx, st, stop) for st in stages))
         started = time.monotonic()
         ticks = int(seconds / TICK_SECONDS)
         per_tick = max(1, round(rate * TICK_SECONDS))
