@@ -36,7 +36,7 @@ async def test_each_partner_event_is_in_the_stream_once_even_when_published_agai
                 relay_cursors.update().where(relay_cursors.c.name == stream.CURSOR).values(last_id=0)
             )
         assert await stream.publish_all(ctx, bus) == len(ids)  # sent again...
-        js = await bus._jetstream()  # noqa: SLF001 - the stream's own count is the proof
+        js = await bus._jetstream()
         info = await js.stream_info(bus.stream)
         assert info.state.messages == len(ids)  # ...and dropped as copies by Nats-Msg-Id
         carrier = world.carriers[1].partner_id

@@ -278,3 +278,54 @@ async def test_a_partner_far_behind_gets_several_events_in_one_delivery(
     assert [b["type"] for b in receiver.bodies()] == ["batch"]
     events = receiver.events()
     assert len(events) == 24 and len({e["id"] for e in events}) == 24
+
+
+async def test_an_endpoint_secret_is_stored_sealed_never_in_clear(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world, endpoint = await _world_with_endpoint(ctx, client, receiver)
+    rotated = await client.post(
+        f"/api/v1/partner/webhooks/{endpoint['endpoint']['id']}/rotate-secret",
+        json={"overlap_seconds": 3600},
+        headers=key_auth(world.carriers[1].key),
+    )
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(webhook_endpoints))).one()
+    for clear, stored in [(rotated.json()["secret"], row.secret), (endpoint["secret"], row.previous_secret)]:
+        assert clear not in stored and not stored.startswith("whsec_")
+        assert ctx.secrets.open(stored) == clear
+
+
+async def test_private_addresses_are_refused_at_registration_and_at_delivery_unless_allowed(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world = await make_world(ctx)
+    await _endpoint(client, world.carriers[1].key, receiver.url)  # the test settings allow loopback
+    ctx.settings = ctx.settings.model_copy(update={"webhook_allow_private_addresses": False})
+    for url in [receiver.url, "http://localhost:9/x", "http://169.254.169.254/latest/meta-data/"]:
+        refused = await client.post(
+            "/api/v1/partner/webhooks", json={"url": url}, headers=key_auth(world.carriers[1].key)
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "webhook_address_refused", url
+    await place_order(ctx, world, goods=0, carrier=1, payer=0)
+    await _queue(ctx)
+    assert await delivery.send_due(ctx) == 0  # resolved again at delivery: refused, never sent
+    assert receiver.received == []
+    async with ctx.read() as conn:
+        errors = (await conn.execute(sa.select(webhook_deliveries.c.last_error))).scalars().all()
+    assert errors and all(e and e.startswith("refused:") for e in errors)
+
+
+async def test_a_redirect_from_a_receiver_is_not_followed(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world = await make_world(ctx)
+    await _endpoint(client, world.carriers[1].key, receiver.url, ["order.shipped"])
+    await place_order(ctx, world, goods=0, carrier=1, payer=0)
+    await _queue(ctx)
+    receiver.script = [(307, {"Location": receiver.url + "?again=1"})]
+    assert await delivery.send_due(ctx) == 0
+    assert len(receiver.received) == 1  # the redirect's target was never asked
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(webhook_deliveries))).one()
+    assert (row.status, row.last_status_code) == ("pending", 307)
