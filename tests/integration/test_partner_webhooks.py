@@ -5,6 +5,7 @@ days of failure disable the endpoint and tell its owner, resend and recovery, ba
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flashport.adapters.db.partners_schema import webhook_deliveries, webhook_endpoints
+from flashport.adapters.db.partners_schema import partner_events, webhook_deliveries, webhook_endpoints
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.partners import delivery
 from tests.factories import auth, make_user
 from tests.partner_world import World, make_world, place_order, relay_until_settled
-from tests.servers import serving
+from tests.servers import free_port, serving
 
 
 @dataclass
@@ -329,3 +330,53 @@ async def test_a_redirect_from_a_receiver_is_not_followed(
     async with ctx.read() as conn:
         row = (await conn.execute(sa.select(webhook_deliveries))).one()
     assert (row.status, row.last_status_code) == ("pending", 307)
+
+
+async def test_a_receiver_down_for_ten_minutes_gets_every_event_once_when_it_is_back(
+    client: httpx.AsyncClient, ctx: Context
+) -> None:
+    """Its port closed for ten minutes of the injected clock while orders keep coming; back, it gets
+    every event within the retry schedule, each under one webhook-id only."""
+    got: list[tuple[str, list[str]]] = []
+
+    async def hook(request: Request) -> Response:
+        body = json.loads(await request.body())
+        got.append((request.headers["webhook-id"], [e["id"] for e in _events_of(body)]))
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    port = free_port()
+    world = await make_world(ctx)
+    supplier = world.suppliers[0]
+    async with serving(app, port=port) as base:
+        await _endpoint(client, supplier.key, f"{base}/hook")
+    clock = Clock(ctx)
+    down_until = clock.now + timedelta(minutes=10)
+    while clock.now < down_until:  # down: every try is refused at the socket
+        await place_order(ctx, world, goods=0, carrier=0, payer=0)
+        await _queue(ctx)
+        assert await delivery.send_due(ctx) == 0
+        clock.advance(seconds=45)
+    async with ctx.read() as conn:
+        expected = {
+            f"evt_{i}"
+            for i in (
+                await conn.execute(
+                    sa.select(partner_events.c.id).where(partner_events.c.partner_id == supplier.partner_id)
+                )
+            ).scalars()
+        }
+    assert expected and not got
+    async with serving(app, port=port):
+        back = clock.now
+        while {e for _, ids in got for e in ids} != expected:
+            assert clock.now - back <= timedelta(minutes=40), "not everything came within the schedule"
+            clock.advance(minutes=1)
+            await delivery.send_due(ctx)
+    by_event = Counter(e for _, ids in {(m, tuple(ids)) for m, ids in got} for e in ids)
+    assert set(by_event.values()) == {1}  # each event under one webhook-id, however often it came
+
+
+def _events_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = body["data"]["events"] if body["type"] == "batch" else [body["data"]]
+    return events
