@@ -72,6 +72,7 @@ def create_app(
     for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
+    app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)
