@@ -65,7 +65,7 @@ def make_handler(webhook: Webhook, seen: Seen, out: Path) -> type[BaseHTTPReques
             f.write(json.dumps(event, ensure_ascii=False) + "\n")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             if length > MAX_BODY:
                 return self._answer(413)
@@ -87,7 +87,7 @@ def make_handler(webhook: Webhook, seen: Seen, out: Path) -> type[BaseHTTPReques
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write("webhook-receiver: " + format % args + "\n")
 
     return Handler
