@@ -341,7 +341,24 @@ def main(argv: list[str] | None = None) -> None:
         **bus,
     )
     migrate.upgrade(settings)
-    print(json.dumps(asdict(asyncio.run(run(settings, rate=args.rate, seconds=args.seconds))), indent=2))
+    try:
+        print(json.dumps(asdict(asyncio.run(run(settings, rate=args.rate, seconds=args.seconds))), indent=2))
+    finally:
+        if args.redis_url:
+            asyncio.run(_drop_keys(args.redis_url, settings.redis_prefix))
+
+
+async def _drop_keys(url: str, prefix: str) -> None:
+    """The run's stock-engine keys (its own prefix) go with it."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+    finally:
+        await client.aclose()
 
 
 if __name__ == "__main__":
