@@ -88,6 +88,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
+    app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)

@@ -11,6 +11,7 @@ from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayKeys, AlipayProvider
+from flashport.adapters.secret_box import SecretBox
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
@@ -76,7 +77,19 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
+        secrets=SecretBox(settings),
     )
+    if settings.partner_bus == "nats":
+        # Imported here: nats-py is needed only with this setting (the "nats" extra).
+        from flashport.adapters.partner_bus import NatsPartnerBus
+
+        ctx.partner_bus = NatsPartnerBus(
+            settings.nats_url,
+            settings.nats_stream,
+            settings.nats_subject_prefix,
+            settings.nats_consumer,
+            ack_wait=settings.nats_ack_wait_seconds,
+        )  # connected on first use: only the worker's partner stages use it
     return ctx
 
 
@@ -84,6 +97,8 @@ async def close_context(ctx: Context) -> None:
     await ctx.payments.close()
     await ctx.customs.close()
     await ctx.logistics.close()
+    if ctx.partner_bus is not None:
+        await ctx.partner_bus.close()
     await ctx.stock.close()
     if isinstance(ctx.stock, RedisStockEngine):
         await ctx.stock.redis.aclose()

@@ -139,6 +139,33 @@ class Settings(BaseSettings):
         default=False, description="serve the sandbox carrier at /sandbox/logistics"
     )
 
+    # Partner feeds and webhooks (README, "Partner feeds"). The relay moves the outbox into each
+    # partner's feed in the database; with partner_bus = nats it also publishes every partner event to
+    # NATS JetStream and the delivery workers queue webhooks from a durable consumer there.
+    partner_poll_seconds: float = Field(
+        default=0.1, gt=0, description="how often the worker's idle partner stages look for work"
+    )
+    partner_bus: Literal["sql", "nats"] = Field(
+        default="sql", description="sql: deliveries queued from the database; nats: through JetStream"
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="the NATS server (partner_bus=nats)")
+    nats_stream: str = Field(
+        default="FLASHPORT_PARTNERS", description="the JetStream stream, made if missing"
+    )
+    nats_subject_prefix: str = Field(default="flashport.partners", description="<prefix>.<partner>.<type>")
+    nats_consumer: str = Field(default="flashport-webhooks", description="the delivery workers' durable")
+    nats_ack_wait_seconds: float = Field(
+        default=30.0, gt=0, description="a fetched event not acknowledged by then is handed out again"
+    )
+    # Webhook URLs (SSRF): loopback, private, link-local and metadata addresses are refused unless
+    # allowed. Unset: allowed outside production (the sandboxes and tests listen on loopback).
+    webhook_allow_private_addresses: bool | None = None
+    partner_secrets_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, newest first, sealing webhook secrets at rest; "
+        "default derived from secret_key",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _derive_addresses(cls, data: Any) -> Any:
@@ -197,6 +224,12 @@ class Settings(BaseSettings):
     def listen_url(self) -> str:
         """Where ``serve`` is reached from this machine (``public_url`` may be a proxy in front of it)."""
         return _address_of(self.host, self.port)
+
+    @property
+    def webhooks_reach_private_addresses(self) -> bool:
+        if self.webhook_allow_private_addresses is not None:
+            return self.webhook_allow_private_addresses
+        return self.env != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
+from flashport.adapters.partner_bus import BusUnavailable
 from flashport.bootstrap import build_context, close_context
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, withdrawal, worklist
@@ -43,6 +44,7 @@ PARTNER_FAILURES = (
     LogisticsUnavailable,
     LogisticsRefused,
     fulfilment.PartnerFailing,
+    BusUnavailable,
 )
 
 
@@ -70,6 +72,13 @@ class Stage:
     name: str
     job: Callable[[Context], Awaitable[int]]
     again_at_once: Callable[[int], bool] = field(default=_did_work)
+    # How long it waits when idle, if not the worker's poll interval (the partner stages: a quick hand
+    # from one to the next keeps commit-to-delivery short).
+    poll_seconds: Callable[[Settings], float] | None = None
+
+
+def _partner_poll(settings: Settings) -> float:
+    return min(settings.worker_poll_seconds, settings.partner_poll_seconds)
 
 
 # Jobs are looked up at call time (lambdas), so a job replaced on its module is the one run.
@@ -86,7 +95,9 @@ STAGES = (
     ),
     Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx), _full(withdrawal.BATCH)),
     Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx), _full(worklist.BATCH)),
-    Stage("partner_events", lambda ctx: partner_jobs.run(ctx)),
+    Stage("partner_events", lambda ctx: partner_jobs.relay_events(ctx), poll_seconds=_partner_poll),
+    Stage("webhooks_queued", lambda ctx: partner_jobs.queue_deliveries(ctx), poll_seconds=_partner_poll),
+    Stage("webhooks_sent", lambda ctx: partner_jobs.send_deliveries(ctx), poll_seconds=_partner_poll),
 )
 # Stages whose partner being down must not stop a single pass of run_once.
 _GUARDED_IN_PASS = {"receipts_applied", "shipped"}
@@ -112,6 +123,8 @@ async def run_stage(
     """Run one stage until ``stop`` is set. ``gate`` serialises the stages of a process (SQLite has one
     writer: stages interleaving their transactions would only make each other wait or fail)."""
     interval = ctx.settings.worker_poll_seconds
+    if stage.poll_seconds is not None:
+        interval = stage.poll_seconds(ctx.settings)
     failures = 0
     while not stop.is_set():
         try:

@@ -6,6 +6,7 @@ webhook-id, which receivers use to drop it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -14,15 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flashport.adapters.db.partners_schema import partner_events, webhook_deliveries
+from flashport.adapters.db.partners_schema import (
+    partner_events,
+    webhook_deliveries,
+    webhook_queued_events,
+)
 from flashport.services.context import Context
 from tests.integration.test_worker_processes import worker_processes
+from tests.nats_bus import bus_for
 from tests.partner_world import make_world, place_order
 from tests.servers import serving
 
@@ -31,9 +38,23 @@ EVENTS_PER_ORDER = 6  # a supplier's: created, checked out, payment, paid, relea
 DONE_WITHIN = 90.0
 
 
+@pytest.mark.parametrize("bus", ["sql", "nats"])
 async def test_a_worker_killed_mid_relay_and_mid_delivery_loses_and_duplicates_nothing(
-    client: httpx.AsyncClient, ctx: Context, tmp_path: Path
+    client: httpx.AsyncClient, ctx: Context, tmp_path: Path, bus: str
 ) -> None:
+    """With the bus on, the killed worker was also the JetStream publisher and a delivery worker of
+    the durable consumer: what it published without moving its cursor is published again (dropped as
+    copies), what it fetched without acknowledging is handed to the next worker (queued once)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if bus == "nats":
+            await stack.enter_async_context(bus_for(ctx, ack_wait=2.0))
+        await _killed_mid_flow(client, ctx, tmp_path)
+        async with ctx.read() as conn:  # the deliveries came the way the setting says
+            marked = await conn.scalar(sa.select(sa.func.count()).select_from(webhook_queued_events))
+        assert (marked == ORDERS * EVENTS_PER_ORDER) if bus == "nats" else (marked == 0)
+
+
+async def _killed_mid_flow(client: httpx.AsyncClient, ctx: Context, tmp_path: Path) -> None:
     received: list[tuple[str, list[str]]] = []  # (webhook-id, event ids)
 
     async def hook(request: Request) -> Response:

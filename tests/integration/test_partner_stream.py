@@ -1,58 +1,112 @@
-"""Partner events published to NATS JetStream (running on 127.0.0.1:4222), once per event id: a
-publisher that publishes again after losing its position adds nothing to the stream."""
+"""Partner events through NATS JetStream (the real server on 127.0.0.1:4222, a stream of each test's
+own): published once per event id, queued once per endpoint from the durable consumer even when the
+stream hands an event out again, and acknowledged only after the delivery rows are stored."""
 
 from __future__ import annotations
 
-import uuid
+import json
+from collections import Counter
 
-import nats
-import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from flashport.adapters.db.partners_schema import partner_events, relay_cursors
+from flashport.adapters.db.partners_schema import partner_events, relay_cursors, webhook_deliveries
+from flashport.adapters.partner_bus import NatsPartnerBus, Received
 from flashport.services.context import Context
-from flashport.services.partners import stream
+from flashport.services.partners import delivery, jobs, stream, webhooks
+from tests.nats_bus import bus_for
 from tests.partner_world import make_world, place_order, relay_until_settled
-
-NATS_URL = "nats://127.0.0.1:4222"
+from tests.servers import serving
+from tests.waiting import eventually
 
 
 async def test_each_partner_event_is_in_the_stream_once_even_when_published_again(ctx: Context) -> None:
-    try:
-        connection = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)
-    except Exception as exc:  # any failure to reach it means there is no NATS on this machine
-        pytest.skip(f"no NATS server at {NATS_URL}: {exc}")
-    tag = uuid.uuid4().hex[:10]
-    name, prefix = f"FPTEST_{tag}", f"fptest.{tag}"
-    js = connection.jetstream()
-    try:
-        await stream.ensure_stream(js, name, prefix)
-        await stream.ensure_stream(js, name, prefix)  # twice is harmless
+    async with bus_for(ctx) as bus:
         world = await make_world(ctx)
         await place_order(ctx, world, goods=0, carrier=1, payer=0, refund=True)
         await relay_until_settled(ctx)
         async with ctx.read() as conn:
             ids = set((await conn.execute(sa.select(partner_events.c.id))).scalars())
-        assert await stream.publish_pass(ctx, js, prefix) == len(ids)
+        assert await stream.publish_all(ctx, bus) == len(ids)
         async with ctx.transaction() as tx:  # as if the publisher died before its position was saved
             await tx.conn.execute(
                 relay_cursors.update().where(relay_cursors.c.name == stream.CURSOR).values(last_id=0)
             )
-        assert await stream.publish_pass(ctx, js, prefix) == 0
-        info = await js.stream_info(name)
-        assert info.state.messages == len(ids)
-        consumer = await js.pull_subscribe(
-            f"{prefix}.{world.carriers[1].partner_id}.>", durable=f"c{tag}", stream=name
-        )
-        messages = await consumer.fetch(10, timeout=5)
-        assert [m.subject.rsplit(".", 2)[-2] + "." + m.subject.rsplit(".", 2)[-1] for m in messages] == [
+        assert await stream.publish_all(ctx, bus) == len(ids)  # sent again...
+        js = await bus._jetstream()
+        info = await js.stream_info(bus.stream)
+        assert info.state.messages == len(ids)  # ...and dropped as copies by Nats-Msg-Id
+        carrier = world.carriers[1].partner_id
+        sub = await js.pull_subscribe(f"{bus.prefix}.{carrier}.>", durable="probe", stream=bus.stream)
+        messages = await sub.fetch(10, timeout=5)
+        assert [m.subject.removeprefix(f"{bus.prefix}.{carrier}.") for m in messages] == [
             "declaration.declared",
             "declaration.released",
             "order.shipped",
         ]
         assert all(m.headers and m.headers["Nats-Msg-Id"].startswith("evt_") for m in messages)
-    finally:
+
+
+class DiesBeforeAck(NatsPartnerBus):
+    """A delivery worker killed between storing its deliveries and acknowledging them."""
+
+    async def fetch(self, batch: int, wait: float) -> list[Received]:
+        got = await super().fetch(batch, wait)
+        for message in got:
+            message.ack = _never  # type: ignore[method-assign]
+        return got
+
+
+async def _never() -> None:
+    return None
+
+
+async def test_an_event_handed_out_again_after_a_lost_ack_is_queued_and_received_once(ctx: Context) -> None:
+    received: list[tuple[str, list[str]]] = []
+
+    async def hook(request: Request) -> Response:
+        body = json.loads(await request.body())
+        events = body["data"]["events"] if body["type"] == "batch" else [body["data"]]
+        received.append((request.headers["webhook-id"], [e["id"] for e in events]))
+        return Response(status_code=204)
+
+    async with (
+        bus_for(ctx, ack_wait=1.0) as bus,
+        serving(Starlette(routes=[Route("/h", hook, methods=["POST"])])) as base,
+    ):
+        world = await make_world(ctx)
+        supplier = world.suppliers[0].partner_id
+        await webhooks.create(ctx, supplier, f"{base}/h", [])
+        await webhooks.create(ctx, supplier, f"{base}/h", ["order.paid"])  # a second endpoint, one type
+        for _ in range(3):
+            await place_order(ctx, world, goods=0, carrier=0, payer=0)
+        await relay_until_settled(ctx)
+        async with ctx.read() as conn:
+            everyone = len((await conn.execute(sa.select(partner_events.c.id))).all())
+        assert await stream.publish_all(ctx, bus) == everyone  # every partner's (the supplier: 18)
+        dying = DiesBeforeAck(bus.url, bus.stream, bus.prefix, bus.consumer, ack_wait=1.0)
         try:
-            await js.delete_stream(name)
+            assert await stream.consume(ctx, dying, wait=2) == everyone  # stored, never acknowledged
         finally:
-            await connection.close()
+            await dying.close()
+        # The stream hands them out again once the ack wait is over; the marks keep them from being
+        # queued twice, and this time they are acknowledged.
+        await eventually(lambda: stream.consume(ctx, bus, wait=0.5), what="the unacknowledged events again")
+        assert await stream.consume(ctx, bus, wait=0.5) == 0
+        async with ctx.read() as conn:
+            rows = (await conn.execute(sa.select(webhook_deliveries.c.body))).scalars().all()
+        queued = Counter(e["id"] for body in rows for e in _events(body))
+        assert len(queued) == 18 and sum(queued.values()) == 18 + 3  # the order.paid endpoint: 3 more
+        while await jobs.send_deliveries(ctx):
+            pass
+        got = Counter(e for _, ids in received for e in ids)
+        assert sum(got.values()) == 21 and len(got) == 18
+        assert await delivery.send_due(ctx) == 0
+
+
+def _events(body: str) -> list[dict[str, str]]:
+    parsed = json.loads(body)
+    return parsed["data"]["events"] if parsed["type"] == "batch" else [parsed["data"]]

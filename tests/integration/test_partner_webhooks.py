@@ -5,6 +5,7 @@ days of failure disable the endpoint and tell its owner, resend and recovery, ba
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flashport.adapters.db.partners_schema import webhook_deliveries, webhook_endpoints
+from flashport.adapters.db.partners_schema import partner_events, webhook_deliveries, webhook_endpoints
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.partners import delivery
 from tests.factories import auth, make_user
 from tests.partner_world import World, make_world, place_order, relay_until_settled
-from tests.servers import serving
+from tests.servers import free_port, serving
 
 
 @dataclass
@@ -278,3 +279,104 @@ async def test_a_partner_far_behind_gets_several_events_in_one_delivery(
     assert [b["type"] for b in receiver.bodies()] == ["batch"]
     events = receiver.events()
     assert len(events) == 24 and len({e["id"] for e in events}) == 24
+
+
+async def test_an_endpoint_secret_is_stored_sealed_never_in_clear(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world, endpoint = await _world_with_endpoint(ctx, client, receiver)
+    rotated = await client.post(
+        f"/api/v1/partner/webhooks/{endpoint['endpoint']['id']}/rotate-secret",
+        json={"overlap_seconds": 3600},
+        headers=key_auth(world.carriers[1].key),
+    )
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(webhook_endpoints))).one()
+    for clear, stored in [(rotated.json()["secret"], row.secret), (endpoint["secret"], row.previous_secret)]:
+        assert clear not in stored and not stored.startswith("whsec_")
+        assert ctx.secrets.open(stored) == clear
+
+
+async def test_private_addresses_are_refused_at_registration_and_at_delivery_unless_allowed(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world = await make_world(ctx)
+    await _endpoint(client, world.carriers[1].key, receiver.url)  # the test settings allow loopback
+    ctx.settings = ctx.settings.model_copy(update={"webhook_allow_private_addresses": False})
+    for url in [receiver.url, "http://localhost:9/x", "http://169.254.169.254/latest/meta-data/"]:
+        refused = await client.post(
+            "/api/v1/partner/webhooks", json={"url": url}, headers=key_auth(world.carriers[1].key)
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "webhook_address_refused", url
+    await place_order(ctx, world, goods=0, carrier=1, payer=0)
+    await _queue(ctx)
+    assert await delivery.send_due(ctx) == 0  # resolved again at delivery: refused, never sent
+    assert receiver.received == []
+    async with ctx.read() as conn:
+        errors = (await conn.execute(sa.select(webhook_deliveries.c.last_error))).scalars().all()
+    assert errors and all(e and e.startswith("refused:") for e in errors)
+
+
+async def test_a_redirect_from_a_receiver_is_not_followed(
+    client: httpx.AsyncClient, ctx: Context, receiver: Receiver
+) -> None:
+    world = await make_world(ctx)
+    await _endpoint(client, world.carriers[1].key, receiver.url, ["order.shipped"])
+    await place_order(ctx, world, goods=0, carrier=1, payer=0)
+    await _queue(ctx)
+    receiver.script = [(307, {"Location": receiver.url + "?again=1"})]
+    assert await delivery.send_due(ctx) == 0
+    assert len(receiver.received) == 1  # the redirect's target was never asked
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(webhook_deliveries))).one()
+    assert (row.status, row.last_status_code) == ("pending", 307)
+
+
+async def test_a_receiver_down_for_ten_minutes_gets_every_event_once_when_it_is_back(
+    client: httpx.AsyncClient, ctx: Context
+) -> None:
+    """Its port closed for ten minutes of the injected clock while orders keep coming; back, it gets
+    every event within the retry schedule, each under one webhook-id only."""
+    got: list[tuple[str, list[str]]] = []
+
+    async def hook(request: Request) -> Response:
+        body = json.loads(await request.body())
+        got.append((request.headers["webhook-id"], [e["id"] for e in _events_of(body)]))
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    port = free_port()
+    world = await make_world(ctx)
+    supplier = world.suppliers[0]
+    async with serving(app, port=port) as base:
+        await _endpoint(client, supplier.key, f"{base}/hook")
+    clock = Clock(ctx)
+    down_until = clock.now + timedelta(minutes=10)
+    while clock.now < down_until:  # down: every try is refused at the socket
+        await place_order(ctx, world, goods=0, carrier=0, payer=0)
+        await _queue(ctx)
+        assert await delivery.send_due(ctx) == 0
+        clock.advance(seconds=45)
+    async with ctx.read() as conn:
+        expected = {
+            f"evt_{i}"
+            for i in (
+                await conn.execute(
+                    sa.select(partner_events.c.id).where(partner_events.c.partner_id == supplier.partner_id)
+                )
+            ).scalars()
+        }
+    assert expected and not got
+    async with serving(app, port=port):
+        back = clock.now
+        while {e for _, ids in got for e in ids} != expected:
+            assert clock.now - back <= timedelta(minutes=40), "not everything came within the schedule"
+            clock.advance(minutes=1)
+            await delivery.send_due(ctx)
+    by_event = Counter(e for _, ids in {(m, tuple(ids)) for m, ids in got} for e in ids)
+    assert set(by_event.values()) == {1}  # each event under one webhook-id, however often it came
+
+
+def _events_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = body["data"]["events"] if body["type"] == "batch" else [body["data"]]
+    return events

@@ -252,6 +252,8 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
             "declarations_withdrawn": 0,
             "flagged_for_attention": 0,
             "partner_events": 0,
+            "webhooks_queued": 0,
+            "webhooks_sent": 0,
         }
     finally:
         await close_context(fresh)

@@ -55,6 +55,15 @@ def _worker_env(ctx: Context) -> dict[str, str]:
     }
     if s.database_url:
         env["FLASHPORT_DATABASE_URL"] = s.database_url
+    if s.partner_bus == "nats":
+        env |= {
+            "FLASHPORT_PARTNER_BUS": "nats",
+            "FLASHPORT_NATS_URL": s.nats_url,
+            "FLASHPORT_NATS_STREAM": s.nats_stream,
+            "FLASHPORT_NATS_SUBJECT_PREFIX": s.nats_subject_prefix,
+            "FLASHPORT_NATS_CONSUMER": s.nats_consumer,
+            "FLASHPORT_NATS_ACK_WAIT_SECONDS": str(s.nats_ack_wait_seconds),
+        }
     if s.redis_url:
         env["FLASHPORT_REDIS_URL"] = s.redis_url
         env["FLASHPORT_REDIS_PREFIX"] = s.redis_prefix

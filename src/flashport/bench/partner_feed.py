@@ -1,60 +1,51 @@
-"""Partner feed benchmark: a stream of orders, three partners subscribed by webhook (the supplier of the
-goods, the carrier, the payment company), and how long each event takes from its commit to the
-partner's receiver, plus how far the feed lags behind the outbox.
+"""Partner feed benchmark: a rush of orders through the buy path, three partners subscribed by webhook
+(the supplier of the goods, the carrier, the payment company), and how long each event takes from its
+commit to the partner's receiver, plus how far the feed lags behind the outbox.
 
-Each order is committed with its line, payment and declaration and three outbox records (order.created,
-payment.succeeded, declaration.declared), the rows the buy path, settlement and declaring write; the
-orders are inserted directly, so this measures the partner path, not the buy path. One loop in this
-process plays the worker's partner job (relay, queue, send) as fast as it can; the receivers are a real
-HTTP server on a loopback port. The audit: every (partner, event) arrived, none twice.
+Orders are bought through the buy path itself (``services.sales.buying.buy``: the stock engine and the
+group commit, which writes each order with its ``order.created``). Each tick's orders are then paid and
+declared in one transaction that writes the payment and declaration rows and their records
+(``payment.succeeded``, ``declaration.declared``) as settlement and declaring do; the customs flow
+itself is ``bench-pipeline``'s business. A real ``flashport worker`` process runs the partner stages
+(relay, queue, send), with the SQL outbox or, with ``--nats``, through NATS JetStream (a stream of the
+run's own, deleted after); the receivers are a real HTTP server on a loopback port in this process.
+The audit: every (partner, event) arrived, none under two webhook-ids.
 
-    python -m flashport.bench.partner_feed --rate 500 --seconds 10 [--database-url postgresql://...]
+    python -m flashport.bench.partner_feed --rate 2000 --seconds 10 [--database-url postgresql://...] [--nats]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from flashport.adapters.db import migrate
-from flashport.adapters.db.partners_schema import partner_events
-from flashport.adapters.db.schema import (
-    brands,
-    declarations,
-    order_lines,
-    orders,
-    outbox,
-    payments,
-    products,
-    sale_events,
-    sale_items,
-    skus,
-    suppliers,
-    warehouses,
-)
+from flashport.adapters.db.partners_schema import partner_events, relay_cursors
+from flashport.adapters.db.schema import declarations, orders, outbox, payments, products, sale_items, skus
 from flashport.bench.report import percentile
-from flashport.bench.setup import insert_buyers
+from flashport.bench.setup import new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.partners import PartnerKind
 from flashport.services.context import Context
-from flashport.services.partners import jobs, registry, webhooks
+from flashport.services.partners import registry, webhooks
+from flashport.services.sales import buying
 from flashport.settings import Settings
 
 TICK_SECONDS = 0.05
@@ -78,154 +69,35 @@ class PartnerFeedRun:
     drained_seconds: float  # after the last order, until the last event arrived
 
 
-async def _goods(ctx: Context) -> _Goods:
-    async with ctx.transaction() as tx:
-        tag = uuid.uuid4().hex[:8]
-        supplier_id = await tx.conn.scalar(
-            suppliers.insert()
-            .values(name=f"Bench {tag}", country="FR", created_at=tx.now)
-            .returning(suppliers.c.id)
+async def _supplier_of(ctx: Context, item_id: int) -> int:
+    async with ctx.read() as conn:
+        found = await conn.scalar(
+            sa.select(products.c.supplier_id)
+            .select_from(sale_items.join(skus, skus.c.id == sale_items.c.sku_id))
+            .join(products, products.c.id == skus.c.product_id)
+            .where(sale_items.c.id == item_id)
         )
-        brand_id = await tx.conn.scalar(
-            brands.insert()
-            .values(name=f"Bench {tag}", country="FR", created_at=tx.now)
-            .returning(brands.c.id)
-        )
-        product_id = await tx.conn.scalar(
-            products.insert()
-            .values(
-                brand_id=brand_id,
-                supplier_id=supplier_id,
-                title="Bench goods",
-                images=[],
-                origin_country="FR",
-                hs_code="0402210000",
-                legal_unit="035",
-                tax_category="reduced_vat",
-                created_at=tx.now,
-                updated_at=tx.now,
-            )
-            .returning(products.c.id)
-        )
-        sku_id = await tx.conn.scalar(
-            skus.insert()
-            .values(
-                product_id=product_id,
-                code=f"BENCH-{tag}",
-                title="Bench goods 1 kg",
-                original_price_fen=10_000,
-                weight_grams=1000,
-                unit="007",
-                created_at=tx.now,
-                updated_at=tx.now,
-            )
-            .returning(skus.c.id)
-        )
-        goods = await _draft_item(tx.conn, tx.now, tag, int(sku_id))
-    [buyer_id] = await insert_buyers(ctx, tag, 1)
-    return _Goods(int(supplier_id), int(sku_id), *goods, buyer_id)
+    return int(found or 0)
 
 
-@dataclass(frozen=True)
-class _Goods:
-    """What the bench's orders point at: real rows, so they dangle nowhere (reconcile counts dangling
-    references) and take no units of anyone else's item. The event stays a draft: never live, never
-    known to the stock engine."""
+async def _buy(ctx: Context, item_id: int, buyer_ids: list[int]) -> list[tuple[str, str, float]]:
+    """Each buyer buys one unit through the buy path, all at once (the group commit batches them);
+    returns (order id, order number, when its commit was answered)."""
 
-    supplier_id: int
-    sku_id: int
-    event_id: int
-    item_id: int
-    buyer_id: int
+    async def one(buyer_id: int) -> tuple[str, str, float]:
+        purchase = await buying.buy(ctx, buyer_id, item_id, 1, uuid.uuid4().hex)
+        return purchase.order["id"], purchase.order["order_no"], time.time()
+
+    return list(await asyncio.gather(*(one(b) for b in buyer_ids)))
 
 
-async def _draft_item(conn: AsyncConnection, now: datetime, tag: str, sku_id: int) -> tuple[int, int]:
-    warehouse_id = await conn.scalar(
-        warehouses.insert()
-        .values(
-            code=f"BENCH-{tag}",
-            name="Bench bonded warehouse",
-            kind="bonded",
-            customs_district="2244",
-            country="CN",
-            ems_no=f"T2244W{tag}"[:30],
-            created_at=now,
-        )
-        .returning(warehouses.c.id)
-    )
-    event_id = await conn.scalar(
-        sale_events.insert()
-        .values(
-            title=f"Bench feed {tag}",
-            channel="bench",
-            starts_at=now,
-            ends_at=now + timedelta(days=7),
-            state="draft",
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(sale_events.c.id)
-    )
-    item_id = await conn.scalar(
-        sale_items.insert()
-        .values(
-            event_id=event_id,
-            sku_id=sku_id,
-            warehouse_id=warehouse_id,
-            sale_price_fen=4900,
-            quantity=1_000_000,
-            per_buyer_limit=1_000_000,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(sale_items.c.id)
-    )
-    return int(event_id), int(item_id)
-
-
-async def _write_orders(ctx: Context, goods: _Goods, count: int) -> list[str]:
-    numbers = [f"FPB{uuid.uuid4().hex[:16].upper()}" for _ in range(count)]
+async def _pay_and_declare(ctx: Context, bought: list[tuple[str, str, float]]) -> float:
+    """The rows and records settlement and declaring write for these orders, in one transaction;
+    returns when it committed."""
     async with ctx.transaction() as tx:
         now = tx.now
-        ids = [str(uuid.uuid4()) for _ in numbers]
-        await tx.conn.execute(
-            orders.insert(),
-            [
-                {
-                    "id": i,
-                    "order_no": no,
-                    "buyer_id": goods.buyer_id,
-                    "event_id": goods.event_id,
-                    "sale_item_id": goods.item_id,
-                    "quantity": 1,
-                    "status": "paid",
-                    "fulfilment": "bonded",
-                    "goods_value_fen": 4900,
-                    "total_fen": 4900,
-                    "idempotency_key": i,
-                    "created_at": now,
-                    "payment_deadline": now + timedelta(minutes=20),
-                    "paid_at": now,
-                }
-                for i, no in zip(ids, numbers, strict=True)
-            ],
-        )
-        await tx.conn.execute(
-            order_lines.insert(),
-            [
-                {
-                    "order_id": i,
-                    "line_no": 1,
-                    "sale_item_id": goods.item_id,
-                    "sku_id": goods.sku_id,
-                    "title": "Bench goods",
-                    "quantity": 1,
-                    "unit_price_fen": 4900,
-                    "total_fen": 4900,
-                }
-                for i in ids
-            ],
-        )
+        ids = [i for i, _, _ in bought]
+        await tx.conn.execute(orders.update().where(orders.c.id.in_(ids)).values(status="paid", paid_at=now))
         await tx.conn.execute(
             payments.insert(),
             [
@@ -235,12 +107,12 @@ async def _write_orders(ctx: Context, goods: _Goods, count: int) -> list[str]:
                     "attempt": 1,
                     "provider": "benchpay",
                     "out_trade_no": f"T{no}",
-                    "amount_fen": 4900,
+                    "amount_fen": 9900,
                     "status": "succeeded",
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, no in zip(ids, numbers, strict=True)
+                for i, no, _ in bought
             ],
         )
         await tx.conn.execute(
@@ -251,43 +123,94 @@ async def _write_orders(ctx: Context, goods: _Goods, count: int) -> list[str]:
                     "order_no": no,
                     "trade_mode": "1210",
                     "state": "declared",
-                    "cop_no": f"C{no}",
+                    "cop_no": f"C{no[-19:]}",
                     "logistics_code": "BENCHLC",
                     "logistics_no": f"W{no}",
                     "next_attempt_at": now,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, no in zip(ids, numbers, strict=True)
+                for i, no, _ in bought
             ],
         )
         records: list[tuple[str, str, dict[str, Any]]] = []
-        for no in numbers:
-            subject = f"order:{no}"
+        for _, no, _ in bought:
             records += [
-                ("order.created", subject, {"order_no": no, "quantity": 1}),
-                ("payment.succeeded", subject, {"order_no": no, "amount": "49.00"}),
-                ("declaration.declared", subject, {"order_no": no, "logistics_no": f"W{no}"}),
+                ("payment.succeeded", f"order:{no}", {"order_no": no, "amount": "99.00"}),
+                ("declaration.declared", f"order:{no}", {"order_no": no, "logistics_no": f"W{no}"}),
             ]
         await tx.emit_many(records)
-    return numbers
+    return time.time()
+
+
+async def _first_relay_pass(ctx: Context, worker: Any, within: float = 120.0) -> None:
+    """Wait until the worker is up: its relay has made its cursor (its first pass)."""
+    deadline = time.monotonic() + within
+    while True:
+        async with ctx.read() as conn:
+            if await conn.scalar(sa.select(relay_cursors.c.name).where(relay_cursors.c.name == "partners")):
+                return
+        if worker.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError("the worker did not start")
+        await asyncio.sleep(0.1)
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHPORT_")}
+    env |= {
+        "FLASHPORT_ENV": settings.env,
+        "FLASHPORT_DATA_DIR": str(settings.data_dir),
+        "FLASHPORT_SECRET_KEY": settings.secret_key,  # the endpoint secrets are sealed under it
+        "FLASHPORT_LOG_LEVEL": "warning",
+        "FLASHPORT_PARTNER_POLL_SECONDS": str(settings.partner_poll_seconds),
+        "FLASHPORT_PARTNER_BUS": settings.partner_bus,
+        "FLASHPORT_NATS_URL": settings.nats_url,
+        "FLASHPORT_NATS_STREAM": settings.nats_stream,
+        "FLASHPORT_NATS_SUBJECT_PREFIX": settings.nats_subject_prefix,
+        "FLASHPORT_NATS_CONSUMER": settings.nats_consumer,
+        "FLASHPORT_CUSTOMS_URL": "http://127.0.0.1:9/none",  # no single window: its stages idle
+    }
+    if settings.database_url:
+        env["FLASHPORT_DATABASE_URL"] = settings.database_url
+    if settings.redis_url:
+        env |= {"FLASHPORT_REDIS_URL": settings.redis_url, "FLASHPORT_REDIS_PREFIX": settings.redis_prefix}
+    return env
+
+
+@contextlib.asynccontextmanager
+async def _worker(settings: Settings) -> Any:
+    """A real ``flashport worker`` (every stage; only the partner ones find work)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "flashport", "worker", env=_worker_env(settings)
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
 
 
 async def run(
     settings: Settings, *, rate: int, seconds: float, drain_within: float = 120.0
 ) -> PartnerFeedRun:
-    """On a migrated database (:func:`flashport.adapters.db.migrate.upgrade` first)."""
+    """On a migrated database (:func:`flashport.adapters.db.migrate.upgrade` first). With
+    ``settings.partner_bus == "nats"`` the run's stream is deleted at the end."""
     ctx = await build_context(settings, listen_for_restock=False)
-    committed: dict[str, float] = {}
-    received: list[tuple[str, str, float]] = []  # (receiver, event id, when)
-    expected = 0
+    committed: dict[tuple[str, str], float] = {}  # (order number, "buy" or "pay") -> commit answered
+    received: list[tuple[str, str, str, float]] = []  # (receiver, webhook-id, event id|subject|type, when)
 
     async def hook(request: Request) -> Response:
         body = json.loads(await request.body())
         at = time.time()
         events = body["data"]["events"] if body["type"] == "batch" else [body["data"]]
         for event in events:
-            received.append((request.path_params["who"], f"{event['id']}|{event['subject']}", at))
+            key = f"{event['id']}|{event['subject']}|{event['type']}"
+            received.append((request.path_params["who"], request.headers["webhook-id"], key, at))
         return Response(status_code=204)
 
     server = uvicorn.Server(
@@ -300,45 +223,41 @@ async def run(
     )
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     serving = asyncio.create_task(server.serve())
+    ticks = int(seconds / TICK_SECONDS)
+    per_tick = max(1, round(rate * TICK_SECONDS))
     try:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)
         base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        goods = await _goods(ctx)
-        tag = uuid.uuid4().hex[:6]
+        run_id = new_run_id()
+        sale = await prepare_sale(ctx, units=ticks * per_tick, buyers=ticks * per_tick, run_id=run_id)
         links = {
-            "supplier": {"kind": PartnerKind.SUPPLIER, "supplier_id": goods.supplier_id},
+            "supplier": {"kind": PartnerKind.SUPPLIER, "supplier_id": await _supplier_of(ctx, sale.item_id)},
             "carrier": {"kind": PartnerKind.CARRIER, "logistics_code": "BENCHLC"},
             "payer": {"kind": PartnerKind.PAYMENT_COMPANY, "pay_code": "benchpay"},
         }
         for who, link in links.items():
-            partner = await registry.register(ctx, name=f"bench {who} {tag}", **link)  # type: ignore[arg-type]
+            partner = await registry.register(ctx, name=f"bench {who} {run_id}", **link)  # type: ignore[arg-type]
             await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
-
-        stop = asyncio.Event()
-
-        async def worker() -> None:
-            while not stop.is_set():
-                if not await jobs.run(ctx):
-                    await asyncio.sleep(0.01)
-
-        running = asyncio.create_task(worker())
-        started = time.monotonic()
-        ticks = int(seconds / TICK_SECONDS)
-        per_tick = max(1, round(rate * TICK_SECONDS))
-        for n in range(ticks):
-            for no in await _write_orders(ctx, goods, per_tick):
-                committed[no] = time.time()
-            await asyncio.sleep(max(0.0, started + (n + 1) * TICK_SECONDS - time.monotonic()))
-        produced_for = time.monotonic() - started
-        expected = len(committed) * EVENTS_PER_ORDER
-        last_order = time.monotonic()
-        deadline = last_order + drain_within
-        while len({(w, e) for w, e, _ in received}) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        drained = time.monotonic() - last_order
-        stop.set()
-        await running
+        async with _worker(settings) as worker:
+            await _first_relay_pass(ctx, worker)
+            started = time.monotonic()
+            for n in range(ticks):
+                bought = await _buy(ctx, sale.item_id, sale.buyer_ids[n * per_tick : (n + 1) * per_tick])
+                for _, no, at in bought:
+                    committed[(no, "buy")] = at
+                paid_at = await _pay_and_declare(ctx, bought)
+                for _, no, _ in bought:
+                    committed[(no, "pay")] = paid_at
+                await asyncio.sleep(max(0.0, started + (n + 1) * TICK_SECONDS - time.monotonic()))
+            produced_for = time.monotonic() - started
+            orders_made = len(committed) // 2
+            expected = orders_made * EVENTS_PER_ORDER
+            last_order = time.monotonic()
+            deadline = last_order + drain_within
+            while len({(w, e) for w, _, e, _ in received}) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            drained = time.monotonic() - last_order
         async with ctx.read() as conn:
             lags = (
                 await conn.execute(
@@ -350,15 +269,18 @@ async def run(
     finally:
         server.should_exit = True
         await serving
+        if ctx.partner_bus is not None:
+            await ctx.partner_bus.delete_stream()
         await close_context(ctx)
 
-    counts = Counter((w, e) for w, e, _ in received)
+    # A duplicate: the same (receiver, event) under a second webhook-id (a redelivery under the same
+    # id is what receivers drop, and is not one).
+    ids_per_event: dict[tuple[str, str], set[str]] = {}
     first_seen: dict[tuple[str, str], float] = {}
-    for w, e, at in received:
+    for w, message_id, e, at in received:
+        ids_per_event.setdefault((w, e), set()).add(message_id)
         first_seen.setdefault((w, e), at)
-    latencies = sorted(
-        int((at - committed[e.split("|order:")[1]]) * 1e9) for (w, e), at in first_seen.items()
-    )
+    latencies = sorted(int((at - committed[_commit_of(e)]) * 1e9) for (w, e), at in first_seen.items())
     feed_lags = sorted(int((made - occurred).total_seconds() * 1e9) for made, occurred in lags)
 
     def ms(values: list[int], p: float) -> float:
@@ -366,12 +288,12 @@ async def run(
 
     return PartnerFeedRun(
         backend="sqlite" if settings.is_sqlite else "postgresql",
-        orders=len(committed),
-        orders_per_second=round(len(committed) / produced_for, 1),
+        orders=orders_made,
+        orders_per_second=round(orders_made / produced_for, 1),
         deliveries_expected=expected,
         events_received=len(first_seen),
         missing=expected - len(first_seen),
-        duplicates=sum(c - 1 for c in counts.values()),
+        duplicates=sum(len(ids) - 1 for ids in ids_per_event.values()),
         commit_to_delivery_p50_ms=ms(latencies, 50),
         commit_to_delivery_p99_ms=ms(latencies, 99),
         commit_to_delivery_max_ms=round(latencies[-1] / 1e6, 1) if latencies else 0.0,
@@ -381,6 +303,12 @@ async def run(
     )
 
 
+def _commit_of(key: str) -> tuple[str, str]:
+    """The commit an event came from: the buy (order.created) or the tick's payment and declaring."""
+    _, subject, type_ = key.split("|")
+    return subject.removeprefix("order:"), "buy" if type_ == "order.created" else "pay"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rate", type=int, default=500, help="orders a second")
@@ -388,11 +316,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL (a scratch database); default SQLite"
     )
+    parser.add_argument("--redis-url", default=None, help="Redis stock engine (the production buy path)")
+    parser.add_argument("--nats", action="store_true", help="through NATS JetStream (FLASHPORT_NATS_URL)")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="fp-bench-partners-"))
-    settings = Settings(env="test", data_dir=data_dir, database_url=args.database_url)
+    tag = uuid.uuid4().hex[:8]
+    bus: dict[str, Any] = (
+        {
+            "partner_bus": "nats",
+            "nats_url": os.environ.get("FLASHPORT_NATS_URL", "nats://127.0.0.1:4222"),
+            "nats_stream": f"FPBENCH_{tag}",
+            "nats_subject_prefix": f"fpbench.{tag}",
+            "nats_consumer": f"fpbench-{tag}",
+        }
+        if args.nats
+        else {}
+    )
+    settings = Settings(
+        env="test",
+        data_dir=data_dir,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        redis_prefix=f"fpbench{tag}",
+        **bus,
+    )
     migrate.upgrade(settings)
-    print(json.dumps(asdict(asyncio.run(run(settings, rate=args.rate, seconds=args.seconds))), indent=2))
+    try:
+        print(json.dumps(asdict(asyncio.run(run(settings, rate=args.rate, seconds=args.seconds))), indent=2))
+    finally:
+        if args.redis_url:
+            asyncio.run(_drop_keys(args.redis_url, settings.redis_prefix))
+
+
+async def _drop_keys(url: str, prefix: str) -> None:
+    """The run's stock-engine keys (its own prefix) go with it."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+    finally:
+        await client.aclose()
 
 
 if __name__ == "__main__":

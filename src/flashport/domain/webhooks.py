@@ -7,9 +7,11 @@ import base64
 import enum
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flashport.domain.errors import FieldProblem, InvalidInput
 
@@ -48,14 +50,48 @@ def sign(secrets_: list[str], message_id: str, timestamp: int, body: str) -> str
     )
 
 
-def check_endpoint_url(url: str) -> str:
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        raise InvalidInput(
-            "a webhook URL is http(s) and at most 500 characters",
-            code="invalid_webhook_url",
-            details=[FieldProblem("url", "http:// or https://")],
-        )
+# Cloud metadata services, refused even where private addresses are allowed for development. The
+# link-local and private ones are refused anyway; 168.63.129.16 (Azure's host) is a public address.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "fd00:ec2::254")
+)
+
+
+def _bad_url(message: str) -> InvalidInput:
+    return InvalidInput(message, code="invalid_webhook_url", details=[FieldProblem("url", message)])
+
+
+def check_endpoint_url(url: str, *, production: bool = False) -> str:
+    """An absolute http(s) URL with a host and no credentials in it; https only in production."""
+    if len(url) > 500:
+        raise _bad_url("a webhook URL is at most 500 characters")
+    parts = urlsplit(url)
+    allowed = ("https",) if production else ("https", "http")
+    if parts.scheme not in allowed:
+        raise _bad_url("a webhook URL must be https://" if production else "http:// or https://")
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise _bad_url("a webhook URL names a host, with no user or password in it")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise _bad_url("the port of a webhook URL is 1 to 65535") from exc
     return url
+
+
+def address_refused(address: str, *, allow_private: bool) -> str | None:
+    """Why a webhook may not be sent to ``address`` (an IP), or None when it may. Metadata services are
+    always refused; loopback, private, link-local, shared and reserved addresses unless allowed."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return f"{ip} is a cloud metadata address"
+    if allow_private:
+        return None
+    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
+        return f"{ip} is not a public address (loopback, private, link-local or reserved)"
+    return None
 
 
 class Outcome(enum.StrEnum):

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from flashport.adapters.customs.gateway import CustomsGateway
     from flashport.adapters.identity_vault import IdentityVault
     from flashport.adapters.logistics.interface import LogisticsProvider
+    from flashport.adapters.partner_bus import NatsPartnerBus
     from flashport.adapters.payments.interface import PaymentProvider
+    from flashport.adapters.secret_box import SecretBox
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
     from flashport.services.sales.buy_path import BuyPath
@@ -49,9 +51,10 @@ class Tx:
 @dataclass
 class Context:
     """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
-    ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
-    window; the simulator in the demo) and ``logistics`` (the carrier). ``customs_signer`` alone is
-    loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
+        ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
+        window; the simulator in the demo), ``logistics`` (the carrier), ``secrets`` (seals partners' webhook
+    secrets) and ``partner_bus`` (JetStream, when set). ``customs_signer`` alone is
+        loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -61,6 +64,10 @@ class Context:
     vault: IdentityVault
     customs: CustomsGateway
     logistics: LogisticsProvider
+    secrets: SecretBox
+    # NATS JetStream between the partner relay and the webhook queue (FLASHPORT_PARTNER_BUS=nats);
+    # None on the embedded default, where deliveries are queued from the database.
+    partner_bus: NatsPartnerBus | None = None
     clock: Callable[[], datetime] = utc_now
     customs_signer: Signer | None = None
 

@@ -16,6 +16,7 @@ def alembic_config(settings: Settings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = settings.async_database_url
+    config.attributes["settings"] = settings  # a migration that seals data needs the keys
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return config

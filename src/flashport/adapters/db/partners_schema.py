@@ -76,8 +76,9 @@ webhook_endpoints = sa.Table(
     sa.Column("partner_id", BigId, sa.ForeignKey("partners.id"), nullable=False, index=True),
     sa.Column("url", sa.String(500), nullable=False),
     sa.Column("event_types", JSONType, nullable=False),  # [] means every type the partner may see
-    sa.Column("secret", sa.String(100), nullable=False),  # whsec_<base64>
-    sa.Column("previous_secret", sa.String(100)),  # still signed with until previous_until
+    # whsec_<base64>, sealed with the partner secrets key (adapters/secret_box.py): never in clear
+    sa.Column("secret", sa.String(300), nullable=False),
+    sa.Column("previous_secret", sa.String(300)),  # still signed with until previous_until; sealed
     sa.Column("previous_until", UTCDateTime()),
     sa.Column("last_partner_event_id", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("failing_since", UTCDateTime()),
@@ -105,4 +106,14 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("message_id", name="uq_webhook_deliveries_message_id"),
     sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+)
+
+# The JetStream consumer's marks: each (endpoint, partner event) queued once, however often the stream
+# hands the event out (a worker killed before its acknowledgement gets it again).
+webhook_queued_events = sa.Table(
+    "webhook_queued_events",
+    metadata,
+    sa.Column("endpoint_id", BigId, primary_key=True),
+    sa.Column("partner_event_id", sa.BigInteger, primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )

@@ -7,11 +7,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.partners_schema import partner_events, webhook_deliveries, webhook_endpoints
+from flashport.adapters.db.partners_schema import (
+    partner_events,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_queued_events,
+)
 
-E, D = webhook_endpoints, webhook_deliveries
+E, D, Q = webhook_endpoints, webhook_deliveries, webhook_queued_events
 
 
 async def insert_endpoint(
@@ -160,3 +166,32 @@ async def delivery(conn: AsyncConnection, partner_id: int | None, delivery_id: i
 async def deliveries_of(conn: AsyncConnection, endpoint_id: int, limit: int) -> list[Any]:
     query = sa.select(D).where(D.c.endpoint_id == endpoint_id).order_by(D.c.id.desc()).limit(limit)
     return list(await conn.execute(query))
+
+
+async def endpoints_of_partners(conn: AsyncConnection, partner_ids: set[int]) -> dict[int, list[Any]]:
+    """Every endpoint of these partners, disabled ones too (their deliveries wait until enabled)."""
+    found: dict[int, list[Any]] = {}
+    if partner_ids:
+        for row in await conn.execute(sa.select(E).where(E.c.partner_id.in_(sorted(partner_ids)))):
+            found.setdefault(int(row.partner_id), []).append(row)
+    return found
+
+
+async def mark_queued(
+    conn: AsyncConnection, pairs: Sequence[tuple[int, int]], now: datetime
+) -> set[tuple[int, int]]:
+    """Mark (endpoint, partner event) pairs as queued; returns the ones not marked before."""
+    if not pairs:
+        return set()
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    fresh: set[tuple[int, int]] = set()
+    for start in range(0, len(pairs), 500):  # SQLite binds at most a few thousand values at once
+        chunk = pairs[start : start + 500]
+        rows = await conn.execute(
+            dialect_insert(Q)
+            .values([{"endpoint_id": ep, "partner_event_id": ev, "created_at": now} for ep, ev in chunk])
+            .on_conflict_do_nothing()
+            .returning(Q.c.endpoint_id, Q.c.partner_event_id)
+        )
+        fresh |= {(int(ep), int(ev)) for ep, ev in rows}
+    return fresh

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from flashport.adapters.db import webhooks_repo as repo
+from flashport.adapters.webhook_address import AddressRefused, resolve_checked
 from flashport.domain.webhooks import DISABLE_AFTER, Outcome, judge, sign
 from flashport.services.context import Context, Tx
 from flashport.services.partners.feed import event_id
@@ -123,9 +124,12 @@ async def send_due(ctx: Context, http: httpx.AsyncClient | None = None, limit: i
     if not due:
         return 0
     own = http is None
-    client = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
+    client = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+    allow_private = ctx.settings.webhooks_reach_private_addresses
     try:
-        answers = await asyncio.gather(*(_post(client, row, now) for row in due))
+        answers = await asyncio.gather(
+            *(_post(client, row, headers_for(ctx, row, now), allow_private) for row in due)
+        )
     finally:
         if own:
             await client.aclose()
@@ -136,11 +140,11 @@ async def send_due(ctx: Context, http: httpx.AsyncClient | None = None, limit: i
     return delivered
 
 
-def headers_for(row: Any, now: datetime) -> dict[str, str]:
+def headers_for(ctx: Context, row: Any, now: datetime) -> dict[str, str]:
     timestamp = int(now.timestamp())
-    keys = [row.secret]
+    keys = [ctx.secrets.open(row.secret)]  # sealed at rest; opened only to sign
     if row.previous_secret and row.previous_until and row.previous_until > now:
-        keys.append(row.previous_secret)
+        keys.append(ctx.secrets.open(row.previous_secret))
     return {
         "content-type": "application/json",
         "webhook-id": row.message_id,
@@ -149,9 +153,20 @@ def headers_for(row: Any, now: datetime) -> dict[str, str]:
     }
 
 
-async def _post(client: httpx.AsyncClient, row: Any, now: datetime) -> Answer:
+async def _post(client: httpx.AsyncClient, row: Any, headers: dict[str, str], allow_private: bool) -> Answer:
     try:
-        response = await client.post(row.url, content=row.body.encode(), headers=headers_for(row, now))
+        # Resolved and checked now, and sent to the address checked (SSRF); redirects not followed.
+        target = await resolve_checked(row.url, allow_private=allow_private)
+    except AddressRefused as exc:
+        return Answer(None, None, f"refused: {exc}"[:500])
+    try:
+        response = await client.post(
+            target.url,
+            content=row.body.encode(),
+            headers={**headers, "host": target.host},
+            extensions={"sni_hostname": target.host.rsplit(":", 1)[0].strip("[]")},
+            follow_redirects=False,
+        )
     except httpx.HTTPError as exc:
         return Answer(None, None, f"{type(exc).__name__}: {exc}"[:500])
     error = None if response.is_success else response.text[:500]

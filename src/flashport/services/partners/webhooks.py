@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flashport.adapters.db import webhooks_repo as repo
+from flashport.adapters.webhook_address import check_endpoint_address
 from flashport.domain.errors import NotFound
 from flashport.domain.webhooks import check_endpoint_url, new_secret
 from flashport.services.context import Context
@@ -66,7 +67,8 @@ def _missing() -> NotFound:
 
 async def create(ctx: Context, partner_id: int, url: str, event_types: list[str]) -> EndpointWithSecret:
     """A new endpoint receives the partner's events from now on (older ones: :func:`recover`)."""
-    check_endpoint_url(url)
+    check_endpoint_url(url, production=ctx.settings.env == "production")
+    await check_endpoint_address(url, allow_private=ctx.settings.webhooks_reach_private_addresses)
     secret = new_secret()
     async with ctx.transaction() as tx:
         start = await repo.newest_event_id(tx.conn, partner_id)
@@ -75,7 +77,7 @@ async def create(ctx: Context, partner_id: int, url: str, event_types: list[str]
             partner_id=partner_id,
             url=url,
             event_types=sorted(set(event_types)),
-            secret=secret,
+            secret=ctx.secrets.seal(secret),
             start_after=start,
             now=tx.now,
         )
@@ -97,7 +99,11 @@ async def rotate_secret(
         if row is None:
             raise _missing()
         await repo.update_endpoint(
-            tx.conn, endpoint_id, secret=secret, previous_secret=row.secret, previous_until=tx.now + overlap
+            tx.conn,
+            endpoint_id,
+            secret=ctx.secrets.seal(secret),
+            previous_secret=row.secret,  # already sealed
+            previous_until=tx.now + overlap,
         )
         row = await repo.endpoint(tx.conn, partner_id, endpoint_id)
     return EndpointWithSecret(_endpoint(row), secret)
