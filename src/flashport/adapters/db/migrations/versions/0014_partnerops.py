@@ -2,8 +2,8 @@
 of kept in clear, in wider columns; and the marks the JetStream consumer uses to queue each partner
 event once per endpoint, however often the stream hands it out.
 
-Revision ID: 0011_partnerops
-Revises: 0010_stages
+Revision ID: 0014_partnerops
+Revises: 0013_zhcn
 Create Date: 2026-12-03 07:00:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0011_partnerops"
-down_revision = "0010_stages"
+revision = "0014_partnerops"
+down_revision = "0013_zhcn"
 branch_labels = None
 depends_on = None
 
