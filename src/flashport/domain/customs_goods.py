@@ -87,7 +87,9 @@ def net_content(amount: Decimal | str | int | float | None, unit: str | None) ->
         parsed_unit = ContentUnit(str(unit or "").strip().lower())
     except ValueError:
         allowed = ", ".join(u.value for u in ContentUnit)
-        raise _bad("invalid_net_content", "net content unit is unknown", "net_content_unit", allowed) from None
+        raise _bad(
+            "invalid_net_content", "net content unit is unknown", "net_content_unit", allowed
+        ) from None
     hint = "a number above zero with at most three decimals, e.g. 900 or 50"
     try:
         value = Decimal(str(amount).strip()) if amount is not None and not isinstance(amount, bool) else None
@@ -169,7 +171,9 @@ def legal_quantity(unit: str, goods: GoodsQuantity) -> Decimal:
         if ml is None:
             raise ValueError("a volume legal unit needs the net content as a volume")
         total = ml * goods.quantity
-        return (total / 1000).quantize(Decimal("0.00001")) if unit == LITRE else total.quantize(Decimal("0.001"))
+        return (
+            (total / 1000).quantize(Decimal("0.00001")) if unit == LITRE else total.quantize(Decimal("0.001"))
+        )
     return Decimal(goods.quantity)
 
 
@@ -233,7 +237,9 @@ def listed_goods(raw: Mapping[str, object], position: int) -> ListedGoods:
     return ListedGoods(code, name, str(units[0]), units[1])
 
 
-def positive_list(edition: str | None, source: str | None, goods: Iterable[Mapping[str, object]]) -> PositiveList:
+def positive_list(
+    edition: str | None, source: str | None, goods: Iterable[Mapping[str, object]]
+) -> PositiveList:
     """A new edition as an operator gives it: a name, its source, at least one line, no code twice."""
     name = (edition or "").strip()
     if not EDITION.match(name):

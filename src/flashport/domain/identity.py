@@ -126,10 +126,7 @@ def check_consignee(name: str, phone: str, address: str, district: str | None) -
     are refused (``invalid_characters``). The address is typed in a multi-line box (browsers fill a
     street address over several lines), so its line breaks and tabs are folded to single spaces, as
     all its whitespace is; in the phone and the district they are refused."""
-    number = re.sub(r"[\s-]", "", trimmed_carriable(phone, field="consignee_phone"))
-    number = number.removeprefix("+86") if len(number) == 14 else number
-    if not MOBILE.fullmatch(number):
-        raise _bad("consignee_phone", "invalid_phone", "a mainland mobile number: 11 digits starting 13-19")
+    number = check_mobile(phone, field="consignee_phone")
     place = " ".join(check_carriable(address, field="consignee_address", multiline=True).split())
     if not 1 <= len(place) <= ADDRESS_MAX:
         raise _bad("consignee_address", "invalid_address", f"1 to {ADDRESS_MAX} characters")
@@ -137,6 +134,27 @@ def check_consignee(name: str, phone: str, address: str, district: str | None) -
     if area is not None and not DISTRICT.fullmatch(area):
         raise _bad("consignee_district", "invalid_district", "a 6-digit administrative division code")
     return Consignee(normalise_person_name(name, field="consignee_name"), number, place, area)
+
+
+def check_mobile(phone: str, *, field: str) -> str:
+    """A mainland mobile number, spaces, dashes and a +86 prefix removed."""
+    number = re.sub(r"[\s-]", "", trimmed_carriable(phone, field=field))
+    number = number.removeprefix("+86") if len(number) == 14 else number
+    if not MOBILE.fullmatch(number):
+        raise _bad(field, "invalid_phone", "a mainland mobile number: 11 digits starting 13-19")
+    return number
+
+
+def buyer_phone(identity_name: str, identity_phone: str | None, consignee: Consignee) -> str:
+    """The buyer's own phone as declared (buyerTelephone): the identity's; or, when the buyer ships
+    to themselves, the phone they gave as consignee. Otherwise nobody's phone is known to be the
+    buyer's, and customs would be told someone else's: refused (``buyer_phone_required``)."""
+    if identity_phone:
+        return identity_phone
+    if same_declared_name(identity_name, consignee.name):
+        return consignee.phone
+    hint = "add the buyer's own mobile number to the identity, or ship to the buyer"
+    raise _bad("identity_phone", "buyer_phone_required", hint)
 
 
 def _bad(field: str, code: str, hint: str) -> InvalidInput:

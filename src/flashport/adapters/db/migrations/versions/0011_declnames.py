@@ -43,9 +43,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("net_content", sa.Numeric(12, 3), nullable=True))
         batch.add_column(sa.Column("net_content_unit", sa.String(8), nullable=True))
         batch.add_column(sa.Column("net_weight_grams", sa.Integer, nullable=True))
-        batch.add_column(
-            sa.Column("packaging_weight_grams", sa.Integer, server_default="0", nullable=False)
-        )
+        batch.add_column(sa.Column("packaging_weight_grams", sa.Integer, server_default="0", nullable=False))
         batch.add_column(sa.Column("item_record_no", sa.String(30), nullable=True))
     op.execute(
         "UPDATE skus SET gmodel = SUBSTR(CASE WHEN spec <> '' THEN spec ELSE title END, 1, 255), "
