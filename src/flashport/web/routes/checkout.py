@@ -91,6 +91,8 @@ async def _with_identity(
     if not values.adds_identity:
         return values
     await orders.get_for_buyer(ctx, buyer_id, order_no)  # 404 for an order that is not theirs
-    added = await identities.add_identity(ctx, buyer_id, values.identity_name, id_number)
+    added = await identities.add_identity(
+        ctx, buyer_id, values.identity_name, id_number, values.identity_phone or None
+    )
     # From here the new identity is one of the list: a later refusal (a limit) shows it chosen.
     return replace(values, identity_id=str(added.id), identity_name="")
