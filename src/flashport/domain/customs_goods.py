@@ -177,6 +177,20 @@ def legal_quantity(unit: str, goods: GoodsQuantity) -> Decimal:
     return Decimal(goods.quantity)
 
 
+def check_bonded_registrations(area_code: str | None, item_record_no: str | None) -> None:
+    """Goods sold from a bonded warehouse are declared under 1210, which names the area operator's
+    code and the goods' record number in the account book: without either the order could never be
+    declared, so the sale item is refused before anything is sold."""
+    if not area_code:
+        hint = "give the bonded warehouse its area operator's registered code (area_code) first"
+        raise _bad(
+            "bonded_area_code_missing", "the warehouse has no registered area code", "warehouse_id", hint
+        )
+    if not item_record_no:
+        hint = "give the SKU its record number in the bonded account book (item_record_no) first"
+        raise _bad("item_record_no_missing", "the SKU has no bonded record number", "sku_id", hint)
+
+
 # --- the positive list ----------------------------------------------------------------------------
 
 
