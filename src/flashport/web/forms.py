@@ -26,7 +26,7 @@ FIELD_LABELS = {
     "identity_id": "Who is buying",
     "identity_name": "Full name, as on the ID card",
     "identity_number": "Resident ID number",
-    "identity_phone": "Their own mobile number",
+    "identity_phone": "Buyer's own phone",
     "consignee_name": "Recipient's name",
     "consignee_phone": "Mobile number",
     "consignee_address": "Delivery address",
