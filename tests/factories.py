@@ -69,6 +69,7 @@ async def make_warehouse(ctx: Context, kind: str = "bonded") -> int:
                 kind=kind,
                 customs_district="5165" if bonded else None,
                 country="CN" if bonded else "DE",
+                area_code="3301960001" if bonded else None,
                 created_at=tx.now,
             )
             .returning(warehouses.c.id)
@@ -98,6 +99,7 @@ async def make_product_with_sku(
                 origin_country="CH",
                 hs_code="0402210000",
                 legal_unit="035",
+                declared_name="全脂奶粉",
                 tax_category="reduced_vat",
                 created_at=tx.now,
                 updated_at=tx.now,
@@ -112,7 +114,13 @@ async def make_product_with_sku(
                 title=f"{title} 800 g",
                 original_price_fen=original_price_fen,
                 weight_grams=900,
-                unit="007",
+                unit="122",
+                gmodel="品牌:测试|规格:800克/罐|成分:全脂乳粉",
+                net_content=800,
+                net_content_unit="g",
+                net_weight_grams=800,
+                packaging_weight_grams=90,
+                item_record_no="T5165W-0001",
                 created_at=tx.now,
                 updated_at=tx.now,
             )

@@ -129,6 +129,7 @@ async def _milk_in_stock(
             "customs_district": "2244",
             "country": "CN",
             "ems_no": f"T2244W{tag}",
+            "area_code": "2244960001",
         }
     )
     warehouse_id = await _insert(conn, warehouses, code=f"TEST-{tag}", created_at=now, **where)
@@ -142,6 +143,7 @@ async def _milk_in_stock(
         origin_country="NZ",
         hs_code="0402290000",
         legal_unit="035",
+        declared_name="婴儿配方奶粉",
         tax_category="general",
         created_at=now,
         updated_at=now,
@@ -154,7 +156,13 @@ async def _milk_in_stock(
         title="a2 Platinum infant formula 900g, stage 1",
         original_price_fen=original_fen,
         weight_grams=1200,
-        unit="140",
+        unit="122",
+        gmodel="品牌:a2|规格:900克/罐|成分:乳粉、乳糖、植物油",
+        net_content=900,
+        net_content_unit="g",
+        net_weight_grams=900,
+        packaging_weight_grams=250,
+        item_record_no=f"T2244W{tag}-1",
         created_at=now,
         updated_at=now,
     )

@@ -1,8 +1,10 @@
 """``flashport demo``: a sample catalog of international brands, one live sale and one upcoming, loaded
 through the same services the API uses (so the demo obeys every rule the API does).
 
-Brand names are real, well-known brands used as sample data; prices, stock, HS codes and warehouse
-customs districts are illustrative.
+Brand names are real, well-known brands used as sample data; prices, stock, warehouse customs
+districts, area codes and record numbers are illustrative. The HS codes are on the positive list
+shipped with the package; the Chinese declared names, declaration elements (gmodel), net contents and
+weights are what a broker would declare for such goods.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ WAREHOUSES = [
         "kind": "bonded",
         "customs_district": "3105",
         "ems_no": "T3105W000001",
+        "area_code": "3105W60001",
     },
     {
         "code": "GZ-BONDED-01",
@@ -57,6 +60,7 @@ WAREHOUSES = [
         "kind": "bonded",
         "customs_district": "5165",
         "ems_no": "T5165W000002",
+        "area_code": "5165W60002",
     },
     {"code": "AKL-01", "name": "Auckland export hub", "kind": "overseas", "country": "NZ"},
     {"code": "FRA-01", "name": "Frankfurt export hub", "kind": "overseas", "country": "DE"},
@@ -143,7 +147,7 @@ PRODUCTS: list[tuple[Any, ...]] = [
         "Braun Series 9 Pro electric shaver",
         "9465cc",
         "8510100000",
-        "007",
+        "001",
         "general",
         "3299.00",
         900,
@@ -241,12 +245,119 @@ PRODUCTS: list[tuple[Any, ...]] = [
         "Dyson Supersonic hair dryer HD15",
         "Nickel/copper",
         "8516310000",
-        "007",
+        "001",
         "general",
         "3199.00",
         1800,
         "GZ-BONDED-01",
         400,
+    ),
+]
+
+# Per product, as customs reads it: Chinese declared name, gmodel (brand|specification|composition),
+# customs unit of sale (122 can, 142 bottle, 125 pack, 011 article, 001 set), net content and its unit,
+# net weight (g) and packaging weight (g). Net + packaging never exceeds the shipping weight above.
+DECLARED: list[tuple[str, str, str, str, str, int, int]] = [
+    (
+        "a2至初婴幼儿配方奶粉3段",
+        "品牌:a2至初|规格:900克/罐|成分:乳粉、乳糖、植物油、矿物质、维生素",
+        "122",
+        "900",
+        "g",
+        900,
+        300,
+    ),
+    ("康维他麦卢卡蜂蜜UMF10+", "品牌:康维他|规格:250克/瓶|成分:麦卢卡蜂蜜", "142", "250", "g", 250, 150),
+    (
+        "Swisse维生素C咀嚼片",
+        "品牌:Swisse|规格:120片/瓶|成分:维生素C、麦卢卡蜂蜜、山梨糖醇",
+        "142",
+        "120",
+        "pcs",
+        240,
+        60,
+    ),
+    (
+        "澳佳宝无腥味深海鱼油软胶囊",
+        "品牌:澳佳宝|规格:1000毫克*400粒/瓶|成分:鱼油、明胶、甘油",
+        "142",
+        "400",
+        "pcs",
+        560,
+        90,
+    ),
+    (
+        "爱他美婴儿配方奶粉2段",
+        "品牌:爱他美|规格:800克/罐|成分:脱脂乳、乳糖、植物油、低聚半乳糖",
+        "122",
+        "800",
+        "g",
+        800,
+        300,
+    ),
+    (
+        "博朗9系电动剃须刀",
+        "品牌:博朗|规格:9465cc往复式充电剃须刀|成分:不锈钢刀头、塑料外壳、锂电池",
+        "001",
+        "1",
+        "pcs",
+        650,
+        250,
+    ),
+    (
+        "兰蔻小黑瓶精华肌底液",
+        "品牌:兰蔻|规格:50毫升/瓶|成分:二裂酵母发酵产物溶胞物、水、甘油",
+        "142",
+        "50",
+        "ml",
+        55,
+        195,
+    ),
+    (
+        "欧舒丹乳木果护手霜",
+        "品牌:欧舒丹|规格:150毫升/支|成分:乳木果油、甘油、水",
+        "011",
+        "150",
+        "ml",
+        160,
+        40,
+    ),
+    ("资生堂红腰子精华液", "品牌:资生堂|规格:50毫升/瓶|成分:水、甘油、丁二醇", "142", "50", "ml", 55, 205),
+    (
+        "花王妙而舒婴儿纸尿裤M号",
+        "品牌:花王妙而舒|规格:M号64片/包|成分:无纺布、高分子吸水树脂、绒毛浆",
+        "125",
+        "64",
+        "pcs",
+        1650,
+        150,
+    ),
+    (
+        "雅诗兰黛特润修护肌活精华露",
+        "品牌:雅诗兰黛|规格:50毫升/瓶|成分:二裂酵母发酵产物溶胞物、水、丁二醇",
+        "142",
+        "50",
+        "ml",
+        55,
+        185,
+    ),
+    (
+        "善存成人复合维生素片",
+        "品牌:善存|规格:200片/瓶|成分:碳酸钙、维生素C、氧化镁",
+        "142",
+        "200",
+        "pcs",
+        280,
+        70,
+    ),
+    (
+        "戴森吹风机HD15",
+        "品牌:戴森|规格:HD15 1600W 镍/铜色|成分:塑料外壳、电机、加热元件",
+        "001",
+        "1",
+        "pcs",
+        1000,
+        800,
     ),
 ]
 
@@ -334,9 +445,13 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
         (await catalog.create_supplier(ctx, name=name, country=country)).id for name, country in SUPPLIERS
     ]
     houses = {w["code"]: (await catalog.create_warehouse(ctx, **w)).id for w in WAREHOUSES}
+    books = {w["code"]: w.get("ems_no") for w in WAREHOUSES}
     brand_ids: dict[str, int] = {}
     sku_ids: list[int] = []
-    for brand, country, supplier, title, spec, hs, unit, tax, price, grams, house, units in PRODUCTS:
+    for position, row in enumerate(PRODUCTS):
+        brand, country, supplier, title, spec, hs, unit, tax, price, grams, house, units = row
+        name, gmodel, sale_unit, content, content_unit, net, packaging = DECLARED[position]
+        book = books[house]
         if brand not in brand_ids:
             brand_ids[brand] = (
                 await catalog.create_brand(
@@ -354,6 +469,7 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
             brand_id=brand_ids[brand],
             supplier_id=supplier_ids[supplier],
             title=title,
+            declared_name=name,
             description=f"{title}, {spec}. Genuine goods, imported under the cross-border e-commerce rules.",
             title_zh=TITLES_ZH[title],
             description_zh=f"{TITLES_ZH[title]}。{GENUINE_ZH}",
@@ -369,7 +485,14 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
                     "spec": spec,
                     "original_price": price,
                     "weight_grams": grams,
-                    "unit": "007",
+                    "unit": sale_unit,
+                    "gmodel": gmodel,
+                    "net_content": content,
+                    "net_content_unit": content_unit,
+                    "net_weight_grams": net,
+                    "packaging_weight_grams": packaging,
+                    # The record number of the goods in the warehouse's bonded account book (1210).
+                    "item_record_no": f"{book}-{position + 1:04d}" if book else None,
                 }
             ],
         )

@@ -34,18 +34,36 @@ async def new_brand(client: httpx.AsyncClient, op: Headers, name: str = "Aptamil
 
 
 async def new_warehouse(client: httpx.AsyncClient, op: Headers, code: str = "NB-1") -> Any:
-    body = {"code": code, "name": "Ningbo bonded", "kind": "bonded", "customs_district": "3105"}
+    body = {
+        "code": code,
+        "name": "Ningbo bonded",
+        "kind": "bonded",
+        "customs_district": "3105",
+        "area_code": "3105W60001",
+    }
     return await created(client, "/warehouses", op, body)
 
 
 def sku_body(code: str = "APT-1-800", price: Any = "129.00") -> dict[str, Any]:
-    return {"code": code, "title": "800 g tin", "original_price": price, "weight_grams": 1100, "unit": "007"}
+    return {
+        "code": code,
+        "title": "800 g tin",
+        "original_price": price,
+        "weight_grams": 1100,
+        "unit": "122",
+        "gmodel": "品牌:爱他美|规格:800克/罐|成分:脱脂乳、乳糖、植物油",
+        "net_content": "800",
+        "net_content_unit": "g",
+        "net_weight_grams": 800,
+        "packaging_weight_grams": 300,
+    }
 
 
 def product_body(brand_id: int, supplier_id: int | None = None, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "brand_id": brand_id,
         "title": "Aptamil Pronutra 1",
+        "declared_name": "爱他美婴儿配方奶粉1段",
         "images": ["https://img.example.com/apt-1.jpg"],
         "origin_country": "DE",
         "hs_code": "0402290000",
@@ -171,11 +189,18 @@ async def test_a_bonded_warehouse_needs_a_customs_district_and_lies_in_china(
         f"{API}/warehouses", headers=op, json={"code": "NB", "name": "N", "kind": "bonded"}
     )
     assert no_district.status_code == 422
-    assert error_fields(no_district) == {"customs_district"}
+    assert error_fields(no_district) == {"customs_district", "area_code"}
     abroad = await client.post(
         f"{API}/warehouses",
         headers=op,
-        json={"code": "NB", "name": "N", "kind": "bonded", "customs_district": "3105", "country": "FR"},
+        json={
+            "code": "NB",
+            "name": "N",
+            "kind": "bonded",
+            "customs_district": "3105",
+            "country": "FR",
+            "area_code": "3105W60001",
+        },
     )
     assert abroad.status_code == 422
     assert error_fields(abroad) == {"country"}
@@ -415,7 +440,13 @@ async def test_duplicates_are_409_and_write_nothing_more(client: httpx.AsyncClie
     tables = (brands, suppliers, warehouses, products, skus, outbox)
     before = [await count(ctx, t) for t in tables]
 
-    bonded = {"code": "nb-1", "name": "N", "kind": "bonded", "customs_district": "3105"}
+    bonded = {
+        "code": "nb-1",
+        "name": "N",
+        "kind": "bonded",
+        "customs_district": "3105",
+        "area_code": "3105W60001",
+    }
     # The last product is valid but its second SKU's code is taken: neither it nor its first SKU stays.
     half_new = product_body(brand["id"], supplier["id"], skus=[sku_body("NEW-1"), sku_body("APT-1")])
     clashes = [

@@ -122,6 +122,8 @@ async def test_the_same_number_is_added_once_per_buyer_and_bad_numbers_are_refus
         ("110105194912310020", "id_check_digit_mismatch"),
         ("1101051949123100", "invalid_id_number"),
         ("110105199002300028", "id_birth_date_invalid"),
+        ("000000199003070022", "id_region_unknown"),  # check digit right, region none
+        ("999999199003070020", "id_region_unknown"),
     ]:
         refused = await api.post(
             "/api/v1/identities", json={"name": "李娜", "id_number": number}, headers=auth(token)
@@ -408,3 +410,55 @@ async def test_a_checked_out_order_reserves_its_transaction_value_in_the_year_it
     async with ctx.transaction() as tx:
         await quota.release_annual_quota_within(tx, digest, year, 19_800)
     assert await _total(ctx, digest, year) == 0
+
+
+async def test_the_buyers_own_phone_is_kept_and_the_payer_is_compared_exactly(
+    ctx: Context, api: httpx.AsyncClient
+) -> None:
+    [(buyer, token)] = await make_buyers(ctx, 1)
+    order = await _order(ctx, buyer, price_fen=9_900, quantity=1)
+    identity_id = await _identity(api, token)  # no phone of her own on file
+    to_her_mother = _form(identity_id, consignee_name="王芳", consignee_phone="13900139000")
+    refused = await _check_out(api, token, order["order_no"], to_her_mother)
+    assert refused.status_code == 422 and refused.json()["code"] == "buyer_phone_required", refused.text
+    assert refused.json()["details"][0]["field"] == "identity_phone"
+
+    bad_phone = await api.post(
+        "/api/v1/identities",
+        json={"name": WANG_WEI[0], "id_number": WANG_WEI[1], "phone": "12345"},
+        headers=auth(token),
+    )
+    assert bad_phone.status_code == 422 and bad_phone.json()["code"] == "invalid_phone"
+    with_phone = await api.post(
+        "/api/v1/identities",
+        json={"name": WANG_WEI[0], "id_number": WANG_WEI[1], "phone": "137 0013 7000"},
+        headers=auth(token),
+    )
+    assert with_phone.status_code == 201, with_phone.text
+    form = _form(int(with_phone.json()["id"]), consignee_name="王芳", consignee_phone="13900139000")
+    assert (await _check_out(api, token, order["order_no"], form)).status_code == 200
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(orders).where(orders.c.order_no == order["order_no"]))).one()
+    assert (row.buyer_phone, row.consignee_phone) == ("13700137000", "13900139000")
+
+    # Customs compares the payer's name exactly: a different case or spacing is another name.
+    settings, digest = ctx.settings, row.buyer_id_hash
+    assert is_same_person(settings, row.buyer_name, digest, f" {WANG_WEI[0]} ", WANG_WEI[1])
+    assert not is_same_person(
+        settings, row.buyer_name, digest, f"{WANG_WEI[0][0]} {WANG_WEI[0][1:]}", WANG_WEI[1]
+    )
+
+
+async def test_a_latin_payer_name_in_other_case_is_not_the_buyer(
+    ctx: Context, api: httpx.AsyncClient
+) -> None:
+    [(buyer, token)] = await make_buyers(ctx, 1)
+    order = await _order(ctx, buyer, price_fen=9_900, quantity=1)
+    identity_id = await _identity(api, token, ("John Smith", LI_NA[1]))
+    form = _form(identity_id, consignee_name="John Smith")
+    assert (await _check_out(api, token, order["order_no"], form)).status_code == 200
+    async with ctx.read() as conn:
+        row = (await conn.execute(sa.select(orders).where(orders.c.order_no == order["order_no"]))).one()
+    assert row.buyer_phone == row.consignee_phone == "13800138000"  # shipped to himself: his own phone
+    assert is_same_person(ctx.settings, row.buyer_name, row.buyer_id_hash, "John Smith", LI_NA[1])
+    assert not is_same_person(ctx.settings, row.buyer_name, row.buyer_id_hash, "JOHN SMITH", LI_NA[1])

@@ -14,11 +14,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from lxml import etree
 
 from flashport.adapters.customs.gateway import InboxItem
 from flashport.adapters.db import declaring_repo
@@ -62,9 +64,11 @@ from tests.servers import free_port, serving
 
 CHINA = timezone(timedelta(hours=8))
 PAYER = ("李娜", "110105199003070025")
+BUYER_PHONE = "13700137000"  # the buyer's own, declared as buyerTelephone (the consignee differs)
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
 LOGISTICS_KEY = "test-logistics-key"
 STATES = tuple(state.value for state in DeclarationState)
+CEB = "http://www.chinaport.gov.cn/ceb"
 
 
 @dataclass
@@ -75,12 +79,12 @@ class Parties:
     customs: httpx.AsyncClient
     carrier: httpx.AsyncClient
 
-    async def paid_order(self, *, overseas: bool = False, price_fen: int = 9900) -> str:
-        """A checked-out order paid on the sandbox by its real-name buyer."""
+    async def paid_order(self, *, overseas: bool = False, price_fen: int = 9900, units: int = 1) -> str:
+        """A checked-out order of ``units`` units paid on the sandbox by its real-name buyer."""
         sale = await make_sale(self.ctx, quantity=5, limit=2, price_fen=price_fen, overseas=overseas)
         [(buyer, _)] = await make_buyers(self.ctx, 1)
-        order = (await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")).order
-        identity = await identities.add_identity(self.ctx, buyer, *PAYER)
+        order = (await buying.buy(self.ctx, buyer, sale.item_id, units, f"k-{sale.item_id}")).order
+        identity = await identities.add_identity(self.ctx, buyer, *PAYER, BUYER_PHONE)
         form = checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
         await checkout.check_out(self.ctx, buyer, order["order_no"], form)
         payment = await payment_service.start_payment(self.ctx, buyer, order["order_no"])
@@ -261,6 +265,46 @@ async def test_a_paid_order_is_declared_matched_released_and_shipped_by_the_work
     assert on_customs_side["state"] == "released"
     waybill = (await parties.carrier.get(f"/v1/waybills/{detail['logistics_no']}")).json()
     assert waybill["status"] == "in_transit"
+
+
+def _texts(message: bytes, tag: str) -> list[str]:
+    root = etree.fromstring(message)
+    return [(node.text or "") for node in root.iter(f"{{{CEB}}}{tag}")]
+
+
+async def test_the_order_and_the_inventory_list_declare_the_goods_as_customs_reads_them(
+    parties: Parties,
+) -> None:
+    """Two 900 g tins: the same Chinese name and gmodel in CEB311 and CEB621, 1.8 kg net in the HS
+    code's legal unit, a gross weight with the packaging, the bonded area's registered code and the
+    account book's record number, and the buyer's own phone (not the consignee's)."""
+    order_no = await parties.paid_order(units=2)
+    await parties.work_until(order_no, "shipped")
+    detail = await parties.detail(order_no)
+    bodies = {}
+    for message in detail["messages"]:
+        download = await parties.platform.get(f"/api/v1/declarations/{order_no}/messages/{message['id']}")
+        assert validate(download.content) == [], message["kind"]
+        bodies[message["kind"]] = download.content
+    order, inventory = bodies["CEB311"], bodies["CEB621"]
+
+    assert _texts(order, "itemName") == _texts(inventory, "itemName") == ["婴儿配方奶粉"]
+    assert _texts(inventory, "gname") == ["婴儿配方奶粉"]
+    assert (
+        _texts(order, "gmodel")
+        == _texts(inventory, "gmodel")
+        == ["品牌:a2|规格:900克/罐|成分:乳粉、乳糖、植物油"]
+    )
+    assert _texts(order, "unit") == _texts(inventory, "unit") == ["122"]  # sold by the can
+    assert [Decimal(q) for q in _texts(inventory, "qty1")] == [Decimal("1.8")]
+    assert _texts(inventory, "unit1") == ["035"]
+    assert [Decimal(w) for w in _texts(inventory, "netWeight")] == [Decimal("1.8")]
+    assert [Decimal(w) for w in _texts(inventory, "grossWeight")] == [Decimal("2.3")]  # + 2 x 250 g
+    assert _texts(inventory, "areaCode") == ["2244960001"]
+    [record_no] = _texts(inventory, "itemRecordNo")
+    assert record_no.startswith("T2244W") and record_no.endswith("-1")
+    assert _texts(order, "buyerTelephone") == _texts(inventory, "buyerTelephone") == [BUYER_PHONE]
+    assert _texts(order, "consigneeTelephone") == [CONSIGNEE[1]]
 
 
 async def test_a_direct_import_is_declared_under_9610_with_the_carriers_flight(parties: Parties) -> None:

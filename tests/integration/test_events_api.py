@@ -13,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from flashport.adapters.db.schema import orders, outbox, sale_items, stock
+from flashport.adapters.db.schema import orders, outbox, sale_items, skus, stock
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from tests.factories import auth, make_product_with_sku, make_supplier, make_user, make_warehouse, set_stock
@@ -463,3 +463,16 @@ async def test_every_event_operation_documents_its_roles_and_errors(client: http
         assert "404" in operation["responses"] or "422" in operation["responses"], operation["summary"]
         if operation["x-roles"] == ["operator"]:
             assert {"401", "403"} <= set(operation["responses"])
+
+
+async def test_goods_without_a_bonded_record_number_are_not_put_on_sale_from_a_bonded_warehouse(
+    client: httpx.AsyncClient, ctx: Context, shop: Shop, clock: Clock
+) -> None:
+    event = await _new_event(client, shop, clock)
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(skus.update().where(skus.c.id == shop.sku).values(item_record_no=None))
+    refused = await _add_item(client, shop, event["id"])
+    assert refused.status_code == 422 and refused.json()["code"] == "item_record_no_missing", refused.text
+    abroad = await make_warehouse(ctx, "overseas")  # 9610 goods have no bonded account book
+    await set_stock(ctx, shop.sku, abroad, on_hand=20)
+    assert (await _add_item(client, shop, event["id"], warehouse_id=abroad)).status_code == 201

@@ -50,6 +50,7 @@ from tests.servers import free_port, serving
 from tests.waiting import eventually
 
 PAYER = ("李娜", "110105199003070025")
+BUYER_PHONE = "13700137000"  # the buyer's own, declared as buyerTelephone (the consignee differs)
 OTHER = ("张伟", "11010519491231002X")  # a real person too, but not the buyer
 
 
@@ -101,7 +102,9 @@ class World:
         order = (await buying.buy(self.ctx, buyer, sale.item_id, 1, f"k-{sale.item_id}")).order
         if check_out:
             mine = await identities.list_identities(self.ctx, buyer)
-            identity = mine[0] if mine else await identities.add_identity(self.ctx, buyer, *PAYER)
+            identity = (
+                mine[0] if mine else await identities.add_identity(self.ctx, buyer, *PAYER, BUYER_PHONE)
+            )
             await checkout.check_out(
                 self.ctx,
                 buyer,
@@ -516,7 +519,7 @@ async def test_cancelling_a_sale_cancels_its_unpaid_orders_and_refunds_a_late_pa
     placed = {}
     for buyer in (paid_buyer, late_buyer):
         order = (await buying.buy(world.ctx, buyer, sale.item_id, 1, f"k-{buyer}")).order
-        identity = await identities.add_identity(world.ctx, buyer, *PAYER)
+        identity = await identities.add_identity(world.ctx, buyer, *PAYER, BUYER_PHONE)
         await checkout.check_out(
             world.ctx,
             buyer,

@@ -23,6 +23,7 @@ def fields_of(exc: pytest.ExceptionInfo[InvalidInput]) -> list[str]:
 def product(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": "Aptamil Pronutra 1, 800 g",
+        "declared_name": "爱他美婴儿配方奶粉1段",
         "images": ["https://img.example.com/apt.jpg"],
         "origin_country": "de",
         "hs_code": "0402290000",
@@ -39,7 +40,12 @@ def sku(**overrides: Any) -> dict[str, Any]:
         "title": "800 g tin",
         "original_price": Decimal("129.00"),
         "weight_grams": 1100,
-        "unit": "007",
+        "unit": "122",
+        "gmodel": "品牌:爱他美|规格:800克/罐|成分:脱脂乳、乳糖",
+        "net_content": "800",
+        "net_content_unit": "g",
+        "net_weight_grams": 800,
+        "packaging_weight_grams": 300,
     }
     return {**fields, **overrides}
 
@@ -77,6 +83,9 @@ def test_every_bad_field_is_reported_at_once() -> None:
         rules.product_record(**product(title=" ", hs_code="0402", legal_unit="kg"))
     assert exc.value.code == "invalid_fields"
     assert fields_of(exc) == ["title", "hs_code", "legal_unit"]
+    with pytest.raises(InvalidInput) as exc:
+        rules.product_record(**product(title=" ", declared_name="Milk powder"))
+    assert fields_of(exc) == ["title", "declared_name"]
 
 
 def test_a_single_bad_field_keeps_its_specific_code() -> None:
@@ -158,9 +167,11 @@ def test_a_bonded_warehouse_is_in_china_with_a_customs_district() -> None:
         name="Ningbo",
         kind="bonded",
         customs_district="3105",
+        area_code="3105w60001",
         codable_countries=CUSTOMS_COUNTRY_CODES,
     )
     assert record["code"] == "NB-1"
+    assert record["area_code"] == "3105W60001"
     assert record["kind"] is WarehouseKind.BONDED
     assert record["country"] == "CN"
 
@@ -179,6 +190,7 @@ def test_a_bonded_warehouse_without_district_or_outside_china_is_refused(
             kind="bonded",
             customs_district=district,
             country=country,
+            area_code="3105W60001",
             codable_countries=CUSTOMS_COUNTRY_CODES,
         )
     assert fields_of(exc) == [field]

@@ -289,6 +289,16 @@ def test_payment_and_waybill_fields() -> None:
     assert (waybill["consignee"], waybill["consigneeTelephone"]) == (CONSIGNEE.name, CONSIGNEE.telephone)
 
 
+def test_a_payment_without_the_payers_phone_leaves_the_optional_telephone_out() -> None:
+    order = direct_order()
+    unknown = dataclasses.replace(payment_for(order), payer=dataclasses.replace(BUYER, telephone=""))
+    message = payment_message(unknown, SENDER, app_time=APP_TIME)
+    assert validate(message) == []
+    assert b"telephone" not in message.split(b"PaymentHead")[1]  # no empty <ceb:telephone/>
+    known = payment_message(payment_for(order), SENDER, app_time=APP_TIME)
+    assert head(known, ".//ceb:PaymentHead")["telephone"] == BUYER.telephone
+
+
 def test_bonded_lines_need_an_account_book_record_number(signer) -> None:
     inventory = inventory_for(bonded_order(), BONDED)
     unrecorded = dataclasses.replace(inventory.lines[1], item_record_no=None)

@@ -9,6 +9,7 @@ import pycountry
 import pytest
 
 from flashport import demo
+from flashport.adapters.reference import packaged_positive_list
 from flashport.ceb.codes import CUSTOMS_COUNTRY_CODES
 from flashport.domain import catalog as rules
 from flashport.domain.customs_text import (
@@ -148,6 +149,7 @@ def test_the_address_limit_counts_characters_after_folding() -> None:
 def product(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": "Aptamil Pronutra 1, 800 g",
+        "declared_name": "爱他美婴儿配方奶粉1段",
         "images": ["https://img.example.com/apt.jpg"],
         "origin_country": "DE",
         "hs_code": "0402290000",
@@ -164,7 +166,12 @@ def sku(**overrides: Any) -> dict[str, Any]:
         "title": "800 g tin",
         "original_price": "129.00",
         "weight_grams": 1100,
-        "unit": "007",
+        "unit": "122",
+        "gmodel": "品牌:爱他美|规格:800克/罐|成分:脱脂乳、乳糖",
+        "net_content": "800",
+        "net_content_unit": "g",
+        "net_weight_grams": 800,
+        "packaging_weight_grams": 300,
     }
     return {**fields, **overrides}
 
@@ -209,12 +216,38 @@ def test_a_brand_may_come_from_anywhere_its_country_is_never_declared() -> None:
 
 
 def test_the_demo_catalog_passes_the_entry_checks() -> None:
-    for brand, country, _, title, spec, hs, unit, tax, price, grams, _, _ in demo.PRODUCTS:
+    listed = packaged_positive_list().goods
+    for row, declared in zip(demo.PRODUCTS, demo.DECLARED, strict=True):
+        brand, country, _, title, spec, hs, unit, tax, price, grams, _, _ = row
+        name, gmodel, sale_unit, content, content_unit, net, packaging = declared
         rules.brand_record(name=brand, country=country)
-        rules.product_record(
-            **product(title=title, origin_country=country, hs_code=hs, legal_unit=unit, tax_category=tax)
+        record = rules.product_record(
+            **product(
+                title=title,
+                declared_name=name,
+                origin_country=country,
+                hs_code=hs,
+                legal_unit=unit,
+                tax_category=tax,
+            )
         )
-        rules.sku_record(**sku(title=spec, spec=spec, original_price=price, weight_grams=grams))
+        assert listed[hs].legal_unit == record["legal_unit"]  # on the positive list, in its legal unit
+        sku_record = rules.sku_record(
+            **sku(
+                title=spec,
+                spec=spec,
+                original_price=price,
+                weight_grams=grams,
+                unit=sale_unit,
+                gmodel=gmodel,
+                net_content=content,
+                net_content_unit=content_unit,
+                net_weight_grams=net,
+                packaging_weight_grams=packaging,
+            )
+        )
+        assert net + packaging <= grams  # the shipping weight holds the goods and their packaging
+        assert sku_record["unit"] != "007" or hs.startswith("85")  # tins and jars are not "pieces"
     for warehouse in demo.WAREHOUSES:
         rules.warehouse_record(**warehouse, codable_countries=CUSTOMS_COUNTRY_CODES)
 
@@ -233,7 +266,7 @@ def test_titles_are_bounded_by_the_customs_schemas_250_characters() -> None:
 
 
 def test_a_warehouse_name_is_bounded_by_the_schemas_100_characters() -> None:
-    fields = {"code": "NB-1", "kind": "bonded", "customs_district": "3105"}
+    fields = {"code": "NB-1", "kind": "bonded", "customs_district": "3105", "area_code": "3105W60001"}
     record = rules.warehouse_record(**fields, name="仓" * 100, codable_countries=CUSTOMS_COUNTRY_CODES)
     assert record["name"] == "仓" * 100
     with pytest.raises(InvalidInput) as error:

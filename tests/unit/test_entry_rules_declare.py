@@ -140,11 +140,6 @@ def line_title(product_title: str, sku_title: str) -> str:
     return joined[:300]
 
 
-def gmodel(brand: str, spec: str, title: str) -> str:
-    """The line's gmodel as the declaration services build it: brand and specification, or the title."""
-    return " ".join(part for part in (brand, spec) if part)[:255] or title
-
-
 @pytest.fixture(scope="module")
 def signer() -> SoftwareKeySigner:
     return SoftwareKeySigner.generate("Flashport entry-rules test")
@@ -165,6 +160,7 @@ def test_every_value_the_entry_rules_accept_builds_messages_that_validate(signer
         product = accepted(
             lambda: rules.product_record(
                 title=draw.catalog_text(),
+                declared_name="奶粉" + draw.catalog_text(),
                 images=["https://img.example.com/p.jpg"],
                 origin_country=draw.origin(),
                 hs_code="0402290000",
@@ -182,26 +178,30 @@ def test_every_value_the_entry_rules_accept_builds_messages_that_validate(signer
                 spec=draw.catalog_text(),
                 original_price="99.00",
                 weight_grams=500,
-                unit="007",
+                unit="122",
+                gmodel=f"品牌:{draw.catalog_text()}|规格:{draw.catalog_text()}|成分:乳粉",
+                net_content="450",
+                net_content_unit="g",
+                net_weight_grams=450,
+                packaging_weight_grams=50,
             ),
             tally,
             "sku",
         )
         brand_name = brand["name"] if brand else "a2 Milk"
-        product_title = product["title"] if product else "a2 Platinum 婴儿配方奶粉"
+        product_title = product["declared_name"] if product else "a2 Platinum 婴儿配方奶粉"
         origin = product["origin_country"] if product else "NZ"
-        sku_title, spec = (sku["title"], sku["spec"]) if sku else ("900 g", "900克/罐")
-        title = line_title(product_title, sku_title)
-        texts = (buyer, consignee.name, consignee.address, brand_name, product_title, sku_title, spec)
+        declared_model = sku["gmodel"] if sku else "品牌:a2|规格:900克/罐|成分:乳粉"
+        texts = (buyer, consignee.name, consignee.address, brand_name, product_title, declared_model)
         unusual += any(ch in text for text in texts for ch in "<&>\"'") or any(
             ord(ch) > 0xFFFF for text in texts for ch in text
         )
 
         line = OrderLine(
             gnum=1,
-            item_name=title[:250],
-            gmodel=gmodel(brand_name, spec, title),
-            unit="007",
+            item_name=product_title,
+            gmodel=declared_model,
+            unit="122",
             qty=1,
             price=9900,
             total_price=9900,
@@ -274,8 +274,8 @@ def inventory_of(order: OrderDeclaration, product_title: str) -> InventoryDeclar
                 gmodel=line.gmodel,
                 country=line.country,
                 qty=1,
-                unit="007",
-                legal_qty=Decimal("0.5"),
+                unit="122",
+                legal_qty=Decimal("0.45"),
                 legal_unit="035",
                 price=9900,
                 total_price=9900,

@@ -113,6 +113,7 @@ async def insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tupl
         customs_district="2244",
         country="CN",
         ems_no=f"T2244W{run_id}"[:30],
+        area_code="2244960001",
         created_at=now,
     )
     product_id = await insert(
@@ -124,6 +125,7 @@ async def insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tupl
         origin_country="NZ",
         hs_code="0402290000",
         legal_unit="035",
+        declared_name="婴儿配方奶粉",
         tax_category="general",
         created_at=now,
         updated_at=now,
@@ -135,7 +137,13 @@ async def insert_sale(conn: Any, now: datetime, run_id: str, units: int) -> tupl
         title="a2 Platinum infant formula 900g, stage 1",
         original_price_fen=ORIGINAL_PRICE_FEN,
         weight_grams=1200,
-        unit="140",
+        unit="122",
+        gmodel="品牌:a2|规格:900克/罐|成分:乳粉、乳糖、植物油",
+        net_content=900,
+        net_content_unit="g",
+        net_weight_grams=900,
+        packaging_weight_grams=250,
+        item_record_no=f"T2244W{run_id}"[:26] + "-1",
         created_at=now,
         updated_at=now,
     )

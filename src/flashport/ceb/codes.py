@@ -72,6 +72,7 @@ DEFAULT_DIRECT_TRANSPORT_MODE = TransportMode.AIR
 class MeasurementUnit(StrEnum):
     """``unit`` / ``unit1`` (units). The member names translate the Chinese unit names."""
 
+    MACHINE = "001"  # 台 (machines and appliances: the first legal unit of HS 8510, 8516...)
     SET = "006"  # 套
     PIECE = "007"  # 个
     ARTICLE = "011"  # 件

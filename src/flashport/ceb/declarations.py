@@ -167,7 +167,7 @@ def _payment_head(payment: PaymentDeclaration, opening: list[Field]) -> list[Fie
         ("payerIdType", payment.payer.id_type),
         ("payerIdNumber", payment.payer.id_number),
         ("payerName", payment.payer.name),
-        ("telephone", payment.payer.telephone),
+        ("telephone", payment.payer.telephone or None),  # optional: left out when unknown, never empty
         ("amountPaid", format_yuan(payment.amount_paid)),
         ("currency", CURRENCY_CNY),
         ("payTime", format_app_time(payment.pay_time)),

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import pycountry
 
+from flashport.domain import customs_goods as goods
 from flashport.domain.accounts import Principal, Role, normalise_email
 from flashport.domain.customs_text import trimmed_carriable
 from flashport.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
@@ -280,6 +281,20 @@ def warehouse_account_book(kind: WarehouseKind, ems_no: str | None) -> str | Non
     return ems_no
 
 
+def warehouse_area_code(kind: WarehouseKind, value: str | None) -> str | None:
+    """The bonded area operator's registered code (``areaCode``): required for a bonded warehouse,
+    because a 1210 inventory list cannot be declared without it; none for an overseas one."""
+    code = goods.area_code(value)
+    if kind is WarehouseKind.BONDED and code is None:
+        hint = "the bonded area operator's 10-character customs code or 18-character credit code"
+        raise invalid("invalid_area_code", "a bonded warehouse needs its area code", "area_code", hint)
+    if kind is not WarehouseKind.BONDED and code is not None:
+        raise invalid(
+            "invalid_area_code", "only a bonded warehouse has an area code", "area_code", "bonded only"
+        )
+    return code
+
+
 def warehouse_country(
     kind: WarehouseKind, customs_district: str | None, country: str | None, codable: Container[str]
 ) -> str:
@@ -347,9 +362,11 @@ def warehouse_record(
     customs_district: str | None = None,
     country: str | None = None,
     ems_no: str | None = None,
+    area_code: str | None = None,
     codable_countries: Container[str],
 ) -> dict[str, Any]:
-    """``codable_countries``: the ISO codes customs has a country code for (an overseas warehouse's)."""
+    """``codable_countries``: the ISO codes customs has a country code for (an overseas warehouse's).
+    A bonded warehouse names the bonded area operator's customs registration (``area_code``)."""
     checks = FieldChecks()
     district = (customs_district or "").strip() or None
     account_book = (ems_no or "").strip() or None
@@ -365,6 +382,7 @@ def warehouse_record(
             else None
         ),
         "ems_no": checks.run(warehouse_account_book, parsed_kind, account_book) if parsed_kind else None,
+        "area_code": checks.run(warehouse_area_code, parsed_kind, area_code) if parsed_kind else None,
     }
     checks.done()
     return record
@@ -378,16 +396,21 @@ def product_record(
     hs_code: str | None,
     legal_unit: str | None,
     tax_category: TaxCategory | str | None,
+    declared_name: str | None = None,
     description: str | None = "",
     title_zh: str | None = "",
     description_zh: str | None = "",
     codable_origins: Container[str],
 ) -> dict[str, Any]:
     """``codable_origins``: the ISO codes customs has a country code for; every order line declares
-    its product's origin by that code, so any other origin is refused (``origin_not_declarable``)."""
+    its product's origin by that code, so any other origin is refused (``origin_not_declarable``).
+    ``legal_unit`` may be left out: the service takes it from the positive list's line for the HS code
+    (and refuses one that differs)."""
     checks = FieldChecks()
+    given_unit = (legal_unit or "").strip()
     record = {
         "title": checks.run(text, title, field="title", max_length=TITLE_MAX),
+        "declared_name": checks.run(goods.declared_name, declared_name),
         "description": checks.run(
             text, description, field="description", max_length=20000, required=False, multiline=True
         ),
@@ -400,7 +423,7 @@ def product_record(
             code="origin_not_declarable",
         ),
         "hs_code": checks.run(product_hs_code, hs_code),
-        "legal_unit": checks.run(unit_code, (legal_unit or "").strip(), field="legal_unit"),
+        "legal_unit": checks.run(unit_code, given_unit, field="legal_unit") if given_unit else None,
         "tax_category": checks.run(parse_tax_category, tax_category),
         "title_zh": checks.run(chinese_text, title_zh, field="title_zh", max_length=TITLE_MAX),
         "description_zh": checks.run(
@@ -420,8 +443,17 @@ def sku_record(
     unit: str | None,
     spec: str | None = "",
     barcode: str | None = None,
+    gmodel: str | None = None,
+    net_content: Decimal | str | int | None = None,
+    net_content_unit: str | None = None,
+    net_weight_grams: int | None = None,
+    packaging_weight_grams: int | None = None,
+    item_record_no: str | None = None,
 ) -> dict[str, Any]:
+    """``weight_grams`` is the shipping weight the carrier is told; customs is declared the net weight
+    (the goods alone) and the gross weight (net + packaging), never the shipping weight."""
     checks = FieldChecks()
+    content = checks.run(goods.net_content, net_content, net_content_unit)
     record = {
         "code": checks.run(text, code, field="code", max_length=64),
         "title": checks.run(text, title, field="title", max_length=TITLE_MAX),
@@ -430,6 +462,15 @@ def sku_record(
         "original_price_fen": checks.run(original_price_fen, original_price),
         "weight_grams": checks.run(positive_weight, weight_grams),
         "unit": checks.run(unit_code, (unit or "").strip(), field="unit"),
+        "gmodel": checks.run(goods.gmodel, gmodel),
+        "net_content": content[0] if content else None,
+        "net_content_unit": content[1].value if content else None,
+        "net_weight_grams": checks.run(goods.grams, net_weight_grams, field="net_weight_grams"),
+        # Every retail unit crosses the border packed: a gross weight equal to the net is not declared.
+        "packaging_weight_grams": checks.run(
+            goods.grams, packaging_weight_grams, field="packaging_weight_grams"
+        ),
+        "item_record_no": checks.run(goods.record_no, item_record_no),
     }
     checks.done()
     return record

@@ -61,6 +61,7 @@ class Warehouse:
     country: str
     ems_no: str | None  # the customs account book, bonded warehouses only
     created_at: datetime
+    area_code: str | None = None  # the bonded area operator's registered code (areaCode)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Product:
     tax_category: TaxCategory
     created_at: datetime
     updated_at: datetime
+    declared_name: str = ""  # the Chinese name customs reads (gname / itemName)
+    second_legal_unit: str | None = None
     # The storefront's Chinese display title and description ("" until written); the name declared to
     # customs is a separate field.
     title_zh: str = field(default="", kw_only=True)
@@ -95,10 +98,16 @@ class Sku:
     spec: str
     barcode: str | None
     original_price_fen: int
-    weight_grams: int
+    weight_grams: int  # shipping weight (the carrier's)
     unit: str
     created_at: datetime
     updated_at: datetime
+    gmodel: str = ""  # brand|specification|composition
+    net_content: Decimal | None = None
+    net_content_unit: str | None = None  # g, kg, ml, l or pcs
+    net_weight_grams: int = 0
+    packaging_weight_grams: int = 0
+    item_record_no: str | None = None  # the bonded account book's record number (1210)
 
     @property
     def original_price(self) -> Decimal:
@@ -108,7 +117,7 @@ class Sku:
 
 @dataclass(frozen=True)
 class ProductWithSkus(Product):
-    skus: tuple[Sku, ...]
+    skus: tuple[Sku, ...] = ()
 
     @classmethod
     def of(cls, product: Product, skus: Sequence[Sku]) -> ProductWithSkus:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 
@@ -53,14 +54,20 @@ def id_check_character(first17: str) -> str:
     return CHECK_CHARACTERS[total % 11]
 
 
-def normalise_id_number(raw: str, today: date, *, field: str = "id_number") -> str:
+def normalise_id_number(
+    raw: str, today: date, *, field: str = "id_number", regions: Container[str] | None = None
+) -> str:
     """The number as stored: full-width digits folded to ASCII, ``x`` upper-cased. ``today`` is the
-    date in China (a birth date later than that is impossible)."""
+    date in China (a birth date later than that is impossible). With ``regions`` (the administrative
+    division codes, current and abolished), the first six digits must be one of them."""
     number = unicodedata.normalize("NFKC", raw).strip().upper()
     if not ID_SHAPE.fullmatch(number):
         raise _bad(field, "invalid_id_number", "an ID number is 17 digits and a check digit or X")
     if id_check_character(number[:17]) != number[17]:
         raise _bad(field, "id_check_digit_mismatch", "the check digit does not match; is a digit mistyped?")
+    if regions is not None and number[:6] not in regions:
+        hint = "the first six digits are not an administrative division code; is a digit mistyped?"
+        raise _bad(field, "id_region_unknown", hint)
     born = _birth_date(number[6:14])
     if born is None or not EARLIEST_BIRTH <= born <= today:
         raise _bad(field, "id_birth_date_invalid", "digits 7 to 14 are not a possible birth date")
@@ -95,8 +102,20 @@ def plain_name(raw: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", raw).translate(_DOTS).split())
 
 
-def check_real_name(name: str, id_number: str, today: date) -> RealName:
-    return RealName(normalise_person_name(name), normalise_id_number(id_number, today))
+def check_real_name(
+    name: str, id_number: str, today: date, *, regions: Container[str] | None = None
+) -> RealName:
+    return RealName(normalise_person_name(name), normalise_id_number(id_number, today, regions=regions))
+
+
+def declared_form(name: str) -> str:
+    """A name exactly as it is declared and as customs compares it: NFC-normalised and trimmed, and
+    nothing more (no case folding: "JOHN SMITH" is not "John Smith" to customs)."""
+    return unicodedata.normalize("NFC", name).strip()
+
+
+def same_declared_name(first: str, second: str) -> bool:
+    return declared_form(first) == declared_form(second)
 
 
 def check_consignee(name: str, phone: str, address: str, district: str | None) -> Consignee:
@@ -107,10 +126,7 @@ def check_consignee(name: str, phone: str, address: str, district: str | None) -
     are refused (``invalid_characters``). The address is typed in a multi-line box (browsers fill a
     street address over several lines), so its line breaks and tabs are folded to single spaces, as
     all its whitespace is; in the phone and the district they are refused."""
-    number = re.sub(r"[\s-]", "", trimmed_carriable(phone, field="consignee_phone"))
-    number = number.removeprefix("+86") if len(number) == 14 else number
-    if not MOBILE.fullmatch(number):
-        raise _bad("consignee_phone", "invalid_phone", "a mainland mobile number: 11 digits starting 13-19")
+    number = check_mobile(phone, field="consignee_phone")
     place = " ".join(check_carriable(address, field="consignee_address", multiline=True).split())
     if not 1 <= len(place) <= ADDRESS_MAX:
         raise _bad("consignee_address", "invalid_address", f"1 to {ADDRESS_MAX} characters")
@@ -118,6 +134,27 @@ def check_consignee(name: str, phone: str, address: str, district: str | None) -
     if area is not None and not DISTRICT.fullmatch(area):
         raise _bad("consignee_district", "invalid_district", "a 6-digit administrative division code")
     return Consignee(normalise_person_name(name, field="consignee_name"), number, place, area)
+
+
+def check_mobile(phone: str, *, field: str) -> str:
+    """A mainland mobile number, spaces, dashes and a +86 prefix removed."""
+    number = re.sub(r"[\s-]", "", trimmed_carriable(phone, field=field))
+    number = number.removeprefix("+86") if len(number) == 14 else number
+    if not MOBILE.fullmatch(number):
+        raise _bad(field, "invalid_phone", "a mainland mobile number: 11 digits starting 13-19")
+    return number
+
+
+def buyer_phone(identity_name: str, identity_phone: str | None, consignee: Consignee) -> str:
+    """The buyer's own phone as declared (buyerTelephone): the identity's; or, when the buyer ships
+    to themselves, the phone they gave as consignee. Otherwise nobody's phone is known to be the
+    buyer's, and customs would be told someone else's: refused (``buyer_phone_required``)."""
+    if identity_phone:
+        return identity_phone
+    if same_declared_name(identity_name, consignee.name):
+        return consignee.phone
+    hint = "add the buyer's own mobile number to the identity, or ship to the buyer"
+    raise _bad("identity_phone", "buyer_phone_required", hint)
 
 
 def _bad(field: str, code: str, hint: str) -> InvalidInput:

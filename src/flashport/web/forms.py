@@ -29,6 +29,7 @@ FIELD_LABELS = {
     "identity_id": N_("Who is buying"),
     "identity_name": N_("Full name, as on the ID card"),
     "identity_number": N_("Resident ID number"),
+    "identity_phone": N_("Buyer's own phone"),
     "address_id": N_("Delivery address"),
     "consignee_name": N_("Recipient's name"),
     "consignee_phone": N_("Mobile number"),
@@ -44,9 +45,15 @@ CORRECTION_LABELS = {
     "consignee_district": "District code",
 }
 # The identity service names its fields after the person; the forms after the identity being added.
-_RENAMED = {"name": "identity_name", "id_number": "identity_number"}
+_RENAMED = {"name": "identity_name", "id_number": "identity_number", "phone": "identity_phone"}
 # Longest value kept from a form field: the API's limits, so nothing larger reaches a service.
-_MAX = {"identity_name": 100, "consignee_name": 100, "consignee_phone": 32, "consignee_address": 400}
+_MAX = {
+    "identity_name": 100,
+    "identity_phone": 32,
+    "consignee_name": 100,
+    "consignee_phone": 32,
+    "consignee_address": 400,
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class CheckoutValues:
 
     identity_id: str = ""
     identity_name: str = ""
+    identity_phone: str = ""  # optional: customs is told the buyer's own phone (buyerTelephone)
     consignee_name: str = ""
     consignee_phone: str = ""
     consignee_address: str = ""  # on the storefront's checkout: the street (the place comes from the lists)
@@ -96,6 +104,7 @@ class CheckoutValues:
         return cls(
             identity_id=text("identity_id"),
             identity_name=text("identity_name"),
+            identity_phone=text("identity_phone"),
             consignee_name=text("consignee_name"),
             consignee_phone=text("consignee_phone"),
             consignee_address=text("consignee_address"),

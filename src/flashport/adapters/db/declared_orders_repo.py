@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +44,7 @@ class DeclaredOrder:
     buyer_name: str | None
     buyer_id_cipher: str | None
     buyer_id_hash: str | None
+    buyer_phone: str | None  # the buyer's own (buyerTelephone), set at checkout
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,27 @@ class DeclaredLine:
     legal_unit: str
     origin_country: str
     brand: str
+    declared_name: str  # the Chinese name: itemName and gname
+    gmodel: str
+    second_legal_unit: str | None
+    net_content: Decimal | None
+    net_content_unit: str | None
+    net_weight_grams: int
+    packaging_weight_grams: int
+    item_record_no: str | None
+
+
+# The goods' customs facts every declared line carries (after the columns each query names itself).
+DECLARED_GOODS_COLUMNS = (
+    products.c.declared_name,
+    skus.c.gmodel,
+    products.c.second_legal_unit,
+    skus.c.net_content,
+    skus.c.net_content_unit,
+    skus.c.net_weight_grams,
+    skus.c.packaging_weight_grams,
+    skus.c.item_record_no,
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,7 @@ class Warehouse:
     customs_district: str | None
     country: str
     ems_no: str | None  # the bonded account book; None for an overseas warehouse
+    area_code: str | None = None  # the bonded area operator's registered code (areaCode)
 
 
 async def order(conn: AsyncConnection, order_id: str) -> DeclaredOrder:
@@ -110,6 +134,7 @@ async def lines(conn: AsyncConnection, order_id: str) -> list[DeclaredLine]:
             products.c.legal_unit,
             products.c.origin_country,
             brands.c.name.label("brand"),
+            *DECLARED_GOODS_COLUMNS,
         )
         .join(skus, skus.c.id == order_lines.c.sku_id)
         .join(products, products.c.id == skus.c.product_id)
@@ -138,7 +163,7 @@ async def warehouse_of_item(conn: AsyncConnection, sale_item_id: int) -> Warehou
     """The warehouse a sale item ships from (it must exist)."""
     w = warehouses.c
     query = (
-        sa.select(w.code, w.name, w.customs_district, w.country, w.ems_no)
+        sa.select(w.code, w.name, w.customs_district, w.country, w.ems_no, w.area_code)
         .join(sale_items, sale_items.c.warehouse_id == w.id)
         .where(sale_items.c.id == sale_item_id)
     )

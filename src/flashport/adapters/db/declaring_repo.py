@@ -13,7 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db.declarations_repo import _COLUMNS, Declaration, _declaration
-from flashport.adapters.db.declared_orders_repo import DeclaredLine, DeclaredOrder, DeclaredPayment, Warehouse
+from flashport.adapters.db.declared_orders_repo import (
+    DECLARED_GOODS_COLUMNS,
+    DeclaredLine,
+    DeclaredOrder,
+    DeclaredPayment,
+    Warehouse,
+)
 from flashport.adapters.db.schema import (
     brands,
     customs_batches,
@@ -121,7 +127,13 @@ async def declared_set(conn: AsyncConnection, order_ids: Sequence[str]) -> Decla
     item_ids = sorted({order.sale_item_id for order in found.values()})
     warehouse_rows = await conn.execute(
         sa.select(
-            sale_items.c.id.label("sale_item_id"), w.code, w.name, w.customs_district, w.country, w.ems_no
+            sale_items.c.id.label("sale_item_id"),
+            w.code,
+            w.name,
+            w.customs_district,
+            w.country,
+            w.ems_no,
+            w.area_code,
         )
         .join(sale_items, sale_items.c.warehouse_id == w.id)
         .where(sale_items.c.id.in_(item_ids))
@@ -129,7 +141,7 @@ async def declared_set(conn: AsyncConnection, order_ids: Sequence[str]) -> Decla
     places: dict[int, Warehouse] = {}
     for place in warehouse_rows:
         places[place.sale_item_id] = Warehouse(
-            place.code, place.name, place.customs_district, place.country, place.ems_no
+            place.code, place.name, place.customs_district, place.country, place.ems_no, place.area_code
         )
     return DeclaredSet(found, lines, paid, places)
 
@@ -151,6 +163,7 @@ _LINE_COLUMNS = (
     products.c.legal_unit,
     products.c.origin_country,
     brands.c.name.label("brand"),
+    *DECLARED_GOODS_COLUMNS,
 )
 
 

@@ -27,6 +27,7 @@ class StoredIdentity:
     id_masked: str
     id_hash: str
     created_at: datetime
+    phone: str | None = None  # the person's own mobile (buyerTelephone), when given
 
 
 def _identity(m: sa.RowMapping) -> StoredIdentity:
@@ -38,6 +39,7 @@ def _identity(m: sa.RowMapping) -> StoredIdentity:
         id_masked=m["id_masked"],
         id_hash=m["id_hash"],
         created_at=m["created_at"],
+        phone=m["phone"],
     )
 
 
@@ -58,11 +60,12 @@ async def insert(
     id_masked: str,
     id_hash: str,
     now: datetime,
+    phone: str | None = None,
 ) -> StoredIdentity:
     """Raises :class:`AlreadyStored` when the buyer has the number already (unique on buyer and hash);
     the caller's transaction is then unusable and must end."""
     try:
-        row = await _insert(conn, buyer_id, name, id_cipher, id_masked, id_hash, now)
+        row = await _insert(conn, buyer_id, name, id_cipher, id_masked, id_hash, now, phone)
     except IntegrityError as exc:
         raise AlreadyStored(f"buyer {buyer_id} has this identity already") from exc
     return _identity(row._mapping)
@@ -76,6 +79,7 @@ async def _insert(
     id_masked: str,
     id_hash: str,
     now: datetime,
+    phone: str | None,
 ) -> sa.Row[Any]:
     return (
         await conn.execute(
@@ -87,6 +91,7 @@ async def _insert(
                 id_masked=id_masked,
                 id_hash=id_hash,
                 created_at=now,
+                phone=phone,
             )
             .returning(*identities.c)
         )

@@ -361,6 +361,11 @@ async def taxable_lines(conn: AsyncConnection, order_id: str) -> list[Any]:
     return list((await conn.execute(query)).all())
 
 
+async def record_buyer_phone(conn: AsyncConnection, order_id: str, phone: str) -> None:
+    """The buyer's own phone, declared as buyerTelephone (set at checkout, beside the buyer)."""
+    await conn.execute(orders.update().where(orders.c.id == order_id).values(buyer_phone=phone))
+
+
 async def record_checkout(
     conn: AsyncConnection,
     order_id: str,

@@ -260,6 +260,20 @@ async def warehouse_exists(conn: AsyncConnection, warehouse_id: int) -> bool:
     return await conn.scalar(sa.select(warehouses.c.id).where(warehouses.c.id == warehouse_id)) is not None
 
 
+async def bonded_registrations(
+    conn: AsyncConnection, sku_id: int, warehouse_id: int
+) -> tuple[str | None, str | None] | None:
+    """For a bonded warehouse: (its area code, the SKU's account-book record number); None for an
+    overseas warehouse (or a missing row)."""
+    w = warehouses.c
+    query = sa.select(w.kind, w.area_code).where(w.id == warehouse_id)
+    found = (await conn.execute(query)).first()
+    if found is None or found.kind != WarehouseKind.BONDED.value:
+        return None
+    record_no = await conn.scalar(sa.select(skus.c.item_record_no).where(skus.c.id == sku_id))
+    return found.area_code, record_no
+
+
 async def paid_units(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, int]:
     """Units of paid orders per item, for the items that have any."""
     query = (

@@ -88,7 +88,7 @@ brands = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("logo_url", sa.String(500)),
     _created(),
-    # What Chinese readers of the storefront see; empty: the original is shown (0011_zhcn).
+    # What Chinese readers of the storefront see; empty: the original is shown (0013_zhcn).
     sa.Column("name_zh", sa.String(200), nullable=False, server_default=""),
     sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
 )
@@ -122,7 +122,7 @@ products = sa.Table(
     sa.Column("tax_category", sa.String(32), nullable=False),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
-    # The Chinese display title and description (not the name declared to customs); 0011_zhcn.
+    # The Chinese display title and description (not the name declared to customs); 0013_zhcn.
     sa.Column("title_zh", sa.String(300), nullable=False, server_default=""),
     sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
 )
@@ -417,7 +417,7 @@ identities = sa.Table(
 )
 
 # A buyer's saved consignee addresses: the district by its administrative division code, chosen from
-# the lists of flashport/domain/data/divisions (0011_zhcn).
+# the lists of flashport/domain/data/divisions (0013_zhcn).
 buyer_addresses = sa.Table(
     "buyer_addresses",
     metadata,
@@ -611,4 +611,44 @@ customs_inbox_cursors = sa.Table(
     # One reader at a time per inbox: two workers reading the same pages would only fight over them.
     sa.Column("leased_by", sa.String(64)),
     sa.Column("leased_until", UTCDateTime()),
+)
+
+# --- goods as customs reads them (issue 20, points 4 and 5; migration 0015_declnames) ------------
+
+# The Chinese name customs reads (gname; itemName on the order) and the HS code's second legal unit.
+products.append_column(sa.Column("declared_name", sa.String(250), nullable=False))
+products.append_column(sa.Column("second_legal_unit", sa.String(3)))
+# The declaration elements (brand|specification|composition), the label's net content, the net weight
+# of one unit's goods and the weight of its packaging (gross = net + packaging), and the record number
+# in the bonded account book (itemRecordNo, 1210 only).
+skus.append_column(sa.Column("gmodel", sa.String(255), nullable=False))
+skus.append_column(sa.Column("net_content", sa.Numeric(12, 3)))
+skus.append_column(sa.Column("net_content_unit", sa.String(8)))
+skus.append_column(sa.Column("net_weight_grams", sa.Integer, nullable=False))
+skus.append_column(sa.Column("packaging_weight_grams", sa.Integer, nullable=False, server_default="0"))
+skus.append_column(sa.Column("item_record_no", sa.String(30)))
+# The bonded area operator's customs registration (areaCode on 1210 inventory lists).
+warehouses.append_column(sa.Column("area_code", sa.String(18)))
+# The real-name person's own phone (buyerTelephone), kept with the identity and copied at checkout.
+identities.append_column(sa.Column("phone", sa.String(20)))
+orders.append_column(sa.Column("buyer_phone", sa.String(20)))
+
+# Editions of the positive list operators load; the newest replaces the one shipped in the package.
+positive_list_editions = sa.Table(
+    "positive_list_editions",
+    metadata,
+    _id(),
+    sa.Column("edition", sa.String(40), nullable=False, unique=True),
+    sa.Column("source", sa.String(500), nullable=False),
+    _created(),
+)
+
+positive_list_goods = sa.Table(
+    "positive_list_goods",
+    metadata,
+    sa.Column("edition_id", BigId, sa.ForeignKey("positive_list_editions.id"), primary_key=True),
+    sa.Column("hs_code", sa.String(10), primary_key=True),
+    sa.Column("name", sa.String(250), nullable=False),
+    sa.Column("legal_unit", sa.String(3), nullable=False),
+    sa.Column("second_legal_unit", sa.String(3)),
 )

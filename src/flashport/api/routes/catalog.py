@@ -23,6 +23,7 @@ from flashport.domain.catalog_entities import (
     Warehouse,
 )
 from flashport.domain.catalog_entities import Page as EntityPage
+from flashport.services.catalog import positive_list
 from flashport.services.catalog import products as catalog_products
 from flashport.services.catalog import reference as catalog
 from flashport.services.catalog import skus as catalog_skus
@@ -121,6 +122,13 @@ class WarehouseIn(Input):
     ems_no: str | None = Field(
         None, max_length=30, examples=["T3105W000001"], description="customs account book, bonded only"
     )
+    area_code: str | None = Field(
+        None,
+        max_length=32,
+        examples=["3105W60001"],
+        description="bonded only, required there: the bonded area operator's customs registration "
+        "(10-character customs code or 18-character credit code), declared as areaCode",
+    )
 
 
 class WarehouseOut(BaseModel):
@@ -131,7 +139,30 @@ class WarehouseOut(BaseModel):
     customs_district: str | None
     country: str
     ems_no: str | None = None
+    area_code: str | None = None
     created_at: datetime
+
+
+# Every customs field is optional here so that the catalog's own rules answer a missing one with a
+# specific code (``missing_field``, ``invalid_gmodel``, ``invalid_net_content``, ``invalid_weight``...).
+Gmodel = Field(
+    None,
+    max_length=400,
+    examples=["品牌:爱他美|规格:800克/罐|成分:脱脂乳、乳糖、植物油"],
+    description="required: the declaration elements brand|specification|composition (gmodel)",
+)
+NetContent = Field(None, examples=["800"], description="required: the label's net content, e.g. 800 (g)")
+NetContentUnit = Field(None, max_length=8, examples=["g"], description="required: g, kg, ml, l or pcs")
+NetWeight = Field(None, examples=[800], description="required: grams of goods in one unit, no packaging")
+Packaging = Field(
+    None, examples=[180], description="required, at least 1: grams of packaging; gross = net + packaging"
+)
+RecordNo = Field(
+    None,
+    max_length=64,
+    examples=["T3105W000001-0001"],
+    description="the SKU's record number in the bonded account book (itemRecordNo); required for 1210",
+)
 
 
 class SkuIn(Input):
@@ -140,8 +171,14 @@ class SkuIn(Input):
     spec: str = Field("", max_length=255, examples=["800 g tin"])
     barcode: str | None = Field(None, max_length=32)
     original_price: Decimal = Price
-    weight_grams: int = Field(gt=0, le=1_000_000)
+    weight_grams: int = Field(gt=0, le=1_000_000, description="shipping weight for the carrier, grams")
     unit: str = Unit
+    gmodel: str | None = Gmodel
+    net_content: Decimal | None = NetContent
+    net_content_unit: str | None = NetContentUnit
+    net_weight_grams: int | None = NetWeight
+    packaging_weight_grams: int | None = Packaging
+    item_record_no: str | None = RecordNo
 
 
 class SkuPatch(Input):
@@ -152,6 +189,12 @@ class SkuPatch(Input):
     original_price: Decimal | None = Field(None, examples=["99.00"])
     weight_grams: int | None = Field(None, gt=0, le=1_000_000)
     unit: str | None = Field(None, max_length=16)
+    gmodel: str | None = Field(None, max_length=400)
+    net_content: Decimal | None = None
+    net_content_unit: str | None = Field(None, max_length=8)
+    net_weight_grams: int | None = None
+    packaging_weight_grams: int | None = None
+    item_record_no: str | None = Field(None, max_length=64)
 
 
 class SkuOut(BaseModel):
@@ -164,21 +207,42 @@ class SkuOut(BaseModel):
     original_price: Decimal = Price
     weight_grams: int
     unit: str
+    gmodel: str
+    net_content: Decimal | None
+    net_content_unit: str | None
+    net_weight_grams: int
+    packaging_weight_grams: int
+    item_record_no: str | None
     created_at: datetime
     updated_at: datetime
+
+
+DeclaredName = Field(
+    None,
+    max_length=300,
+    examples=["婴儿配方奶粉"],
+    description="required: the goods' name in Chinese as customs reads it (gname / itemName)",
+)
 
 
 class ProductIn(Input):
     brand_id: int
     supplier_id: int | None = Field(None, description="required for operators; a supplier user's own")
     title: str = Field(max_length=300)
+    declared_name: str | None = DeclaredName
     description: str = Field("", max_length=20000)
     images: list[str] = Field(
         max_length=20, description="1 to 20 image URLs", examples=[["https://img.example.com/a.jpg"]]
     )
     origin_country: str = Country
-    hs_code: str = Field(max_length=16, examples=["0402290000"], description="10 digits")
-    legal_unit: str = Unit
+    hs_code: str = Field(
+        max_length=16,
+        examples=["0402290000"],
+        description="10 digits, on the positive list in force (else `hs_code_not_on_positive_list`)",
+    )
+    legal_unit: str | None = Field(
+        None, max_length=16, description="optional: the HS code's first legal unit, from the positive list"
+    )
     tax_category: TaxCategory
     title_zh: str = ChineseTitle
     description_zh: str = ChineseText
@@ -188,6 +252,7 @@ class ProductIn(Input):
 class ProductPatch(Input):
     brand_id: int | None = None
     title: str | None = Field(None, max_length=300)
+    declared_name: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=20000)
     images: list[str] | None = Field(None, max_length=20)
     origin_country: str | None = Field(None, max_length=16)
@@ -208,6 +273,8 @@ class ProductOut(BaseModel):
     origin_country: str
     hs_code: str
     legal_unit: str
+    second_legal_unit: str | None
+    declared_name: str
     tax_category: TaxCategory
     created_at: datetime
     updated_at: datetime
@@ -350,6 +417,10 @@ async def get_warehouse(warehouse_id: int, _: Principal = CatalogManager, ctx: C
     status_code=201,
     response_model=ProductDetailOut,
     summary="Add a product, optionally with its SKUs",
+    description="The HS code must be on the positive list in force (`hs_code_not_on_positive_list`, "
+    "422); the legal units come from its line (`legal_unit_mismatch` if one given differs). "
+    "`declared_name` is the Chinese name customs reads; each SKU states `gmodel`, its net content "
+    "and net weight, and its packaging weight.",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
 async def create_product(
@@ -457,3 +528,54 @@ async def set_stock(
 )
 async def list_stock(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> list[StockEntry]:
     return await catalog_stock.stock_of(ctx, who, sku_id)
+
+
+# --- the positive list -----------------------------------------------------------------------------
+
+
+class ListedGoodsBody(BaseModel):
+    hs_code: str = Field(max_length=16, examples=["1901101000"], description="10 digits")
+    name: str = Field(max_length=300, examples=["供婴幼儿食用的零售包装配方奶粉"])
+    legal_unit: str = Field(max_length=16, examples=["035"], description="first statutory unit (unit1)")
+    second_legal_unit: str | None = Field(None, max_length=16, description="second statutory unit (unit2)")
+
+
+class PositiveListIn(Input):
+    edition: str = Field(max_length=64, examples=["2025-01"], description="a new name; loaded once")
+    source: str = Field(max_length=600, description="who published it and when")
+    goods: list[ListedGoodsBody] = Field(max_length=20_000, description="one line per 10-digit HS code")
+
+
+class PositiveListOut(BaseModel):
+    edition: str
+    source: str
+    packaged: bool = Field(description="true: the edition shipped with Flashport (no operator loaded one)")
+    goods: list[ListedGoodsBody]
+
+
+@router.get(
+    "/catalog/positive-list",
+    response_model=PositiveListOut,
+    summary="The positive list of goods allowed in cross-border retail import, edition in force",
+    **roles_doc(Role.OPERATOR, Role.SUPPLIER),
+)
+async def get_positive_list(_: Principal = CatalogManager, ctx: Context = Ctx) -> positive_list.EditionView:
+    return await positive_list.current_edition(ctx)
+
+
+@router.post(
+    "/catalog/positive-list",
+    status_code=201,
+    response_model=PositiveListOut,
+    summary="Load a new edition of the positive list; it replaces the one in force",
+    description="Products created, or whose HS code changes, from now on are checked against it "
+    "(`hs_code_not_on_positive_list`, 422); products already in the catalog are left as they are. "
+    "Errors: `invalid_positive_list`, `invalid_hs_code`, `invalid_unit` (422); "
+    "`positive_list_edition_taken` (409).",
+    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+)
+async def load_positive_list(
+    body: PositiveListIn, who: Principal = OperatorOnly, ctx: Context = Ctx
+) -> positive_list.EditionView:
+    lines = [line.model_dump() for line in body.goods]
+    return await positive_list.load_edition(ctx, who, edition=body.edition, source=body.source, lines=lines)

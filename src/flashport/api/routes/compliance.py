@@ -22,7 +22,17 @@ MONEY = "CNY, two decimals, as a string"
 
 class IdentityIn(BaseModel):
     name: str = Field(max_length=100, description="the person's real name, as on the ID card")
-    id_number: str = Field(max_length=40, description="18-character resident ID number")
+    id_number: str = Field(
+        max_length=40,
+        description="18-character resident ID number; its first six digits must be an administrative "
+        "division code (`id_region_unknown` otherwise)",
+    )
+    phone: str | None = Field(
+        None,
+        max_length=32,
+        description="the person's own mainland mobile number, declared to customs as buyerTelephone; "
+        "without it, checkout needs the order shipped to this person (`buyer_phone_required`)",
+    )
 
 
 class IdentityOut(BaseModel):
@@ -102,14 +112,15 @@ async def my_identities(
     response_model=IdentityOut,
     summary="Add a real-name identity (name and resident ID number)",
     description="The number is stored encrypted and shown masked. Errors: `invalid_id_number`, "
-    "`id_check_digit_mismatch`, `id_birth_date_invalid`, `invalid_name` (422); "
+    "`id_check_digit_mismatch`, `id_region_unknown`, `id_birth_date_invalid`, `invalid_name`, "
+    "`invalid_phone` (422); "
     "`identity_already_added` (409).",
     **roles_doc(Role.BUYER, errors=(409, 422)),
 )
 async def add_identity(
     body: IdentityIn, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
 ) -> identities.Identity:
-    return await identities.add_identity(ctx, who.user_id, body.name, body.id_number)
+    return await identities.add_identity(ctx, who.user_id, body.name, body.id_number, body.phone)
 
 
 @router.delete(
@@ -134,8 +145,8 @@ async def remove_identity(
     description="Must be done before paying: the payment charges the `total` computed here. May be "
     "repeated until the payment starts. Errors: `order_not_found`, `identity_not_found` (404); "
     "`order_not_payable`, `payment_window_closed`, `checkout_after_payment`, `single_transaction_limit`, "
-    "`annual_limit_exceeded` (409); `invalid_name`, `invalid_phone`, `invalid_address`, "
-    "`invalid_district` (422).",
+    "`annual_limit_exceeded` (409); `buyer_phone_required`, `invalid_name`, `invalid_phone`, "
+    "`invalid_address`, `invalid_district` (422).",
     **roles_doc(Role.BUYER, errors=(404, 409, 422)),
 )
 async def check_out(

@@ -240,6 +240,9 @@ async def get_admin_event(
     status_code=201,
     response_model=AdminSaleItemDetail,
     summary="Put an SKU on sale, drawing its quantity from one warehouse",
+    description="From a bonded warehouse (1210) the goods must be declarable: the warehouse needs its "
+    "area code (`bonded_area_code_missing`, 422) and the SKU its record number in the bonded account "
+    "book (`item_record_no_missing`, 422).",
     **OPERATOR_ERRORS,
 )
 async def add_item(

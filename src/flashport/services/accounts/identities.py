@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashport.adapters.db import identities_repo
 from flashport.adapters.db.identities_repo import AlreadyStored, StoredIdentity
 from flashport.adapters.identity_vault import IdentityVault, mask_id_number
+from flashport.adapters.reference import division_codes
 from flashport.domain.errors import Conflict, NotFound
-from flashport.domain.identity import check_real_name, plain_name
+from flashport.domain.identity import check_mobile, check_real_name, same_declared_name
 from flashport.domain.limits import china_date
 from flashport.services.context import Context
 from flashport.settings import Settings
@@ -35,11 +36,12 @@ def identity_hash(settings: Settings, id_number: str) -> str:
 def is_same_person(
     settings: Settings, buyer_name: str, buyer_id_hash: str, payer_name: str, payer_id_number: str
 ) -> bool:
-    """Whether the payer a provider reports is the buyer of the order (rule 8): same name, and an ID
+    """Whether the payer a provider reports is the buyer of the order (rule 8): the name exactly as
+    it is declared (NFC-normalised and trimmed, never case-folded: customs compares exactly), and an ID
     number with the buyer's hash."""
     number = unicodedata.normalize("NFKC", payer_id_number).strip().upper()
     same_number = hmac.compare_digest(identity_hash(settings, number), buyer_id_hash)
-    return same_number and plain_name(payer_name).casefold() == plain_name(buyer_name).casefold()
+    return same_number and same_declared_name(payer_name, buyer_name)
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,15 @@ def _vault(ctx: Context) -> IdentityVault:
     return ctx.vault
 
 
-async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -> Identity:
+async def add_identity(
+    ctx: Context, buyer_id: int, name: str, id_number: str, phone: str | None = None
+) -> Identity:
+    """The ID number's region (its first six digits) must be an administrative division code,
+    current or abolished (``id_region_unknown``); ``phone`` is the person's own mobile, declared to
+    customs as buyerTelephone."""
     vault = _vault(ctx)
-    person = check_real_name(name, id_number, china_date(ctx.clock()))
+    person = check_real_name(name, id_number, china_date(ctx.clock()), regions=division_codes())
+    mobile = check_mobile(phone, field="phone") if phone and phone.strip() else None
     digest = identity_hash(ctx.settings, person.id_number)
     try:
         async with ctx.transaction() as tx:
@@ -76,6 +84,7 @@ async def add_identity(ctx: Context, buyer_id: int, name: str, id_number: str) -
                 id_masked=mask_id_number(person.id_number),
                 id_hash=digest,
                 now=tx.now,
+                phone=mobile,
             )
             await tx.emit(
                 "identity.added",

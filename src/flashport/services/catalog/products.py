@@ -14,12 +14,14 @@ from flashport.ceb.codes import CUSTOMS_COUNTRY_CODES
 from flashport.domain import catalog as rules
 from flashport.domain.accounts import Principal
 from flashport.domain.catalog_entities import Page, Product, ProductWithSkus
+from flashport.services.catalog.positive_list import require_listed
 from flashport.services.catalog.reference import changed_fields, found, merged
-from flashport.services.catalog.skus import insert_sku, product_for
+from flashport.services.catalog.skus import check_skus_fit, insert_sku, product_for
 from flashport.services.context import Context
 
 PRODUCT_FIELDS = (
     "title",
+    "declared_name",
     "description",
     "images",
     "origin_country",
@@ -29,6 +31,12 @@ PRODUCT_FIELDS = (
     "title_zh",
     "description_zh",
 )
+
+
+async def _with_legal_units(conn: AsyncConnection, record: dict[str, Any]) -> dict[str, Any]:
+    """The record with the legal units of its HS code, once the code is on the positive list."""
+    listed = await require_listed(conn, record["hs_code"], record["legal_unit"])
+    return {**record, "legal_unit": listed.legal_unit, "second_legal_unit": listed.second_legal_unit}
 
 
 async def create_product(
@@ -49,6 +57,8 @@ async def create_product(
     async with ctx.transaction() as tx:
         found(await repo.find_brand(tx.conn, brand_id), "brand", brand_id)
         found(await repo.find_supplier(tx.conn, owner), "supplier", owner)
+        record = await _with_legal_units(tx.conn, record)
+        check_skus_fit(record, sku_records)
         product = await repo.insert_product(
             tx.conn, {**record, "brand_id": brand_id, "supplier_id": owner}, tx.now
         )
@@ -101,6 +111,15 @@ async def update_product(
         editable = merged(stored, changes, PRODUCT_FIELDS)
         editable["images"] = list(editable["images"] or [])
         record = rules.product_record(**editable, codable_origins=CUSTOMS_COUNTRY_CODES)
+        unit_given = changes.get("legal_unit")
+        if record["hs_code"] != stored.hs_code or (unit_given and unit_given != stored.legal_unit):
+            # A new HS code is checked against the edition in force; the product's own stays as it
+            # was accepted, so a later edition never blocks editing its other fields.
+            record = {**record, "legal_unit": record["legal_unit"] if unit_given else None}
+            record = await _with_legal_units(tx.conn, record)
+            check_skus_fit(record, await repo.skus_of(tx.conn, stored))
+        else:
+            record = {**record, "legal_unit": stored.legal_unit}
         # The rules give a list of images; the product holds a tuple, and only a different one is a change.
         changed = changed_fields(stored, {**record, "images": tuple(record["images"])})
         if "brand_id" in changes and changes["brand_id"] != stored.brand_id:

@@ -5,20 +5,45 @@ Prices are stored as integer fen; :attr:`Sku.original_price` shows them as ``Dec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import catalog_repo as repo
 from flashport.domain import catalog as rules
+from flashport.domain import customs_goods as goods
 from flashport.domain.accounts import Principal
 from flashport.domain.catalog_entities import Product, Sku
 from flashport.services.catalog.reference import changed_fields, found, merged, refuse_taken
 from flashport.services.context import Context, Tx
 
-SKU_FIELDS = ("code", "title", "spec", "barcode", "original_price", "weight_grams", "unit")
+SKU_FIELDS = (
+    "code",
+    "title",
+    "spec",
+    "barcode",
+    "original_price",
+    "weight_grams",
+    "unit",
+    "gmodel",
+    "net_content",
+    "net_content_unit",
+    "net_weight_grams",
+    "packaging_weight_grams",
+    "item_record_no",
+)
+
+
+def check_skus_fit(product: Mapping[str, Any] | Product, skus: Iterable[Mapping[str, Any] | Sku]) -> None:
+    """Each SKU's net content can be counted in the product's legal units (a unit of volume needs
+    the content as a volume), or 422 ``net_content_unit_mismatch``."""
+    facts = asdict(product) if isinstance(product, Product) else product
+    units = (facts.get("legal_unit"), facts.get("second_legal_unit"))
+    for sku in skus:
+        unit = sku.net_content_unit if isinstance(sku, Sku) else sku.get("net_content_unit")
+        goods.check_content_fits(units, unit, field="net_content_unit")
 
 
 async def product_for(conn: AsyncConnection, who: Principal, product_id: int) -> Product:
@@ -53,7 +78,9 @@ async def insert_sku(tx: Tx, product: Product, record: Mapping[str, Any]) -> Sku
 async def add_sku(ctx: Context, who: Principal, product_id: int, **fields: Any) -> Sku:
     async with ctx.transaction() as tx:
         product = await product_for(tx.conn, who, product_id)
-        return await insert_sku(tx, product, rules.sku_record(**fields))
+        record = rules.sku_record(**fields)
+        check_skus_fit(product, [record])
+        return await insert_sku(tx, product, record)
 
 
 async def get_sku(ctx: Context, who: Principal, sku_id: int) -> Sku:
@@ -66,6 +93,8 @@ async def update_sku(ctx: Context, who: Principal, sku_id: int, changes: Mapping
     async with ctx.transaction() as tx:
         stored = await sku_for(tx.conn, who, sku_id)
         record = rules.sku_record(**merged(stored, changes, SKU_FIELDS))
+        product = found(await repo.find_product(tx.conn, stored.product_id), "product", stored.product_id)
+        check_skus_fit(product, [record])
         changed = changed_fields(stored, record)
         if not changed:
             return stored

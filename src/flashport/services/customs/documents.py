@@ -29,10 +29,10 @@ from flashport.ceb import (
 )
 from flashport.ceb.codes import TradeMode, customs_country_code
 from flashport.ceb.signing import Signer
+from flashport.domain.customs_goods import GoodsQuantity, legal_quantity
 from flashport.services.context import Context
 
 ITEM_NO_MAX = 20  # CEB621 itemNo (CEB311 allows 30)
-KILOGRAM = "035"  # customs unit code: legal quantities in kg are the goods' weight
 GRAMS_PER_KG = Decimal(1000)
 
 
@@ -60,8 +60,20 @@ class Facts:
 
     @property
     def net_weight_kg(self) -> Decimal:
-        grams = sum(line.weight_grams * line.quantity for line in self.lines)
-        return (Decimal(grams) / GRAMS_PER_KG).quantize(Decimal("0.001"))
+        """The goods alone (netWeight): the SKUs' net weights, never their shipping weights."""
+        return _kg(sum(line.net_weight_grams * line.quantity for line in self.lines))
+
+    @property
+    def gross_weight_kg(self) -> Decimal:
+        """The goods in their packaging (grossWeight): net weight plus each unit's packaging."""
+        grams = sum(
+            (line.net_weight_grams + line.packaging_weight_grams) * line.quantity for line in self.lines
+        )
+        return _kg(grams)
+
+
+def _kg(grams: int) -> Decimal:
+    return (Decimal(grams) / GRAMS_PER_KG).quantize(Decimal("0.001"))
 
 
 async def load(
@@ -126,7 +138,8 @@ def _checked(
         or o.consignee_address is None
     ):
         raise NotDeclarable(f"order {order.order_no} has no succeeded payment or no checked-out buyer")
-    buyer = Person(o.buyer_name, ctx.vault.open(o.buyer_id_cipher), o.consignee_phone)
+    # The buyer's own phone; orders checked out before it was kept declare the consignee's, as they did.
+    buyer = Person(o.buyer_name, ctx.vault.open(o.buyer_id_cipher), o.buyer_phone or o.consignee_phone)
     consignee = Consignee(o.consignee_name, o.consignee_phone, o.consignee_address, o.consignee_district)
     return Facts(declaration, order, lines, payment, payment.provider_trade_no, warehouse, buyer, consignee)
 
@@ -156,17 +169,13 @@ def article_no(line: DeclaredLine) -> str:
     return line.sku_code if len(line.sku_code) <= ITEM_NO_MAX else f"SKU{line.sku_id}"
 
 
-def _gmodel(line: DeclaredLine) -> str:
-    return " ".join(part for part in (line.brand, line.spec) if part)[:255] or line.title
-
-
 def order_declaration(ctx: Context, facts: Facts) -> OrderDeclaration:
     s, order = ctx.settings, facts.order
     lines = tuple(
         OrderLine(
             gnum=line.line_no,
-            item_name=line.title[:250],
-            gmodel=_gmodel(line),
+            item_name=line.declared_name,
+            gmodel=line.gmodel,
             unit=line.unit,
             qty=line.quantity,
             price=line.unit_price_fen,
@@ -219,7 +228,7 @@ def inventory_declaration(ctx: Context, facts: Facts, today: date) -> InventoryD
         route=route,
         freight=order.freight_fen,
         insured_fee=0,
-        gross_weight_kg=weight,
+        gross_weight_kg=facts.gross_weight_kg,
         net_weight_kg=weight,
         lines=tuple(_inventory_line(line, bonded=isinstance(route, BondedImport)) for line in facts.lines),
         country="142" if isinstance(route, BondedImport) else customs_country_code(facts.warehouse.country),
@@ -239,8 +248,10 @@ def _route(facts: Facts) -> BondedImport | DirectImport:
     if facts.trade_mode is TradeMode.BONDED_IMPORT:
         if not warehouse.ems_no:
             raise NotDeclarable(f"bonded warehouse {warehouse.code} has no customs account book (ems_no)")
+        if not warehouse.area_code:
+            raise NotDeclarable(f"bonded warehouse {warehouse.code} has no registered area code (area_code)")
         return BondedImport(
-            ems_no=warehouse.ems_no, warehouse=_enterprise(warehouse.code[:18], warehouse.name)
+            ems_no=warehouse.ems_no, warehouse=_enterprise(warehouse.area_code, warehouse.name)
         )
     if not (declaration.traf_no and declaration.voyage_no and declaration.bill_no):
         raise NotDeclarable(f"the carrier gave no flight and master waybill for {declaration.order_no}")
@@ -250,24 +261,34 @@ def _route(facts: Facts) -> BondedImport | DirectImport:
 
 
 def _inventory_line(line: DeclaredLine, *, bonded: bool) -> InventoryLine:
-    if line.legal_unit == KILOGRAM:
-        legal_qty = (Decimal(line.weight_grams * line.quantity) / GRAMS_PER_KG).quantize(Decimal("0.00001"))
-    else:
-        legal_qty = Decimal(line.quantity)
+    """Quantities in the HS code's legal units, counted from the SKU's net weight or net content;
+    the goods named as on the order (the Chinese name and gmodel); for 1210 the SKU's record number
+    in the bonded account book, never an internal code."""
+    if bonded and not line.item_record_no:
+        raise NotDeclarable(f"SKU {line.sku_code} has no record number in the bonded account book")
+    goods = GoodsQuantity(line.quantity, line.net_weight_grams, line.net_content, line.net_content_unit)
+    try:
+        legal_qty = legal_quantity(line.legal_unit, goods)
+        second = line.second_legal_unit
+        second_qty = legal_quantity(second, goods) if second else None
+    except ValueError as exc:
+        raise NotDeclarable(f"SKU {line.sku_code}: {exc}") from None
     return InventoryLine(
         gnum=line.line_no,
         gcode=line.hs_code,
-        gname=line.product_title[:250],
-        gmodel=_gmodel(line),
+        gname=line.declared_name,
+        gmodel=line.gmodel,
         country=customs_country_code(line.origin_country),
         qty=line.quantity,
         unit=line.unit,
         legal_qty=legal_qty,
         legal_unit=line.legal_unit,
+        second_qty=second_qty,
+        second_unit=second,
         price=line.unit_price_fen,
         total_price=line.total_fen,
-        item_record_no=article_no(line) if bonded else None,
+        item_record_no=line.item_record_no if bonded else None,
         item_no=article_no(line),
-        item_name=line.title[:250],
+        item_name=line.declared_name,
         bar_code=line.barcode,
     )

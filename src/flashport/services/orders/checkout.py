@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashport.adapters.db import orders_repo, payments_repo
 from flashport.domain.catalog import TaxCategory
 from flashport.domain.errors import Conflict, NotFound
-from flashport.domain.identity import check_consignee
+from flashport.domain.identity import buyer_phone, check_consignee
 from flashport.domain.limits import check_annual_limit, customs_year, regime_for
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus
@@ -75,7 +75,9 @@ async def check_out(ctx: Context, buyer_id: int, order_no: str, form: CheckoutFo
         buyer = orders_repo.DeclaredBuyer(
             identity.name, identity.id_cipher, identity.id_masked, identity.id_hash
         )
+        phone = buyer_phone(identity.name, identity.phone, consignee)  # before anything is written
         await orders_repo.record_checkout(tx.conn, order.id, consignee, buyer, assessment, tx.now)
+        await orders_repo.record_buyer_phone(tx.conn, order.id, phone)
         await _emit_checked_out(tx, order, buyer, assessment)
         return await _breakdown(tx.conn, order.id)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import sales_repo, stock_repo
 from flashport.domain import sales as rules
+from flashport.domain.customs_goods import check_bonded_registrations
 from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.money import to_fen
 from flashport.domain.sale_entities import ItemOfEvent, SaleItem
@@ -44,6 +45,9 @@ async def add_item(
         if not await sales_repo.warehouse_exists(tx.conn, warehouse_id):
             raise NotFound(f"warehouse {warehouse_id} does not exist", code="warehouse_not_found")
         rules.check_price_band(original_fen, sale_fen, ctx.policy)
+        bonded = await sales_repo.bonded_registrations(tx.conn, sku_id, warehouse_id)
+        if bonded is not None:
+            check_bonded_registrations(*bonded)
         if any(item.sku_id == sku_id for item in items):
             raise Conflict(f"SKU {sku_id} is already on sale in this event", code="duplicate_sku")
         await _allot(tx.conn, sku_id, warehouse_id, quantity, tx.now)

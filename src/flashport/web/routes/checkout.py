@@ -100,7 +100,9 @@ async def _with_identity(
         await orders.get_for_buyer(ctx, buyer_id, order_no)  # 404 for an order that is not theirs
     if not values.adds_identity:
         return values
-    added = await identities.add_identity(ctx, buyer_id, values.identity_name, id_number)
+    added = await identities.add_identity(
+        ctx, buyer_id, values.identity_name, id_number, values.identity_phone or None
+    )
     # From here the new identity is one of the list: a later refusal (a limit) shows it chosen.
     return replace(values, identity_id=str(added.id), identity_name="")
 

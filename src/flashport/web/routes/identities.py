@@ -37,10 +37,11 @@ async def add_identity(request: Request) -> Response:
     form = await guard.posted_form(request, session)
     buyer_id = guard.buyer(session)
     ctx = service_context(request)
-    name, number = forms.CheckoutValues.from_form(form).identity_name, forms.id_number_from(form)
+    values = forms.CheckoutValues.from_form(form)
+    name, number = values.identity_name, forms.id_number_from(form)
     try:
         forms.refuse_if(forms.identity_problems(name, number, china_date(ctx.clock())))
-        added = await identities.add_identity(ctx, buyer_id, name, number)
+        added = await identities.add_identity(ctx, buyer_id, name, number, values.identity_phone or None)
     except DomainError as exc:
         refusal = forms.explain(exc, i18n.request_language(request))
         return await _page(
