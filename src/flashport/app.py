@@ -21,6 +21,7 @@ from flashport.api.routes import (
     orders,
     outbox,
     payments,
+    tax_rules,
 )
 from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
@@ -69,7 +70,18 @@ def create_app(
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
     # The buy path first: routes are matched in order, and it is the one under a rush.
-    for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
+    for module in (
+        orders,
+        health,
+        accounts,
+        catalog,
+        events,
+        outbox,
+        payments,
+        compliance,
+        declarations,
+        tax_rules,
+    ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
     web.install(app)

@@ -62,7 +62,7 @@ class Line:
 class OrderFacts:
     order_no: str
     ebp_code: str
-    app_time: datetime  # aware; its year in China time picks the buyer's annual total
+    app_time: datetime  # aware, China time
     goods_value: int
     freight: int
     discount: int
@@ -79,6 +79,7 @@ class PaymentFacts:
     ebp_code: str
     payer: Person
     amount_paid: int
+    pay_time: datetime | None = None  # aware; its year in China time is the year the order counts in
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class InventoryFacts:
     logistics_no: str
     buyer: Person
     lines: tuple[Line, ...]
+    insured_fee: int = 0
 
 
 Facts = OrderFacts | PaymentFacts | WaybillFacts | InventoryFacts

@@ -86,7 +86,13 @@ def _order(head: Fields, lines: Sequence[Fields]) -> OrderFacts:
 
 
 def _payment(head: Fields, _lines: Sequence[Fields]) -> PaymentFacts:
-    return PaymentFacts(head["orderNo"], head["ebpCode"], _person(head, "payer"), head.fen("amountPaid"))
+    return PaymentFacts(
+        head["orderNo"],
+        head["ebpCode"],
+        _person(head, "payer"),
+        head.fen("amountPaid"),
+        head.china_time("payTime"),
+    )
 
 
 def _waybill(head: Fields, _lines: Sequence[Fields]) -> WaybillFacts:
@@ -101,6 +107,7 @@ def _inventory(head: Fields, lines: Sequence[Fields]) -> InventoryFacts:
         logistics_no=head["logisticsNo"],
         buyer=_person(head, "buyer"),
         lines=tuple(_line(line) for line in lines),
+        insured_fee=head.fen("insuredFee") if head.optional("insuredFee") else 0,
     )
 
 

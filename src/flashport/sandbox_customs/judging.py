@@ -9,8 +9,9 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.ceb.formatting import CHINA_STANDARD_TIME
+from flashport.domain.tax import dutiable_value_fen
 from flashport.sandbox_customs import inbox, store
-from flashport.sandbox_customs.checks import Limits, china_year
+from flashport.sandbox_customs.checks import Limits, counting_year
 from flashport.sandbox_customs.documents import (
     DocumentKind,
     Facts,
@@ -48,15 +49,16 @@ async def judge(conn: AsyncConnection, declaration: Declaration, limits: Limits,
     if inventory is None:
         return
     order = _facts(filed, DocumentKind.ORDER, OrderFacts)
+    payment = _facts(filed, DocumentKind.PAYMENT, PaymentFacts)
     year_total = (
         0
         if order is None
-        else await store.released_total(conn, order.buyer.id_number, china_year(order.app_time))
+        else await store.released_total(conn, order.buyer.id_number, counting_year(order, payment))
     )
     verdict = three_document_match(
         inventory,
         order,
-        _facts(filed, DocumentKind.PAYMENT, PaymentFacts),
+        payment,
         _facts(filed, DocumentKind.WAYBILL, WaybillFacts),
         limits=limits,
         buyer_year_total_fen=year_total,
@@ -65,7 +67,11 @@ async def judge(conn: AsyncConnection, declaration: Declaration, limits: Limits,
     if isinstance(verdict, Rejected):
         await _reject(conn, declaration, listed, verdict, at)
     elif isinstance(verdict, Matched) and order is not None:  # matched implies all documents on file
-        await _release(conn, declaration, listed, order, at)
+        year, value = (
+            counting_year(order, payment),
+            dutiable_value_fen(order.goods_value, order.freight, inventory.insured_fee),
+        )
+        await _release(conn, declaration, listed, order, (year, value), at)
     elif declaration.state is not DeclarationState.WAITING:
         await store.update_declaration(conn, declaration, at, state=DeclarationState.WAITING)
 
@@ -85,13 +91,19 @@ async def _reject(
 
 
 async def _release(
-    conn: AsyncConnection, declaration: Declaration, listed: Envelope, order: OrderFacts, at: datetime
+    conn: AsyncConnection,
+    declaration: Declaration,
+    listed: Envelope,
+    order: OrderFacts,
+    counted: tuple[int, int],
+    at: datetime,
 ) -> None:
-    """Released: the order's acturalPaid counts toward its buyer's total for the order's year."""
+    """Released: the order's dutiable value counts toward its buyer's total for the year it was paid
+    in (``counted``: year and value)."""
     keys = {"preNo": declaration.pre_no}
     invt_no = _inventory_number(listed.head.get("customsCode", ""), declaration.id, at)
     await store.update_declaration(conn, declaration, at, state=DeclarationState.RELEASED, invt_no=invt_no)
-    await store.add_released(conn, order.buyer.id_number, china_year(order.app_time), order.actural_paid)
+    await store.add_released(conn, order.buyer.id_number, *counted)
     await inbox.answer(conn, listed, ACCEPTED, MATCHED_INFO, at, keys)
     await inbox.answer(conn, listed, RELEASED, RELEASED_INFO, at, {**keys, "invtNo": invt_no})
 

@@ -1,0 +1,53 @@
+"""Tax classification that operators maintain (rates per HS prefix or tax category, with the tariff
+general trade needs and consumption-tax thresholds), and each SKU's net content, against which the
+high-end cosmetics threshold (¥10 per ml or gram, ¥15 per piece) is measured.
+
+Revision ID: 0011_taxlimits
+Revises: 0010_stages
+Create Date: 2026-12-03 07:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011_taxlimits"
+down_revision = "0010_stages"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tax_rules",
+        sa.Column("id", BigId, autoincrement=True),
+        sa.Column("hs_prefix", sa.String(10), nullable=True),
+        sa.Column("tax_category", sa.String(32), nullable=True),
+        sa.Column("label", sa.String(100), nullable=False),
+        sa.Column("vat_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("consumption_tax_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("tariff_rate_bp", sa.Integer(), nullable=True),
+        sa.Column("threshold_per_ml_or_gram_fen", sa.BigInteger(), nullable=True),
+        sa.Column("threshold_per_piece_fen", sa.BigInteger(), nullable=True),
+        sa.Column("updated_by", BigId, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_tax_rules"),
+        sa.CheckConstraint(
+            "(hs_prefix IS NULL) <> (tax_category IS NULL)", name=op.f("ck_tax_rules_one_key")
+        ),
+        sa.UniqueConstraint("hs_prefix", name="uq_tax_rules_hs_prefix"),
+        sa.UniqueConstraint("tax_category", name="uq_tax_rules_tax_category"),
+    )
+    with op.batch_alter_table("skus") as batch:
+        batch.add_column(sa.Column("net_content_thousandths", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("net_content_unit", sa.String(8), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("skus") as batch:
+        batch.drop_column("net_content_unit")
+        batch.drop_column("net_content_thousandths")
+    op.drop_table("tax_rules")
