@@ -92,6 +92,9 @@ class Sku:
     unit: str
     created_at: datetime
     updated_at: datetime
+    # Net content of one unit for consumption-tax thresholds (operators set it: docs/tax-and-limits.md).
+    net_content_thousandths: int | None = None
+    net_content_unit: str | None = None
 
     @property
     def original_price(self) -> Decimal:
