@@ -8,6 +8,7 @@ customs districts are illustrative.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import replace
 from datetime import timedelta
@@ -24,6 +25,7 @@ from flashport.services.accounts import users as accounts
 from flashport.services.catalog import products as catalog_products
 from flashport.services.catalog import reference as catalog
 from flashport.services.catalog import stock as catalog_stock
+from flashport.services.catalog import tax_rules
 from flashport.services.context import Context
 from flashport.services.sales import events
 from flashport.services.sales import items as events_items
@@ -268,6 +270,9 @@ UPCOMING_ITEMS = [
 ]
 
 
+NET_CONTENT = re.compile(r"^(\d+(?:\.\d+)?) (ml|g)\b")
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
@@ -316,6 +321,9 @@ async def _catalog(ctx: Context, operator: Principal) -> tuple[list[int], dict[s
         )
         sku_id = product.skus[0].id
         await catalog_stock.set_on_hand(ctx, operator, sku_id, houses[house], units)
+        content = NET_CONTENT.match(spec)  # "50 ml": the Lancôme at 429.00 is 8.58 per ml, no excise
+        if content:
+            await tax_rules.set_net_content(ctx, operator, sku_id, content[1], content[2])
         sku_ids.append(sku_id)
     return sku_ids, houses
 
