@@ -1,7 +1,8 @@
 """How the storefront writes money, times, countries and countdowns (Jinja filters).
 
 Times are rendered as UTC ISO 8601 inside ``<time datetime>``; the browser rewrites them in the buyer's
-own time zone (``static/js/clock.js``), so the server never guesses a zone.
+own time zone (``static/js/clock.js``), so the server never guesses a zone. Customs times (receipts)
+are shown as customs states them, in China time (:func:`china_text`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 
 import pycountry
 
+from flashport.domain.limits import CHINA as CHINA_TIME
 from flashport.domain.money import to_fen
 
 
@@ -43,6 +45,13 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+def china_text(moment: datetime) -> str:
+    """A customs time as customs wrote it, in China (UTC+8, no daylight saving), to the millisecond:
+    receipts are read against the messages' appTime and declTime, which are China time."""
+    local = moment.astimezone(CHINA_TIME)
+    return local.strftime("%d %b %Y, %H:%M:%S.") + f"{local.microsecond // 1000:03d} China time"
+
+
 def countdown(target: datetime, now: datetime) -> str:
     """``"2d 03:14:07"``; the scripts keep it ticking from the server's clock."""
     seconds = max(0, int((target - now).total_seconds()))
@@ -71,5 +80,6 @@ FILTERS = {
     "yuan": yuan,
     "iso": iso,
     "utc_text": utc_text,
+    "china_text": china_text,
     "country": country,
 }
