@@ -106,7 +106,9 @@ def _buy_doc() -> dict[str, Any]:
     description="Reserves the units and creates an order that must be paid before `payment_deadline`. "
     "The `Idempotency-Key` header is required: repeating a request with the same key returns the same "
     "order (200) and never reserves twice. The body is a JSON object; `quantity`, 1 when absent, must "
-    "be a JSON integer. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended` (409); "
+    "be a JSON integer. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended`, "
+    "`single_transaction_limit` (more than one unit whose dutiable value, freight included, passes "
+    "5,000 CNY: docs/tax-and-limits.md) (409); "
     "`validation_error`, `payload_too_large`, `invalid_quantity`, `idempotency_key_required`, "
     "`invalid_idempotency_key`, `idempotency_key_reused` (422); `sale_item_not_found` (404); "
     "`stock_engine_unavailable`, `order_not_saved` (503).",
