@@ -22,6 +22,7 @@ from flashport.api.routes import (
     orders,
     outbox,
     payments,
+    tax_rules,
     withholding,
 )
 from flashport.api.routes import partners as partner_routes
@@ -85,6 +86,7 @@ def create_app(
         compliance,
         declarations,
         withholding,
+        tax_rules,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

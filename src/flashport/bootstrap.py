@@ -16,7 +16,7 @@ from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
 from flashport.services.context import Context
-from flashport.services.sales.buy_path import BuyPath
+from flashport.services.sales.buy_path import BuyPath, SingleLimit
 from flashport.services.sales.sold_out import SoldOutBoard
 from flashport.settings import Settings
 
@@ -37,6 +37,11 @@ def payment_keys(settings: Settings) -> AlipayKeys:
 
     demo = ensure_keys(settings.data_dir)
     return AlipayKeys(merchant or demo.merchant_private, provider or demo.provider_public)
+
+
+def single_limit_of(settings: Settings) -> SingleLimit:
+    """The single-transaction limit the buy path checks (the platform charges no insurance)."""
+    return SingleLimit(settings.single_transaction_limit_fen, settings.freight_fen)
 
 
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
@@ -72,7 +77,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         settings=settings,
         engine=engine,
         stock=stock,
-        buy_path=BuyPath(stock, board, engine),
+        buy_path=BuyPath(stock, board, engine, single_limit=single_limit_of(settings)),
         payments=AlipayProvider(settings, payment_keys(settings)),
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),

@@ -86,7 +86,12 @@ class Settings(BaseSettings):
     freight_fen: int = Field(default=0, ge=0, description="freight charged per order at checkout (fen)")
     single_transaction_limit_fen: int = Field(default=500_000, gt=0, description="5,000 CNY per order")
     annual_limit_fen: int = Field(default=2_600_000, gt=0, description="26,000 CNY per person per year")
-    vat_rate: Decimal = Field(default=Decimal("0.13"), ge=0, lt=1, description="import VAT, general")
+    vat_rate: Decimal = Field(
+        default=Decimal("0.13"),
+        ge=0,
+        lt=1,
+        description="import VAT, category general (unless a tax rule says otherwise)",
+    )
     reduced_vat_rate: Decimal = Field(default=Decimal("0.09"), ge=0, lt=1, description="VAT, reduced_vat")
     consumption_tax_rate: Decimal = Field(
         default=Decimal("0.15"), ge=0, lt=1, description="consumption tax, category consumption_tax"
@@ -94,9 +99,8 @@ class Settings(BaseSettings):
     cross_border_tax_share: Decimal = Field(
         default=Decimal("0.70"), ge=0, le=1, description="share of VAT and consumption tax charged"
     )
-    # The tariff of general trade depends on each product's HS code, which we do not rate; 0 until the
-    # catalog carries tariff rates. Used only for a single indivisible item above the per-order limit.
-    general_trade_tariff_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1)
+    # The tariff of general trade is the goods' own: operators set it per HS prefix (tax rules, see
+    # docs/tax-and-limits.md), never one rate for everything.
 
     # Customs (docs/architecture.md, "The business"): the single window (the simulator in the demo), the
     # enterprises the platform declares as, and the carrier that declares waybills.

@@ -24,12 +24,13 @@ from flashport.adapters.db.schema import (
 )
 from flashport.api.routes import compliance
 from flashport.app import create_app
+from flashport.domain.accounts import Role
 from flashport.domain.limits import customs_year
 from flashport.services.accounts.identities import identity_hash, is_same_person
 from flashport.services.context import Context
 from flashport.services.orders import quota
 from flashport.services.sales import buying
-from tests.factories import auth
+from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 
 LI_NA = ("李娜", "11010519491231002X")
@@ -238,31 +239,44 @@ async def test_freight_is_a_setting_and_part_of_the_tax_base(ctx: Context, api: 
 async def test_exactly_5000_yuan_checks_out_and_5000_yuan_and_one_fen_is_refused(
     ctx: Context, api: httpx.AsyncClient
 ) -> None:
+    """Freight included: bought when freight was free, checked out after it became 10.00 (or 10.01)."""
     [(buyer, token)] = await make_buyers(ctx, 1)
     identity_id = await _identity(api, token)
-    at_limit = await _order(ctx, buyer, price_fen=250_000, quantity=2)
+    at_limit = await _order(ctx, buyer, price_fen=249_500, quantity=2)
+    above = await _order(ctx, buyer, price_fen=249_500, quantity=2)
+    ctx.settings = ctx.settings.model_copy(update={"freight_fen": 1_000})
     allowed = await _check_out(api, token, at_limit["order_no"], _form(identity_id))
     assert allowed.status_code == 200, allowed.text
     assert (allowed.json()["tax"], allowed.json()["tax_regime"]) == ("455.00", "cross_border")
-    above = await _order(ctx, buyer, price_fen=166_667, quantity=3)  # 5,000.01
+    ctx.settings = ctx.settings.model_copy(update={"freight_fen": 1_001})  # 4,990.00 + 10.01
     refused = await _check_out(api, token, above["order_no"], _form(identity_id))
     assert refused.status_code == 409 and refused.json()["code"] == "single_transaction_limit"
     async with ctx.read() as conn:
         untouched = (
             await conn.execute(sa.select(orders).where(orders.c.order_no == above["order_no"]))
         ).one()
-    assert untouched.checked_out_at is None and untouched.total_fen == 500_001
+    assert untouched.checked_out_at is None and untouched.total_fen == 499_000
 
 
 async def test_a_single_item_above_the_limit_is_taxed_in_full_as_general_trade(
     ctx: Context, api: httpx.AsyncClient
 ) -> None:
+    """At the goods' own rates: the test milk's HS code 0402 with a 10 % tariff (an example rate)."""
     [(buyer, token)] = await make_buyers(ctx, 1)
     order = await _order(ctx, buyer, price_fen=600_000)
-    answer = await _check_out(api, token, order["order_no"], _form(await _identity(api, token)))
+    identity_id = await _identity(api, token)
+    unknown = await _check_out(api, token, order["order_no"], _form(identity_id))
+    assert unknown.status_code == 409 and unknown.json()["code"] == "tariff_rate_unknown"
+    rule = {"label": "Milk and cream, concentrated", "vat_rate": "0.13", "tariff_rate": "0.10"}
+    _, operator = await make_user(ctx, Role.OPERATOR)
+    assert (await api.put("/api/v1/tax-rules/hs/0402", json=rule, headers=auth(operator))).status_code == 201
+    answer = await _check_out(api, token, order["order_no"], _form(identity_id))
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["tax_regime"], body["tax"], body["total"]) == ("general_trade", "780.00", "6780.00")
+    # tariff 600.00; VAT (6,000 + 600) * 13 % = 858.00; all in full
+    assert (body["tax_regime"], body["tax"], body["total"]) == ("general_trade", "1458.00", "7458.00")
+    [line] = body["lines"]
+    assert (line["tax_category"], line["tariff"], line["vat"]) == ("hs:0402", "600.00", "858.00")
 
 
 async def _paid(ctx: Context, person: tuple[str, str], paid_fen: int, *, year: int | None = None) -> None:
@@ -406,7 +420,7 @@ async def test_a_checked_out_order_reserves_its_transaction_value_in_the_year_it
         assert await quota.reserve_order_quota_within(ctx, tx, row, tx.now)
     digest = identity_hash(ctx.settings, LI_NA[1])
     year = customs_year(ctx.clock())
-    assert await _total(ctx, digest, year) == 19_800  # goods + freight - discount, tax excluded
+    assert await _total(ctx, digest, year) == 19_800  # the dutiable value: goods + freight, no tax
     async with ctx.transaction() as tx:
         await quota.release_annual_quota_within(tx, digest, year, 19_800)
     assert await _total(ctx, digest, year) == 0

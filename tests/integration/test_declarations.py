@@ -486,7 +486,8 @@ async def test_receipts_read_again_change_nothing_and_old_versions_are_not_appli
 @pytest.mark.parametrize("parties", [{"annual_limit_fen": 15_000}], indirect=True)
 async def test_customs_rejects_a_buyer_past_the_annual_limit_it_counts_itself(parties: Parties) -> None:
     """Customs adds up what the person bought on every platform; here its limit is 150.00 while the
-    platform's is the default, so the second 108.01 order passes the platform and customs refuses it."""
+    platform's is the default, so the second order (99.00 of dutiable value; 198.00 in the year) passes the
+    platform and customs refuses it."""
     first = await parties.paid_order()
     await parties.work_until(first, "shipped")
     second = await parties.paid_order()

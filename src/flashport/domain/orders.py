@@ -50,6 +50,9 @@ class ItemTerms:
     open: bool  # the event is scheduled (not draft, not cancelled)
     fulfilment: Fulfilment
     paused: bool = False  # an operator paused the item or its event (the console's controls)
+    # Most units one order may hold within the single-transaction limit (at least 1: a single item
+    # above it goes as general trade). Set by the buy path when it caches the terms.
+    max_units: int = MAX_UNITS_PER_ORDER
 
 
 class RejectReason(enum.StrEnum):

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from flashport.ceb.formatting import CHINA_STANDARD_TIME, format_yuan
+from flashport.ceb.formatting import format_yuan
+from flashport.domain.limits import allowed_regime, customs_year, within_annual_limit
+from flashport.domain.tax import dutiable_value_fen
 from flashport.sandbox_customs import reasons
 from flashport.sandbox_customs.documents import (
     InventoryFacts,
@@ -36,7 +38,7 @@ class Limits:
 @dataclass(frozen=True)
 class Case:
     """The four documents of one order, the limits, and what the buyer already had released in the
-    calendar year (China time) of the order's appTime."""
+    calendar year (China time) of the payment (:func:`counting_year`)."""
 
     inventory: InventoryFacts
     order: OrderFacts
@@ -48,8 +50,22 @@ class Case:
 
 
 def china_year(moment: datetime) -> int:
-    """The calendar year that counts toward the annual limit: the one in China at ``moment``."""
-    return moment.astimezone(CHINA_STANDARD_TIME).year
+    """The calendar year in China at ``moment``."""
+    return customs_year(moment)
+
+
+def counting_year(order: OrderFacts, payment: PaymentFacts | None) -> int:
+    """The year an order counts toward: the year of its payment (``payTime``) in China, as on the
+    platform; the order's ``appTime`` only while no payment is on file."""
+    moment = payment.pay_time if payment is not None and payment.pay_time is not None else order.app_time
+    return customs_year(moment)
+
+
+def dutiable_value(case: Case) -> int:
+    """The order's dutiable value as the messages state it: goodsValue + freight on the order plus the
+    inventory list's insuredFee; no tax, the non-cash discount not subtracted. The same function the
+    platform limits its orders with."""
+    return dutiable_value_fen(case.order.goods_value, case.order.freight, case.inventory.insured_fee)
 
 
 def _order_inconsistent(case: Case) -> str | None:
@@ -151,7 +167,8 @@ def general_trade(inventory: InventoryFacts, single_limit_fen: int) -> bool:
     """One indivisible item (one line, quantity 1) whose dutiable value is above the single limit:
     it may come in, but pays tariff, VAT and consumption tax in full."""
     lines = inventory.lines
-    value = sum(line.total_price for line in lines) + inventory.freight + inventory.insured_fee
+    goods = sum(line.total_price for line in lines)
+    value = dutiable_value_fen(goods, inventory.freight, inventory.insured_fee)
     return len(lines) == 1 and lines[0].qty == 1 and value > single_limit_fen
 
 
@@ -192,21 +209,21 @@ def _tax_mismatch(case: Case) -> str | None:
 
 
 def _single_limit_exceeded(case: Case) -> str | None:
-    order, limit = case.order, case.limits.single_transaction_fen
-    indivisible = len(order.lines) == 1 and order.lines[0].qty == 1
-    if order.goods_value <= limit or indivisible:
+    value, limit = dutiable_value(case), case.limits.single_transaction_fen
+    if allowed_regime(value, [line.qty for line in case.order.lines], limit) is not None:
         return None
     return (
-        f"goodsValue {format_yuan(order.goods_value)} of more than one item is above the"
-        f" single-transaction limit {format_yuan(limit)}"
+        f"the dutiable value {format_yuan(value)} (goods, freight and insurance) of more than one item"
+        f" is above the single-transaction limit {format_yuan(limit)}"
     )
 
 
 def _annual_limit_exceeded(case: Case) -> str | None:
-    total, limit = case.buyer_year_total_fen + case.order.actural_paid, case.limits.annual_fen
-    if total <= limit:
+    value, limit = dutiable_value(case), case.limits.annual_fen
+    if within_annual_limit(case.buyer_year_total_fen, value, limit):
         return None
-    year = china_year(case.order.app_time)
+    total = case.buyer_year_total_fen + value
+    year = counting_year(case.order, case.payment)
     return (
         f"the buyer's released total for {year} would be {format_yuan(total)}, above the annual"
         f" limit {format_yuan(limit)}"

@@ -66,7 +66,7 @@ class Line:
 class OrderFacts:
     order_no: str
     ebp_code: str
-    app_time: datetime  # aware; its year in China time picks the buyer's annual total
+    app_time: datetime  # aware, China time
     goods_value: int
     freight: int
     discount: int
@@ -85,6 +85,7 @@ class PaymentFacts:
     amount_paid: int
     pay_code: str = ""
     pay_transaction_id: str = ""
+    pay_time: datetime | None = None  # aware; its year in China time is the year the order counts in
 
 
 @dataclass(frozen=True)

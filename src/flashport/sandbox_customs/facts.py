@@ -96,6 +96,7 @@ def _payment(head: Fields, _lines: Sequence[Fields]) -> PaymentFacts:
         head.fen("amountPaid"),
         pay_code=head["payCode"],
         pay_transaction_id=head["payTransactionId"],
+        pay_time=head.china_time("payTime"),
     )
 
 
@@ -112,7 +113,7 @@ def _inventory(head: Fields, lines: Sequence[Fields]) -> InventoryFacts:
         buyer=_person(head, "buyer"),
         lines=tuple(_line(line) for line in lines),
         freight=head.fen("freight"),
-        insured_fee=head.fen("insuredFee"),
+        insured_fee=head.fen("insuredFee") if head.optional("insuredFee") else 0,
         cop_no=head.optional("copNo") or "",
         agent_code=head.optional("agentCode") or "",
     )

@@ -9,8 +9,9 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.ceb.formatting import CHINA_STANDARD_TIME
+from flashport.domain.tax import dutiable_value_fen
 from flashport.sandbox_customs import inbox, store, tax_bills
-from flashport.sandbox_customs.checks import assessment, china_year
+from flashport.sandbox_customs.checks import assessment, counting_year
 from flashport.sandbox_customs.documents import (
     DocumentKind,
     Facts,
@@ -65,17 +66,18 @@ async def judge(conn: AsyncConnection, declaration: Declaration, office: Office,
     if inventory is None:
         return
     order = _facts(filed, DocumentKind.ORDER, OrderFacts)
+    payment = _facts(filed, DocumentKind.PAYMENT, PaymentFacts)
     year_total = (
         0
         if order is None
         else await store.released_total(
-            conn, office.sealer, order.buyer.id_number, china_year(order.app_time)
+            conn, office.sealer, order.buyer.id_number, counting_year(order, payment)
         )
     )
     verdict = three_document_match(
         inventory,
         order,
-        _facts(filed, DocumentKind.PAYMENT, PaymentFacts),
+        payment,
         _facts(filed, DocumentKind.WAYBILL, WaybillFacts),
         limits=office.limits,
         buyer_year_total_fen=year_total,
@@ -85,7 +87,11 @@ async def judge(conn: AsyncConnection, declaration: Declaration, office: Office,
     if isinstance(verdict, Rejected):
         await _reject(conn, declaration, listed, verdict, at)
     elif isinstance(verdict, Matched) and order is not None:  # matched implies all documents on file
-        await _release(conn, declaration, filed[DocumentKind.INVENTORY], order, office, at)
+        year, value = (
+            counting_year(order, payment),
+            dutiable_value_fen(order.goods_value, order.freight, inventory.insured_fee),
+        )
+        await _release(conn, declaration, filed[DocumentKind.INVENTORY], order, office, (year, value), at)
     elif declaration.state is not DeclarationState.WAITING:
         await store.update_declaration(conn, declaration, at, state=DeclarationState.WAITING)
 
@@ -110,16 +116,17 @@ async def _release(
     inventory: Incoming,
     order: OrderFacts,
     office: Office,
+    counted: tuple[int, int],
     at: datetime,
 ) -> None:
-    """Released: the order's acturalPaid counts toward its buyer's total for the order's year, and
-    customs bills the tax it assessed (CEB816) to the declarant, who withholds it for the buyer."""
+    """Released: the order's dutiable value counts toward its buyer's total for the year it was paid
+    in (``counted``: year and value), and customs bills the tax it assessed (CEB816) to the declarant,
+    who withholds it for the buyer."""
     listed = inventory.envelope
     keys = {"preNo": declaration.pre_no}
     invt_no = _inventory_number(listed.head.get("customsCode", ""), declaration.id, at)
     await store.update_declaration(conn, declaration, at, state=DeclarationState.RELEASED, invt_no=invt_no)
-    year = china_year(order.app_time)
-    await store.add_released(conn, office.sealer, order.buyer.id_number, year, order.actural_paid)
+    await store.add_released(conn, office.sealer, order.buyer.id_number, *counted)
     await inbox.answer(conn, listed, ACCEPTED, MATCHED_INFO, at, keys)
     await inbox.answer(conn, listed, RELEASED, RELEASED_INFO, at, {**keys, "invtNo": invt_no})
     if isinstance(inventory.facts, InventoryFacts):

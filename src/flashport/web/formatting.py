@@ -3,7 +3,8 @@
 Money is ``¥1,234.50`` in both languages. Times are China time (Asia/Shanghai, where the buyers and
 the sales are), written per language with Babel (``2026年12月3日 14:05`` or ``3 Dec 2026, 14:05``);
 ``<time datetime>`` keeps the UTC instant for machines. Country names come from Babel's CLDR data in
-the reader's language.
+the reader's language. Customs times (receipts) are shown as customs states them, in China time to
+the millisecond (:func:`china_text`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+def china_text(moment: datetime) -> str:
+    """A customs time as customs wrote it, in China (UTC+8, no daylight saving), to the millisecond:
+    receipts are read against the messages' appTime and declTime, which are China time."""
+    local = moment.astimezone(CHINA_TIME)
+    return local.strftime("%d %b %Y, %H:%M:%S.") + f"{local.microsecond // 1000:03d} China time"
+
+
 def china_time(moment: datetime, babel_locale: str = "en_GB") -> str:
     """A moment in China time, as its readers write it: ``2026年12月3日 14:05`` / ``3 Dec 2026, 14:05``."""
     pattern = _TIME_PATTERNS.get(babel_locale, _TIME_PATTERNS["en_GB"])
@@ -97,5 +105,6 @@ FILTERS = {
     "yuan": yuan,
     "iso": iso,
     "utc_text": utc_text,
+    "china_text": china_text,
     "country": country,
 }

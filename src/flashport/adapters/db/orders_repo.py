@@ -348,10 +348,17 @@ async def lock_for_buyer(conn: AsyncConnection, buyer_id: int, order_no: str) ->
 
 
 async def taxable_lines(conn: AsyncConnection, order_id: str) -> list[Any]:
-    """The order's lines with their product's tax category: line_no, quantity, total_fen, tax_category."""
+    """The order's lines with what classifies them for tax: line_no, quantity, total_fen, tax_category,
+    hs_code, net_content, net_content_unit."""
     query = (
         sa.select(
-            order_lines.c.line_no, order_lines.c.quantity, order_lines.c.total_fen, products.c.tax_category
+            order_lines.c.line_no,
+            order_lines.c.quantity,
+            order_lines.c.total_fen,
+            products.c.tax_category,
+            products.c.hs_code,
+            skus.c.net_content,
+            skus.c.net_content_unit,
         )
         .join(skus, skus.c.id == order_lines.c.sku_id)
         .join(products, products.c.id == skus.c.product_id)
@@ -400,7 +407,7 @@ async def record_checkout(
             order_lines.update()
             .where(order_lines.c.order_id == order_id, order_lines.c.line_no == line.line_no)
             .values(
-                tax_category=line.category.value,
+                tax_category=line.category,
                 tax_base_fen=line.base_fen,
                 tariff_fen=line.tariff_fen,
                 consumption_tax_fen=line.consumption_tax_fen,

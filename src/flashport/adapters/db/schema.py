@@ -145,6 +145,25 @@ skus = sa.Table(
     sa.CheckConstraint("weight_grams > 0", name="weight_positive"),
 )
 
+# Tax classification kept by operators (docs/tax-and-limits.md): one rule per HS prefix or per tax
+# category. Rates in ten-thousandths (1300 = 13%), exact on both backends; thresholds in fen.
+tax_rules = sa.Table(
+    "tax_rules",
+    metadata,
+    _id(),
+    sa.Column("hs_prefix", sa.String(10), unique=True),
+    sa.Column("tax_category", sa.String(32), unique=True),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("vat_rate_bp", sa.Integer, nullable=False),
+    sa.Column("consumption_tax_rate_bp", sa.Integer, nullable=False),
+    sa.Column("tariff_rate_bp", sa.Integer),
+    sa.Column("threshold_per_ml_or_gram_fen", sa.BigInteger),
+    sa.Column("threshold_per_piece_fen", sa.BigInteger),
+    sa.Column("updated_by", BigId, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("(hs_prefix IS NULL) <> (tax_category IS NULL)", name="one_key"),
+)
+
 stock = sa.Table(
     "stock",
     metadata,

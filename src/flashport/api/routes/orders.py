@@ -107,7 +107,8 @@ def _buy_doc() -> dict[str, Any]:
     "The `Idempotency-Key` header is required: repeating a request with the same key returns the same "
     "order (200) and never reserves twice. The body is a JSON object; `quantity`, 1 when absent, must "
     "be a JSON integer. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended`, "
-    "`sale_paused` (409); "
+    "`sale_paused`, `single_transaction_limit` (more than one unit whose dutiable value, freight "
+    "included, passes 5,000 CNY: docs/tax-and-limits.md) (409); "
     "`validation_error`, `payload_too_large`, `invalid_quantity`, `idempotency_key_required`, "
     "`invalid_idempotency_key`, `idempotency_key_reused` (422); `sale_item_not_found` (404); "
     "`stock_engine_unavailable`, `order_not_saved` (503).",

@@ -36,6 +36,7 @@ from flashport.adapters.db.declarations_repo import Declaration
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable, Waybill
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
+from flashport.domain.limits import china_date
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
@@ -93,7 +94,9 @@ async def _send_platform_documents(ctx: Context, going: list[documents.Facts], k
     fresh = [
         f for f in todo if f.declaration.id not in outcome.sent and f.declaration.id not in outcome.failed
     ]
-    sender, today = documents.platform_sender(ctx), ctx.clock().date()
+    # declTime is the date in China (UTC+8): at 07:30 in Shanghai it is already today there, while the
+    # UTC date is still yesterday.
+    sender, today = documents.platform_sender(ctx), china_date(ctx.clock())
     contents: list[tuple[Declaration, Any]] = []
     for f in fresh:
         try:

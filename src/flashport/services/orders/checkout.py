@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db import orders_repo, payments_repo
+from flashport.adapters.db import orders_repo, payments_repo, tax_rules_repo
 from flashport.domain.catalog import TaxCategory
 from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.identity import buyer_phone, check_consignee
@@ -25,8 +25,10 @@ from flashport.domain.limits import check_annual_limit, customs_year, regime_for
 from flashport.domain.money import format_fen
 from flashport.domain.orders import OrderStatus
 from flashport.domain.payments import check_payable
-from flashport.domain.tax import Assessment, TaxableLine, TaxRates, assess, transaction_value_fen
+from flashport.domain.tax import Assessment, TaxableLine, assess, dutiable_value_fen
+from flashport.domain.tax_classes import classify
 from flashport.services.accounts.identities import own_identity
+from flashport.services.catalog.tax_rules import Classification, builtin_of
 from flashport.services.context import Context, Tx
 from flashport.services.orders.quota import paid_this_year
 from flashport.services.orders.views import CheckoutView, checkout_of
@@ -40,16 +42,6 @@ class CheckoutForm:
     consignee_address: str
     consignee_district: str | None
     identity_id: int
-
-
-def tax_rates(settings: Settings) -> TaxRates:
-    return TaxRates(
-        vat=settings.vat_rate,
-        reduced_vat=settings.reduced_vat_rate,
-        consumption_tax=settings.consumption_tax_rate,
-        cross_border_share=settings.cross_border_tax_share,
-        general_trade_tariff=settings.general_trade_tariff_rate,
-    )
 
 
 async def check_out(ctx: Context, buyer_id: int, order_no: str, form: CheckoutForm) -> CheckoutView:
@@ -69,9 +61,12 @@ async def check_out(ctx: Context, buyer_id: int, order_no: str, form: CheckoutFo
             )
         identity = await own_identity(tx.conn, buyer_id, form.identity_id)
         lines = await orders_repo.taxable_lines(tx.conn, order.id)
-        assessment = price_order(ctx.settings, lines, order.discount_fen)
+        rules = Classification(tuple(await tax_rules_repo.all_rules(tx.conn)), builtin_of(ctx.settings))
+        assessment = price_order(ctx.settings, rules, lines, order.discount_fen)
+        # The year is the one the payment will fall in, in China; settlement re-checks with the real
+        # payment time, so an order checked out on 31 December and paid on 1 January counts in January.
         paid = await paid_this_year(tx.conn, identity.id_hash, customs_year(tx.now))
-        check_annual_limit(paid, assessment.transaction_value_fen, ctx.settings.annual_limit_fen)
+        check_annual_limit(paid, assessment.dutiable_value_fen, ctx.settings.annual_limit_fen)
         buyer = orders_repo.DeclaredBuyer(
             identity.name, identity.id_cipher, identity.id_masked, identity.id_hash
         )
@@ -90,17 +85,29 @@ async def get_checkout(ctx: Context, buyer_id: int, order_no: str) -> CheckoutVi
         return await _breakdown(conn, order_id)
 
 
-def price_order(settings: Settings, lines: Sequence[Any], discount_fen: int) -> Assessment:
-    """Freight, the tax regime the limits allow (or a refusal), and the tax of every line."""
-    taxable = [TaxableLine(ln.line_no, ln.total_fen, TaxCategory(ln.tax_category)) for ln in lines]
+def price_order(
+    settings: Settings, rules: Classification, lines: Sequence[Any], discount_fen: int
+) -> Assessment:
+    """Freight, the tax regime the limits allow (or a refusal), and the tax of every line at the rates
+    of its product's classification. The platform charges no insurance (``insuredFee`` 0)."""
+    taxable = [
+        TaxableLine(
+            ln.line_no,
+            ln.total_fen,
+            classify(ln.hs_code, TaxCategory(ln.tax_category), rules.rules, rules.builtin),
+            ln.quantity,
+            tax_rules_repo.content_of(ln.net_content, ln.net_content_unit),
+        )
+        for ln in lines
+    ]
     goods = sum(line.goods_fen for line in taxable)
-    value = transaction_value_fen(goods, settings.freight_fen, discount_fen)
+    value = dutiable_value_fen(goods, settings.freight_fen)
     regime = regime_for(value, [ln.quantity for ln in lines], settings.single_transaction_limit_fen)
     return assess(
         taxable,
         freight_fen=settings.freight_fen,
         discount_fen=discount_fen,
-        rates=tax_rates(settings),
+        share=settings.cross_border_tax_share,
         regime=regime,
     )
 

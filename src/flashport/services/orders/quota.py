@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import quota_repo
 from flashport.domain.limits import customs_year
-from flashport.domain.tax import transaction_value_fen
+from flashport.domain.tax import dutiable_value_fen
 from flashport.services.context import Context, Tx
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,9 @@ async def release_annual_quota_within(tx: Tx, identity_hash: str, year: int, amo
 
 
 def quota_of(order: Any) -> int:
-    """What an order (a row with its amounts) counts toward its identity's year: its transaction
-    value, in full."""
-    return transaction_value_fen(order.goods_value_fen, order.freight_fen, order.discount_fen)
+    """What an order (a row with its amounts) counts toward its identity's year: its dutiable value
+    (goods + freight; the platform charges no insurance), in full, before non-cash discounts."""
+    return dutiable_value_fen(order.goods_value_fen, order.freight_fen)
 
 
 async def reserve_order_quota_within(ctx: Context, tx: Tx, order: Any, paid_at: datetime) -> bool:

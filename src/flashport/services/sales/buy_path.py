@@ -7,14 +7,31 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
 from flashport.adapters.stock.interface import StockEngine
-from flashport.domain.orders import ItemTerms
+from flashport.domain.limits import max_units_per_order
+from flashport.domain.orders import MAX_UNITS_PER_ORDER, ItemTerms
 from flashport.services.sales.sold_out import SoldOutBoard
+
+
+@dataclass(frozen=True)
+class SingleLimit:
+    """The single-transaction limit as the buy path applies it: the limit, and what every order adds
+    to its goods in dutiable value (freight and insurance)."""
+
+    limit_fen: int
+    extras_fen: int = 0
+
+    def units_of(self, terms: ItemTerms) -> ItemTerms:
+        units = max_units_per_order(
+            terms.sale_price_fen, self.extras_fen, self.limit_fen, MAX_UNITS_PER_ORDER
+        )
+        return replace(terms, max_units=units)
 
 
 class BuyPath:
@@ -26,12 +43,14 @@ class BuyPath:
         board: SoldOutBoard,
         engine: AsyncEngine,
         *,
+        single_limit: SingleLimit | None = None,
         terms_ttl: float = 2.0,
         remembered_answers: int = 100_000,
     ) -> None:
         self.stock = stock
         self.board = board
         self._engine = engine
+        self.single_limit = single_limit
         self._terms_ttl = terms_ttl
         self._terms: dict[int, tuple[float, asyncio.Future[ItemTerms | None]]] = {}
         # (buyer, key) -> order id of purchases this process answered, so that a retry after the item
@@ -49,6 +68,8 @@ class BuyPath:
         try:
             async with reading(self._engine) as conn:
                 terms = await orders_repo.load_terms(conn, item_id)
+            if terms is not None and self.single_limit is not None:  # once per load, not per purchase
+                terms = self.single_limit.units_of(terms)
         except BaseException as exc:  # cancelled too: no caller may wait forever on this future
             self._terms.pop(item_id, None)
             future.set_exception(exc)

@@ -10,6 +10,7 @@ from typing import Any
 from flashport.adapters.db import orders_repo
 from flashport.adapters.stock.interface import PlacementKind
 from flashport.domain.errors import Conflict, NotFound
+from flashport.domain.limits import single_limit_refusal
 from flashport.domain.orders import (
     RejectReason,
     check_idempotency_key,
@@ -62,6 +63,10 @@ async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str
         raise rejection(reason)
     if quantity > terms.per_buyer_limit:
         raise rejection(RejectReason.BUYER_LIMIT)
+    if quantity > terms.max_units:  # the single-transaction limit, precomputed with the terms
+        limit = path.single_limit
+        assert limit is not None  # max_units is below the ceiling only when a limit set it
+        raise single_limit_refusal(terms.sale_price_fen * quantity + limit.extras_fen, limit.limit_fen)
     if path.board.is_sold_out(item_id):
         raise rejection(RejectReason.SOLD_OUT)
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
