@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import errors
+from flashport.api import docs, errors
 from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
+from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
     catalog,
@@ -60,9 +61,17 @@ def create_app(
             own = await build_context(chosen)
             app.state.ctx = own
             stack.push_async_callback(close_context, own)
+            own.sessions.start(own.clock)
             yield {edge.CONTEXT_KEY: own}
 
-    app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Flashport",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from the package by api/docs.py: no CDN
+        redoc_url=None,
+    )
     if ctx is not None:
         app.state.ctx = ctx
     errors.install(app)
@@ -72,9 +81,13 @@ def create_app(
     for module in (orders, health, accounts, catalog, events, outbox, payments, compliance, declarations):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
+    docs.install(app)
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)
+    # Outermost, so they see every request and answer (the fast lane's purchases included).
+    app.add_middleware(RequestHygiene)
+    app.add_middleware(SecurityHeaders, hsts=chosen.env == "production")
     return app
 
 

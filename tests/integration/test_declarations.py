@@ -350,7 +350,7 @@ async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_an
         "identity_check_failed",
     )
     session = {"uid": buyer_id, "role": "buyer", "name": "Buyer", "csrf": "csrf"}
-    cookie = web_session.encode(session, parties.ctx.settings.secret_key, 3600)
+    cookie = web_session.encode(session, parties.ctx.settings.keys.secret, 3600)
     async with httpx.AsyncClient(base_url=parties.platform.base_url) as browser:
         page = await browser.get(f"/orders/{order_no}", headers={"cookie": f"{web_session.COOKIE}={cookie}"})
     assert page.status_code == 200

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db.engine import reading
+from flashport.adapters.mail import Mailer, OutboxMailer
 from flashport.domain.sales import SalePolicy
 from flashport.services import outbox
 from flashport.settings import Settings
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from flashport.adapters.identity_vault import IdentityVault
     from flashport.adapters.logistics.interface import LogisticsProvider
     from flashport.adapters.payments.interface import PaymentProvider
+    from flashport.adapters.session_revocations import RevocationList
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
     from flashport.services.sales.buy_path import BuyPath
@@ -49,9 +51,10 @@ class Tx:
 @dataclass
 class Context:
     """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
-    ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
-    window; the simulator in the demo) and ``logistics`` (the carrier). ``customs_signer`` alone is
-    loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
+        ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
+        window; the simulator in the demo) and ``logistics`` (the carrier), ``sessions`` (the ended sessions:
+    adapters/session_revocations.py). ``customs_signer`` alone is
+        loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -61,7 +64,9 @@ class Context:
     vault: IdentityVault
     customs: CustomsGateway
     logistics: LogisticsProvider
+    sessions: RevocationList
     clock: Callable[[], datetime] = utc_now
+    mail: Mailer = field(default_factory=OutboxMailer)
     customs_signer: Signer | None = None
 
     @property
