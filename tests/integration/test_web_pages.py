@@ -191,7 +191,7 @@ async def _csrf_from(client: httpx.AsyncClient, path: str) -> str:
     return found.group(1)
 
 
-async def test_register_logs_the_buyer_in_with_an_httponly_lax_cookie(
+async def test_register_then_log_in_gives_an_httponly_lax_cookie(
     ctx: Context, web: httpx.AsyncClient
 ) -> None:
     token = await _csrf_from(web, "/register")
@@ -203,12 +203,16 @@ async def test_register_logs_the_buyer_in_with_an_httponly_lax_cookie(
         "password": "long-enough-pw",
         "next": "/orders",
     }
-    answer = await web.post("/register", data=form)
+    registered = await web.post("/register", data=form)
+    # The same answer whether the address had an account or not: on to log-in.
+    assert registered.status_code == 303 and registered.headers["location"] == "/login?next=/orders"
+    login = {"csrf_token": token, "email": email, "password": "long-enough-pw", "next": "/orders"}
+    answer = await web.post("/login", data=login)
     assert answer.status_code == 303 and answer.headers["location"] == "/orders"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     orders_page = await web.get("/orders")
-    assert orders_page.status_code == 200 and "Welcome to Flashport, Mei" in orders_page.text
+    assert orders_page.status_code == 200 and "Welcome back, Mei" in orders_page.text
     assert "You have no orders yet" in orders_page.text
 
 

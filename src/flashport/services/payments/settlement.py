@@ -191,7 +191,11 @@ def _bounded(fields: Mapping[str, str]) -> dict[str, str]:
 def _masked(fields: Mapping[str, str]) -> dict[str, str]:
     """The notification as stored: a standard one carries no ID number, but whatever arrives is kept
     masked."""
-    return {name: mask_id_numbers_in(value) for name, value in fields.items()}
+    # A NUL cannot be stored in PostgreSQL's text or JSON: it is replaced, the rest is kept as received.
+    return {
+        name.replace("\x00", "\ufffd"): mask_id_numbers_in(value).replace("\x00", "\ufffd")
+        for name, value in fields.items()
+    }
 
 
 async def settle(
