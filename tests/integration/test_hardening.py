@@ -8,12 +8,17 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from flashport.adapters.session_revocations import RevocationList
 from flashport.app import create_app
+from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Principal, Role
+from flashport.services.accounts.identities import add_identity, own_identity
+from flashport.services.accounts.rotation import reseal_everything
 from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import Context
+from flashport.settings import Settings
 from tests.factories import auth, make_user
 
 PASSWORD = "tangerine-orbit-42"
@@ -197,3 +202,35 @@ async def test_registration_refuses_weak_passwords(web: httpx.AsyncClient) -> No
         answer = await web.post("/api/v1/auth/register", json=body)
         assert answer.status_code == 422 and answer.json()["code"] == "weak_password", password
 
+
+async def test_an_identity_key_rotation_keeps_numbers_readable_then_reseals_them(
+    database_settings: Settings,
+) -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    base = database_settings.model_dump()
+
+    async def context(**keys: str) -> Context:
+        return await build_context(Settings(**{**base, **keys}), listen_for_restock=False)
+
+    old = await context(identity_key=old_key)
+    try:
+        buyer_id, _ = await make_user(old, Role.BUYER)
+        added = await add_identity(old, buyer_id, "李娜", "110105199003070025")
+    finally:
+        await close_context(old)
+    rotating = await context(identity_key=new_key, previous_identity_keys=old_key)
+    try:
+        async with rotating.read() as conn:
+            stored = await own_identity(conn, buyer_id, added.id)
+        assert rotating.vault.open(stored.id_cipher) == "110105199003070025"  # the grace period
+        counts = await reseal_everything(rotating)
+        assert counts["identities.id_cipher"] >= 1
+    finally:
+        await close_context(rotating)
+    after = await context(identity_key=new_key)
+    try:
+        async with after.read() as conn:
+            stored = await own_identity(conn, buyer_id, added.id)
+        assert after.vault.open(stored.id_cipher) == "110105199003070025"
+    finally:
+        await close_context(after)

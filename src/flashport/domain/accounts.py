@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 
 from flashport.domain.errors import FieldProblem, Forbidden, InvalidInput
+from flashport.domain.text import forbidden_character
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10  # with the common-password list below, as NIST SP 800-63B asks (8 is its floor)
@@ -46,7 +47,7 @@ class Principal:
 
 def normalise_email(email: str) -> str:
     value = email.strip().lower()
-    if not EMAIL.match(value) or len(value) > 320:
+    if not EMAIL.match(value) or len(value) > 320 or forbidden_character(value) is not None:
         raise InvalidInput(
             "email address is not valid",
             code="invalid_email",
@@ -80,3 +81,15 @@ def common_passwords() -> frozenset[str]:
     return frozenset(
         line.strip().casefold() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
+
+
+def check_account_name(name: str) -> str:
+    """A person's or team's display name: 1 to 200 characters on one line, no control characters."""
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > 200 or forbidden_character(cleaned) is not None:
+        raise InvalidInput(
+            "name must have 1 to 200 characters and no control characters",
+            code="invalid_name",
+            details=[FieldProblem("name", "1 to 200 characters on one line")],
+        )
+    return cleaned

@@ -15,10 +15,12 @@ from flashport.adapters.mail import MailMessage
 from flashport.domain.accounts import (
     Principal,
     Role,
+    check_account_name,
     check_password_strength,
     normalise_email,
 )
 from flashport.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from flashport.domain.text import forbidden_character
 from flashport.services.accounts.sessions import end_sessions
 from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import Context
@@ -61,8 +63,7 @@ async def register(
     """Create an account. Buyers register themselves; operators create operator and supplier users."""
     email = normalise_email(email)
     check_password_strength(password, email)
-    if not name.strip():
-        raise InvalidInput("name must not be empty", code="invalid_name")
+    name = check_account_name(name)
     if (role is Role.SUPPLIER) != (supplier_id is not None):
         raise InvalidInput(
             "supplier users, and only they, belong to a supplier", code="invalid_supplier_link"
@@ -107,8 +108,7 @@ async def sign_up(ctx: Context, *, email: str, password: str, name: str) -> str:
     instead, so nobody learns from here which addresses have accounts."""
     email = normalise_email(email)
     check_password_strength(password, email)
-    if not name.strip():
-        raise InvalidInput("name must not be empty", code="invalid_name")
+    name = check_account_name(name)
     password_hash = await asyncio.to_thread(_hasher.hash, password)
     try:
         async with ctx.transaction() as tx:
@@ -160,8 +160,12 @@ async def change_password(ctx: Context, user_id: int, *, current: str, new: str)
 async def log_in(ctx: Context, *, email: str, password: str) -> AccessGrant:
     """A bearer token. The same error for an unknown email and a wrong password, and the same work:
     an unknown email is checked against a dummy hash, so timing tells nothing either."""
-    async with ctx.read() as conn:
-        found = await accounts_repo.credentials_by_email(conn, email.strip().lower())
+    address = email.strip().lower()
+    if forbidden_character(address) is not None or len(address) > 320:
+        found = None  # never sent to the database (PostgreSQL refuses a NUL); the same answer as unknown
+    else:
+        async with ctx.read() as conn:
+            found = await accounts_repo.credentials_by_email(conn, address)
     stored = found.password_hash if found is not None else _DUMMY_HASH
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)
