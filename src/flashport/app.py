@@ -33,7 +33,9 @@ DESCRIPTION = """Flashport's HTTP API: catalog, flash-sale events, accounts and 
 
 Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`. Each operation lists
 the roles allowed to call it under `x-roles` (`public` needs no token). Every error has the same shape:
-`{"code", "message", "details": [{"field", "message"}]}`.
+`{"code", "message", "details": [{"field", "message"}]}`. On every operation: a body over the route's cap is
+413 `payload_too_large`; a control character in the path or query string is 422 `invalid_characters`,
+and in a body field 422 `validation_error` (see docs/security.md).
 """
 
 

@@ -67,6 +67,8 @@ def test_other_urls_are_refused(url: str) -> None:
         ("qwertyuiop", ""),
         ("PASSWORD1234", ""),
         ("aaaaaaaaaaaa", ""),
+        ("password-1", ""),
+        ("Qwertyuiop123!", ""),
         ("li.na@example.com", "li.na@example.com"),
         ("Li.Na.Wei.2026", "li.na.wei.2026@x.cn"),
     ],

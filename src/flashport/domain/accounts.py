@@ -66,8 +66,13 @@ def check_password_strength(password: str, email: str = "") -> None:
     address = email.strip().casefold()
     if address and folded in (address, address.partition("@")[0]):
         raise _weak("password must not be your e-mail address", "equal to the e-mail address")
-    if folded in common_passwords() or len(set(folded)) <= 2:
+    # A common password with digits or symbols tacked on ("password-1", "qwerty123!") is as easily guessed.
+    stem = folded.rstrip(_DECORATION)
+    if folded in common_passwords() or stem in common_passwords() or len(set(folded)) <= 2:
         raise _weak("this password is too common: choose another", "a common password")
+
+
+_DECORATION = "0123456789!@#$%^&*()-_=+.,?~ "
 
 
 def _weak(message: str, why: str) -> InvalidInput:
