@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import errors
+from flashport.api import docs, errors
 from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
+from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
     catalog,
@@ -36,7 +37,9 @@ DESCRIPTION = """Flashport's HTTP API: catalog, flash-sale events, accounts and 
 
 Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`. Each operation lists
 the roles allowed to call it under `x-roles` (`public` needs no token). Every error has the same shape:
-`{"code", "message", "details": [{"field", "message"}]}`.
+`{"code", "message", "details": [{"field", "message"}]}`. On every operation: a body over the route's cap is
+413 `payload_too_large`; a control character in the path or query string is 422 `invalid_characters`,
+and in a body field 422 `validation_error` (see docs/security.md).
 """
 
 
@@ -64,9 +67,17 @@ def create_app(
             own = await build_context(chosen)
             app.state.ctx = own
             stack.push_async_callback(close_context, own)
+            own.sessions.start(own.clock)
             yield {edge.CONTEXT_KEY: own}
 
-    app = FastAPI(title="Flashport", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Flashport",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from the package by api/docs.py: no CDN
+        redoc_url=None,
+    )
     if ctx is not None:
         app.state.ctx = ctx
     app.state.board = SaleBoard()
@@ -91,9 +102,13 @@ def create_app(
         app.include_router(module.router)
     app.include_router(partner_routes.router)
     app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
+    docs.install(app)
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)
+    # Outermost, so they see every request and answer (the fast lane's purchases included).
+    app.add_middleware(RequestHygiene)
+    app.add_middleware(SecurityHeaders, hsts=chosen.env == "production")
     return app
 
 

@@ -3,6 +3,8 @@ lifespan, the worker and the CLI; nothing here runs at import time."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis.asyncio as aioredis
 
 from flashport.adapters.customs.gateway import HttpCustomsGateway
@@ -12,6 +14,7 @@ from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayKeys, AlipayProvider
 from flashport.adapters.secret_box import SecretBox
+from flashport.adapters.session_revocations import RevocationList
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
@@ -47,6 +50,11 @@ def single_limit_of(settings: Settings) -> SingleLimit:
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
     engine = create_engine(settings)
     stock: StockEngine
+    sessions = RevocationList(
+        engine,
+        poll_seconds=settings.session_poll_seconds,
+        keep=timedelta(seconds=settings.token_ttl_seconds),
+    )
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
@@ -67,6 +75,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             writer=writer,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
+        sessions.use_redis(client, settings.redis_prefix)
         if listen_for_restock:
             stock.follow_restocks(board.clear)
     else:
@@ -83,6 +92,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
         secrets=SecretBox(settings),
+        sessions=sessions,
     )
     if settings.partner_bus == "nats":
         # Imported here: nats-py is needed only with this setting (the "nats" extra).
@@ -99,6 +109,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
 
 
 async def close_context(ctx: Context) -> None:
+    await ctx.sessions.stop()
     await ctx.payments.close()
     await ctx.customs.close()
     await ctx.logistics.close()

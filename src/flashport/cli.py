@@ -73,10 +73,13 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         log_level=settings.log_level,
         access_log=False,
         backlog=4096,
-        # No per-response Server/Date headers and no proxy-header rewriting: small, but per request.
+        # No per-response Server/Date headers: small, but per request.
         server_header=False,
         date_header=False,
-        proxy_headers=False,
+        # X-Forwarded-For/-Proto are believed only from the proxies FLASHPORT_FORWARDED_ALLOW_IPS names
+        # (unset: from nobody). Behind a TLS proxy, -Proto makes the scheme https: Secure cookies.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -193,6 +196,27 @@ def create_user(email: str, name: str, role: str, supplier_id: int | None, passw
         finally:
             await close_context(ctx)
         click.echo(f"created {user.role.value} #{user.id} {user.email}")
+
+    asyncio.run(go())
+
+
+@main.command("reseal-identities")
+def reseal_identities() -> None:
+    """Re-seal every ID number and customs message under the current FLASHPORT_IDENTITY_KEY (the end of a
+    key rotation: afterwards FLASHPORT_PREVIOUS_IDENTITY_KEYS can be emptied)."""
+    from flashport.bootstrap import build_context, close_context
+    from flashport.services.accounts.rotation import reseal_everything
+
+    settings = _settings()
+
+    async def go() -> None:
+        ctx = await build_context(settings, listen_for_restock=False)
+        try:
+            counts = await reseal_everything(ctx)
+        finally:
+            await close_context(ctx)
+        for column, count in counts.items():
+            click.echo(f"{column}: {count} re-sealed")
 
     asyncio.run(go())
 

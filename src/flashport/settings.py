@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-INSECURE_DEV_SECRET = "dev-only-insecure-secret-change-me-please"
+from flashport.keyring import Keyring, build_keyring, split_keys
 
 # Where the demo serves each partner inside the platform: an unset partner URL is public_url + its path.
 PARTNER_PATHS = {
@@ -40,8 +40,26 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="redis://... turns on the Redis stock engine.")
     redis_prefix: str = "fp"
-    secret_key: str = INSECURE_DEV_SECRET
+    # Keys (keyring.py): unset outside production, each is made at random in data_dir/secrets.json.
+    secret_key: str | None = Field(default=None, description="signs tokens and cookies (32+ characters)")
+    previous_secret_keys: str = Field(
+        default="", description="comma-separated secrets still accepted during a rotation"
+    )
+    identity_key: str | None = Field(default=None, description="Fernet key for ID numbers at rest")
+    previous_identity_keys: str = Field(
+        default="", description="comma-separated Fernet keys still decrypting during a rotation"
+    )
+    identity_hash_key: str | None = Field(
+        default=None, description="key of the ID-number lookup hash (not rotated: hashes are stored)"
+    )
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    session_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="bound on how late a process learns of an ended session"
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="proxies (comma-separated IPs, or *) whose X-Forwarded-For/-Proto are believed",
+    )
 
     event_min_days: float = Field(default=5, gt=0)
     event_max_days: float = Field(default=10, gt=0)
@@ -79,7 +97,6 @@ class Settings(BaseSettings):
     sandbox_pay_mounted: bool = Field(
         default=False, description="serve the sandbox provider at /sandbox/alipay"
     )
-    identity_key: str | None = Field(default=None, description="Fernet key for ID numbers at rest")
 
     # Cross-border compliance (docs/architecture.md, "The business"): every number is a setting because
     # the rules change.
@@ -196,20 +213,40 @@ class Settings(BaseSettings):
             raise ValueError("event_min_days must not exceed event_max_days")
         if self.price_band_min > self.price_band_max:
             raise ValueError("price_band_min must not exceed price_band_max")
-        if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
-            raise ValueError("FLASHPORT_SECRET_KEY must be set to 32+ random characters in production")
-        if self.env == "production" and not (
-            self.identity_key and self.payment_app_private_key and self.payment_provider_public_key
-        ):
-            raise ValueError(
-                "production needs FLASHPORT_IDENTITY_KEY, FLASHPORT_PAYMENT_APP_PRIVATE_KEY and "
-                "FLASHPORT_PAYMENT_PROVIDER_PUBLIC_KEY"
-            )
+        if self.env == "production":
+            self._check_production_keys()
+        for secret in split_keys(self.previous_secret_keys):
+            if len(secret) < 32:
+                raise ValueError("each of FLASHPORT_PREVIOUS_SECRET_KEYS must have 32+ characters")
         if not self.public_url.startswith(("http://", "https://")):
             raise ValueError("FLASHPORT_PUBLIC_URL must be an http:// or https:// URL")
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
             raise ValueError("FLASHPORT_DATABASE_URL must be a postgresql:// or sqlite:// URL")
         return self
+
+    def _check_production_keys(self) -> None:
+        if not self.secret_key or len(self.secret_key) < 32:
+            raise ValueError("FLASHPORT_SECRET_KEY must be set to 32+ random characters in production")
+        if not self.identity_hash_key or len(self.identity_hash_key) < 32:
+            raise ValueError("FLASHPORT_IDENTITY_HASH_KEY must be set to 32+ random characters in production")
+        if not (self.identity_key and self.payment_app_private_key and self.payment_provider_public_key):
+            raise ValueError(
+                "production needs FLASHPORT_IDENTITY_KEY, FLASHPORT_PAYMENT_APP_PRIVATE_KEY and "
+                "FLASHPORT_PAYMENT_PROVIDER_PUBLIC_KEY"
+            )
+
+    @cached_property
+    def keys(self) -> Keyring:
+        """The keys in use, the current one first (keyring.py). Read on first use, not at start-up, so
+        a process that signs nothing makes no key file."""
+        return build_keyring(
+            self.data_dir,
+            secret_key=self.secret_key,
+            previous_secret_keys=self.previous_secret_keys,
+            identity_key=self.identity_key,
+            previous_identity_keys=self.previous_identity_keys,
+            identity_hash_key=self.identity_hash_key,
+        )
 
     @cached_property
     def async_database_url(self) -> str:

@@ -151,7 +151,7 @@ class Visit:
     def log_in_as(self, user_id: int, role: Role = Role.BUYER) -> None:
         """Give the browser the signed session cookie that logging in would have set."""
         data = {"uid": user_id, "role": role.value, "name": "Test Buyer"}
-        value = web_session.encode(data, self.server.settings.secret_key, 3600)
+        value = web_session.encode(data, self.server.settings.keys.secret, 3600)
         self.context.add_cookies([{"name": web_session.COOKIE, "value": value, "url": self.server.url}])
 
     def new_buyer(self) -> int:

@@ -11,9 +11,8 @@ async def test_buyer_registers_logs_in_and_sees_itself(client: httpx.AsyncClient
         "/api/v1/auth/register",
         json={"email": "Li.Na@Example.com", "password": "s3cret-pass", "name": "Li Na"},
     )
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     assert created.json()["email"] == "li.na@example.com"
-    assert created.json()["role"] == "buyer"
 
     login = await client.post(
         "/api/v1/auth/login", json={"email": "li.na@example.com", "password": "s3cret-pass"}
@@ -30,34 +29,50 @@ async def test_password_is_stored_as_argon2id_hash(client: httpx.AsyncClient, ct
     from flashport.adapters.db.schema import users
 
     await client.post(
-        "/api/v1/auth/register", json={"email": "a@b.cn", "password": "password-1", "name": "A"}
+        "/api/v1/auth/register", json={"email": "a@b.cn", "password": "tangerine-orbit-1", "name": "A"}
     )
     async with ctx.read() as conn:
         stored = await conn.scalar(sa.select(users.c.password_hash).where(users.c.email == "a@b.cn"))
     assert stored.startswith("$argon2id$")
-    assert "password-1" not in stored
+    assert "tangerine-orbit-1" not in stored
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_401(client: httpx.AsyncClient) -> None:
     await client.post(
-        "/api/v1/auth/register", json={"email": "x@y.cn", "password": "password-1", "name": "X"}
+        "/api/v1/auth/register", json={"email": "x@y.cn", "password": "tangerine-orbit-1", "name": "X"}
     )
-    wrong = await client.post("/api/v1/auth/login", json={"email": "x@y.cn", "password": "password-2"})
-    unknown = await client.post("/api/v1/auth/login", json={"email": "nobody@y.cn", "password": "password-1"})
+    wrong = await client.post("/api/v1/auth/login", json={"email": "x@y.cn", "password": "tangerine-orbit-2"})
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "nobody@y.cn", "password": "tangerine-orbit-1"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["code"] == unknown.json()["code"] == "bad_credentials"
 
 
-async def test_duplicate_email_is_a_conflict_and_writes_nothing_more(client: httpx.AsyncClient) -> None:
-    body = {"email": "dup@y.cn", "password": "password-1", "name": "D"}
-    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
-    again = await client.post("/api/v1/auth/register", json=body)
-    assert again.status_code == 409
-    assert again.json() == {
-        "code": "email_taken",
-        "message": "an account with this email already exists",
-        "details": [],
-    }
+async def test_registering_a_taken_email_answers_the_same_and_mails_the_owner(
+    client: httpx.AsyncClient, ctx
+) -> None:
+    import sqlalchemy as sa
+
+    from flashport.adapters.db.schema import outbox, users
+
+    body = {"email": "dup@y.cn", "password": "tangerine-orbit-1", "name": "D"}
+    first = await client.post("/api/v1/auth/register", json=body)
+    again = await client.post("/api/v1/auth/register", json={**body, "password": "other-pass-77"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()  # nothing tells whether the address had an account
+    async with ctx.read() as conn:
+        accounts = await conn.scalar(sa.select(sa.func.count()).where(users.c.email == "dup@y.cn"))
+        mails = (
+            await conn.execute(sa.select(outbox.c.payload).where(outbox.c.type == "mail.requested"))
+        ).all()
+    assert accounts == 1
+    templates = [row.payload["template"] for row in mails if row.payload["to"] == "dup@y.cn"]
+    assert templates == ["account.created", "account.registration_attempt"]
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "dup@y.cn", "password": "tangerine-orbit-1"}
+    )
+    assert login.status_code == 200  # the first password stands
 
 
 async def test_bad_registration_input_names_the_field(client: httpx.AsyncClient) -> None:
@@ -90,18 +105,20 @@ async def test_operator_creates_a_supplier_user_who_can_log_in(client: httpx.Asy
         headers=auth(op),
         json={
             "email": "sup@brand.fr",
-            "password": "password-9",
+            "password": "tangerine-orbit-9",
             "name": "Sup",
             "role": "supplier",
             "supplier_id": supplier_id,
         },
     )
     assert made.status_code == 201, made.text
-    login = await client.post("/api/v1/auth/login", json={"email": "sup@brand.fr", "password": "password-9"})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "sup@brand.fr", "password": "tangerine-orbit-9"}
+    )
     assert login.json()["role"] == "supplier"
     unlinked = await client.post(
         "/api/v1/users",
         headers=auth(op),
-        json={"email": "sup2@brand.fr", "password": "password-9", "name": "Sup", "role": "supplier"},
+        json={"email": "sup2@brand.fr", "password": "tangerine-orbit-9", "name": "Sup", "role": "supplier"},
     )
     assert unlinked.status_code == 422

@@ -402,7 +402,7 @@ async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_an
         "identity_check_failed",
     )
     session = {"uid": buyer_id, "role": "buyer", "name": "Buyer", "csrf": "csrf"}
-    cookie = web_session.encode(session, parties.ctx.settings.secret_key, 3600)
+    cookie = web_session.encode(session, parties.ctx.settings.keys.secret, 3600)
     async with httpx.AsyncClient(base_url=parties.platform.base_url) as browser:
         page = await browser.get(
             f"/orders/{order_no}",
@@ -555,7 +555,6 @@ async def test_the_flashport_worker_process_takes_a_paid_order_all_the_way_to_sh
     env |= {
         "FLASHPORT_ENV": "test",
         "FLASHPORT_DATA_DIR": str(s.data_dir),
-        "FLASHPORT_SECRET_KEY": s.secret_key,
         "FLASHPORT_PAYMENT_GATEWAY_URL": s.payment_gateway_url,
         "FLASHPORT_CUSTOMS_URL": s.customs_url,
         "FLASHPORT_LOGISTICS_URL": s.logistics_url,

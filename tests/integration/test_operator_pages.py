@@ -58,7 +58,7 @@ async def log_in(client: httpx.AsyncClient, ctx: Context, role: Role) -> int:
     """Give the client the signed session that logging in as a new user of ``role`` would give."""
     user_id, _ = await make_user(ctx, role)
     data = {"uid": user_id, "role": role.value, "name": f"Test {role.value}", "csrf": CSRF}
-    cookie = web_session.encode(data, ctx.settings.secret_key, 3600)
+    cookie = web_session.encode(data, ctx.settings.keys.secret, 3600)
     client.cookies.set(web_session.COOKIE, cookie, domain="shop.test")
     return user_id
 
@@ -401,7 +401,7 @@ async def test_the_buyer_sees_where_customs_has_got_with_a_paid_order(
         )
     data = {"uid": buyer, "role": Role.BUYER.value, "name": "Test buyer", "csrf": CSRF}
     web.cookies.set(
-        web_session.COOKIE, web_session.encode(data, ctx.settings.secret_key, 3600), domain="shop.test"
+        web_session.COOKIE, web_session.encode(data, ctx.settings.keys.secret, 3600), domain="shop.test"
     )
     page = await web.get("/orders")
     assert page.status_code == 200

@@ -578,3 +578,32 @@ async def test_a_pending_payment_is_asked_about_once_per_recheck_interval(world:
             .where(payment_exchanges.c.kind == "query")
         )
     assert queries == 2  # once at 61 s, once more after another interval; never on every pass
+
+
+async def test_a_signed_notification_of_an_infinite_or_nan_amount_is_refused_not_a_500(world: World) -> None:
+    buyer, order = await world.new_order()
+    checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
+    for amount in ("Infinity", "NaN", "-Infinity", "1e400", "-5.00"):
+        signed = proto.signed_notification(
+            _notification(world, checkout_.out_trade_no, amount), proto.load_private_key(world.provider_key())
+        )
+        assert await world.notify(signed) == "failure", amount
+    assert await world.order_status(order["order_no"]) == "pending_payment"
+    async with world.ctx.read() as conn:
+        stored = (await conn.execute(sa.select(payment_notifications))).all()
+    assert {(n.signature_valid, n.reason) for n in stored} == {
+        (True, "unknown trade_status or malformed amount")
+    }
+
+
+async def test_an_unsigned_notification_is_stored_only_as_a_bounded_truncated_record(world: World) -> None:
+    junk = {f"field{i}": "x" * 300 + "\x00" for i in range(30)}
+    junk |= {"out_trade_no": "o" * 300, "notify_id": "n" * 300}
+    assert await world.notify(junk) == "failure"
+    async with world.ctx.read() as conn:
+        stored = (await conn.execute(sa.select(payment_notifications))).one()
+    kept = stored.params if isinstance(stored.params, dict) else {}
+    assert stored.signature_valid is False and stored.out_trade_no == "o" * 64
+    assert len(kept) <= 40
+    assert kept and max(len(v) for v in kept.values()) == 256  # cut, the NUL (after 300 x's) with it
+    assert all("\x00" not in v for v in kept.values())

@@ -78,7 +78,6 @@ def _server_env(ctx: Context) -> dict[str, str]:
         **os.environ,
         "FLASHPORT_ENV": "test",
         "FLASHPORT_DATA_DIR": str(s.data_dir),
-        "FLASHPORT_SECRET_KEY": s.secret_key,
         "FLASHPORT_REDIS_PREFIX": s.redis_prefix,
         "FLASHPORT_GROUP_COMMIT_LINGER_MS": "400",
         "FLASHPORT_LOG_LEVEL": "warning",

@@ -156,7 +156,7 @@ async def _log_in(client: httpx.AsyncClient, ctx: Context, role: Role) -> None:
     user_id, _ = await make_user(ctx, role)
     data = {"uid": user_id, "role": role.value, "name": f"Test {role.value}", "csrf": "c"}
     client.cookies.set(
-        web_session.COOKIE, web_session.encode(data, ctx.settings.secret_key, 3600), domain="shop.test"
+        web_session.COOKIE, web_session.encode(data, ctx.settings.keys.secret, 3600), domain="shop.test"
     )
 
 

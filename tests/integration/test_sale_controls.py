@@ -172,7 +172,7 @@ async def test_the_controls_over_http_are_for_operators_only_and_audited(
     # The console's forms: CSRF checked, a flash message and back to the board.
     data = {"uid": operator_id, "role": "operator", "name": "Test operator", "csrf": CSRF}
     http.cookies.set(
-        web_session.COOKIE, web_session.encode(data, ctx.settings.secret_key, 3600), domain="shop.test"
+        web_session.COOKIE, web_session.encode(data, ctx.settings.keys.secret, 3600), domain="shop.test"
     )
     forged = await http.post(f"/operator/board/items/{sale.item_id}/resume", data={"csrf_token": "nope"})
     assert forged.status_code == 403

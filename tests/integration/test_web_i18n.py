@@ -48,7 +48,7 @@ async def buyer_client(client: httpx.AsyncClient, ctx: Context) -> int:
     user_id, _ = await make_user(ctx, Role.BUYER)
     data = {"uid": user_id, "role": "buyer", "name": "Test Buyer", "csrf": CSRF}
     client.cookies.set(
-        web_session.COOKIE, web_session.encode(data, ctx.settings.secret_key, 3600), "shop.test"
+        web_session.COOKIE, web_session.encode(data, ctx.settings.keys.secret, 3600), "shop.test"
     )
     return user_id
 

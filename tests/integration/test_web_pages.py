@@ -65,7 +65,7 @@ def page_clock(web_app: FastAPI) -> ManualTimer:
 def log_in_as(client: httpx.AsyncClient, ctx: Context, user_id: int, role: Role = Role.BUYER) -> None:
     """Give the client the signed session a log-in would have given it."""
     data = {"uid": user_id, "role": role.value, "name": "Test Buyer", "csrf": CSRF}
-    cookie = web_session.encode(data, ctx.settings.secret_key, 3600)
+    cookie = web_session.encode(data, ctx.settings.keys.secret, 3600)
     client.cookies.set(web_session.COOKIE, cookie, domain="shop.test")
 
 
@@ -193,7 +193,7 @@ async def _csrf_from(client: httpx.AsyncClient, path: str) -> str:
     return found.group(1)
 
 
-async def test_register_logs_the_buyer_in_with_an_httponly_lax_cookie(
+async def test_register_then_log_in_gives_an_httponly_lax_cookie(
     ctx: Context, web: httpx.AsyncClient
 ) -> None:
     token = await _csrf_from(web, "/register")
@@ -205,12 +205,16 @@ async def test_register_logs_the_buyer_in_with_an_httponly_lax_cookie(
         "password": "long-enough-pw",
         "next": "/orders",
     }
-    answer = await web.post("/register", data=form)
+    registered = await web.post("/register", data=form)
+    # The same answer whether the address had an account or not: on to log-in.
+    assert registered.status_code == 303 and registered.headers["location"] == "/login?next=/orders"
+    login = {"csrf_token": token, "email": email, "password": "long-enough-pw", "next": "/orders"}
+    answer = await web.post("/login", data=login)
     assert answer.status_code == 303 and answer.headers["location"] == "/orders"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     orders_page = await web.get("/orders")
-    assert orders_page.status_code == 200 and "Welcome to Flashport, Mei" in orders_page.text
+    assert orders_page.status_code == 200 and "Welcome back, Mei" in orders_page.text
     assert "You have no orders yet" in orders_page.text
 
 
@@ -258,10 +262,10 @@ async def test_a_tampered_session_cookie_is_ignored(ctx: Context, web: httpx.Asy
     web.cookies.set(web_session.COOKIE, f"{forged_body}.{signature}", domain="shop.test")
     assert (await web.get("/orders")).headers["location"] == "/login?next=/orders"
     payload = web_session.encode({"uid": 1}, "another-secret", 60)
-    assert web_session.decode(payload, ctx.settings.secret_key) == {}
+    assert web_session.decode(payload, ctx.settings.keys.secret) == {}
     assert (
         web_session.decode(
-            web_session.encode({"uid": 1}, ctx.settings.secret_key, -1), ctx.settings.secret_key
+            web_session.encode({"uid": 1}, ctx.settings.keys.secret, -1), ctx.settings.keys.secret
         )
         == {}
     )
@@ -311,7 +315,7 @@ async def test_operators_may_browse_but_not_buy(ctx: Context, web: httpx.AsyncCl
 async def test_a_visitor_posting_the_buy_form_is_sent_to_log_in(ctx: Context, web: httpx.AsyncClient) -> None:
     sale = await make_sale(ctx)
     await _csrf_from(web, "/login")  # an anonymous session with a token
-    token = web_session.decode(web.cookies[web_session.COOKIE], ctx.settings.secret_key)["csrf"]
+    token = web_session.decode(web.cookies[web_session.COOKIE], ctx.settings.keys.secret)["csrf"]
     headers = {"referer": f"http://shop.test/items/{sale.item_id}"}
     form = {"quantity": "1", "idempotency_key": "k", "csrf_token": token}
     answer = await web.post(f"/items/{sale.item_id}/buy", data=form, headers=headers)

@@ -46,7 +46,6 @@ def _worker_env(ctx: Context) -> dict[str, str]:
     env |= {
         "FLASHPORT_ENV": "test",
         "FLASHPORT_DATA_DIR": str(s.data_dir),
-        "FLASHPORT_SECRET_KEY": s.secret_key,
         "FLASHPORT_PAYMENT_WINDOW_SECONDS": str(PAYMENT_WINDOW_SECONDS),
         "FLASHPORT_WORKER_POLL_SECONDS": str(POLL_SECONDS),
         # No single window here: its inbox poll fails fast on a closed port and is skipped each pass.

@@ -104,7 +104,7 @@ def test_product_record_accepts_a_complete_product() -> None:
 
 @pytest.mark.parametrize(
     ("images", "field"),
-    [([], "images"), (None, "images"), (["ok.jpg", " "], "images.1"), (["x" * 501], "images.0")],
+    [([], "images"), (None, "images"), (["/ok.jpg", " "], "images.1"), (["x" * 501], "images.0")],
 )
 def test_a_product_needs_one_to_twenty_images_of_at_most_500_characters(
     images: list[str] | None, field: str

@@ -41,6 +41,7 @@ def _claims(**changes: Any) -> dict[str, Any]:
         "sub": "7",
         "role": "buyer",
         "sup": None,
+        "ver": 0,
         "iat": int(NOW.timestamp()),
         "exp": int(NOW.timestamp()) + 60,
     }

@@ -4,6 +4,8 @@ of endpoint secrets at rest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flashport.adapters.secret_box import SecretBox, derived_key
@@ -69,18 +71,25 @@ def test_private_addresses_are_allowed_by_default_only_outside_production() -> N
         env="production",
         secret_key="x" * 40,
         identity_key="k",
+        identity_hash_key="h" * 40,
         payment_app_private_key="k",
         payment_provider_public_key="k",
     )
     assert not production.webhooks_reach_private_addresses
 
 
-def test_endpoint_secrets_are_sealed_and_a_rotated_key_still_opens_older_ones() -> None:
+def test_endpoint_secrets_are_sealed_and_a_rotated_key_still_opens_older_ones(tmp_path: Path) -> None:
     secret = new_secret()
-    old = SecretBox(Settings(secret_key="a" * 40))
+    # Every key given (the keyring makes no file in the data directory).
+    keys = {"data_dir": tmp_path, "identity_key": "i" * 44, "identity_hash_key": "h" * 40}
+    old = SecretBox(Settings(secret_key="a" * 40, **keys))
     sealed = old.seal(secret)
     assert secret not in sealed and old.open(sealed) == secret
     newer = derived_key("b" * 40)
-    rotated = SecretBox(Settings(partner_secrets_key=f"{newer},{derived_key('a' * 40)}"))
+    rotated = SecretBox(Settings(partner_secrets_key=f"{newer},{derived_key('a' * 40)}", **keys))
     assert rotated.open(sealed) == secret
-    assert SecretBox(Settings(partner_secrets_key=newer)).open(rotated.seal(secret)) == secret
+    assert SecretBox(Settings(partner_secrets_key=newer, **keys)).open(rotated.seal(secret)) == secret
+    # With no sealing key of its own, a rotated secret key still opens what the previous one sealed.
+    after = SecretBox(Settings(secret_key="c" * 40, previous_secret_keys="a" * 40, **keys))
+    assert after.open(sealed) == secret
+    assert not (tmp_path / "secrets.json").exists()

@@ -1,31 +1,33 @@
 """ID numbers at rest: encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``), shown
-masked everywhere. The key is ``FLASHPORT_IDENTITY_KEY``; outside production a key is derived from the
-secret key so the demo works without set-up."""
+masked everywhere. The key is ``FLASHPORT_IDENTITY_KEY`` (outside production, one made at random in the
+data directory: ``keyring.py``). During a rotation the previous keys (``FLASHPORT_PREVIOUS_IDENTITY_KEYS``)
+still open what they sealed, and ``flashport reseal-identities`` re-seals every number under the current
+key, after which they can be dropped."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 from flashport.settings import Settings
 
 
 class IdentityVault:
     def __init__(self, settings: Settings) -> None:
-        key = settings.identity_key
-        if key is None:
-            digest = hashlib.sha256(f"identity:{settings.secret_key}".encode()).digest()
-            key = base64.urlsafe_b64encode(digest).decode()
-        self._fernet = Fernet(key.encode())
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in settings.keys.identity_keys])
 
     def seal(self, id_number: str) -> str:
+        """Sealed under the current key."""
         return self._fernet.encrypt(id_number.encode()).decode()
 
     def open(self, sealed: str) -> str:
+        """Opened with whichever key of the keyring sealed it."""
         return self._fernet.decrypt(sealed.encode()).decode()
+
+    def reseal(self, sealed: str) -> str:
+        """The same number sealed under the current key (a rotation's re-encryption)."""
+        return self._fernet.rotate(sealed.encode()).decode()
 
 
 def mask_id_number(id_number: str) -> str:

@@ -24,7 +24,11 @@ class SecretBox:
     def __init__(self, settings: Settings) -> None:
         given = settings.partner_secrets_key
         keys = [k.strip() for k in given.split(",") if k.strip()] if given else []
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys or [derived_key(settings.secret_key)]])
+        # Unset: derived from the secret key, the current one first; the previous ones still open what
+        # was sealed before a rotation of the secret key (FLASHPORT_PREVIOUS_SECRET_KEYS).
+        if not keys:
+            keys = [derived_key(secret) for secret in settings.keys.secrets]
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

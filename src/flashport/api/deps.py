@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from flashport.api.errors import error_responses
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
+from flashport.services.accounts.sessions import check_standing
 from flashport.services.accounts.tokens import verify_token
 from flashport.services.context import Context
 
@@ -30,7 +31,9 @@ async def principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
     ctx = request.app.state.ctx
-    return verify_token(ctx.settings, credentials.credentials, ctx.clock())
+    who = verify_token(ctx.settings, credentials.credentials, ctx.clock(), ctx.sessions)
+    await check_standing(ctx, who)
+    return who
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -29,7 +29,7 @@ async def partner(
         raise Unauthenticated("this endpoint needs a partner API key", code="missing_token")
     if not key.startswith(KEY_PREFIX):
         # A user's token: valid ones are refused as the wrong kind of caller, the rest as invalid.
-        verify_token(ctx.settings, key, ctx.clock())
+        verify_token(ctx.settings, key, ctx.clock(), ctx.sessions)
         raise Forbidden("this endpoint is for partners, with an API key", code="forbidden_role")
     return await keys.authenticate(ctx, key)
 

@@ -157,10 +157,11 @@ async def _first_relay_pass(ctx: Context, worker: Any, within: float = 120.0) ->
 
 def _worker_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHPORT_")}
+    if settings.secret_key:  # the endpoint secrets are sealed under it (else: data_dir/secrets.json)
+        env["FLASHPORT_SECRET_KEY"] = settings.secret_key
     env |= {
         "FLASHPORT_ENV": settings.env,
         "FLASHPORT_DATA_DIR": str(settings.data_dir),
-        "FLASHPORT_SECRET_KEY": settings.secret_key,  # the endpoint secrets are sealed under it
         "FLASHPORT_LOG_LEVEL": "warning",
         "FLASHPORT_PARTNER_POLL_SECONDS": str(settings.partner_poll_seconds),
         "FLASHPORT_PARTNER_BUS": settings.partner_bus,

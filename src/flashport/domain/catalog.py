@@ -16,6 +16,7 @@ from flashport.domain.accounts import Principal, Role, normalise_email
 from flashport.domain.customs_text import trimmed_carriable
 from flashport.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from flashport.domain.money import to_fen
+from flashport.domain.text import is_safe_url
 
 HS_CODE = re.compile(r"^\d{10}$")
 CUSTOMS_DISTRICT = re.compile(r"^\d{4}$")
@@ -201,6 +202,19 @@ def product_hs_code(value: str | None) -> str:
     return hs_code((value or "").strip())
 
 
+MAX_PRICE_FEN = 100_000_000  # 1,000,000.00 CNY: above any cross-border retail item
+
+
+def safe_url(value: str | None, *, field: str) -> str | None:
+    """An optional https URL or site path of at most 500 characters (see ``text.is_safe_url``)."""
+    cleaned = optional_text(value, field=field, max_length=500)
+    if cleaned is not None and not is_safe_url(cleaned):
+        raise invalid(
+            "invalid_url", f"{field} must be an https URL or a path on this site", field, "https://..."
+        )
+    return cleaned
+
+
 def image_list(images: list[str] | None) -> list[str]:
     """At least one image, each a non-blank URL or path of at most 500 characters."""
     cleaned = [
@@ -210,8 +224,8 @@ def image_list(images: list[str] | None) -> list[str]:
     if not 1 <= len(cleaned) <= MAX_IMAGES:
         raise invalid("invalid_images", f"a product has 1 to {MAX_IMAGES} images", "images", "1 or more")
     for position, image in enumerate(cleaned):
-        if not 1 <= len(image) <= MAX_IMAGE_LENGTH:
-            hint = f"a URL or path of 1 to {MAX_IMAGE_LENGTH} characters"
+        if not 1 <= len(image) <= MAX_IMAGE_LENGTH or not is_safe_url(image):
+            hint = f"an https URL or a path on this site, 1 to {MAX_IMAGE_LENGTH} characters"
             raise invalid("invalid_images", f"image {position} is not valid", f"images.{position}", hint)
     return cleaned
 
@@ -233,6 +247,9 @@ def original_price_fen(amount: Decimal | str | int | None) -> int:
         raise invalid(exc.code, exc.message, "original_price", exc.message) from exc
     if fen == 0:
         raise invalid("invalid_money", "original_price must be above zero", "original_price", "above zero")
+    if fen > MAX_PRICE_FEN:
+        hint = "at most 1,000,000.00"
+        raise invalid("invalid_money", "original_price is out of range", "original_price", hint)
     return fen
 
 
@@ -331,7 +348,7 @@ def brand_record(
         "description": checks.run(
             text, description, field="description", max_length=5000, required=False, multiline=True
         ),
-        "logo_url": checks.run(optional_text, logo_url, field="logo_url", max_length=500),
+        "logo_url": checks.run(safe_url, logo_url, field="logo_url"),
         "name_zh": checks.run(chinese_text, name_zh, field="name_zh", max_length=200),
         "description_zh": checks.run(
             chinese_text, description_zh, field="description_zh", max_length=5000, multiline=True

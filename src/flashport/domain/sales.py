@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from flashport.domain.catalog import WarehouseKind
 from flashport.domain.errors import Conflict, FieldProblem, InvalidInput
+from flashport.domain.text import is_safe_url
 
 CHANNEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ITEM_QUANTITY = 10_000_000  # far above any real allotment, well inside a 32-bit column
@@ -64,10 +65,20 @@ class SalePolicy:
     band_max: Decimal
 
 
+EARLIEST_YEAR, LATEST_YEAR = 2020, 2100  # an event outside these is a typo (0001, 9999), never a sale
+
+
 def check_window(starts_at: datetime, ends_at: datetime, policy: SalePolicy) -> None:
     """Rule 4: an event lasts between the policy's minimum and maximum length."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput("times must carry a time zone", code="naive_datetime")
+    for name, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise InvalidInput(
+                f"{name} must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}",
+                code="invalid_window",
+                details=[FieldProblem(name, f"a date from {EARLIEST_YEAR} to {LATEST_YEAR}")],
+            )
     length = ends_at - starts_at
     if length <= timedelta(0):
         raise InvalidInput(
@@ -187,11 +198,11 @@ def banner_url(value: str | None) -> str | None:
     if value is None:
         return None
     url = value.strip()
-    if len(url) > 500 or not url.startswith(("https://", "http://")):
+    if len(url) > 500 or not is_safe_url(url):
         raise InvalidInput(
-            "banner_url must be an http(s) URL of at most 500 characters",
+            "banner_url must be an https URL or a path on this site, of at most 500 characters",
             code="invalid_banner_url",
-            details=[FieldProblem("banner_url", "an http(s) URL")],
+            details=[FieldProblem("banner_url", "an https URL or a site path")],
         )
     return url
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db.engine import reading
+from flashport.adapters.mail import Mailer, OutboxMailer
 from flashport.domain.sales import SalePolicy
 from flashport.services import outbox
 from flashport.settings import Settings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from flashport.adapters.partner_bus import NatsPartnerBus
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.secret_box import SecretBox
+    from flashport.adapters.session_revocations import RevocationList
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
     from flashport.services.sales.buy_path import BuyPath
@@ -51,10 +53,11 @@ class Tx:
 @dataclass
 class Context:
     """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
-        ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
-        window; the simulator in the demo), ``logistics`` (the carrier), ``secrets`` (seals partners' webhook
-    secrets) and ``partner_bus`` (JetStream, when set). ``customs_signer`` alone is
-        loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
+    ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
+    window; the simulator in the demo), ``logistics`` (the carrier), ``secrets`` (seals partners' webhook
+    secrets), ``sessions`` (the ended sessions: adapters/session_revocations.py), ``partner_bus``
+    (JetStream, when set) and ``mail``. ``customs_signer`` alone is loaded on first use: its key may be
+    made then (``services.customs.documents.signer``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -65,10 +68,12 @@ class Context:
     customs: CustomsGateway
     logistics: LogisticsProvider
     secrets: SecretBox
+    sessions: RevocationList
     # NATS JetStream between the partner relay and the webhook queue (FLASHPORT_PARTNER_BUS=nats);
     # None on the embedded default, where deliveries are queued from the database.
     partner_bus: NatsPartnerBus | None = None
     clock: Callable[[], datetime] = utc_now
+    mail: Mailer = field(default_factory=OutboxMailer)
     customs_signer: Signer | None = None
 
     @property

@@ -29,16 +29,29 @@ SECURITY_HEADERS = {
 
 
 def load_session(request: Request) -> WebSession:
+    """The request's session; a cookie whose session has ended (log-out elsewhere, a password change,
+    deactivation) counts as logged out, and the answer clears it."""
     cached = getattr(request.state, "web_session", None)
     if cached is None:
-        cached = sessions.load(request, service_context(request).settings.secret_key)
+        ctx = service_context(request)
+        cached = sessions.load(request, ctx.settings.keys.secrets)
+        uid = cached.user_id
+        if uid is not None and not ctx.sessions.is_open(uid, cached.session_version):
+            cached.log_out()
         request.state.web_session = cached
     return cached
 
 
 def _finish(request: Request, response: Response, session: WebSession) -> Response:
     settings = service_context(request).settings
-    sessions.save(request, response, session, settings.secret_key, settings.token_ttl_seconds)
+    sessions.save(
+        request,
+        response,
+        session,
+        settings.keys.secret,
+        settings.token_ttl_seconds,
+        always_secure=settings.public_url.startswith("https://"),
+    )
     response.headers.update(SECURITY_HEADERS)
     return response
 

@@ -14,7 +14,8 @@ from fastapi import Path
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from flashport.domain.errors import Forbidden, Unauthenticated
+from flashport.domain.errors import FieldProblem, Forbidden, InvalidInput, Unauthenticated
+from flashport.domain.text import describe, forbidden_character
 from flashport.web.session import WebSession
 
 # Ids in URLs: digits only (the route pattern) and within a BIGINT, so no lookup can overflow.
@@ -31,7 +32,18 @@ async def posted_form(request: Request, session: WebSession) -> FormData:
             "this form has expired or did not come from this site; reload the page and try again",
             code="csrf_failed",
         )
+    for name, value in form.multi_items():
+        bad = forbidden_character(value) if isinstance(value, str) else None
+        if bad is not None:  # the storefront's forms are single-line: names, addresses, phone numbers
+            raise InvalidInput(
+                f"{FIELD_NAMES.get(name, name)} holds a control character ({describe(bad)})",
+                code="invalid_characters",
+                details=[FieldProblem(name, "no control or bidi characters")],
+            )
     return form
+
+
+FIELD_NAMES = {"email": "the e-mail address", "password": "the password", "name": "the name"}
 
 
 def logged_in(session: WebSession) -> int:

@@ -3,8 +3,11 @@
 Why a cookie signed here rather than Starlette's SessionMiddleware: that middleware needs
 ``itsdangerous`` (not a dependency) and would run on every API request, the buy hot path included. The
 cookie is ``base64url(json) "." base64url(HMAC-SHA256)``, keyed by a key derived from
-``settings.secret_key``: a client can read it but neither forge nor alter it, so nothing secret goes in.
-It is HttpOnly, SameSite=Lax, and Secure whenever the request came over https.
+the deployment's secret (keyring.py; the previous secrets of a rotation still verify): a client can read
+it but neither forge nor alter it, so nothing secret goes in. It is HttpOnly, SameSite=Lax, and Secure
+whenever the request came over https (behind a proxy trusted by ``FLASHPORT_FORWARDED_ALLOW_IPS``, as
+the proxy says) or the public URL is https. It names the user's session version: once that session
+ends (log-out, password change, deactivation) the cookie opens nothing, even a copy taken before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class WebSession:
         return uid if isinstance(uid, int) else None
 
     @property
+    def session_version(self) -> int:
+        version = self.data.get("ver", 0)
+        return version if isinstance(version, int) else -1
+
+    @property
     def role(self) -> str | None:
         return self.data.get("role") if self.user_id is not None else None
 
@@ -57,9 +65,15 @@ class WebSession:
             self.dirty = True
         return token
 
-    def log_in(self, user_id: int, role: str, name: str) -> None:
+    def log_in(self, user_id: int, role: str, name: str, session_version: int) -> None:
         """A new session (and a new CSRF token) at log-in, so a token planted before log-in is worthless."""
-        self.data = {"uid": user_id, "role": role, "name": name[:60], "csrf": secrets.token_urlsafe(24)}
+        self.data = {
+            "uid": user_id,
+            "role": role,
+            "name": name[:60],
+            "ver": session_version,
+            "csrf": secrets.token_urlsafe(24),
+        }
         self.dirty = True
 
     def log_out(self) -> None:
@@ -96,13 +110,15 @@ def encode(data: dict[str, Any], secret: str, max_age: int) -> str:
     return f"{body}.{_b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())}"
 
 
-def decode(value: str | None, secret: str) -> dict[str, Any]:
-    """The session data, or an empty session for a missing, tampered, malformed or expired cookie."""
+def decode(value: str | None, secrets_: tuple[str, ...] | str) -> dict[str, Any]:
+    """The session data, or an empty session for a missing, tampered, malformed or expired cookie.
+    ``secrets_``: the current secret first, then those of a rotation still accepted."""
     if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
         return {}
     body, signature = value.split(".")
-    expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(signature, expected):
+    keys = (secrets_,) if isinstance(secrets_, str) else secrets_
+    expected = [_b64(hmac.new(_key(key), body.encode(), hashlib.sha256).digest()) for key in keys]
+    if not any(hmac.compare_digest(signature, one) for one in expected):
         return {}
     try:
         data = json.loads(_unb64(body))
@@ -114,15 +130,23 @@ def decode(value: str | None, secret: str) -> dict[str, Any]:
     return data
 
 
-def load(request: Request, secret: str) -> WebSession:
-    return WebSession(decode(request.cookies.get(COOKIE), secret))
+def load(request: Request, secrets_: tuple[str, ...]) -> WebSession:
+    return WebSession(decode(request.cookies.get(COOKIE), secrets_))
 
 
-def save(request: Request, response: Response, session: WebSession, secret: str, max_age: int) -> None:
+def save(
+    request: Request,
+    response: Response,
+    session: WebSession,
+    secret: str,
+    max_age: int,
+    *,
+    always_secure: bool = False,
+) -> None:
     """Write the cookie if the session changed (an unchanged session sends no Set-Cookie)."""
     if not session.dirty:
         return
-    secure = request.url.scheme == "https"
+    secure = always_secure or request.url.scheme == "https"
     if not session.data:
         response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
         return

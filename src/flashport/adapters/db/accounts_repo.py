@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import suppliers, users
+from flashport.adapters.db.schema import session_revocations, suppliers, users
 from flashport.domain.accounts import Role
+
+
+class AlreadyStored(Exception):
+    """An account with this e-mail address exists (the unique constraint said so)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class User:
     supplier_id: int | None
     is_active: bool
     created_at: datetime
+    session_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ _PUBLIC = (
     users.c.supplier_id,
     users.c.is_active,
     users.c.created_at,
+    users.c.session_version,
 )
 
 
@@ -53,6 +60,7 @@ def _user(m: sa.RowMapping) -> User:
         supplier_id=m["supplier_id"],
         is_active=m["is_active"],
         created_at=m["created_at"],
+        session_version=m["session_version"],
     )
 
 
@@ -75,9 +83,10 @@ async def insert_user(
     supplier_id: int | None,
     now: datetime,
 ) -> User:
-    """A new active account; the unique email constraint is the last word on duplicates."""
-    row = (
-        await conn.execute(
+    """A new active account; the unique email constraint is the last word on duplicates
+    (:class:`AlreadyStored`)."""
+    try:
+        result = await conn.execute(
             users.insert()
             .values(
                 email=email,
@@ -90,8 +99,11 @@ async def insert_user(
             )
             .returning(*_PUBLIC)
         )
-    ).one()
-    return _user(row._mapping)
+    except IntegrityError as exc:
+        if "email" not in str(exc.orig).lower():
+            raise
+        raise AlreadyStored("an account with this e-mail address exists") from exc
+    return _user(result.one()._mapping)
 
 
 async def credentials_by_email(conn: AsyncConnection, email: str) -> Credentials | None:
@@ -112,3 +124,54 @@ async def list_users(conn: AsyncConnection, role: Role | None) -> list[User]:
     if role is not None:
         query = query.where(users.c.role == role.value)
     return [_user(row._mapping) for row in await conn.execute(query)]
+
+
+async def password_hash_of(conn: AsyncConnection, user_id: int) -> str | None:
+    return await conn.scalar(sa.select(users.c.password_hash).where(users.c.id == user_id))
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+async def set_active(conn: AsyncConnection, user_id: int, active: bool) -> bool:
+    """False when there is no such user."""
+    result = await conn.execute(users.update().where(users.c.id == user_id).values(is_active=active))
+    return result.rowcount == 1
+
+
+async def raise_session_version(conn: AsyncConnection, user_id: int, now: datetime) -> int | None:
+    """One more than the user's session version, logged for the revocation lists; None for no user."""
+    version = await conn.scalar(
+        users.update()
+        .where(users.c.id == user_id)
+        .values(session_version=users.c.session_version + 1)
+        .returning(users.c.session_version)
+    )
+    if version is None:
+        return None
+    await conn.execute(
+        session_revocations.insert().values(user_id=user_id, min_version=version, created_at=now)
+    )
+    return int(version)
+
+
+async def revocations_since(conn: AsyncConnection, since: datetime) -> list[tuple[int, int]]:
+    """(user id, lowest open version) of every raise logged at or after ``since``."""
+    query = sa.select(session_revocations.c.user_id, session_revocations.c.min_version).where(
+        session_revocations.c.created_at >= since
+    )
+    return [(row.user_id, row.min_version) for row in await conn.execute(query)]
+
+
+async def forget_revocations(conn: AsyncConnection, before: datetime) -> None:
+    """Drop raises older than any token still valid."""
+    await conn.execute(session_revocations.delete().where(session_revocations.c.created_at < before))
+
+
+async def user_standing(conn: AsyncConnection, user_id: int) -> tuple[bool, int] | None:
+    """(active, session version) of a user, or None when there is no such user."""
+    row = (
+        await conn.execute(sa.select(users.c.is_active, users.c.session_version).where(users.c.id == user_id))
+    ).first()
+    return None if row is None else (bool(row.is_active), int(row.session_version))

@@ -136,10 +136,10 @@ async def record_notification(
         payment_notifications.insert().values(
             provider="alipay",
             received_at=received_at,
-            notify_id=fields.get("notify_id"),
-            out_trade_no=fields.get("out_trade_no"),
-            trade_no=fields.get("trade_no"),
-            trade_status=fields.get("trade_status"),
+            notify_id=_cut(fields.get("notify_id"), 128),
+            out_trade_no=_cut(fields.get("out_trade_no"), 64),
+            trade_no=_cut(fields.get("trade_no"), 64),
+            trade_status=_cut(fields.get("trade_status"), 32),
             params=dict(fields),
             signature_valid=signature_valid,
             outcome=outcome,
@@ -173,3 +173,8 @@ async def record_exchange(
             created_at=now,
         )
     )
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    """A notification's field cut to its column (anyone may post one; the whole is kept in params)."""
+    return None if value is None else value[:length]

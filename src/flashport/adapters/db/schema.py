@@ -75,8 +75,22 @@ users = sa.Table(
     sa.Column("supplier_id", BigId, sa.ForeignKey("suppliers.id")),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     _created(),
+    # Raised by log-out, a password change and deactivation: tokens of a lower version are refused.
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("role IN ('buyer', 'operator', 'supplier')", name="role"),
     sa.CheckConstraint("(role = 'supplier') = (supplier_id IS NOT NULL)", name="supplier_link"),
+)
+
+# Each raise of a user's session version, kept for a token lifetime: every API process reads the new
+# ones (services/accounts/sessions.py) into its revocation list.
+session_revocations = sa.Table(
+    "session_revocations",
+    metadata,
+    _id(),
+    sa.Column("user_id", BigId, nullable=False),
+    sa.Column("min_version", sa.Integer, nullable=False),
+    _created(),
+    sa.Index("ix_session_revocations_created_at", "created_at"),
 )
 
 brands = sa.Table(

@@ -176,10 +176,10 @@ async def record_notifications(
             {
                 "provider": "alipay",
                 "received_at": received_at,
-                "notify_id": n.fields.get("notify_id"),
-                "out_trade_no": n.fields.get("out_trade_no"),
-                "trade_no": n.fields.get("trade_no"),
-                "trade_status": n.fields.get("trade_status"),
+                "notify_id": _cut(n.fields.get("notify_id"), 128),
+                "out_trade_no": _cut(n.fields.get("out_trade_no"), 64),
+                "trade_no": _cut(n.fields.get("trade_no"), 64),
+                "trade_status": _cut(n.fields.get("trade_status"), 32),
                 "params": dict(n.fields),
                 "signature_valid": n.signature_valid,
                 "outcome": n.outcome,
@@ -188,3 +188,8 @@ async def record_notifications(
             for n in notes
         ],
     )
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    """A notification's field cut to its column (anyone may post one; the whole is kept in params)."""
+    return None if value is None else value[:length]

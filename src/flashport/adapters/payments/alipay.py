@@ -51,12 +51,21 @@ def _parse_cst(text: str | None) -> datetime | None:
         return None
 
 
+MAX_AMOUNT_FEN = 100_000_000_000  # 1,000,000,000.00 CNY: far above any order; bounds what is parsed
+
+
 def _fen(text: str | None) -> int | None:
+    """Whole fen from a yuan amount; None for anything else (``Infinity``, ``NaN``, a fraction of a
+    fen, a negative or absurd amount, more than 20 characters)."""
+    if text is None or len(text) > 20:
+        return None
     try:
-        value = Decimal(text or "") * 100
+        value = Decimal(text) * 100
+        if not value.is_finite() or not 0 <= value <= MAX_AMOUNT_FEN:
+            return None
+        return int(value) if value == value.to_integral_value() else None
     except InvalidOperation:
         return None
-    return int(value) if value == value.to_integral_value() else None
 
 
 def _report(fields: Mapping[str, str]) -> TradeReport | None:

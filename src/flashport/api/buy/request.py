@@ -76,7 +76,7 @@ def buyer_of(ctx: Context, authorization: bytes | None) -> int:
     token = authorization[7:].strip().decode("latin-1")
     if not token:
         raise Unauthenticated("this endpoint needs a bearer token", code="missing_token")
-    who = verify_token(ctx.settings, token, ctx.clock())
+    who = verify_token(ctx.settings, token, ctx.clock(), ctx.sessions)
     who.require(Role.BUYER)
     return who.user_id
 

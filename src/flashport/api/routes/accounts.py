@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.inputs import Id, Input
 from flashport.domain.accounts import Principal, Role
+from flashport.services.accounts import sessions
 from flashport.services.accounts import users as accounts
 from flashport.services.accounts.users import AccessGrant, User
 from flashport.services.context import Context
@@ -16,7 +18,7 @@ from flashport.services.context import Context
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(Input):
     email: str = Field(max_length=320, examples=["li.na@example.com"])
     password: str = Field(min_length=1, max_length=1024)
     name: str = Field(min_length=1, max_length=200)
@@ -36,7 +38,7 @@ class UserOut(BaseModel):
     created_at: datetime | None = None
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
 
@@ -49,15 +51,77 @@ class TokenOut(BaseModel):
     user_id: int
 
 
+class RegisteredOut(BaseModel):
+    email: str
+    message: str
+
+
+class PasswordChangeIn(Input):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 @router.post(
     "/auth/register",
-    status_code=201,
-    response_model=UserOut,
+    status_code=202,
+    response_model=RegisteredOut,
     summary="A buyer registers",
-    **public_doc(409, 422),
+    description="The same answer whether the address already has an account or not (the owner of an "
+    "existing one is e-mailed instead), so this does not tell who has an account. The password must "
+    "have 10+ characters, differ from the e-mail address and not be a common one (`weak_password`).",
+    **public_doc(422),
 )
-async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> User:
-    return await accounts.register(ctx, email=body.email, password=body.password, name=body.name)
+async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> RegisteredOut:
+    message = await accounts.sign_up(ctx, email=body.email, password=body.password, name=body.name)
+    return RegisteredOut(email=body.email.strip().lower(), message=message)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="End every session of the caller",
+    description="Every token and storefront cookie of the caller stops working: at once on this "
+    "process, on every process within `FLASHPORT_SESSION_POLL_SECONDS`.",
+    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER),
+)
+async def logout(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> Response:
+    await sessions.end_sessions(ctx, who.user_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    summary="Change the caller's password (every session ends)",
+    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+)
+async def change_password(
+    body: PasswordChangeIn, who: Principal = AnyUser, ctx: Context = Depends(get_ctx)
+) -> Response:
+    await accounts.change_password(ctx, who.user_id, current=body.current_password, new=body.new_password)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/users/{user_id}/deactivate",
+    status_code=204,
+    summary="Deactivate an account: every session ends and log-in is refused",
+    **roles_doc(Role.OPERATOR, errors=(404, 422)),
+)
+async def deactivate(user_id: Id, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> Response:
+    await sessions.set_active(ctx, user_id, False)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/users/{user_id}/reactivate",
+    status_code=204,
+    summary="Let a deactivated account log in again",
+    **roles_doc(Role.OPERATOR, errors=(404, 422)),
+)
+async def reactivate(user_id: Id, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> Response:
+    await sessions.set_active(ctx, user_id, True)
+    return Response(status_code=204)
 
 
 @router.post(

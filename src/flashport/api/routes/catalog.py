@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flashport.api.deps import CatalogManager, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.inputs import Id, Input, OptionalId
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
 from flashport.domain.catalog_entities import (
@@ -40,10 +41,6 @@ Price = Field(examples=["129.00"], description="CNY, at most two decimals; a str
 # Codes are only size-bounded here; the domain checks them and answers with a specific error code.
 Country = Field(max_length=16, examples=["FR"], description="ISO 3166-1 alpha-2")
 Unit = Field(max_length=16, examples=["007"], description="3-digit customs measurement unit code")
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
 
 
 class Page(BaseModel, Generic[Item]):
@@ -321,7 +318,7 @@ async def list_brands(limit: int = Limit, offset: int = Offset, ctx: Context = C
 
 
 @router.get("/brands/{brand_id}", response_model=BrandOut, summary="One brand", **public_doc(404, 422))
-async def get_brand(brand_id: int, ctx: Context = Ctx) -> Brand:
+async def get_brand(brand_id: Id, ctx: Context = Ctx) -> Brand:
     return await catalog.get_brand(ctx, brand_id)
 
 
@@ -332,7 +329,7 @@ async def get_brand(brand_id: int, ctx: Context = Ctx) -> Brand:
     **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
 )
 async def update_brand(
-    brand_id: int, body: BrandPatch, _: Principal = OperatorOnly, ctx: Context = Ctx
+    brand_id: Id, body: BrandPatch, _: Principal = OperatorOnly, ctx: Context = Ctx
 ) -> Brand:
     return await catalog.update_brand(ctx, brand_id, body.model_dump(exclude_unset=True))
 
@@ -369,7 +366,7 @@ async def list_suppliers(
     summary="One supplier (a supplier user: only its own)",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_supplier(supplier_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> Supplier:
+async def get_supplier(supplier_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> Supplier:
     return await catalog.get_supplier(ctx, who, supplier_id)
 
 
@@ -405,7 +402,7 @@ async def list_warehouses(
     summary="One warehouse",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_warehouse(warehouse_id: int, _: Principal = CatalogManager, ctx: Context = Ctx) -> Warehouse:
+async def get_warehouse(warehouse_id: Id, _: Principal = CatalogManager, ctx: Context = Ctx) -> Warehouse:
     return await catalog.get_warehouse(ctx, warehouse_id)
 
 
@@ -436,8 +433,8 @@ async def create_product(
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
 )
 async def list_products(
-    supplier_id: int | None = None,
-    brand_id: int | None = None,
+    supplier_id: OptionalId = None,
+    brand_id: OptionalId = None,
     limit: int = Limit,
     offset: int = Offset,
     who: Principal = CatalogManager,
@@ -454,9 +451,7 @@ async def list_products(
     summary="One product with its SKUs",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_product(
-    product_id: int, who: Principal = CatalogManager, ctx: Context = Ctx
-) -> ProductWithSkus:
+async def get_product(product_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> ProductWithSkus:
     return await catalog_products.get_product(ctx, who, product_id)
 
 
@@ -467,7 +462,7 @@ async def get_product(
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
 async def update_product(
-    product_id: int, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
+    product_id: Id, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
 ) -> Product:
     return await catalog_products.update_product(ctx, who, product_id, body.model_dump(exclude_unset=True))
 
@@ -482,7 +477,7 @@ async def update_product(
     summary="Add a SKU to a product",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
-async def add_sku(product_id: int, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
+async def add_sku(product_id: Id, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.add_sku(ctx, who, product_id, **body.model_dump())
 
 
@@ -492,7 +487,7 @@ async def add_sku(product_id: int, body: SkuIn, who: Principal = CatalogManager,
     summary="One SKU",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
+async def get_sku(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.get_sku(ctx, who, sku_id)
 
 
@@ -502,7 +497,7 @@ async def get_sku(sku_id: int, who: Principal = CatalogManager, ctx: Context = C
     summary="Change a SKU",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
-async def update_sku(sku_id: int, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
+async def update_sku(sku_id: Id, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.update_sku(ctx, who, sku_id, body.model_dump(exclude_unset=True))
 
 
@@ -515,7 +510,7 @@ async def update_sku(sku_id: int, body: SkuPatch, who: Principal = CatalogManage
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
 )
 async def set_stock(
-    sku_id: int, warehouse_id: int, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
+    sku_id: Id, warehouse_id: Id, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
 ) -> StockEntry:
     return await catalog_stock.set_on_hand(ctx, who, sku_id, warehouse_id, body.on_hand)
 
@@ -526,7 +521,7 @@ async def set_stock(
     summary="A SKU's stock per warehouse",
     **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
 )
-async def list_stock(sku_id: int, who: Principal = CatalogManager, ctx: Context = Ctx) -> list[StockEntry]:
+async def list_stock(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> list[StockEntry]:
     return await catalog_stock.stock_of(ctx, who, sku_id)
 
 

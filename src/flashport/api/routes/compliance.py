@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
+from flashport.api.inputs import Id, Input
 from flashport.domain.accounts import Principal, Role
 from flashport.services.accounts import identities
 from flashport.services.context import Context
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["compliance"])
 MONEY = "CNY, two decimals, as a string"
 
 
-class IdentityIn(BaseModel):
+class IdentityIn(Input):
     name: str = Field(max_length=100, description="the person's real name, as on the ID card")
     id_number: str = Field(
         max_length=40,
@@ -42,7 +43,7 @@ class IdentityOut(BaseModel):
     created_at: datetime
 
 
-class CheckoutIn(BaseModel):
+class CheckoutIn(Input):
     consignee_name: str = Field(max_length=100)
     consignee_phone: str = Field(max_length=32, description="mainland mobile number, 1[3-9] + 9 digits")
     consignee_address: str = Field(max_length=400)
@@ -132,7 +133,7 @@ async def add_identity(
     **roles_doc(Role.BUYER, errors=(404,)),
 )
 async def remove_identity(
-    identity_id: int, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
+    identity_id: Id, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
 ) -> Response:
     await identities.remove_identity(ctx, who.user_id, identity_id)
     return Response(status_code=204)

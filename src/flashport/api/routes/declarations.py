@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from flashport.api.deps import OperatorOnly, get_ctx, roles_doc
+from flashport.api.inputs import MAX_ID, Id, Input
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
@@ -87,7 +88,7 @@ class ConsigneeFix(BaseModel):
     district: str | None = Field(None, max_length=12)
 
 
-class RedeclareIn(BaseModel):
+class RedeclareIn(Input):
     consignee: ConsigneeFix | None = Field(None, description="correct the consignee before sending again")
 
 
@@ -99,7 +100,7 @@ class RedeclareIn(BaseModel):
 )
 async def list_declarations(
     state: DeclarationState | None = None,
-    after: int = Query(0, ge=0, description="`next_after` of the previous page"),
+    after: int = Query(0, ge=0, le=MAX_ID, description="`next_after` of the previous page"),
     limit: int = Query(50, ge=1, le=operator.MAX_PAGE),
     needs_attention: bool = Query(False, description="only those on the operator's worklist"),
     _: Principal = OperatorOnly,
@@ -135,7 +136,7 @@ def _xml_download_doc() -> dict[str, Any]:
     **_xml_download_doc(),
 )
 async def download_message(
-    order_no: str, message_id: int, who: Principal = OperatorOnly, ctx: Context = Ctx
+    order_no: str, message_id: Id, who: Principal = OperatorOnly, ctx: Context = Ctx
 ) -> Response:
     found = await operator.message_body(ctx, order_no, message_id, operator_id=who.user_id)
     return Response(

@@ -13,6 +13,7 @@ from flashport.api.buy.answer import answer_purchase
 from flashport.api.buy.asgi import buy_headers, read_body
 from flashport.api.buy.request import MAX_ITEM_ID
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
+from flashport.api.inputs import Input
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.orders import MAX_UNITS_PER_ORDER
 from flashport.services.context import Context
@@ -22,7 +23,7 @@ from flashport.services.orders.views import OrderView
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 
-class BuyIn(BaseModel):
+class BuyIn(Input):
     """The buy request's body, for OpenAPI only: ``api/buy/request.py`` reads the bytes."""
 
     quantity: int = Field(

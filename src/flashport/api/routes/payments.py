@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from flashport.api.deps import BuyerOnly, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.inputs import Id, Limit
 from flashport.domain.accounts import Principal, Role
 from flashport.services.context import Context
 from flashport.services.payments import queries as payment_queries
@@ -116,11 +117,11 @@ def _form_fields(body: bytes) -> dict[str, str]:
 async def list_payments(
     status: str | None = None,
     order_no: str | None = None,
-    limit: int = 100,
+    limit: Limit = 100,
     _: Principal = OperatorOnly,
     ctx: Context = Depends(get_ctx),
 ) -> list[PaymentView]:
-    return await payment_queries.list_payments(ctx, status=status, order_no=order_no, limit=min(limit, 500))
+    return await payment_queries.list_payments(ctx, status=status, order_no=order_no, limit=limit)
 
 
 @router.get(
@@ -130,6 +131,6 @@ async def list_payments(
     **roles_doc(Role.OPERATOR, errors=(404,)),
 )
 async def payment_detail(
-    payment_id: int, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    payment_id: Id, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
 ) -> PaymentDetailView:
     return await payment_queries.payment_detail(ctx, payment_id)

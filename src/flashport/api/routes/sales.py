@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
 from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.inputs import Input
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.money import fen_to_decimal
 from flashport.domain.sale_entities import EventView, ItemOfEvent, SaleItemView
@@ -33,7 +34,7 @@ Money = Annotated[
 OPERATOR_ERRORS = roles_doc(Role.OPERATOR, errors=(404, 409, 422))
 
 
-class EventIn(BaseModel):
+class EventIn(Input):
     title: str = Field(min_length=1, max_length=200, examples=["Alpine dairy week"])
     channel: str = Field(min_length=1, max_length=64, examples=["global-flash-sale"])
     description: str = Field(default="", max_length=5000)
@@ -42,7 +43,7 @@ class EventIn(BaseModel):
     ends_at: AwareTime
 
 
-class EventPatch(BaseModel):
+class EventPatch(Input):
     """Only the fields sent change; send ``banner_url: null`` to remove the banner."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -53,7 +54,7 @@ class EventPatch(BaseModel):
     ends_at: AwareTime | None = None
 
 
-class ItemIn(BaseModel):
+class ItemIn(Input):
     sku_id: Id
     warehouse_id: Id
     sale_price: Decimal = Field(description="yuan, at most two decimals", examples=["129.00"])
@@ -61,7 +62,7 @@ class ItemIn(BaseModel):
     per_buyer_limit: int = Field(gt=0, examples=[2])
 
 
-class ItemPatch(BaseModel):
+class ItemPatch(Input):
     sale_price: Decimal | None = Field(default=None, description="yuan, at most two decimals")
     quantity: int | None = Field(default=None, gt=0)
     per_buyer_limit: int | None = Field(default=None, gt=0)

@@ -27,9 +27,9 @@ from flashport.settings import Settings
 
 
 def identity_hash(settings: Settings, id_number: str) -> str:
-    """HMAC-SHA256 of a normalised ID number. The key is derived from the secret key, so rotating the
-    secret key changes every hash: the identities and yearly totals would have to be re-keyed."""
-    key = hashlib.sha256(f"identity-lookup:{settings.secret_key}".encode()).digest()
+    """HMAC-SHA256 of a normalised ID number, under ``FLASHPORT_IDENTITY_HASH_KEY``. That key is not
+    rotated with the others: the hashes are stored (duplicates, yearly totals) and would all change."""
+    key = hashlib.sha256(f"identity-lookup:{settings.keys.identity_hash_key}".encode()).digest()
     return hmac.new(key, id_number.encode(), hashlib.sha256).hexdigest()
 
 

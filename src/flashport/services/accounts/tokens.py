@@ -1,5 +1,11 @@
 """Bearer tokens: HS256 JSON Web Tokens issued at log-in and checked on every authenticated request,
-the buy path included, so the check is stateless (no database) and cheap."""
+the buy path included, so the check needs no database and stays cheap.
+
+A token names its user's session version (``ver``). Log-out, a password change and deactivation raise
+the version in the database and publish it; every process keeps the versions in a revocation list
+(:mod:`flashport.services.accounts.sessions`) and refuses a token older than its user's version. Signed
+with the current secret; the previous secrets of a rotation (``FLASHPORT_PREVIOUS_SECRET_KEYS``) are
+still accepted."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import orjson
@@ -17,33 +23,62 @@ from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
 from flashport.settings import Settings
 
+if TYPE_CHECKING:
+    from flashport.adapters.session_revocations import RevocationList
+
 TOKEN_ALGORITHM = "HS256"
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def issue_token(settings: Settings, principal: Principal, now: datetime) -> str:
-    """A token naming ``principal``, valid ``token_ttl_seconds`` from ``now``."""
+    """A token naming ``principal`` and its session version, valid ``token_ttl_seconds`` from ``now``."""
     claims = {
         "sub": str(principal.user_id),
         "role": principal.role.value,
         "sup": principal.supplier_id,
+        "ver": principal.session_version,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=TOKEN_ALGORITHM)
+    return jwt.encode(claims, settings.keys.secret, algorithm=TOKEN_ALGORITHM)
 
 
-def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
-    """Stateless check (no database on the hot path): signature (HS256 only), expiry against ``now``,
-    required claims. Any fault is :class:`Unauthenticated` ``invalid_token``."""
+def verify_token(
+    settings: Settings, token: str, now: datetime, revoked: RevocationList | None = None
+) -> Principal:
+    """Signature (HS256 only, any key of the keyring), expiry against ``now``, required claims, and,
+    given ``revoked`` (every request's check passes it), the user's session still open. No database
+    call: the revocation list is this process's cache. Any fault is :class:`Unauthenticated`
+    ``invalid_token``."""
     try:
-        claims = _signed_claims(token, settings.secret_key)
-        expires = claims["exp"]
-        if not isinstance(expires, int) or isinstance(expires, bool) or expires <= now.timestamp():
+        claims = _claims_under_any(token, settings.keys.secrets)
+        expires, version = claims["exp"], claims["ver"]
+        if not _is_int(expires) or expires <= now.timestamp() or not _is_int(version):
             raise Unauthenticated("token is expired", code="invalid_token")
-        return Principal(int(claims["sub"]), Role(claims["role"]), claims.get("sup"))
+        who = Principal(int(claims["sub"]), Role(claims["role"]), claims.get("sup"), version)
     except (binascii.Error, orjson.JSONDecodeError, UnicodeError, ValueError, KeyError, TypeError) as exc:
         raise Unauthenticated("token is invalid or expired", code="invalid_token") from exc
+    if revoked is not None and not revoked.is_open(who.user_id, who.session_version):
+        raise Unauthenticated("this session has ended: log in again", code="invalid_token")
+    return who
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _claims_under_any(token: str, secrets: tuple[str, ...]) -> Any:
+    """The claims of a token signed with any of ``secrets`` (the current one is tried first)."""
+    for secret in secrets[:-1]:
+        try:
+            return _signed_claims(token, secret)
+        except BadSignature:
+            continue
+    return _signed_claims(token, secrets[-1])
+
+
+class BadSignature(ValueError):
+    """The token is well formed but not signed with this key."""
 
 
 @lru_cache(maxsize=4)
@@ -84,5 +119,5 @@ def _signed_claims(token: str, secret: str) -> Any:
     mac = _prepared_key(secret).copy()
     mac.update(signing_input)
     if not hmac.compare_digest(mac.digest(), _segment(signature)):
-        raise ValueError("bad signature")
+        raise BadSignature("bad signature")
     return orjson.loads(_segment(payload_part))

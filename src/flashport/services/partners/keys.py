@@ -39,12 +39,20 @@ class KeyInfo:
     last_used_at: datetime | None
 
 
-def _hash(ctx: Context, key: str) -> str:
+def _hash(ctx: Context, key: str, secret: str | None = None) -> str:
+    """The stored hash of ``key``, under the current server secret unless ``secret`` is given."""
     # A key of its own for this use, so the hash says nothing about the token-signing secret.
-    pepper = hmac.new(
-        ctx.settings.secret_key.encode(), b"flashport partner api keys", hashlib.sha256
-    ).digest()
+    server_secret = secret if secret is not None else ctx.settings.keys.secret
+    pepper = hmac.new(server_secret.encode(), b"flashport partner api keys", hashlib.sha256).digest()
     return hmac.new(pepper, key.encode(), hashlib.sha256).hexdigest()
+
+
+def _matches(ctx: Context, stored_hash: str, key: str) -> bool:
+    """Whether ``key`` hashes to ``stored_hash`` under the current secret or a previous one (keys made
+    before a rotation keep working while the previous secret is listed)."""
+    return any(
+        hmac.compare_digest(stored_hash, _hash(ctx, key, secret)) for secret in ctx.settings.keys.secrets
+    )
 
 
 def _split(key: str) -> str | None:
@@ -113,7 +121,7 @@ async def authenticate(ctx: Context, key: str) -> Partner:
     now = ctx.clock()
     async with ctx.read() as conn:
         row = await repo.key_by_key_id(conn, key_id)
-        if row is None or not hmac.compare_digest(row.key_hash, _hash(ctx, key)):
+        if row is None or not _matches(ctx, row.key_hash, key):
             raise refused
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             raise refused

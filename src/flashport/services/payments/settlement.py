@@ -164,7 +164,7 @@ async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
     """Process one asynchronous notification; True means answer ``success``. Every notification is
     stored with its verification result, accepted or not, in the transaction of its group."""
     check = _provider(ctx).read_notification(form)
-    fields = _masked(check.fields)
+    fields = _masked(check.fields if check.signature_valid else _bounded(check.fields))
     if check.report is None:
         log.warning(
             "payment notification rejected: %s (out_trade_no=%s)", check.reason, fields.get("out_trade_no")
@@ -176,10 +176,26 @@ async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
     return outcome not in (REJECTED, UNKNOWN_TRADE)
 
 
+UNSIGNED_FIELDS = 40
+UNSIGNED_NAME_CHARS = 64
+UNSIGNED_VALUE_CHARS = 256
+
+
+def _bounded(fields: Mapping[str, str]) -> dict[str, str]:
+    """What is kept of a notification that is not the provider's: at most 40 fields, names cut at 64
+    characters and values at 256 (a few KB at worst), so anyone posting junk cannot fill the database."""
+    kept = list(fields.items())[:UNSIGNED_FIELDS]
+    return {name[:UNSIGNED_NAME_CHARS]: value[:UNSIGNED_VALUE_CHARS] for name, value in kept}
+
+
 def _masked(fields: Mapping[str, str]) -> dict[str, str]:
     """The notification as stored: a standard one carries no ID number, but whatever arrives is kept
     masked."""
-    return {name: mask_id_numbers_in(value) for name, value in fields.items()}
+    # A NUL cannot be stored in PostgreSQL's text or JSON: it is replaced, the rest is kept as received.
+    return {
+        name.replace("\x00", "\ufffd"): mask_id_numbers_in(value).replace("\x00", "\ufffd")
+        for name, value in fields.items()
+    }
 
 
 async def settle(

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from flashport.domain.errors import DomainError
 from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
+from flashport.services.accounts.sessions import end_sessions
 from flashport.web import answers, guard, i18n, messages
 from flashport.web.errors import WebRoute
 from flashport.web.i18n import tr
@@ -38,7 +39,7 @@ async def login(request: Request) -> Response:
         values: dict[str, Any] = {"next": next_path, "email": email, "error": text}
         return answers.page(request, session, "login.html", status=status_for(exc), **values)
     user = await accounts.get_user(ctx, token.user_id)
-    session.log_in(user.id, user.role.value, user.name)
+    session.log_in(user.id, user.role.value, user.name, user.session_version)
     session.flash("success", tr(request, "Welcome back, %(name)s.") % {"name": user.name})
     return answers.redirect(request, session, next_path)
 
@@ -57,22 +58,28 @@ async def register(request: Request) -> Response:
     email, name = str(form.get("email", "")), str(form.get("name", ""))
     next_path = answers.safe_next(str(form.get("next", "/")))
     try:
-        user = await accounts.register(
+        await accounts.sign_up(
             service_context(request), email=email, password=str(form.get("password", "")), name=name
         )
     except DomainError as exc:
         text = messages.error_text(i18n.request_language(request), exc)
         values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": text}
         return answers.page(request, session, "register.html", status=status_for(exc), **values)
-    session.log_in(user.id, user.role.value, user.name)
-    note = tr(request, "Welcome to Flashport, %(name)s. Your account is ready.")
-    session.flash("success", note % {"name": user.name})
-    return answers.redirect(request, session, next_path)
+    # The same page whether the address was new or not: registering does not say who has an account.
+    note = tr(
+        request,
+        "If this address is new, its account is ready: log in. "
+        "If it already has one, we have e-mailed its owner.",
+    )
+    session.flash("success", note)
+    return answers.redirect(request, session, answers.login_url(next_path))
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     session = answers.load_session(request)
     await guard.posted_form(request, session)
+    if session.user_id is not None:
+        await end_sessions(service_context(request), session.user_id)
     session.log_out()
     return answers.redirect(request, session, "/")

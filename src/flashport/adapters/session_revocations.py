@@ -1,0 +1,128 @@
+"""Every API process's list of ended sessions: for each user whose session version was raised (log-out,
+password change, deactivation), the lowest version still open. Checking a token against it is a dict
+lookup, so the buy path makes no database call for it.
+
+How the list learns of a raise, and how stale it may be:
+- the process that raised the version applies it at once;
+- with Redis, every process hears it at once on the channel ``{prefix}:sessions``;
+- every process also reads the raises logged in ``session_revocations`` every
+  ``FLASHPORT_SESSION_POLL_SECONDS`` (1 s by default). This is the embedded default's only feed and the
+  fallback for a message lost while Redis was away, so a token is refused everywhere at most one poll
+  interval (plus a commit) after its session ended.
+
+Failure policy: if the database cannot be read the list keeps what it knows and the next poll tries
+again (an ended session might then be honoured for longer; every poll failure is logged). Redis being
+down costs only the fast path: the poll still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flashport.adapters.db import accounts_repo
+from flashport.adapters.db.engine import reading
+
+log = logging.getLogger(__name__)
+
+# A raise committed just before a poll began may carry an earlier created_at than the poll's start:
+# each poll reads back this far past the previous one (applying a raise twice changes nothing).
+POLL_OVERLAP = timedelta(seconds=30)
+MAX_KNOWN_USERS = 100_000
+
+
+class RevocationList:
+    def __init__(self, engine: AsyncEngine, *, poll_seconds: float, keep: timedelta) -> None:
+        self._engine = engine
+        self._poll_seconds = poll_seconds
+        self._keep = keep  # a token lifetime: older raises concern only expired tokens
+        self._floors: dict[int, int] = {}
+        self._known: set[int] = set()  # users looked up and found active (see ``knows``)
+        self._redis: aioredis.Redis | None = None
+        self._channel = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._since: datetime | None = None
+
+    def is_open(self, user_id: int, version: int) -> bool:
+        """Whether a token of ``version`` for ``user_id`` still opens a session."""
+        return user_id > 0 and version >= self._floors.get(user_id, 0)
+
+    def apply(self, user_id: int, min_version: int) -> None:
+        if min_version > self._floors.get(user_id, 0):
+            self._floors[user_id] = min_version
+        self._known.discard(user_id)
+
+    def knows(self, user_id: int) -> bool:
+        """Whether the user was already found to exist and be active (off the buy path, a token's user
+        is looked up once per process; later changes reach the list as raises)."""
+        return user_id in self._known
+
+    def remember(self, user_id: int) -> None:
+        if len(self._known) >= MAX_KNOWN_USERS:
+            self._known.clear()
+        self._known.add(user_id)
+
+    def use_redis(self, client: aioredis.Redis, prefix: str) -> None:
+        self._redis, self._channel = client, f"{prefix}:sessions"
+
+    async def publish(self, user_id: int, min_version: int) -> None:
+        """Apply a raise here and tell the other processes (after its transaction committed)."""
+        self.apply(user_id, min_version)
+        if self._redis is None:
+            return
+        try:
+            await self._redis.publish(self._channel, f"{user_id}:{min_version}")
+        except (RedisError, OSError):
+            log.warning("could not publish a session revocation; the others poll it", exc_info=True)
+
+    async def poll(self, now: datetime) -> None:
+        """Read the raises logged since the previous poll (the first poll: within a token lifetime)."""
+        since = now - self._keep if self._since is None else self._since - POLL_OVERLAP
+        async with reading(self._engine) as conn:
+            raised = await accounts_repo.revocations_since(conn, since)
+        for user_id, min_version in raised:
+            self.apply(user_id, min_version)
+        self._since = now
+
+    def start(self, clock: Callable[[], datetime]) -> None:
+        """Follow the raises in the background (the app's lifespan): the poll, and Redis if set."""
+        self._tasks.append(asyncio.create_task(self._poll_forever(clock)))
+        if self._redis is not None:
+            self._tasks.append(asyncio.create_task(self._listen_forever()))
+
+    async def _poll_forever(self, clock: Callable[[], datetime]) -> None:
+        while True:
+            try:
+                await self.poll(clock())
+            except (SQLAlchemyError, OSError):
+                log.warning("could not read session revocations; retrying", exc_info=True)
+            await asyncio.sleep(self._poll_seconds)
+
+    async def _listen_forever(self) -> None:
+        assert self._redis is not None
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            user_id, _, min_version = bytes(message["data"]).decode().partition(":")
+                            self.apply(int(user_id), int(min_version))
+            except (RedisError, OSError, ValueError):
+                log.warning("session revocation listener lost Redis; retrying in 1 s", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
