@@ -416,6 +416,44 @@ async def test_connection_close_and_http_1_0_purchases_are_answered_then_the_soc
 
 
 @plumbing
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(b"GET /livez HTTP/1.1\r\nHost: edge.test\r\n\r\n", id="a-second-request"),
+        pytest.param(b"\x00\x01 junk that is no request\r\n\r\n", id="junk-bytes"),
+    ],
+)
+async def test_a_connection_close_purchase_gets_its_201_whatever_follows_it_in_the_same_write(
+    buy_ctx: Context, edge: int, after: bytes
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=2)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    async with connected(edge) as conn:
+        await conn.send(purchase(sale.item_id, token, "k-1", headers=[("Connection", "close")]) + after)
+        answer = await conn.response()
+        assert await conn.at_eof()  # nothing after the purchase's answer: the rest was not read
+    assert (answer.status, answer.headers.get("connection")) == (201, "close"), answer.body
+    assert answer.json()["quantity"] == 1
+    assert await order_count(buy_ctx) == 1
+
+
+@plumbing
+async def test_junk_after_a_keep_alive_purchase_gets_a_400_after_the_purchases_201(
+    buy_ctx: Context, edge: int
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=2)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    async with connected(edge) as conn:
+        await conn.send(purchase(sale.item_id, token, "k-1") + b"GARBAGE\r\n\r\n")
+        bought = await conn.response()
+        refused = await conn.response()
+        assert await conn.at_eof()
+    assert bought.status == 201, bought.body
+    assert (refused.status, refused.json()["code"]) == (400, "bad_request")
+    assert await order_count(buy_ctx) == 1
+
+
+@plumbing
 async def test_malformed_bytes_get_a_json_400_and_the_connection_is_closed(edge: int) -> None:
     async with connected(edge) as conn:
         await conn.send(b"GARBAGE\r\n\r\n")

@@ -82,6 +82,10 @@ class BuyEdge(asyncio.Protocol):
         self._in_message = False  # between on_message_begin and on_message_complete
         self._owe_continue = False  # a "100 Continue" to send once the purchases ahead are answered
         self._lost = False
+        # The connection's last request is in (``Connection: close``, HTTP/1.0, or bytes that are no
+        # request): what follows it is not read, and every purchase before it still gets its answer.
+        self._last_request = False
+        self._malformed = False  # a 400 to send once the purchases ahead of the bad bytes are answered
         # The request being parsed.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -111,6 +115,8 @@ class BuyEdge(asyncio.Protocol):
             self._successor.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._last_request:
+            return
         self._cancel_idle()
         try:
             self._parser.feed_data(data)
@@ -120,7 +126,10 @@ class BuyEdge(asyncio.Protocol):
                 self._in_message = False
                 self._hand_off()
         except httptools.HttpParserError:
-            self._bad_request()
+            # After the last request the parser refuses whatever follows ("Data after Connection:
+            # close"): not the client's request, so not answered; the purchases before it are.
+            if not self._last_request:
+                self._malformed_bytes()
         else:
             if self._replay is not None:
                 self._hand_off()
@@ -208,6 +217,8 @@ class BuyEdge(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_message = False
+        if not self._parser.should_keep_alive():
+            self._stop_reading()
         if self._item_id is None:
             if self._replay is not None and self._chunked:
                 self._forward(b"0\r\n\r\n")
@@ -239,7 +250,9 @@ class BuyEdge(asyncio.Protocol):
             self._transport.resume_reading()
         if not self._waiting:
             self._serving = False
-            if self._closing:
+            if self._malformed:
+                self._bad_request()
+            elif self._closing:
                 if self._transport is not None:
                     self._transport.close()
             elif self._replay is not None:
@@ -319,9 +332,26 @@ class BuyEdge(asyncio.Protocol):
         self._transport.set_protocol(self._successor)
         self._parser = _Discard()  # type: ignore[assignment]
 
+    def _stop_reading(self) -> None:
+        """No request after this one will be read; the bytes already in hand are dropped."""
+        self._last_request = True
+        if self._transport is not None and not self._reading_paused and self._successor is None:
+            self._transport.pause_reading()
+            self._reading_paused = True
+
+    def _malformed_bytes(self) -> None:
+        """Bytes that are no HTTP request: a 400 and the connection closed, after the answers to the
+        purchases received before them, which were made and must be told."""
+        if self._serving or self._waiting:
+            self._malformed = True
+            self._stop_reading()
+        else:
+            self._bad_request()
+
     def _bad_request(self) -> None:
         if self._transport is None:
             return
+        self._malformed = False
         self._write(BAD_REQUEST, keep_alive=False)
         self._transport.close()
 
