@@ -11,10 +11,14 @@ from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayKeys, AlipayProvider
+from flashport.adapters.ratelimit.interface import RateLimiter
+from flashport.adapters.ratelimit.memory import InProcessLimiter
+from flashport.adapters.ratelimit.redis import RedisRateLimiter
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
 from flashport.services.context import Context
+from flashport.services.rate_limits import RateLimits
 from flashport.services.sales.buy_path import BuyPath
 from flashport.services.sales.sold_out import SoldOutBoard
 from flashport.settings import Settings
@@ -41,6 +45,7 @@ def payment_keys(settings: Settings) -> AlipayKeys:
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
     engine = create_engine(settings)
     stock: StockEngine
+    limiter: RateLimiter = InProcessLimiter()
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
@@ -61,6 +66,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             writer=writer,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
+        limiter = RedisRateLimiter(client, settings.redis_prefix)
         if listen_for_restock:
             stock.follow_restocks(board.clear)
     else:
@@ -76,6 +82,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
+        limits=RateLimits.from_settings(settings, limiter),
     )
     return ctx
 
@@ -84,6 +91,7 @@ async def close_context(ctx: Context) -> None:
     await ctx.payments.close()
     await ctx.customs.close()
     await ctx.logistics.close()
+    await ctx.limits.limiter.close()
     await ctx.stock.close()
     if isinstance(ctx.stock, RedisStockEngine):
         await ctx.stock.redis.aclose()

@@ -50,7 +50,7 @@ plumbing = pytest.mark.parametrize("buy_ctx", ["sql"], indirect=True)
 def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Overrides conftest's for this module: SQLite only. The edge is HTTP plumbing in front of the
     same service; the storage backends are covered by the buy-path tests."""
-    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("data-edge"))
+    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("data-edge"), rate_limits=False)
     migrate.upgrade(settings)
     return settings
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
+    from flashport.services.rate_limits import RateLimits
     from flashport.services.sales.buy_path import BuyPath
 
 
@@ -50,7 +51,8 @@ class Tx:
 class Context:
     """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
     ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
-    window; the simulator in the demo) and ``logistics`` (the carrier). ``customs_signer`` alone is
+    window; the simulator in the demo), ``logistics`` (the carrier) and ``limits`` (rate limits and the
+    log-in lockout). ``customs_signer`` alone is
     loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
 
     settings: Settings
@@ -61,6 +63,7 @@ class Context:
     vault: IdentityVault
     customs: CustomsGateway
     logistics: LogisticsProvider
+    limits: RateLimits
     clock: Callable[[], datetime] = utc_now
     customs_signer: Signer | None = None
 

@@ -69,6 +69,7 @@ class BuyEdge(asyncio.Protocol):
         self._ctx = self._uv.lifespan_value(CONTEXT_KEY)
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
+        self._address: str | None = None
         self._waiting: deque[Received] = deque()  # purchases received, not yet answered
         self._serving = False
         self._closing = False  # close once the purchases in hand are answered
@@ -101,6 +102,8 @@ class BuyEdge(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        peer = transport.get_extra_info("peername")
+        self._address = peer[0] if isinstance(peer, tuple) else None  # the rate limits' client address
         self._uv.join(self)
         if self._ctx is None:  # no lifespan context (lifespan off): let uvicorn serve everything
             self._replay = []
@@ -270,7 +273,13 @@ class BuyEdge(asyncio.Protocol):
         assert ctx is not None  # without one, connection_made handed the connection off
         try:
             answer = await answer_purchase(
-                ctx, purchase.item_id, purchase.authorization, purchase.key, purchase.body, purchase.too_large
+                ctx,
+                purchase.item_id,
+                purchase.authorization,
+                purchase.key,
+                purchase.body,
+                purchase.too_large,
+                self._address,
             )
             self._write(answer, purchase.keep_alive)
             self._uv.count_request()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.rate_limited import address_of
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.rate_limits import Action
 from flashport.services.accounts import users as accounts
 from flashport.services.accounts.users import AccessGrant, User
 from flashport.services.context import Context
@@ -54,17 +56,27 @@ class TokenOut(BaseModel):
     status_code=201,
     response_model=UserOut,
     summary="A buyer registers",
-    **public_doc(409, 422),
+    **public_doc(409, 422, 429),
 )
-async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> User:
+async def register(body: RegisterIn, request: Request, ctx: Context = Depends(get_ctx)) -> User:
+    await ctx.limits.check(
+        Action.REGISTER, ctx.clock(), account=body.email.strip().lower(), address=address_of(request)
+    )
     return await accounts.register(ctx, email=body.email, password=body.password, name=body.name)
 
 
 @router.post(
-    "/auth/login", response_model=TokenOut, summary="Log in and get a bearer token", **public_doc(401, 422)
+    "/auth/login",
+    response_model=TokenOut,
+    summary="Log in and get a bearer token",
+    description="Failed log-ins slow an e-mail address down, then lock it: 429 `login_locked` with "
+    "`Retry-After`, alike whether or not an account has that address. Too many attempts: 429 "
+    "`rate_limited`.",
+    **public_doc(401, 422, 429, 503),
 )
-async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> AccessGrant:
-    return await accounts.log_in(ctx, email=body.email, password=body.password)
+async def login(body: LoginIn, request: Request, ctx: Context = Depends(get_ctx)) -> AccessGrant:
+    async with ctx.limits.login_attempt(ctx.clock, email=body.email, address=address_of(request)):
+        return await accounts.log_in(ctx, email=body.email, password=body.password)
 
 
 @router.get(

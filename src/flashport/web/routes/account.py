@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.api.rate_limited import address_of
 from flashport.domain.errors import DomainError
+from flashport.domain.rate_limits import Action
 from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
 from flashport.web import answers, guard
@@ -31,7 +33,8 @@ async def login(request: Request) -> Response:
     email, next_path = str(form.get("email", "")), answers.safe_next(str(form.get("next", "/")))
     ctx = service_context(request)
     try:
-        token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
+        async with ctx.limits.login_attempt(ctx.clock, email=email, address=address_of(request)):
+            token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
     except DomainError as exc:
         values: dict[str, Any] = {"next": next_path, "email": email, "error": exc.message}
         return answers.page(request, session, "login.html", status=status_for(exc), **values)
@@ -54,10 +57,12 @@ async def register(request: Request) -> Response:
     form = await guard.posted_form(request, session)
     email, name = str(form.get("email", "")), str(form.get("name", ""))
     next_path = answers.safe_next(str(form.get("next", "/")))
+    ctx = service_context(request)
     try:
-        user = await accounts.register(
-            service_context(request), email=email, password=str(form.get("password", "")), name=name
+        await ctx.limits.check(
+            Action.REGISTER, ctx.clock(), account=email.strip().lower(), address=address_of(request)
         )
+        user = await accounts.register(ctx, email=email, password=str(form.get("password", "")), name=name)
     except DomainError as exc:
         values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": exc.message}
         return answers.page(request, session, "register.html", status=status_for(exc), **values)
