@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     buy_fast_lane: bool = True
+    # Connection deadlines (api/http_deadlines.py), on the buy edge and uvicorn alike.
+    http_header_timeout_seconds: float = Field(default=5.0, gt=0, description="headers complete within")
+    http_body_min_rate: float = Field(default=240.0, gt=0, description="bytes/s a body must average")
+    http_body_grace_seconds: float = Field(default=5.0, ge=0, description="before the body rate counts")
+    http_keep_alive_timeout_seconds: int = Field(
+        default=5, ge=1, description="idle keep-alive (uvicorn: int)"
+    )
 
     # Rate limits (README, "Rate limits"): a token bucket per account and per address on each door,
     # written capacity/seconds ("10/60": 10 at once, refilled over a minute).

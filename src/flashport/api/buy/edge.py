@@ -29,10 +29,11 @@ import httptools
 
 from flashport.api.buy.answer import Answer, answer_purchase, refusal
 from flashport.api.buy.request import MAX_BODY
-from flashport.api.buy.uvicorn_glue import UvicornSeat
+from flashport.api.buy.uvicorn_glue import CONTEXT_KEY, UvicornSeat
+from flashport.api.http_deadlines import ConnectionDeadlines
 from flashport.http_errors import ErrorAnswer
 
-CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service context (lifespan state)
+__all__ = ["CONTEXT_KEY", "BuyEdge"]  # CONTEXT_KEY: where the app's lifespan leaves the context
 # Any one path segment without a percent sign: what it must hold is request.py's to say. A path with
 # percent-escapes goes to uvicorn, which decodes it, and so to the fast lane (or the route): the same
 # reader, on the same decoded path as they see.
@@ -75,6 +76,9 @@ class BuyEdge(asyncio.Protocol):
         self._closing = False  # close once the purchases in hand are answered
         self._reading_paused = False
         self._idle: asyncio.TimerHandle | None = None
+        self._deadlines = ConnectionDeadlines(
+            self._loop, self._uv.timeouts, self._too_slow, lambda: self._reading_paused
+        )
         # Hand-off to uvicorn: the rebuilt bytes its protocol has yet to see (None: no hand-off begun),
         # the protocol once made, and whether the transport already delivers to it directly.
         self._replay: list[bytes] | None = None
@@ -105,6 +109,7 @@ class BuyEdge(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._address = peer[0] if isinstance(peer, tuple) else None  # the rate limits' client address
         self._uv.join(self)
+        self._deadlines.connection_opened()
         if self._ctx is None:  # no lifespan context (lifespan off): let uvicorn serve everything
             self._replay = []
             self._hand_off()
@@ -113,6 +118,7 @@ class BuyEdge(asyncio.Protocol):
         self._lost = True
         self._uv.leave(self)
         self._cancel_idle()
+        self._deadlines.stop()
         self._waiting.clear()
         if self._successor is not None:  # made, but the transport still delivered to us
             self._successor.connection_lost(exc)
@@ -162,6 +168,7 @@ class BuyEdge(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._deadlines.request_begun()
         self._in_message = True
         self._url = b""
         self._headers = []
@@ -189,6 +196,7 @@ class BuyEdge(asyncio.Protocol):
             self._expect_continue = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
+        self._deadlines.headers_done()
         parser = self._parser
         if self._replay is None and parser.get_method() == b"POST":
             match = BUY_URL.match(self._url)
@@ -210,6 +218,7 @@ class BuyEdge(asyncio.Protocol):
         self._forward(b"".join(head))
 
     def on_body(self, body: bytes) -> None:
+        self._deadlines.body_received(len(body))
         if self._item_id is None:
             if self._replay is not None:  # replayed as it came; a chunked body is chunked again
                 self._forward(b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
@@ -219,6 +228,7 @@ class BuyEdge(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._deadlines.request_done()
         self._in_message = False
         if not self._parser.should_keep_alive():
             self._stop_reading()
@@ -327,6 +337,7 @@ class BuyEdge(asyncio.Protocol):
                 return
             self._uv.leave(self)
             self._cancel_idle()
+            self._deadlines.stop()  # the successor keeps its own from here on
             if self._reading_paused:  # uvicorn's protocol would never know to resume
                 self._reading_paused = False
                 self._transport.resume_reading()
@@ -363,6 +374,14 @@ class BuyEdge(asyncio.Protocol):
         self._malformed = False
         self._write(BAD_REQUEST, keep_alive=False)
         self._transport.close()
+
+    def _too_slow(self) -> None:
+        """A deadline missed (headers late, body too slow): close; nothing is owed to a request that
+        never arrived whole. Purchases already received are still being answered: their answers are
+        lost with the connection, as with any client that goes away, and the retry with the same
+        Idempotency-Key gets the order."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     def _arm_idle(self) -> None:
         self._idle = self._loop.call_later(self._uv.keep_alive_timeout, self._close_idle)
