@@ -7,6 +7,7 @@ it, never by waiting, and a slow machine changes no ``Retry-After``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from flashport.app import create_app
 from flashport.services.accounts import users
 from flashport.services.context import Context
 from flashport.services.rate_limits import RateLimits
+from flashport.web import session as web_session
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 
@@ -65,7 +67,7 @@ async def limited(buy_ctx: Context) -> AsyncIterator[tuple[Context, StoppedClock
 
 def api(ctx: Context, address: str = "203.0.113.7") -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(ctx=ctx), client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://shop.test")
 
 
 async def buy(http: httpx.AsyncClient, item_id: int, token: str) -> httpx.Response:
@@ -255,3 +257,51 @@ async def test_with_redis_unreachable_buckets_let_requests_through_and_log_in_fa
         await dead.aclose()
     assert [b.status_code for b in bought] == [201, 201, 201]  # the buckets were not asked
     assert (login.status_code, login.json()["code"]) == (503, "rate_limiter_unavailable")
+
+
+# -- the storefront's doors ----------------------------------------------------------------------------
+
+
+async def test_the_storefront_log_in_form_says_the_address_is_locked_without_checking_the_password(
+    limited: tuple[Context, StoppedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, _ = limited
+    hasher = CountingHasher()
+    monkeypatch.setattr(users, "_hasher", hasher)
+    email = f"shopper-{uuid.uuid4().hex[:8]}@example.com"
+    async with api(ctx) as web:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', (await web.get("/login")).text)
+        assert found is not None
+        form = {"csrf_token": found.group(1), "email": email, "password": "wrong-guess-0000"}
+        failures = [(await web.post("/login", data=form)).status_code for _ in range(2)]
+        checked = hasher.verified
+        locked = await web.post("/login", data=form)
+    assert failures == [401, 401]
+    assert (locked.status_code, locked.headers["retry-after"]) == (429, "1")
+    assert "too many failed log-ins" in locked.text and f'value="{email}"' in locked.text
+    assert hasher.verified == checked
+
+
+async def test_the_storefront_buy_button_is_limited_like_the_api(
+    limited: tuple[Context, StoppedClock],
+) -> None:
+    ctx, _ = limited
+    sale = await make_sale(ctx, quantity=10, limit=5)
+    [(buyer_id, _)] = await make_buyers(ctx, 1)
+    async with api(ctx) as web:
+        csrf = "test-csrf-token"
+        cookie = web_session.encode(
+            {"uid": buyer_id, "role": "buyer", "name": "B", "csrf": csrf}, ctx.settings.secret_key, 3600
+        )
+        web.cookies.set(web_session.COOKIE, cookie, domain="shop.test")
+        headers = {"accept": "application/json", "x-csrf-token": csrf}
+        answers = [
+            await web.post(
+                f"/items/{sale.item_id}/buy",
+                data={"quantity": "1", "idempotency_key": f"k{n}"},
+                headers=headers,
+            )
+            for n in range(3)
+        ]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert (answers[2].json()["code"], answers[2].headers["retry-after"]) == ("rate_limited", "5")

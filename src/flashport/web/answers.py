@@ -9,7 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from flashport.domain.errors import DomainError
+from flashport.domain.errors import DomainError, RateLimited
 from flashport.http_errors import status_for
 from flashport.web import session as sessions
 from flashport.web.formatting import iso_ms
@@ -68,9 +68,16 @@ def refusal(request: Request, session: WebSession, exc: DomainError, back: str) 
     form goes back to ``back`` with the reason as a flash message."""
     if wants_json(request):
         payload = {"code": exc.code, "message": exc.message}
-        return data(request, session, payload, status=status_for(exc))
+        return told_when(exc, data(request, session, payload, status=status_for(exc)))
     session.flash("error", sentence(exc.message))
     return redirect(request, session, back)
+
+
+def told_when(exc: DomainError, response: Response) -> Response:
+    """A rate-limited answer says when to come back (``Retry-After``), as the API's do."""
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 def sentence(message: str) -> str:

@@ -37,7 +37,8 @@ async def login(request: Request) -> Response:
             token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
     except DomainError as exc:
         values: dict[str, Any] = {"next": next_path, "email": email, "error": exc.message}
-        return answers.page(request, session, "login.html", status=status_for(exc), **values)
+        page = answers.page(request, session, "login.html", status=status_for(exc), **values)
+        return answers.told_when(exc, page)
     user = await accounts.get_user(ctx, token.user_id)
     session.log_in(user.id, user.role.value, user.name)
     session.flash("success", f"Welcome back, {user.name}.")
