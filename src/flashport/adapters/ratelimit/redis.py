@@ -10,6 +10,11 @@ call (``take.lua``), the way the stock engine batches reservations: on the buy p
 trip per loop turn for hundreds of purchases. The script reads and writes keys it is handed, so it
 needs one Redis, not a cluster (the keys of a batch fall in many slots).
 
+Time is the asking process's clock (so tests move it), taken when the check is made. A batch that
+reaches Redis after a later one, by more than a bucket's period, can see the later batch's tokens as a
+burst and be refused; keep periods well above the worst stall of a process (the defaults are 10 s or
+more). Redis's own clock would avoid it, at the price of tests that wait.
+
 Failure policy: Redis unreachable -> ``ServiceUnavailable``; the caller decides (see interface.py).
 """
 
