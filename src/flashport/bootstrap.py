@@ -13,12 +13,16 @@ from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
 from flashport.adapters.logistics.http import HttpLogisticsProvider
 from flashport.adapters.payments.alipay import AlipayKeys, AlipayProvider
+from flashport.adapters.ratelimit.interface import RateLimiter
+from flashport.adapters.ratelimit.memory import InProcessLimiter
+from flashport.adapters.ratelimit.redis import RedisRateLimiter
 from flashport.adapters.secret_box import SecretBox
 from flashport.adapters.session_revocations import RevocationList
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
 from flashport.services.context import Context
+from flashport.services.rate_limits import RateLimits
 from flashport.services.sales.buy_path import BuyPath, SingleLimit
 from flashport.services.sales.sold_out import SoldOutBoard
 from flashport.settings import Settings
@@ -55,6 +59,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         poll_seconds=settings.session_poll_seconds,
         keep=timedelta(seconds=settings.token_ttl_seconds),
     )
+    limiter: RateLimiter = InProcessLimiter()
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
@@ -76,6 +81,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         sessions.use_redis(client, settings.redis_prefix)
+        limiter = RedisRateLimiter(client, settings.redis_prefix)
         if listen_for_restock:
             stock.follow_restocks(board.clear)
     else:
@@ -93,6 +99,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         logistics=HttpLogisticsProvider(settings.logistics_url, settings.logistics_api_key),
         secrets=SecretBox(settings),
         sessions=sessions,
+        limits=RateLimits.from_settings(settings, limiter),
     )
     if settings.partner_bus == "nats":
         # Imported here: nats-py is needed only with this setting (the "nats" extra).
@@ -115,6 +122,7 @@ async def close_context(ctx: Context) -> None:
     await ctx.logistics.close()
     if ctx.partner_bus is not None:
         await ctx.partner_bus.close()
+    await ctx.limits.limiter.close()
     await ctx.stock.close()
     if isinstance(ctx.stock, RedisStockEngine):
         await ctx.stock.redis.aclose()

@@ -68,8 +68,13 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         workers=workers or settings.workers,
         loop="uvloop",
         # The buy edge answers purchases itself and hands every other request to uvicorn's httptools
-        # protocol (api/buy/edge.py); with the fast lane off, plain httptools serves everything.
-        http="flashport.api.buy.edge:BuyEdge" if settings.buy_fast_lane else "httptools",
+        # protocol (api/buy/edge.py); with the fast lane off, that protocol serves everything. Either
+        # way every connection has deadlines: headers in time, bodies at a minimum rate
+        # (api/http_deadlines.py), and idle keep-alive connections closed after timeout_keep_alive.
+        http="flashport.api.buy.edge:BuyEdge"
+        if settings.buy_fast_lane
+        else "flashport.api.buy.uvicorn_glue:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_timeout_seconds,
         log_level=settings.log_level,
         access_log=False,
         backlog=4096,

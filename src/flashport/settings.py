@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flashport.domain.rate_limits import Bucket
 from flashport.keyring import Keyring, build_keyring, split_keys
 
 # Where the demo serves each partner inside the platform: an unset partner URL is public_url + its path.
@@ -80,6 +81,32 @@ class Settings(BaseSettings):
     group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     buy_fast_lane: bool = True
+    # Connection deadlines (api/http_deadlines.py), on the buy edge and uvicorn alike.
+    http_header_timeout_seconds: float = Field(default=5.0, gt=0, description="headers complete within")
+    http_body_min_rate: float = Field(default=240.0, gt=0, description="bytes/s a body must average")
+    http_body_grace_seconds: float = Field(default=5.0, ge=0, description="before the body rate counts")
+    http_keep_alive_timeout_seconds: int = Field(
+        default=5, ge=1, description="idle keep-alive (uvicorn: int)"
+    )
+
+    # Rate limits (README, "Rate limits"): a token bucket per account and per address on each door,
+    # written capacity/seconds ("10/60": 10 at once, refilled over a minute).
+    rate_limits: bool = Field(default=True, description="false turns every bucket and the lockout off")
+    rate_login_account: str = "10/300"
+    rate_login_address: str = "60/60"
+    rate_register_account: str = "3/600"
+    rate_register_address: str = "20/600"
+    rate_buy_account: str = "10/10"
+    rate_buy_address: str = "300/10"
+    rate_checkout_account: str = "20/60"
+    rate_checkout_address: str = "300/60"
+    rate_pay_account: str = "20/60"
+    rate_pay_address: str = "300/60"
+    login_slow_after_failures: int = Field(default=3, ge=1)
+    login_lock_after_failures: int = Field(default=5, ge=1)
+    login_lock_seconds: float = Field(default=300, gt=0)
+    login_relock_seconds: float = Field(default=900, gt=0)
+    login_failure_window_seconds: float = Field(default=3600, gt=0)
 
     # Payments: Alipay's open-platform protocol. Defaults point at the sandbox provider mounted in the
     # demo, with its generated keys (data_dir/sandbox-pay); a real account needs only these settings.
@@ -220,6 +247,14 @@ class Settings(BaseSettings):
                 raise ValueError("each of FLASHPORT_PREVIOUS_SECRET_KEYS must have 32+ characters")
         if not self.public_url.startswith(("http://", "https://")):
             raise ValueError("FLASHPORT_PUBLIC_URL must be an http:// or https:// URL")
+        for name in type(self).model_fields:
+            if name.startswith("rate_") and name != "rate_limits":
+                try:
+                    Bucket.parse(getattr(self, name))
+                except ValueError as exc:
+                    raise ValueError(f"FLASHPORT_{name.upper()}: {exc}") from None
+        if self.login_slow_after_failures > self.login_lock_after_failures:
+            raise ValueError("login_slow_after_failures must not exceed login_lock_after_failures")
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
             raise ValueError("FLASHPORT_DATABASE_URL must be a postgresql:// or sqlite:// URL")
         return self

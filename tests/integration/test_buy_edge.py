@@ -31,6 +31,7 @@ from starlette.routing import Route
 from flashport.adapters.db import migrate
 from flashport.adapters.db.schema import orders
 from flashport.api.buy.edge import BuyEdge
+from flashport.api.buy.uvicorn_glue import GuardedHttpToolsProtocol
 from flashport.app import create_app
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
@@ -50,7 +51,7 @@ plumbing = pytest.mark.parametrize("buy_ctx", ["sql"], indirect=True)
 def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Overrides conftest's for this module: SQLite only. The edge is HTTP plumbing in front of the
     same service; the storage backends are covered by the buy-path tests."""
-    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("data-edge"))
+    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("data-edge"), rate_limits=False)
     migrate.upgrade(settings)
     return settings
 
@@ -416,6 +417,44 @@ async def test_connection_close_and_http_1_0_purchases_are_answered_then_the_soc
 
 
 @plumbing
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(b"GET /livez HTTP/1.1\r\nHost: edge.test\r\n\r\n", id="a-second-request"),
+        pytest.param(b"\x00\x01 junk that is no request\r\n\r\n", id="junk-bytes"),
+    ],
+)
+async def test_a_connection_close_purchase_gets_its_201_whatever_follows_it_in_the_same_write(
+    buy_ctx: Context, edge: int, after: bytes
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=2)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    async with connected(edge) as conn:
+        await conn.send(purchase(sale.item_id, token, "k-1", headers=[("Connection", "close")]) + after)
+        answer = await conn.response()
+        assert await conn.at_eof()  # nothing after the purchase's answer: the rest was not read
+    assert (answer.status, answer.headers.get("connection")) == (201, "close"), answer.body
+    assert answer.json()["quantity"] == 1
+    assert await order_count(buy_ctx) == 1
+
+
+@plumbing
+async def test_junk_after_a_keep_alive_purchase_gets_a_400_after_the_purchases_201(
+    buy_ctx: Context, edge: int
+) -> None:
+    sale = await make_sale(buy_ctx, quantity=5, limit=2)
+    [(_, token)] = await make_buyers(buy_ctx, 1)
+    async with connected(edge) as conn:
+        await conn.send(purchase(sale.item_id, token, "k-1") + b"GARBAGE\r\n\r\n")
+        bought = await conn.response()
+        refused = await conn.response()
+        assert await conn.at_eof()
+    assert bought.status == 201, bought.body
+    assert (refused.status, refused.json()["code"]) == (400, "bad_request")
+    assert await order_count(buy_ctx) == 1
+
+
+@plumbing
 async def test_malformed_bytes_get_a_json_400_and_the_connection_is_closed(edge: int) -> None:
     async with connected(edge) as conn:
         await conn.send(b"GARBAGE\r\n\r\n")
@@ -584,3 +623,117 @@ async def test_a_client_leaving_before_a_pending_hand_off_leaves_no_connection_b
         loop.set_exception_handler(previous)
     errors = [repr(c.get("exception") or c.get("message")) for c in reported]
     assert (left, errors) == ([], [])
+
+
+# -- connection deadlines (api/http_deadlines.py), on the edge and on uvicorn's protocol ----------------
+
+SHORT_DEADLINES = {
+    "http_header_timeout_seconds": 0.5,
+    "http_body_grace_seconds": 0.3,
+    "http_body_min_rate": 100,
+}
+PROTOCOLS = pytest.mark.parametrize("protocol", [BuyEdge, GuardedHttpToolsProtocol], ids=["edge", "uvicorn"])
+
+
+@contextlib.asynccontextmanager
+async def strict_server(ctx: Context, protocol: type[asyncio.Protocol], **options: Any) -> AsyncIterator[int]:
+    """A server whose settings give slow clients half a second (the app's lifespan hands them over)."""
+    ctx.settings = ctx.settings.model_copy(update=SHORT_DEADLINES)
+    app = create_app(ctx=ctx, fast_lane=True)
+    async with running(app, http=protocol, stop_timeout=TIMEOUT, **options) as server:
+        yield port_of(server)
+
+
+async def trickle(conn: Conn, data: bytes, pause: float = 0.05) -> int:
+    """Send ``data`` a byte at a time, ``pause`` apart (the pace is the client under test, not a wait
+    for a condition); the bytes sent before the server closed the connection."""
+    for sent in range(len(data)):
+        try:
+            conn.writer.write(data[sent : sent + 1])
+            await conn.writer.drain()
+        except (ConnectionError, OSError):
+            return sent
+        if conn.reader.at_eof():
+            return sent
+        await asyncio.sleep(pause)
+    return len(data)
+
+
+async def closed_by_server(conn: Conn) -> bool:
+    """The server closed the connection: an end of file, or a reset when it closed with bytes of ours
+    still unread (the kernel's answer to that)."""
+    try:
+        return await conn.at_eof()
+    except ConnectionResetError:
+        return True
+
+
+async def closed_after(conn: Conn, since: float) -> float:
+    assert await closed_by_server(conn)
+    return time.monotonic() - since
+
+
+@plumbing
+@PROTOCOLS
+async def test_a_connection_that_never_sends_a_byte_is_closed_after_the_header_timeout(
+    buy_ctx: Context, protocol: type[asyncio.Protocol]
+) -> None:
+    async with strict_server(buy_ctx, protocol) as port, connected(port) as conn:
+        opened = time.monotonic()
+        waited = await closed_after(conn, opened)
+    assert waited >= 0.5
+
+
+@plumbing
+@PROTOCOLS
+async def test_headers_that_stop_halfway_are_closed_after_the_header_timeout(
+    buy_ctx: Context, protocol: type[asyncio.Protocol]
+) -> None:
+    async with strict_server(buy_ctx, protocol) as port, connected(port) as conn:
+        await conn.send(b"POST /api/v1/sale-items/1/buy HTTP/1.1\r\nHost: edge.test\r\nAuthorization: Bea")
+        waited = await closed_after(conn, time.monotonic())
+    assert waited > 0
+
+
+@plumbing
+@PROTOCOLS
+async def test_headers_trickling_in_a_byte_at_a_time_are_cut_off_at_the_header_timeout(
+    buy_ctx: Context, protocol: type[asyncio.Protocol]
+) -> None:
+    head = b"GET /livez HTTP/1.1\r\nHost: edge.test\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+    async with strict_server(buy_ctx, protocol) as port, connected(port) as conn:
+        sent = await asyncio.wait_for(trickle(conn, head), TIMEOUT * 3)
+        assert await closed_by_server(conn)
+    assert sent < len(head)  # cut off long before the last byte (about 12 s at this pace)
+
+
+@plumbing
+@PROTOCOLS
+@pytest.mark.parametrize(
+    "path", ["/api/v1/sale-items/1/buy", "/api/v1/auth/login"], ids=["purchase", "handed-off"]
+)
+async def test_a_body_slower_than_the_minimum_rate_is_cut_off(
+    buy_ctx: Context, protocol: type[asyncio.Protocol], path: str
+) -> None:
+    body = b'{"quantity": 1' + b" " * 300 + b"}"
+    head = f"POST {path} HTTP/1.1\r\nHost: edge.test\r\nContent-Type: application/json\r\n"
+    head += f"Idempotency-Key: k\r\nContent-Length: {len(body)}\r\n\r\n"
+    async with strict_server(buy_ctx, protocol) as port, connected(port) as conn:
+        await conn.send(head.encode())  # headers in time; then about 20 bytes a second, under 100
+        sent = await asyncio.wait_for(trickle(conn, body), TIMEOUT * 3)
+        assert await closed_by_server(conn)
+    assert sent < len(body)
+    assert await order_count(buy_ctx) == 0
+
+
+@plumbing
+@PROTOCOLS
+async def test_an_idle_connection_after_a_handed_off_request_is_closed_after_the_keep_alive_timeout(
+    buy_ctx: Context, protocol: type[asyncio.Protocol]
+) -> None:
+    async with strict_server(buy_ctx, protocol, timeout_keep_alive=1) as port, connected(port) as conn:
+        await conn.send(request("GET", "/livez"))
+        answer = await conn.response()
+        waited = await closed_after(conn, time.monotonic())
+    assert answer.status == 200
+    assert 0.8 <= waited < 3

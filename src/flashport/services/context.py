@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from flashport.adapters.session_revocations import RevocationList
     from flashport.adapters.stock.interface import StockEngine
     from flashport.ceb.signing import Signer
+    from flashport.services.rate_limits import RateLimits
     from flashport.services.sales.buy_path import BuyPath
 
 
@@ -55,9 +56,9 @@ class Context:
     """The ports: ``stock`` (SQL or Redis engine), ``buy_path`` (this process's hot-path state),
     ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
     window; the simulator in the demo), ``logistics`` (the carrier), ``secrets`` (seals partners' webhook
-    secrets), ``sessions`` (the ended sessions: adapters/session_revocations.py), ``partner_bus``
-    (JetStream, when set) and ``mail``. ``customs_signer`` alone is loaded on first use: its key may be
-    made then (``services.customs.documents.signer``)."""
+    secrets), ``sessions`` (the ended sessions: adapters/session_revocations.py), ``limits`` (rate limits
+    and the log-in lockout), ``partner_bus`` (JetStream, when set) and ``mail``. ``customs_signer`` alone
+    is loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -69,6 +70,7 @@ class Context:
     logistics: LogisticsProvider
     secrets: SecretBox
     sessions: RevocationList
+    limits: RateLimits
     # NATS JetStream between the partner relay and the webhook queue (FLASHPORT_PARTNER_BUS=nats);
     # None on the embedded default, where deliveries are queued from the database.
     partner_bus: NatsPartnerBus | None = None

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from flashport.domain.errors import DomainError
+from flashport.domain.errors import DomainError, RateLimited
 from flashport.http_errors import status_for
 from flashport.web import i18n, messages
 from flashport.web import session as sessions
@@ -89,9 +89,16 @@ def refusal(request: Request, session: WebSession, exc: DomainError, back: str) 
     text = messages.error_text(i18n.request_language(request), exc)
     if wants_json(request):
         payload = {"code": exc.code, "message": text}
-        return data(request, session, payload, status=status_for(exc))
+        return told_when(exc, data(request, session, payload, status=status_for(exc)))
     session.flash("error", text)
     return redirect(request, session, back)
+
+
+def told_when(exc: DomainError, response: Response) -> Response:
+    """A rate-limited answer says when to come back (``Retry-After``), as the API's do."""
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 # Service messages as sentences, for the operator pages (English only).

@@ -45,6 +45,7 @@ BY_CODE: dict[str, str] = {
     "payments_unavailable": N_("Payment is briefly unavailable. Please try again in a moment."),
     "payment_busy": N_("A payment of this order is already in progress. Wait a moment, then reload."),
     "rate_limited": N_("Too many attempts in a short time. Please wait a moment and try again."),
+    "sale_paused": N_("This sale is paused for a moment. Please try again shortly."),
     "csrf_failed": N_("This form has expired. Reload the page and send it again."),
     "login_required": N_("Please log in first."),
     "buyers_only": N_("Only buyer accounts can buy and pay; you are logged in as an operator or supplier."),
@@ -52,7 +53,10 @@ BY_CODE: dict[str, str] = {
     "bad_credentials": N_("The email or the password is wrong."),
     "email_taken": N_("An account with this email already exists. Log in instead."),
     "invalid_email": N_("Enter an email address like name@example.com."),
-    "weak_password": N_("Choose a password of 8 to 1024 characters."),
+    "weak_password": N_(
+        "Choose a password of at least 10 characters that is not your email address and not a common one."
+    ),
+    "login_locked": N_("Too many wrong passwords. Please wait a few minutes, then try again."),
     "invalid_name": N_("Enter 2 to 30 Chinese or Latin letters, with · or spaces between parts."),
     "order_not_found": N_("This order does not exist, or it is not yours."),
     "order_not_payable": N_("This order can no longer be paid."),
@@ -77,6 +81,12 @@ BY_CODE: dict[str, str] = {
         "This ID number is already one of your identities: choose it in the list instead."
     ),
     "invalid_id_number": N_("An ID number is 17 digits and a check digit (a digit or X)."),
+    "id_region_unknown": N_(
+        "The first six digits of this ID number are not a region of China: is one mistyped?"
+    ),
+    "buyer_phone_required": N_(
+        "Give the buyer's own phone number: customs asks for it when the parcel goes to someone else."
+    ),
     "id_check_digit_mismatch": N_("The check digit does not match: is a digit mistyped?"),
     "id_birth_date_invalid": N_("Digits 7 to 14 of this ID number are not a possible birth date."),
     "invalid_phone": N_("Enter a mainland China mobile number: 11 digits starting 13-19."),

@@ -13,6 +13,7 @@ import orjson
 
 from flashport.api.buy.request import read_purchase
 from flashport.domain.errors import DomainError
+from flashport.domain.rate_limits import Action
 from flashport.http_errors import ErrorAnswer, answer_for
 from flashport.services.context import Context
 from flashport.services.sales import buying
@@ -34,14 +35,18 @@ async def answer_purchase(
     key: bytes | None,
     body: bytes,
     too_large: bool = False,
+    address: str | None = None,
 ) -> Answer:
-    """Read the request (:func:`read_purchase`), buy, and say so: 201 with the order when this request
-    created it, 200 with the same order for a retry, an error body for a refusal, and for anything
-    unforeseen a logged 500 that tells the buyer to retry with the same key (which cannot buy twice)."""
+    """Read the request (:func:`read_purchase`), take a token from the buyer's and the client
+    ``address``'s buckets (429 ``rate_limited`` when either is empty), buy, and say so: 201 with the
+    order when this request created it, 200 with the same order for a retry, an error body for a
+    refusal, and for anything unforeseen a logged 500 that tells the buyer to retry with the same key
+    (which cannot buy twice)."""
     request = read_purchase(ctx, item_id, authorization, key, body, too_large)
     if isinstance(request, ErrorAnswer):
         return refusal(request)
     try:
+        await ctx.limits.check(Action.BUY, ctx.clock(), account=request.buyer_id, address=address)
         # Through the module, not a name bound at import: tests hold purchases by replacing buying.buy.
         bought = await buying.buy(ctx, request.buyer_id, request.item_id, request.quantity, request.key)
     except DomainError as exc:

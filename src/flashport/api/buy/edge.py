@@ -29,10 +29,11 @@ import httptools
 
 from flashport.api.buy.answer import Answer, answer_purchase, refusal
 from flashport.api.buy.request import MAX_BODY
-from flashport.api.buy.uvicorn_glue import UvicornSeat
+from flashport.api.buy.uvicorn_glue import CONTEXT_KEY, UvicornSeat
+from flashport.api.http_deadlines import ConnectionDeadlines
 from flashport.http_errors import ErrorAnswer
 
-CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service context (lifespan state)
+__all__ = ["CONTEXT_KEY", "BuyEdge"]  # CONTEXT_KEY: where the app's lifespan leaves the context
 # Any one path segment without a percent sign: what it must hold is request.py's to say. A path with
 # percent-escapes goes to uvicorn, which decodes it, and so to the fast lane (or the route): the same
 # reader, on the same decoded path as they see.
@@ -69,11 +70,15 @@ class BuyEdge(asyncio.Protocol):
         self._ctx = self._uv.lifespan_value(CONTEXT_KEY)
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
+        self._address: str | None = None
         self._waiting: deque[Received] = deque()  # purchases received, not yet answered
         self._serving = False
         self._closing = False  # close once the purchases in hand are answered
         self._reading_paused = False
         self._idle: asyncio.TimerHandle | None = None
+        self._deadlines = ConnectionDeadlines(
+            self._loop, self._uv.timeouts, self._too_slow, lambda: self._reading_paused
+        )
         # Hand-off to uvicorn: the rebuilt bytes its protocol has yet to see (None: no hand-off begun),
         # the protocol once made, and whether the transport already delivers to it directly.
         self._replay: list[bytes] | None = None
@@ -82,6 +87,10 @@ class BuyEdge(asyncio.Protocol):
         self._in_message = False  # between on_message_begin and on_message_complete
         self._owe_continue = False  # a "100 Continue" to send once the purchases ahead are answered
         self._lost = False
+        # The connection's last request is in (``Connection: close``, HTTP/1.0, or bytes that are no
+        # request): what follows it is not read, and every purchase before it still gets its answer.
+        self._last_request = False
+        self._malformed = False  # a 400 to send once the purchases ahead of the bad bytes are answered
         # The request being parsed.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -97,7 +106,10 @@ class BuyEdge(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        peer = transport.get_extra_info("peername")
+        self._address = peer[0] if isinstance(peer, tuple) else None  # the rate limits' client address
         self._uv.join(self)
+        self._deadlines.connection_opened()
         if self._ctx is None:  # no lifespan context (lifespan off): let uvicorn serve everything
             self._replay = []
             self._hand_off()
@@ -106,11 +118,14 @@ class BuyEdge(asyncio.Protocol):
         self._lost = True
         self._uv.leave(self)
         self._cancel_idle()
+        self._deadlines.stop()
         self._waiting.clear()
         if self._successor is not None:  # made, but the transport still delivered to us
             self._successor.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._last_request:
+            return
         self._cancel_idle()
         try:
             self._parser.feed_data(data)
@@ -120,7 +135,10 @@ class BuyEdge(asyncio.Protocol):
                 self._in_message = False
                 self._hand_off()
         except httptools.HttpParserError:
-            self._bad_request()
+            # After the last request the parser refuses whatever follows ("Data after Connection:
+            # close"): not the client's request, so not answered; the purchases before it are.
+            if not self._last_request:
+                self._malformed_bytes()
         else:
             if self._replay is not None:
                 self._hand_off()
@@ -150,6 +168,7 @@ class BuyEdge(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._deadlines.request_begun()
         self._in_message = True
         self._url = b""
         self._headers = []
@@ -177,6 +196,7 @@ class BuyEdge(asyncio.Protocol):
             self._expect_continue = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
+        self._deadlines.headers_done()
         parser = self._parser
         if self._replay is None and parser.get_method() == b"POST":
             match = BUY_URL.match(self._url)
@@ -198,6 +218,7 @@ class BuyEdge(asyncio.Protocol):
         self._forward(b"".join(head))
 
     def on_body(self, body: bytes) -> None:
+        self._deadlines.body_received(len(body))
         if self._item_id is None:
             if self._replay is not None:  # replayed as it came; a chunked body is chunked again
                 self._forward(b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
@@ -207,7 +228,10 @@ class BuyEdge(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._deadlines.request_done()
         self._in_message = False
+        if not self._parser.should_keep_alive():
+            self._stop_reading()
         if self._item_id is None:
             if self._replay is not None and self._chunked:
                 self._forward(b"0\r\n\r\n")
@@ -239,7 +263,9 @@ class BuyEdge(asyncio.Protocol):
             self._transport.resume_reading()
         if not self._waiting:
             self._serving = False
-            if self._closing:
+            if self._malformed:
+                self._bad_request()
+            elif self._closing:
                 if self._transport is not None:
                     self._transport.close()
             elif self._replay is not None:
@@ -257,7 +283,13 @@ class BuyEdge(asyncio.Protocol):
         assert ctx is not None  # without one, connection_made handed the connection off
         try:
             answer = await answer_purchase(
-                ctx, purchase.item_id, purchase.authorization, purchase.key, purchase.body, purchase.too_large
+                ctx,
+                purchase.item_id,
+                purchase.authorization,
+                purchase.key,
+                purchase.body,
+                purchase.too_large,
+                self._address,
             )
             self._write(answer, purchase.keep_alive)
             self._uv.count_request()
@@ -305,6 +337,7 @@ class BuyEdge(asyncio.Protocol):
                 return
             self._uv.leave(self)
             self._cancel_idle()
+            self._deadlines.stop()  # the successor keeps its own from here on
             if self._reading_paused:  # uvicorn's protocol would never know to resume
                 self._reading_paused = False
                 self._transport.resume_reading()
@@ -319,11 +352,36 @@ class BuyEdge(asyncio.Protocol):
         self._transport.set_protocol(self._successor)
         self._parser = _Discard()  # type: ignore[assignment]
 
+    def _stop_reading(self) -> None:
+        """No request after this one will be read; the bytes already in hand are dropped."""
+        self._last_request = True
+        if self._transport is not None and not self._reading_paused and self._successor is None:
+            self._transport.pause_reading()
+            self._reading_paused = True
+
+    def _malformed_bytes(self) -> None:
+        """Bytes that are no HTTP request: a 400 and the connection closed, after the answers to the
+        purchases received before them, which were made and must be told."""
+        if self._serving or self._waiting:
+            self._malformed = True
+            self._stop_reading()
+        else:
+            self._bad_request()
+
     def _bad_request(self) -> None:
         if self._transport is None:
             return
+        self._malformed = False
         self._write(BAD_REQUEST, keep_alive=False)
         self._transport.close()
+
+    def _too_slow(self) -> None:
+        """A deadline missed (headers late, body too slow): close; nothing is owed to a request that
+        never arrived whole. Purchases already received are still being answered: their answers are
+        lost with the connection, as with any client that goes away, and the retry with the same
+        Idempotency-Key gets the order."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     def _arm_idle(self) -> None:
         self._idle = self._loop.call_later(self._uv.keep_alive_timeout, self._close_idle)

@@ -35,8 +35,15 @@ class BuyFastLane:
             if match is not None:
                 authorization, key = buy_headers(scope["headers"])
                 body, too_large = await read_body(receive)
+                client = scope.get("client")
                 answer = await answer_purchase(
-                    self._owner.state.ctx, match.group(1), authorization, key, body, too_large
+                    self._owner.state.ctx,
+                    match.group(1),
+                    authorization,
+                    key,
+                    body,
+                    too_large,
+                    client[0] if client else None,
                 )
                 await send_answer(send, answer)
                 return

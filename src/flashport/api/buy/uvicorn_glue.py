@@ -18,6 +18,9 @@ run those tests with it:
 4. ``uvicorn.protocols.http.httptools_impl.HttpToolsProtocol`` takes the same four arguments, and a
    connection can be given to it mid-stream: ``connection_made(transport)`` then ``data_received``
    with the bytes of the requests it should answer (as uvicorn does for a WebSocket upgrade).
+5. For the connection deadlines (:class:`GuardedHttpToolsProtocol`): its parser callbacks
+   ``on_message_begin``, ``on_headers_complete``, ``on_body``, ``on_message_complete``, and its
+   ``loop``, ``transport`` and ``flow.read_paused`` attributes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,61 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from flashport.api.http_deadlines import ConnectionDeadlines, HttpTimeouts
+
+CONTEXT_KEY = "flashport_ctx"  # where the app's lifespan leaves the service context (lifespan state)
+
+
+def timeouts_of(app_state: dict[str, Any]) -> HttpTimeouts:
+    """The connection deadlines from the settings of the context the app's lifespan left."""
+    ctx = app_state.get(CONTEXT_KEY)
+    return HttpTimeouts.of(ctx.settings if ctx is not None else None)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the connection deadlines (``api/http_deadlines.py``): headers
+    in time, bodies at a minimum rate. Its own keep-alive timeout closes idle connections."""
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
+        self._deadlines = ConnectionDeadlines(
+            self.loop, timeouts_of(app_state), self._too_slow, lambda: bool(self.flow.read_paused)
+        )
+
+    def _too_slow(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadlines.connection_opened()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadlines.stop()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._deadlines.request_begun()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._deadlines.headers_done()
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._deadlines.body_received(len(body))
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._deadlines.request_done()
 
 
 class UvicornSeat:
@@ -72,9 +130,14 @@ class UvicornSeat:
     def count_request(self) -> None:
         self._server_state.total_requests += 1
 
+    @property
+    def timeouts(self) -> HttpTimeouts:
+        return timeouts_of(self._app_state)
+
     def successor(self) -> asyncio.Protocol:
-        """uvicorn's own protocol for this connection, to be given the transport (point 4)."""
-        return HttpToolsProtocol(
+        """uvicorn's own protocol for this connection, to be given the transport (point 4), with the
+        connection deadlines (point 5)."""
+        return GuardedHttpToolsProtocol(
             config=self._config,
             server_state=self._server_state,
             app_state=self._app_state,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.api.inputs import Id, Input
+from flashport.api.rate_limited import address_of
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.rate_limits import Action
 from flashport.services.accounts import sessions
 from flashport.services.accounts import users as accounts
 from flashport.services.accounts.users import AccessGrant, User
@@ -69,9 +71,12 @@ class PasswordChangeIn(Input):
     description="The same answer whether the address already has an account or not (the owner of an "
     "existing one is e-mailed instead), so this does not tell who has an account. The password must "
     "have 10+ characters, differ from the e-mail address and not be a common one (`weak_password`).",
-    **public_doc(422),
+    **public_doc(422, 429),
 )
-async def register(body: RegisterIn, ctx: Context = Depends(get_ctx)) -> RegisteredOut:
+async def register(body: RegisterIn, request: Request, ctx: Context = Depends(get_ctx)) -> RegisteredOut:
+    await ctx.limits.check(
+        Action.REGISTER, ctx.clock(), account=body.email.strip().lower(), address=address_of(request)
+    )
     message = await accounts.sign_up(ctx, email=body.email, password=body.password, name=body.name)
     return RegisteredOut(email=body.email.strip().lower(), message=message)
 
@@ -125,10 +130,17 @@ async def reactivate(user_id: Id, _: Principal = OperatorOnly, ctx: Context = De
 
 
 @router.post(
-    "/auth/login", response_model=TokenOut, summary="Log in and get a bearer token", **public_doc(401, 422)
+    "/auth/login",
+    response_model=TokenOut,
+    summary="Log in and get a bearer token",
+    description="Failed log-ins slow an e-mail address down, then lock it: 429 `login_locked` with "
+    "`Retry-After`, alike whether or not an account has that address. Too many attempts: 429 "
+    "`rate_limited`.",
+    **public_doc(401, 422, 429, 503),
 )
-async def login(body: LoginIn, ctx: Context = Depends(get_ctx)) -> AccessGrant:
-    return await accounts.log_in(ctx, email=body.email, password=body.password)
+async def login(body: LoginIn, request: Request, ctx: Context = Depends(get_ctx)) -> AccessGrant:
+    async with ctx.limits.login_attempt(ctx.clock, email=body.email, address=address_of(request)):
+        return await accounts.log_in(ctx, email=body.email, password=body.password)
 
 
 @router.get(

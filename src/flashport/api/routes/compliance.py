@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.api.inputs import Id, Input
+from flashport.api.rate_limited import buyer_limited
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.rate_limits import Action
 from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.orders import checkout
@@ -148,10 +150,13 @@ async def remove_identity(
     "`order_not_payable`, `payment_window_closed`, `checkout_after_payment`, `single_transaction_limit`, "
     "`annual_limit_exceeded` (409); `buyer_phone_required`, `invalid_name`, `invalid_phone`, "
     "`invalid_address`, `invalid_district` (422).",
-    **roles_doc(Role.BUYER, errors=(404, 409, 422)),
+    **roles_doc(Role.BUYER, errors=(404, 409, 422, 429)),
 )
 async def check_out(
-    order_no: str, body: CheckoutIn, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
+    order_no: str,
+    body: CheckoutIn,
+    who: Principal = Depends(buyer_limited(Action.CHECKOUT)),
+    ctx: Context = Depends(get_ctx),
 ) -> CheckoutView:
     form = checkout.CheckoutForm(
         body.consignee_name,

@@ -14,6 +14,7 @@ from flashport.api.buy.asgi import buy_headers, read_body
 from flashport.api.buy.request import MAX_ITEM_ID
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.api.inputs import Input
+from flashport.api.rate_limited import address_of
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.orders import MAX_UNITS_PER_ORDER
 from flashport.services.context import Context
@@ -112,13 +113,15 @@ def _buy_doc() -> dict[str, Any]:
     "included, passes 5,000 CNY: docs/tax-and-limits.md) (409); "
     "`validation_error`, `payload_too_large`, `invalid_quantity`, `idempotency_key_required`, "
     "`invalid_idempotency_key`, `idempotency_key_reused` (422); `sale_item_not_found` (404); "
-    "`stock_engine_unavailable`, `order_not_saved` (503).",
+    "`rate_limited` (429, with `Retry-After`); `stock_engine_unavailable`, `order_not_saved` (503).",
     **_buy_doc(),
 )
 async def buy(request: Request, ctx: Context = Depends(get_ctx)) -> Response:
     authorization, key = buy_headers(request.scope["headers"])
     body, too_large = await read_body(request.receive)
-    answer = await answer_purchase(ctx, request.path_params["item_id"], authorization, key, body, too_large)
+    answer = await answer_purchase(
+        ctx, request.path_params["item_id"], authorization, key, body, too_large, address_of(request)
+    )
     return Response(answer.body, answer.status, dict(answer.headers), media_type="application/json")
 
 

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from flashport.api.deps import BuyerOnly, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
 from flashport.api.inputs import Id, Limit
+from flashport.api.rate_limited import buyer_limited
 from flashport.domain.accounts import Principal, Role
+from flashport.domain.rate_limits import Action
 from flashport.services.context import Context
 from flashport.services.payments import queries as payment_queries
 from flashport.services.payments import settlement as payments
@@ -76,9 +78,11 @@ class PaymentDetail(PaymentOut):
     summary="Pay an unpaid order: returns the provider page to send the buyer to",
     description="Creates the order's payment once; asking again returns the same payment and a "
     "fresh `redirect_url`. Errors: `order_not_payable`, `payment_window_closed` (409).",
-    **roles_doc(Role.BUYER, errors=(404, 409, 503)),
+    **roles_doc(Role.BUYER, errors=(404, 409, 429, 503)),
 )
-async def pay(order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)) -> StartedPayment:
+async def pay(
+    order_no: str, who: Principal = Depends(buyer_limited(Action.PAY)), ctx: Context = Depends(get_ctx)
+) -> StartedPayment:
     return await payments.start_payment(ctx, who.user_id, order_no)
 
 

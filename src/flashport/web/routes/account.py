@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.api.rate_limited import address_of
 from flashport.domain.errors import DomainError
+from flashport.domain.rate_limits import Action
 from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
 from flashport.services.accounts.sessions import end_sessions
@@ -33,11 +35,13 @@ async def login(request: Request) -> Response:
     email, next_path = str(form.get("email", "")), answers.safe_next(str(form.get("next", "/")))
     ctx = service_context(request)
     try:
-        token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
+        async with ctx.limits.login_attempt(ctx.clock, email=email, address=address_of(request)):
+            token = await accounts.log_in(ctx, email=email, password=str(form.get("password", "")))
     except DomainError as exc:
         text = messages.error_text(i18n.request_language(request), exc)
         values: dict[str, Any] = {"next": next_path, "email": email, "error": text}
-        return answers.page(request, session, "login.html", status=status_for(exc), **values)
+        page = answers.page(request, session, "login.html", status=status_for(exc), **values)
+        return answers.told_when(exc, page)
     user = await accounts.get_user(ctx, token.user_id)
     session.log_in(user.id, user.role.value, user.name, user.session_version)
     session.flash("success", tr(request, "Welcome back, %(name)s.") % {"name": user.name})
@@ -57,14 +61,17 @@ async def register(request: Request) -> Response:
     form = await guard.posted_form(request, session)
     email, name = str(form.get("email", "")), str(form.get("name", ""))
     next_path = answers.safe_next(str(form.get("next", "/")))
+    ctx = service_context(request)
     try:
-        await accounts.sign_up(
-            service_context(request), email=email, password=str(form.get("password", "")), name=name
+        await ctx.limits.check(
+            Action.REGISTER, ctx.clock(), account=email.strip().lower(), address=address_of(request)
         )
+        await accounts.sign_up(ctx, email=email, password=str(form.get("password", "")), name=name)
     except DomainError as exc:
         text = messages.error_text(i18n.request_language(request), exc)
         values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": text}
-        return answers.page(request, session, "register.html", status=status_for(exc), **values)
+        page = answers.page(request, session, "register.html", status=status_for(exc), **values)
+        return answers.told_when(exc, page)
     # The same page whether the address was new or not: registering does not say who has an account.
     note = tr(
         request,

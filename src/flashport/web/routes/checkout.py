@@ -14,10 +14,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.api.rate_limited import address_of
 from flashport.domain import divisions
 from flashport.domain.errors import DomainError
 from flashport.domain.identity import Consignee, check_consignee
 from flashport.domain.limits import china_date
+from flashport.domain.rate_limits import Action
 from flashport.http_errors import status_for
 from flashport.services.accounts import addresses, identities
 from flashport.services.context import Context
@@ -42,6 +44,8 @@ async def check_out(request: Request, order_no: str) -> Response:
     order_no, ctx = order_no[:32], service_context(request)
     values = CheckoutValues.from_form(form)
     try:
+        address = address_of(request)
+        await ctx.limits.check(Action.CHECKOUT, ctx.clock(), account=buyer_id, address=address)
         values = await _with_identity(ctx, buyer_id, order_no, values, forms.id_number_from(form))
         values, consignee = await _with_address(ctx, buyer_id, values)
         details = checkout.CheckoutForm(

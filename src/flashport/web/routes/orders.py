@@ -13,7 +13,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.api.rate_limited import address_of
 from flashport.domain.errors import DomainError, ServiceUnavailable
+from flashport.domain.rate_limits import Action
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
 from flashport.services.payments.views import StartedPayment
@@ -88,4 +90,6 @@ async def _start_payment(request: Request, buyer_id: int, order_no: str) -> Star
         from flashport.services.payments.settlement import start_payment
     except ImportError as exc:
         raise ServiceUnavailable("payment is not available right now", code="payments_unavailable") from exc
-    return await start_payment(service_context(request), buyer_id, order_no)
+    ctx = service_context(request)
+    await ctx.limits.check(Action.PAY, ctx.clock(), account=buyer_id, address=address_of(request))
+    return await start_payment(ctx, buyer_id, order_no)

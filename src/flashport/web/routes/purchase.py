@@ -12,7 +12,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.api.rate_limited import address_of
 from flashport.domain.errors import DomainError, FieldProblem, InvalidInput
+from flashport.domain.rate_limits import Action
 from flashport.services.sales import buying
 from flashport.web import answers, guard
 from flashport.web.errors import WebRoute
@@ -30,7 +32,9 @@ async def buy(request: Request, item_id: Id) -> Response:
     buyer_id = guard.buyer(session)
     try:
         quantity, key = _quantity(form), str(form.get("idempotency_key", "")) or None
-        purchase = await buying.buy(service_context(request), buyer_id, item_id, quantity, key)
+        ctx = service_context(request)
+        await ctx.limits.check(Action.BUY, ctx.clock(), account=buyer_id, address=address_of(request))
+        purchase = await buying.buy(ctx, buyer_id, item_id, quantity, key)
     except DomainError as exc:
         return answers.refusal(request, session, exc, f"/items/{item_id}")
     order_no = purchase.order["order_no"]
