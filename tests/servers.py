@@ -113,7 +113,7 @@ class ServerProcess:
     process: asyncio.subprocess.Process
 
     @classmethod
-    async def start(cls, env: Mapping[str, str], *, within: float = 30.0) -> ServerProcess:
+    async def start(cls, env: Mapping[str, str], *, within: float = 120.0) -> ServerProcess:
         """Start it with ``env`` (its whole environment) and return once ``/livez`` answers 200; fails if
         the process exits first or is not up ``within`` seconds (a safety net, not a timing check)."""
         port = free_port()

@@ -19,6 +19,7 @@ from flashport.services.context import Context
 from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
+from tests.waiting import HTTP_TIMEOUT
 
 
 @pytest.fixture(params=["edge", "fast-lane", "fastapi-route"])
@@ -27,7 +28,10 @@ async def http(request: pytest.FixtureRequest, buy_ctx: Context) -> AsyncIterato
     (``flashport serve``), the ASGI fast lane, and the documented FastAPI route."""
     app = create_app(ctx=buy_ctx, fast_lane=request.param != "fastapi-route")
     if request.param == "edge":
-        async with serving(app, http=BuyEdge) as url, httpx.AsyncClient(base_url=url) as client:
+        async with (
+            serving(app, http=BuyEdge) as url,
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url) as client,
+        ):
             yield client
         return
     transport = httpx.ASGITransport(app=app)

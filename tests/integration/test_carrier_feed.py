@@ -38,7 +38,7 @@ from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.integration.test_declarations import LOGISTICS_KEY, Parties
 from tests.servers import free_port, serving
-from tests.waiting import eventually
+from tests.waiting import HTTP_TIMEOUT, eventually
 
 RECEIVED = "Parcel received from the platform"
 
@@ -128,7 +128,9 @@ async def world(database_settings: Settings) -> AsyncIterator[FeedWorld]:
             for name in ("customs", "carrier", "pay", "platform"):
                 await stack.enter_async_context(serving(apps[name], ports[name]))
             clients = {
-                name: await stack.enter_async_context(httpx.AsyncClient(base_url=url[name], headers=headers))
+                name: await stack.enter_async_context(
+                    httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)
+                )
                 for name, headers in (
                     ("platform", {"authorization": f"Bearer {token}"}),
                     ("pay", {}),

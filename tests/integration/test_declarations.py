@@ -61,6 +61,7 @@ from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
+from tests.waiting import HTTP_TIMEOUT
 
 CHINA = timezone(timedelta(hours=8))
 PAYER = ("李娜", "110105199003070025")
@@ -88,7 +89,7 @@ class Parties:
         form = checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
         await checkout.check_out(self.ctx, buyer, order["order_no"], form)
         payment = await payment_service.start_payment(self.ctx, buyer, order["order_no"])
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as browser:
             assert (await browser.get(payment.redirect_url)).status_code == 200
         paid = await self.pay.post(
             f"/sandbox/trades/{payment.out_trade_no}/pay",
@@ -191,7 +192,9 @@ async def parties(request: pytest.FixtureRequest, database_settings: Settings) -
             for name in ("customs", "carrier", "pay", "platform"):
                 await stack.enter_async_context(serving(apps[name], ports[name]))
             clients = {
-                name: await stack.enter_async_context(httpx.AsyncClient(base_url=url[name], headers=headers))
+                name: await stack.enter_async_context(
+                    httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)
+                )
                 for name, headers in (
                     ("platform", {"authorization": f"Bearer {token}"}),
                     ("pay", {}),
@@ -403,7 +406,7 @@ async def test_a_failed_identity_check_stops_the_declaration_and_the_operator_an
     )
     session = {"uid": buyer_id, "role": "buyer", "name": "Buyer", "csrf": "csrf"}
     cookie = web_session.encode(session, parties.ctx.settings.keys.secret, 3600)
-    async with httpx.AsyncClient(base_url=parties.platform.base_url) as browser:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=parties.platform.base_url) as browser:
         page = await browser.get(
             f"/orders/{order_no}",
             headers={"cookie": f"{web_session.COOKIE}={cookie}", "accept-language": "en"},

@@ -16,6 +16,7 @@ from flashport.services.context import Context
 from flashport.services.partners import delivery, webhooks
 from tests.partner_world import make_world, place_order, relay_until_settled
 from tests.servers import free_port
+from tests.waiting import HTTP_TIMEOUT
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webhook_receiver.py"
 
@@ -49,7 +50,7 @@ async def test_the_example_receiver_verifies_real_deliveries_and_keeps_each_even
         kept = [json.loads(line) for line in events_file.read_text().splitlines()]
         assert len(kept) == 6 and len({e["id"] for e in kept}) == 6
         assert sorted(e["subject_seq"] for e in kept) == [1, 2, 3, 4, 5, 6]  # sent side by side: in any order
-        async with httpx.AsyncClient() as http:  # a forged or altered body is refused
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:  # a forged or altered body is refused
             forged = await http.post(
                 url,
                 content=b'{"type":"order.created","data":{}}',

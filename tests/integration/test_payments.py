@@ -47,7 +47,7 @@ from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables, _require_redis
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import free_port, serving
-from tests.waiting import eventually
+from tests.waiting import HTTP_TIMEOUT, eventually
 
 PAYER = ("李娜", "110105199003070025")
 BUYER_PHONE = "13700137000"  # the buyer's own, declared as buyerTelephone (the consignee differs)
@@ -117,12 +117,12 @@ class World:
 
     async def open_checkout(self, payment: StartedPayment) -> None:
         """What the buyer's browser does first: open the provider's page (the trade starts there)."""
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as browser:
             page = await browser.get(payment.redirect_url)
         assert page.status_code == 200, page.text
 
     async def notify(self, fields: dict[str, str]) -> str:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             answer = await client.post(f"{self.platform_url}/api/v1/payments/alipay/notify", data=fields)
         return answer.text
 
@@ -153,7 +153,7 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
         async with (
             serving(create_app(ctx=ctx), platform_port) as platform_url,
             serving(sandbox_app, sandbox_port) as sandbox_url,
-            httpx.AsyncClient(base_url=sandbox_url) as sandbox,
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=sandbox_url) as sandbox,
         ):
             yield World(ctx, sandbox, platform_url, settings)
     finally:
@@ -175,7 +175,7 @@ async def test_a_buyer_pays_on_the_hosted_page_within_the_window_and_the_order_i
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     again = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
     assert again.id == checkout_.id  # one payment per order
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as browser:
         page = await browser.get(checkout_.redirect_url)
         assert page.status_code == 200 and "108.01" in page.text
         trade = await _trade(world, checkout_.out_trade_no)
@@ -434,7 +434,7 @@ async def test_the_sandbox_refuses_a_payer_who_is_not_the_buyer_and_the_buyer_ca
 ) -> None:
     buyer, order = await world.new_order()
     checkout_ = await payment_service.start_payment(world.ctx, buyer, order["order_no"])
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as browser:
         page = await browser.get(checkout_.redirect_url)
         assert "only that person can pay it" in page.text
         trade = await _trade(world, checkout_.out_trade_no)

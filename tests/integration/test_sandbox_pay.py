@@ -28,7 +28,7 @@ from flashport.adapters.payments import alipay_protocol as proto
 from flashport.sandbox_pay import SandboxKeys, SandboxSettings, create_sandbox_app, ensure_keys
 from tests.clocks import ShiftedClock
 from tests.servers import serving
-from tests.waiting import eventually
+from tests.waiting import HTTP_TIMEOUT, eventually
 
 APP_ID = "2026000000000001"
 SCHEDULE = [0.2, 0.4, 0.8]
@@ -556,7 +556,7 @@ async def test_mounted_under_a_prefix_the_page_posts_back_under_that_prefix(tmp_
         app_private_key_string=keys.merchant_private,
         alipay_public_key_string=keys.provider_public,
     )
-    async with serving(host) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with serving(host) as base, httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False) as http:
         query = sdk.api_alipay_trade_page_pay(subject="x", out_trade_no="FP-MOUNT-1", total_amount="5.00")
         page = await http.get(f"{base}/sandbox-pay/gateway.do?{query}")
         action = re.search(r'action="([^"]+)"', page.text)

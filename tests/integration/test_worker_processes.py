@@ -93,7 +93,7 @@ class Workers:
         self._logs[proc] = log
         return proc
 
-    async def ready(self, proc: asyncio.subprocess.Process, within: float = 30.0) -> None:
+    async def ready(self, proc: asyncio.subprocess.Process, within: float = 120.0) -> None:
         """Wait until the process has said it started (its SIGTERM handler is installed by then)."""
         deadline = time.monotonic() + within
         while "worker started" not in self._log(proc).read_text(errors="replace"):
@@ -148,7 +148,7 @@ async def _place_orders_at_one_instant(
     return instant + timedelta(seconds=PAYMENT_WINDOW_SECONDS)
 
 
-async def _first_expiry_seen(ctx: Context, workers: Workers, within: float = 30.0) -> None:
+async def _first_expiry_seen(ctx: Context, workers: Workers, within: float = 120.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         async with ctx.read() as conn:
