@@ -31,7 +31,7 @@ from flashport.sandbox_logistics.store import WaybillStore
 from flashport.sandbox_logistics.tables import tracking_events
 from flashport.sandbox_pay.app import create_sandbox_app
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.services.customs import declaring
+from flashport.services.customs import declaring, documents
 from flashport.services.partners import enrolment, relay
 from flashport.settings import Settings
 from tests.conftest import _empty_all_tables
@@ -106,6 +106,9 @@ async def world(database_settings: Settings) -> AsyncIterator[FeedWorld]:
     await engine.dispose()
     sim_dir = settings.data_dir / f"feed-{ports['customs']}"
     ctx = await build_context(settings)
+    documents.signer(ctx)  # made now, so the single window can register its certificate
+    key_file = settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem"
+    registered = [f"platform:{settings.customs_agent_code}:{key_file}"]
     carrier_settings = LogisticsSimSettings(
         data_dir=sim_dir, customs_url=url["customs"], api_key=LOGISTICS_KEY
     )
@@ -119,7 +122,7 @@ async def world(database_settings: Settings) -> AsyncIterator[FeedWorld]:
                 data_dir=settings.data_dir, notify_schedule=[0.2, 0.4], customs_url=url["customs"]
             )
         ),
-        "customs": create_customs_app(CustomsSimSettings(data_dir=sim_dir)),
+        "customs": create_customs_app(CustomsSimSettings(data_dir=sim_dir, certificates=registered)),
         "carrier": create_logistics_app(carrier_settings),
     }
     _, token = await make_user(ctx, Role.OPERATOR)

@@ -64,6 +64,13 @@ async def _order(
             await tx.conn.execute(
                 products.update().where(products.c.id == product_id).values(tax_category=category)
             )
+            if category == "consumption_tax":  # a 30 ml cosmetic: above ¥10 a ml, the tax is due
+                sku_id = (
+                    sa.select(sale_items.c.sku_id).where(sale_items.c.id == sale.item_id).scalar_subquery()
+                )
+                await tx.conn.execute(
+                    skus.update().where(skus.c.id == sku_id).values(net_content=30, net_content_unit="ml")
+                )
     return (await buying.buy(ctx, buyer, sale.item_id, quantity, f"k-{sale.item_id}-{buyer}")).order
 
 
