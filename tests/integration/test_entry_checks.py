@@ -139,7 +139,7 @@ async def test_an_identity_with_a_nul_byte_is_refused_and_nothing_is_stored(
     nul_number = await client.post(
         f"{API}/identities", headers=auth(token), json={"name": LI_NA[0], "id_number": LI_NA[1] + "\x00"}
     )
-    refused(nul_number, "invalid_id_number", {"id_number"})
+    refused(nul_number, "invalid_characters", {"id_number"})
     # A lone surrogate, as a JSON escape: the request parser refuses it (the rules would too).
     raw = json.dumps({"name": "\ud800娜", "id_number": LI_NA[1]})  # ASCII: the surrogate as \ud800
     surrogate = await client.post(

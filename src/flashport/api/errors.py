@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flashport.api.inputs import INVALID_CHARACTERS
 from flashport.domain.errors import DomainError, FieldProblem
 from flashport.http_errors import HTTP_CODES, answer_for, error_body
 
@@ -58,10 +59,15 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     details = [
         FieldProblem(".".join(str(p) for p in err["loc"] if p != "body") or "body", err["msg"])
-        for err in exc.errors()
+        for err in errors
     ]
+    if errors and all(err["type"] == INVALID_CHARACTERS for err in errors):
+        # The same code the entry checks give: a text no document or page could carry safely.
+        message = "a text holds a control or bidi character, which is not allowed"
+        return JSONResponse(error_body(INVALID_CHARACTERS, message, details), status_code=422)
     return JSONResponse(
         error_body("validation_error", "the request has invalid fields", details), status_code=422
     )

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from flashport.domain.text import describe, forbidden_character
 
@@ -33,18 +34,29 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
     multiline_fields: ClassVar[frozenset[str]] = frozenset({"description", "reason", "note"})
 
-    @model_validator(mode="after")
-    def _clean(self) -> Any:
-        for name in type(self).model_fields:
-            _check(getattr(self, name), name, name in self.multiline_fields)
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean(cls, value: Any, info: ValidationInfo) -> Any:
+        # Per field, so a refusal names the field it is about (``details[].field``).
+        name = info.field_name or "body"
+        _check(value, name, name in cls.multiline_fields)
+        return value
+
+
+# The error type of a refused character: the API answers it as ``invalid_characters``, the code the
+# domain's entry checks give the same refusal (api/errors.py).
+INVALID_CHARACTERS = "invalid_characters"
 
 
 def _check(value: object, name: str, multiline: bool) -> None:
     if isinstance(value, str):
         bad = forbidden_character(value, multiline=multiline)
         if bad is not None:
-            raise ValueError(f"{name}: control or bidi character {describe(bad)} is not allowed")
+            raise PydanticCustomError(
+                INVALID_CHARACTERS,
+                "control or bidi character {character} is not allowed",
+                {"character": describe(bad)},
+            )
     elif isinstance(value, bool):
         return
     elif isinstance(value, int):

@@ -46,6 +46,9 @@ class IdentityOut(BaseModel):
 
 
 class CheckoutIn(Input):
+    # An address typed over several lines is folded to one line, as customs declares it (checkout).
+    multiline_fields = frozenset({"consignee_address"})
+
     consignee_name: str = Field(max_length=100)
     consignee_phone: str = Field(max_length=32, description="mainland mobile number, 1[3-9] + 9 digits")
     consignee_address: str = Field(max_length=400)
