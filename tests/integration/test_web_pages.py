@@ -540,6 +540,11 @@ async def taxed_as(ctx: Context, item_id: int, category: str) -> None:
         await tx.conn.execute(
             products.update().where(products.c.id == product_id).values(tax_category=category)
         )
+        if category == "consumption_tax":  # a 30 ml cosmetic: above ¥10 a ml, the tax is due
+            sku_id = sa.select(sale_items.c.sku_id).where(sale_items.c.id == item_id).scalar_subquery()
+            await tx.conn.execute(
+                skus.update().where(skus.c.id == sku_id).values(net_content=30, net_content_unit="ml")
+            )
 
 
 async def checked_out_at(ctx: Context, order_no: str) -> Any:
@@ -648,9 +653,15 @@ async def test_checkout_is_refused_in_plain_words_once_payment_started_or_over_a
 ) -> None:
     buyer = await buyer_client(web, ctx)
     person = await identities.add_identity(ctx, buyer, *LI_NA)
-    big = await make_sale(ctx, price_fen=300_000, original_fen=600_000)
+    # Two units at 2,500.00 were within the limit when bought; freight of 10.00 since then puts them over.
+    big = await make_sale(ctx, price_fen=250_000, original_fen=500_000)
     too_much = (await buying.buy(ctx, buyer, big.item_id, 2, "over-the-limit")).order
-    refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person.id))
+    free_shipping = ctx.settings
+    ctx.settings = free_shipping.model_copy(update={"freight_fen": 1_000})
+    try:
+        refused = await web.post(f"/orders/{too_much['order_no']}/checkout", data=checkout_form(person.id))
+    finally:
+        ctx.settings = free_shipping
     assert refused.status_code == 409
     assert "over the cross-border limit for one order" in refused.text and "¥5,000.00" in refused.text
     assert "buy fewer units" in refused.text and await checked_out_at(ctx, too_much["order_no"]) is None

@@ -56,7 +56,7 @@ BY_CODE: dict[str, str] = {
     "weak_password": N_(
         "Choose a password of at least 10 characters that is not your email address and not a common one."
     ),
-    "login_locked": N_("Too many wrong passwords. Please wait a few minutes, then try again."),
+    "login_locked": N_("Too many failed log-ins. Please wait a few minutes, then try again."),
     "invalid_name": N_("Enter 2 to 30 Chinese or Latin letters, with · or spaces between parts."),
     "order_not_found": N_("This order does not exist, or it is not yours."),
     "order_not_payable": N_("This order can no longer be paid."),

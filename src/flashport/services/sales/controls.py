@@ -52,14 +52,14 @@ async def top_up_item(ctx: Context, operator_id: int, item_id: int, units: int) 
     """Add ``units`` to a scheduled or live item, drawn from the warehouse's free stock (or refused with
     ``insufficient_stock``, changing nothing)."""
     if units < 1:
-        raise InvalidInput("a top-up adds at least one unit", code="invalid_quantity")
+        raise InvalidInput("a top-up adds at least one unit", code="invalid_units")
     async with ctx.transaction() as tx:
         item = await item_or_404(tx.conn, item_id)
         event = await event_or_404(tx.conn, item.event_id, lock=True)
         _check_running(status_by_clock(event.state, event.starts_at, event.ends_at, tx.now), "topped up")
         quantity = item.quantity + units
         if quantity > MAX_ITEM_QUANTITY:
-            raise InvalidInput(f"an item holds at most {MAX_ITEM_QUANTITY:,} units", code="invalid_quantity")
+            raise InvalidInput(f"an item holds at most {MAX_ITEM_QUANTITY:,} units", code="invalid_units")
         if not await stock_repo.allot(tx.conn, item.sku_id, item.warehouse_id, units, tx.now):
             free = await stock_repo.free_units(tx.conn, item.sku_id, item.warehouse_id) or 0
             raise Conflict(
