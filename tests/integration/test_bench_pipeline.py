@@ -37,6 +37,7 @@ def test_a_small_run_ships_every_order_once_and_its_audit_passes(
         "FLASHPORT_DATABASE_URL": database_settings.database_url,
         "FLASHPORT_REDIS_URL": REDIS_URL,
         "FLASHPORT_REDIS_PREFIX": prefix,
+        "FLASHPORT_DATA_DIR": str(tmp_path / "data"),  # its keys and the sandbox's, not the work tree's
     }.items():
         monkeypatch.setenv(name, value)
     command = ["bench-pipeline", "--orders", str(ORDERS), "--workers", "1", "--timeout", "240"]

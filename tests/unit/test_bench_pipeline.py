@@ -244,8 +244,10 @@ def test_the_chart_draws_a_line_per_stage_and_marks_the_workers_start() -> None:
 def test_every_child_points_at_the_runs_own_partners_and_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLASHPORT_PORT", "9999")  # the caller's own server port is not the run's
     monkeypatch.setenv("FLASHPORT_CUSTOMS_CONCURRENCY", "4")  # tuning passes through
-    settings = Settings(database_url="postgresql://u@db:5432/bench", redis_prefix="p1", secret_key="k" * 40)
+    keys = {"secret_key": "k" * 40, "identity_key": "i" * 44, "identity_hash_key": "h" * 40}
+    settings = Settings(database_url="postgresql://u@db:5432/bench", redis_prefix="p1", **keys)
     env = child_env(settings, Path("/run/x"), Ports(8100, 8101, 8102, 8103), "fpk_carrier")
+    assert (env["FLASHPORT_IDENTITY_KEY"], env["FLASHPORT_IDENTITY_HASH_KEY"]) == ("i" * 44, "h" * 40)
     assert "FLASHPORT_PORT" not in env and env["FLASHPORT_CUSTOMS_CONCURRENCY"] == "4"
     assert env["FLASHPORT_DATABASE_URL"] == "postgresql://u@db:5432/bench"
     assert (env["FLASHPORT_REDIS_PREFIX"], env["FLASHPORT_SECRET_KEY"]) == ("p1", "k" * 40)

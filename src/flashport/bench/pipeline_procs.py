@@ -82,8 +82,12 @@ def child_env(settings: Settings, run_dir: Path, ports: Ports, carrier_key: str)
     env = {k: v for k, v in os.environ.items() if k not in RUN_OWNED}
     env |= {k: v for k, v in settings_env(settings).items() if k not in RUN_OWNED}
     platform, pay, customs, carrier = (ports.url(n) for n in ("platform", "pay", "customs", "carrier"))
+    keys = settings.keys  # the run's children sign and seal with the bench's keys, not their folder's
     env |= {
         "FLASHPORT_DATA_DIR": str(run_dir),
+        "FLASHPORT_SECRET_KEY": keys.secret,
+        "FLASHPORT_IDENTITY_KEY": keys.identity_keys[0],
+        "FLASHPORT_IDENTITY_HASH_KEY": keys.identity_hash_key,
         "FLASHPORT_PAYMENT_GATEWAY_URL": f"{pay}/gateway.do",
         "FLASHPORT_PAYMENT_NOTIFY_URL": f"{platform}/api/v1/payments/alipay/notify",
         "FLASHPORT_PAYMENT_RETURN_URL": f"{platform}/orders",
