@@ -60,7 +60,7 @@ def test_a_chinese_buyer_buys_and_checks_out_on_a_phone(chinese_phone_visit: Vis
     page.get_by_label(re.compile("^姓名")).fill(LI_NA[0])
     page.get_by_label("身份证号", exact=True).fill(LI_NA[1])
     page.get_by_label("收货人姓名").fill("李娜")
-    page.get_by_label("手机号").fill("13800138000")
+    page.get_by_label("手机号", exact=True).fill("13800138000")
     page.get_by_label("省份").select_option(label="浙江省")
     page.get_by_label("城市").select_option(label="杭州市")
     page.get_by_label("区县").select_option(label="西湖区")
