@@ -49,7 +49,10 @@ async def running(
     task = asyncio.create_task(server.serve(sockets=None if sock is None else [sock]))
     while not server.started:
         if task.done():
-            task.result()
+            try:
+                task.result()
+            except SystemExit as exc:  # uvicorn exits when it cannot bind: a plain failure here
+                raise RuntimeError(f"the server did not start (uvicorn exit {exc.code})") from None
             raise RuntimeError("server stopped before it started")
         await asyncio.sleep(0.01)
     try:

@@ -37,7 +37,7 @@ from flashport.settings import Settings
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.integration.test_declarations import LOGISTICS_KEY, Parties
-from tests.servers import free_port, serving
+from tests.servers import bound_socket, serving
 from tests.waiting import HTTP_TIMEOUT, eventually
 
 RECEIVED = "Parcel received from the platform"
@@ -88,7 +88,9 @@ class FeedWorld:
 async def world(database_settings: Settings) -> AsyncIterator[FeedWorld]:
     """The four parties on loopback ports, the platform handing parcels over by feed, and the carrier
     enrolled as a partner (its feed consumer started by each test, so each test decides when)."""
-    ports = {name: free_port() for name in ("platform", "pay", "customs", "carrier")}
+    # Bound now and kept until each server takes its socket: no other process can take the port between.
+    socks = {name: bound_socket() for name in ("platform", "pay", "customs", "carrier")}
+    ports = {name: sock.getsockname()[1] for name, sock in socks.items()}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     settings = database_settings.model_copy(
         update={
@@ -129,7 +131,7 @@ async def world(database_settings: Settings) -> AsyncIterator[FeedWorld]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             for name in ("customs", "carrier", "pay", "platform"):
-                await stack.enter_async_context(serving(apps[name], ports[name]))
+                await stack.enter_async_context(serving(apps[name], sock=socks[name]))
             clients = {
                 name: await stack.enter_async_context(
                     httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)

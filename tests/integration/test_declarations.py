@@ -60,7 +60,7 @@ from flashport.worker import run_once
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
-from tests.servers import free_port, serving
+from tests.servers import bound_socket, free_port, serving
 from tests.waiting import HTTP_TIMEOUT
 
 CHINA = timezone(timedelta(hours=8))
@@ -153,7 +153,9 @@ class Parties:
 async def parties(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Parties]:
     """The four parties; ``indirect`` parametrisation passes settings of the single window."""
     sim_overrides: dict[str, Any] = getattr(request, "param", {})
-    ports = {name: free_port() for name in ("platform", "pay", "customs", "carrier")}
+    # Bound now and kept until each server takes its socket: no other process can take the port between.
+    socks = {name: bound_socket() for name in ("platform", "pay", "customs", "carrier")}
+    ports = {name: sock.getsockname()[1] for name, sock in socks.items()}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     settings = database_settings.model_copy(
         update={
@@ -190,7 +192,7 @@ async def parties(request: pytest.FixtureRequest, database_settings: Settings) -
     try:
         async with contextlib.AsyncExitStack() as stack:
             for name in ("customs", "carrier", "pay", "platform"):
-                await stack.enter_async_context(serving(apps[name], ports[name]))
+                await stack.enter_async_context(serving(apps[name], sock=socks[name]))
             clients = {
                 name: await stack.enter_async_context(
                     httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)

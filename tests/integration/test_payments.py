@@ -46,7 +46,7 @@ from flashport.services.sales import buying, events
 from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables, _require_redis
 from tests.sale_builder import make_buyers, make_sale
-from tests.servers import free_port, serving
+from tests.servers import bound_socket, serving
 from tests.waiting import HTTP_TIMEOUT, eventually
 
 PAYER = ("李娜", "110105199003070025")
@@ -129,7 +129,8 @@ class World:
 
 @pytest.fixture(params=["sql", "redis"])
 async def world(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[World]:
-    platform_port, sandbox_port = free_port(), free_port()
+    platform_sock, sandbox_sock = bound_socket(), bound_socket()  # kept: no other process takes the ports
+    platform_port, sandbox_port = platform_sock.getsockname()[1], sandbox_sock.getsockname()[1]
     update: dict[str, Any] = {
         "payment_gateway_url": f"http://127.0.0.1:{sandbox_port}/gateway.do",
         "payment_notify_url": f"http://127.0.0.1:{platform_port}/api/v1/payments/alipay/notify",
@@ -151,8 +152,8 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
     )
     try:
         async with (
-            serving(create_app(ctx=ctx), platform_port) as platform_url,
-            serving(sandbox_app, sandbox_port) as sandbox_url,
+            serving(create_app(ctx=ctx), sock=platform_sock) as platform_url,
+            serving(sandbox_app, sock=sandbox_sock) as sandbox_url,
             httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=sandbox_url) as sandbox,
         ):
             yield World(ctx, sandbox, platform_url, settings)
