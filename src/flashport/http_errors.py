@@ -82,10 +82,22 @@ def status_for(exc: DomainError) -> int:
 
 def answer_for(exc: DomainError) -> ErrorAnswer:
     """The status, body and headers for a domain error: a bearer challenge with a 401 (RFC 6750) and
-    ``Retry-After`` with a 429, so a client knows how to try again."""
+    ``Retry-After`` with a 429 and a 503, so a client knows when to try again."""
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, Unauthenticated):
         headers = (("www-authenticate", "Bearer"),)
-    elif isinstance(exc, RateLimited):
+    elif isinstance(exc, RateLimited | ServiceUnavailable):
         headers = (("retry-after", str(exc.retry_after)),)
     return ErrorAnswer(status_for(exc), exc.code, exc.message, tuple(exc.details), headers)
+
+
+DEPENDENCY_DOWN = ServiceUnavailable(
+    "a service this request needs is briefly unavailable; nothing was changed, please retry",
+    code="dependency_unavailable",
+)
+
+
+def dependency_down_answer() -> ErrorAnswer:
+    """503 ``dependency_unavailable`` with ``Retry-After``: for a driver error that says the database,
+    Redis or the disk failed (``adapters/failures.py`` tells which), in every door."""
+    return answer_for(DEPENDENCY_DOWN)

@@ -373,6 +373,42 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
     assert retried.created is True
 
 
+async def test_an_item_redis_lost_is_rebuilt_from_the_database_and_a_retry_still_finds_its_order(
+    buy_ctx: Context,
+) -> None:
+    """Redis restarted empty (or flushed) mid-sale: the next purchase finds the item unknown there, the
+    engine rebuilds it from PostgreSQL (counters, buyers, idempotency keys) and judges again. A retry
+    of a purchase made before the loss gets its first order back; the per-buyer limit and the units
+    left are the database's."""
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.domain.errors import Conflict
+    from flashport.services.sales import buying
+
+    if not isinstance(buy_ctx.stock, RedisStockEngine):
+        pytest.skip("the SQL engine has no Redis to lose")
+    stock = buy_ctx.stock
+    sale = await make_sale(buy_ctx, quantity=3, limit=1)
+    (first, _), (second, _), (third, _) = await make_buyers(buy_ctx, 3)
+    before = await buying.buy(buy_ctx, first, sale.item_id, 1, "before-the-loss")
+    lost = [k async for k in stock.redis.scan_iter(match=f"{stock.prefix}:*item:{sale.item_id}*")]
+    assert lost
+    await stock.redis.delete(*lost)
+
+    retried = await buying.buy(buy_ctx, first, sale.item_id, 1, "before-the-loss")
+    assert retried.created is False and retried.order["id"] == before.order["id"]
+    with pytest.raises(Conflict) as refused:  # a new key of the same buyer: the limit, from the truth
+        await buying.buy(buy_ctx, first, sale.item_id, 1, "another-key")
+    assert refused.value.code == "buyer_limit_reached"
+    answers = await asyncio.gather(
+        buying.buy(buy_ctx, second, sale.item_id, 1, "s"), buying.buy(buy_ctx, third, sale.item_id, 1, "t")
+    )
+    assert all(a.created for a in answers)
+    assert stock.rebuilds == 1
+    assert (await stock.remaining([sale.item_id])) == {sale.item_id: 0}
+    async with buy_ctx.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
+
+
 async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_order_per_item(
     buy_ctx: Context,
 ) -> None:

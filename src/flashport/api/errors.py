@@ -18,9 +18,10 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flashport.adapters.failures import DEPENDENCY_ERRORS, dependency_down
 from flashport.api.inputs import INVALID_CHARACTERS
 from flashport.domain.errors import DomainError, FieldProblem
-from flashport.http_errors import HTTP_CODES, answer_for, error_body
+from flashport.http_errors import HTTP_CODES, answer_for, dependency_down_answer, error_body
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,19 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _dependency_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The database, Redis or the disk failed under this request: fail closed with 503 and
+    ``Retry-After`` (the transaction rolled back). Any other exception stays a 500."""
+    if not dependency_down(exc):
+        raise exc
+    log.warning("dependency down: %s: %s", type(exc).__name__, exc)
+    answer = dependency_down_answer()
+    return JSONResponse(answer.body(), status_code=answer.status, headers=dict(answer.headers))
+
+
 def install(app: FastAPI) -> None:
+    for error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error, _dependency_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

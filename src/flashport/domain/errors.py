@@ -58,9 +58,11 @@ class RateLimited(DomainError):
 
 
 class ServiceUnavailable(DomainError):
-    """A dependency needed to decide safely is down; we fail closed (503)."""
+    """A dependency needed to decide safely is down; we fail closed (503), saying when to try again
+    (``retry_after`` seconds: a dependency back within a second or two is the common case)."""
 
     code = "service_unavailable"
+    retry_after = 1
 
 
 @dataclass

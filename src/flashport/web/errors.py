@@ -14,8 +14,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.adapters.failures import dependency_down
 from flashport.domain.errors import DomainError, Unauthenticated
-from flashport.http_errors import status_for
+from flashport.http_errors import DEPENDENCY_DOWN, status_for
 from flashport.web import answers, i18n, messages
 
 
@@ -25,11 +26,20 @@ def error_answer(request: Request, exc: DomainError) -> Response:
     language = i18n.request_language(request)
     text = messages.error_text(language, exc)
     if answers.wants_json(request):
-        return answers.data(request, session, {"code": exc.code, "message": text}, status=status)
+        answer = answers.data(request, session, {"code": exc.code, "message": text}, status=status)
+        return _retry_after(answer, exc)
     if isinstance(exc, Unauthenticated):
         return answers.redirect(request, session, answers.login_url(_return_path(request)))
     title = messages.title_for(language, status)
-    return answers.page(request, session, "error.html", status=status, title=title, message=text)
+    page = answers.page(request, session, "error.html", status=status, title=title, message=text)
+    return _retry_after(page, exc)
+
+
+def _retry_after(answer: Response, exc: DomainError) -> Response:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and "retry-after" not in answer.headers:
+        answer.headers["retry-after"] = str(retry_after)
+    return answer
 
 
 def _return_path(request: Request) -> str:
@@ -51,5 +61,9 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except DomainError as exc:
                 return error_answer(request, exc)
+            except Exception as exc:
+                if not dependency_down(exc):
+                    raise
+                return error_answer(request, DEPENDENCY_DOWN)  # fail closed: a 503 page, try again
 
         return guarded

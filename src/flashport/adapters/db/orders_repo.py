@@ -183,6 +183,17 @@ async def taken_truth(
     return truth
 
 
+async def idempotency_records(
+    conn: AsyncConnection, item_id: int, since: datetime
+) -> list[tuple[int, str, str, datetime]]:
+    """(buyer, idempotency key, order id, created at) of the item's orders made since ``since``: what a
+    stock engine that lost its keys rebuilds them from, so a retry still finds its first order."""
+    query = sa.select(orders.c.buyer_id, orders.c.idempotency_key, orders.c.id, orders.c.created_at).where(
+        orders.c.sale_item_id == item_id, orders.c.created_at >= since
+    )
+    return [(int(b), str(k), str(o), c) for b, k, o, c in await conn.execute(query)]
+
+
 # --- reading a buyer's orders ----------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ SCRIPTS = Path(__file__).parent
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
 RELEASE_PIPELINE = 500  # releases per round trip when a sweep returns many orders at once
+RESTORE_PIPELINE = 5_000  # idempotency keys per round trip when an item is rebuilt
 
 _INIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -96,6 +98,8 @@ class RedisStockEngine(StockEngine):
         self._dispatch_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.reserve_calls = 0  # script calls made, for tests and the benchmark
+        self.rebuilds = 0  # items rebuilt from the database after Redis lost them
+        self._rebuilding: dict[int, asyncio.Lock] = {}
         self._restocks: RestockListener | None = None
 
     @property
@@ -119,6 +123,8 @@ class RedisStockEngine(StockEngine):
 
     async def place(self, draft: OrderDraft) -> Placement:
         status, value = await self._reservation(draft)
+        if status == "unknown" and await self._rebuilt(draft.terms.item_id):
+            status, value = await self._reservation(draft)  # Redis had lost the item: judged again
         if status == "ok":
             taken, buyers, idem = self._undo_keys(draft)
             await self._make_durable(draft, taken, buyers, idem)
@@ -288,7 +294,30 @@ class RedisStockEngine(StockEngine):
             result[item_id] = max(0, int(quantity or 0) - int(taken_units or 0))
         return result
 
-    async def sync_items(self, item_ids: Sequence[int]) -> None:
+    async def _rebuilt(self, item_id: int) -> bool:
+        """Redis answered "unknown" for an item the buy path knows: it lost its keys (restarted empty,
+        flushed, failed over without them). Rebuild the item from the database, its idempotency keys
+        included, once per process however many purchases noticed (the others wait and judge again).
+        False when the database does not know the item either."""
+        lock = self._rebuilding.setdefault(item_id, asyncio.Lock())
+        async with lock:
+            try:
+                if await self.redis.exists(self._item_keys(item_id)[0]):
+                    return True  # rebuilt meanwhile, by this process or another
+                log.warning("stock engine: item %s is missing from Redis; rebuilt from the database", item_id)
+                await self.sync_items([item_id], keys_since=IDEMPOTENCY_TTL_MS)
+            except RedisError as exc:
+                raise ServiceUnavailable(
+                    "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
+                ) from exc
+            self.rebuilds += 1
+            return bool(await self.redis.exists(self._item_keys(item_id)[0]))
+
+    async def sync_items(self, item_ids: Sequence[int], *, keys_since: int | None = None) -> None:
+        """Write each item's terms and, where Redis has none yet, its counters from the database truth.
+        The counters go first and the terms last: until the terms exist the script answers "unknown" and
+        reserves nothing, so no purchase can count against counters about to be set. With
+        ``keys_since`` (ms), the idempotency keys of orders made that recently are written back too."""
         async with reading(self._engine) as conn:
             truth = await orders_repo.taken_truth(conn, item_ids)
             for item_id in item_ids:
@@ -297,6 +326,11 @@ class RedisStockEngine(StockEngine):
                 if terms is None:
                     await self.redis.delete(meta)
                     continue
+                units, per_buyer = truth[item_id]
+                flat = [str(v) for pair in per_buyer.items() for v in pair]
+                await self._init(keys=[taken, buyers], args=[units, *flat])
+                if keys_since is not None:
+                    await self._restore_keys(conn, item_id, keys_since)
                 await self.redis.hset(
                     meta,
                     mapping={
@@ -307,10 +341,21 @@ class RedisStockEngine(StockEngine):
                         "open": "1" if terms.open else "0",
                     },
                 )
-                units, per_buyer = truth[item_id]
-                flat = [str(v) for pair in per_buyer.items() for v in pair]
-                await self._init(keys=[taken, buyers], args=[units, *flat])
                 await self.redis.publish(self.restock_channel, str(item_id))
+
+    async def _restore_keys(self, conn: AsyncConnection, item_id: int, within_ms: int) -> None:
+        """Each recent order's idempotency key again, with what is left of its time to live (NX: a key
+        Redis still has wins)."""
+        now = datetime.now(UTC)
+        since = now - timedelta(milliseconds=within_ms)
+        records = await orders_repo.idempotency_records(conn, item_id, since)
+        for start in range(0, len(records), RESTORE_PIPELINE):
+            pipe = self.redis.pipeline(transaction=False)
+            for buyer_id, key, order_id, created_at in records[start : start + RESTORE_PIPELINE]:
+                left = within_ms - int((now - created_at).total_seconds() * 1000)
+                if left > 0:
+                    pipe.set(self.key(item_id, f"idem:{buyer_id}:{key}"), order_id, px=left, nx=True)
+            await pipe.execute()
 
     async def read_counters(self, item_id: int) -> Counters | None:
         meta, taken, buyers = self._item_keys(item_id)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from flashport.adapters.failures import dependency_down
 from flashport.api.buy.request import read_purchase
 from flashport.domain.errors import DomainError
 from flashport.domain.rate_limits import Action
-from flashport.http_errors import ErrorAnswer, answer_for
+from flashport.http_errors import ErrorAnswer, answer_for, dependency_down_answer
 from flashport.services.context import Context
 from flashport.services.sales import buying
 
@@ -51,7 +52,10 @@ async def answer_purchase(
         bought = await buying.buy(ctx, request.buyer_id, request.item_id, request.quantity, request.key)
     except DomainError as exc:
         return refusal(answer_for(exc))
-    except Exception:
+    except Exception as exc:
+        if dependency_down(exc):  # fail closed: nothing was bought (the key makes a retry safe)
+            log.warning("purchase of item %s: dependency down: %r", request.item_id, exc)
+            return refusal(dependency_down_answer())
         log.exception("purchase of item %s failed", request.item_id)
         return INTERNAL_ERROR
     return Answer(201 if bought.created else 200, orjson.dumps(bought.order, option=orjson.OPT_UTC_Z))
