@@ -25,6 +25,7 @@ class ReceiptKind(StrEnum):
     PAYMENT = "CEB412"
     WAYBILL = "CEB512"
     INVENTORY = "CEB622"
+    DELIVERY = "CEB514"  # on a CEB513, the carrier's "signed for"
 
 
 # The return node of each kind and its business keys, in the XSD's order.
@@ -33,12 +34,14 @@ _RETURN_NODE = {
     ReceiptKind.PAYMENT: "PaymentReturn",
     ReceiptKind.WAYBILL: "LogisticsReturn",
     ReceiptKind.INVENTORY: "InventoryReturn",
+    ReceiptKind.DELIVERY: "LogisticsStatusReturn",
 }
 BUSINESS_KEYS: Mapping[ReceiptKind, tuple[str, ...]] = {
     ReceiptKind.ORDER: ("ebpCode", "ebcCode", "orderNo"),
     ReceiptKind.PAYMENT: ("payCode", "payTransactionId"),
     ReceiptKind.WAYBILL: ("logisticsCode", "logisticsNo"),
     ReceiptKind.INVENTORY: ("customsCode", "ebpCode", "ebcCode", "agentCode", "copNo", "preNo", "invtNo"),
+    ReceiptKind.DELIVERY: ("logisticsCode", "logisticsNo", "logisticsStatus"),
 }
 
 

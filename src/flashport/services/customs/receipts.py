@@ -33,8 +33,10 @@ from flashport.domain.declarations import (
     inventory_verdict,
     other_receipt_verdict,
 )
+from flashport.domain.tracking import Milestone
 from flashport.services.context import Context, Tx
 from flashport.services.customs import tax_bills
+from flashport.services.tracking import milestones
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +253,8 @@ async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration
         )
     elif verdict.state is DeclarationState.RELEASED:
         await declarations_repo.mark_released(tx.conn, declaration, receipt.return_time, tx.now)
+        released = Milestone.RELEASED
+        await milestones.reach_within(tx, declaration.order_id, declaration.order_no, released, tx.now)
     elif verdict.reason_code is not None:  # detained, returned: the reason is kept with the state
         await declarations_repo.move_on(tx.conn, declaration, verdict.state, tx.now)
         await declarations_repo.set_reason(tx.conn, declaration.id, verdict.reason_code, verdict.reason)

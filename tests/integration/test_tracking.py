@@ -1,0 +1,284 @@
+"""Parcel tracking over real HTTP on loopback ports, the four parties running: the platform records
+declared, released, picked and handed over as its back office moves the parcel; the sandbox carrier,
+a partner with its own key, reports in transit and delivered to the platform's partner API and
+declares the delivery to customs (CEB513, answered by a CEB514); the buyer reads carrier, waybill and
+milestones from the order API. Every new milestone is one ``shipment.milestone`` outbox event."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from flashport.adapters.db.engine import create_engine
+from flashport.adapters.db.schema import orders, outbox
+from flashport.app import create_app
+from flashport.bootstrap import build_context, close_context
+from flashport.ceb import Enterprise, Sender, parse_receipts
+from flashport.ceb.delivery import DeliveryDeclaration, delivery_message
+from flashport.domain.accounts import Principal, Role
+from flashport.domain.partners import PartnerKind
+from flashport.sandbox_customs import CustomsSimSettings, create_customs_app
+from flashport.sandbox_logistics import LogisticsSimSettings, create_logistics_app
+from flashport.sandbox_pay.app import create_sandbox_app
+from flashport.sandbox_pay.settings import SandboxSettings
+from flashport.services.accounts.tokens import issue_token
+from flashport.services.customs import declaring, documents
+from flashport.services.partners import enrolment
+from flashport.settings import Settings
+from tests.conftest import _empty_all_tables
+from tests.factories import make_user
+from tests.integration.test_declarations import LOGISTICS_KEY, Parties
+from tests.servers import bound_socket, serving
+from tests.waiting import HTTP_TIMEOUT, eventually
+
+JOURNEY = ["declared", "released", "picked", "handed_over", "in_transit", "delivered"]
+
+
+@dataclass
+class Tracking:
+    parties: Parties
+    platform_url: str
+    carrier_key: str
+    carrier_settings: LogisticsSimSettings
+
+    async def shipped_order(self) -> tuple[str, str, str]:
+        """(order_no, logistics_no, the buyer's token) of an order customs released and the carrier has."""
+        order_no = await self.parties.paid_order()
+        await self.parties.work_until(order_no, "shipped")
+        detail = await self.parties.detail(order_no)
+        async with self.parties.ctx.read() as conn:
+            buyer_id = await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no))
+        ctx = self.parties.ctx
+        token = issue_token(ctx.settings, Principal(int(buyer_id), Role.BUYER), ctx.clock())
+        return order_no, str(detail["logistics_no"]), token
+
+    async def shipment(self, order_no: str, token: str) -> dict[str, Any]:
+        answer = await self.parties.platform.get(
+            f"/api/v1/orders/{order_no}/shipment", headers={"authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    async def milestone_events(self, order_no: str) -> list[dict[str, Any]]:
+        async with self.parties.ctx.read() as conn:
+            rows = await conn.execute(
+                sa.select(outbox.c.type, outbox.c.payload)
+                .where(outbox.c.subject == f"order:{order_no}", outbox.c.type.like("shipment.%"))
+                .order_by(outbox.c.id)
+            )
+            return [{"type": r.type, **r.payload} for r in rows]
+
+    async def scan(self, logistics_no: str, milestone: str) -> httpx.Response:
+        return await self.parties.carrier.post(
+            f"/v1/waybills/{logistics_no}/milestones", json={"milestone": milestone}
+        )
+
+    def report(self, logistics_no: str, body: dict[str, Any], key: str | None) -> Any:
+        headers = {"x-api-key": key} if key else {}
+        return self.parties.platform.post(
+            f"/api/v1/partner/shipments/{logistics_no}/milestones",
+            json=body,
+            headers={"authorization": "", **headers},
+        )
+
+
+@pytest.fixture
+async def tracking(database_settings: Settings) -> AsyncIterator[Tracking]:
+    socks = {name: bound_socket() for name in ("platform", "pay", "customs", "carrier")}
+    ports = {name: sock.getsockname()[1] for name, sock in socks.items()}
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    settings = database_settings.model_copy(
+        update={
+            "payment_gateway_url": f"{url['pay']}/gateway.do",
+            "payment_notify_url": f"{url['platform']}/api/v1/payments/alipay/notify",
+            "payment_return_url": f"{url['platform']}/orders",
+            "customs_url": url["customs"],
+            "logistics_url": url["carrier"],
+            "logistics_api_key": LOGISTICS_KEY,
+        }
+    )
+    engine = create_engine(settings)
+    await _empty_all_tables(engine)
+    await engine.dispose()
+    sim_dir = settings.data_dir / f"tracking-{ports['customs']}"
+    ctx = await build_context(settings)
+    documents.signer(ctx)
+    key_file = settings.customs_signing_key or settings.data_dir / "customs" / "signing-key.pem"
+    registered = [f"platform:{settings.customs_agent_code}:{key_file}"]
+    code = LogisticsSimSettings().customs_code
+    _, carrier_key = await enrolment.enrol(
+        ctx, name="Sandbox carrier", kind=PartnerKind.CARRIER, logistics_code=code
+    )
+    carrier_settings = LogisticsSimSettings(
+        data_dir=sim_dir,
+        customs_url=url["customs"],
+        api_key=LOGISTICS_KEY,
+        platform_url=url["platform"],
+        partner_key=carrier_key,
+        feed_poll_seconds=0.2,
+        declare_retry_seconds=0.2,
+    )
+    apps: dict[str, Any] = {
+        "platform": create_app(ctx=ctx),
+        "pay": create_sandbox_app(
+            SandboxSettings(
+                data_dir=settings.data_dir, notify_schedule=[0.2, 0.4], customs_url=url["customs"]
+            )
+        ),
+        "customs": create_customs_app(CustomsSimSettings(data_dir=sim_dir, certificates=registered)),
+        "carrier": create_logistics_app(carrier_settings),
+    }
+    _, token = await make_user(ctx, Role.OPERATOR)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for name in ("customs", "carrier", "pay", "platform"):
+                await stack.enter_async_context(serving(apps[name], sock=socks[name]))
+            clients = {
+                name: await stack.enter_async_context(
+                    httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)
+                )
+                for name, headers in (
+                    ("platform", {"authorization": f"Bearer {token}"}),
+                    ("pay", {}),
+                    ("customs", {}),
+                    ("carrier", {"authorization": f"Bearer {LOGISTICS_KEY}"}),
+                )
+            }
+            parties = Parties(
+                ctx, clients["platform"], clients["pay"], clients["customs"], clients["carrier"]
+            )
+            yield Tracking(parties, url["platform"], carrier_key, carrier_settings)
+    finally:
+        await close_context(ctx)
+
+
+async def test_the_back_office_records_declared_released_picked_and_handed_over_once_each(
+    tracking: Tracking,
+) -> None:
+    order_no, logistics_no, token = await tracking.shipped_order()
+    shipment = await tracking.shipment(order_no, token)
+    assert shipment["logistics_no"] == logistics_no
+    assert shipment["carrier"] == tracking.carrier_settings.customs_name
+    assert [m["milestone"] for m in shipment["milestones"]] == JOURNEY[:4]
+    assert shipment["delivered"] is False
+    events = await tracking.milestone_events(order_no)
+    assert [(e["type"], e["milestone"]) for e in events] == [("shipment.milestone", m) for m in JOURNEY[:4]]
+    assert {e["order_no"] for e in events} == {order_no} and all(e["order_id"] and e["at"] for e in events)
+
+
+async def test_the_carrier_reports_transit_and_delivery_and_declares_the_delivery_to_customs(
+    tracking: Tracking,
+) -> None:
+    order_no, logistics_no, token = await tracking.shipped_order()
+    assert (await tracking.scan(logistics_no, "in_transit")).status_code == 200
+    delivered = await tracking.scan(logistics_no, "delivered")
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["status"] == "delivered"
+
+    async def platform_knows() -> bool:
+        return (await tracking.shipment(order_no, token))["delivered"]
+
+    await eventually(platform_knows, what="the delivery reported to the platform")
+    shipment = await tracking.shipment(order_no, token)
+    assert [m["milestone"] for m in shipment["milestones"]] == JOURNEY
+    # Delivered again (a second scan): nothing is reported twice.
+    assert (await tracking.scan(logistics_no, "delivered")).status_code == 200
+    events = await tracking.milestone_events(order_no)
+    assert [e["type"] for e in events].count("shipment.delivered") == 1
+    assert [e.get("milestone") for e in events if e["type"] == "shipment.milestone"] == JOURNEY
+
+    async def customs_answered() -> list[Any]:
+        page = await tracking.parties.customs.get(f"/dxp/inbox/{tracking.carrier_settings.dxp_id}")
+        receipts = [
+            r
+            for item in page.json()["items"]
+            if item["kind"] == "CEB514"
+            for r in parse_receipts(item["message"].encode())
+        ]
+        return receipts
+
+    await eventually(customs_answered, what="the CEB514 answering the carrier's CEB513")
+    [receipt] = await customs_answered()
+    assert receipt.return_status == 399 and receipt.business_keys["logisticsNo"] == logistics_no
+    assert receipt.business_keys["logisticsStatus"] == "S"
+
+
+async def test_a_parcel_not_on_its_way_cannot_be_delivered(tracking: Tracking) -> None:
+    order_no = await tracking.parties.paid_order()
+    assert await declaring.declare_pending(tracking.parties.ctx) == 1  # the carrier has no parcel yet
+    logistics_no = (await tracking.parties.detail(order_no))["logistics_no"]
+    refused = await tracking.scan(logistics_no, "delivered")
+    assert refused.status_code == 409 and refused.json()["code"] == "waybill_not_in_transit"
+    unknown = await tracking.scan(logistics_no, "teleported")
+    assert unknown.status_code == 422
+
+
+async def test_only_the_waybills_carrier_reports_and_bad_reports_are_clear_errors(tracking: Tracking) -> None:
+    order_no, logistics_no, token = await tracking.shipped_order()
+    ctx = tracking.parties.ctx
+    _, other_carrier = await enrolment.enrol(
+        ctx, name="Other carrier", kind=PartnerKind.CARRIER, logistics_code="OTHER01"
+    )
+    _, payer = await enrolment.enrol(
+        ctx, name="A payment company", kind=PartnerKind.PAYMENT_COMPANY, pay_code="PAYX"
+    )
+    cases = [
+        ({"milestone": "in_transit"}, None, 401, "missing_token"),
+        ({"milestone": "in_transit"}, payer, 403, "not_a_carrier"),
+        ({"milestone": "in_transit"}, other_carrier, 404, "waybill_not_found"),
+        ({"milestone": "released"}, tracking.carrier_key, 422, "not_a_carrier_milestone"),
+        ({"milestone": "teleported"}, tracking.carrier_key, 422, "unknown_milestone"),
+        ({"milestone": "delivered", "at": "2026-12-03T10:00:00"}, tracking.carrier_key, 422, "naive_time"),
+        (
+            {"milestone": "delivered", "at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+            tracking.carrier_key,
+            422,
+            "time_in_future",
+        ),
+    ]
+    for body, key, status, code in cases:
+        answer = await tracking.report(logistics_no, body, key)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), (body, answer.text)
+    assert [m["milestone"] for m in (await tracking.shipment(order_no, token))["milestones"]] == JOURNEY[:4]
+    # The carrier itself, straight to the platform's API, twice: recorded once.
+    for _ in range(2):
+        answer = await tracking.report(logistics_no, {"milestone": "in_transit"}, tracking.carrier_key)
+        assert answer.status_code == 200, answer.text
+    assert [e.get("milestone") for e in await tracking.milestone_events(order_no)].count("in_transit") == 1
+
+
+async def test_another_buyer_sees_no_shipment(tracking: Tracking) -> None:
+    order_no, _, _ = await tracking.shipped_order()
+    _, stranger = await make_user(tracking.parties.ctx, Role.BUYER)
+    answer = await tracking.parties.platform.get(
+        f"/api/v1/orders/{order_no}/shipment", headers={"authorization": f"Bearer {stranger}"}
+    )
+    assert answer.status_code == 404 and answer.json()["code"] == "order_not_found"
+
+
+async def test_customs_refuses_a_delivery_of_a_waybill_it_does_not_know(tracking: Tracking) -> None:
+    carrier = tracking.carrier_settings
+    sender = Sender(carrier.customs_code, carrier.customs_name, "DXPTRACKTEST0001")
+    message = delivery_message(
+        DeliveryDeclaration(
+            Enterprise(carrier.customs_code, carrier.customs_name), "NOSUCHWAYBILL", datetime.now(UTC)
+        ),
+        sender,
+    )
+    taken = await tracking.parties.customs.post("/dxp/messages", content=message)
+    assert taken.status_code == 202 and taken.json()["kind"] == "CEB513"
+    page = (await tracking.parties.customs.get("/dxp/inbox/DXPTRACKTEST0001")).json()
+    [receipt] = parse_receipts(page["items"][0]["message"].encode())
+    assert receipt.return_status == 100 and "NOSUCHWAYBILL" in receipt.return_info
+    broken = message.replace(b"<ceb:logisticsStatus>S<", b"<ceb:logisticsStatus>X1<")
+    assert (await tracking.parties.customs.post("/dxp/messages", content=broken)).status_code == 202
+    page = (await tracking.parties.customs.get("/dxp/inbox/DXPTRACKTEST0001")).json()
+    [refused] = parse_receipts(page["items"][1]["message"].encode())
+    assert refused.return_status == -1 and "schema" in refused.return_info
