@@ -7,6 +7,7 @@ milestones from the order API. Every new milestone is one ``shipment.milestone``
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from flashport.services.accounts.tokens import issue_token
 from flashport.services.customs import declaring, documents
 from flashport.services.partners import enrolment
 from flashport.settings import Settings
+from flashport.web import session as web_session
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.integration.test_declarations import LOGISTICS_KEY, Parties
@@ -58,6 +60,20 @@ class Tracking:
         ctx = self.parties.ctx
         token = issue_token(ctx.settings, Principal(int(buyer_id), Role.BUYER), ctx.clock())
         return order_no, str(detail["logistics_no"]), token
+
+    async def order_page(self, order_no: str, language: str) -> str:
+        """The order page as its buyer reads it in ``language`` (the Accept-Language of the browser)."""
+        async with self.parties.ctx.read() as conn:
+            buyer_id = await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no))
+        data = {"uid": int(buyer_id), "role": "buyer", "name": "Test Buyer", "csrf": "csrf"}
+        cookie = web_session.encode(data, self.parties.ctx.settings.keys.secret, 3600)
+        async with httpx.AsyncClient(base_url=self.platform_url, timeout=HTTP_TIMEOUT) as browser:
+            page = await browser.get(
+                f"/orders/{order_no}",
+                headers={"accept-language": language, "cookie": f"{web_session.COOKIE}={cookie}"},
+            )
+        assert page.status_code == 200, page.text[:500]
+        return page.text
 
     async def shipment(self, order_no: str, token: str) -> dict[str, Any]:
         answer = await self.parties.platform.get(
@@ -282,3 +298,28 @@ async def test_customs_refuses_a_delivery_of_a_waybill_it_does_not_know(tracking
     page = (await tracking.parties.customs.get("/dxp/inbox/DXPTRACKTEST0001")).json()
     [refused] = parse_receipts(page["items"][1]["message"].encode())
     assert refused.return_status == -1 and "schema" in refused.return_info
+
+
+async def test_the_order_page_shows_carrier_waybill_and_timeline_in_both_languages(
+    tracking: Tracking,
+) -> None:
+    order_no, logistics_no, _ = await tracking.shipped_order()
+    chinese = await tracking.order_page(order_no, "zh-CN")
+    assert (
+        "物流跟踪" in chinese
+        and logistics_no in chinese
+        and tracking.carrier_settings.customs_name in chinese
+    )
+    assert "海关已放行" in chinese and "已交承运商" in chinese
+    assert re.findall(r'data-milestone="(\w+)"', chinese) == JOURNEY
+    done = re.findall(r'class="timeline-step is-done" data-milestone="(\w+)"', chinese)
+    assert done == JOURNEY[:4]
+    assert (await tracking.scan(logistics_no, "in_transit")).status_code == 200
+    assert (await tracking.scan(logistics_no, "delivered")).status_code == 200
+
+    async def delivered_page() -> str:
+        page = await tracking.order_page(order_no, "en")
+        return page if 'class="timeline-step is-done" data-milestone="delivered"' in page else ""
+
+    english = await eventually(delivered_page, what="the delivery on the order page")
+    assert "Waybill number" in english and "Handed to the carrier" in english and "Delivered" in english
