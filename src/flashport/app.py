@@ -15,6 +15,7 @@ from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
+    aftersales,
     catalog,
     compliance,
     console,
@@ -100,6 +101,7 @@ def create_app(
         withholding,
         tax_rules,
         tracking,
+        aftersales,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

@@ -130,3 +130,19 @@ deliveries = sa.Table(
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("logistics_code", "logistics_no"),
 )
+
+# CEB625: released goods whose return customs took, once per inventory list (its buyer's yearly total
+# was given back then).
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("ebp_code", sa.String(18), nullable=False),
+    sa.Column("invt_no", sa.String(18), nullable=False),
+    sa.Column("cop_no", sa.String(20)),
+    sa.Column("guid", sa.String(36), nullable=False),  # the return head's guid: a resend is answered alike
+    sa.Column("returned_fen", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("order_no", "ebp_code"),
+)
