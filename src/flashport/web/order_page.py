@@ -15,6 +15,7 @@ from flashport.domain.addresses import SavedAddress
 from flashport.domain.orders import OrderStatus
 from flashport.domain.tracking import JOURNEY
 from flashport.services.accounts import addresses, identities
+from flashport.services.aftersales import returns
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
@@ -52,6 +53,10 @@ async def order_page(
     pictures = await showcase.order_pictures(ctx, storefront(request), [order], chinese=chinese)
     paid = order.status == OrderStatus.PAID
     shipment = await milestones.shipment_for_buyer(ctx, buyer_id, order_no) if paid else None
+    aftersale = (
+        await returns.return_or_none(ctx, buyer_id, order_no) if shipment and shipment.delivered else None
+    )
+    return_until = returns.return_deadline(ctx, shipment) if shipment and not aftersale else None
     return answers.page(
         request,
         session,
@@ -75,6 +80,9 @@ async def order_page(
         labels=field_labels(i18n.request_language(request)),
         new_identity=NEW_IDENTITY,
         shipment=shipment,
+        aftersale=aftersale,
+        can_return=return_until is not None and ctx.clock() <= return_until,
+        return_until=return_until,
         journey=[m.value for m in JOURNEY],
         reached={m.milestone: m.at for m in shipment.milestones} if shipment else {},
         shows_tariff=bool(breakdown and any(line.tariff != "0.00" for line in breakdown.lines)),

@@ -44,6 +44,7 @@ from flashport.services.customs.documents import NotDeclarable
 from flashport.services.orders import quota
 from flashport.services.payments import refunds
 from flashport.services.payments.refunds import backoff
+from flashport.services.tracking.milestones import ShipmentView
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,19 @@ async def return_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> Afters
     if found is None:
         raise NotFound(f"order {order_no} has no return", code="return_not_found")
     return _view(found)
+
+
+async def return_or_none(ctx: Context, buyer_id: int, order_no: str) -> AftersaleView | None:
+    try:
+        return await return_for_buyer(ctx, buyer_id, order_no)
+    except NotFound:
+        return None
+
+
+def return_deadline(ctx: Context, shipment: ShipmentView) -> datetime | None:
+    """Until when the delivered shipment may be returned (None: not delivered)."""
+    delivered = next((m.at for m in shipment.milestones if m.milestone == Milestone.DELIVERED.value), None)
+    return None if delivered is None else delivered + timedelta(days=ctx.settings.return_policy_days)
 
 
 async def list_returns(ctx: Context, state: AftersaleState | None, limit: int = 100) -> list[AftersaleView]:
