@@ -48,11 +48,14 @@ class Tracking:
         order_no = await self.parties.paid_order()
         await self.parties.work_until(order_no, "shipped")
         detail = await self.parties.detail(order_no)
+        return order_no, str(detail["logistics_no"]), await self.buyer_token(order_no)
+
+    async def buyer_token(self, order_no: str) -> str:
+        """An API token of the order's buyer."""
         async with self.parties.ctx.read() as conn:
             buyer_id = await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no))
         ctx = self.parties.ctx
-        token = issue_token(ctx.settings, Principal(int(buyer_id), Role.BUYER), ctx.clock())
-        return order_no, str(detail["logistics_no"]), token
+        return issue_token(ctx.settings, Principal(int(buyer_id), Role.BUYER), ctx.clock())
 
     async def order_page(self, order_no: str, language: str) -> str:
         """The order page as its buyer reads it in ``language`` (the Accept-Language of the browser)."""

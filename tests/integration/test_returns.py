@@ -195,3 +195,50 @@ async def test_the_single_window_refuses_a_return_of_goods_it_did_not_release_or
             for r in parse_receipts(item["message"].encode())
         ]
         assert answers[-1].return_status == status and words in answers[-1].return_info
+
+
+async def test_a_paid_order_is_cancelled_before_release_refunded_and_its_declaration_withdrawn(
+    tracking: Tracking,
+) -> None:
+    parties = tracking.parties
+    order_no = await parties.paid_order()
+    assert await declare_pending(parties.ctx) == 1  # declared: customs has the documents, no verdict yet
+    token = await tracking.buyer_token(order_no)
+    quota_before = await _year_total(tracking, order_no)
+    answer = await parties.platform.post(f"/api/v1/orders/{order_no}/cancellation", headers=_as_buyer(token))
+    assert answer.status_code == 200, answer.text
+    refund_id = answer.json()["refund_id"]
+    assert refund_id > 0
+    again = await parties.platform.post(f"/api/v1/orders/{order_no}/cancellation", headers=_as_buyer(token))
+    assert again.status_code == 409 and again.json()["code"] == "cancel_needs_customs"  # refunded now
+    assert await _year_total(tracking, order_no) == quota_before - (await _dutiable(tracking, order_no))
+    await parties.work_until(order_no, "refunded")
+
+    async def withdrawn() -> str:
+        await run_once(parties.ctx)
+        return "yes" if "declaration.withdrawn" in await parties.events(order_no) else "no"
+
+    await parties.until(withdrawn, "yes")
+    async with parties.ctx.read() as conn:
+        refund = (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).one()
+    assert refund.reason == "buyer_cancelled" and refund.status == "succeeded"
+    [event] = await _aftersale_events(tracking, order_no)
+    assert event["type"] == "aftersale.refunded" and event["kind"] == "cancellation"
+
+
+async def test_a_released_order_is_not_cancelled_but_returned_after_delivery(tracking: Tracking) -> None:
+    order_no, _, token = await tracking.shipped_order()
+    answer = await tracking.parties.platform.post(
+        f"/api/v1/orders/{order_no}/cancellation", headers=_as_buyer(token)
+    )
+    assert (answer.status_code, answer.json()["code"]) == (409, "already_released")
+
+
+async def _dutiable(tracking: Tracking, order_no: str) -> int:
+    async with tracking.parties.ctx.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(orders.c.goods_value_fen, orders.c.freight_fen).where(orders.c.order_no == order_no)
+            )
+        ).one()
+    return int(row.goods_value_fen + row.freight_fen)

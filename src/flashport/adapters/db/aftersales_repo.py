@@ -184,3 +184,27 @@ async def answer(
 async def inventory_number(conn: AsyncConnection, order_no: str) -> str | None:
     """Customs' number of the order's inventory list (given on release), which a return names."""
     return await conn.scalar(sa.select(declarations.c.invt_no).where(declarations.c.order_no == order_no))
+
+
+async def cancel_declaration(
+    conn: AsyncConnection, order_no: str, cancellable: tuple[str, ...], now: datetime
+) -> tuple[int, str] | None:
+    """The order's declaration -> refunded if it is still in one of ``cancellable`` (its withdrawal
+    due at once); (id, the state it left), or None when it was not (released meanwhile, say)."""
+    row = (
+        await conn.execute(
+            sa.select(declarations.c.id, declarations.c.state).where(declarations.c.order_no == order_no)
+        )
+    ).first()
+    if row is None or row.state not in cancellable:
+        return None
+    moved = await conn.execute(
+        declarations.update()
+        .where(declarations.c.id == row.id, declarations.c.state == row.state)
+        .values(state="refunded", next_attempt_at=now, updated_at=now)
+    )
+    return (int(row.id), str(row.state)) if moved.rowcount == 1 else None
+
+
+async def declaration_state(conn: AsyncConnection, order_no: str) -> str | None:
+    return await conn.scalar(sa.select(declarations.c.state).where(declarations.c.order_no == order_no))

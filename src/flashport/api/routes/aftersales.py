@@ -12,7 +12,7 @@ from flashport.api.deps import BuyerOnly, OperatorOnly, get_ctx, roles_doc
 from flashport.api.inputs import Id, Input
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.aftersales import REASON_MAX, AftersaleState
-from flashport.services.aftersales import returns
+from flashport.services.aftersales import cancellation, returns
 from flashport.services.context import Context
 
 router = APIRouter(prefix="/api/v1", tags=["after-sales"])
@@ -61,6 +61,26 @@ async def my_return(
     order_no: str = Path(max_length=32), who: Principal = BuyerOnly, ctx: Context = Ctx
 ) -> returns.AftersaleView:
     return await returns.return_for_buyer(ctx, who.user_id, order_no)
+
+
+class CancellationOut(BaseModel):
+    order_no: str
+    refund_id: int = Field(description="the refund of the whole payment (0: refunded already)")
+
+
+@router.post(
+    "/orders/{order_no}/cancellation",
+    response_model=CancellationOut,
+    summary="Call off a paid order before customs released it: full refund, declaration withdrawn",
+    **roles_doc(Role.BUYER, errors=(404, 409)),
+)
+async def cancel_paid_order(
+    order_no: str = Path(max_length=32), who: Principal = BuyerOnly, ctx: Context = Ctx
+) -> CancellationOut:
+    """409 `already_released` (ask for a return after delivery), `cancel_needs_customs` (customs
+    accepted the inventory list) or `not_paid` (an unpaid order is cancelled with `/cancel`)."""
+    refund_id = await cancellation.cancel_before_release(ctx, who.user_id, order_no)
+    return CancellationOut(order_no=order_no, refund_id=refund_id)
 
 
 @router.get(
