@@ -15,6 +15,7 @@ from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
+    aftersales,
     catalog,
     compliance,
     console,
@@ -24,6 +25,7 @@ from flashport.api.routes import (
     outbox,
     payments,
     tax_rules,
+    tracking,
     withholding,
 )
 from flashport.api.routes import partners as partner_routes
@@ -98,6 +100,8 @@ def create_app(
         declarations,
         withholding,
         tax_rules,
+        tracking,
+        aftersales,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

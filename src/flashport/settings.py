@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     customs_fix_window_seconds: int = Field(
         default=24 * 3600, ge=0, description="how long a rejected declaration waits for a fix before refund"
     )
+    return_policy_days: int = Field(
+        default=7, ge=0, le=90, description="days after delivery a buyer may ask to return a parcel"
+    )
     customs_signing_key: Path | None = Field(
         default=None, description="PEM key + certificate signing CEB621; default: made in data_dir/customs"
     )

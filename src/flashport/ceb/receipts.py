@@ -25,6 +25,9 @@ class ReceiptKind(StrEnum):
     PAYMENT = "CEB412"
     WAYBILL = "CEB512"
     INVENTORY = "CEB622"
+    DELIVERY = "CEB514"  # on a CEB513, the carrier's "signed for"
+    CANCELLATION = "CEB624"  # on a CEB623, an accepted inventory list withdrawn
+    RETURN = "CEB626"  # on a CEB625, released goods returned
 
 
 # The return node of each kind and its business keys, in the XSD's order.
@@ -33,12 +36,18 @@ _RETURN_NODE = {
     ReceiptKind.PAYMENT: "PaymentReturn",
     ReceiptKind.WAYBILL: "LogisticsReturn",
     ReceiptKind.INVENTORY: "InventoryReturn",
+    ReceiptKind.DELIVERY: "LogisticsStatusReturn",
+    ReceiptKind.CANCELLATION: "InvtCancelReturn",
+    ReceiptKind.RETURN: "InvtRefundReturn",
 }
 BUSINESS_KEYS: Mapping[ReceiptKind, tuple[str, ...]] = {
     ReceiptKind.ORDER: ("ebpCode", "ebcCode", "orderNo"),
     ReceiptKind.PAYMENT: ("payCode", "payTransactionId"),
     ReceiptKind.WAYBILL: ("logisticsCode", "logisticsNo"),
     ReceiptKind.INVENTORY: ("customsCode", "ebpCode", "ebcCode", "agentCode", "copNo", "preNo", "invtNo"),
+    ReceiptKind.DELIVERY: ("logisticsCode", "logisticsNo", "logisticsStatus"),
+    ReceiptKind.CANCELLATION: ("customsCode", "agentCode", "ebpCode", "ebcCode", "copNo", "preNo", "invtNo"),
+    ReceiptKind.RETURN: ("customsCode", "agentCode", "ebpCode", "ebcCode", "copNo", "preNo", "invtNo"),
 }
 
 

@@ -30,6 +30,8 @@ class RefundReason(enum.StrEnum):
     ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
     SALE_CANCELLED = "sale_cancelled"  # the operator called the sale off while the order was unpaid
     CUSTOMS_REJECTED = "customs_rejected"  # customs refused the declaration and it was not fixed in time
+    BUYER_CANCELLED = "buyer_cancelled"  # the buyer called the paid order off before customs released it
+    RETURNED = "returned"  # the buyer sent the parcel back and customs took the return (CEB625)
 
 
 class TradeState(enum.StrEnum):

@@ -60,10 +60,10 @@ def _int_param(request: Request, name: str, default: int, lowest: int, highest: 
 
 async def post_message(request: Request) -> JSONResponse:
     try:
-        envelope = await window_of(request).receive(await request.body())
+        guid, kind = await window_of(request).receive_any(await request.body())
     except NotACebMessage as exc:
         return _error("not_a_ceb_message", str(exc), 400)
-    return JSONResponse({"guid": envelope.message_guid, "kind": envelope.kind.value}, 202)
+    return JSONResponse({"guid": guid, "kind": kind}, 202)
 
 
 async def read_inbox(request: Request) -> JSONResponse:

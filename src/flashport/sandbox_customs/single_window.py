@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.sandbox_customs import certificates, inbox, store, tax_bills
+from flashport.sandbox_customs import certificates, deliveries, inbox, returns, store, tax_bills
 from flashport.sandbox_customs.certificates import Register, Registration
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.database import SingleWindowDatabase
@@ -92,6 +92,39 @@ class SingleWindow:
             for entry in entries:
                 await self._take(conn, entry, screened, now)
         return entries[0].envelope
+
+    async def receive_any(self, raw: bytes) -> tuple[str, str]:
+        """(message guid, kind) of any message the window takes: the four documents of the match
+        (:meth:`receive`) or a carrier's CEB513. Raises ``NotACebMessage``."""
+        if deliveries.is_delivery(raw):
+            return await self._receive_delivery(raw), deliveries.KIND
+        if returns.is_return(raw):
+            return await self._receive_return(raw), returns.KIND
+        envelope = await self.receive(raw)
+        return envelope.message_guid, envelope.kind.value
+
+    async def _receive_delivery(self, raw: bytes) -> str:
+        screened = await asyncio.to_thread(
+            screen,
+            raw,
+            deliveries.SCREENED_AS,
+            validate_schema=self._settings.validate_schema,
+            verify_signatures=self._settings.verify_signatures,
+        )
+        async with self._db.engine.begin() as conn:
+            return await deliveries.receive(conn, raw, screened, datetime.now(UTC))
+
+    async def _receive_return(self, raw: bytes) -> str:
+        screened = await asyncio.to_thread(
+            screen,
+            raw,
+            returns.SCREENED_AS,
+            validate_schema=self._settings.validate_schema,
+            verify_signatures=self._settings.verify_signatures,
+        )
+        async with self._db.engine.begin() as conn:
+            register = self._register if self._settings.verify_signatures else None
+            return await returns.receive(conn, raw, screened, register, self._office, datetime.now(UTC))
 
     async def _take(self, conn: AsyncConnection, entry: Entry, screened: Screened, now: datetime) -> None:
         """Screened, then verified field by field and for its signer, then filed: a document that

@@ -116,3 +116,33 @@ meta = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.String(64), nullable=False),
 )
+
+# CEB513: parcels their carrier declared signed for, once each (a resent one is answered the same).
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("logistics_code", sa.String(18), nullable=False),
+    sa.Column("logistics_no", sa.String(60), nullable=False),
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("logistics_time", sa.String(14), nullable=False),  # as declared, China time
+    sa.Column("guid", sa.String(36), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("logistics_code", "logistics_no"),
+)
+
+# CEB625: released goods whose return customs took, once per inventory list (its buyer's yearly total
+# was given back then).
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("ebp_code", sa.String(18), nullable=False),
+    sa.Column("invt_no", sa.String(18), nullable=False),
+    sa.Column("cop_no", sa.String(20)),
+    sa.Column("guid", sa.String(36), nullable=False),  # the return head's guid: a resend is answered alike
+    sa.Column("returned_fen", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("order_no", "ebp_code"),
+)

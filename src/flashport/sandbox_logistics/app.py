@@ -24,6 +24,7 @@ from flashport.sandbox_logistics.database import LogisticsDatabase
 from flashport.sandbox_logistics.declarer import Declarer
 from flashport.sandbox_logistics.errors import LogisticsRefusal
 from flashport.sandbox_logistics.feed import FeedConsumer
+from flashport.sandbox_logistics.reports import Reporter
 from flashport.sandbox_logistics.settings import LogisticsSimSettings
 from flashport.sandbox_logistics.store import WaybillStore
 
@@ -34,6 +35,7 @@ ROUTES = [
     Route("/v1/waybills/{logistics_no}/redeclare", routes.redeclare_waybill, methods=["POST"]),
     Route("/v1/waybills/{logistics_no}/dispatch", routes.dispatch_waybill, methods=["POST"]),
     Route("/v1/waybills/{logistics_no}/cancel", routes.cancel_waybill, methods=["POST"]),
+    Route("/v1/waybills/{logistics_no}/milestones", routes.scan_waybill, methods=["POST"]),
     Route("/sandbox/faults", routes.plant_fault, methods=["POST"]),
 ]
 
@@ -64,12 +66,20 @@ def create_logistics_app(
             batch_size=chosen.customs_batch_size,
             batch_window=chosen.customs_batch_window_ms / 1000,
         )
-        carrier = app.state.carrier = Carrier(_sender(chosen), store, declarer)
+        key = chosen.feed_key()
+        reporter = app.state.reporter = Reporter(
+            store, gateway, chosen.platform_url, key, transport=platform_transport
+        )
+        carrier = app.state.carrier = Carrier(_sender(chosen), store, declarer, reporter)
         stopping = asyncio.Event()
         tasks = [
-            asyncio.create_task(declarer.run(chosen.declare_retry_seconds, stopping), name="CEB511 resending")
+            asyncio.create_task(
+                declarer.run(chosen.declare_retry_seconds, stopping), name="CEB511 resending"
+            ),
+            asyncio.create_task(
+                reporter.run(chosen.declare_retry_seconds, stopping), name="milestone reports"
+            ),
         ]
-        key = chosen.feed_key()
         consumer = None
         if chosen.platform_url and key:
             consumer = app.state.feed = FeedConsumer(
@@ -90,6 +100,7 @@ def create_logistics_app(
             await asyncio.gather(*tasks)
             if consumer is not None:
                 await consumer.close()
+            await reporter.close()
             app.state.carrier = None
             await gateway.close()
             await database.stop()

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+)
 
 from flashport.ceb import Consignee, Enterprise
 from flashport.ceb.codes import TradeMode
@@ -121,3 +130,10 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}" for error in exc.errors()
     )
+
+
+class MilestoneBody(_Body):
+    """A scan of the parcel: on its way (a hub, a flight, the delivery station) or signed for."""
+
+    milestone: Literal["in_transit", "delivered"]
+    at: AwareDatetime | None = None  # when it happened; now when absent

@@ -13,11 +13,13 @@ from decimal import Decimal
 
 from flashport.ceb import AppType, Consignee, Sender
 from flashport.ceb.codes import TradeMode
-from flashport.sandbox_logistics import numbering, waybills
-from flashport.sandbox_logistics.ceb511 import ceb511
+from flashport.ceb.delivery import DeliveryDeclaration, delivery_message
+from flashport.sandbox_logistics import numbering, reports, waybills
+from flashport.sandbox_logistics.ceb511 import ceb511, sender_enterprise
 from flashport.sandbox_logistics.declarer import Declarer
 from flashport.sandbox_logistics.errors import WaybillNotFound
 from flashport.sandbox_logistics.faults import Fault
+from flashport.sandbox_logistics.reports import Reporter
 from flashport.sandbox_logistics.store import Records, WaybillStore
 from flashport.sandbox_logistics.waybills import (
     Declaration,
@@ -38,10 +40,13 @@ class WaybillView:
 
 
 class Carrier:
-    def __init__(self, sender: Sender, store: WaybillStore, declarer: Declarer) -> None:
+    def __init__(
+        self, sender: Sender, store: WaybillStore, declarer: Declarer, reporter: Reporter | None = None
+    ) -> None:
         self.sender = sender
         self._store = store
         self._declarer = declarer
+        self._reporter = reporter
 
     async def create(self, order: ParcelOrder) -> tuple[WaybillView, bool]:
         """The order's waybill and whether it is new. Idempotent on ``order_no``: the same order again
@@ -127,6 +132,33 @@ class Carrier:
                 await self._record(records, waybill, "Waybill cancelled", now)
                 await self._declare(records, waybill, AppType.DELETE, now)
         return await self._declared(logistics_no)
+
+    async def scan(self, logistics_no: str, milestone: str, at: datetime | None) -> WaybillView:
+        """A scan of the parcel on its way (``in_transit``) or signed for (``delivered``): recorded,
+        reported to the platform and, for a delivery, declared to customs (CEB513), all queued in the
+        scan's transaction and sent after it. Delivering twice is harmless (nothing is reported again)."""
+        now = datetime.now(UTC)
+        when = at or now
+        async with self._store.transaction() as records:
+            before = await _existing(records, logistics_no)
+            if milestone == WaybillStatus.DELIVERED.value:
+                waybill = waybills.delivered(before)
+                if before.status is WaybillStatus.DELIVERED:
+                    return await _view(records, logistics_no)
+                await records.save(waybill)
+                message = delivery_message(
+                    DeliveryDeclaration(sender_enterprise(self.sender), logistics_no, when), self.sender
+                )
+                await reports.queue(records.conn, logistics_no, reports.CUSTOMS, milestone, when, message)
+                description = "Delivered: signed for by the consignee"
+            else:
+                waybill = waybills.scanned_in_transit(before)
+                description = "In transit: scanned on the way"
+            await records.add_event(logistics_no, TrackingEvent(when, waybill.status, description))
+            await reports.queue(records.conn, logistics_no, reports.PLATFORM, milestone, when, None)
+        if self._reporter is not None:
+            await self._reporter.flush()
+        return await self.show(logistics_no)
 
     async def show(self, logistics_no: str) -> WaybillView:
         async with self._store.transaction() as records:

@@ -8,7 +8,14 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashport.sandbox_logistics.bodies import CorrectionBody, FaultBody, WaybillBatchBody, WaybillBody, parse
+from flashport.sandbox_logistics.bodies import (
+    CorrectionBody,
+    FaultBody,
+    MilestoneBody,
+    WaybillBatchBody,
+    WaybillBody,
+    parse,
+)
 from flashport.sandbox_logistics.carrier import Carrier
 from flashport.sandbox_logistics.errors import (
     InvalidRequest,
@@ -86,6 +93,13 @@ async def dispatch_waybill(request: Request) -> Response:
 async def cancel_waybill(request: Request) -> Response:
     carrier = carrier_of(request)
     view = await carrier.cancel(request.path_params["logistics_no"])
+    return JSONResponse(waybill_json(view, carrier.sender))
+
+
+async def scan_waybill(request: Request) -> Response:
+    carrier = carrier_of(request)
+    body = parse(MilestoneBody, await request.body())
+    view = await carrier.scan(request.path_params["logistics_no"], body.milestone, body.at)
     return JSONResponse(waybill_json(view, carrier.sender))
 
 

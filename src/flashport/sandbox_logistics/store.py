@@ -40,6 +40,11 @@ class Records:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
+    @property
+    def conn(self) -> AsyncConnection:
+        """The transaction's connection, for the carrier's other records (:mod:`.reports`)."""
+        return self._conn
+
     async def _waybill(self, condition: sa.ColumnElement[bool]) -> Waybill | None:
         row = (await self._conn.execute(sa.select(waybills).where(condition))).first()
         return None if row is None else rows.waybill_of(row)

@@ -76,3 +76,20 @@ feed_cursors = sa.Table(
     sa.Column("cursor", sa.String(200), nullable=False),  # next_cursor of the last page taken over
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# What the carrier tells others about a parcel's journey, queued in the transaction of the scan and
+# sent after it (retried until taken): each milestone to the platform, the delivery to customs (CEB513).
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # also the sending order
+    sa.Column("logistics_no", sa.ForeignKey("waybills.logistics_no"), nullable=False, index=True),
+    sa.Column("target", sa.String(8), nullable=False),  # platform or customs
+    sa.Column("milestone", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("message", sa.LargeBinary),  # the CEB513, for customs
+    sa.Column("state", sa.String(8), nullable=False, index=True),  # pending, sent, refused
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", UtcDateTime),
+)

@@ -2,7 +2,8 @@
 its states and the rules for moving between them.
 
 A waybill is ``created`` (declared, waiting for the parcel), then ``in_transit`` once the platform hands
-the parcel over, or ``cancelled`` before that. Only a created waybill can be corrected or cancelled.
+the parcel over, or ``cancelled`` before that; ``delivered`` once the consignee signed for it (which the
+carrier declares to customs, CEB513). Only a created waybill can be corrected or cancelled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class WaybillStatus(StrEnum):
     CREATED = "created"
     IN_TRANSIT = "in_transit"
     CANCELLED = "cancelled"
+    DELIVERED = "delivered"
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,35 @@ def dispatched(waybill: Waybill) -> Waybill:
     """In transit. Dispatching twice is harmless; a cancelled waybill cannot carry a parcel."""
     if waybill.status is WaybillStatus.CANCELLED:
         raise WaybillConflict("waybill_cancelled", f"waybill {waybill.logistics_no} was cancelled")
+    if waybill.status is WaybillStatus.DELIVERED:  # a late dispatch does not undo the delivery
+        return waybill
     return dataclasses.replace(waybill, status=WaybillStatus.IN_TRANSIT)
+
+
+def delivered(waybill: Waybill) -> Waybill:
+    """Signed for. Only a parcel on its way can be; delivering twice is harmless."""
+    if waybill.status not in (WaybillStatus.IN_TRANSIT, WaybillStatus.DELIVERED):
+        raise WaybillConflict(
+            "waybill_not_in_transit",
+            f"waybill {waybill.logistics_no} is {waybill.status.value}: "
+            "only a parcel in transit is delivered",
+        )
+    return dataclasses.replace(waybill, status=WaybillStatus.DELIVERED)
+
+
+def scanned_in_transit(waybill: Waybill) -> Waybill:
+    """A scan on the way (a hub, a flight, the delivery station): the parcel must be in transit."""
+    if waybill.status is not WaybillStatus.IN_TRANSIT:
+        raise WaybillConflict(
+            "waybill_not_in_transit",
+            f"waybill {waybill.logistics_no} is {waybill.status.value}, not in transit",
+        )
+    return waybill
 
 
 def cancelled(waybill: Waybill) -> Waybill:
     """Cancelled. Cancelling twice is harmless; a parcel already in transit cannot be called back."""
-    if waybill.status is WaybillStatus.IN_TRANSIT:
+    if waybill.status in (WaybillStatus.IN_TRANSIT, WaybillStatus.DELIVERED):
         raise WaybillConflict("waybill_in_transit", f"waybill {waybill.logistics_no} is already in transit")
     return dataclasses.replace(waybill, status=WaybillStatus.CANCELLED)
 

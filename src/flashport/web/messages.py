@@ -23,6 +23,12 @@ from flashport.web.i18n import EN, N_, Language, gettext_for
 
 # Codes a buyer can meet on the storefront, said as a whole sentence.
 BY_CODE: dict[str, str] = {
+    # After-sales (returns).
+    "not_delivered": N_("A parcel can be returned once it has been delivered."),
+    "return_window_closed": N_("The time to return this parcel has passed."),
+    "return_exists": N_("You already asked to return this parcel."),
+    "reason_required": N_("Please say why you are returning the parcel."),
+    "reason_too_long": N_("Please keep the reason under 200 characters."),
     "sold_out": N_(
         "Every unit is reserved now; units of unpaid orders come back when their payment window closes."
     ),

@@ -13,11 +13,14 @@ from starlette.responses import Response
 from flashport.domain import divisions
 from flashport.domain.addresses import SavedAddress
 from flashport.domain.orders import OrderStatus
+from flashport.domain.tracking import JOURNEY
 from flashport.services.accounts import addresses, identities
+from flashport.services.aftersales import returns
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
 from flashport.services.orders.views import CheckoutView
+from flashport.services.tracking import milestones
 from flashport.web import answers, i18n, showcase
 from flashport.web.address_lists import lists_for
 from flashport.web.forms import NEW_ADDRESS, NEW_IDENTITY, CheckoutValues, Problem, field_labels
@@ -48,6 +51,12 @@ async def order_page(
     shown = values or _starting_values(breakdown, people, saved)
     chinese = i18n.request_language(request) is i18n.ZH
     pictures = await showcase.order_pictures(ctx, storefront(request), [order], chinese=chinese)
+    paid = order.status == OrderStatus.PAID
+    shipment = await milestones.shipment_for_buyer(ctx, buyer_id, order_no) if paid else None
+    aftersale = (
+        await returns.return_or_none(ctx, buyer_id, order_no) if shipment and shipment.delivered else None
+    )
+    return_until = returns.return_deadline(ctx, shipment) if shipment and not aftersale else None
     return answers.page(
         request,
         session,
@@ -70,6 +79,12 @@ async def order_page(
         problem=problem,
         labels=field_labels(i18n.request_language(request)),
         new_identity=NEW_IDENTITY,
+        shipment=shipment,
+        aftersale=aftersale,
+        can_return=return_until is not None and ctx.clock() <= return_until,
+        return_until=return_until,
+        journey=[m.value for m in JOURNEY],
+        reached={m.milestone: m.at for m in shipment.milestones} if shipment else {},
         shows_tariff=bool(breakdown and any(line.tariff != "0.00" for line in breakdown.lines)),
     )
 

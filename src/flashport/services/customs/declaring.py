@@ -37,10 +37,12 @@ from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable, Waybill
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
 from flashport.domain.limits import china_date
+from flashport.domain.tracking import Milestone
 from flashport.services.context import Context
 from flashport.services.customs import documents, messages, partners
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.payments.refunds import backoff
+from flashport.services.tracking import milestones
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +231,7 @@ async def _finish(ctx: Context, claimed: list[Declaration], failed: dict[int, st
                 for d in declared
             ]
         )
+        await milestones.reach_many_within(tx, [d.order_no for d in declared], Milestone.DECLARED)
         # Schema errors may quote a field's value: no ID number reaches the log or the table.
         await declaring_repo.postpone_many(
             tx.conn,

@@ -15,9 +15,11 @@ from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict
 from flashport.domain.limits import customs_year
 from flashport.domain.payments import RefundReason
+from flashport.domain.tracking import Milestone
 from flashport.services.context import Context, Tx
 from flashport.services.orders import quota
 from flashport.services.payments import refunds
+from flashport.services.tracking import milestones
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +56,8 @@ async def ship_released(ctx: Context, *, batch: int = SHIP_BATCH) -> int:
     it is dispatched again harmlessly when its lease ends."""
     async with ctx.transaction() as tx:
         parcels = await stages_repo.lease_released(tx.conn, tx.now, tx.now + LEASE, batch)
+        # The warehouse takes the released parcels to pack: the buyer sees "picked".
+        await milestones.reach_many_within(tx, [p.order_no for p in parcels], Milestone.PICKED)
     if not parcels:
         return 0
     statuses: dict[int, str] = {}
@@ -75,6 +79,7 @@ async def ship_released(ctx: Context, *, batch: int = SHIP_BATCH) -> int:
     await _each(parcels, dispatch, SHIPPING_CONCURRENCY)
     async with ctx.transaction() as tx:
         shipped = await stages_repo.mark_shipped(tx.conn, sorted(statuses), tx.now)
+        await milestones.reach_many_within(tx, [s.order_no for s in shipped], Milestone.HANDED_OVER)
         await tx.emit_many(
             [
                 (
@@ -127,6 +132,8 @@ async def ship(ctx: Context, declaration_id: int) -> int:
     async with ctx.transaction() as tx:
         if not await declarations_repo.mark_shipped(tx.conn, declaration_id, tx.now):
             return 0
+        await milestones.reach_many_within(tx, [order_no], Milestone.PICKED)
+        await milestones.reach_many_within(tx, [order_no], Milestone.HANDED_OVER)
         await tx.emit(
             "order.shipped",
             f"order:{order_no}",

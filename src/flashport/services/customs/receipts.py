@@ -33,8 +33,11 @@ from flashport.domain.declarations import (
     inventory_verdict,
     other_receipt_verdict,
 )
+from flashport.domain.tracking import Milestone
+from flashport.services.aftersales import returns
 from flashport.services.context import Context, Tx
 from flashport.services.customs import tax_bills
+from flashport.services.tracking import milestones
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,8 @@ def _nodes(dxp_id: str, items: list[InboxItem]) -> list[_Node]:
     for item in items:
         if tax_bills.is_tax_message(item):
             continue  # the tax bill family is no receipt: see tax_bills.take
+        if returns.is_return_receipt(item):
+            continue  # about a return, not a declaration: see returns.take_receipts
         try:
             receipts = parse_receipts(item.message)
         except ReceiptUnreadable as exc:
@@ -171,6 +176,7 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
             if invt_no and origin is not None and node.receipt.kind is ReceiptKind.INVENTORY:
                 await tax_bills_repo.record_inventory_number(tx.conn, origin.declaration_id, invt_no)
         await tax_bills.take(tx, dxp_id, [item for item in items if tax_bills.is_tax_message(item)])
+        await returns.take_receipts(tx, dxp_id, [item for item in items if returns.is_return_receipt(item)])
         moved = 0
         for step in plan:
             if step is None or (step[0].seq, step[0].part) not in stored:
@@ -251,6 +257,8 @@ async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration
         )
     elif verdict.state is DeclarationState.RELEASED:
         await declarations_repo.mark_released(tx.conn, declaration, receipt.return_time, tx.now)
+        released = Milestone.RELEASED
+        await milestones.reach_within(tx, declaration.order_id, declaration.order_no, released, tx.now)
     elif verdict.reason_code is not None:  # detained, returned: the reason is kept with the state
         await declarations_repo.move_on(tx.conn, declaration, verdict.state, tx.now)
         await declarations_repo.set_reason(tx.conn, declaration.id, verdict.reason_code, verdict.reason)

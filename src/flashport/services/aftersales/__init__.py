@@ -1,0 +1,6 @@
+"""After-sales (issue 18, point 3): a buyer's return of a delivered parcel, approved by an operator,
+declared to customs (CEB625) and refunded, with the annual quota, once customs takes it
+(:mod:`flashport.domain.aftersales`).
+
+* :mod:`.returns` - ask, approve, declare, and apply customs' answer (CEB626).
+"""
