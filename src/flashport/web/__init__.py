@@ -19,6 +19,7 @@ from flashport.web.routes import (
     board,
     browse,
     checkout,
+    console,
     identities,
     language,
     live,
@@ -43,6 +44,7 @@ def install(app: FastAPI) -> None:
         addresses,
         operator,
         board,
+        console,
         language,
     ):
         app.include_router(module.router)

@@ -77,7 +77,9 @@ users = sa.Table(
     _created(),
     # Raised by log-out, a password change and deactivation: tokens of a lower version are refused.
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
-    sa.CheckConstraint("role IN ('buyer', 'operator', 'supplier')", name="role"),
+    sa.CheckConstraint(
+        "role IN ('buyer', 'operator', 'supplier', 'merchandiser', 'customer_service')", name="role"
+    ),
     sa.CheckConstraint("(role = 'supplier') = (supplier_id IS NOT NULL)", name="supplier_link"),
 )
 
@@ -397,6 +399,9 @@ refunds = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("refunded_at", UTCDateTime()),
     _created(),
+    # A refund a person gave from the console (reason 'staff_refund'): who, and the reason they typed.
+    sa.Column("requested_by", BigId),
+    sa.Column("note", sa.String(500)),
     sa.UniqueConstraint("payment_id", "provider_trade_no", "reason", name="uq_refunds_trade_reason"),
     sa.CheckConstraint("status IN ('pending', 'succeeded')", name="status"),
     sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
