@@ -30,6 +30,7 @@ class RefundReason(enum.StrEnum):
     ANNUAL_LIMIT = "annual_limit"  # paying would take the buyer's identity past the yearly limit
     SALE_CANCELLED = "sale_cancelled"  # the operator called the sale off while the order was unpaid
     CUSTOMS_REJECTED = "customs_rejected"  # customs refused the declaration and it was not fixed in time
+    STAFF_REFUND = "staff_refund"  # given from the console by a person, with the reason they typed
 
 
 class TradeState(enum.StrEnum):

@@ -20,6 +20,7 @@ from flashport.web.routes import (
     browse,
     checkout,
     console,
+    desk,
     identities,
     language,
     live,
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
         operator,
         board,
         console,
+        desk,
         language,
     ):
         app.include_router(module.router)

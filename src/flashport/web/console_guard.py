@@ -44,6 +44,11 @@ PAGES: dict[str, Duty | None] = {
     "/operator/declarations/{order_no}": Duty.CUSTOMS,
     "/operator/declarations/{order_no}/messages/{message_id:int}": Duty.CUSTOMS,
     "/operator/declarations/{order_no}/redeclare": Duty.CUSTOMS,
+    "/operator/orders": Duty.ORDERS,
+    "/operator/orders/{order_no}": Duty.ORDERS,
+    "/operator/orders/{order_no}/refund": Duty.REFUNDS,
+    "/operator/payments": Duty.ORDERS,
+    "/operator/refunds": Duty.ORDERS,
 }
 
 
