@@ -24,6 +24,7 @@ from flashport.api.routes import (
     orders,
     outbox,
     payments,
+    supplier_portal,
     tax_rules,
     withholding,
 )
@@ -98,6 +99,7 @@ def create_app(
         payments,
         compliance,
         declarations,
+        supplier_portal,
         withholding,
         tax_rules,
     ):

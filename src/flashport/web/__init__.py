@@ -27,6 +27,7 @@ from flashport.web.routes import (
     operator,
     orders,
     purchase,
+    supplier,
 )
 from flashport.web.state import Storefront, Templates
 
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         board,
         console,
         desk,
+        supplier,
         language,
     ):
         app.include_router(module.router)

@@ -49,6 +49,9 @@ PAGES: dict[str, Duty | None] = {
     "/operator/orders/{order_no}/refund": Duty.REFUNDS,
     "/operator/payments": Duty.ORDERS,
     "/operator/refunds": Duty.ORDERS,
+    "/supplier": Duty.OWN_SALES,
+    "/supplier/events/{event_id}": Duty.OWN_SALES,
+    "/supplier/events/{event_id}/statement.csv": Duty.OWN_SALES,
 }
 
 
