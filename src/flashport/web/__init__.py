@@ -18,6 +18,7 @@ from flashport.web.routes import (
     addresses,
     board,
     browse,
+    calendar,
     checkout,
     console,
     desk,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         board,
         console,
         desk,
+        calendar,
         supplier,
         language,
     ):

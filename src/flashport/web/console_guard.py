@@ -23,6 +23,7 @@ class Section:
 
 
 CONSOLE_SECTIONS = (
+    Section("/operator/calendar", "Sale calendar", Duty.EVENTS),
     Section("/operator/board", "Live board", Duty.LIVE_SALE),
     Section("/operator/orders", "Orders", Duty.ORDERS),
     Section("/operator/payments", "Payments", Duty.ORDERS),
@@ -49,6 +50,13 @@ PAGES: dict[str, Duty | None] = {
     "/operator/orders/{order_no}/refund": Duty.REFUNDS,
     "/operator/payments": Duty.ORDERS,
     "/operator/refunds": Duty.ORDERS,
+    "/operator/calendar": Duty.EVENTS,
+    "/operator/events/new": Duty.EVENTS,
+    "/operator/events": Duty.EVENTS,
+    "/operator/events/check.json": Duty.EVENTS,
+    "/operator/events/{event_id}": Duty.EVENTS,
+    "/operator/events/{event_id}/items/check.json": Duty.EVENTS,
+    "/operator/events/{event_id}/{action}": Duty.EVENTS,
     "/supplier": Duty.OWN_SALES,
     "/supplier/events/{event_id}": Duty.OWN_SALES,
     "/supplier/events/{event_id}/statement.csv": Duty.OWN_SALES,
