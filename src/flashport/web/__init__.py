@@ -19,6 +19,7 @@ from flashport.web.routes import (
     board,
     browse,
     calendar,
+    catalog_console,
     checkout,
     console,
     desk,
@@ -50,8 +51,10 @@ def install(app: FastAPI) -> None:
         console,
         desk,
         calendar,
+        catalog_console,
         supplier,
         language,
     ):
         app.include_router(module.router)
+    app.include_router(catalog_console.media)  # uploaded product images
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

@@ -23,6 +23,7 @@ class Section:
 
 
 CONSOLE_SECTIONS = (
+    Section("/operator/catalog", "Catalog", Duty.CATALOG),
     Section("/operator/calendar", "Sale calendar", Duty.EVENTS),
     Section("/operator/board", "Live board", Duty.LIVE_SALE),
     Section("/operator/orders", "Orders", Duty.ORDERS),
@@ -57,6 +58,10 @@ PAGES: dict[str, Duty | None] = {
     "/operator/events/{event_id}": Duty.EVENTS,
     "/operator/events/{event_id}/items/check.json": Duty.EVENTS,
     "/operator/events/{event_id}/{action}": Duty.EVENTS,
+    "/operator/catalog": Duty.CATALOG,
+    "/operator/catalog/{kind}": Duty.CATALOG,
+    "/operator/catalog/products/{product_id}": Duty.CATALOG,
+    "/operator/catalog/products/{product_id}/{action}": Duty.CATALOG,
     "/supplier": Duty.OWN_SALES,
     "/supplier/events/{event_id}": Duty.OWN_SALES,
     "/supplier/events/{event_id}/statement.csv": Duty.OWN_SALES,
