@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import docs, errors
+from flashport.api import access_doc, docs, errors
 from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
@@ -20,10 +20,12 @@ from flashport.api.routes import (
     compliance,
     console,
     declarations,
+    desk,
     health,
     orders,
     outbox,
     payments,
+    supplier_portal,
     tax_rules,
     tracking,
     withholding,
@@ -94,10 +96,12 @@ def create_app(
         catalog,
         events,
         console,
+        desk,
         outbox,
         payments,
         compliance,
         declarations,
+        supplier_portal,
         withholding,
         tax_rules,
         tracking,
@@ -107,6 +111,7 @@ def create_app(
     app.include_router(partner_routes.router)
     app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
     docs.install(app)
+    access_doc.install(app)  # the roles in each operation's description
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)

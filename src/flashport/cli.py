@@ -177,7 +177,10 @@ def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option(
-    "--role", type=click.Choice(["operator", "supplier", "buyer"]), default="operator", show_default=True
+    "--role",
+    type=click.Choice(["operator", "merchandiser", "customer_service", "supplier", "buyer"]),
+    default="operator",
+    show_default=True,
 )
 @click.option("--supplier-id", type=int, default=None)
 @click.password_option()

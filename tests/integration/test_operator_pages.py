@@ -229,7 +229,7 @@ async def test_a_buyer_gets_403_and_a_visitor_is_sent_to_log_in(ctx: Context, we
         answer = await web.get(path)
         assert answer.status_code == 403, path
         assert "Not allowed" in answer.text
-        assert "Only operators can open the operator pages; you are logged in as buyer." in answer.text
+        assert "This page is for operator, customer service; you are logged in as buyer." in answer.text
         assert ID_NUMBER not in answer.text and declared.order_no not in answer.text
     assert "/operator/declarations" not in (await web.get("/")).text  # no header link for buyers
     refused = await web.post(

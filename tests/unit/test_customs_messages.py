@@ -366,6 +366,29 @@ RECEIPT_KEYS = {
         "copNo": "FP20260618000123",
         "preNo": "B20260618123456789",
     },
+    ReceiptKind.DELIVERY: {
+        "logisticsCode": CARRIER.code,
+        "logisticsNo": "773012345678901",
+        "logisticsStatus": "S",
+    },
+    ReceiptKind.CANCELLATION: {
+        "customsCode": "2244",
+        "agentCode": SELLER.code,
+        "ebpCode": PLATFORM.code,
+        "ebcCode": SELLER.code,
+        "copNo": "FP20260618000123",
+        "preNo": "B20260618123456789",
+        "invtNo": "22442026I000012345",
+    },
+    ReceiptKind.RETURN: {
+        "customsCode": "2244",
+        "agentCode": SELLER.code,
+        "ebpCode": PLATFORM.code,
+        "ebcCode": SELLER.code,
+        "copNo": "FP20260618000123",
+        "preNo": "B20260618123456789",
+        "invtNo": "22442026I000012345",
+    },
 }
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flashport.api.errors import error_responses
+from flashport.domain.access import Duty, roles_for
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.errors import Unauthenticated
 from flashport.services.accounts.sessions import check_standing
@@ -56,7 +57,25 @@ def public_doc(*errors: int) -> dict[str, Any]:
     return {"openapi_extra": {"x-roles": ["public"]}, "responses": error_responses(*errors)}
 
 
-OperatorOnly = Depends(require(Role.OPERATOR))
-CatalogManager = Depends(require(Role.OPERATOR, Role.SUPPLIER))
+def duty_doc(duty: Duty, errors: tuple[int, ...] = ()) -> dict[str, Any]:
+    """``roles_doc`` for the roles that hold ``duty`` in the access table (domain/access.py)."""
+    return roles_doc(*roles_for(duty), errors=errors)
+
+
+def staff(duty: Duty) -> Any:
+    """The dependency that lets through the roles holding ``duty``, and refuses others with 403."""
+    return Depends(require(*roles_for(duty)))
+
+
+OperatorOnly = staff(Duty.PLATFORM)
+CatalogStaff = staff(Duty.CATALOG)
+CatalogManager = staff(Duty.OWN_CATALOG)  # staff, and a supplier user for its own catalog
+EventStaff = staff(Duty.EVENTS)
+LiveSaleStaff = staff(Duty.LIVE_SALE)
+OrderStaff = staff(Duty.ORDERS)
+RefundStaff = staff(Duty.REFUNDS)
+CustomsStaff = staff(Duty.CUSTOMS)
+AuditStaff = staff(Duty.AUDIT)
+SupplierPortal = staff(Duty.OWN_SALES)
 BuyerOnly = Depends(require(Role.BUYER))
-AnyUser = Depends(principal)
+AnyUser = Depends(principal)  # every role: Duty.OWN_ACCOUNT

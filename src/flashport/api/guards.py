@@ -28,6 +28,7 @@ BODY_LIMITS = {
     "/api/v1/payments/alipay/notify": 16 * 1024,
     "/api/v1/partner": 1024 * 1024,
     "/sandbox/": 4 * 1024 * 1024,  # the partners' simulators take whole customs messages
+    "/operator/catalog/": 3 * 1024 * 1024,  # a product image (2 MiB at most) with its form
 }
 
 CSP = (

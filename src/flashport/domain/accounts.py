@@ -18,8 +18,14 @@ MAX_PASSWORD = 1024
 
 class Role(enum.StrEnum):
     BUYER = "buyer"
-    OPERATOR = "operator"
+    OPERATOR = "operator"  # everything
     SUPPLIER = "supplier"
+    MERCHANDISER = "merchandiser"  # the catalog, the sale calendar and the live sale; no refunds
+    CUSTOMER_SERVICE = "customer_service"  # orders, payments and refunds; no catalog
+
+
+# Staff who manage every supplier's catalog (a supplier user manages only its own).
+CATALOG_STAFF = frozenset({Role.OPERATOR, Role.MERCHANDISER})
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,8 @@ class Principal:
             raise Forbidden(f"this action needs the role {allowed}", code="forbidden_role")
 
     def require_supplier_scope(self, supplier_id: int) -> None:
-        """Operators may act for any supplier; a supplier user only for its own."""
-        if self.role is Role.OPERATOR:
+        """Operators and merchandisers may act for any supplier; a supplier user only for its own."""
+        if self.role in CATALOG_STAFF:
             return
         if self.role is Role.SUPPLIER and self.supplier_id == supplier_id:
             return

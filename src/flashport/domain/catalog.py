@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import pycountry
 
 from flashport.domain import customs_goods as goods
-from flashport.domain.accounts import Principal, Role, normalise_email
+from flashport.domain.accounts import CATALOG_STAFF, Principal, normalise_email
 from flashport.domain.customs_text import trimmed_carriable
 from flashport.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from flashport.domain.money import to_fen
@@ -513,9 +513,9 @@ def changed_fields(stored: Mapping[str, Any], record: Mapping[str, Any]) -> dict
 
 
 def product_owner(who: Principal, requested_supplier_id: int | None) -> int:
-    """The supplier a new product belongs to: an operator names it; a supplier user's products are its
-    own (naming another supplier is 403)."""
-    if who.role is Role.OPERATOR:
+    """The supplier a new product belongs to: the catalog staff (operators, merchandisers) name it; a
+    supplier user's products are its own (naming another supplier is 403)."""
+    if who.role in CATALOG_STAFF:
         if requested_supplier_id is None:
             raise invalid("missing_field", "say which supplier owns the product", "supplier_id", "required")
         return requested_supplier_id
@@ -523,9 +523,9 @@ def product_owner(who: Principal, requested_supplier_id: int | None) -> int:
 
 
 def visible_supplier(who: Principal, requested_supplier_id: int | None) -> int | None:
-    """Whose products a listing shows: an operator sees all, or the supplier it filters on; a supplier
+    """Whose products a listing shows: the catalog staff see all, or the supplier it filters on; a supplier
     user sees only its own (filtering on another supplier is 403)."""
-    if who.role is Role.OPERATOR:
+    if who.role in CATALOG_STAFF:
         return requested_supplier_id
     return _callers_supplier(who, requested_supplier_id)
 

@@ -32,6 +32,7 @@ class RefundReason(enum.StrEnum):
     CUSTOMS_REJECTED = "customs_rejected"  # customs refused the declaration and it was not fixed in time
     BUYER_CANCELLED = "buyer_cancelled"  # the buyer called the paid order off before customs released it
     RETURNED = "returned"  # the buyer sent the parcel back and customs took the return (CEB625)
+    STAFF_REFUND = "staff_refund"  # given from the console by a person, with the reason they typed
 
 
 class TradeState(enum.StrEnum):

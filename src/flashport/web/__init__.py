@@ -18,7 +18,11 @@ from flashport.web.routes import (
     addresses,
     board,
     browse,
+    calendar,
+    catalog_console,
     checkout,
+    console,
+    desk,
     identities,
     language,
     live,
@@ -26,6 +30,7 @@ from flashport.web.routes import (
     orders,
     purchase,
     returns,
+    supplier,
 )
 from flashport.web.state import Storefront, Templates
 
@@ -44,8 +49,14 @@ def install(app: FastAPI) -> None:
         addresses,
         operator,
         board,
+        console,
+        desk,
+        calendar,
+        catalog_console,
+        supplier,
         language,
         returns,
     ):
         app.include_router(module.router)
+    app.include_router(catalog_console.media)  # uploaded product images
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

@@ -22,9 +22,12 @@ from flashport.web.session import WebSession
 Id = Annotated[int, Path(ge=1, le=2**62)]
 
 
-async def posted_form(request: Request, session: WebSession) -> FormData:
-    """The form of a POST whose CSRF token matches the session's; otherwise 403 and nothing happens."""
-    form = await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
+async def posted_form(
+    request: Request, session: WebSession, *, max_files: int = 0, max_fields: int = 20
+) -> FormData:
+    """The form of a POST whose CSRF token matches the session's; otherwise 403 and nothing happens.
+    Files only where a route allows them (``max_files``: the console's image upload)."""
+    form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=16 * 1024)
     sent = request.headers.get("x-csrf-token") or form.get("csrf_token")
     expected = session.data.get("csrf")
     if not (isinstance(sent, str) and isinstance(expected, str) and hmac.compare_digest(sent, expected)):

@@ -7,9 +7,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from flashport.api.deps import AnyUser, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.deps import AnyUser, OperatorOnly, duty_doc, get_ctx, public_doc, roles_doc
 from flashport.api.inputs import Id, Input
 from flashport.api.rate_limited import address_of
+from flashport.domain.access import Duty
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.rate_limits import Action
 from flashport.services.accounts import sessions
@@ -87,7 +88,7 @@ async def register(body: RegisterIn, request: Request, ctx: Context = Depends(ge
     summary="End every session of the caller",
     description="Every token and storefront cookie of the caller stops working: at once on this "
     "process, on every process within `FLASHPORT_SESSION_POLL_SECONDS`.",
-    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER),
+    **duty_doc(Duty.OWN_ACCOUNT),
 )
 async def logout(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> Response:
     await sessions.end_sessions(ctx, who.user_id)
@@ -98,7 +99,7 @@ async def logout(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> R
     "/me/password",
     status_code=204,
     summary="Change the caller's password (every session ends)",
-    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+    **duty_doc(Duty.OWN_ACCOUNT, errors=(422,)),
 )
 async def change_password(
     body: PasswordChangeIn, who: Principal = AnyUser, ctx: Context = Depends(get_ctx)
@@ -147,7 +148,7 @@ async def login(body: LoginIn, request: Request, ctx: Context = Depends(get_ctx)
     "/me",
     response_model=UserOut,
     summary="The calling account",
-    **roles_doc(Role.BUYER, Role.OPERATOR, Role.SUPPLIER),
+    **duty_doc(Duty.OWN_ACCOUNT),
 )
 async def me(who: Principal = AnyUser, ctx: Context = Depends(get_ctx)) -> User:
     return await accounts.get_user(ctx, who.user_id)

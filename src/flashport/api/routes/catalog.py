@@ -10,8 +10,17 @@ from typing import Generic, TypeVar
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from flashport.api.deps import CatalogManager, OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.deps import (
+    CatalogManager,
+    CatalogStaff,
+    OperatorOnly,
+    duty_doc,
+    get_ctx,
+    public_doc,
+    roles_doc,
+)
 from flashport.api.inputs import Id, Input, OptionalId
+from flashport.domain.access import Duty
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
 from flashport.domain.catalog_entities import (
@@ -306,9 +315,9 @@ class StockOut(BaseModel):
     status_code=201,
     response_model=BrandOut,
     summary="Add a brand",
-    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+    **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_brand(body: BrandIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Brand:
+async def create_brand(body: BrandIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Brand:
     return await catalog.create_brand(ctx, **body.model_dump())
 
 
@@ -326,10 +335,10 @@ async def get_brand(brand_id: Id, ctx: Context = Ctx) -> Brand:
     "/brands/{brand_id}",
     response_model=BrandOut,
     summary="Change a brand",
-    **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
+    **duty_doc(Duty.CATALOG, errors=(404, 409, 422)),
 )
 async def update_brand(
-    brand_id: Id, body: BrandPatch, _: Principal = OperatorOnly, ctx: Context = Ctx
+    brand_id: Id, body: BrandPatch, _: Principal = CatalogStaff, ctx: Context = Ctx
 ) -> Brand:
     return await catalog.update_brand(ctx, brand_id, body.model_dump(exclude_unset=True))
 
@@ -342,9 +351,9 @@ async def update_brand(
     status_code=201,
     response_model=SupplierOut,
     summary="Add a supplier",
-    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+    **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_supplier(body: SupplierIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Supplier:
+async def create_supplier(body: SupplierIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Supplier:
     return await catalog.create_supplier(ctx, **body.model_dump())
 
 
@@ -352,10 +361,10 @@ async def create_supplier(body: SupplierIn, _: Principal = OperatorOnly, ctx: Co
     "/suppliers",
     response_model=Page[SupplierOut],
     summary="List suppliers",
-    **roles_doc(Role.OPERATOR, errors=(422,)),
+    **duty_doc(Duty.CATALOG, errors=(422,)),
 )
 async def list_suppliers(
-    limit: int = Limit, offset: int = Offset, _: Principal = OperatorOnly, ctx: Context = Ctx
+    limit: int = Limit, offset: int = Offset, _: Principal = CatalogStaff, ctx: Context = Ctx
 ) -> EntityPage[Supplier]:
     return await catalog.list_suppliers(ctx, limit=limit, offset=offset)
 
@@ -364,7 +373,7 @@ async def list_suppliers(
     "/suppliers/{supplier_id}",
     response_model=SupplierOut,
     summary="One supplier (a supplier user: only its own)",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def get_supplier(supplier_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> Supplier:
     return await catalog.get_supplier(ctx, who, supplier_id)
@@ -378,9 +387,9 @@ async def get_supplier(supplier_id: Id, who: Principal = CatalogManager, ctx: Co
     status_code=201,
     response_model=WarehouseOut,
     summary="Add a bonded or overseas warehouse",
-    **roles_doc(Role.OPERATOR, errors=(409, 422)),
+    **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_warehouse(body: WarehouseIn, _: Principal = OperatorOnly, ctx: Context = Ctx) -> Warehouse:
+async def create_warehouse(body: WarehouseIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Warehouse:
     return await catalog.create_warehouse(ctx, **body.model_dump())
 
 
@@ -388,7 +397,7 @@ async def create_warehouse(body: WarehouseIn, _: Principal = OperatorOnly, ctx: 
     "/warehouses",
     response_model=Page[WarehouseOut],
     summary="List warehouses",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(422,)),
 )
 async def list_warehouses(
     limit: int = Limit, offset: int = Offset, _: Principal = CatalogManager, ctx: Context = Ctx
@@ -400,7 +409,7 @@ async def list_warehouses(
     "/warehouses/{warehouse_id}",
     response_model=WarehouseOut,
     summary="One warehouse",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def get_warehouse(warehouse_id: Id, _: Principal = CatalogManager, ctx: Context = Ctx) -> Warehouse:
     return await catalog.get_warehouse(ctx, warehouse_id)
@@ -418,7 +427,7 @@ async def get_warehouse(warehouse_id: Id, _: Principal = CatalogManager, ctx: Co
     "422); the legal units come from its line (`legal_unit_mismatch` if one given differs). "
     "`declared_name` is the Chinese name customs reads; each SKU states `gmodel`, its net content "
     "and net weight, and its packaging weight.",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def create_product(
     body: ProductIn, who: Principal = CatalogManager, ctx: Context = Ctx
@@ -430,7 +439,7 @@ async def create_product(
     "/products",
     response_model=Page[ProductOut],
     summary="List products (a supplier user: only its own)",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(422,)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(422,)),
 )
 async def list_products(
     supplier_id: OptionalId = None,
@@ -449,7 +458,7 @@ async def list_products(
     "/products/{product_id}",
     response_model=ProductDetailOut,
     summary="One product with its SKUs",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def get_product(product_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> ProductWithSkus:
     return await catalog_products.get_product(ctx, who, product_id)
@@ -459,7 +468,7 @@ async def get_product(product_id: Id, who: Principal = CatalogManager, ctx: Cont
     "/products/{product_id}",
     response_model=ProductOut,
     summary="Change a product",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def update_product(
     product_id: Id, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
@@ -475,7 +484,7 @@ async def update_product(
     status_code=201,
     response_model=SkuOut,
     summary="Add a SKU to a product",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def add_sku(product_id: Id, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.add_sku(ctx, who, product_id, **body.model_dump())
@@ -485,7 +494,7 @@ async def add_sku(product_id: Id, body: SkuIn, who: Principal = CatalogManager, 
     "/skus/{sku_id}",
     response_model=SkuOut,
     summary="One SKU",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def get_sku(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.get_sku(ctx, who, sku_id)
@@ -495,7 +504,7 @@ async def get_sku(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ct
     "/skus/{sku_id}",
     response_model=SkuOut,
     summary="Change a SKU",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def update_sku(sku_id: Id, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
     return await catalog_skus.update_sku(ctx, who, sku_id, body.model_dump(exclude_unset=True))
@@ -507,7 +516,7 @@ async def update_sku(sku_id: Id, body: SkuPatch, who: Principal = CatalogManager
     summary="Set the units on hand of a SKU in a warehouse",
     description="Refused with 409 `stock_below_allotted` if on_hand would drop below the units already "
     "allotted to flash-sale items.",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 409, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def set_stock(
     sku_id: Id, warehouse_id: Id, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
@@ -519,7 +528,7 @@ async def set_stock(
     "/skus/{sku_id}/stock",
     response_model=list[StockOut],
     summary="A SKU's stock per warehouse",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER, errors=(404, 422)),
+    **duty_doc(Duty.OWN_CATALOG, errors=(404, 422)),
 )
 async def list_stock(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ctx) -> list[StockEntry]:
     return await catalog_stock.stock_of(ctx, who, sku_id)
@@ -552,7 +561,7 @@ class PositiveListOut(BaseModel):
     "/catalog/positive-list",
     response_model=PositiveListOut,
     summary="The positive list of goods allowed in cross-border retail import, edition in force",
-    **roles_doc(Role.OPERATOR, Role.SUPPLIER),
+    **duty_doc(Duty.OWN_CATALOG),
 )
 async def get_positive_list(_: Principal = CatalogManager, ctx: Context = Ctx) -> positive_list.EditionView:
     return await positive_list.current_edition(ctx)

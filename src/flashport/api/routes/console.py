@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from flashport.api.deps import OperatorOnly, get_ctx, roles_doc
-from flashport.domain.accounts import Principal, Role
+from flashport.api.deps import AuditStaff, LiveSaleStaff, duty_doc, get_ctx
+from flashport.domain.access import Duty
+from flashport.domain.accounts import Principal
 from flashport.domain.sales import EventStatus
 from flashport.services.context import Context
 from flashport.services.sales import controls
@@ -66,10 +67,10 @@ def sale_board(request: Request) -> SaleBoard:
     "/admin/board",
     response_model=BoardOut,
     summary="The live sale board: every running event's items, with rates",
-    **roles_doc(Role.OPERATOR),
+    **duty_doc(Duty.LIVE_SALE),
 )
 async def get_board(
-    _: Principal = OperatorOnly,
+    _: Principal = LiveSaleStaff,
     ctx: Context = Depends(get_ctx),
     board: SaleBoard = Depends(sale_board),
 ) -> Board:
@@ -81,7 +82,7 @@ async def get_board(
 MAX_ID = 2**63 - 1
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="event id")]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="sale item id")]
-CONTROL_DOC = roles_doc(Role.OPERATOR, errors=(404, 409, 422))
+CONTROL_DOC = duty_doc(Duty.LIVE_SALE, errors=(404, 409, 422))
 
 
 class ControlOut(BaseModel):
@@ -102,7 +103,7 @@ class TopUpIn(BaseModel):
     **CONTROL_DOC,
 )
 async def pause_event(
-    event_id: EventId, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)
 ) -> Any:
     return await controls.pause_event(ctx, who.user_id, event_id)
 
@@ -114,7 +115,7 @@ async def pause_event(
     **CONTROL_DOC,
 )
 async def resume_event(
-    event_id: EventId, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)
 ) -> Any:
     return await controls.resume_event(ctx, who.user_id, event_id)
 
@@ -125,21 +126,25 @@ async def resume_event(
     summary="End a live event now; its orders may still be paid in their window",
     **CONTROL_DOC,
 )
-async def end_event(event_id: EventId, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> Any:
+async def end_event(
+    event_id: EventId, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)
+) -> Any:
     return await controls.end_event_early(ctx, who.user_id, event_id)
 
 
 @router.post(
     "/admin/sale-items/{item_id}/pause", response_model=ControlOut, summary="Pause one item", **CONTROL_DOC
 )
-async def pause_item(item_id: ItemId, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> Any:
+async def pause_item(item_id: ItemId, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)) -> Any:
     return await controls.pause_item(ctx, who.user_id, item_id)
 
 
 @router.post(
     "/admin/sale-items/{item_id}/resume", response_model=ControlOut, summary="Resume one item", **CONTROL_DOC
 )
-async def resume_item(item_id: ItemId, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)) -> Any:
+async def resume_item(
+    item_id: ItemId, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)
+) -> Any:
     return await controls.resume_item(ctx, who.user_id, item_id)
 
 
@@ -150,7 +155,7 @@ async def resume_item(item_id: ItemId, who: Principal = OperatorOnly, ctx: Conte
     **CONTROL_DOC,
 )
 async def top_up_item(
-    item_id: ItemId, body: TopUpIn, who: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    item_id: ItemId, body: TopUpIn, who: Principal = LiveSaleStaff, ctx: Context = Depends(get_ctx)
 ) -> Any:
     return await controls.top_up_item(ctx, who.user_id, item_id, body.units)
 
@@ -171,7 +176,7 @@ class AuditEntryOut(BaseModel):
     "/admin/audit",
     response_model=list[AuditEntryOut],
     summary="Operator actions, newest first; page with before_id",
-    **roles_doc(Role.OPERATOR, errors=(422,)),
+    **duty_doc(Duty.AUDIT, errors=(422,)),
 )
 async def audit_log(
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -179,7 +184,7 @@ async def audit_log(
     action: Annotated[str | None, Query(max_length=64, examples=["sale_item.paused"])] = None,
     subject: Annotated[str | None, Query(max_length=128, examples=["event:12"])] = None,
     operator_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    _: Principal = OperatorOnly,
+    _: Principal = AuditStaff,
     ctx: Context = Depends(get_ctx),
 ) -> Any:
     return await controls.audit_log(

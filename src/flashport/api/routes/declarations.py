@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from flashport.api.deps import OperatorOnly, get_ctx, roles_doc
+from flashport.api.deps import CustomsStaff, duty_doc, get_ctx
 from flashport.api.inputs import MAX_ID, Id, Input
-from flashport.domain.accounts import Principal, Role
+from flashport.domain.access import Duty
+from flashport.domain.accounts import Principal
 from flashport.domain.declarations import DeclarationState
 from flashport.services.context import Context
 from flashport.services.customs import operator
@@ -96,14 +97,14 @@ class RedeclareIn(Input):
     "",
     response_model=DeclarationPage,
     summary="Declarations, oldest first, optionally in one state",
-    **roles_doc(Role.OPERATOR, errors=(422,)),
+    **duty_doc(Duty.CUSTOMS, errors=(422,)),
 )
 async def list_declarations(
     state: DeclarationState | None = None,
     after: int = Query(0, ge=0, le=MAX_ID, description="`next_after` of the previous page"),
     limit: int = Query(50, ge=1, le=operator.MAX_PAGE),
     needs_attention: bool = Query(False, description="only those on the operator's worklist"),
-    _: Principal = OperatorOnly,
+    _: Principal = CustomsStaff,
     ctx: Context = Ctx,
 ) -> operator.DeclarationPage:
     return await operator.list_declarations(
@@ -115,16 +116,16 @@ async def list_declarations(
     "/{order_no}",
     response_model=DeclarationOut,
     summary="One declaration with its messages and receipts",
-    **roles_doc(Role.OPERATOR, errors=(404,)),
+    **duty_doc(Duty.CUSTOMS, errors=(404,)),
 )
 async def get_declaration(
-    order_no: str, _: Principal = OperatorOnly, ctx: Context = Ctx
+    order_no: str, _: Principal = CustomsStaff, ctx: Context = Ctx
 ) -> operator.DeclarationDetail:
     return await operator.get_declaration(ctx, order_no)
 
 
 def _xml_download_doc() -> dict[str, Any]:
-    doc = roles_doc(Role.OPERATOR, errors=(404,))
+    doc = duty_doc(Duty.CUSTOMS, errors=(404,))
     doc["responses"] = {**doc.get("responses", {}), 200: {"content": {"application/xml": {}}}}
     return doc
 
@@ -136,7 +137,7 @@ def _xml_download_doc() -> dict[str, Any]:
     **_xml_download_doc(),
 )
 async def download_message(
-    order_no: str, message_id: Id, who: Principal = OperatorOnly, ctx: Context = Ctx
+    order_no: str, message_id: Id, who: Principal = CustomsStaff, ctx: Context = Ctx
 ) -> Response:
     found = await operator.message_body(ctx, order_no, message_id, operator_id=who.user_id)
     return Response(
@@ -150,10 +151,10 @@ async def download_message(
     "/{order_no}/redeclare",
     response_model=DeclarationOut,
     summary="Send a rejected declaration again (as changes), optionally correcting the consignee",
-    **roles_doc(Role.OPERATOR, errors=(404, 409, 422)),
+    **duty_doc(Duty.CUSTOMS, errors=(404, 409, 422)),
 )
 async def redeclare(
-    order_no: str, body: RedeclareIn | None = None, _: Principal = OperatorOnly, ctx: Context = Ctx
+    order_no: str, body: RedeclareIn | None = None, _: Principal = CustomsStaff, ctx: Context = Ctx
 ) -> operator.DeclarationDetail:
     fix = body.consignee if body else None
     consignee = operator.ConsigneeCorrection(fix.name, fix.phone, fix.address, fix.district) if fix else None

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.deps import OrderStaff, duty_doc, get_ctx, public_doc, roles_doc
 from flashport.api.inputs import Id, Limit
 from flashport.api.rate_limited import buyer_limited
+from flashport.domain.access import Duty
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.rate_limits import Action
 from flashport.services.context import Context
@@ -116,13 +117,13 @@ def _form_fields(body: bytes) -> dict[str, str]:
     "/admin/payments",
     response_model=list[PaymentOut],
     summary="Payments, newest first",
-    **roles_doc(Role.OPERATOR, errors=(422,)),
+    **duty_doc(Duty.ORDERS, errors=(422,)),
 )
 async def list_payments(
     status: str | None = None,
     order_no: str | None = None,
     limit: Limit = 100,
-    _: Principal = OperatorOnly,
+    _: Principal = OrderStaff,
     ctx: Context = Depends(get_ctx),
 ) -> list[PaymentView]:
     return await payment_queries.list_payments(ctx, status=status, order_no=order_no, limit=limit)
@@ -132,9 +133,9 @@ async def list_payments(
     "/admin/payments/{payment_id}",
     response_model=PaymentDetail,
     summary="One payment with its refunds and every notification received for it",
-    **roles_doc(Role.OPERATOR, errors=(404,)),
+    **duty_doc(Duty.ORDERS, errors=(404,)),
 )
 async def payment_detail(
-    payment_id: Id, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    payment_id: Id, _: Principal = OrderStaff, ctx: Context = Depends(get_ctx)
 ) -> PaymentDetailView:
     return await payment_queries.payment_detail(ctx, payment_id)

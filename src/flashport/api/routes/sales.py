@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
-from flashport.api.deps import OperatorOnly, get_ctx, public_doc, roles_doc
+from flashport.api.deps import EventStaff, duty_doc, get_ctx, public_doc
 from flashport.api.inputs import Input
-from flashport.domain.accounts import Principal, Role
+from flashport.domain.access import Duty
+from flashport.domain.accounts import Principal
 from flashport.domain.money import fen_to_decimal
 from flashport.domain.sale_entities import EventView, ItemOfEvent, SaleItemView
 from flashport.domain.sales import EventState, EventStatus, Fulfilment, Listing
@@ -31,7 +32,7 @@ AwareTime = Annotated[datetime, Field(description="ISO 8601 with a UTC offset; n
 Money = Annotated[
     Decimal, BeforeValidator(fen_to_decimal), Field(description="CNY with two decimals", examples=["129.00"])
 ]
-OPERATOR_ERRORS = roles_doc(Role.OPERATOR, errors=(404, 409, 422))
+OPERATOR_ERRORS = duty_doc(Duty.EVENTS, errors=(404, 409, 422))
 
 
 class EventIn(Input):
@@ -168,7 +169,7 @@ async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> ItemOfEv
     "/events", status_code=201, response_model=AdminEventOut, summary="Draft an event", **OPERATOR_ERRORS
 )
 async def create_event(
-    body: EventIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    body: EventIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
     return await events.create_event(ctx, **body.model_dump())
 
@@ -177,7 +178,7 @@ async def create_event(
     "/events/{event_id}", response_model=AdminEventOut, summary="Change an event", **OPERATOR_ERRORS
 )
 async def update_event(
-    event_id: EventId, body: EventPatch, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: EventPatch, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
     return await events.update_event(ctx, event_id, body.model_dump(exclude_unset=True))
 
@@ -189,7 +190,7 @@ async def update_event(
     **OPERATOR_ERRORS,
 )
 async def schedule_event(
-    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
     return await events.schedule_event(ctx, event_id)
 
@@ -201,7 +202,7 @@ async def schedule_event(
     **OPERATOR_ERRORS,
 )
 async def cancel_event(
-    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
     return await events.cancel_event(ctx, event_id)
 
@@ -210,12 +211,12 @@ async def cancel_event(
     "/admin/events",
     response_model=list[AdminEventSummary],
     summary="Every event, in any state",
-    **roles_doc(Role.OPERATOR, errors=(422,)),
+    **duty_doc(Duty.EVENTS, errors=(422,)),
 )
 async def list_admin_events(
     status: EventStatus | None = None,
     channel: str | None = None,
-    _: Principal = OperatorOnly,
+    _: Principal = EventStaff,
     ctx: Context = Depends(get_ctx),
 ) -> list[EventView]:
     return await events_queries.list_admin_events(ctx, status=status, channel=channel)
@@ -225,10 +226,10 @@ async def list_admin_events(
     "/admin/events/{event_id}",
     response_model=AdminEventOut,
     summary="An event with its items, reserved and sold units",
-    **roles_doc(Role.OPERATOR, errors=(404, 422)),
+    **duty_doc(Duty.EVENTS, errors=(404, 422)),
 )
 async def get_admin_event(
-    event_id: EventId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
     return await events_queries.get_admin_event(ctx, event_id)
 
@@ -247,7 +248,7 @@ async def get_admin_event(
     **OPERATOR_ERRORS,
 )
 async def add_item(
-    event_id: EventId, body: ItemIn, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: ItemIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> ItemOfEvent:
     return await events_items.add_item(ctx, event_id, **body.model_dump())
 
@@ -262,7 +263,7 @@ async def change_item(
     event_id: EventId,
     item_id: ItemId,
     body: ItemPatch,
-    _: Principal = OperatorOnly,
+    _: Principal = EventStaff,
     ctx: Context = Depends(get_ctx),
 ) -> ItemOfEvent:
     return await events_items.change_item(ctx, event_id, item_id, **body.model_dump())
@@ -276,6 +277,6 @@ async def change_item(
     **OPERATOR_ERRORS,
 )
 async def remove_item(
-    event_id: EventId, item_id: ItemId, _: Principal = OperatorOnly, ctx: Context = Depends(get_ctx)
+    event_id: EventId, item_id: ItemId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> None:
     await events_items.remove_item(ctx, event_id, item_id)

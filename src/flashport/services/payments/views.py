@@ -131,3 +131,8 @@ def _notification(row: Mapping[str, Any]) -> NotificationView:
         outcome=row["outcome"],
         reason=row["reason"],
     )
+
+
+def refund_of(row: Mapping[str, Any]) -> RefundView:
+    """The view of a refund row (the console's order desk and refunds list)."""
+    return _refund(row)

@@ -15,14 +15,15 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.domain.access import Duty
 from flashport.domain.errors import DomainError, InvalidInput
 from flashport.services.context import Context
 from flashport.services.sales import controls
 from flashport.services.sales.board import SaleBoard, board_json
 from flashport.web import answers, guard
+from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
-from flashport.web.routes.operator import operator_only
 from flashport.web.state import service_context
 
 router = APIRouter(prefix="/operator", route_class=WebRoute, include_in_schema=False)
@@ -36,7 +37,7 @@ def _board(request: Request) -> SaleBoard:
 @router.get("/board")
 async def board_page(request: Request) -> Response:
     session = answers.load_session(request)
-    operator_only(session)
+    staff_only(session, Duty.LIVE_SALE)
     figures = await _board(request).snapshot(service_context(request))
     return answers.page(request, session, "operator_board.html", board=figures)
 
@@ -44,7 +45,7 @@ async def board_page(request: Request) -> Response:
 @router.get("/board.json")
 async def board_figures(request: Request) -> Response:
     session = answers.load_session(request)
-    operator_only(session)
+    staff_only(session, Duty.LIVE_SALE)
     figures = await _board(request).snapshot(service_context(request))
     return answers.data(request, session, board_json(figures))
 
@@ -71,7 +72,7 @@ DONE = {
 async def control(request: Request, kind: str, ref: Id, action: str) -> Response:
     session = answers.load_session(request)
     form = await guard.posted_form(request, session)
-    operator_id = operator_only(session)
+    operator_id = staff_only(session, Duty.LIVE_SALE)
     ctx = service_context(request)
     try:
         if (kind, action) == ("items", "top-up"):
@@ -104,7 +105,7 @@ AUDIT_PAGE = 50
 @router.get("/audit")
 async def audit_page(request: Request, action: str = "", subject: str = "", before: str = "") -> Response:
     session = answers.load_session(request)
-    operator_only(session)
+    staff_only(session, Duty.AUDIT)
     before_id = int(before) if before.isdigit() and 0 < int(before) < 2**63 else None
     entries = await controls.audit_log(
         service_context(request),

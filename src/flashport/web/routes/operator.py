@@ -15,12 +15,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flashport.domain.accounts import Role
+from flashport.domain.access import Duty
 from flashport.domain.declarations import DeclarationState
-from flashport.domain.errors import DomainError, Forbidden, InvalidInput
+from flashport.domain.errors import DomainError, InvalidInput
 from flashport.http_errors import status_for
 from flashport.services.customs import operator
 from flashport.web import answers, forms, guard
+from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.forms import CheckoutValues, Problem
 from flashport.web.guard import Id
@@ -42,13 +43,8 @@ PROBLEM_TITLES = {
 
 
 def operator_only(session: WebSession) -> int:
-    user_id = guard.logged_in(session)
-    if session.role != Role.OPERATOR.value:
-        raise Forbidden(
-            f"only operators can open the operator pages; you are logged in as {session.role}",
-            code="operators_only",
-        )
-    return user_id
+    """The declarations pages' guard: the customs duty (console_guard.py)."""
+    return staff_only(session, Duty.CUSTOMS)
 
 
 @router.get("")

@@ -1,0 +1,182 @@
+"""The sale calendar (merchandisers and operators): events by day and channel, the checks shown while an
+event or an item is typed (length, price band, free stock, overlaps and brand clashes), and the
+calendar's commands, each followed by an entry in the audit log.
+
+The commands call the event services (services/sales/events.py, items.py), which own their
+transactions and write their outbox events; the audit entry is written in a transaction of its own just
+after, so a crash between the two can lose an entry (never the change or its outbox event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flashport.adapters.db import calendar_repo, console_repo, stock_repo
+from flashport.domain import calendar as rules
+from flashport.domain.errors import DomainError
+from flashport.domain.money import format_fen, to_fen
+from flashport.domain.sale_entities import EventView
+from flashport.domain.sales import EventStatus, check_price_band, check_window
+from flashport.services.context import Context
+from flashport.services.sales import events, items, queries
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarMonth:
+    year: int
+    month: int
+    days: list[date]
+    channels: list[str]
+    cells: dict[tuple[date, str], list[rules.Booking]]
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What a form shows before it is saved: refusals the save would give, and warnings it would not."""
+
+    problems: dict[str, str] = field(default_factory=dict)  # field -> why the save would be refused
+    warnings: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # e.g. the price band's bounds, free units
+
+
+def _booking(view: EventView) -> rules.Booking:
+    return rules.Booking(
+        view.id,
+        view.title,
+        view.channel,
+        view.status.value,
+        view.starts_at,
+        view.ends_at,
+        frozenset(item.brand for item in view.items),
+    )
+
+
+async def bookings(ctx: Context) -> list[rules.Booking]:
+    """Every event that is not cancelled, as the calendar places it."""
+    return [
+        _booking(v) for v in await queries.list_admin_events(ctx) if v.status is not EventStatus.CANCELLED
+    ]
+
+
+async def month(ctx: Context, year: int, month_no: int, channel: str | None = None) -> CalendarMonth:
+    days = rules.month_days(year, month_no)
+    booked = [b for b in await bookings(ctx) if channel is None or b.channel == channel]
+    cells: dict[tuple[date, str], list[rules.Booking]] = {}
+    for b in booked:
+        for day in days:
+            if rules.runs_on(b, day):
+                cells.setdefault((day, b.channel), []).append(b)
+    channels = sorted({key[1] for key in cells} | ({channel} if channel else set()))
+    return CalendarMonth(year, month_no, days, channels, cells)
+
+
+async def check_event(
+    ctx: Context,
+    channel: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    event_id: int | None = None,
+) -> Checks:
+    checks = Checks(facts={"min_days": ctx.policy.min_length.days, "max_days": ctx.policy.max_length.days})
+    if starts_at is None or ends_at is None:
+        return checks
+    try:
+        check_window(starts_at, ends_at, ctx.policy)
+    except DomainError as exc:
+        checks.problems["ends_at"] = exc.message
+    for other in rules.same_channel_overlaps(await bookings(ctx), channel, starts_at, ends_at, event_id):
+        checks.warnings.append(f"“{other.title}” (event {other.event_id}) runs on {channel} at the same time")
+    return checks
+
+
+async def check_item(
+    ctx: Context, event_id: int, sku_id: int, warehouse_id: int, sale_price: str, quantity: int | None
+) -> Checks:
+    """The price band of the SKU, the free units in the warehouse, and other events selling its brand
+    at the same time (a clash: a brand is booked once)."""
+    checks = Checks()
+    async with ctx.read() as conn:
+        found = await calendar_repo.sku_price_and_brand(conn, sku_id)
+        free = await stock_repo.free_units(conn, sku_id, warehouse_id)
+    if found is None:
+        checks.problems["sku_id"] = f"there is no SKU {sku_id}"
+        return checks
+    original, brand = int(found.original_price_fen), str(found.brand)
+    low, high = original * ctx.policy.band_min, original * ctx.policy.band_max
+    checks.facts.update(
+        original=format_fen(original),
+        band_low=format_fen(int(low.to_integral_value(rounding="ROUND_CEILING"))),
+        band_high=format_fen(int(high)),
+        free=free or 0,
+        brand=brand,
+    )
+    if sale_price:
+        try:
+            check_price_band(original, to_fen(sale_price, field="the sale price"), ctx.policy)
+        except DomainError as exc:
+            checks.problems["sale_price"] = exc.message
+    if quantity is not None and quantity > (free or 0):
+        checks.problems["quantity"] = f"only {free or 0} units are free in this warehouse; {quantity} asked"
+    view = await queries.get_admin_event(ctx, event_id)
+    for other in rules.brand_clashes(await bookings(ctx), brand, view.starts_at, view.ends_at, event_id):
+        checks.warnings.append(f"{brand} is also on sale in “{other.title}” (event {other.event_id}) then")
+    return checks
+
+
+# --- the commands, each audited -----------------------------------------------------------------------
+
+
+async def _audit(ctx: Context, staff_id: int, action: str, event_id: int, details: dict[str, Any]) -> None:
+    async with ctx.transaction() as tx:
+        await console_repo.record(tx.conn, staff_id, action, f"event:{event_id}", details, tx.now)
+
+
+async def create_event(ctx: Context, staff_id: int, **fields: Any) -> EventView:
+    view = await events.create_event(ctx, **fields)
+    await _audit(ctx, staff_id, "event.created", view.id, {"event_id": view.id, "title": view.title})
+    return view
+
+
+async def update_event(ctx: Context, staff_id: int, event_id: int, changes: dict[str, Any]) -> EventView:
+    view = await events.update_event(ctx, event_id, changes)
+    await _audit(ctx, staff_id, "event.updated", event_id, {"event_id": event_id, "fields": sorted(changes)})
+    return view
+
+
+async def add_item(
+    ctx: Context,
+    staff_id: int,
+    event_id: int,
+    *,
+    sku_id: int,
+    warehouse_id: int,
+    sale_price: Decimal | str,
+    quantity: int,
+    per_buyer_limit: int,
+) -> Any:
+    item = await items.add_item(
+        ctx,
+        event_id,
+        sku_id=sku_id,
+        warehouse_id=warehouse_id,
+        sale_price=sale_price,
+        quantity=quantity,
+        per_buyer_limit=per_buyer_limit,
+    )
+    details = {"event_id": event_id, "item_id": item.id, "sku_id": sku_id, "quantity": quantity}
+    await _audit(ctx, staff_id, "sale_item.added", event_id, details)
+    return item
+
+
+async def schedule_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
+    view = await events.schedule_event(ctx, event_id)
+    await _audit(ctx, staff_id, "event.scheduled", event_id, {"event_id": event_id})
+    return view
+
+
+async def cancel_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
+    view = await events.cancel_event(ctx, event_id)
+    await _audit(ctx, staff_id, "event.cancelled", event_id, {"event_id": event_id})
+    return view

@@ -1,0 +1,1 @@
+"""The supplier portal's use cases."""
