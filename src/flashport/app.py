@@ -26,6 +26,7 @@ from flashport.api.routes import (
     tax_rules,
     withholding,
 )
+from flashport.api.routes import notifications as notification_routes
 from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
 from flashport.bootstrap import build_context, close_context
@@ -98,6 +99,7 @@ def create_app(
         declarations,
         withholding,
         tax_rules,
+        notification_routes,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
