@@ -26,6 +26,7 @@ from flashport.web.routes import (
     orders,
     purchase,
 )
+from flashport.web.routes import notifications as notification_pages
 from flashport.web.state import Storefront, Templates
 
 
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         operator,
         board,
         language,
+        notification_pages,
     ):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")
