@@ -234,3 +234,20 @@ async def test_the_worker_runs_the_notifier_stages(ctx: Context, mailbox: Mailbo
 
     await eventually(sent, what="a message sent by the worker's stages")
     assert len(mailbox.to(await email_of(ctx, buyer))) == 1
+
+
+async def test_five_minutes_to_pay_is_not_sent_for_an_order_paid_meanwhile(
+    ctx: Context, mailbox: Mailbox
+) -> None:
+    buyer, order_no = await an_order(ctx)
+    assert isinstance(ctx.clock, ShiftedClock)
+    ctx.clock.advance(timedelta(minutes=16))
+    await queueing.queue_due(ctx)  # queued ...
+    async with ctx.transaction() as tx:  # ... then the order is paid before the message goes
+        await tx.conn.execute(
+            sa.text("UPDATE orders SET status = 'paid', paid_at = created_at WHERE order_no = :n"),
+            {"n": order_no},
+        )
+    await sending.send_due(ctx)
+    assert mailbox.messages == []
+    assert [(r.kind, r.status) for r in await rows(ctx, buyer)] == [("pay_soon", "skipped")]

@@ -114,6 +114,27 @@ async def mark_sent(conn: AsyncConnection, notification_id: int, attempts: int, 
     )
 
 
+async def mark_skipped(conn: AsyncConnection, notification_ids: Sequence[int], why: str) -> None:
+    """Nothing to send any more (the order was paid meanwhile, the kind turned off, no address)."""
+    if notification_ids:
+        await conn.execute(
+            notifications.update()
+            .where(notifications.c.id.in_(list(notification_ids)))
+            .values(status="skipped", last_error=why[:500])
+        )
+
+
+async def still_pending(conn: AsyncConnection, order_nos: Iterable[str]) -> set[str]:
+    """Which of the orders still await payment."""
+    wanted = set(order_nos)
+    if not wanted:
+        return set()
+    query = sa.select(orders.c.order_no).where(
+        orders.c.order_no.in_(wanted), orders.c.status == "pending_payment"
+    )
+    return set(await conn.scalars(query))
+
+
 async def mark_failure(
     conn: AsyncConnection, notification_id: int, attempts: int, error: str, next_at: datetime, *, final: bool
 ) -> None:

@@ -38,7 +38,7 @@ notifications = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("sent_at", UTCDateTime()),
     sa.UniqueConstraint("key", name="uq_notifications_key"),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'muted')", name="status"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'muted', 'skipped')", name="status"),
     sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_notifications_user_id_id", "user_id", "id"),
 )

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from flashport.adapters.db import notify_repo
 from flashport.adapters.db.notify_repo import Due
 from flashport.adapters.notify.channels import ChannelFailed, Channels, Outgoing, channels_for
@@ -41,9 +43,13 @@ async def send_due(ctx: Context) -> int:
         users = {d.user_id for d in due}
         prefs = await notify_repo.preferences(tx.conn, users)
         emails = await notify_repo.emails(tx.conn, users)
-    results = await asyncio.gather(*(_send_one(ctx, d, prefs[d.user_id], emails.get(d.user_id)) for d in due))
+        skipped = _without_purpose(due, prefs, emails)
+        skipped |= await _paid_meanwhile(tx.conn, due)
+        await notify_repo.mark_skipped(tx.conn, sorted(skipped), "nothing to send any more")
+    sendable = [d for d in due if d.id not in skipped]
+    results = await asyncio.gather(*(_send_one(ctx, d, prefs[d.user_id], emails) for d in sendable))
     async with ctx.transaction() as tx:
-        for item, error in zip(due, results, strict=True):
+        for item, error in zip(sendable, results, strict=True):
             attempts = item.attempts + 1
             if error is None:
                 await notify_repo.mark_sent(tx.conn, item.id, attempts, tx.now)
@@ -55,15 +61,34 @@ async def send_due(ctx: Context) -> int:
     return len(due)
 
 
-async def _send_one(ctx: Context, item: Due, pref: Preferences, email: str | None) -> str | None:
-    """None when handed over (or nothing to send any more), else the reason it was not."""
+def _address(item: Due, pref: Preferences, emails: dict[int, str]) -> str | None:
+    return pref.mobile if item.channel == Channel.SMS.value else emails.get(item.user_id)
+
+
+def _without_purpose(due: list[Due], prefs: dict[int, Preferences], emails: dict[int, str]) -> set[int]:
+    """Messages whose kind the buyer turned off, or whose address is gone, since they were queued."""
+    return {
+        d.id
+        for d in due
+        if not prefs[d.user_id].wants(Kind(d.kind)) or _address(d, prefs[d.user_id], emails) is None
+    }
+
+
+async def _paid_meanwhile(conn: AsyncConnection, due: list[Due]) -> set[int]:
+    """ "Five minutes left to pay" for orders paid (or closed) since it was queued."""
+    asked = {d.id: d.values.get("order_no", "") for d in due if d.kind == Kind.PAY_SOON.value}
+    if not asked:
+        return set()
+    pending = await notify_repo.still_pending(conn, asked.values())
+    return {i for i, order_no in asked.items() if order_no not in pending}
+
+
+async def _send_one(ctx: Context, item: Due, pref: Preferences, emails: dict[int, str]) -> str | None:
+    """None when handed over, else the reason it was not."""
     channel = Channel(item.channel)
-    kind = Kind(item.kind)
-    to = pref.mobile if channel is Channel.SMS else email
-    if to is None or not pref.wants(kind):
-        # Turned off or no address since it was queued: nothing to send, and nothing to retry.
-        return None
-    text = render(kind, channel, pref.language, item.values)
+    to = _address(item, pref, emails)
+    assert to is not None  # messages without an address were skipped
+    text = render(Kind(item.kind), channel, pref.language, item.values)
     message = Outgoing(to, text.subject, text.body, f"notification-{item.id}", pref.language)
     out = channels(ctx)
     try:

@@ -52,7 +52,8 @@ def upgrade() -> None:
         sa.Column("created_at", When, nullable=False),
         sa.Column("sent_at", When),
         sa.CheckConstraint(
-            "status IN ('pending', 'sent', 'failed', 'muted')", name=op.f("ck_notifications_status")
+            "status IN ('pending', 'sent', 'failed', 'muted', 'skipped')",
+            name=op.f("ck_notifications_status"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("key", name="uq_notifications_key"),
