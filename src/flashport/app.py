@@ -30,6 +30,7 @@ from flashport.api.routes import (
     tracking,
     withholding,
 )
+from flashport.api.routes import notifications as notification_routes
 from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
 from flashport.bootstrap import build_context, close_context
@@ -106,6 +107,7 @@ def create_app(
         tax_rules,
         tracking,
         aftersales,
+        notification_routes,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

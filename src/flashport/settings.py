@@ -208,6 +208,19 @@ class Settings(BaseSettings):
     nats_ack_wait_seconds: float = Field(
         default=30.0, gt=0, description="a fetched event not acknowledged by then is handed out again"
     )
+    # Buyer notifications (README, "Notifications"): the notifier stage's e-mail over SMTP, and SMS.
+    # No smtp_host: e-mails are only logged (development); the SMS channel is the recording sandbox.
+    smtp_host: str | None = Field(default=None, description="SMTP server for buyer e-mail; none: log only")
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="SMTP port (587 STARTTLS, 465 TLS)")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server asks for one")
+    smtp_password: str | None = Field(default=None, description="SMTP password (with smtp_user)")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls, tls (implicit, port 465) or none (local relays, tests)"
+    )
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="one SMTP conversation at most")
+    mail_sender: str = Field(
+        default="Flashport <no-reply@flashport.example>", description="From: of buyer e-mail"
+    )
     # Webhook URLs (SSRF): loopback, private, link-local and metadata addresses are refused unless
     # allowed. Unset: allowed outside production (the sandboxes and tests listen on loopback).
     webhook_allow_private_addresses: bool | None = None

@@ -29,6 +29,8 @@ from flashport.bootstrap import build_context, close_context
 from flashport.services.aftersales import returns
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, withdrawal, worklist
+from flashport.services.notify import queueing as notify_queue
+from flashport.services.notify import sending as notify_send
 from flashport.services.orders import lifecycle as orders
 from flashport.services.partners import jobs as partner_jobs
 from flashport.services.payments import refunds
@@ -100,6 +102,10 @@ STAGES = (
     Stage("partner_events", lambda ctx: partner_jobs.relay_events(ctx), poll_seconds=_partner_poll),
     Stage("webhooks_queued", lambda ctx: partner_jobs.queue_deliveries(ctx), poll_seconds=_partner_poll),
     Stage("webhooks_sent", lambda ctx: partner_jobs.send_deliveries(ctx), poll_seconds=_partner_poll),
+    # Buyer notifications (services/notify): the outbox's records, then what time makes due, then sending.
+    Stage("notifications_queued", lambda ctx: notify_queue.queue_from_outbox(ctx), _full(notify_queue.BATCH)),
+    Stage("reminders_queued", lambda ctx: notify_queue.queue_due(ctx), _full(notify_queue.BATCH)),
+    Stage("notifications_sent", lambda ctx: notify_send.send_due(ctx), _full(notify_send.BATCH)),
 )
 # Stages whose partner being down must not stop a single pass of run_once.
 _GUARDED_IN_PASS = {"receipts_applied", "shipped"}

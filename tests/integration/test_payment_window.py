@@ -240,7 +240,12 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
     fresh = await build_context(buy_ctx.settings, listen_for_restock=False)
     try:
         later(fresh, 25)
-        assert await run_once(fresh) == {
+        done = await run_once(fresh)
+        # The notifier reads the outbox records it is shown (on PostgreSQL, those of transactions older
+        # than any still running on the server): how many is not fixed, what it sends is (nothing here).
+        notifier = {name: done.pop(name) for name in ("notifications_queued", "reminders_queued")}
+        assert notifier["reminders_queued"] == 0 and done.pop("notifications_sent") == 0
+        assert done == {
             "expired": 1,
             "releases_finished": 0,
             "payments_rechecked": 0,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flashport.adapters.customs.gateway import CustomsGateway
     from flashport.adapters.identity_vault import IdentityVault
     from flashport.adapters.logistics.interface import LogisticsProvider
+    from flashport.adapters.notify.channels import Channels
     from flashport.adapters.partner_bus import NatsPartnerBus
     from flashport.adapters.payments.interface import PaymentProvider
     from flashport.adapters.secret_box import SecretBox
@@ -77,6 +78,8 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     mail: Mailer = field(default_factory=OutboxMailer)
     customs_signer: Signer | None = None
+    # The notifier's e-mail and SMS channels, built from settings on first use (services/notify).
+    notify_channels: Channels | None = None
 
     @property
     def policy(self) -> SalePolicy:

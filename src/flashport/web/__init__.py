@@ -32,6 +32,7 @@ from flashport.web.routes import (
     returns,
     supplier,
 )
+from flashport.web.routes import notifications as notification_pages
 from flashport.web.state import Storefront, Templates
 
 
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         supplier,
         language,
         returns,
+        notification_pages,
     ):
         app.include_router(module.router)
     app.include_router(catalog_console.media)  # uploaded product images

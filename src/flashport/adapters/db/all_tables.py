@@ -2,6 +2,7 @@
 integration's (:mod:`.partners_schema`). For what needs them all: migrations' drift check, tests that
 empty the database."""
 
+from flashport.adapters.db import notify_schema as _notify  # noqa: F401 - registers its tables
 from flashport.adapters.db import partners_schema as _partners  # noqa: F401 - registers its tables
 from flashport.adapters.db import tracking_schema as _tracking  # noqa: F401 - registers its tables
 from flashport.adapters.db.schema import metadata

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from flashport.web import answers, i18n, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.routes import notifications as waitlist_view
 from flashport.web.state import service_context, storefront
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -70,4 +71,5 @@ async def item(request: Request, item_id: Id) -> Response:
         # One key per purchase intent: a double click or a retry of this form never buys twice.
         purchase_key=str(uuid.uuid4()),
         payment_minutes=ctx.settings.payment_window_seconds // 60,
+        waitlist_standing=await waitlist_view.standing_for(request, found.id),
     )

@@ -1,0 +1,114 @@
+"""What the notifier tells buyers, decided purely: the kinds of message, which outbox record makes
+which message, on which channels, and who on a waitlist is told when units come back.
+
+No I/O here: :mod:`flashport.services.notify` reads the outbox and the tables, asks these functions,
+and writes what they decide."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+
+class Kind(enum.StrEnum):
+    SALE_OPENS = "sale_opens"  # "remind me" for an upcoming sale, sent when it opens
+    PAY_SOON = "pay_soon"  # five minutes left to pay
+    PAID = "paid"
+    RELEASED = "released"  # released by customs
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    REFUNDED = "refunded"
+    WAITLIST = "waitlist"  # units of a sold-out item came back
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+PAY_SOON_BEFORE = timedelta(minutes=5)
+# Urgent kinds go by SMS too when the buyer gave a mobile number: minutes matter for them.
+_SMS_KINDS = frozenset({Kind.SALE_OPENS, Kind.PAY_SOON, Kind.WAITLIST})
+# Outbox record type -> the kind of message the order's buyer gets. ``shipment.delivered`` comes from the
+# tracking work. A return's or a cancellation's money goes back through the provider like every refund,
+# so the buyer is told once, at ``refund.succeeded`` (its reason says why), not at ``aftersale.refunded``.
+_BY_RECORD = {
+    "order.paid": Kind.PAID,
+    "declaration.released": Kind.RELEASED,
+    "order.shipped": Kind.SHIPPED,
+    "shipment.delivered": Kind.DELIVERED,
+    "refund.succeeded": Kind.REFUNDED,
+}
+# Records that put units of a sale item back on sale (the waitlist's trigger).
+UNITS_BACK = frozenset({"order.expired", "order.cancelled"})
+LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+
+
+def kind_of(record_type: str) -> Kind | None:
+    return _BY_RECORD.get(record_type)
+
+
+def record_types() -> frozenset[str]:
+    """Every outbox record type the notifier acts on."""
+    return frozenset(_BY_RECORD) | UNITS_BACK
+
+
+def channels(kind: Kind, *, has_mobile: bool) -> tuple[Channel, ...]:
+    if has_mobile and kind in _SMS_KINDS:
+        return (Channel.EMAIL, Channel.SMS)
+    return (Channel.EMAIL,)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A buyer's choices: the language of their messages, an optional mobile number for SMS, and the
+    kinds they turned off (everything is on until turned off)."""
+
+    language: str = DEFAULT_LANGUAGE
+    mobile: str | None = None
+    muted: frozenset[Kind] = frozenset()
+
+    def wants(self, kind: Kind) -> bool:
+        return kind not in self.muted
+
+
+def message_values(record_type: str, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The values a message shows, taken from a record's payload (only plain strings travel on)."""
+    values = {"order_no": str(payload.get("order_no", ""))}
+    for name in ("amount", "logistics_no", "reason", "at"):
+        if payload.get(name) is not None:
+            values[name] = str(payload[name])
+    if record_type == "aftersale.refunded":
+        values.setdefault("reason", "returned")
+    return values
+
+
+@dataclass(frozen=True)
+class WaitingBuyer:
+    place_id: int  # the waitlist row; lower joined first
+    buyer_id: int
+
+
+def to_tell(waiting: Sequence[WaitingBuyer], units_back: int) -> list[WaitingBuyer]:
+    """First come, first served: as many waiting buyers as units came back, in order of joining."""
+    if units_back <= 0:
+        return []
+    return sorted(waiting, key=lambda w: w.place_id)[:units_back]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the ``attempts``-th failed send: 30 s doubling, at most an hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+MAX_ATTEMPTS = 8
+
+
+def parse_kinds(names: Iterable[str]) -> frozenset[Kind]:
+    """Kinds from their names, unknown names ignored (a kind removed later must not break a reader)."""
+    known = {k.value: k for k in Kind}
+    return frozenset(known[n] for n in names if n in known)

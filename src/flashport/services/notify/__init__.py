@@ -1,0 +1,2 @@
+"""Buyer notifications (issue 18): the notifier stages of the worker, preferences, sale reminders and
+waitlists."""
