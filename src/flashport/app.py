@@ -15,6 +15,7 @@ from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
+    basket,
     catalog,
     compliance,
     console,
@@ -98,6 +99,7 @@ def create_app(
         declarations,
         withholding,
         tax_rules,
+        basket,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
