@@ -45,8 +45,8 @@ def claim(
         room = BasketRoom(warehouse_id, now, now + window, 0, 0)
     elif room.warehouse_id != warehouse_id:
         raise Conflict(
-            "this item ships from another warehouse than those in your basket; check out or empty your "
-            "basket first, or buy it on its own",
+            "this item ships from another warehouse than those in your basket; buy it on its own, or "
+            "remove the basket's units first",
             code="basket_other_warehouse",
             details=[FieldProblem("sale_item_id", "an item from the same warehouse as your basket")],
         )

@@ -16,6 +16,7 @@ from flashport.web.assets import STATIC_DIR, AssetFiles, versions
 from flashport.web.routes import (
     account,
     addresses,
+    basket,
     board,
     browse,
     checkout,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         operator,
         board,
         language,
+        basket,
     ):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")
