@@ -212,3 +212,13 @@ async def test_one_buyers_racing_adds_respect_the_limit_the_warehouse_and_the_si
         taken, per_buyer = await _taken(bctx, sale.item_id)
         in_basket = sum(1 for u in held.units if u.sale_item_id == sale.item_id)
         assert taken == in_basket == per_buyer.get(buyer, 0) and taken <= 3
+
+
+async def test_concurrent_retries_of_one_add_hold_one_unit(bctx: Context) -> None:
+    milk = await make_sale(bctx, quantity=10, limit=5)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    answers = await asyncio.gather(*[basket.add(bctx, buyer, milk.item_id, "one-key") for _ in range(6)])
+    assert sum(a.created for a in answers) == 1 and len({a.order_no for a in answers}) == 1
+    assert await _taken(bctx, milk.item_id) == (1, {buyer: 1})
+    held = await basket.view(bctx, buyer)
+    assert len(held.units) == 1 and held.goods_fen == 9900

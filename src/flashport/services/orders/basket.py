@@ -13,6 +13,7 @@ claiming a unit it does not hold: the basket takes less than it could until its 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from flashport.adapters.db import basket_repo, orders_repo
 from flashport.adapters.db.basket_repo import HeldUnit
 from flashport.adapters.stock.interface import PlacementKind
 from flashport.domain.basket import claim, give_back, seconds_left
-from flashport.domain.errors import InvalidInput, NotFound
+from flashport.domain.errors import Conflict, InvalidInput, NotFound
 from flashport.domain.orders import (
     OrderStatus,
     RejectReason,
@@ -75,7 +76,7 @@ async def add(ctx: Context, buyer_id: int, item_id: int, key: str | None) -> Bas
     async with ctx.read() as conn:
         earlier = await orders_repo.find_by_key(conn, buyer_id, key)
     if earlier is not None:
-        return await _again(ctx, buyer_id, earlier, item_id)
+        return await _again(ctx, buyer_id, earlier.id, item_id)
     path = ctx.buy_path
     terms = await path.terms(item_id)
     if terms is None:
@@ -97,10 +98,8 @@ async def add(ctx: Context, buyer_id: int, item_id: int, key: str | None) -> Bas
     if placement.kind is not PlacementKind.CREATED:
         await _give_room_back(ctx, buyer_id, draft.id, terms.sale_price_fen, hold)
         if placement.kind is PlacementKind.DUPLICATE:  # a concurrent retry with this key won the race
-            async with ctx.read() as conn:
-                return await _again(
-                    ctx, buyer_id, await orders_repo.find_by_key(conn, buyer_id, key), item_id
-                )
+            assert placement.order_id is not None
+            return await _again(ctx, buyer_id, placement.order_id, item_id)
         assert placement.reason is not None
         if placement.reason is RejectReason.SOLD_OUT:
             path.board.mark(item_id)
@@ -139,13 +138,22 @@ async def _give_room_back(ctx: Context, buyer_id: int, order_id: str, price_fen:
         await basket_repo.drop_unit(tx.conn, order_id)
 
 
-async def _again(ctx: Context, buyer_id: int, earlier: object, item_id: int) -> BasketAdd:
-    """The answer to a retry: the unit the first add with this key put in the basket."""
-    order_id = getattr(earlier, "id", None)
-    async with ctx.read() as conn:
-        order = None if order_id is None else await orders_repo.load_order(conn, order_id)
-        in_basket = order is not None and await basket_repo.is_basket_order(conn, order["id"])
-    if order is None or not in_basket:
+async def _again(ctx: Context, buyer_id: int, order_id: str, item_id: int) -> BasketAdd:
+    """The answer to a retry: the unit the first add with this key put in the basket. With Redis, that
+    add may still be group-committing its order, so wait briefly for the row, as the buy path does."""
+    for _ in range(50):
+        async with ctx.read() as conn:
+            order = await orders_repo.load_order(conn, order_id)
+            in_basket = order is not None and await basket_repo.is_basket_order(conn, order_id)
+        if order is not None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise Conflict(
+            "an earlier request with this Idempotency-Key is still being processed; retry shortly",
+            code="idempotency_key_in_progress",
+        )
+    if not in_basket:
         raise InvalidInput(
             "this Idempotency-Key was already used for a different purchase",
             code="idempotency_key_reused",
