@@ -16,6 +16,7 @@ from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.routes import (
     accounts,
     aftersales,
+    basket,
     catalog,
     compliance,
     console,
@@ -108,6 +109,7 @@ def create_app(
         tracking,
         aftersales,
         notification_routes,
+        basket,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

@@ -16,6 +16,7 @@ from flashport.web.assets import STATIC_DIR, AssetFiles, versions
 from flashport.web.routes import (
     account,
     addresses,
+    basket,
     board,
     browse,
     calendar,
@@ -58,6 +59,7 @@ def install(app: FastAPI) -> None:
         language,
         returns,
         notification_pages,
+        basket,
     ):
         app.include_router(module.router)
     app.include_router(catalog_console.media)  # uploaded product images

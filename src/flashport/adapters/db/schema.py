@@ -704,3 +704,36 @@ positive_list_goods = sa.Table(
     sa.Column("legal_unit", sa.String(3), nullable=False),
     sa.Column("second_legal_unit", sa.String(3)),
 )
+
+# --- the basket (issue 18) --------------------------------------------------------------------------
+
+# One row per buyer: the room the current basket takes. An add claims room here (same warehouse, goods
+# within the single-transaction limit) in a short transaction before the stock engine reserves, so two
+# concurrent adds of one buyer cannot both pass. A basket whose hold has passed is empty: the next add
+# starts a new one (a new window) by overwriting the row.
+baskets = sa.Table(
+    "baskets",
+    metadata,
+    sa.Column("buyer_id", BigId, primary_key=True),  # users.id
+    sa.Column("warehouse_id", BigId, nullable=False),  # warehouses.id: every unit ships from it
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("hold_until", UTCDateTime(), nullable=False),  # the first add plus the payment window
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("goods_fen", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("units >= 0", name="units_non_negative"),
+)
+
+# Each unit in a basket is held by a one-unit pending order made by the stock engine exactly as the buy
+# path makes one, with the basket's hold as its deadline: the expiry sweep returns it like any other.
+basket_units = sa.Table(
+    "basket_units",
+    metadata,
+    sa.Column("order_id", sa.String(36), primary_key=True),  # orders.id of the holding order
+    sa.Column("buyer_id", BigId, nullable=False),
+    sa.Column("sale_item_id", BigId, nullable=False),
+    sa.Column("unit_price_fen", sa.BigInteger, nullable=False),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("hold_until", UTCDateTime(), nullable=False),
+    sa.Column("removed_at", UTCDateTime()),
+    sa.Index("ix_basket_units_buyer_hold", "buyer_id", "hold_until"),
+)
