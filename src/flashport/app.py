@@ -24,6 +24,7 @@ from flashport.api.routes import (
     outbox,
     payments,
     tax_rules,
+    waiting_room,
     withholding,
 )
 from flashport.api.routes import partners as partner_routes
@@ -98,6 +99,7 @@ def create_app(
         declarations,
         withholding,
         tax_rules,
+        waiting_room,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

@@ -3,6 +3,7 @@ integration's (:mod:`.partners_schema`). For what needs them all: migrations' dr
 empty the database."""
 
 from flashport.adapters.db import partners_schema as _partners  # noqa: F401 - registers its tables
+from flashport.adapters.db import waiting_room_schema as _waiting_room  # noqa: F401 - registers its tables
 from flashport.adapters.db.schema import metadata
 
 __all__ = ["metadata"]
