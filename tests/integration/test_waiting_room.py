@@ -17,6 +17,7 @@ import pytest
 from flashport.app import create_app
 from flashport.domain.accounts import Role
 from flashport.domain.errors import DomainError
+from flashport.domain.waiting_room import solve_challenge
 from flashport.services.context import Context
 from flashport.services.sales import buying
 from flashport.services.waiting_room import queue, rooms
@@ -272,3 +273,64 @@ async def test_two_api_processes_share_one_queue_and_honour_each_others_tokens(r
         await one.stop()
     assert answers.count(201) == 4  # every unit sold, to admitted buyers only
     assert all(a in (201, 409, "sold_out") for a in answers)
+
+
+# --- bot friction (issue 19, point 3) --------------------------------------------------------------
+
+
+def _friction(ctx: Context, *, accounts: int, burst: int) -> None:
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "queue_challenge_bits": 8,
+            "queue_accounts_per_address": accounts,
+            "queue_joins_per_address_burst": burst,
+        }
+    )
+
+
+async def test_too_many_accounts_from_one_address_must_answer_a_proof_of_work_to_join(
+    room_ctx: Context,
+) -> None:
+    ctx = room_ctx
+    _friction(ctx, accounts=3, burst=1000)
+    sale = await make_sale(ctx, quantity=10, limit=1)
+    operator, _ = await make_user(ctx, Role.OPERATOR)
+    await rooms.mark_hot(ctx, operator, sale.item_id, rooms.RoomSettings(admit_per_second=0.01))
+    buyers = [b for b, _ in await make_buyers(ctx, 6)]
+    for buyer in buyers[:3]:
+        assert (await queue.join(ctx, buyer, sale.item_id, "10.1.1.1")).state is QueueState.WAITING
+    put = await queue.join(ctx, buyers[3], sale.item_id, "10.1.1.1")
+    assert put.state is QueueState.CHALLENGE and put.challenge is not None
+    assert (
+        await queue.join(ctx, buyers[4], sale.item_id, "10.2.2.2")
+    ).state is QueueState.WAITING  # elsewhere
+    with pytest.raises(DomainError) as wrong:
+        await queue.join(ctx, buyers[3], sale.item_id, "10.1.1.1", put.challenge, "not-it")
+    assert wrong.value.code == "wrong_solution"
+    solution = solve_challenge(put.challenge)
+    with pytest.raises(DomainError) as borrowed:  # a puzzle is its buyer's own
+        await queue.join(ctx, buyers[5], sale.item_id, "10.1.1.1", put.challenge, solution)
+    assert borrowed.value.code == "invalid_challenge"
+    solved = await queue.join(ctx, buyers[3], sale.item_id, "10.1.1.1", put.challenge, solution)
+    assert solved.state is QueueState.WAITING and solved.position == 5
+    figures = await rooms.figures(ctx, sale.item_id)
+    assert (figures.challenged, figures.passed) == (1, 1)
+
+
+async def test_a_burst_of_joins_from_one_address_is_challenged_over_the_api(room_ctx: Context) -> None:
+    ctx = room_ctx
+    _friction(ctx, accounts=1000, burst=2)
+    sale = await make_sale(ctx, quantity=10, limit=1)
+    _, operator_token = await make_user(ctx, Role.OPERATOR)
+    buyers = await make_buyers(ctx, 3)
+    app = create_app(ctx=ctx)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        url = f"/api/v1/sale-items/{sale.item_id}"
+        await http.put(f"{url}/waiting-room", json={"admit_per_second": 0.01}, headers=auth(operator_token))
+        states = [(await http.post(f"{url}/queue", headers=auth(t))).json() for _, t in buyers]
+        assert [s["state"] for s in states] == ["waiting", "waiting", "challenge"]
+        answer = {"challenge": states[2]["challenge"], "solution": solve_challenge(states[2]["challenge"])}
+        joined = await http.post(f"{url}/queue", json=answer, headers=auth(buyers[2][1]))
+        assert joined.json()["state"] == "waiting" and joined.json()["position"] == 3
+        figures = (await http.get(f"{url}/waiting-room", headers=auth(operator_token))).json()
+        assert (figures["challenged"], figures["passed"]) == (1, 1)

@@ -25,6 +25,7 @@ from flashport.web.routes import (
     operator,
     orders,
     purchase,
+    queue,
 )
 from flashport.web.state import Storefront, Templates
 
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         operator,
         board,
         language,
+        queue,
     ):
         app.include_router(module.router)
     app.mount("/static", AssetFiles(directory=STATIC_DIR), name="static")

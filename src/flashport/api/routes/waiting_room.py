@@ -121,7 +121,7 @@ async def join_queue(
 ) -> Response:  # fmt: skip
     asked = body or JoinIn()
     found = await queue.join(ctx, who.user_id, item_id, address_of(request), asked.challenge, asked.solution)
-    return _status_answer(request, found)
+    return status_answer(request, found)
 
 
 @router.get(
@@ -136,7 +136,7 @@ async def join_queue(
 async def queue_status(
     item_id: ItemId, request: Request, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
 ) -> Response:
-    return _status_answer(request, await queue.status(ctx, who.user_id, item_id))
+    return status_answer(request, await queue.status(ctx, who.user_id, item_id))
 
 
 def status_body(found: queue.QueueStatus) -> dict[str, object]:
@@ -159,7 +159,7 @@ def status_body(found: queue.QueueStatus) -> dict[str, object]:
     return body
 
 
-def _status_answer(request: Request, found: queue.QueueStatus) -> Response:
+def status_answer(request: Request, found: queue.QueueStatus) -> Response:
     content = orjson.dumps(status_body(found), option=orjson.OPT_UTC_Z)
     etag = '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}

@@ -76,12 +76,16 @@ class QueueStatus:
 async def require_admission(ctx: Context, buyer_id: int, item_id: int, token: str | None) -> None:
     """Refuse (403) a purchase of a hot item without a valid admission token for this buyer and item.
     Memory and an HMAC only: the hot set is this process's cache (``state.HOT_TTL``)."""
-    if item_id not in await ctx.rooms.hot_items(lambda: _read_hot(ctx)):
+    if not await is_hot(ctx, item_id):
         return
     keys = ctx.rooms.keys(ctx.settings.keys.secrets, ADMISSION)
     refused = admission_refusal(keys, token, buyer_id, item_id, ctx.clock())
     if refused is not None:
         raise Forbidden(ADMISSION_MESSAGES[refused], code=refused)
+
+
+async def is_hot(ctx: Context, item_id: int) -> bool:
+    return item_id in await ctx.rooms.hot_items(lambda: _read_hot(ctx))
 
 
 async def _read_hot(ctx: Context) -> frozenset[int]:
