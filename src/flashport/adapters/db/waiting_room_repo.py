@@ -139,13 +139,22 @@ async def place_of(conn: AsyncConnection, item_id: int, buyer_id: int) -> tuple[
     return (int(row.id), row.place) if row is not None else None
 
 
-async def add_place(
-    conn: AsyncConnection, item_id: int, buyer_id: int, address: str | None, place: int | None, now: datetime
-) -> int:
-    query = places.insert().values(
-        item_id=item_id, buyer_id=buyer_id, address=address, place=place, joined_at=now
-    )
-    return int((await conn.execute(query.returning(places.c.id))).scalar_one())
+async def joined_of(conn: AsyncConnection, item_id: int, buyer_ids: list[int]) -> set[int]:
+    """Which of ``buyer_ids`` hold a place in the room already."""
+    query = sa.select(places.c.buyer_id).where(places.c.item_id == item_id, places.c.buyer_id.in_(buyer_ids))
+    return {int(b) for b in (await conn.scalars(query)).all()}
+
+
+async def add_places(
+    conn: AsyncConnection, item_id: int, entries: list[tuple[int, str | None, int | None]], now: datetime
+) -> None:
+    """Places for (buyer, address, place) in order of arrival, in one statement."""
+    if entries:
+        rows = [
+            {"item_id": item_id, "buyer_id": b, "address": a, "place": p, "joined_at": now}
+            for b, a, p in entries
+        ]
+        await conn.execute(places.insert(), rows)
 
 
 async def from_address(conn: AsyncConnection, item_id: int, address: str, since: datetime) -> tuple[int, int]:

@@ -14,15 +14,17 @@ of the admission token on the buy path.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import waiting_room_repo as repo
-from flashport.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from flashport.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from flashport.domain.waiting_room import (
     Cursor,
     Suspicion,
@@ -34,13 +36,14 @@ from flashport.domain.waiting_room import (
     shuffled_places,
     sign_admission,
 )
-from flashport.services.context import Context
-from flashport.services.waiting_room.state import RoomView
+from flashport.services.context import Context, Tx
+from flashport.services.waiting_room.state import PendingJoin, RoomView
 
 ADMISSION = "admission token"
 CHALLENGE = "queue challenge"
 AUTO_RATE_EVERY = timedelta(seconds=2)  # how often the automatic rate is re-derived from sales
 CHALLENGE_SECONDS = 300
+JOIN_BATCH = 500  # joins per transaction at most
 ADMISSION_MESSAGES = {
     "admission_required": "this sale has a waiting room: join the queue to get an admission token",
     "invalid_admission": "this admission token is not valid for you and this item",
@@ -176,9 +179,9 @@ async def join(
         raise Conflict(f"the queue opens at {opens.isoformat()}", code="queue_not_open")
     if now >= terms.ends_at:
         raise Conflict("this sale has ended", code="sale_ended")
-    if ctx.rooms.place(item_id, buyer_id) is None:
+    if not ctx.rooms.place(item_id, buyer_id):  # unknown here, or in the pre-queue
         refused = await _take_place(ctx, view, buyer_id, item_id, address, challenge, solution)
-        if refused is not None:
+        if refused is not None and refused.state is QueueState.CHALLENGE:
             return refused
     return await status(ctx, buyer_id, item_id)
 
@@ -192,36 +195,111 @@ async def _take_place(
     challenge: str | None,
     solution: str | None,
 ) -> QueueStatus | None:
-    s = ctx.settings
+    """Queue the join for this process's next batch and wait for its outcome: joins arriving together
+    share one transaction on the room's locked row (as orders share a group commit), so a crowd joining
+    at once costs a few transactions, not one each, and SQLite's one writer is not fought over."""
+    join = PendingJoin(buyer_id, address, challenge, solution, asyncio.get_running_loop().create_future())
+    ctx.rooms.pending_joins.setdefault(item_id, []).append(join)
+    if item_id not in ctx.rooms.join_drainers:
+        drainer = asyncio.create_task(_drain_joins(ctx, item_id, view.starts_at))
+        ctx.rooms.join_drainers[item_id] = drainer
+    return await join.answer
+
+
+async def _drain_joins(ctx: Context, item_id: int, starts_at: datetime) -> None:
+    try:
+        while pending := ctx.rooms.pending_joins.get(item_id):
+            batch, pending[:] = pending[:JOIN_BATCH], pending[JOIN_BATCH:]
+            try:
+                outcomes = await _join_batch(ctx, item_id, starts_at, batch)
+            except Exception as exc:  # the transaction failed: none of the batch joined
+                for join in batch:
+                    if not join.answer.done():
+                        join.answer.set_exception(exc)
+                continue
+            for join, outcome in zip(batch, outcomes, strict=True):
+                if join.answer.done():
+                    continue
+                if isinstance(outcome, DomainError):
+                    join.answer.set_exception(outcome)
+                else:
+                    join.answer.set_result(outcome)
+    finally:
+        ctx.rooms.join_drainers.pop(item_id, None)
+
+
+async def _join_batch(
+    ctx: Context, item_id: int, starts_at: datetime, batch: list[PendingJoin]
+) -> list[QueueStatus | DomainError | None]:
+    outcomes: list[QueueStatus | DomainError | None] = []
+    entries: list[tuple[int, str | None, int | None]] = []
+    kept: list[tuple[int, int]] = []  # (buyer, place; 0 in the pre-queue) to remember after the commit
+    friction_on = ctx.settings.queue_challenge_bits > 0
     async with ctx.transaction() as tx:
         row = await repo.lock_room(tx.conn, item_id, tx.now)
         if row is None:
-            raise NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
-        if await repo.place_of(tx.conn, item_id, buyer_id) is not None:
-            return None  # joined already (one place per buyer)
-        if address is not None and s.queue_challenge_bits > 0:
-            total, recent = await repo.from_address(
-                tx.conn, item_id, address, tx.now - timedelta(seconds=s.queue_burst_seconds)
-            )
-            suspect = Suspicion(total, recent).looks_automated(
-                max_accounts=s.queue_accounts_per_address, max_burst=s.queue_joins_per_address_burst
-            )
-            if suspect:
-                if challenge is None or solution is None:
-                    await repo.count_friction(tx.conn, item_id, challenged=1)
-                    return _challenge(ctx, buyer_id, item_id, tx.now)
-                _check_solution(ctx, challenge, solution, buyer_id, item_id, tx.now)
-                await repo.count_friction(tx.conn, item_id, passed=1)
-        cursor = await _started(ctx, tx.conn, row, view.starts_at, tx.now)
-        place = None
+            gone = NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
+            return [gone for _ in batch]
+        cursor = await _started(ctx, tx.conn, row, starts_at, tx.now)
+        cursor = cursor.advanced(tx.now) if cursor is not None else None
+        joined = await repo.joined_of(tx.conn, item_id, [join.buyer_id for join in batch])
+        friction = Counter[str]()
+        for join in batch:
+            if join.buyer_id in joined:  # one place per buyer (a repeat in this batch too)
+                outcomes.append(None)
+                continue
+            try:
+                refused = await _challenged(ctx, tx, item_id, join, friction)
+            except DomainError as exc:
+                outcomes.append(exc)
+                continue
+            if refused is not None:
+                outcomes.append(refused)
+                continue
+            place = None
+            if cursor is not None:
+                cursor = Cursor(cursor.admitted, cursor.at, cursor.rate, cursor.places + 1)
+                place = cursor.places
+            entries.append((join.buyer_id, join.address, place))
+            joined.add(join.buyer_id)
+            if join.address is not None and friction_on:
+                # the next join's suspicion counts this one: write it now
+                await repo.add_places(tx.conn, item_id, entries, tx.now)
+                entries.clear()
+            kept.append((join.buyer_id, place if place is not None else 0))
+            outcomes.append(None)
+        await repo.add_places(tx.conn, item_id, entries, tx.now)
         if cursor is not None:
-            cursor = cursor.advanced(tx.now)
-            cursor = Cursor(cursor.admitted, cursor.at, cursor.rate, cursor.places + 1)
-            place = cursor.places
             await repo.save_cursor(tx.conn, item_id, cursor, row.sold_mark, row.sold_mark_at)
-        await repo.add_place(tx.conn, item_id, buyer_id, address, place, tx.now)
-    if place is not None:
+        if friction:
+            await repo.count_friction(
+                tx.conn, item_id, challenged=friction["challenged"], passed=friction["passed"]
+            )
+    for buyer_id, place in kept:
         ctx.rooms.keep_place(item_id, buyer_id, place)
+    return outcomes
+
+
+async def _challenged(
+    ctx: Context, tx: Tx, item_id: int, join: PendingJoin, friction: Counter[str]
+) -> QueueStatus | None:
+    """None: the buyer may take a place now; else the challenge to answer first. A wrong answer raises.
+    Only an address that looks automated is asked (accounts from it, joins from it in the burst window)."""
+    s = ctx.settings
+    if join.address is None or s.queue_challenge_bits == 0:
+        return None
+    since = tx.now - timedelta(seconds=s.queue_burst_seconds)
+    total, recent = await repo.from_address(tx.conn, item_id, join.address, since)
+    suspect = Suspicion(total, recent).looks_automated(
+        max_accounts=s.queue_accounts_per_address, max_burst=s.queue_joins_per_address_burst
+    )
+    if not suspect:
+        return None
+    if join.challenge is None or join.solution is None:
+        friction["challenged"] += 1
+        return _challenge(ctx, join.buyer_id, item_id, tx.now)
+    _check_solution(ctx, join.challenge, join.solution, join.buyer_id, item_id, tx.now)
+    friction["passed"] += 1
     return None
 
 
@@ -252,7 +330,9 @@ async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
     if view.remaining == 0 or ctx.buy_path.board.is_sold_out(item_id):
         return QueueStatus(item_id, QueueState.SOLD_OUT, starts_at=view.starts_at)
     place = ctx.rooms.place(item_id, buyer_id)
-    if place is None:
+    if place == 0 and view.cursor is None:  # known to wait for the shuffle: no need to look
+        return QueueStatus(item_id, QueueState.PRE_QUEUE, starts_at=view.starts_at, poll_seconds=5.0)
+    if not place:
         place = await _find_place(ctx, buyer_id, item_id, view)
         if place is None:
             return QueueStatus(item_id, QueueState.NOT_JOINED, starts_at=view.starts_at)
@@ -280,8 +360,6 @@ async def _find_place(ctx: Context, buyer_id: int, item_id: int, view: RoomView)
         found = await repo.place_of(conn, item_id, buyer_id)
     if found is None:
         return None
-    place = found[1]
-    if place is None:
-        return 0
+    place = found[1] or 0
     ctx.rooms.keep_place(item_id, buyer_id, place)
     return int(place)

@@ -19,11 +19,23 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flashport.domain.waiting_room import Cursor, RoomTerms, derive_key
 
 HOT_TTL = 1.0
 MAX_PLACES_KEPT = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJoin:
+    """A join waiting for this process's next batch (services/waiting_room/queue.py)."""
+
+    buyer_id: int
+    address: str | None
+    challenge: str | None
+    solution: str | None
+    answer: asyncio.Future[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,8 @@ class WaitingRooms:
         self._refreshing: dict[int, asyncio.Future[RoomView | None]] = {}
         self._places: dict[tuple[int, int], int] = {}
         self._keys: dict[tuple[tuple[str, ...], str], tuple[bytes, ...]] = {}
+        self.pending_joins: dict[int, list[PendingJoin]] = {}
+        self.join_drainers: dict[int, asyncio.Task[None]] = {}
 
     # -- hot items ------------------------------------------------------------------------------------
 
