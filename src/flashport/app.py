@@ -29,6 +29,7 @@ from flashport.api.routes import (
     supplier_portal,
     tax_rules,
     tracking,
+    waiting_room,
     withholding,
 )
 from flashport.api.routes import notifications as notification_routes
@@ -110,6 +111,7 @@ def create_app(
         aftersales,
         notification_routes,
         basket,
+        waiting_room,
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)

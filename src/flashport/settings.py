@@ -108,6 +108,33 @@ class Settings(BaseSettings):
     login_relock_seconds: float = Field(default=900, gt=0)
     login_failure_window_seconds: float = Field(default=3600, gt=0)
 
+    # The waiting room in front of hot items (issue 19; docs/waiting-room.md). What an operator leaves
+    # unset when marking an item hot comes from here.
+    queue_opens_before_seconds: int = Field(
+        default=900, ge=0, description="how long before the start the pre-queue opens"
+    )
+    queue_admission_seconds: int = Field(
+        default=120, ge=10, le=3600, description="lifetime of an admission token"
+    )
+    queue_auto_rate_start: float = Field(
+        default=50, gt=0, description="buyers admitted a second at the start when the rate is automatic"
+    )
+    queue_auto_rate_min: float = Field(default=5, gt=0, description="automatic rate: lowest")
+    queue_auto_rate_max: float = Field(default=5000, gt=0, description="automatic rate: highest")
+    queue_refresh_seconds: float = Field(
+        default=0.5, gt=0, le=10, description="how often each process re-reads and advances a room"
+    )
+    queue_challenge_bits: int = Field(
+        default=16, ge=0, le=32, description="proof-of-work difficulty (zero bits) put to a suspect join"
+    )
+    queue_accounts_per_address: int = Field(
+        default=4, ge=1, description="accounts joining one room from one address before it is challenged"
+    )
+    queue_joins_per_address_burst: int = Field(
+        default=6, ge=1, description="joins from one address within the burst window before it is challenged"
+    )
+    queue_burst_seconds: float = Field(default=10, gt=0, description="the burst window")
+
     # Payments: Alipay's open-platform protocol. Defaults point at the sandbox provider mounted in the
     # demo, with its generated keys (data_dir/sandbox-pay); a real account needs only these settings.
     # Every partner URL left unset is derived from public_url (see PARTNER_PATHS).

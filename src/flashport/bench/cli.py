@@ -35,6 +35,9 @@ from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import utc_now
 from flashport.settings import Settings, load_settings
 
+UNITS_DEFAULT = 600_000
+RUSH_UNITS_DEFAULT = 1_000
+
 url_option = click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server, plain http."
 )
@@ -52,7 +55,7 @@ processes_option = click.option(
 
 @click.command("bench")
 @url_option
-@click.option("--units", default=600_000, show_default=True, type=click.IntRange(1, MAX_ITEM_QUANTITY))
+@click.option("--units", default=UNITS_DEFAULT, show_default=True, type=click.IntRange(1, MAX_ITEM_QUANTITY))
 @click.option("--buyers", type=click.IntRange(1), help="Buyers, one attempt each. [default: 1.2 x units]")
 @connections_option
 @processes_option
@@ -71,6 +74,17 @@ processes_option = click.option(
     type=click.IntRange(0, 100),
     help="Operators' screens polling the live sale board once a second during the rush.",
 )
+@click.option(
+    "--rush",
+    type=click.IntRange(2, 1000),
+    help="A rush through the waiting room: this many buyers per unit (docs/waiting-room.md). "
+    "UNITS defaults to 1,000 then.",
+)
+@click.option(
+    "--admit-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --rush: buyers admitted a second (default: the room's automatic rate).",
+)
 def bench(
     url: str,
     units: int,
@@ -80,6 +94,8 @@ def bench(
     out: Path,
     generator_check: int,
     board_screens: int,
+    rush: int | None,
+    admit_rate: float | None,
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
 
@@ -87,6 +103,16 @@ def bench(
     """
     target = _target(url)
     settings = load_settings()
+    if rush is not None:
+        _rush(
+            settings,
+            url,
+            units if units != UNITS_DEFAULT else RUSH_UNITS_DEFAULT,
+            rush,
+            admit_rate,
+            connections,
+        )
+        return
     buyers = buyers or -(-units * 6 // 5)  # 20% more buyers than units, so the last units are contested
     if settings.is_sqlite:
         click.secho("note: FLASHPORT_DATABASE_URL is not set; this benchmarks embedded SQLite", fg="yellow")
@@ -203,6 +229,20 @@ def _show_screens(watched: ScreensReport) -> None:
         f"live sale board: {watched.screens} screen(s) polling once a second",
         [("polls", f"{watched.polls:,}, failed: {watched.failures:,}, {timing}")],
     )
+
+
+def _rush(
+    settings: Settings, url: str, units: int, factor: int, rate: float | None, connections: int
+) -> None:
+    """``--rush``: through the waiting room (bench/rush.py); exits 1 on a 5xx answer or an oversell."""
+    from flashport.bench import rush
+
+    plan = rush.RushPlan(units=units, factor=factor, admit_per_second=rate)
+    click.echo(f"rush: {plan.buyers:,} buyers for {units:,} units, through the waiting room ...", err=True)
+    found = asyncio.run(_with_context(settings, rush.rush, url, plan, connections))
+    report.render(f"Rush through the waiting room ({url})", found.lines())
+    if not found.holds:
+        raise SystemExit(1)
 
 
 async def _with_context(settings: Settings, action: Any, *args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from flashport.adapters.db.engine import reading
 from flashport.adapters.mail import Mailer, OutboxMailer
 from flashport.domain.sales import SalePolicy
 from flashport.services import outbox
+from flashport.services.waiting_room.state import WaitingRooms
 from flashport.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class Context:
     customs_signer: Signer | None = None
     # The notifier's e-mail and SMS channels, built from settings on first use (services/notify).
     notify_channels: Channels | None = None
+    # The waiting rooms as this process sees them (services/waiting_room/state.py).
+    rooms: WaitingRooms = field(default_factory=WaitingRooms)
 
     @property
     def policy(self) -> SalePolicy:

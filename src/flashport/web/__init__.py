@@ -30,6 +30,7 @@ from flashport.web.routes import (
     operator,
     orders,
     purchase,
+    queue,
     returns,
     supplier,
 )
@@ -60,6 +61,7 @@ def install(app: FastAPI) -> None:
         returns,
         notification_pages,
         basket,
+        queue,
     ):
         app.include_router(module.router)
     app.include_router(catalog_console.media)  # uploaded product images

@@ -49,7 +49,9 @@ async def answer_purchase(
     try:
         await ctx.limits.check(Action.BUY, ctx.clock(), account=request.buyer_id, address=address)
         # Through the module, not a name bound at import: tests hold purchases by replacing buying.buy.
-        bought = await buying.buy(ctx, request.buyer_id, request.item_id, request.quantity, request.key)
+        bought = await buying.buy(
+            ctx, request.buyer_id, request.item_id, request.quantity, request.key, request.admission
+        )
     except DomainError as exc:
         return refusal(answer_for(exc))
     except Exception as exc:

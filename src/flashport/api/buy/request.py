@@ -15,7 +15,9 @@ The rules, checked in this order (the first broken one is the answer):
    looked at: the bytes decide.
 4. ``quantity``, 1 when absent, is a JSON integer: not a string, a float (``2.0``), a boolean or null
    (422 ``validation_error`` on ``quantity``); then from 1 to ``MAX_UNITS_PER_ORDER`` (422
-   ``invalid_quantity``). Other members of the object are ignored.
+   ``invalid_quantity``). ``admission``, when present, is a string of at most 256 characters (422
+   ``validation_error``): the waiting room's token, which a hot item needs (403 without it, checked by
+   the service). Other members of the object are ignored.
 5. ``Idempotency-Key`` is present and not blank (422 ``idempotency_key_required``) and, with the
    surrounding spaces removed, 1 to 128 printable ASCII characters (422 ``invalid_idempotency_key``).
 """
@@ -48,6 +50,7 @@ class BuyRequest:
     item_id: int
     quantity: int
     key: str
+    admission: str | None = None  # the waiting room's token: hot items need it (services/waiting_room)
 
 
 def read_purchase(
@@ -65,7 +68,8 @@ def read_purchase(
         item = item_id_of(item_id)
         if too_large:
             raise InvalidInput("request body too large", code="payload_too_large")
-        return BuyRequest(buyer_id, item, quantity_of(body), key_of(key))
+        quantity, admission = body_of(body)
+        return BuyRequest(buyer_id, item, quantity, key_of(key), admission)
     except DomainError as exc:
         return answer_for(exc)
 
@@ -91,9 +95,22 @@ def item_id_of(segment: str | bytes) -> int:
 
 
 def quantity_of(body: bytes) -> int:
+    return body_of(body)[0]
+
+
+def body_of(body: bytes) -> tuple[int, str | None]:
+    """The quantity and, for a hot item, the ``admission`` token (a string; anything else is refused)."""
     data = _json_of(body)
     if not isinstance(data, dict):
         raise _invalid("body", 'expected a JSON object such as {"quantity": 1}')
+    quantity = _quantity_in(data, body)
+    admission = data.get("admission")
+    if admission is not None and (type(admission) is not str or len(admission) > 256):
+        raise _invalid("admission", "the admission token the waiting room gave, as a string")
+    return quantity, admission
+
+
+def _quantity_in(data: dict[str, Any], body: bytes) -> int:
     quantity = data.get("quantity", 1)
     if type(quantity) is float:
         quantity = _exact_quantity(body)

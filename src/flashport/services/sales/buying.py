@@ -20,6 +20,7 @@ from flashport.domain.orders import (
     sale_window_reason,
 )
 from flashport.services.context import Context
+from flashport.services.waiting_room import queue
 
 REJECTIONS = {
     RejectReason.SOLD_OUT: (Conflict, "this item is sold out"),
@@ -45,15 +46,19 @@ def rejection(reason: RejectReason) -> Exception:
     return cls(message, code=reason.value)
 
 
-async def buy(ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None) -> Purchase:
+async def buy(
+    ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None, admission: str | None = None
+) -> Purchase:
     """Reserve ``quantity`` units of a sale item for a buyer and return the committed order; a repeat
-    with the same ``key`` returns the order the first call made and reserves nothing."""
+    with the same ``key`` returns the order the first call made and reserves nothing. A hot item (one
+    with a waiting room) also needs the buyer's ``admission`` token (403 otherwise), checked in memory."""
     path = ctx.buy_path
     check_quantity(quantity)
     key = check_idempotency_key(key)
     known = path.recall(buyer_id, key)
     if known is not None:
         return await _existing(ctx, known, item_id, quantity)
+    await queue.require_admission(ctx, buyer_id, item_id, admission)
     terms = await path.terms(item_id)
     if terms is None:
         raise rejection(RejectReason.UNKNOWN_ITEM)

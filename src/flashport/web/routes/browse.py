@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flashport.services.waiting_room import queue
 from flashport.web import answers, i18n, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
@@ -72,4 +73,7 @@ async def item(request: Request, item_id: Id) -> Response:
         purchase_key=str(uuid.uuid4()),
         payment_minutes=ctx.settings.payment_window_seconds // 60,
         waitlist_standing=await waitlist_view.standing_for(request, found.id),
+        # A hot item is bought with the waiting room's token, which its queue page links here with.
+        hot=await queue.is_hot(ctx, item_id),
+        admission=request.query_params.get("admission", "")[:256],
     )

@@ -34,7 +34,8 @@ async def buy(request: Request, item_id: Id) -> Response:
         quantity, key = _quantity(form), str(form.get("idempotency_key", "")) or None
         ctx = service_context(request)
         await ctx.limits.check(Action.BUY, ctx.clock(), account=buyer_id, address=address_of(request))
-        purchase = await buying.buy(ctx, buyer_id, item_id, quantity, key)
+        admission = str(form.get("admission", "")) or None  # a hot item's: the waiting room gave it
+        purchase = await buying.buy(ctx, buyer_id, item_id, quantity, key, admission)
     except DomainError as exc:
         return answers.refusal(request, session, exc, f"/items/{item_id}")
     order_no = purchase.order["order_no"]
