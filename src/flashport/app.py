@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import docs, errors
+from flashport.api import docs, errors, openapi_errors
 from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
@@ -103,6 +103,7 @@ def create_app(
     app.include_router(partner_routes.router)
     app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
     docs.install(app)
+    openapi_errors.install(app)
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)
