@@ -60,6 +60,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = _settings()
     host, port = settings.host, settings.port
     _metrics_directory(settings)
+    _logging(settings)  # the supervising process's own lines (its children set theirs up in app.py)
     click.echo(f"Flashport API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "flashport.app:create_app",

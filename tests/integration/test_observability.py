@@ -140,15 +140,18 @@ async def test_readiness_names_the_store_that_does_not_answer_while_liveness_sta
     assert unready.status_code == 503
     assert unready.headers["retry-after"] == "1"
     assert unready.json() == {
-        "status": "unavailable",
-        "checks": {"database": "ok", "stock_engine": "error: ConnectionError"},
+        "code": "not_ready",
+        "message": "a dependency does not answer",
+        "details": [{"field": "stock_engine", "message": "error: ConnectionError"}],
     }
 
 
 async def test_a_request_id_is_kept_or_made_sent_back_and_written_on_its_log_lines(
     ctx: Context, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log_context.configure("debug", "json")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    log_context.configure("debug", "json", force=True)
     try:
         async with (
             serving(create_app(ctx=ctx)) as url,
@@ -158,8 +161,12 @@ async def test_a_request_id_is_kept_or_made_sent_back_and_written_on_its_log_lin
             made = await client.get("/livez", headers={"X-Request-ID": "no spaces allowed"})
             logging.getLogger("flashport.test").info("outside any request")
             await asyncio.sleep(0)
-    finally:
-        logging.basicConfig(force=True)
+    finally:  # the runner's own logging back, as it was
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
     assert given.headers["x-request-id"] == "edge-42.a"
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]

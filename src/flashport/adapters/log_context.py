@@ -22,7 +22,7 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure(level: str, fmt: str) -> None:
+def configure(level: str, fmt: str, *, force: bool = False) -> None:
     """Root logging for a process: JSON lines (``fmt == "json"``) or plain text, both with the request id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
@@ -39,4 +39,5 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
         )
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Without ``force``, a no-op where logging is already set up (a test runner's capture, say).
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=force)

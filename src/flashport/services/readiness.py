@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import text
-
+from flashport.adapters.db import backlog_repo
 from flashport.services.context import Context
 
 CHECK_SECONDS = 2.0  # a store slower than this to answer a ping is as good as down for a buyer
@@ -26,7 +25,7 @@ async def check(ctx: Context) -> dict[str, str]:
 
 async def _database(ctx: Context) -> None:
     async with ctx.read() as conn:
-        await conn.execute(text("SELECT 1"))
+        await backlog_repo.ping(conn)
 
 
 async def _state(probe: Callable[[], Awaitable[None]]) -> str:

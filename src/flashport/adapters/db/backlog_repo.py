@@ -74,3 +74,8 @@ async def measure(conn: AsyncConnection, now: datetime, relay_cursor: str) -> Ba
         for name, at in zip(("partner_relay", "webhook_delivery"), oldest, strict=True)
     }
     return Backlog({name: int(row._mapping[name]) for name in queries}, lags)
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """The cheapest round trip to the database (readiness)."""
+    await conn.execute(sa.text("SELECT 1"))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -28,7 +29,7 @@ async def livez() -> dict[str, str]:
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "unavailable"]
+    status: Literal["ready"]
     checks: dict[str, str]
 
 
@@ -36,13 +37,12 @@ class Readiness(BaseModel):
     "/readyz",
     summary="Ready to serve: the database and the stock engine answer (503 and which does not, if not)",
     response_model=Readiness,
-    openapi_extra={"x-roles": ["public"]},
-    responses={503: {"model": Readiness, "description": "A dependency does not answer"}},
+    **public_doc(503),
 )
-async def readyz(response: Response, ctx: Context = Depends(get_ctx)) -> Readiness:
+async def readyz(ctx: Context = Depends(get_ctx)) -> Readiness | JSONResponse:
     checks = await readiness.check(ctx)
-    ready = all(state == "ok" for state in checks.values())
-    if not ready:
-        response.status_code = 503
-        response.headers["Retry-After"] = "1"
-    return Readiness(status="ready" if ready else "unavailable", checks=checks)
+    failing = [{"field": name, "message": state} for name, state in checks.items() if state != "ok"]
+    if failing:
+        body = {"code": "not_ready", "message": "a dependency does not answer", "details": failing}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    return Readiness(status="ready", checks=checks)
