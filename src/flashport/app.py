@@ -9,10 +9,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from flashport import __version__, web
-from flashport.api import access_doc, docs, errors
+from flashport.adapters import log_context, metrics
+from flashport.api import access_doc, docs, errors, openapi_errors
 from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
+from flashport.api.observability import Observed
 from flashport.api.routes import (
     accounts,
     aftersales,
@@ -32,6 +34,7 @@ from flashport.api.routes import (
     waiting_room,
     withholding,
 )
+from flashport.api.routes import metrics as metrics_routes
 from flashport.api.routes import notifications as notification_routes
 from flashport.api.routes import partners as partner_routes
 from flashport.api.routes import sales as events
@@ -57,6 +60,8 @@ def create_app(
     builds one from ``settings`` and disposes of it on shutdown. ``fast_lane`` overrides the
     ``buy_fast_lane`` setting (the tests run the buy path through both lanes)."""
     chosen = ctx.settings if ctx is not None else (settings or load_settings())
+    if settings is None and ctx is None:  # built by `flashport serve` in each of its processes
+        log_context.configure(chosen.log_level, chosen.log_format)
 
     sandboxes = _sandboxes(chosen)
 
@@ -115,15 +120,20 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(partner_routes.router)
+    if chosen.metrics:
+        app.include_router(metrics_routes.router)
     app.webhooks.include_router(partner_routes.webhooks_doc)  # the webhook payload, in OpenAPI
     docs.install(app)
     access_doc.install(app)  # the roles in each operation's description
+    openapi_errors.install(app)
     web.install(app)
     for path, sandbox in sandboxes.items():
         app.mount(path, sandbox)
     # Outermost, so they see every request and answer (the fast lane's purchases included).
     app.add_middleware(RequestHygiene)
     app.add_middleware(SecurityHeaders, hsts=chosen.env == "production")
+    metrics.configure(chosen.metrics)
+    app.add_middleware(Observed)  # outermost: request ids and timings cover everything inside
     return app
 
 

@@ -23,9 +23,9 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from flashport.adapters import log_context
+
+    log_context.configure(settings.log_level, settings.log_format)
     # httpx logs every request at INFO: the worker polls partners every second, which would drown the
     # log; failures still show, as our own warnings.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -59,6 +59,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     _pin_address(host, port)
     settings = _settings()
     host, port = settings.host, settings.port
+    _metrics_directory(settings)
+    _logging(settings)  # the supervising process's own lines (its children set theirs up in app.py)
     click.echo(f"Flashport API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "flashport.app:create_app",
@@ -76,6 +78,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         else "flashport.api.buy.uvicorn_glue:GuardedHttpToolsProtocol",
         timeout_keep_alive=settings.http_keep_alive_timeout_seconds,
         log_level=settings.log_level,
+        log_config=None,  # each process's app factory sets JSON lines up (app.py), uvicorn's own included
         access_log=False,
         backlog=4096,
         # No per-response Server/Date headers: small, but per request.
@@ -86,6 +89,23 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
+
+
+def _metrics_directory(settings: Settings) -> None:
+    """Several API processes count into one directory of metric files, which /metrics sums. It is made
+    empty at each start (a dead process's files would otherwise be summed forever) before any process
+    imports prometheus_client, which reads the variable at import. An operator's own
+    PROMETHEUS_MULTIPROC_DIR is kept (and emptied all the same)."""
+    import os
+    import shutil
+
+    if not settings.metrics:
+        return
+    name = "PROMETHEUS_MULTIPROC_DIR"  # not imported from adapters.metrics: that imports prometheus_client
+    directory = os.environ.get(name) or str(settings.data_dir / "metrics")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    os.environ[name] = directory
 
 
 @main.command()

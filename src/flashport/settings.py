@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object a line, with the request id (docs/observability.md)",
+    )
+    metrics: bool = Field(default=True, description="Prometheus metrics on /metrics (docs/observability.md)")
     db_pool_size: int = Field(default=10, ge=1)
     group_commit_in_flight: int = Field(default=4, ge=1, le=64)
     group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)

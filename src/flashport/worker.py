@@ -19,9 +19,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from flashport.adapters import metrics
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.adapters.partner_bus import BusUnavailable
@@ -135,21 +137,25 @@ async def run_stage(
         interval = stage.poll_seconds(ctx.settings)
     failures = 0
     while not stop.is_set():
+        started = time.perf_counter()
         try:
             async with gate if gate is not None else contextlib.nullcontext():
                 done = await stage.job(ctx)
         except PARTNER_FAILURES as exc:
+            metrics.observe_stage_failure(stage.name)
             failures += 1
             delay = min(interval * 2**failures, MAX_BACKOFF_SECONDS)
             log.warning("%s: partner failing (%s); backing off %.1f s", stage.name, exc, delay)
             await _sleep_or_stop(stop, delay)
             continue
         except Exception:
+            metrics.observe_stage_failure(stage.name)
             # A database hiccup must not kill the worker: log, wait a little, try again.
             log.exception("%s failed; retrying in %.1f s", stage.name, interval * 5)
             await _sleep_or_stop(stop, interval * 5)
             continue
         failures = 0
+        metrics.observe_stage(stage.name, done, time.perf_counter() - started)
         if done:
             log.info("%s: %d", stage.name, done)
         if not stage.again_at_once(done):
@@ -175,6 +181,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 
 async def main(settings: Settings) -> None:
+    metrics.configure(settings.metrics)
     ctx = await build_context(settings, listen_for_restock=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flashport.adapters import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,10 @@ class GroupCommitter(Generic[T, R]):
         max_batch: int = 1000,
         max_in_flight: int = 2,
         linger_seconds: float = 0.0,
+        name: str = "orders",
     ) -> None:
         self._transact = transact
+        self.name = name  # its label in the metrics
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._linger = linger_seconds
@@ -82,6 +87,7 @@ class GroupCommitter(Generic[T, R]):
 
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
+        started = time.perf_counter()
         try:
             results = await self._transact(items)
         except Exception as exc:
@@ -95,6 +101,7 @@ class GroupCommitter(Generic[T, R]):
             return
         self.batches += 1
         self.items += len(batch)
+        metrics.observe_group_commit(self.name, len(batch), time.perf_counter() - started)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -55,6 +55,11 @@ class Counters:
 class StockEngine(abc.ABC):
     name: str
 
+    async def ping(self) -> None:
+        """Raise if the engine's own store does not answer (readiness). The SQL engine's store is the
+        database, checked on its own: nothing to do."""
+        return None
+
     @abc.abstractmethod
     async def place(self, draft: OrderDraft) -> Placement:
         """Reserve the draft's units and make the order durable, or refuse. Never half of it."""

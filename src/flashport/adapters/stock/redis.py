@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
@@ -121,6 +122,9 @@ class RedisStockEngine(StockEngine):
     def _item_keys(self, item_id: int) -> tuple[str, str, str]:
         return self.key(item_id, "meta"), self.key(item_id, "taken"), self.key(item_id, "buyers")
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
     async def place(self, draft: OrderDraft) -> Placement:
         status, value = await self._reservation(draft)
         if status == "unknown" and await self._rebuilt(draft.terms.item_id):
@@ -167,6 +171,7 @@ class RedisStockEngine(StockEngine):
     ) -> None:
         meta, taken, buyers = self._item_keys(item_id)
         keys = [meta, taken, buyers]
+        metrics.observe_reserve_batch(len(waiting))
         args: list[str | int] = [_ms(waiting[0][0].created_at), IDEMPOTENCY_TTL_MS]
         for draft, _ in waiting:
             keys.append(self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}"))

@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from http import HTTPStatus
 from typing import Any, NamedTuple, cast
 
 import httptools
 
+from flashport.adapters import metrics
 from flashport.api.buy.answer import Answer, answer_purchase, refusal
 from flashport.api.buy.request import MAX_BODY
 from flashport.api.buy.uvicorn_glue import CONTEXT_KEY, UvicornSeat
 from flashport.api.http_deadlines import ConnectionDeadlines
+from flashport.api.observability import BUY_ROUTE
 from flashport.http_errors import ErrorAnswer
 
 __all__ = ["CONTEXT_KEY", "BuyEdge"]  # CONTEXT_KEY: where the app's lifespan leaves the context
@@ -281,6 +284,7 @@ class BuyEdge(asyncio.Protocol):
     async def _answer(self, purchase: Received) -> None:
         ctx = self._ctx
         assert ctx is not None  # without one, connection_made handed the connection off
+        started = time.perf_counter()
         try:
             answer = await answer_purchase(
                 ctx,
@@ -293,6 +297,7 @@ class BuyEdge(asyncio.Protocol):
             )
             self._write(answer, purchase.keep_alive)
             self._uv.count_request()
+            metrics.observe_request(BUY_ROUTE, "POST", answer.status, time.perf_counter() - started)
         finally:
             self._serve_next()
 

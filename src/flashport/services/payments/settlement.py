@@ -242,7 +242,11 @@ def _committer(ctx: Context) -> GroupCommitter[Report, str]:
             1 if ctx.settings.is_sqlite else min(GROUPS_IN_FLIGHT, ctx.settings.group_commit_in_flight)
         )
         committer = GroupCommitter(
-            transact, max_batch=MAX_GROUP, max_in_flight=in_flight, linger_seconds=GROUP_LINGER_SECONDS
+            transact,
+            max_batch=MAX_GROUP,
+            max_in_flight=in_flight,
+            linger_seconds=GROUP_LINGER_SECONDS,
+            name="settlements",
         )
         _committers[key] = committer
         weakref.finalize(ctx, _committers.pop, key, None)

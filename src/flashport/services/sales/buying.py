@@ -4,9 +4,11 @@ engine, the order made durable by group commit, and only then the answer."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
 from flashport.adapters.stock.interface import PlacementKind
 from flashport.domain.errors import Conflict, NotFound
@@ -75,7 +77,10 @@ async def buy(
     if path.board.is_sold_out(item_id):
         raise rejection(RejectReason.SOLD_OUT)
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
+    started = time.perf_counter()
     placement = await path.stock.place(draft)
+    outcome = placement.reason.value if placement.reason is not None else placement.kind.value
+    metrics.observe_placement(path.stock.name, outcome, time.perf_counter() - started)
     if placement.kind is PlacementKind.REJECTED:
         assert placement.reason is not None
         if placement.reason is RejectReason.SOLD_OUT:
