@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick lint format \
+.PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick test-chaos lint format \
 	typecheck migrate translations check-clone bench bench-expiry bench-pipeline bench-notify clean
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
@@ -72,6 +72,9 @@ test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Re
 test-e2e: $(STAMP) ## Browser tests: the storefront in Debian's Chromium (installs it if missing)
 	scripts/ensure-browser.sh
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+test-chaos: $(STAMP) ## Faults during a purchase load (own PostgreSQL and Redis, restarted, flushed, stalled; root for the tmpfs)
+	$(BIN)/pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
 
 test-quick: $(STAMP) ## Unit + integration tests without the slow race and load tests (-m "not slow")
 	scripts/ensure-services.sh
