@@ -80,6 +80,24 @@ async def test_a_hot_item_is_bought_only_with_the_admission_token_its_queue_gave
     assert await _refusal(ctx, bob, sale.item_id, joined.admission_token) == "admission_expired"
 
 
+async def test_a_hot_item_goes_into_a_basket_only_with_an_admission_token(room_ctx: Context) -> None:
+    from flashport.services.orders import basket
+
+    ctx = room_ctx
+    sale = await make_sale(ctx, quantity=5, limit=1)
+    (alice, _), (bob, _) = await make_buyers(ctx, 2)
+    operator, _ = await make_user(ctx, Role.OPERATOR)
+    await rooms.mark_hot(ctx, operator, sale.item_id, rooms.RoomSettings(admit_per_second=1000))
+    with pytest.raises(DomainError) as refused:
+        await basket.add(ctx, alice, sale.item_id, "basket-1")
+    assert refused.value.code == "admission_required"
+    joined = await queue.join(ctx, bob, sale.item_id, "10.0.0.2")
+    assert joined.admission_token
+    await basket.add(ctx, bob, sale.item_id, "basket-2", joined.admission_token)
+    assert [u.sale_item_id for u in (await basket.view(ctx, bob)).units] == [sale.item_id]
+    assert [u.sale_item_id for u in (await basket.view(ctx, alice)).units] == []
+
+
 async def test_the_pre_queue_is_shuffled_at_the_start_then_later_arrivals_queue_in_order(
     room_ctx: Context,
 ) -> None:

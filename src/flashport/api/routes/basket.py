@@ -23,6 +23,9 @@ class BasketAddIn(Input):
     sale_item_id: int = Field(
         ge=1, le=MAX_ID, description="the live sale item to put one unit of in the basket"
     )
+    admission: str | None = Field(
+        None, max_length=256, description="for an item with a waiting room: the token its queue gave"
+    )
 
 
 class BasketUnitOut(BaseModel):
@@ -82,10 +85,11 @@ async def my_basket(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx))
     "`Idempotency-Key` header is required; a retry with the same key answers 200 with the same basket and "
     "reserves nothing. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended`, "
     "`sale_paused`, `basket_other_warehouse` (every unit of a basket ships from one warehouse), "
-    "`single_transaction_limit` (409); `sale_item_not_found` (404); `idempotency_key_required`, "
+    "`single_transaction_limit` (409); `admission_required`, `invalid_admission`, `admission_expired` for "
+    "an item with a waiting room (403); `sale_item_not_found` (404); `idempotency_key_required`, "
     "`idempotency_key_reused`, `validation_error` (422); `stock_engine_unavailable`, "
     "`order_not_saved` (503).",
-    **roles_doc(Role.BUYER, errors=(404, 409, 422, 503)),
+    **roles_doc(Role.BUYER, errors=(403, 404, 409, 422, 503)),
 )
 async def add_to_basket(
     body: BasketAddIn,
@@ -96,7 +100,7 @@ async def add_to_basket(
     who: Principal = BuyerOnly,
     ctx: Context = Depends(get_ctx),
 ) -> BasketOut:
-    added = await basket.add(ctx, who.user_id, body.sale_item_id, idempotency_key)
+    added = await basket.add(ctx, who.user_id, body.sale_item_id, idempotency_key, body.admission)
     if not added.created:
         response.status_code = 200
     return _out(added.basket, added.order_no)

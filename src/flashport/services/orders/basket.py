@@ -34,6 +34,7 @@ from flashport.domain.orders import (
 from flashport.services.context import Context
 from flashport.services.orders import lifecycle
 from flashport.services.sales.buying import rejection
+from flashport.services.waiting_room import queue
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,15 @@ async def view(ctx: Context, buyer_id: int) -> BasketView:
     )
 
 
-async def add(ctx: Context, buyer_id: int, item_id: int, key: str | None) -> BasketAdd:
+async def add(
+    ctx: Context, buyer_id: int, item_id: int, key: str | None, admission: str | None = None
+) -> BasketAdd:
     """Reserve one unit of a live sale item into the buyer's basket; a retry with the same ``key``
-    answers with the unit the first call added and reserves nothing."""
+    answers with the unit the first call added and reserves nothing. A hot item (one with a waiting
+    room) needs the buyer's admission token here as on the buy path: the basket is no way round the
+    queue."""
     key = check_idempotency_key(key)
+    await queue.require_admission(ctx, buyer_id, item_id, admission)
     async with ctx.read() as conn:
         earlier = await orders_repo.find_by_key(conn, buyer_id, key)
     if earlier is not None:

@@ -48,7 +48,8 @@ async def add_to_basket(request: Request, item_id: Id) -> Response:
     ctx = service_context(request)
     try:
         await ctx.limits.check(Action.BUY, ctx.clock(), account=buyer_id, address=address_of(request))
-        await basket.add(ctx, buyer_id, item_id, str(form.get("idempotency_key", "")) or None)
+        admission = str(form.get("admission", ""))[:256] or None  # a hot item's token, from its queue
+        await basket.add(ctx, buyer_id, item_id, str(form.get("idempotency_key", "")) or None, admission)
     except DomainError as exc:
         return _refusal(request, session, exc, f"/items/{item_id}")
     session.flash(
