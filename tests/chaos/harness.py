@@ -289,7 +289,7 @@ class Purchase:
 
     @property
     def final(self) -> bool:
-        return bool(self.answers) and self.answers[-1].status in (201, 409, 422)
+        return bool(self.answers) and self.answers[-1].status in FINAL
 
 
 @dataclass
@@ -303,7 +303,8 @@ class Notification:
         return bool(self.answers) and self.answers[-1].status == 200 and self.answers[-1].code == "success"
 
 
-FINAL = (201, 409, 422)
+# 200: a retry answered with the order its first attempt made (that answer was lost on the way).
+FINAL = (200, 201, 409, 422)
 RETRY_PAUSE_CAP = 1.0  # a client honours Retry-After, capped so a case does not idle
 
 
@@ -408,7 +409,7 @@ class Load:
         code = _code_of(response)
         retry_after = "retry-after" in response.headers
         purchase.answers.append(Answer(time.monotonic(), response.status_code, code, retry_after))
-        if response.status_code == 201:
+        if response.status_code in (200, 201):
             purchase.order_id = str(response.json()["id"])
         if response.status_code in FINAL:
             return 0.0
@@ -442,8 +443,10 @@ class Load:
 
 
 def _code_of(response: httpx.Response) -> str:
+    if response.status_code in (200, 201):
+        return "created" if response.status_code == 201 else "retry_answered"
     with contextlib.suppress(ValueError, AttributeError, KeyError, TypeError):
-        return str(response.json()["code"]) if response.status_code != 201 else "created"
+        return str(response.json()["code"])
     return response.text[:40]
 
 
