@@ -306,6 +306,13 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
     sale = await make_sale(buy_ctx, quantity=3, limit=1)
     [(a, _), (b, _), (c, _), (d, _)] = await make_buyers(buy_ctx, 4)
     await buy_ctx.buy_path.terms(sale.item_id)  # cached, so all five reach Redis in one turn
+    # The hot-item set (waiting rooms) cached too, on a clock that stands still: a cold load lets its
+    # loader reach Redis one turn before the purchases that waited on it.
+    from flashport.services.waiting_room import queue
+    from flashport.services.waiting_room.state import WaitingRooms
+
+    buy_ctx.rooms = WaitingRooms(monotonic=lambda: 0.0)
+    assert not await queue.is_hot(buy_ctx, sale.item_id)
     calls = buy_ctx.stock.reserve_calls
     answers = await asyncio.gather(
         buying.buy(buy_ctx, a, sale.item_id, 1, "same"),
