@@ -116,6 +116,10 @@ def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_scheduled_sale(vis
     }.items():
         page.locator(f"#skus-{name}").fill(value)
     page.get_by_role("button", name="Add the SKU").click()
+    # The warehouse made above, by name: in the shared browser-test database it need not be listed first.
+    page.locator("select[name=warehouse_id]").select_option(
+        label=page.locator("select[name=warehouse_id] option", has_text=f"HZ-{tag}").inner_text()
+    )
     page.get_by_label("Units on hand").fill("50")
     page.get_by_role("button", name="Count").click()
     expect(page.locator("[data-stock]")).to_contain_text("50 on hand")
