@@ -25,7 +25,6 @@ import httpx
 import redis.asyncio as aioredis
 
 from tests.servers import free_port
-from tests.waiting import HTTP_TIMEOUT
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
 SERVICE_START_SECONDS = 60.0
@@ -512,6 +511,3 @@ async def redis_keys(url: str, prefix: str) -> int:
         return sum([1 async for _ in client.scan_iter(match=f"{prefix}*", count=1000)])
     finally:
         await client.aclose()
-
-
-__all__ = ["HTTP_TIMEOUT"]
