@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from flashport import __version__, web
+from flashport import __version__, task_dump, web
 from flashport.adapters import log_context, metrics
 from flashport.api import access_doc, docs, errors, openapi_errors
 from flashport.api.buy import edge
@@ -80,6 +81,7 @@ def create_app(
             app.state.ctx = own
             stack.push_async_callback(close_context, own)
             own.sessions.start(own.clock)
+            task_dump.install(asyncio.get_running_loop())
             yield {edge.CONTEXT_KEY: own}
 
     app = FastAPI(

@@ -17,6 +17,7 @@ from flashport.domain.errors import (
     DomainError,
     FieldProblem,
     Forbidden,
+    InProgress,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -82,11 +83,12 @@ def status_for(exc: DomainError) -> int:
 
 def answer_for(exc: DomainError) -> ErrorAnswer:
     """The status, body and headers for a domain error: a bearer challenge with a 401 (RFC 6750) and
-    ``Retry-After`` with a 429 and a 503, so a client knows when to try again."""
+    ``Retry-After`` with a 429, a 503 and a 409 for a request still in progress, so a client knows when
+    to try again."""
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, Unauthenticated):
         headers = (("www-authenticate", "Bearer"),)
-    elif isinstance(exc, RateLimited | ServiceUnavailable):
+    elif isinstance(exc, RateLimited | ServiceUnavailable | InProgress):
         headers = (("retry-after", str(exc.retry_after)),)
     return ErrorAnswer(status_for(exc), exc.code, exc.message, tuple(exc.details), headers)
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from flashport import task_dump
 from flashport.adapters import metrics
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
@@ -87,9 +88,14 @@ def _partner_poll(settings: Settings) -> float:
 
 
 # Jobs are looked up at call time (lambdas), so a job replaced on its module is the one run.
+async def _nothing() -> int:
+    return 0
+
+
 STAGES = (
     Stage("expired", lambda ctx: orders.expire_unpaid_orders(ctx), _expiry_batch_full),
     Stage("releases_finished", lambda ctx: orders.finish_interrupted_releases(ctx)),
+    Stage("doubts_settled", lambda ctx: ctx.stock.settle_doubts() if ctx.stock else _nothing()),
     Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
     Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),
     Stage("declared", lambda ctx: declaring.declare_pending(ctx)),
@@ -187,6 +193,7 @@ async def main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    task_dump.install(loop)
     log.info(
         "worker started (stock engine: %s, %d stages, every %.1f s)",
         ctx.stock.name if ctx.stock else "-",

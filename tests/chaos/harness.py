@@ -288,7 +288,8 @@ class Purchase:
 
     @property
     def final(self) -> bool:
-        return bool(self.answers) and self.answers[-1].status in FINAL
+        last = self.answers[-1] if self.answers else None
+        return last is not None and last.status in FINAL and last.code != "idempotency_key_in_progress"
 
 
 @dataclass
@@ -302,7 +303,8 @@ class Notification:
         return bool(self.answers) and self.answers[-1].status == 200 and self.answers[-1].code == "success"
 
 
-# 200: a retry answered with the order its first attempt made (that answer was lost on the way).
+# 200: a retry answered with the order its first attempt made (that answer was lost on the way). A 409
+# idempotency_key_in_progress is not final: the first attempt is still being decided.
 FINAL = (200, 201, 409, 422)
 RETRY_PAUSE_CAP = 1.0  # a client honours Retry-After, capped so a case does not idle
 
@@ -410,7 +412,7 @@ class Load:
         purchase.answers.append(Answer(time.monotonic(), response.status_code, code, retry_after))
         if response.status_code in (200, 201):
             purchase.order_id = str(response.json()["id"])
-        if response.status_code in FINAL:
+        if purchase.final:
             return 0.0
         return min(float(response.headers.get("retry-after", "0.2") or 0.2), RETRY_PAUSE_CAP)
 

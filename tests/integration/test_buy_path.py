@@ -292,6 +292,63 @@ async def test_when_the_order_cannot_be_written_the_reservation_is_released(
     assert (await buy(http, sale.item_id, other, "o")).json()["code"] == "sold_out"
 
 
+async def test_an_order_whose_saving_is_in_doubt_keeps_its_unit_until_the_database_says_it_never_landed(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away during the group commit and could not then say whether the order landed
+    (the chaos suite's PostgreSQL restart): the unit stays taken, a retry is told to come back (not
+    kept waiting on a row that will never come), and once the database answers "no such order" the
+    retry buys afresh. A reservation nobody retries is settled by the worker's sweep."""
+    from flashport.adapters.stock import redis as redis_engine
+    from flashport.domain.errors import InProgress, ServiceUnavailable
+    from flashport.services.sales import buying
+
+    stock = buy_ctx.stock
+    if not isinstance(stock, redis_engine.RedisStockEngine):
+        pytest.skip("the SQL engine reserves inside the order's own transaction: never in doubt")
+    sale = await make_sale(buy_ctx, quantity=2, limit=1)
+    [(a, _), (b, _), (c, _)] = await make_buyers(buy_ctx, 3)
+    real_write, real_exists = stock.committer._transact, stock._order_exists
+
+    async def database_gone(*_: object) -> None:
+        raise ConnectionError("the database went away")
+
+    async def cannot_tell(_: str) -> None:
+        return None
+
+    monkeypatch.setattr(stock.committer, "_transact", database_gone)
+    monkeypatch.setattr(stock, "_order_exists", cannot_tell)
+    for buyer in (a, b):
+        with pytest.raises(ServiceUnavailable) as failed:
+            await buying.buy(buy_ctx, buyer, sale.item_id, 1, f"key-{buyer}")
+        assert failed.value.code == "order_not_saved"
+    monkeypatch.setattr(stock.committer, "_transact", real_write)
+    monkeypatch.setattr(stock, "_order_exists", real_exists)
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 0}  # both units held: never oversold
+    assert await stock.redis.hlen(stock.doubts_key) == 2
+    # Too soon after the failure to trust a "no such order": the retry is asked to come back.
+    monkeypatch.setattr(buying, "EXISTING_WAIT_POLLS", 2)
+    with pytest.raises(InProgress) as too_soon:
+        await buying.buy(buy_ctx, a, sale.item_id, 1, f"key-{a}")
+    assert too_soon.value.code == "idempotency_key_in_progress" and too_soon.value.retry_after >= 1
+
+    # Later, the database answers: a's retry undoes the lost order and buys afresh; b never retries and
+    # the worker's sweep gives b's unit back.
+    monkeypatch.setattr(redis_engine, "DOUBT_SETTLES_AFTER_MS", 0)
+    retried = await buying.buy(buy_ctx, a, sale.item_id, 1, f"key-{a}")
+    assert retried.created is True
+    assert await buying.buy(buy_ctx, a, sale.item_id, 1, f"key-{a}") == buying.Purchase(retried.order, False)
+    assert await stock.settle_doubts() == 1
+    assert await stock.redis.hlen(stock.doubts_key) == 0
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 1}
+    assert (await buying.buy(buy_ctx, c, sale.item_id, 1, "c")).created is True
+    async with buy_ctx.read() as conn:
+        per_buyer = dict((await conn.execute(sa.select(orders.c.buyer_id, orders.c.quantity))).all())
+    assert per_buyer == {a: 1, c: 1}
+    counters = await stock.read_counters(sale.item_id)
+    assert counters is not None and counters.taken == 2 and counters.per_buyer == {a: 1, c: 1}
+
+
 async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_script_call(
     buy_ctx: Context,
 ) -> None:

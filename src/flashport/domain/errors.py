@@ -41,6 +41,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class InProgress(Conflict):
+    """An earlier request with the same idempotency key is still being decided (409 with ``Retry-After``):
+    the client asks again, with the same key, after that many seconds."""
+
+    retry_after = 1
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
 

@@ -98,6 +98,16 @@ class StockEngine(abc.ABC):
         """Shift counters by deltas (reconcile --repair). Deltas, not absolute values, so reservations
         racing with the repair are never overwritten."""
 
+    async def settle_doubt(self, order_id: str) -> bool | None:
+        """For an order whose saving failed without the database saying whether it landed: True if it
+        did, False if it did not (its reservation is undone now), None if it is not in doubt or still
+        cannot be told. Engines that reserve inside the order's own transaction are never in doubt."""
+        return None
+
+    async def settle_doubts(self, limit: int = 500) -> int:
+        """Settle every reservation in doubt the database can now answer for; how many were."""
+        return 0
+
     def follow_restocks(self, on_restock: Callable[[int], None]) -> None:  # noqa: B027 - optional hook
         """Call ``on_restock(item_id)`` whenever units of an item come back, in any process. Engines
         without a news channel (the SQL engine) do nothing: the sold-out board's flags fade instead."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ SCRIPTS = Path(__file__).parent
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
 RELEASE_PIPELINE = 500  # releases per round trip when a sweep returns many orders at once
+DOUBT_SETTLES_AFTER_MS = 3000  # a reservation in doubt is settled this long after its commit failed
 RESTORE_PIPELINE = 5_000  # idempotency keys per round trip when an item is rebuilt
 
 _INIT = """
@@ -229,9 +231,68 @@ class RedisStockEngine(StockEngine):
                 )
             except RedisError:
                 log.exception("could not undo reservation of order %s; reconcile will", draft.id)
+        else:
+            await self._note_doubt(draft)
         raise ServiceUnavailable(
             "the order could not be saved; nothing was charged, please retry", code="order_not_saved"
         ) from failure
+
+    # --- reservations in doubt ----------------------------------------------------------------------------
+    # A group commit failed and the database could not then say whether the order landed (it was down):
+    # the reservation can be neither kept nor undone yet. It is noted in one hash and undone once the
+    # database answers "no such order", asked DOUBT_SETTLES_AFTER_MS after the failure at the earliest
+    # (so that a COMMIT the server had read before the connection broke is visible by then): by a retry
+    # of the purchase, which then buys afresh, or by the worker's sweep. Until then the unit counts as
+    # taken (never oversold), and a retry is told to come back (409 idempotency_key_in_progress with
+    # Retry-After) instead of waiting on a row that may never come.
+
+    @property
+    def doubts_key(self) -> str:
+        return f"{self.prefix}:in_doubt"
+
+    async def _note_doubt(self, draft: OrderDraft) -> None:
+        noted = int(time.time() * 1000)
+        entry = f"{noted}|{draft.terms.item_id}|{draft.buyer_id}|{draft.quantity}|{draft.idempotency_key}"
+        try:
+            await self.redis.hset(self.doubts_key, draft.id, entry)
+        except RedisError:
+            log.exception("could not note order %s as in doubt; reconcile will settle it", draft.id)
+
+    async def settle_doubt(self, order_id: str) -> bool | None:
+        """For a reservation in doubt: True if its order did land, False if it did not (its units and its
+        idempotency key are given back now), None if it is not in doubt or the database still cannot
+        say."""
+        entry = await self.redis.hget(self.doubts_key, order_id)
+        if entry is None:
+            return None
+        noted, item, buyer, units, key = (entry.decode() if isinstance(entry, bytes) else entry).split("|", 4)
+        if time.time() * 1000 - int(noted) < DOUBT_SETTLES_AFTER_MS:
+            return None
+        landed = await self._order_exists(order_id)
+        if landed is None:
+            return None
+        if not landed:
+            _, taken, buyers = self._item_keys(int(item))
+            idem = self.key(int(item), f"idem:{buyer}:{key}")
+            await self._forget(keys=[taken, buyers, idem], args=[buyer, units, order_id])
+            await self.redis.publish(self.restock_channel, item)
+            log.warning("order %s was never saved: its reservation is undone", order_id)
+        await self.redis.hdel(self.doubts_key, order_id)
+        return landed
+
+    async def settle_doubts(self, limit: int = 500) -> int:
+        """Every reservation in doubt the database can now answer for (the worker's sweep), up to
+        ``limit``; returns how many were settled."""
+        settled = 0
+        async for order_id, _ in self.redis.hscan_iter(self.doubts_key, count=limit):
+            if settled >= limit:
+                break
+            if (
+                await self.settle_doubt(order_id.decode() if isinstance(order_id, bytes) else order_id)
+                is not None
+            ):
+                settled += 1
+        return settled
 
     async def _order_exists(self, order_id: str) -> bool | None:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
 from flashport.adapters.stock.interface import PlacementKind
-from flashport.domain.errors import Conflict, NotFound
+from flashport.domain.errors import Conflict, InProgress, NotFound
 from flashport.domain.limits import single_limit_refusal
 from flashport.domain.orders import (
     RejectReason,
@@ -49,17 +49,26 @@ def rejection(reason: RejectReason) -> Exception:
 
 
 async def buy(
-    ctx: Context, buyer_id: int, item_id: int, quantity: int, key: str | None, admission: str | None = None
+    ctx: Context,
+    buyer_id: int,
+    item_id: int,
+    quantity: int,
+    key: str | None,
+    admission: str | None = None,
+    *,
+    first_try: bool = True,
 ) -> Purchase:
     """Reserve ``quantity`` units of a sale item for a buyer and return the committed order; a repeat
-    with the same ``key`` returns the order the first call made and reserves nothing. A hot item (one
-    with a waiting room) also needs the buyer's ``admission`` token (403 otherwise), checked in memory."""
+    with the same ``key`` returns the order the first call made and reserves nothing (or, if that order
+    is known never to have been saved, buys afresh: ``first_try`` is that second attempt's guard). A hot
+    item (one with a waiting room) also needs the buyer's ``admission`` token (403 otherwise), checked
+    in memory."""
     path = ctx.buy_path
     check_quantity(quantity)
     key = check_idempotency_key(key)
     known = path.recall(buyer_id, key)
-    if known is not None:
-        return await _existing(ctx, known, item_id, quantity)
+    if known is not None and (existing := await _existing(ctx, known, item_id, quantity)) is not None:
+        return existing
     await queue.require_admission(ctx, buyer_id, item_id, admission)
     terms = await path.terms(item_id)
     if terms is None:
@@ -88,26 +97,47 @@ async def buy(
         raise rejection(placement.reason)
     assert placement.order_id is not None
     if placement.kind is PlacementKind.DUPLICATE:
-        return await _existing(ctx, placement.order_id, item_id, quantity)
+        existing = await _existing(ctx, placement.order_id, item_id, quantity)
+        if existing is not None:
+            return existing
+        if not first_try:  # undone twice within one request: let the client come back
+            raise _in_progress()
+        path.board.clear(item_id)  # its unit is back (the restock message may not have come yet)
+        return await buy(ctx, buyer_id, item_id, quantity, key, admission, first_try=False)
     if placement.remaining == 0:
         path.board.mark(item_id)
     path.remember(buyer_id, key, draft.id)
     return Purchase(_view_of_draft(draft), created=True)
 
 
-async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> Purchase:
+async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> Purchase | None:
     """The order an earlier request with the same key created. With Redis, that request may still be
-    group-committing in another process, so wait briefly for its row to appear."""
+    group-committing in this process or another, so wait briefly for its row to appear; or its saving
+    may have failed while the database was down, leaving the reservation in doubt
+    (``StockEngine.settle_doubt``): ``None`` once that order is known never to have landed and its
+    reservation is undone, so this request buys afresh. Still unknown after ``EXISTING_WAIT_POLLS``:
+    409 ``idempotency_key_in_progress`` with ``Retry-After``, well before a client would give up."""
     from flashport.services.orders.lifecycle import order_view
 
-    for _ in range(50):
+    for poll in range(EXISTING_WAIT_POLLS):
         async with ctx.read() as conn:
             order = await orders_repo.load_order(conn, order_id)
         if order is not None:
             check_same_request(order["sale_item_id"], order["quantity"], item_id, quantity)
             return Purchase(order_view(order), created=False)
-        await asyncio.sleep(0.1)
-    raise Conflict(
+        if poll % DOUBT_CHECK_EVERY == 0 and await ctx.buy_path.stock.settle_doubt(order_id) is False:
+            return None
+        await asyncio.sleep(EXISTING_POLL_SECONDS)
+    raise _in_progress()
+
+
+EXISTING_WAIT_POLLS = 20  # x EXISTING_POLL_SECONDS: two seconds at most
+EXISTING_POLL_SECONDS = 0.1
+DOUBT_CHECK_EVERY = 5  # polls between two looks at whether the order is in doubt (one Redis read)
+
+
+def _in_progress() -> InProgress:
+    return InProgress(
         "an earlier request with this Idempotency-Key is still being processed; retry shortly",
         code="idempotency_key_in_progress",
     )
