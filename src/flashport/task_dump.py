@@ -39,7 +39,7 @@ def awaiting(awaitable: Any) -> list[str]:
     for _ in range(64):  # a bound, not a depth any real chain reaches
         frame = next((getattr(awaitable, a) for a in _FRAMES if getattr(awaitable, a, None)), None)
         if frame is None:
-            lines.append(f"  waiting on {awaitable!r:.200}")
+            lines.append(f"  waiting on a {type(awaitable).__name__}")
             break
         lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
         awaitable = next((getattr(awaitable, a) for a in _AWAITS if getattr(awaitable, a, None)), None)

@@ -9,6 +9,7 @@ from flashport.api.buy.request import MAX_ITEM_ID, item_id_of, key_of, quantity_
 from flashport.domain.errors import (
     Conflict,
     DomainError,
+    InProgress,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -79,3 +80,28 @@ def test_domain_errors_map_to_one_status_and_the_headers_that_say_how_to_retry()
     slow_down = answer_for(RateLimited("too fast", retry_after=7))
     assert (slow_down.status, slow_down.headers) == (429, (("retry-after", "7"),))
     assert slow_down.body() == {"code": "rate_limited", "message": "too fast", "details": []}
+    pending = answer_for(InProgress("still deciding", code="idempotency_key_in_progress"))
+    assert (pending.status, pending.headers) == (409, (("retry-after", "1"),))
+    assert answer_for(Conflict("sold out", code="sold_out")).headers == ()  # final: nothing to retry
+
+
+async def test_a_task_dump_shows_what_each_task_waits_on_down_to_the_innermost_await() -> None:
+    import asyncio
+
+    from flashport.task_dump import dump_tasks
+
+    async def waits_for_the_database(gate: asyncio.Future[None]) -> None:
+        await gate
+
+    async def purchase(gate: asyncio.Future[None]) -> None:
+        await waits_for_the_database(gate)
+
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stuck = [asyncio.create_task(purchase(gate)) for _ in range(3)]
+    await asyncio.sleep(0)
+    report = dump_tasks()
+    gate.set_result(None)
+    await asyncio.gather(*stuck)
+    entry = next(part for part in report.split("--- ") if "in purchase" in part)
+    assert entry.startswith("3 task(s):")  # the same chain counted once
+    assert entry.index("in purchase") < entry.index("in waits_for_the_database")
