@@ -186,6 +186,12 @@ async def test_sold_out_is_a_409_and_then_answered_from_memory(
     again = await buy(http, sale.item_id, buyers[3][1], "k-again")
     assert again.json()["code"] == "sold_out"
     assert calls == []  # the fast path never reached the stock engine
+    # A retry of a lost 201 arriving in a process that has only heard "sold out" (here: this process,
+    # its memory of answers emptied) still gets its order, with a 200, not "sold out".
+    buy_ctx.buy_path._answers.clear()
+    retried = await buy(http, sale.item_id, buyers[1][1], "k1")
+    assert retried.status_code == 200 and retried.json()["id"] == results[1].json()["id"]
+    assert calls == []
 
 
 async def test_a_buyer_cancels_an_unpaid_order_and_its_units_return_once(

@@ -98,6 +98,11 @@ class StockEngine(abc.ABC):
         """Shift counters by deltas (reconcile --repair). Deltas, not absolute values, so reservations
         racing with the repair are never overwritten."""
 
+    @abc.abstractmethod
+    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | None:
+        """The order a buyer's idempotency key already made for this item, if any (a retry whose first
+        answer was lost, arriving after the item sold out in this process's eyes)."""
+
     async def settle_doubt(self, order_id: str) -> bool | None:
         """For an order whose saving failed without the database saying whether it landed: True if it
         did, False if it did not (its reservation is undone now), None if it is not in doubt or still

@@ -143,6 +143,11 @@ class RedisStockEngine(StockEngine):
             return Placement.rejected(RejectReason.UNKNOWN_ITEM)
         return Placement.rejected(RejectReason(status), remaining=int(value))
 
+    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | None:
+        """The key as the reservation script recorded it: it outlives the order's own commit by nothing."""
+        order_id = await self.redis.get(self.key(item_id, f"idem:{buyer_id}:{key}"))
+        return order_id.decode() if isinstance(order_id, bytes) else order_id
+
     def _reservation(self, draft: OrderDraft) -> asyncio.Future[tuple[str, Any]]:
         """Queue the draft for the next reservation call of its item. Every purchase of one item that
         arrives within one turn of the event loop goes to Redis in a single script call."""

@@ -71,6 +71,11 @@ class SqlStockEngine(StockEngine):
             results[index] = placement
         return [results[index] for index in range(len(drafts))]
 
+    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | None:
+        async with reading(self._engine) as conn:
+            existing = await orders_repo.find_by_key(conn, buyer_id, key)
+        return None if existing is None else str(existing.id)
+
     async def _place_one(self, conn: AsyncConnection, draft: OrderDraft) -> Placement:
         existing = await orders_repo.find_by_key(conn, draft.buyer_id, draft.idempotency_key)
         if existing is not None:

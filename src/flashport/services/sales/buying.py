@@ -84,7 +84,14 @@ async def buy(
         assert limit is not None  # max_units is below the ceiling only when a limit set it
         raise single_limit_refusal(terms.sale_price_fen * quantity + limit.extras_fen, limit.limit_fen)
     if path.board.is_sold_out(item_id):
-        raise rejection(RejectReason.SOLD_OUT)
+        # A retry whose first answer was lost gets its order, even in another process (rule 7): one
+        # look-up of the key, still far cheaper than a reservation.
+        earlier = await path.stock.order_for_key(buyer_id, item_id, key)
+        if earlier is None:
+            raise rejection(RejectReason.SOLD_OUT)
+        if (existing := await _existing(ctx, earlier, item_id, quantity)) is not None:
+            return existing
+        path.board.clear(item_id)  # that order never landed and its unit is back: judged afresh below
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
     started = time.perf_counter()
     placement = await path.stock.place(draft)
