@@ -38,6 +38,7 @@ from flashport.services.orders import lifecycle as orders
 from flashport.services.partners import jobs as partner_jobs
 from flashport.services.payments import refunds
 from flashport.services.payments import settlement as payments
+from flashport.services.sales import inventory
 from flashport.settings import Settings
 
 log = logging.getLogger("flashport.worker")
@@ -95,6 +96,7 @@ async def _nothing() -> int:
 STAGES = (
     Stage("expired", lambda ctx: orders.expire_unpaid_orders(ctx), _expiry_batch_full),
     Stage("releases_finished", lambda ctx: orders.finish_interrupted_releases(ctx)),
+    Stage("stock_reloaded", lambda ctx: inventory.reload_if_lost(ctx) if ctx.stock else _nothing()),
     Stage("doubts_settled", lambda ctx: ctx.stock.settle_doubts() if ctx.stock else _nothing()),
     Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
     Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),

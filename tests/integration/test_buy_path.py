@@ -479,6 +479,47 @@ async def test_an_item_redis_lost_is_rebuilt_from_the_database_and_a_retry_still
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
 
 
+async def test_after_redis_lost_everything_the_worker_loads_every_item_again_and_no_release_undercounts(
+    buy_ctx: Context,
+) -> None:
+    """Redis flushed with nobody buying: an expiry released during the gap must not push "taken" below
+    the truth (it would become negative, and the rebuild keeps counters that exist: oversold later).
+    The worker's stock_reloaded stage notices the loss and loads every unended item, so the
+    storefront's counts and the buyers' keys are back before the next purchase."""
+    from datetime import timedelta
+
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.services.orders.lifecycle import expire_unpaid_orders
+    from flashport.services.sales import buying, inventory
+
+    stock = buy_ctx.stock
+    if not isinstance(stock, RedisStockEngine):
+        pytest.skip("the SQL engine has no Redis to lose")
+    sale = await make_sale(buy_ctx, quantity=3, limit=1)
+    (first, _), (second, _) = await make_buyers(buy_ctx, 2)
+    await inventory.reload_if_lost(buy_ctx)
+    assert not await stock.lost()
+    kept = await buying.buy(buy_ctx, first, sale.item_id, 1, "kept")
+    await buying.buy(buy_ctx, second, sale.item_id, 1, "to-expire")
+    async with buy_ctx.transaction() as tx:
+        await tx.conn.execute(
+            sa.update(orders)
+            .where(orders.c.buyer_id == second)
+            .values(payment_deadline=buy_ctx.clock() - timedelta(seconds=1))
+        )
+    await stock.redis.delete(*[k async for k in stock.redis.scan_iter(match=f"{stock.prefix}:*")])  # flushed
+    assert await stock.lost()
+    assert await expire_unpaid_orders(buy_ctx) == 1  # its units released while Redis knows nothing
+    assert await stock.read_counters(sale.item_id) is None  # no negative "taken" was made
+
+    assert await inventory.reload_if_lost(buy_ctx) >= 1
+    assert not await stock.lost() and await inventory.reload_if_lost(buy_ctx) == 0
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 2}
+    assert stock.rebuilds == 0  # loaded before any purchase needed it
+    again = await buying.buy(buy_ctx, first, sale.item_id, 1, "kept")
+    assert again.created is False and again.order["id"] == kept.order["id"]
+
+
 async def test_purchases_of_two_items_arriving_together_are_judged_in_arrival_order_per_item(
     buy_ctx: Context,
 ) -> None:

@@ -247,6 +247,17 @@ async def live_item_ids(conn: AsyncConnection, now: datetime) -> list[int]:
     return list((await conn.scalars(query)).all())
 
 
+async def unended_item_ids(conn: AsyncConnection, now: datetime) -> list[int]:
+    """Items of the scheduled events that have not ended at ``now`` (live or still to come), by id."""
+    query = (
+        sa.select(sale_items.c.id)
+        .join(sale_events, sale_events.c.id == sale_items.c.event_id)
+        .where(sale_events.c.state == EventState.SCHEDULED.value, sale_events.c.ends_at > now)
+        .order_by(sale_items.c.id)
+    )
+    return list((await conn.scalars(query)).all())
+
+
 # --- what items draw on -----------------------------------------------------------------------------
 
 

@@ -103,6 +103,15 @@ class StockEngine(abc.ABC):
         """The order a buyer's idempotency key already made for this item, if any (a retry whose first
         answer was lost, arriving after the item sold out in this process's eyes)."""
 
+    async def lost(self) -> bool:
+        """Whether the engine has lost everything it held since it was last loaded (an engine that keeps
+        its counts in the database never does)."""
+        return False
+
+    async def reload(self, item_ids: Sequence[int]) -> None:
+        """Load these items again from the database after a loss (:meth:`lost` is False afterwards)."""
+        await self.sync_items(item_ids)
+
     async def settle_doubt(self, order_id: str) -> bool | None:
         """For an order whose saving failed without the database saying whether it landed: True if it
         did, False if it did not (its reservation is undone now), None if it is not in doubt or still

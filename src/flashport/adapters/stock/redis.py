@@ -341,7 +341,7 @@ class RedisStockEngine(StockEngine):
                 _, taken, buyers = self._item_keys(item_id)
                 marker = self.key(item_id, f"released:{order['id']}")
                 await self._release(
-                    keys=[taken, buyers, marker],
+                    keys=[taken, buyers, marker, self._item_keys(item_id)[0]],
                     args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
                     client=pipe,
                 )
@@ -364,6 +364,22 @@ class RedisStockEngine(StockEngine):
             quantity, taken_units = values[2 * i], values[2 * i + 1]
             result[item_id] = max(0, int(quantity or 0) - int(taken_units or 0))
         return result
+
+    @property
+    def loaded_key(self) -> str:
+        """Set once the items have been loaded; a Redis that lost its data has lost this key too."""
+        return f"{self.prefix}:loaded"
+
+    async def lost(self) -> bool:
+        return not await self.redis.exists(self.loaded_key)
+
+    async def reload(self, item_ids: Sequence[int]) -> None:
+        for item_id in item_ids:
+            async with self._rebuilding.setdefault(item_id, asyncio.Lock()):
+                await self.sync_items([item_id], keys_since=IDEMPOTENCY_TTL_MS)
+        await self.redis.set(self.loaded_key, str(int(time.time())))
+        if item_ids:
+            log.warning("stock engine: Redis had lost its data; %d items loaded again", len(item_ids))
 
     async def _rebuilt(self, item_id: int) -> bool:
         """Redis answered "unknown" for an item the buy path knows: it lost its keys (restarted empty,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flashport.adapters.db import sales_repo
 from flashport.domain.sale_entities import SaleItem
 from flashport.services.context import Context
 
@@ -22,3 +23,17 @@ async def items_changed(ctx: Context, item_ids: Iterable[int]) -> None:
     ids = list(item_ids)
     await ctx.stock.sync_items(ids)
     ctx.buy_path.forget_terms(ids)
+
+
+async def reload_if_lost(ctx: Context) -> int:
+    """The worker's ``stock_reloaded`` stage: if the stock engine lost everything it held (Redis restarted
+    empty, flushed, or failed over to a replica without the data), load every live and coming item
+    again from the database, recent idempotency keys included, before anyone needs it; returns how
+    many items were. (A purchase of an item Redis does not know rebuilds that item at once anyway;
+    this also brings back the items nobody is buying, whose counts the storefront shows.)"""
+    if not await ctx.stock.lost():
+        return 0
+    async with ctx.read() as conn:
+        ids = await sales_repo.unended_item_ids(conn, ctx.clock())
+    await ctx.stock.reload(ids)
+    return len(ids)
