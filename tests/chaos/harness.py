@@ -200,6 +200,13 @@ class StallProxy:
                 writer.close()
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return True
+
+
 # --- the platform's processes ------------------------------------------------------------------------------
 
 
@@ -228,10 +235,11 @@ class Process:
         self.popen.wait()
 
     def children(self) -> list[int]:
+        """The processes serving requests (not multiprocessing's resource tracker, also a child)."""
         assert self.popen is not None
         path = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children")
         with contextlib.suppress(OSError):
-            return [int(p) for p in path.read_text().split()]
+            return [int(p) for p in path.read_text().split() if not _is_resource_tracker(int(p))]
         return []
 
     def stop(self) -> None:
