@@ -81,13 +81,25 @@ def backend(database_settings: Settings) -> str:
 
 
 async def _empty_all_tables(engine: sa.ext.asyncio.AsyncEngine) -> None:
+    """Every table emptied and every id sequence back to 1. On PostgreSQL by DELETE, children first, in
+    one round trip: TRUNCATE of fifty tables makes fifty new files each time and cost about a second
+    a test (two on a busy machine), against a few tens of milliseconds for deleting the few rows a
+    test leaves."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            sequences = (await conn.exec_driver_sql(SEQUENCES)).scalars().all()
+            script = ";".join(
+                [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]
+                + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            )
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute(script)  # type: ignore[union-attr]
         else:
             for table in reversed(metadata.sorted_tables):
                 await conn.execute(table.delete())
+
+
+SEQUENCES = "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
 
 
 @pytest.fixture
