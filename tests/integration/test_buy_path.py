@@ -19,7 +19,7 @@ from flashport.services.context import Context
 from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
-from tests.waiting import HTTP_TIMEOUT
+from tests.waiting import HTTP_TIMEOUT, eventually
 
 
 @pytest.fixture(params=["edge", "fast-lane", "fastapi-route"])
@@ -353,6 +353,39 @@ async def test_an_order_whose_saving_is_in_doubt_keeps_its_unit_until_the_databa
     assert per_buyer == {a: 1, c: 1}
     counters = await stock.read_counters(sale.item_id)
     assert counters is not None and counters.taken == 2 and counters.per_buyer == {a: 1, c: 1}
+
+
+async def test_a_purchase_whose_client_went_away_mid_reservation_is_saved_and_found_by_its_retry(
+    buy_ctx: Context,
+) -> None:
+    """The chaos suite's Redis stall: clients gave up (and the server cancelled their requests) while
+    the reservations were on their way; Redis made them afterwards. Each such order is still saved, so
+    a retry with the same key gets it, instead of a unit held for an order that never exists."""
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.services.sales import buying
+
+    stock = buy_ctx.stock
+    if not isinstance(stock, RedisStockEngine):
+        pytest.skip("the SQL engine reserves inside the order's transaction, which a cancel does not stop")
+    sale = await make_sale(buy_ctx, quantity=2, limit=1)
+    [(buyer, _)] = await make_buyers(buy_ctx, 1)
+    await buy_ctx.buy_path.terms(sale.item_id)
+    attempt = asyncio.create_task(buying.buy(buy_ctx, buyer, sale.item_id, 1, "gone"))
+    for _ in range(1000):  # until the purchase waits on its reservation
+        if stock._queued:
+            break
+        await asyncio.sleep(0)
+    assert stock._queued, "the purchase never reached the stock engine"
+    attempt.cancel()
+
+    async def saved() -> bool:
+        async with buy_ctx.read() as conn:
+            return bool(await conn.scalar(sa.select(sa.func.count()).select_from(orders)))
+
+    await eventually(saved, what="the abandoned purchase's order saved")
+    retried = await buying.buy(buy_ctx, buyer, sale.item_id, 1, "gone")
+    assert retried.created is False
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 1}
 
 
 async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_script_call(

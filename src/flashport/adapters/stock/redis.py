@@ -16,6 +16,7 @@ whether the COMMIT landed; then it is left in place (units held, never oversold)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -196,12 +197,14 @@ class RedisStockEngine(StockEngine):
             self._fail(waiting, None)
             return
         self.reserve_calls += 1
-        for i, (_, future) in enumerate(waiting):
+        for i, (draft, future) in enumerate(waiting):
             status = answer[2 * i]
             if isinstance(status, bytes):
                 status = status.decode()
             if not future.done():
                 future.set_result((status, answer[2 * i + 1]))
+            elif future.cancelled() and status == "ok":
+                self._finish_abandoned(draft)
 
     @staticmethod
     def _fail(
@@ -215,6 +218,20 @@ class RedisStockEngine(StockEngine):
                 error.__cause__ = cause
                 future.set_exception(error)
 
+    def _finish_abandoned(self, draft: OrderDraft) -> None:
+        """The purchase was cancelled (its client went away) while its reservation was in flight, and
+        the reservation was made: the order is saved all the same, as if the answer had been lost on
+        the way, so a retry with the same key finds it. Left alone, the unit and the key would be held
+        by an order that never exists, and every retry told to come back later."""
+
+        async def finish() -> None:
+            with contextlib.suppress(ServiceUnavailable):  # undone or noted in doubt by _make_durable
+                await self._make_durable(draft, *self._undo_keys(draft))
+
+        task = asyncio.create_task(finish())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _undo_keys(self, draft: OrderDraft) -> tuple[str, str, str]:
         item_id = draft.terms.item_id
         _, taken, buyers = self._item_keys(item_id)
@@ -222,10 +239,16 @@ class RedisStockEngine(StockEngine):
 
     async def _make_durable(self, draft: OrderDraft, taken: str, buyers: str, idem: str) -> None:
         try:
-            await self.committer.submit(draft)
+            await self.committer.submit(draft)  # cancelled here, the batch still writes the order
             return
         except Exception as exc:
             failure = exc
+        # Not cancellable half-way: the reservation must end undone, kept, or noted in doubt.
+        await asyncio.shield(self._after_failed_write(draft, taken, buyers, idem, failure))
+
+    async def _after_failed_write(
+        self, draft: OrderDraft, taken: str, buyers: str, idem: str, failure: Exception
+    ) -> None:
         landed = await self._order_exists(draft.id)
         if landed:  # the COMMIT went through even though the call reported an error
             return
