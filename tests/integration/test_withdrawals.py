@@ -195,6 +195,9 @@ async def test_a_withdrawal_customs_refuses_because_it_released_first_leaves_the
     assert "already_released" in told["payload"]["reason"]
     again = await _cancel(tracking, order_no, token)
     assert (again.status_code, again.json()["code"]) == (409, "already_released")
+    page = await tracking.order_page(order_no, "zh-CN")  # the buyer reads why, in their language
+    assert 'data-withdrawal-state="refused"' in page and "海关未同意撤销申报" in page
+    assert "already_released" in page
 
 
 async def test_a_release_read_before_the_withdrawal_is_sent_stops_it_without_a_ceb623(

@@ -151,6 +151,13 @@ async def cancellation_for_buyer(ctx: Context, buyer_id: int, order_no: str) -> 
     return view_of(found)
 
 
+async def cancellation_or_none(ctx: Context, buyer_id: int, order_no: str) -> CancellationView | None:
+    try:
+        return await cancellation_for_buyer(ctx, buyer_id, order_no)
+    except NotFound:
+        return None
+
+
 def _why_not(order_no: str, state: str | None) -> Conflict:
     if state is None:
         return Conflict(f"order {order_no} is not paid", code="not_paid")
