@@ -94,6 +94,27 @@ def test_an_order_whose_paid_amount_does_not_add_up_is_inconsistent() -> None:
     assert "acturalPaid 586.87" in verdict.return_info and "585.87" in verdict.return_info
 
 
+def test_an_order_whose_goods_value_is_not_its_lines_is_inconsistent_though_it_adds_up() -> None:
+    # 100 yuan off the goods, the paid amount and the payment: everything but the lines agrees.
+    lowered = dataclasses.replace(ORDER, goods_value=44700, actural_paid=48587)
+    verdict = rejection(match(order=lowered, payment=dataclasses.replace(PAYMENT, amount_paid=48587)))
+    assert verdict.reason_code == reasons.ORDER_INCONSISTENT
+    assert "goodsValue 447.00 is not the lines' totalPrice 547.00" in verdict.return_info
+
+
+def test_an_order_line_whose_total_is_not_price_times_quantity_is_inconsistent() -> None:
+    lines = (dataclasses.replace(LINES[0], total_price=35800), LINES[1])
+    order = dataclasses.replace(ORDER, lines=lines, goods_value=44700, actural_paid=48587)
+    inventory = dataclasses.replace(
+        INVENTORY, lines=(dataclasses.replace(INVENTORY_LINES[0], total_price=35800), LINES[1])
+    )
+    verdict = rejection(
+        match(order=order, payment=dataclasses.replace(PAYMENT, amount_paid=48587), inventory=inventory)
+    )
+    assert verdict.reason_code == reasons.ORDER_INCONSISTENT
+    assert "line 1: totalPrice 358.00 is not price 229.00 x qty 2" in verdict.return_info
+
+
 def test_a_payment_of_another_amount_is_an_amount_mismatch() -> None:
     verdict = rejection(match(payment=dataclasses.replace(PAYMENT, amount_paid=58500)))
     assert verdict.reason_code == reasons.AMOUNT_MISMATCH
