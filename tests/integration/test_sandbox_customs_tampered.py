@@ -92,6 +92,17 @@ CASES: list[tuple[str, Tamper, str]] = [
         reasons.ORDER_INCONSISTENT,
     ),
     (
+        # Freight on the order (what the limits count) that the list (what customs taxes) does not
+        # declare: the order adds up and the tax on the list's base is the order's taxTotal.
+        "order-freight-not-the-lists",
+        edits(
+            edit("order", "<ceb:freight>0.00<", "<ceb:freight>10.00<"),
+            edit("order", "<ceb:acturalPaid>586.78<", "<ceb:acturalPaid>596.78<"),
+            edit("payment", "<ceb:amountPaid>586.78<", "<ceb:amountPaid>596.78<"),
+        ),
+        reasons.FREIGHT_MISMATCH,
+    ),
+    (
         "payment-appStatus-1",
         edit("payment", "<ceb:appStatus>2<", "<ceb:appStatus>1<"),
         refusals.NOT_DECLARED,

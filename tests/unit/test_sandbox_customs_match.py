@@ -115,6 +115,13 @@ def test_an_order_line_whose_total_is_not_price_times_quantity_is_inconsistent()
     assert "line 1: totalPrice 358.00 is not price 229.00 x qty 2" in verdict.return_info
 
 
+def test_an_inventory_list_declaring_other_freight_than_the_order_is_a_freight_mismatch() -> None:
+    order = dataclasses.replace(ORDER, freight=1000, actural_paid=59587)
+    verdict = rejection(match(order=order, payment=dataclasses.replace(PAYMENT, amount_paid=59587)))
+    assert verdict.reason_code == reasons.FREIGHT_MISMATCH
+    assert "freight 0.00 on the inventory list is not freight 10.00 on the order" in verdict.return_info
+
+
 def test_a_payment_of_another_amount_is_an_amount_mismatch() -> None:
     verdict = rejection(match(payment=dataclasses.replace(PAYMENT, amount_paid=58500)))
     assert verdict.reason_code == reasons.AMOUNT_MISMATCH
@@ -234,6 +241,6 @@ def test_the_first_failing_check_names_the_rejection_and_the_others_follow() -> 
 
 
 def test_reason_codes_are_distinct_and_in_check_order() -> None:
-    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 11
+    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 12
     assert reasons.REASON_CODES[0] == reasons.ORDER_INCONSISTENT
     assert reasons.REASON_CODES[-1] == reasons.TAX_MISMATCH

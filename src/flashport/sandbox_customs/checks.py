@@ -178,6 +178,18 @@ def _lines_mismatch(case: Case) -> str | None:
     return "the inventory lines are not the order's: " + "; ".join(problems) if problems else None
 
 
+def _freight_mismatch(case: Case) -> str | None:
+    """The freight is declared twice, on the order (the dutiable value the limits count) and on the
+    inventory list (the base customs taxes): the two must be the same freight."""
+    ordered, listed = case.order.freight, case.inventory.freight
+    if ordered == listed:
+        return None
+    return (
+        f"freight {format_yuan(listed)} on the inventory list is not freight {format_yuan(ordered)} on"
+        " the order"
+    )
+
+
 def general_trade(inventory: InventoryFacts, single_limit_fen: int) -> bool:
     """One indivisible item (one line, quantity 1) whose dutiable value is above the single limit:
     it may come in, but pays tariff, VAT and consumption tax in full."""
@@ -253,6 +265,7 @@ CHECKS: Sequence[tuple[str, Callable[[Case], str | None]]] = (
     (reasons.CONSIGNEE_MISMATCH, _consignee_mismatch),
     (reasons.WAYBILL_MISMATCH, _waybill_mismatch),
     (reasons.LINES_MISMATCH, _lines_mismatch),
+    (reasons.FREIGHT_MISMATCH, _freight_mismatch),
     (reasons.SINGLE_LIMIT_EXCEEDED, _single_limit_exceeded),
     (reasons.ANNUAL_LIMIT_EXCEEDED, _annual_limit_exceeded),
     (reasons.TAX_NOT_DECLARED, _tax_not_declared),
