@@ -84,9 +84,8 @@ class CancelPath(enum.Enum):
 
 # Declaration states (domain.declarations) in which each path applies. Detained goods are customs'
 # to settle with an operator, and released ones come back by a return.
-_REFUND_NOW = frozenset(s.value for s in (D.PENDING, D.DECLARED, D.RECEIVED, D.REJECTED))
+UNACCEPTED = frozenset(s.value for s in (D.PENDING, D.DECLARED, D.RECEIVED, D.REJECTED))
 WITHDRAWABLE = frozenset(s.value for s in (D.MATCHED, D.UNDER_REVIEW, D.REVIEWED, D.INSPECTION))
-OPEN_CANCELLATION = frozenset({CancellationState.REQUESTED, CancellationState.DECLARED})
 
 # CEB624 returnStatus: 120 (taken in) or 399 (concluded) withdraw the list; 100 (refused) and any
 # negative status (not processed) refuse it; 2 and 3 (on their way) change nothing yet.
@@ -95,7 +94,7 @@ WITHDRAWAL_ACCEPTED = frozenset({120, 399})
 
 def cancel_path(declaration_state: str) -> CancelPath | None:
     """How a paid order whose declaration is in ``declaration_state`` is cancelled; None: it is not."""
-    if declaration_state in _REFUND_NOW:
+    if declaration_state in UNACCEPTED:
         return CancelPath.REFUND_NOW
     if declaration_state in WITHDRAWABLE:
         return CancelPath.WITHDRAW_FIRST

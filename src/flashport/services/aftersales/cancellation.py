@@ -27,7 +27,7 @@ from datetime import datetime
 
 from flashport.adapters.db import aftersales_repo, cancellations_repo, declared_orders_repo, orders_repo
 from flashport.adapters.db.cancellations_repo import Cancellation
-from flashport.domain.aftersales import CancelPath, cancel_path
+from flashport.domain.aftersales import UNACCEPTED, CancelPath, cancel_path
 from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.limits import customs_year
@@ -36,12 +36,7 @@ from flashport.services.context import Context, Tx
 from flashport.services.orders import quota
 from flashport.services.payments import refunds
 
-CANCELLABLE = (
-    DeclarationState.PENDING.value,
-    DeclarationState.DECLARED.value,
-    DeclarationState.RECEIVED.value,
-    DeclarationState.REJECTED.value,
-)
+CANCELLABLE = tuple(sorted(UNACCEPTED))  # customs has not accepted the list: refunded at once
 RELEASED = (DeclarationState.RELEASED.value, DeclarationState.SHIPPED.value)
 CANCELLED = (DeclarationState.REFUNDED.value,)
 REFUNDED = "refunded"  # the view's state of a cancellation refunded at once, with no CEB623
@@ -88,10 +83,11 @@ async def cancel_before_release(ctx: Context, buyer_id: int, order_no: str) -> C
             raise NotFound(f"order {order_no} not found", code="order_not_found")
         state = await cancellations_repo.lock_declaration_state(tx.conn, order_no)
         path = None if state is None else cancel_path(state)
+        if path is None:
+            raise _why_not(order_no, state)
         if path is CancelPath.WITHDRAW_FIRST:
             return await _request_withdrawal(tx, order_id, order_no, buyer_id)
-        moved = await aftersales_repo.cancel_declaration(tx.conn, order_no, CANCELLABLE, tx.now)
-        if path is None or moved is None:
+        if await aftersales_repo.cancel_declaration(tx.conn, order_no, CANCELLABLE, tx.now) is None:
             raise _why_not(order_no, state)
         refund_id = await refund_within(tx, order_id, order_no)
         await tx.emit(
