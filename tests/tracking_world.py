@@ -102,7 +102,11 @@ class Tracking:
 
 
 @contextlib.asynccontextmanager
-async def tracking_world(database_settings: Settings) -> AsyncIterator[Tracking]:
+async def tracking_world(
+    database_settings: Settings, *, hold_release: bool = False
+) -> AsyncIterator[Tracking]:
+    """``hold_release``: the single window keeps matched lists accepted until its officer releases them
+    (``POST /admin/declarations/{order_no}/release``), as withdrawals (CEB623) need."""
     socks = {name: bound_socket() for name in ("platform", "pay", "customs", "carrier")}
     ports = {name: sock.getsockname()[1] for name, sock in socks.items()}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -144,7 +148,9 @@ async def tracking_world(database_settings: Settings) -> AsyncIterator[Tracking]
                 data_dir=settings.data_dir, notify_schedule=[0.2, 0.4], customs_url=url["customs"]
             )
         ),
-        "customs": create_customs_app(CustomsSimSettings(data_dir=sim_dir, certificates=registered)),
+        "customs": create_customs_app(
+            CustomsSimSettings(data_dir=sim_dir, certificates=registered, hold_release=hold_release)
+        ),
         "carrier": create_logistics_app(carrier_settings),
     }
     _, token = await make_user(ctx, Role.OPERATOR)

@@ -29,7 +29,7 @@ from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailabl
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.adapters.partner_bus import BusUnavailable
 from flashport.bootstrap import build_context, close_context
-from flashport.services.aftersales import returns
+from flashport.services.aftersales import returns, withdrawals
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, withdrawal, worklist
 from flashport.services.notify import queueing as notify_queue
@@ -108,6 +108,11 @@ STAGES = (
     ),
     Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx), _full(withdrawal.BATCH)),
     Stage("returns_declared", lambda ctx: returns.declare_approved(ctx), _full(returns.BATCH)),
+    Stage(
+        "cancellations_declared",
+        lambda ctx: withdrawals.declare_requested(ctx),
+        _full(withdrawals.BATCH),
+    ),
     Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx), _full(worklist.BATCH)),
     Stage("partner_events", lambda ctx: partner_jobs.relay_events(ctx), poll_seconds=_partner_poll),
     Stage("webhooks_queued", lambda ctx: partner_jobs.queue_deliveries(ctx), poll_seconds=_partner_poll),

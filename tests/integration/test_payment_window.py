@@ -258,6 +258,7 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
             "declarations_refunded": 0,
             "declarations_withdrawn": 0,
             "returns_declared": 0,
+            "cancellations_declared": 0,
             "flagged_for_attention": 0,
             "partner_events": 0,
             "webhooks_queued": 0,

@@ -36,7 +36,7 @@ def _order_of(goods: int, freight: int, qty: int, *, tax: int = 0, discount: int
     return {
         "order": order,
         "payment": dataclasses.replace(PAYMENT, amount_paid=paid),
-        "inventory": dataclasses.replace(INVENTORY, lines=(line,)),
+        "inventory": dataclasses.replace(INVENTORY, lines=(line,), freight=freight),
     }
 
 

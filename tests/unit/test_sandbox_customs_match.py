@@ -94,6 +94,34 @@ def test_an_order_whose_paid_amount_does_not_add_up_is_inconsistent() -> None:
     assert "acturalPaid 586.87" in verdict.return_info and "585.87" in verdict.return_info
 
 
+def test_an_order_whose_goods_value_is_not_its_lines_is_inconsistent_though_it_adds_up() -> None:
+    # 100 yuan off the goods, the paid amount and the payment: everything but the lines agrees.
+    lowered = dataclasses.replace(ORDER, goods_value=44700, actural_paid=48587)
+    verdict = rejection(match(order=lowered, payment=dataclasses.replace(PAYMENT, amount_paid=48587)))
+    assert verdict.reason_code == reasons.ORDER_INCONSISTENT
+    assert "goodsValue 447.00 is not the lines' totalPrice 547.00" in verdict.return_info
+
+
+def test_an_order_line_whose_total_is_not_price_times_quantity_is_inconsistent() -> None:
+    lines = (dataclasses.replace(LINES[0], total_price=35800), LINES[1])
+    order = dataclasses.replace(ORDER, lines=lines, goods_value=44700, actural_paid=48587)
+    inventory = dataclasses.replace(
+        INVENTORY, lines=(dataclasses.replace(INVENTORY_LINES[0], total_price=35800), LINES[1])
+    )
+    verdict = rejection(
+        match(order=order, payment=dataclasses.replace(PAYMENT, amount_paid=48587), inventory=inventory)
+    )
+    assert verdict.reason_code == reasons.ORDER_INCONSISTENT
+    assert "line 1: totalPrice 358.00 is not price 229.00 x qty 2" in verdict.return_info
+
+
+def test_an_inventory_list_declaring_other_freight_than_the_order_is_a_freight_mismatch() -> None:
+    order = dataclasses.replace(ORDER, freight=1000, actural_paid=59587)
+    verdict = rejection(match(order=order, payment=dataclasses.replace(PAYMENT, amount_paid=59587)))
+    assert verdict.reason_code == reasons.FREIGHT_MISMATCH
+    assert "freight 0.00 on the inventory list is not freight 10.00 on the order" in verdict.return_info
+
+
 def test_a_payment_of_another_amount_is_an_amount_mismatch() -> None:
     verdict = rejection(match(payment=dataclasses.replace(PAYMENT, amount_paid=58500)))
     assert verdict.reason_code == reasons.AMOUNT_MISMATCH
@@ -213,6 +241,6 @@ def test_the_first_failing_check_names_the_rejection_and_the_others_follow() -> 
 
 
 def test_reason_codes_are_distinct_and_in_check_order() -> None:
-    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 11
+    assert len(set(reasons.REASON_CODES)) == len(reasons.REASON_CODES) == 12
     assert reasons.REASON_CODES[0] == reasons.ORDER_INCONSISTENT
     assert reasons.REASON_CODES[-1] == reasons.TAX_MISMATCH

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
+from flashport.domain.declarations import DeclarationState as D
 from flashport.domain.errors import Conflict, InvalidInput
 
 REASON_MAX = 200  # what a buyer writes; the CEB625's reason allows 1000
@@ -56,4 +57,54 @@ def customs_answer(return_status: int) -> AftersaleState | None:
         return AftersaleState.REFUNDED
     if return_status == 100 or return_status < 0:
         return AftersaleState.REFUSED
+    return None
+
+
+# --- cancelling a paid order before release ------------------------------------------------------------
+#
+#   customs has not accepted the list ─▶ refunded at once, the documents deleted (appType 3)
+#   customs accepted it (not released) ─▶ requested ─CEB623 sent─▶ declared ─CEB624 taken─▶ withdrawn
+#                                                                          ╰─CEB624 refused─▶ refused
+#
+# Customs decides a release racing the withdrawal: whichever it takes first wins, and the refund
+# follows only its acceptance of the withdrawal, never a release.
+
+
+class CancellationState(enum.StrEnum):
+    REQUESTED = "requested"  # the buyer asked; the CEB623 is to be sent
+    DECLARED = "declared"  # the CEB623 is at customs
+    WITHDRAWN = "withdrawn"  # customs withdrew the list: the payment is refunded
+    REFUSED = "refused"  # customs refused (released first, say); the order goes on as it was
+
+
+class CancelPath(enum.Enum):
+    REFUND_NOW = "refund_now"  # customs has not accepted the list: delete the documents (appType 3)
+    WITHDRAW_FIRST = "withdraw_first"  # customs accepted it: only a CEB623 withdraws it
+
+
+# Declaration states (domain.declarations) in which each path applies. Detained goods are customs'
+# to settle with an operator, and released ones come back by a return.
+UNACCEPTED = frozenset(s.value for s in (D.PENDING, D.DECLARED, D.RECEIVED, D.REJECTED))
+WITHDRAWABLE = frozenset(s.value for s in (D.MATCHED, D.UNDER_REVIEW, D.REVIEWED, D.INSPECTION))
+
+# CEB624 returnStatus: 120 (taken in) or 399 (concluded) withdraw the list; 100 (refused) and any
+# negative status (not processed) refuse it; 2 and 3 (on their way) change nothing yet.
+WITHDRAWAL_ACCEPTED = frozenset({120, 399})
+
+
+def cancel_path(declaration_state: str) -> CancelPath | None:
+    """How a paid order whose declaration is in ``declaration_state`` is cancelled; None: it is not."""
+    if declaration_state in UNACCEPTED:
+        return CancelPath.REFUND_NOW
+    if declaration_state in WITHDRAWABLE:
+        return CancelPath.WITHDRAW_FIRST
+    return None
+
+
+def withdrawal_answer(return_status: int) -> CancellationState | None:
+    """What a CEB624 does to a declared cancellation: withdrawn, refused, or nothing yet."""
+    if return_status in WITHDRAWAL_ACCEPTED:
+        return CancellationState.WITHDRAWN
+    if return_status == 100 or return_status < 0:
+        return CancellationState.REFUSED
     return None

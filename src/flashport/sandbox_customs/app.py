@@ -58,6 +58,7 @@ def create_customs_app(settings: CustomsSimSettings | None = None) -> Starlette:
             Route("/admin/certificates", routes.register_certificate, methods=["POST"]),
             Route("/admin/certificates", routes.list_certificates, methods=["GET"]),
             Route("/admin/tax-bills/summarise", routes.summarise_tax_bills, methods=["POST"]),
+            Route("/admin/declarations/{order_no}/release", routes.release_declaration, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

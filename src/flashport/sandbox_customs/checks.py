@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from flashport.ceb.formatting import format_yuan
 from flashport.domain.limits import allowed_regime, customs_year, within_annual_limit
@@ -69,14 +70,28 @@ def dutiable_value(case: Case) -> int:
 
 
 def _order_inconsistent(case: Case) -> str | None:
+    """The order's own arithmetic: each line's totalPrice = price x qty (to the fen, half up),
+    goodsValue = the lines' totalPrice, acturalPaid = goodsValue + freight + taxTotal - discount. The
+    limits and the match read goodsValue, so a value that is not its lines' would slip past them."""
     o = case.order
+    problems = [
+        f"line {line.gnum}: totalPrice {format_yuan(line.total_price)} is not price"
+        f" {format_yuan(line.price)} x qty {line.qty}"
+        for line in o.lines
+        if line.total_price != int((Decimal(line.price) * Decimal(line.qty)).to_integral_value(ROUND_HALF_UP))
+    ]
+    lines_value = sum(line.total_price for line in o.lines)
+    if o.goods_value != lines_value:
+        problems.append(
+            f"goodsValue {format_yuan(o.goods_value)} is not the lines' totalPrice {format_yuan(lines_value)}"
+        )
     expected = o.goods_value + o.freight + o.tax_total - o.discount
-    if o.actural_paid == expected:
-        return None
-    return (
-        f"acturalPaid {format_yuan(o.actural_paid)} on the order is not goodsValue + freight + taxTotal"
-        f" - discount = {format_yuan(expected)}"
-    )
+    if o.actural_paid != expected:
+        problems.append(
+            f"acturalPaid {format_yuan(o.actural_paid)} on the order is not goodsValue + freight + taxTotal"
+            f" - discount = {format_yuan(expected)}"
+        )
+    return "; ".join(problems) or None
 
 
 def _amount_mismatch(case: Case) -> str | None:
@@ -163,6 +178,18 @@ def _lines_mismatch(case: Case) -> str | None:
     return "the inventory lines are not the order's: " + "; ".join(problems) if problems else None
 
 
+def _freight_mismatch(case: Case) -> str | None:
+    """The freight is declared twice, on the order (the dutiable value the limits count) and on the
+    inventory list (the base customs taxes): the two must be the same freight."""
+    ordered, listed = case.order.freight, case.inventory.freight
+    if ordered == listed:
+        return None
+    return (
+        f"freight {format_yuan(listed)} on the inventory list is not freight {format_yuan(ordered)} on"
+        " the order"
+    )
+
+
 def general_trade(inventory: InventoryFacts, single_limit_fen: int) -> bool:
     """One indivisible item (one line, quantity 1) whose dutiable value is above the single limit:
     it may come in, but pays tariff, VAT and consumption tax in full."""
@@ -238,6 +265,7 @@ CHECKS: Sequence[tuple[str, Callable[[Case], str | None]]] = (
     (reasons.CONSIGNEE_MISMATCH, _consignee_mismatch),
     (reasons.WAYBILL_MISMATCH, _waybill_mismatch),
     (reasons.LINES_MISMATCH, _lines_mismatch),
+    (reasons.FREIGHT_MISMATCH, _freight_mismatch),
     (reasons.SINGLE_LIMIT_EXCEEDED, _single_limit_exceeded),
     (reasons.ANNUAL_LIMIT_EXCEEDED, _annual_limit_exceeded),
     (reasons.TAX_NOT_DECLARED, _tax_not_declared),

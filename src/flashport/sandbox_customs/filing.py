@@ -83,6 +83,11 @@ def refusal(
         return f"appType {app_type!r} is not 1 (new), 2 (change) or 3 (delete)"
     if app_type != AppType.NEW and any(d.state is DeclarationState.RELEASED for d in declarations):
         return f"the declaration of order {order_no} was released: its documents can no longer change"
+    if app_type != AppType.NEW and any(d.state is DeclarationState.ACCEPTED for d in declarations):
+        return (
+            f"customs accepted the inventory list of order {order_no}: its documents can no longer"
+            " change; withdraw the list with a CEB623"
+        )
     if app_type == AppType.NEW and on_file is not None:
         return f"a {what} is already on file (guid {on_file.guid}): send a change (appType 2)"
     if app_type != AppType.NEW and on_file is None:

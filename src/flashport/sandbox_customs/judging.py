@@ -1,5 +1,6 @@
 """Running the three-document match on a declaration and recording the verdict: its new state, the
-buyer's yearly total on release, and the CEB622 receipts to whoever sent the inventory list."""
+buyer's yearly total on acceptance, and the CEB622 receipts to whoever sent the inventory list; and
+releasing an accepted list (at once, or when customs' officer does it: :func:`release`)."""
 
 from __future__ import annotations
 
@@ -119,19 +120,37 @@ async def _release(
     counted: tuple[int, int],
     at: datetime,
 ) -> None:
-    """Released: the order's dutiable value counts toward its buyer's total for the year it was paid
-    in (``counted``: year and value), and customs bills the tax it assessed (CEB816) to the declarant,
-    who withholds it for the buyer."""
-    listed = inventory.envelope
-    keys = {"preNo": declaration.pre_no}
-    invt_no = _inventory_number(listed.head.get("customsCode", ""), declaration.id, at)
-    await store.update_declaration(conn, declaration, at, state=DeclarationState.RELEASED, invt_no=invt_no)
+    """Matched: customs accepts the list (120, with the inventory number it gives it) and the order's
+    dutiable value counts toward its buyer's total for the year it was paid in (``counted``: year and
+    value), where the annual limit was just checked. Released at once (800), unless the office holds
+    releases (:attr:`Office.hold_release`): the list then waits, accepted, for :func:`release`."""
+    invt_no = _inventory_number(inventory.envelope.head.get("customsCode", ""), declaration.id, at)
+    accepted = await store.update_declaration(
+        conn, declaration, at, state=DeclarationState.ACCEPTED, invt_no=invt_no
+    )
     await store.add_released(conn, office.sealer, order.buyer.id_number, *counted)
-    await inbox.answer(conn, listed, ACCEPTED, MATCHED_INFO, at, keys)
-    await inbox.answer(conn, listed, RELEASED, RELEASED_INFO, at, {**keys, "invtNo": invt_no})
-    if isinstance(inventory.facts, InventoryFacts):
-        assessed = assessment(inventory.facts, office.limits)
-        await tax_bills.issue(conn, declaration, listed, invt_no, assessed, at)
+    keys = {"preNo": declaration.pre_no, "invtNo": invt_no}
+    await inbox.answer(conn, inventory.envelope, ACCEPTED, MATCHED_INFO, at, keys)
+    if not office.hold_release:
+        await release(conn, accepted, office, at)
+
+
+async def release(conn: AsyncConnection, declaration: Declaration, office: Office, at: datetime) -> bool:
+    """Release an accepted list (800) and bill the tax customs assessed on it (CEB816) to the
+    declarant, who withholds it for the buyer. Decided once: False when the list is no longer
+    accepted (released already, or withdrawn by a CEB623 that came first)."""
+    if not await store.move_declaration(
+        conn, declaration, DeclarationState.ACCEPTED, DeclarationState.RELEASED, at
+    ):
+        return False
+    on_file = await store.documents_on_file(conn, declaration.order_no, declaration.ebp_code)
+    listed = read(office.sealer.open(on_file[DocumentKind.INVENTORY].message))
+    keys = {"preNo": declaration.pre_no, "invtNo": declaration.invt_no}
+    await inbox.answer(conn, listed.envelope, RELEASED, RELEASED_INFO, at, keys)
+    if isinstance(listed.facts, InventoryFacts) and declaration.invt_no:
+        assessed = assessment(listed.facts, office.limits)
+        await tax_bills.issue(conn, declaration, listed.envelope, declaration.invt_no, assessed, at)
+    return True
 
 
 def _inventory_number(customs_code: str, declaration_id: int, at: datetime) -> str:

@@ -13,6 +13,7 @@ BUYER_MISMATCH = "buyer_mismatch"  # the inventory list's buyer is not the order
 CONSIGNEE_MISMATCH = "consignee_mismatch"  # order and waybill disagree on name, telephone or address
 WAYBILL_MISMATCH = "waybill_mismatch"  # the inventory list names another waybill or logistics company
 LINES_MISMATCH = "lines_mismatch"  # inventory lines != order lines (by gnum: itemNo, qty, prices)
+FREIGHT_MISMATCH = "freight_mismatch"  # the inventory list's freight != the order's
 SINGLE_LIMIT_EXCEEDED = "single_limit_exceeded"  # goodsValue above the single-transaction limit
 ANNUAL_LIMIT_EXCEEDED = "annual_limit_exceeded"  # the buyer's year total would pass the annual limit
 TAX_NOT_DECLARED = "tax_not_declared"  # taxTotal 0 while customs assesses tax on the lines
@@ -26,6 +27,7 @@ REASON_CODES = (
     CONSIGNEE_MISMATCH,
     WAYBILL_MISMATCH,
     LINES_MISMATCH,
+    FREIGHT_MISMATCH,
     SINGLE_LIMIT_EXCEEDED,
     ANNUAL_LIMIT_EXCEEDED,
     TAX_NOT_DECLARED,

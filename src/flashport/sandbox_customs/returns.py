@@ -64,7 +64,7 @@ async def receive(
     if not dxp_id:
         raise NotACebMessage(f"{KIND}Message without BaseTransfer/dxpId: nowhere to send receipts")
     for node in root.findall(ceb("InvtRefund")) or [None]:
-        head = _children(None if node is None else node.find(ceb("InvtRefundHead")))
+        head = children(None if node is None else node.find(ceb("InvtRefundHead")))
         pre_no = None
         if screened.problem is not None:
             status, info = PROCESSING_ERROR, screened.problem
@@ -76,7 +76,7 @@ async def receive(
             status, info = REJECTED, joined([unregistered])
         else:
             status, info, pre_no = await _judge(conn, head, office, now)
-        await _answer(conn, dxp_id, head, pre_no, root.get("guid") or new_guid(), status, info, now)
+        await answer(conn, dxp_id, head, pre_no, root.get("guid") or new_guid(), status, info, now)
     return root.get("guid") or ""
 
 
@@ -107,7 +107,7 @@ async def _judge(
             f"已申请退货: the goods of order {order_no} were returned already",
             declaration.pre_no,
         )
-    value = await _give_back_year_total(conn, order_no, ebp_code, office)
+    value = await give_back_year_total(conn, order_no, ebp_code, office)
     await conn.execute(
         returns.insert().values(
             order_no=order_no,
@@ -122,8 +122,9 @@ async def _judge(
     return CONCLUDED, "退货申请已审结: return concluded", declaration.pre_no
 
 
-async def _give_back_year_total(conn: AsyncConnection, order_no: str, ebp_code: str, office: Office) -> int:
-    """The order's dutiable value taken off its buyer's total for the year it counted in at release."""
+async def give_back_year_total(conn: AsyncConnection, order_no: str, ebp_code: str, office: Office) -> int:
+    """The order's dutiable value taken off its buyer's total for the year it counted in when its
+    list was accepted (a return, or a withdrawal before release)."""
     on_file = await store.documents_on_file(conn, order_no, ebp_code)
     facts = {kind: read(office.sealer.open(document.message)).facts for kind, document in on_file.items()}
     order, payment = facts.get(DocumentKind.ORDER), facts.get(DocumentKind.PAYMENT)
@@ -136,7 +137,7 @@ async def _give_back_year_total(conn: AsyncConnection, order_no: str, ebp_code: 
     return value
 
 
-async def _answer(
+async def answer(
     conn: AsyncConnection,
     dxp_id: str,
     head: dict[str, str],
@@ -145,15 +146,18 @@ async def _answer(
     status: int,
     info: str,
     at: datetime,
+    kind: ReceiptKind = ReceiptKind.RETURN,
 ) -> None:
+    """The receipt (CEB626, or ``kind``: CEB624 answers a CEB623 with the same keys) in the
+    declarant's inbox, under the head's guid."""
     keys = {name: value for name in KEYS if (value := head.get(name))}
     if pre_no:
         keys["preNo"] = pre_no
-    receipt = Receipt(ReceiptKind.RETURN, head.get("guid") or guid, keys, status, at, info[:1000])
+    receipt = Receipt(kind, head.get("guid") or guid, keys, status, at, info[:1000])
     await conn.execute(
         inbox.insert().values(
             dxp_id=dxp_id,
-            kind=ReceiptKind.RETURN.value,
+            kind=kind.value,
             message=receipt_message([receipt]).decode(),
             order_no=head.get("orderNo") or None,
             return_status=status,
@@ -163,7 +167,7 @@ async def _answer(
     )
 
 
-def _children(node: object) -> dict[str, str]:
+def children(node: object) -> dict[str, str]:
     if node is None:
         return {}
     return {

@@ -13,6 +13,10 @@ Administration (the e-port's registration desk and customs' tax calendar, not th
 - ``GET /admin/certificates``: ``{"certificates": [{"agent_code", "role", "fingerprint"}]}``.
 - ``POST /admin/tax-bills/summarise`` ``{"period": "YYYY-MM"}``: the month's issued tax bills are
   summarised (status 2) and a CEB818 goes to each agent; ``{"period", "bills", "total_fen"}``.
+- ``POST /admin/declarations/{order_no}/release[?ebp_code=]``: customs' officer releases a list held
+  accepted (``hold_release``): 200 with the declaration once it is released (again: the same answer),
+  409 ``not_accepted`` when it is in another state (withdrawn by a CEB623 first, say), 404 when
+  nothing of the order is on file.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from flashport.sandbox_customs.certificates import BadCertificate, registration
 from flashport.sandbox_customs.reading import NotACebMessage
 from flashport.sandbox_customs.single_window import SingleWindow
 from flashport.sandbox_customs.statuses import DeclarationState
+from flashport.sandbox_customs.views import declaration_view
 
 INBOX_PAGE_MAX = 500
 
@@ -158,3 +163,23 @@ async def summarise_tax_bills(request: Request) -> JSONResponse:
         return _error("invalid_parameter", "period must be a month, YYYY-MM", 400)
     summary = await window_of(request).summarise_tax_bills(period)
     return JSONResponse({"period": summary.period, "bills": summary.bills, "total_fen": summary.total_fen})
+
+
+async def release_declaration(request: Request) -> JSONResponse:
+    if (refused := _admin_refused(request)) is not None:
+        return refused
+    order_no = request.path_params["order_no"]
+    found = await window_of(request).release(order_no, request.query_params.get("ebp_code"))
+    if found is None:
+        return _error("not_found", f"nothing is on file for order {order_no}", 404)
+    view = declaration_view(order_no, found, None, None)
+    if found.state is not DeclarationState.RELEASED:
+        return JSONResponse(
+            {
+                "code": "not_accepted",
+                "message": f"the inventory list of order {order_no} is {found.state.value}, not accepted",
+                "declaration": view,
+            },
+            409,
+        )
+    return JSONResponse(view)

@@ -38,6 +38,14 @@ class CustomsSimSettings(BaseSettings):
         default=True,
         description="Reject an order whose taxTotal is not customs' own assessment of its lines.",
     )
+    hold_release: bool = Field(
+        default=False,
+        description=(
+            "Keep a matched inventory list accepted (120) until POST /admin/declarations/{order_no}/release,"
+            " as a customs officer releases it, instead of releasing it at once: the state in which it can"
+            " only be withdrawn with a CEB623."
+        ),
+    )
     certificates: list[str] = Field(
         default_factory=list,
         description=(

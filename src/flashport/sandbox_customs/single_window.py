@@ -13,7 +13,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.sandbox_customs import certificates, deliveries, inbox, returns, store, tax_bills
+from flashport.sandbox_customs import (
+    certificates,
+    deliveries,
+    inbox,
+    judging,
+    returns,
+    store,
+    tax_bills,
+    withdrawals,
+)
 from flashport.sandbox_customs.certificates import Register, Registration
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.database import SingleWindowDatabase
@@ -33,6 +42,7 @@ from flashport.sandbox_customs.screening import Screened, screen
 from flashport.sandbox_customs.sealing import Sealer
 from flashport.sandbox_customs.settings import CustomsSimSettings
 from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED, DeclarationState
+from flashport.sandbox_customs.store import Declaration
 from flashport.sandbox_customs.verification import verify
 from flashport.sandbox_customs.views import declaration_view
 
@@ -44,7 +54,7 @@ class SingleWindow:
         self._db = database
         self._settings = settings
         limits = Limits(settings.single_transaction_limit_fen, settings.annual_limit_fen)
-        self._office = Office(limits, sealer, settings.check_tax)
+        self._office = Office(limits, sealer, settings.check_tax, settings.hold_release)
         self._register = register
 
     @classmethod
@@ -100,6 +110,8 @@ class SingleWindow:
             return await self._receive_delivery(raw), deliveries.KIND
         if returns.is_return(raw):
             return await self._receive_return(raw), returns.KIND
+        if withdrawals.is_withdrawal(raw):
+            return await self._receive_withdrawal(raw), withdrawals.KIND
         envelope = await self.receive(raw)
         return envelope.message_guid, envelope.kind.value
 
@@ -125,6 +137,29 @@ class SingleWindow:
         async with self._db.engine.begin() as conn:
             register = self._register if self._settings.verify_signatures else None
             return await returns.receive(conn, raw, screened, register, self._office, datetime.now(UTC))
+
+    async def _receive_withdrawal(self, raw: bytes) -> str:
+        screened = await asyncio.to_thread(
+            screen,
+            raw,
+            returns.SCREENED_AS,
+            validate_schema=self._settings.validate_schema,
+            verify_signatures=self._settings.verify_signatures,
+        )
+        async with self._db.engine.begin() as conn:
+            register = self._register if self._settings.verify_signatures else None
+            return await withdrawals.receive(conn, raw, screened, register, self._office, datetime.now(UTC))
+
+    async def release(self, order_no: str, ebp_code: str | None) -> Declaration | None:
+        """Customs' officer releases the order's accepted inventory list (held by ``hold_release``);
+        returns the declaration as it is afterwards, None when nothing of the order is on file. It
+        stays unreleased when it was not accepted (the caller reads its state)."""
+        async with self._db.engine.begin() as conn:
+            found = await store.declarations_of(conn, order_no, ebp_code)
+            if not found:
+                return None
+            await judging.release(conn, found[0], self._office, datetime.now(UTC))
+            return (await store.declarations_of(conn, order_no, found[0].ebp_code))[0]
 
     async def _take(self, conn: AsyncConnection, entry: Entry, screened: Screened, now: datetime) -> None:
         """Screened, then verified field by field and for its signer, then filed: a document that

@@ -20,8 +20,11 @@ class DeclarationState(StrEnum):
 
     WAITING = "waiting"  # the inventory list is on file, order, payment or waybill is missing
     REJECTED = "rejected"  # the match failed; a change (appType 2) runs it again
+    ACCEPTED = "accepted"  # matched (120), held for release (``hold_release``): only a CEB623 undoes it
     RELEASED = "released"  # final: no document of the order may change any more
-    CANCELLED = "cancelled"  # the inventory list was deleted (appType 3)
+    CANCELLED = "cancelled"  # deleted (appType 3) before acceptance, or withdrawn by a CEB623 after it
 
 
 OPEN_STATES = frozenset({DeclarationState.WAITING, DeclarationState.REJECTED})
+# Accepted or released: customs took the list, so its documents no longer change by appType 2 or 3.
+TAKEN_STATES = frozenset({DeclarationState.ACCEPTED, DeclarationState.RELEASED})

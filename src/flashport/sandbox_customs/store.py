@@ -207,6 +207,24 @@ async def update_declaration(
     )
 
 
+async def move_declaration(
+    conn: AsyncConnection,
+    declaration: Declaration,
+    before: DeclarationState,
+    after: DeclarationState,
+    at: datetime,
+    **values: Any,
+) -> bool:
+    """``before`` -> ``after`` (with ``values``) only if the declaration is still ``before``: of two
+    verdicts racing for one list (a release and a CEB623 withdrawal), exactly one moves it."""
+    moved = await conn.execute(
+        declarations.update()
+        .where(declarations.c.id == declaration.id, declarations.c.state == before.value)
+        .values(**values, state=after.value, updated_at=at)
+    )
+    return bool(moved.rowcount == 1)
+
+
 async def released_total(conn: AsyncConnection, sealer: Sealer, id_number: str, year: int) -> int:
     key = (year_totals.c.id_hash == sealer.id_key(id_number)) & (year_totals.c.year == year)
     total = (await conn.execute(sa.select(year_totals.c.released_fen).where(key))).scalar()

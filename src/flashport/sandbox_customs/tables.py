@@ -146,3 +146,19 @@ returns = sa.Table(
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("order_no", "ebp_code"),
 )
+
+# CEB623: accepted inventory lists withdrawn before release (the buyer's yearly total was given back
+# then); a resent application (the same head guid) is answered alike.
+withdrawals = sa.Table(
+    "withdrawals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_no", sa.String(60), nullable=False),
+    sa.Column("ebp_code", sa.String(18), nullable=False),
+    sa.Column("invt_no", sa.String(18), nullable=False),
+    sa.Column("cop_no", sa.String(20)),
+    sa.Column("guid", sa.String(36), nullable=False),
+    sa.Column("withdrawn_fen", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Index("withdrawals_by_order", "order_no", "ebp_code"),
+)

@@ -15,7 +15,7 @@ from flashport.domain.addresses import SavedAddress
 from flashport.domain.orders import OrderStatus
 from flashport.domain.tracking import JOURNEY
 from flashport.services.accounts import addresses, identities
-from flashport.services.aftersales import returns
+from flashport.services.aftersales import cancellation, returns
 from flashport.services.orders import checkout
 from flashport.services.orders import lifecycle as orders
 from flashport.services.orders import storefront as order_progress
@@ -57,6 +57,7 @@ async def order_page(
         await returns.return_or_none(ctx, buyer_id, order_no) if shipment and shipment.delivered else None
     )
     return_until = returns.return_deadline(ctx, shipment) if shipment and not aftersale else None
+    withdrawal = await cancellation.cancellation_or_none(ctx, buyer_id, order_no) if shipment else None
     return answers.page(
         request,
         session,
@@ -81,6 +82,7 @@ async def order_page(
         new_identity=NEW_IDENTITY,
         shipment=shipment,
         aftersale=aftersale,
+        withdrawal=withdrawal,
         can_return=return_until is not None and ctx.clock() <= return_until,
         return_until=return_until,
         journey=[m.value for m in JOURNEY],

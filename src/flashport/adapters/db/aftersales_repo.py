@@ -182,7 +182,8 @@ async def answer(
 
 
 async def inventory_number(conn: AsyncConnection, order_no: str) -> str | None:
-    """Customs' number of the order's inventory list (given on release), which a return names."""
+    """Customs' number of the order's inventory list (given when customs accepts it), which a return
+    (CEB625) and a withdrawal (CEB623) name."""
     return await conn.scalar(sa.select(declarations.c.invt_no).where(declarations.c.order_no == order_no))
 
 

@@ -16,7 +16,8 @@ B = customs_tax_bills.c
 
 
 async def record_inventory_number(conn: AsyncConnection, declaration_id: int, invt_no: str) -> None:
-    """Keep the number customs gave on release, and link any bill that arrived before it."""
+    """Keep the number customs gave the list (on acceptance, 120, or on release), and link any bill that
+    arrived before it."""
     await conn.execute(
         declarations.update().where(declarations.c.id == declaration_id).values(invt_no=invt_no)
     )

@@ -3,4 +3,7 @@ declared to customs (CEB625) and refunded, with the annual quota, once customs t
 (:mod:`flashport.domain.aftersales`).
 
 * :mod:`.returns` - ask, approve, declare, and apply customs' answer (CEB626).
+* :mod:`.cancellation` - a paid order called off before release: refunded at once, or, customs having
+  accepted the inventory list, its withdrawal asked for.
+* :mod:`.withdrawals` - declare that withdrawal (CEB623) and apply customs' answer (CEB624).
 """

@@ -34,7 +34,7 @@ from flashport.domain.declarations import (
     other_receipt_verdict,
 )
 from flashport.domain.tracking import Milestone
-from flashport.services.aftersales import returns
+from flashport.services.aftersales import returns, withdrawals
 from flashport.services.context import Context, Tx
 from flashport.services.customs import tax_bills
 from flashport.services.tracking import milestones
@@ -106,6 +106,8 @@ def _nodes(dxp_id: str, items: list[InboxItem]) -> list[_Node]:
             continue  # the tax bill family is no receipt: see tax_bills.take
         if returns.is_return_receipt(item):
             continue  # about a return, not a declaration: see returns.take_receipts
+        if withdrawals.is_withdrawal_receipt(item):
+            continue  # about a cancellation's CEB623: see withdrawals.take_receipts
         try:
             receipts = parse_receipts(item.message)
         except ReceiptUnreadable as exc:
@@ -177,6 +179,8 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
                 await tax_bills_repo.record_inventory_number(tx.conn, origin.declaration_id, invt_no)
         await tax_bills.take(tx, dxp_id, [item for item in items if tax_bills.is_tax_message(item)])
         await returns.take_receipts(tx, dxp_id, [item for item in items if returns.is_return_receipt(item)])
+        withdrawn = [item for item in items if withdrawals.is_withdrawal_receipt(item)]
+        await withdrawals.take_receipts(tx, dxp_id, withdrawn)
         moved = 0
         for step in plan:
             if step is None or (step[0].seq, step[0].part) not in stored:

@@ -1,6 +1,8 @@
 """Withdrawing a refunded declaration: the buyer has the money back and no parcel will leave, so the
 inventory list and the order are deleted at customs (appType 3) and the carrier cancels its waybill
-(declaring its own deletion). Each step is idempotent and the whole is retried until it is done."""
+(declaring its own deletion). A list customs had accepted was withdrawn by a CEB623 already
+(:mod:`flashport.services.aftersales.withdrawals`) and is not deleted again. Each step is idempotent
+and the whole is retried until it is done."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db import declarations_repo, stages_repo
+from flashport.adapters.db import cancellations_repo, declarations_repo, stages_repo
 from flashport.adapters.identity_vault import mask_id_numbers_in
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.ceb import AppType, CustomsMessageError, inventory_message, order_message
@@ -62,8 +64,10 @@ async def withdraw_refunded(ctx: Context, *, batch: int = BATCH) -> int:
 async def _withdraw(ctx: Context, declaration_id: int) -> int:
     async with ctx.read() as conn:
         facts = await documents.load(ctx, conn, declaration_id, any_payment=True)
+        # A list customs had accepted went on a CEB623 (services.aftersales.withdrawals): not on file.
+        list_withdrawn = await cancellations_repo.withdrawn_by_ceb623(conn, facts.declaration.order_no)
     declaration, sender = facts.declaration, documents.platform_sender(ctx)
-    if declaration.logistics_no is not None and declaration.inventory_sent_version:
+    if declaration.logistics_no is not None and declaration.inventory_sent_version and not list_withdrawn:
         inventory = documents.inventory_declaration(ctx, facts, ctx.clock().date())
 
         def build_inventory(guid: str, app_type: AppType) -> bytes:
