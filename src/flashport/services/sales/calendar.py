@@ -1,10 +1,11 @@
 """The sale calendar (merchandisers and operators): events by day and channel, the checks shown while an
 event or an item is typed (length, price band, free stock, overlaps and brand clashes), and the
-calendar's commands, each followed by an entry in the audit log.
+calendar's commands, each with its entry in the audit log.
 
 The commands call the event services (services/sales/events.py, items.py), which own their
-transactions and write their outbox events; the audit entry is written in a transaction of its own just
-after, so a crash between the two can lose an entry (never the change or its outbox event)."""
+transactions and write their outbox events, with a context that writes the audit entry inside the
+transaction of the change (``Context.audited``): the change, its outbox event and its entry commit
+together or not at all. An edit that changes nothing records nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flashport.adapters.db import calendar_repo, console_repo, stock_repo
+from flashport.adapters.db import calendar_repo, stock_repo
 from flashport.domain import calendar as rules
 from flashport.domain.errors import DomainError
 from flashport.domain.money import format_fen, to_fen
@@ -128,21 +129,13 @@ async def check_item(
 # --- the commands, each audited -----------------------------------------------------------------------
 
 
-async def _audit(ctx: Context, staff_id: int, action: str, event_id: int, details: dict[str, Any]) -> None:
-    async with ctx.transaction() as tx:
-        await console_repo.record(tx.conn, staff_id, action, f"event:{event_id}", details, tx.now)
-
-
 async def create_event(ctx: Context, staff_id: int, **fields: Any) -> EventView:
-    view = await events.create_event(ctx, **fields)
-    await _audit(ctx, staff_id, "event.created", view.id, {"event_id": view.id, "title": view.title})
-    return view
+    return await events.create_event(ctx.audited(staff_id, "event.created"), **fields)
 
 
 async def update_event(ctx: Context, staff_id: int, event_id: int, changes: dict[str, Any]) -> EventView:
-    view = await events.update_event(ctx, event_id, changes)
-    await _audit(ctx, staff_id, "event.updated", event_id, {"event_id": event_id, "fields": sorted(changes)})
-    return view
+    audited = ctx.audited(staff_id, "event.updated", details={"fields": sorted(changes)})
+    return await events.update_event(audited, event_id, changes)
 
 
 async def add_item(
@@ -156,8 +149,8 @@ async def add_item(
     quantity: int,
     per_buyer_limit: int,
 ) -> Any:
-    item = await items.add_item(
-        ctx,
+    return await items.add_item(
+        ctx.audited(staff_id, "sale_item.added"),
         event_id,
         sku_id=sku_id,
         warehouse_id=warehouse_id,
@@ -165,18 +158,11 @@ async def add_item(
         quantity=quantity,
         per_buyer_limit=per_buyer_limit,
     )
-    details = {"event_id": event_id, "item_id": item.id, "sku_id": sku_id, "quantity": quantity}
-    await _audit(ctx, staff_id, "sale_item.added", event_id, details)
-    return item
 
 
 async def schedule_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
-    view = await events.schedule_event(ctx, event_id)
-    await _audit(ctx, staff_id, "event.scheduled", event_id, {"event_id": event_id})
-    return view
+    return await events.schedule_event(ctx.audited(staff_id, "event.scheduled"), event_id)
 
 
 async def cancel_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
-    view = await events.cancel_event(ctx, event_id)
-    await _audit(ctx, staff_id, "event.cancelled", event_id, {"event_id": event_id})
-    return view
+    return await events.cancel_event(ctx.audited(staff_id, "event.cancelled"), event_id)
