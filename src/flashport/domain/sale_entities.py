@@ -9,7 +9,7 @@ fen, times timezone-aware UTC.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,9 @@ class SaleEvent:
     state: EventState
     created_at: datetime
     updated_at: datetime
+    # From when buyers see the announced sale; None: as soon as it is scheduled (domain/sales.py
+    # shown_to_buyers).
+    preheat_at: datetime | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

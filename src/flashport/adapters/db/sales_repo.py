@@ -84,10 +84,13 @@ async def find_event(conn: AsyncConnection, event_id: int, *, lock: bool = False
 async def announced_events(
     conn: AsyncConnection, now: datetime, *, listing: Listing | None, channel: str | None
 ) -> list[SaleEvent]:
-    """Scheduled events not yet over at ``now``, by start time: only those on now (``LIVE``) or yet to
-    start (``UPCOMING``) when ``listing`` says so, of one channel when given."""
+    """Scheduled events not yet over at ``now`` and past their pre-heat (if they have one), by start
+    time: only those on now (``LIVE``) or yet to start (``UPCOMING``) when ``listing`` says so, of one
+    channel when given."""
     query = sa.select(sale_events).where(
-        sale_events.c.state == EventState.SCHEDULED.value, sale_events.c.ends_at > now
+        sale_events.c.state == EventState.SCHEDULED.value,
+        sale_events.c.ends_at > now,
+        sa.or_(sale_events.c.preheat_at.is_(None), sale_events.c.preheat_at <= now),
     )
     if listing is Listing.LIVE:
         query = query.where(sale_events.c.starts_at <= now)

@@ -206,6 +206,10 @@ sale_events = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("state IN ('draft', 'scheduled', 'cancelled')", name="state"),
     sa.CheckConstraint("ends_at > starts_at", name="window"),
+    # From when buyers see the announced sale (items, prices, countdown, no buy button); NULL: as soon
+    # as it is scheduled. 0023_preheat.
+    sa.Column("preheat_at", UTCDateTime()),
+    sa.CheckConstraint("preheat_at IS NULL OR preheat_at < starts_at", name="preheat_before_start"),
 )
 
 sale_items = sa.Table(

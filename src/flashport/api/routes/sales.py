@@ -28,6 +28,10 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="event id")]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="sale item id")]
 AwareTime = Annotated[datetime, Field(description="ISO 8601 with a UTC offset; naive times are refused")]
+PREHEAT = (
+    "from when buyers see the scheduled sale (its items, prices and a countdown, no buy button); before "
+    "the start (422 `preheat_not_before_start`); null: shown as soon as it is scheduled"
+)
 # Services speak integer fen; the API shows yuan with two decimals.
 Money = Annotated[
     Decimal, BeforeValidator(fen_to_decimal), Field(description="CNY with two decimals", examples=["129.00"])
@@ -42,10 +46,12 @@ class EventIn(Input):
     banner_url: str | None = Field(default=None, max_length=500)
     starts_at: AwareTime
     ends_at: AwareTime
+    preheat_at: AwareTime | None = Field(default=None, description=PREHEAT)
 
 
 class EventPatch(Input):
-    """Only the fields sent change; send ``banner_url: null`` to remove the banner."""
+    """Only the fields sent change; send ``banner_url: null`` to remove the banner, ``preheat_at: null``
+    to show the sale as soon as it is scheduled."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     channel: str | None = Field(default=None, min_length=1, max_length=64)
@@ -53,6 +59,7 @@ class EventPatch(Input):
     banner_url: str | None = Field(default=None, max_length=500)
     starts_at: AwareTime | None = None
     ends_at: AwareTime | None = None
+    preheat_at: AwareTime | None = Field(default=None, description=PREHEAT)
 
 
 class ItemIn(Input):
@@ -76,6 +83,7 @@ class EventSummary(BaseModel):
     banner_url: str | None
     starts_at: datetime
     ends_at: datetime
+    preheat_at: datetime | None = Field(description=PREHEAT)
     status: EventStatus
     item_count: int
     max_discount_percent: int | None = Field(description="the deepest discount of its items, percent off")

@@ -19,7 +19,7 @@ from flashport.domain import calendar as rules
 from flashport.domain.errors import DomainError
 from flashport.domain.money import format_fen, to_fen
 from flashport.domain.sale_entities import EventView
-from flashport.domain.sales import EventStatus, check_price_band, check_window
+from flashport.domain.sales import EventStatus, check_preheat, check_price_band, check_window
 from flashport.services.context import Context
 from flashport.services.sales import events, items, queries
 
@@ -31,6 +31,8 @@ class CalendarMonth:
     days: list[date]
     channels: list[str]
     cells: dict[tuple[date, str], list[rules.Booking]]
+    # The days before a sale when buyers already see it (its pre-heat), by day and channel.
+    preheats: dict[tuple[date, str], list[rules.Booking]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ def _booking(view: EventView) -> rules.Booking:
         view.starts_at,
         view.ends_at,
         frozenset(item.brand for item in view.items),
+        view.preheat_at,
     )
 
 
@@ -65,12 +68,15 @@ async def month(ctx: Context, year: int, month_no: int, channel: str | None = No
     days = rules.month_days(year, month_no)
     booked = [b for b in await bookings(ctx) if channel is None or b.channel == channel]
     cells: dict[tuple[date, str], list[rules.Booking]] = {}
+    preheats: dict[tuple[date, str], list[rules.Booking]] = {}
     for b in booked:
         for day in days:
             if rules.runs_on(b, day):
                 cells.setdefault((day, b.channel), []).append(b)
-    channels = sorted({key[1] for key in cells} | ({channel} if channel else set()))
-    return CalendarMonth(year, month_no, days, channels, cells)
+            if rules.preheats_on(b, day):
+                preheats.setdefault((day, b.channel), []).append(b)
+    channels = sorted({key[1] for key in (*cells, *preheats)} | ({channel} if channel else set()))
+    return CalendarMonth(year, month_no, days, channels, cells, preheats)
 
 
 async def check_event(
@@ -79,8 +85,14 @@ async def check_event(
     starts_at: datetime | None,
     ends_at: datetime | None,
     event_id: int | None = None,
+    preheat_at: datetime | None = None,
 ) -> Checks:
     checks = Checks(facts={"min_days": ctx.policy.min_length.days, "max_days": ctx.policy.max_length.days})
+    if starts_at is not None:
+        try:
+            check_preheat(preheat_at, starts_at)
+        except DomainError as exc:
+            checks.problems["preheat_at"] = exc.message
     if starts_at is None or ends_at is None:
         return checks
     try:
