@@ -135,8 +135,8 @@ class EventView(SaleEvent):
 
 @dataclass(frozen=True)
 class ItemFacts:
-    """What a shop window shows of an item beyond its sale terms: the product's description and
-    country of origin, and the SKU's spec."""
+    """What a shop window shows of an item beyond its sale terms: the product's description, country
+    of origin and what of it cannot be returned, who supplies it, and the SKU's spec."""
 
     description: str
     origin: str
@@ -146,6 +146,9 @@ class ItemFacts:
     title_zh: str = ""
     description_zh: str = ""
     brand_zh: str = ""
+    return_exclusions: str = ""  # "" when nothing of it is excluded from returns
+    return_exclusions_zh: str = ""
+    supplier: str = ""  # the supplier's name
 
 
 def _fields_of(value: object, cls: type) -> dict[str, Any]:

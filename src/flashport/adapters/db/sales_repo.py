@@ -23,6 +23,7 @@ from flashport.adapters.db.schema import (
     sale_events,
     sale_items,
     skus,
+    suppliers,
     warehouses,
 )
 from flashport.domain.catalog import WarehouseKind
@@ -186,7 +187,8 @@ async def next_release(conn: AsyncConnection, item_ids: Sequence[int]) -> dateti
 
 
 async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
-    """Per sale item found: its product's description and origin country, and its SKU's spec."""
+    """Per sale item found: its product's description, origin country and return exclusions, its
+    supplier's name, and its SKU's spec."""
     if not item_ids:
         return {}
     query = (
@@ -198,11 +200,15 @@ async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int
             products.c.title_zh,
             products.c.description_zh,
             brands.c.name_zh.label("brand_zh"),
+            products.c.return_exclusions,
+            products.c.return_exclusions_zh,
+            suppliers.c.name.label("supplier"),
         )
         .select_from(
             sale_items.join(skus, skus.c.id == sale_items.c.sku_id)
             .join(products, products.c.id == skus.c.product_id)
             .join(brands, brands.c.id == products.c.brand_id)
+            .join(suppliers, suppliers.c.id == products.c.supplier_id)
         )
         .where(sale_items.c.id.in_(item_ids))
     )
@@ -214,6 +220,9 @@ async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int
             title_zh=row.title_zh,
             description_zh=row.description_zh,
             brand_zh=row.brand_zh,
+            return_exclusions=row.return_exclusions,
+            return_exclusions_zh=row.return_exclusions_zh,
+            supplier=row.supplier,
         )
         for row in await conn.execute(query)
     }

@@ -141,6 +141,10 @@ products = sa.Table(
     # The Chinese display title and description (not the name declared to customs); 0013_zhcn.
     sa.Column("title_zh", sa.String(300), nullable=False, server_default=""),
     sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
+    # What of this product cannot be returned (e.g. an opened tin), in English and Chinese; "" when all
+    # of it may be returned within the policy's days. Shown on the item page; 0023_preheat.
+    sa.Column("return_exclusions", sa.String(500), nullable=False, server_default=""),
+    sa.Column("return_exclusions_zh", sa.String(500), nullable=False, server_default=""),
 )
 
 skus = sa.Table(

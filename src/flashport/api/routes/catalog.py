@@ -71,6 +71,11 @@ ChineseTitle = Field(
     examples=["爱他美 澳洲版 婴儿配方奶粉 2段 900g"],
     description="shown to Chinese readers",
 )
+RETURN_EXCLUSIONS = (
+    "what of this product cannot be returned (e.g. `Opened tins cannot be returned.`), shown on the item "
+    "page beside the returns policy; empty: nothing is excluded"
+)
+RETURN_EXCLUSIONS_ZH = "the same for Chinese readers, in Chinese characters"
 ChineseText = Field("", max_length=20000, description="shown to Chinese readers; Chinese characters")
 
 
@@ -252,6 +257,8 @@ class ProductIn(Input):
     tax_category: TaxCategory
     title_zh: str = ChineseTitle
     description_zh: str = ChineseText
+    return_exclusions: str = Field("", max_length=500, description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str = Field("", max_length=500, description=RETURN_EXCLUSIONS_ZH)
     skus: list[SkuIn] = Field(default_factory=list, max_length=100)
 
 
@@ -267,6 +274,8 @@ class ProductPatch(Input):
     tax_category: TaxCategory | None = None
     title_zh: str | None = Field(None, max_length=300)
     description_zh: str | None = Field(None, max_length=20000)
+    return_exclusions: str | None = Field(None, max_length=500, description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str | None = Field(None, max_length=500, description=RETURN_EXCLUSIONS_ZH)
 
 
 class ProductOut(BaseModel):
@@ -286,6 +295,8 @@ class ProductOut(BaseModel):
     updated_at: datetime
     title_zh: str
     description_zh: str
+    return_exclusions: str = Field(description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str = Field(description=RETURN_EXCLUSIONS_ZH)
 
 
 class ProductDetailOut(ProductOut):
