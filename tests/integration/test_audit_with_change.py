@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db import console_repo
 from flashport.adapters.db.schema import brands, operator_audit, outbox, sale_events
+from flashport.app import create_app
 from flashport.domain.accounts import Principal, Role
 from flashport.services.catalog import console
 from flashport.services.context import Context
@@ -76,3 +78,26 @@ async def test_a_change_commits_with_its_audit_entry_at_the_same_instant(ctx: Co
     ]
     assert (entries[0].at, entries[1].at) == (event.created_at, brand.created_at)
     assert entries[1].details["name"] == "Alpenmilch"
+
+
+async def test_the_events_api_audits_its_commands_and_a_refusal_records_nothing(ctx: Context) -> None:
+    staff_id, token = await make_user(ctx, Role.MERCHANDISER)
+    transport = httpx.ASGITransport(app=create_app(ctx=ctx))
+    bearer = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=bearer) as api:
+        window = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in _window(ctx).items()}
+        late = {**window, "preheat_at": window["ends_at"]}
+        refused = await api.post("/api/v1/events", json=late)
+        assert (refused.status_code, refused.json()["code"]) == (422, "preheat_not_before_start")
+        created = await api.post("/api/v1/events", json=window)
+        assert created.status_code == 201, created.text
+        event_id = created.json()["id"]
+        renamed = await api.patch(f"/api/v1/events/{event_id}", json={"title": "Alpine fortnight"})
+        assert renamed.status_code == 200
+    async with ctx.read() as conn:
+        entries = (await conn.execute(sa.select(operator_audit).order_by(operator_audit.c.id))).all()
+    assert [(e.action, e.subject, e.operator_id) for e in entries] == [
+        ("event.created", f"event:{event_id}", staff_id),
+        ("event.updated", f"event:{event_id}", staff_id),
+    ]
+    assert entries[1].details["fields"] == ["title"]

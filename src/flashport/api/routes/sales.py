@@ -1,4 +1,7 @@
-"""Flash-sale events and their sale items: public browsing, and the operators' commands and views."""
+"""Flash-sale events and their sale items: public browsing, and the operators' commands and views.
+
+Each operator command runs with ``ctx.audited``: its entry in the audit log is written in the
+transaction of the change (services/context.py), as the console's calendar does."""
 
 from __future__ import annotations
 
@@ -177,18 +180,20 @@ async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> ItemOfEv
     "/events", status_code=201, response_model=AdminEventOut, summary="Draft an event", **OPERATOR_ERRORS
 )
 async def create_event(
-    body: EventIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    body: EventIn, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.create_event(ctx, **body.model_dump())
+    return await events.create_event(ctx.audited(who.user_id, "event.created"), **body.model_dump())
 
 
 @router.patch(
     "/events/{event_id}", response_model=AdminEventOut, summary="Change an event", **OPERATOR_ERRORS
 )
 async def update_event(
-    event_id: EventId, body: EventPatch, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: EventPatch, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.update_event(ctx, event_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    audited = ctx.audited(who.user_id, "event.updated", details={"fields": sorted(changes)})
+    return await events.update_event(audited, event_id, changes)
 
 
 @router.post(
@@ -198,9 +203,9 @@ async def update_event(
     **OPERATOR_ERRORS,
 )
 async def schedule_event(
-    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.schedule_event(ctx, event_id)
+    return await events.schedule_event(ctx.audited(who.user_id, "event.scheduled"), event_id)
 
 
 @router.post(
@@ -210,9 +215,9 @@ async def schedule_event(
     **OPERATOR_ERRORS,
 )
 async def cancel_event(
-    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.cancel_event(ctx, event_id)
+    return await events.cancel_event(ctx.audited(who.user_id, "event.cancelled"), event_id)
 
 
 @router.get(
@@ -256,9 +261,10 @@ async def get_admin_event(
     **OPERATOR_ERRORS,
 )
 async def add_item(
-    event_id: EventId, body: ItemIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: ItemIn, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> ItemOfEvent:
-    return await events_items.add_item(ctx, event_id, **body.model_dump())
+    audited = ctx.audited(who.user_id, "sale_item.added")
+    return await events_items.add_item(audited, event_id, **body.model_dump())
 
 
 @router.patch(
@@ -271,10 +277,11 @@ async def change_item(
     event_id: EventId,
     item_id: ItemId,
     body: ItemPatch,
-    _: Principal = EventStaff,
+    who: Principal = EventStaff,
     ctx: Context = Depends(get_ctx),
 ) -> ItemOfEvent:
-    return await events_items.change_item(ctx, event_id, item_id, **body.model_dump())
+    audited = ctx.audited(who.user_id, "sale_item.changed")
+    return await events_items.change_item(audited, event_id, item_id, **body.model_dump())
 
 
 @router.delete(
@@ -285,6 +292,6 @@ async def change_item(
     **OPERATOR_ERRORS,
 )
 async def remove_item(
-    event_id: EventId, item_id: ItemId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, item_id: ItemId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> None:
-    await events_items.remove_item(ctx, event_id, item_id)
+    await events_items.remove_item(ctx.audited(who.user_id, "sale_item.removed"), event_id, item_id)
