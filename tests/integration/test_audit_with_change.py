@@ -80,7 +80,9 @@ async def test_a_change_commits_with_its_audit_entry_at_the_same_instant(ctx: Co
     assert entries[1].details["name"] == "Alpenmilch"
 
 
-async def test_the_events_api_audits_its_commands_and_a_refusal_records_nothing(ctx: Context) -> None:
+async def test_the_events_and_catalog_apis_audit_staff_commands_and_a_refusal_records_nothing(
+    ctx: Context,
+) -> None:
     staff_id, token = await make_user(ctx, Role.MERCHANDISER)
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))
     bearer = {"authorization": f"Bearer {token}"}
@@ -94,10 +96,15 @@ async def test_the_events_api_audits_its_commands_and_a_refusal_records_nothing(
         event_id = created.json()["id"]
         renamed = await api.patch(f"/api/v1/events/{event_id}", json={"title": "Alpine fortnight"})
         assert renamed.status_code == 200
+        brand = await api.post("/api/v1/brands", json={"name": "Alpenmilch", "country": "DE"})
+        assert brand.status_code == 201, brand.text
+        taken = await api.post("/api/v1/brands", json={"name": "Alpenmilch", "country": "DE"})
+        assert taken.status_code == 409
     async with ctx.read() as conn:
         entries = (await conn.execute(sa.select(operator_audit).order_by(operator_audit.c.id))).all()
     assert [(e.action, e.subject, e.operator_id) for e in entries] == [
         ("event.created", f"event:{event_id}", staff_id),
         ("event.updated", f"event:{event_id}", staff_id),
+        ("brand.created", f"brand:{brand.json()['id']}", staff_id),
     ]
     assert entries[1].details["fields"] == ["title"]
