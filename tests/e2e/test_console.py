@@ -1,6 +1,7 @@
 """The operator console and the supplier portal in a real browser (issue 16 point 5): build an event
-from a new brand to a scheduled sale; pause and resume an item while buyers buy; find and refund an
-order; a supplier checks its sales and downloads its statement.
+from a new brand to a live sale a buyer buys from (the server's clock is moved past the start, never
+waited for); pause and resume an item while buyers buy; find and refund an order; a supplier checks its
+sales and downloads its statement.
 
 Every page is kept as a screenshot at desktop and tablet sizes under ``artifacts/screenshots/``.
 """
@@ -27,6 +28,7 @@ from flashport.services.context import Context
 from flashport.services.orders import checkout
 from flashport.services.payments import settlement as payment_service
 from flashport.services.sales import buying
+from tests.clocks import ShiftedClock
 from tests.e2e.conftest import DESKTOP, LiveServer, Visit
 from tests.factories import make_user
 from tests.sale_builder import Sale, make_buyers, make_sale
@@ -59,7 +61,9 @@ def png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
-def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_scheduled_sale(visit: Visit) -> None:
+def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_live_sale_a_buyer_buys_from(
+    visit: Visit,
+) -> None:
     page, tag = visit.page, uuid.uuid4().hex[:6]
     log_in(visit, Role.MERCHANDISER)
     page.goto("/operator")
@@ -141,6 +145,15 @@ def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_scheduled_sale(vis
     shots(visit, "event-too-short")
     page.get_by_label("Ends (China time)").fill((now + timedelta(days=6)).strftime("%Y-%m-%dT%H:%M"))
     expect(page.locator("[data-problem-for=ends_at]")).to_have_text("")
+    # A pre-heat after the start is refused while typing; two hours before it is fine.
+    page.get_by_label("Pre-heat from (China time, optional)").fill(
+        (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    expect(page.locator("[data-problem-for=preheat_at]")).to_contain_text("before the start")
+    page.get_by_label("Pre-heat from (China time, optional)").fill(
+        (now + timedelta(hours=22)).strftime("%Y-%m-%dT%H:%M")
+    )
+    expect(page.locator("[data-problem-for=preheat_at]")).to_have_text("")
     page.get_by_role("button", name="Create the draft").click()
     expect(page.locator("[data-flash]")).to_contain_text("created as a draft")
 
@@ -162,9 +175,38 @@ def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_scheduled_sale(vis
     page.get_by_role("button", name="Yes, schedule").click()
     expect(page.locator("[data-status]")).to_have_text("scheduled")
     shots(visit, "event-scheduled")
+    item_id = page.locator("[data-item-id]").first.get_attribute("data-item-id")
     page.get_by_role("link", name="Calendar").first.click()
     expect(page.get_by_role("link", name=f"Baby week {tag}").first).to_be_visible()
+    expect(page.get_by_role("link", name=f"Pre-heat · Baby week {tag}").first).to_be_visible()
     shots(visit, "calendar")
+
+    # Before its pre-heat, buyers do not see the sale at all.
+    visit.context.clear_cookies()
+    visit.new_buyer()
+    page.goto(f"/items/{item_id}")
+    expect(page.get_by_role("button", name="Buy now")).to_have_count(0)
+    expect(page.locator("h1")).to_contain_text("Not found")
+    _buy_once_live(visit, str(item_id))
+
+
+def _buy_once_live(visit: Visit, item_id: str) -> None:
+    """Move the server's clock a day and two minutes on (past the start), see the sale live, buy one
+    unit; the server's own clock comes back whatever happens."""
+    server, page = visit.server, visit.page
+    real_clock, shifted = server.ctx.clock, ShiftedClock()
+    shifted.advance(timedelta(days=1, minutes=2))
+    server.ctx.clock = shifted
+    try:
+        page.goto(f"/items/{item_id}")
+        expect(page.locator("[data-sale-state]")).to_have_attribute("data-sale-state", "live")
+        shots(visit, "item-live")
+        page.get_by_role("button", name="Buy now").click()
+        expect(page).to_have_url(re.compile(r"/orders$"))
+        expect(page.locator("[data-flash]")).to_contain_text("Reserved! Order")
+        shots(visit, "bought")
+    finally:
+        server.ctx.clock = real_clock
 
 
 def _buys(server: LiveServer, buyer: int, sale: Sale) -> str | None:

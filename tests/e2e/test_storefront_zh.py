@@ -46,7 +46,8 @@ def test_a_chinese_buyer_buys_and_checks_out_on_a_phone(chinese_phone_visit: Vis
     expect(page.get_by_role("button", name="立即抢购")).to_be_enabled()
     _on_first_screen(page, ".price-block .sale-price")
     _on_first_screen(page, "[data-buy-button]")
-    expect(page.locator(".facts")).to_contain_text("新西兰")  # the origin in Chinese
+    expect(page.locator("[data-trust-fact=origin]")).to_contain_text("新西兰")  # the origin in Chinese
+    expect(page.locator("[data-trust-fact=returns]")).to_contain_text("天内可在订单页申请退货")
     _fits(page)
     visit.snap("item")
     page.get_by_role("button", name="立即抢购").click()

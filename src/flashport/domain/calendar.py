@@ -22,6 +22,7 @@ class Booking:
     starts_at: datetime
     ends_at: datetime
     brands: frozenset[str] = frozenset()
+    preheat_at: datetime | None = None  # buyers see the sale from then until it starts
 
 
 def month_days(year: int, month: int) -> list[date]:
@@ -32,6 +33,14 @@ def runs_on(booking: Booking, day: date) -> bool:
     """Whether any of ``day`` (China time) falls inside the event's window."""
     start = datetime.combine(day, time(), CHINA)
     return overlaps(booking.starts_at, booking.ends_at, start, start + timedelta(days=1))
+
+
+def preheats_on(booking: Booking, day: date) -> bool:
+    """Whether any of ``day`` (China time) falls in the pre-heat: from ``preheat_at`` to the start."""
+    if booking.preheat_at is None:
+        return False
+    start = datetime.combine(day, time(), CHINA)
+    return overlaps(booking.preheat_at, booking.starts_at, start, start + timedelta(days=1))
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:

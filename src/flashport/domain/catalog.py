@@ -417,6 +417,8 @@ def product_record(
     description: str | None = "",
     title_zh: str | None = "",
     description_zh: str | None = "",
+    return_exclusions: str | None = "",
+    return_exclusions_zh: str | None = "",
     codable_origins: Container[str],
 ) -> dict[str, Any]:
     """``codable_origins``: the ISO codes customs has a country code for; every order line declares
@@ -446,9 +448,23 @@ def product_record(
         "description_zh": checks.run(
             chinese_text, description_zh, field="description_zh", max_length=20000, multiline=True
         ),
+        # What cannot be returned, shown beside the returns policy on the item page ("" = nothing).
+        "return_exclusions": checks.run(
+            text,
+            return_exclusions,
+            field="return_exclusions",
+            max_length=RETURN_EXCLUSIONS_MAX,
+            required=False,
+        ),
+        "return_exclusions_zh": checks.run(
+            chinese_text, return_exclusions_zh, field="return_exclusions_zh", max_length=RETURN_EXCLUSIONS_MAX
+        ),
     }
     checks.done()
     return record
+
+
+RETURN_EXCLUSIONS_MAX = 500
 
 
 def sku_record(

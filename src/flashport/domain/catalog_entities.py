@@ -84,6 +84,9 @@ class Product:
     # customs is a separate field.
     title_zh: str = field(default="", kw_only=True)
     description_zh: str = field(default="", kw_only=True)
+    # What of the product cannot be returned, in English and Chinese ("" = nothing is excluded).
+    return_exclusions: str = field(default="", kw_only=True)
+    return_exclusions_zh: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ fen, times timezone-aware UTC.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,9 @@ class SaleEvent:
     state: EventState
     created_at: datetime
     updated_at: datetime
+    # From when buyers see the announced sale; None: as soon as it is scheduled (domain/sales.py
+    # shown_to_buyers).
+    preheat_at: datetime | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,8 @@ class EventView(SaleEvent):
 
 @dataclass(frozen=True)
 class ItemFacts:
-    """What a shop window shows of an item beyond its sale terms: the product's description and
-    country of origin, and the SKU's spec."""
+    """What a shop window shows of an item beyond its sale terms: the product's description, country
+    of origin and what of it cannot be returned, who supplies it, and the SKU's spec."""
 
     description: str
     origin: str
@@ -143,6 +146,9 @@ class ItemFacts:
     title_zh: str = ""
     description_zh: str = ""
     brand_zh: str = ""
+    return_exclusions: str = ""  # "" when nothing of it is excluded from returns
+    return_exclusions_zh: str = ""
+    supplier: str = ""  # the supplier's name
 
 
 def _fields_of(value: object, cls: type) -> dict[str, Any]:

@@ -95,6 +95,27 @@ def check_window(starts_at: datetime, ends_at: datetime, policy: SalePolicy) -> 
         )
 
 
+def check_preheat(preheat_at: datetime | None, starts_at: datetime) -> None:
+    """The pre-heat, when buyers first see an announced sale (items, prices, a countdown, no buy
+    button), comes before the start; None means no pre-heat of its own (shown once scheduled)."""
+    if preheat_at is None:
+        return
+    if preheat_at.tzinfo is None:
+        raise InvalidInput("times must carry a time zone", code="naive_datetime")
+    if not EARLIEST_YEAR <= preheat_at.year <= LATEST_YEAR:
+        raise InvalidInput(
+            f"preheat_at must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}",
+            code="invalid_preheat",
+            details=[FieldProblem("preheat_at", f"a date from {EARLIEST_YEAR} to {LATEST_YEAR}")],
+        )
+    if preheat_at >= starts_at:
+        raise InvalidInput(
+            "the pre-heat must come before the start: buyers see the sale from the pre-heat until it opens",
+            code="preheat_not_before_start",
+            details=[FieldProblem("preheat_at", "must be before starts_at")],
+        )
+
+
 def check_price_band(original_fen: int, sale_fen: int, policy: SalePolicy) -> None:
     """Rule 3: the sale price lies within [band_min, band_max] x original price, both ends included."""
     low = original_fen * policy.band_min
@@ -143,6 +164,12 @@ def stored_state(status: EventStatus) -> EventState:
 def is_public(state: EventState) -> bool:
     """Buyers see announced events (upcoming, live, ended); drafts and cancelled ones are hidden."""
     return state is EventState.SCHEDULED
+
+
+def shown_to_buyers(state: EventState, preheat_at: datetime | None, now: datetime) -> bool:
+    """An announced event is shown from its pre-heat on (from the moment it is scheduled when it has
+    none); before the pre-heat it is hidden as a draft is."""
+    return is_public(state) and (preheat_at is None or preheat_at <= now)
 
 
 def check_editable(status: EventStatus) -> None:

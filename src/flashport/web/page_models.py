@@ -27,6 +27,10 @@ class ShownItem(SaleItemView):
     title_zh: str = ""
     description_zh: str = ""
     brand_zh: str = ""
+    # Trust facts: what of the product cannot be returned ("" = nothing), and who supplies it.
+    return_exclusions: str = ""
+    return_exclusions_zh: str = ""
+    supplier: str = ""
 
     @classmethod
     def with_facts(cls, item: SaleItemView, facts: ItemFacts) -> ShownItem:
@@ -39,11 +43,14 @@ class ShownItem(SaleItemView):
             title_zh=facts.title_zh,
             description_zh=facts.description_zh,
             brand_zh=facts.brand_zh,
+            return_exclusions=facts.return_exclusions,
+            return_exclusions_zh=facts.return_exclusions_zh,
+            supplier=facts.supplier,
         )
 
     def in_chinese(self) -> ShownItem:
-        """The item as Chinese readers see it: the Chinese title, description and brand name where the
-        catalog has them, the original otherwise."""
+        """The item as Chinese readers see it: the Chinese title, description, brand name and return
+        exclusions where the catalog has them, the original otherwise."""
         title = self.title_zh or self.product_title
         brand = self.brand_zh or self.brand
         return replace(
@@ -51,6 +58,7 @@ class ShownItem(SaleItemView):
             product_title=title,
             brand=brand,
             description=self.description_zh or self.description,
+            return_exclusions=self.return_exclusions_zh or self.return_exclusions,
             alt=alt_text(brand, title),
         )
 

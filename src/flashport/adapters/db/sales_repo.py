@@ -23,6 +23,7 @@ from flashport.adapters.db.schema import (
     sale_events,
     sale_items,
     skus,
+    suppliers,
     warehouses,
 )
 from flashport.domain.catalog import WarehouseKind
@@ -84,10 +85,13 @@ async def find_event(conn: AsyncConnection, event_id: int, *, lock: bool = False
 async def announced_events(
     conn: AsyncConnection, now: datetime, *, listing: Listing | None, channel: str | None
 ) -> list[SaleEvent]:
-    """Scheduled events not yet over at ``now``, by start time: only those on now (``LIVE``) or yet to
-    start (``UPCOMING``) when ``listing`` says so, of one channel when given."""
+    """Scheduled events not yet over at ``now`` and past their pre-heat (if they have one), by start
+    time: only those on now (``LIVE``) or yet to start (``UPCOMING``) when ``listing`` says so, of one
+    channel when given."""
     query = sa.select(sale_events).where(
-        sale_events.c.state == EventState.SCHEDULED.value, sale_events.c.ends_at > now
+        sale_events.c.state == EventState.SCHEDULED.value,
+        sale_events.c.ends_at > now,
+        sa.or_(sale_events.c.preheat_at.is_(None), sale_events.c.preheat_at <= now),
     )
     if listing is Listing.LIVE:
         query = query.where(sale_events.c.starts_at <= now)
@@ -183,7 +187,8 @@ async def next_release(conn: AsyncConnection, item_ids: Sequence[int]) -> dateti
 
 
 async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
-    """Per sale item found: its product's description and origin country, and its SKU's spec."""
+    """Per sale item found: its product's description, origin country and return exclusions, its
+    supplier's name, and its SKU's spec."""
     if not item_ids:
         return {}
     query = (
@@ -195,11 +200,15 @@ async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int
             products.c.title_zh,
             products.c.description_zh,
             brands.c.name_zh.label("brand_zh"),
+            products.c.return_exclusions,
+            products.c.return_exclusions_zh,
+            suppliers.c.name.label("supplier"),
         )
         .select_from(
             sale_items.join(skus, skus.c.id == sale_items.c.sku_id)
             .join(products, products.c.id == skus.c.product_id)
             .join(brands, brands.c.id == products.c.brand_id)
+            .join(suppliers, suppliers.c.id == products.c.supplier_id)
         )
         .where(sale_items.c.id.in_(item_ids))
     )
@@ -211,6 +220,9 @@ async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int
             title_zh=row.title_zh,
             description_zh=row.description_zh,
             brand_zh=row.brand_zh,
+            return_exclusions=row.return_exclusions,
+            return_exclusions_zh=row.return_exclusions_zh,
+            supplier=row.supplier,
         )
         for row in await conn.execute(query)
     }

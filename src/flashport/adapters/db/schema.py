@@ -141,6 +141,10 @@ products = sa.Table(
     # The Chinese display title and description (not the name declared to customs); 0013_zhcn.
     sa.Column("title_zh", sa.String(300), nullable=False, server_default=""),
     sa.Column("description_zh", sa.Text, nullable=False, server_default=""),
+    # What of this product cannot be returned (e.g. an opened tin), in English and Chinese; "" when all
+    # of it may be returned within the policy's days. Shown on the item page; 0024_preheat.
+    sa.Column("return_exclusions", sa.String(500), nullable=False, server_default=""),
+    sa.Column("return_exclusions_zh", sa.String(500), nullable=False, server_default=""),
 )
 
 skus = sa.Table(
@@ -206,6 +210,10 @@ sale_events = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("state IN ('draft', 'scheduled', 'cancelled')", name="state"),
     sa.CheckConstraint("ends_at > starts_at", name="window"),
+    # From when buyers see the announced sale (items, prices, countdown, no buy button); NULL: as soon
+    # as it is scheduled. 0024_preheat.
+    sa.Column("preheat_at", UTCDateTime()),
+    sa.CheckConstraint("preheat_at IS NULL OR preheat_at < starts_at", name="preheat_before_start"),
 )
 
 sale_items = sa.Table(

@@ -20,7 +20,7 @@ from flashport.api.deps import (
     roles_doc,
 )
 from flashport.api.inputs import Id, Input, OptionalId
-from flashport.domain.access import Duty
+from flashport.domain.access import Duty, is_staff
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import MAX_PAGE, MAX_UNITS, TaxCategory, WarehouseKind
 from flashport.domain.catalog_entities import (
@@ -71,6 +71,11 @@ ChineseTitle = Field(
     examples=["爱他美 澳洲版 婴儿配方奶粉 2段 900g"],
     description="shown to Chinese readers",
 )
+RETURN_EXCLUSIONS = (
+    "what of this product cannot be returned (e.g. `Opened tins cannot be returned.`), shown on the item "
+    "page beside the returns policy; empty: nothing is excluded"
+)
+RETURN_EXCLUSIONS_ZH = "the same for Chinese readers, in Chinese characters"
 ChineseText = Field("", max_length=20000, description="shown to Chinese readers; Chinese characters")
 
 
@@ -252,6 +257,8 @@ class ProductIn(Input):
     tax_category: TaxCategory
     title_zh: str = ChineseTitle
     description_zh: str = ChineseText
+    return_exclusions: str = Field("", max_length=500, description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str = Field("", max_length=500, description=RETURN_EXCLUSIONS_ZH)
     skus: list[SkuIn] = Field(default_factory=list, max_length=100)
 
 
@@ -267,6 +274,8 @@ class ProductPatch(Input):
     tax_category: TaxCategory | None = None
     title_zh: str | None = Field(None, max_length=300)
     description_zh: str | None = Field(None, max_length=20000)
+    return_exclusions: str | None = Field(None, max_length=500, description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str | None = Field(None, max_length=500, description=RETURN_EXCLUSIONS_ZH)
 
 
 class ProductOut(BaseModel):
@@ -286,6 +295,8 @@ class ProductOut(BaseModel):
     updated_at: datetime
     title_zh: str
     description_zh: str
+    return_exclusions: str = Field(description=RETURN_EXCLUSIONS)
+    return_exclusions_zh: str = Field(description=RETURN_EXCLUSIONS_ZH)
 
 
 class ProductDetailOut(ProductOut):
@@ -310,6 +321,13 @@ class StockOut(BaseModel):
 # --- brands ----------------------------------------------------------------------------------------
 
 
+def _audited(ctx: Context, who: Principal, action: str) -> Context:
+    """The context for one catalog command: a staff member's change goes in the audit log in the
+    transaction of the change (services/context.py ``Context.audited``), as the console's does. A
+    supplier user's edits of its own catalog are not staff actions; their outbox events record them."""
+    return ctx.audited(who.user_id, action) if is_staff(who.role) else ctx
+
+
 @router.post(
     "/brands",
     status_code=201,
@@ -317,8 +335,8 @@ class StockOut(BaseModel):
     summary="Add a brand",
     **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_brand(body: BrandIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Brand:
-    return await catalog.create_brand(ctx, **body.model_dump())
+async def create_brand(body: BrandIn, who: Principal = CatalogStaff, ctx: Context = Ctx) -> Brand:
+    return await catalog.create_brand(_audited(ctx, who, "brand.created"), **body.model_dump())
 
 
 @router.get("/brands", response_model=Page[BrandOut], summary="Browse brands", **public_doc(422))
@@ -338,9 +356,10 @@ async def get_brand(brand_id: Id, ctx: Context = Ctx) -> Brand:
     **duty_doc(Duty.CATALOG, errors=(404, 409, 422)),
 )
 async def update_brand(
-    brand_id: Id, body: BrandPatch, _: Principal = CatalogStaff, ctx: Context = Ctx
+    brand_id: Id, body: BrandPatch, who: Principal = CatalogStaff, ctx: Context = Ctx
 ) -> Brand:
-    return await catalog.update_brand(ctx, brand_id, body.model_dump(exclude_unset=True))
+    audited = _audited(ctx, who, "brand.updated")
+    return await catalog.update_brand(audited, brand_id, body.model_dump(exclude_unset=True))
 
 
 # --- suppliers -------------------------------------------------------------------------------------
@@ -353,8 +372,8 @@ async def update_brand(
     summary="Add a supplier",
     **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_supplier(body: SupplierIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Supplier:
-    return await catalog.create_supplier(ctx, **body.model_dump())
+async def create_supplier(body: SupplierIn, who: Principal = CatalogStaff, ctx: Context = Ctx) -> Supplier:
+    return await catalog.create_supplier(_audited(ctx, who, "supplier.created"), **body.model_dump())
 
 
 @router.get(
@@ -389,8 +408,8 @@ async def get_supplier(supplier_id: Id, who: Principal = CatalogManager, ctx: Co
     summary="Add a bonded or overseas warehouse",
     **duty_doc(Duty.CATALOG, errors=(409, 422)),
 )
-async def create_warehouse(body: WarehouseIn, _: Principal = CatalogStaff, ctx: Context = Ctx) -> Warehouse:
-    return await catalog.create_warehouse(ctx, **body.model_dump())
+async def create_warehouse(body: WarehouseIn, who: Principal = CatalogStaff, ctx: Context = Ctx) -> Warehouse:
+    return await catalog.create_warehouse(_audited(ctx, who, "warehouse.created"), **body.model_dump())
 
 
 @router.get(
@@ -432,7 +451,8 @@ async def get_warehouse(warehouse_id: Id, _: Principal = CatalogManager, ctx: Co
 async def create_product(
     body: ProductIn, who: Principal = CatalogManager, ctx: Context = Ctx
 ) -> ProductWithSkus:
-    return await catalog_products.create_product(ctx, who, **body.model_dump())
+    audited = _audited(ctx, who, "product.created")
+    return await catalog_products.create_product(audited, who, **body.model_dump())
 
 
 @router.get(
@@ -473,7 +493,9 @@ async def get_product(product_id: Id, who: Principal = CatalogManager, ctx: Cont
 async def update_product(
     product_id: Id, body: ProductPatch, who: Principal = CatalogManager, ctx: Context = Ctx
 ) -> Product:
-    return await catalog_products.update_product(ctx, who, product_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    audited = _audited(ctx, who, "product.updated")
+    return await catalog_products.update_product(audited, who, product_id, changes)
 
 
 # --- SKUs and stock --------------------------------------------------------------------------------
@@ -487,7 +509,8 @@ async def update_product(
     **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def add_sku(product_id: Id, body: SkuIn, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
-    return await catalog_skus.add_sku(ctx, who, product_id, **body.model_dump())
+    audited = _audited(ctx, who, "sku.added")
+    return await catalog_skus.add_sku(audited, who, product_id, **body.model_dump())
 
 
 @router.get(
@@ -507,7 +530,8 @@ async def get_sku(sku_id: Id, who: Principal = CatalogManager, ctx: Context = Ct
     **duty_doc(Duty.OWN_CATALOG, errors=(404, 409, 422)),
 )
 async def update_sku(sku_id: Id, body: SkuPatch, who: Principal = CatalogManager, ctx: Context = Ctx) -> Sku:
-    return await catalog_skus.update_sku(ctx, who, sku_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    return await catalog_skus.update_sku(_audited(ctx, who, "sku.updated"), who, sku_id, changes)
 
 
 @router.put(
@@ -521,7 +545,8 @@ async def update_sku(sku_id: Id, body: SkuPatch, who: Principal = CatalogManager
 async def set_stock(
     sku_id: Id, warehouse_id: Id, body: StockIn, who: Principal = CatalogManager, ctx: Context = Ctx
 ) -> StockEntry:
-    return await catalog_stock.set_on_hand(ctx, who, sku_id, warehouse_id, body.on_hand)
+    audited = _audited(ctx, who, "stock.counted")
+    return await catalog_stock.set_on_hand(audited, who, sku_id, warehouse_id, body.on_hand)
 
 
 @router.get(

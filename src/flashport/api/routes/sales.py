@@ -1,4 +1,7 @@
-"""Flash-sale events and their sale items: public browsing, and the operators' commands and views."""
+"""Flash-sale events and their sale items: public browsing, and the operators' commands and views.
+
+Each operator command runs with ``ctx.audited``: its entry in the audit log is written in the
+transaction of the change (services/context.py), as the console's calendar does."""
 
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="event id")]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="sale item id")]
 AwareTime = Annotated[datetime, Field(description="ISO 8601 with a UTC offset; naive times are refused")]
+PREHEAT = (
+    "from when buyers see the scheduled sale (its items, prices and a countdown, no buy button); before "
+    "the start (422 `preheat_not_before_start`); null: shown as soon as it is scheduled"
+)
 # Services speak integer fen; the API shows yuan with two decimals.
 Money = Annotated[
     Decimal, BeforeValidator(fen_to_decimal), Field(description="CNY with two decimals", examples=["129.00"])
@@ -42,10 +49,12 @@ class EventIn(Input):
     banner_url: str | None = Field(default=None, max_length=500)
     starts_at: AwareTime
     ends_at: AwareTime
+    preheat_at: AwareTime | None = Field(default=None, description=PREHEAT)
 
 
 class EventPatch(Input):
-    """Only the fields sent change; send ``banner_url: null`` to remove the banner."""
+    """Only the fields sent change; send ``banner_url: null`` to remove the banner, ``preheat_at: null``
+    to show the sale as soon as it is scheduled."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     channel: str | None = Field(default=None, min_length=1, max_length=64)
@@ -53,6 +62,7 @@ class EventPatch(Input):
     banner_url: str | None = Field(default=None, max_length=500)
     starts_at: AwareTime | None = None
     ends_at: AwareTime | None = None
+    preheat_at: AwareTime | None = Field(default=None, description=PREHEAT)
 
 
 class ItemIn(Input):
@@ -76,6 +86,7 @@ class EventSummary(BaseModel):
     banner_url: str | None
     starts_at: datetime
     ends_at: datetime
+    preheat_at: datetime | None = Field(description=PREHEAT)
     status: EventStatus
     item_count: int
     max_discount_percent: int | None = Field(description="the deepest discount of its items, percent off")
@@ -169,18 +180,20 @@ async def get_item(item_id: ItemId, ctx: Context = Depends(get_ctx)) -> ItemOfEv
     "/events", status_code=201, response_model=AdminEventOut, summary="Draft an event", **OPERATOR_ERRORS
 )
 async def create_event(
-    body: EventIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    body: EventIn, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.create_event(ctx, **body.model_dump())
+    return await events.create_event(ctx.audited(who.user_id, "event.created"), **body.model_dump())
 
 
 @router.patch(
     "/events/{event_id}", response_model=AdminEventOut, summary="Change an event", **OPERATOR_ERRORS
 )
 async def update_event(
-    event_id: EventId, body: EventPatch, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: EventPatch, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.update_event(ctx, event_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    audited = ctx.audited(who.user_id, "event.updated", details={"fields": sorted(changes)})
+    return await events.update_event(audited, event_id, changes)
 
 
 @router.post(
@@ -190,9 +203,9 @@ async def update_event(
     **OPERATOR_ERRORS,
 )
 async def schedule_event(
-    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.schedule_event(ctx, event_id)
+    return await events.schedule_event(ctx.audited(who.user_id, "event.scheduled"), event_id)
 
 
 @router.post(
@@ -202,9 +215,9 @@ async def schedule_event(
     **OPERATOR_ERRORS,
 )
 async def cancel_event(
-    event_id: EventId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> EventView:
-    return await events.cancel_event(ctx, event_id)
+    return await events.cancel_event(ctx.audited(who.user_id, "event.cancelled"), event_id)
 
 
 @router.get(
@@ -248,9 +261,10 @@ async def get_admin_event(
     **OPERATOR_ERRORS,
 )
 async def add_item(
-    event_id: EventId, body: ItemIn, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, body: ItemIn, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> ItemOfEvent:
-    return await events_items.add_item(ctx, event_id, **body.model_dump())
+    audited = ctx.audited(who.user_id, "sale_item.added")
+    return await events_items.add_item(audited, event_id, **body.model_dump())
 
 
 @router.patch(
@@ -263,10 +277,11 @@ async def change_item(
     event_id: EventId,
     item_id: ItemId,
     body: ItemPatch,
-    _: Principal = EventStaff,
+    who: Principal = EventStaff,
     ctx: Context = Depends(get_ctx),
 ) -> ItemOfEvent:
-    return await events_items.change_item(ctx, event_id, item_id, **body.model_dump())
+    audited = ctx.audited(who.user_id, "sale_item.changed")
+    return await events_items.change_item(audited, event_id, item_id, **body.model_dump())
 
 
 @router.delete(
@@ -277,6 +292,6 @@ async def change_item(
     **OPERATOR_ERRORS,
 )
 async def remove_item(
-    event_id: EventId, item_id: ItemId, _: Principal = EventStaff, ctx: Context = Depends(get_ctx)
+    event_id: EventId, item_id: ItemId, who: Principal = EventStaff, ctx: Context = Depends(get_ctx)
 ) -> None:
-    await events_items.remove_item(ctx, event_id, item_id)
+    await events_items.remove_item(ctx.audited(who.user_id, "sale_item.removed"), event_id, item_id)

@@ -1,7 +1,8 @@
 """The console's catalog commands (merchandisers and operators): brands, suppliers, warehouses,
 products with their images, SKUs and stock counts, each through the catalog services (which own their
-transactions and outbox events) and then an entry in the audit log, in a transaction of its own just
-after (a crash between the two can lose the entry, never the change).
+transactions and outbox events) with a context that writes the action's audit entry inside the
+transaction of the change (``Context.audited``): the change and its entry commit together or not at
+all, and a count that changes nothing records nothing.
 
 Images go to the image store (adapters/images) after the checks of domain/images.py; the product keeps
 their URLs."""
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashport.adapters.db import console_repo
 from flashport.adapters.images import ImageStore
 from flashport.domain.accounts import Principal
 from flashport.domain.catalog_entities import (
@@ -27,27 +27,20 @@ from flashport.services.catalog import products, reference, skus, stock
 from flashport.services.context import Context
 
 
-async def _audit(ctx: Context, who: Principal, action: str, subject: str, details: dict[str, Any]) -> None:
-    async with ctx.transaction() as tx:
-        await console_repo.record(tx.conn, who.user_id, action, subject, details, tx.now)
+def _audited(ctx: Context, who: Principal, action: str, **note: Any) -> Context:
+    return ctx.audited(who.user_id, action, **note)
 
 
 async def create_brand(ctx: Context, who: Principal, **fields: Any) -> Brand:
-    brand = await reference.create_brand(ctx, **fields)
-    await _audit(ctx, who, "brand.created", f"brand:{brand.id}", {"name": brand.name})
-    return brand
+    return await reference.create_brand(_audited(ctx, who, "brand.created"), **fields)
 
 
 async def create_supplier(ctx: Context, who: Principal, **fields: Any) -> Supplier:
-    supplier = await reference.create_supplier(ctx, **fields)
-    await _audit(ctx, who, "supplier.created", f"supplier:{supplier.id}", {"name": supplier.name})
-    return supplier
+    return await reference.create_supplier(_audited(ctx, who, "supplier.created"), **fields)
 
 
 async def create_warehouse(ctx: Context, who: Principal, **fields: Any) -> Warehouse:
-    warehouse = await reference.create_warehouse(ctx, **fields)
-    await _audit(ctx, who, "warehouse.created", f"warehouse:{warehouse.id}", {"code": warehouse.code})
-    return warehouse
+    return await reference.create_warehouse(_audited(ctx, who, "warehouse.created"), **fields)
 
 
 async def store_image(store: ImageStore, data: bytes) -> str:
@@ -60,9 +53,8 @@ async def create_product(
     ctx: Context, who: Principal, store: ImageStore, image: bytes, **fields: Any
 ) -> ProductWithSkus:
     url = await store_image(store, image)
-    product = await products.create_product(ctx, who, images=[url], **fields)
-    await _audit(ctx, who, "product.created", f"product:{product.id}", {"title": product.title, "image": url})
-    return product
+    audited = _audited(ctx, who, "product.created", details={"image": url})
+    return await products.create_product(audited, who, images=[url], **fields)
 
 
 async def add_image(
@@ -70,21 +62,17 @@ async def add_image(
 ) -> Product:
     url = await store_image(store, image)
     stored = await products.get_product(ctx, who, product_id)
-    product = await products.update_product(ctx, who, product_id, {"images": [*stored.images, url]})
-    await _audit(ctx, who, "product.image_added", f"product:{product_id}", {"image": url})
-    return product
+    audited = _audited(ctx, who, "product.image_added", details={"image": url})
+    return await products.update_product(audited, who, product_id, {"images": [*stored.images, url]})
 
 
 async def add_sku(ctx: Context, who: Principal, product_id: int, **fields: Any) -> Sku:
-    sku = await skus.add_sku(ctx, who, product_id, **fields)
-    await _audit(ctx, who, "sku.added", f"product:{product_id}", {"sku_id": sku.id, "code": sku.code})
-    return sku
+    audited = _audited(ctx, who, "sku.added", subject=f"product:{product_id}")
+    return await skus.add_sku(audited, who, product_id, **fields)
 
 
 async def set_stock(
     ctx: Context, who: Principal, product_id: int, sku_id: int, warehouse_id: int, on_hand: int
 ) -> StockEntry:
-    entry = await stock.set_on_hand(ctx, who, sku_id, warehouse_id, on_hand)
-    details = {"sku_id": sku_id, "warehouse_id": warehouse_id, "on_hand": on_hand}
-    await _audit(ctx, who, "stock.counted", f"product:{product_id}", details)
-    return entry
+    audited = _audited(ctx, who, "stock.counted", subject=f"product:{product_id}")
+    return await stock.set_on_hand(audited, who, sku_id, warehouse_id, on_hand)

@@ -30,6 +30,8 @@ PRODUCT_FIELDS = (
     "tax_category",
     "title_zh",
     "description_zh",
+    "return_exclusions",
+    "return_exclusions_zh",
 )
 
 

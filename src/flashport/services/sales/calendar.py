@@ -1,10 +1,11 @@
 """The sale calendar (merchandisers and operators): events by day and channel, the checks shown while an
 event or an item is typed (length, price band, free stock, overlaps and brand clashes), and the
-calendar's commands, each followed by an entry in the audit log.
+calendar's commands, each with its entry in the audit log.
 
 The commands call the event services (services/sales/events.py, items.py), which own their
-transactions and write their outbox events; the audit entry is written in a transaction of its own just
-after, so a crash between the two can lose an entry (never the change or its outbox event)."""
+transactions and write their outbox events, with a context that writes the audit entry inside the
+transaction of the change (``Context.audited``): the change, its outbox event and its entry commit
+together or not at all. An edit that changes nothing records nothing."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flashport.adapters.db import calendar_repo, console_repo, stock_repo
+from flashport.adapters.db import calendar_repo, stock_repo
 from flashport.domain import calendar as rules
 from flashport.domain.errors import DomainError
 from flashport.domain.money import format_fen, to_fen
 from flashport.domain.sale_entities import EventView
-from flashport.domain.sales import EventStatus, check_price_band, check_window
+from flashport.domain.sales import EventStatus, check_preheat, check_price_band, check_window
 from flashport.services.context import Context
 from flashport.services.sales import events, items, queries
 
@@ -30,6 +31,8 @@ class CalendarMonth:
     days: list[date]
     channels: list[str]
     cells: dict[tuple[date, str], list[rules.Booking]]
+    # The days before a sale when buyers already see it (its pre-heat), by day and channel.
+    preheats: dict[tuple[date, str], list[rules.Booking]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ def _booking(view: EventView) -> rules.Booking:
         view.starts_at,
         view.ends_at,
         frozenset(item.brand for item in view.items),
+        view.preheat_at,
     )
 
 
@@ -64,12 +68,15 @@ async def month(ctx: Context, year: int, month_no: int, channel: str | None = No
     days = rules.month_days(year, month_no)
     booked = [b for b in await bookings(ctx) if channel is None or b.channel == channel]
     cells: dict[tuple[date, str], list[rules.Booking]] = {}
+    preheats: dict[tuple[date, str], list[rules.Booking]] = {}
     for b in booked:
         for day in days:
             if rules.runs_on(b, day):
                 cells.setdefault((day, b.channel), []).append(b)
-    channels = sorted({key[1] for key in cells} | ({channel} if channel else set()))
-    return CalendarMonth(year, month_no, days, channels, cells)
+            if rules.preheats_on(b, day):
+                preheats.setdefault((day, b.channel), []).append(b)
+    channels = sorted({key[1] for key in (*cells, *preheats)} | ({channel} if channel else set()))
+    return CalendarMonth(year, month_no, days, channels, cells, preheats)
 
 
 async def check_event(
@@ -78,8 +85,14 @@ async def check_event(
     starts_at: datetime | None,
     ends_at: datetime | None,
     event_id: int | None = None,
+    preheat_at: datetime | None = None,
 ) -> Checks:
     checks = Checks(facts={"min_days": ctx.policy.min_length.days, "max_days": ctx.policy.max_length.days})
+    if starts_at is not None:
+        try:
+            check_preheat(preheat_at, starts_at)
+        except DomainError as exc:
+            checks.problems["preheat_at"] = exc.message
     if starts_at is None or ends_at is None:
         return checks
     try:
@@ -128,21 +141,13 @@ async def check_item(
 # --- the commands, each audited -----------------------------------------------------------------------
 
 
-async def _audit(ctx: Context, staff_id: int, action: str, event_id: int, details: dict[str, Any]) -> None:
-    async with ctx.transaction() as tx:
-        await console_repo.record(tx.conn, staff_id, action, f"event:{event_id}", details, tx.now)
-
-
 async def create_event(ctx: Context, staff_id: int, **fields: Any) -> EventView:
-    view = await events.create_event(ctx, **fields)
-    await _audit(ctx, staff_id, "event.created", view.id, {"event_id": view.id, "title": view.title})
-    return view
+    return await events.create_event(ctx.audited(staff_id, "event.created"), **fields)
 
 
 async def update_event(ctx: Context, staff_id: int, event_id: int, changes: dict[str, Any]) -> EventView:
-    view = await events.update_event(ctx, event_id, changes)
-    await _audit(ctx, staff_id, "event.updated", event_id, {"event_id": event_id, "fields": sorted(changes)})
-    return view
+    audited = ctx.audited(staff_id, "event.updated", details={"fields": sorted(changes)})
+    return await events.update_event(audited, event_id, changes)
 
 
 async def add_item(
@@ -156,8 +161,8 @@ async def add_item(
     quantity: int,
     per_buyer_limit: int,
 ) -> Any:
-    item = await items.add_item(
-        ctx,
+    return await items.add_item(
+        ctx.audited(staff_id, "sale_item.added"),
         event_id,
         sku_id=sku_id,
         warehouse_id=warehouse_id,
@@ -165,18 +170,11 @@ async def add_item(
         quantity=quantity,
         per_buyer_limit=per_buyer_limit,
     )
-    details = {"event_id": event_id, "item_id": item.id, "sku_id": sku_id, "quantity": quantity}
-    await _audit(ctx, staff_id, "sale_item.added", event_id, details)
-    return item
 
 
 async def schedule_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
-    view = await events.schedule_event(ctx, event_id)
-    await _audit(ctx, staff_id, "event.scheduled", event_id, {"event_id": event_id})
-    return view
+    return await events.schedule_event(ctx.audited(staff_id, "event.scheduled"), event_id)
 
 
 async def cancel_event(ctx: Context, staff_id: int, event_id: int) -> EventView:
-    view = await events.cancel_event(ctx, event_id)
-    await _audit(ctx, staff_id, "event.cancelled", event_id, {"event_id": event_id})
-    return view
+    return await events.cancel_event(ctx.audited(staff_id, "event.cancelled"), event_id)

@@ -22,7 +22,7 @@ from flashport.services.sales import inventory
 from flashport.services.sales.loading import editable_event, event_or_404
 from flashport.services.sales.views import event_view
 
-EDITABLE_FIELDS = ("title", "channel", "description", "banner_url", "starts_at", "ends_at")
+EDITABLE_FIELDS = ("title", "channel", "description", "banner_url", "starts_at", "ends_at", "preheat_at")
 _REQUIRED = frozenset({"title", "channel", "description", "starts_at", "ends_at"})
 
 
@@ -35,8 +35,10 @@ async def create_event(
     ends_at: datetime,
     description: str = "",
     banner_url: str | None = None,
+    preheat_at: datetime | None = None,
 ) -> EventView:
-    """A new draft event. Times must be timezone-aware and the length within the policy."""
+    """A new draft event. Times must be timezone-aware, the length within the policy, and the pre-heat
+    (when buyers first see it once scheduled; None: at once) before the start."""
     values = _clean(
         {
             "title": title,
@@ -45,9 +47,11 @@ async def create_event(
             "banner_url": banner_url,
             "starts_at": starts_at,
             "ends_at": ends_at,
+            "preheat_at": preheat_at,
         }
     )
     rules.check_window(values["starts_at"], values["ends_at"], ctx.policy)
+    rules.check_preheat(values["preheat_at"], values["starts_at"])
     async with ctx.transaction() as tx:
         event_id = await sales_repo.insert_event(tx.conn, values, tx.now)
         await tx.emit("event.created", f"event:{event_id}", {"event_id": event_id, **_payload(values)})
@@ -57,7 +61,8 @@ async def create_event(
 async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) -> EventView:
     """Change some of :data:`EDITABLE_FIELDS` of a draft, or of a scheduled event that has not started.
 
-    Only fields present in ``changes`` change; ``banner_url`` may be set to None to remove it.
+    Only fields present in ``changes`` change; ``banner_url`` and ``preheat_at`` may be set to None to
+    remove them. A pre-heat stays before the start, whichever of the two moves.
     """
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
@@ -71,6 +76,7 @@ async def update_event(ctx: Context, event_id: int, changes: Mapping[str, Any]) 
         event, items = await editable_event(tx.conn, event_id, tx.now)
         starts_at = cleaned.get("starts_at", event.starts_at)
         rules.check_window(starts_at, cleaned.get("ends_at", event.ends_at), ctx.policy)
+        rules.check_preheat(cleaned.get("preheat_at", event.preheat_at), starts_at)
         rules.check_start_change(event.state, starts_at, tx.now)
         changed = {name: value for name, value in cleaned.items() if getattr(event, name) != value}
         if changed:
@@ -134,7 +140,7 @@ async def cancel_event(ctx: Context, event_id: int) -> EventView:
 
 
 def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalise the given fields; only ``banner_url`` may be None."""
+    """Normalise the given fields; only ``banner_url`` and ``preheat_at`` may be None."""
     missing = sorted(name for name in _REQUIRED if name in values and values[name] is None)
     if missing:
         raise InvalidInput(
@@ -157,6 +163,7 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "banner_url": rules.banner_url,
     "starts_at": _utc,
     "ends_at": _utc,
+    "preheat_at": lambda value: None if value is None else _utc(value),
 }
 
 

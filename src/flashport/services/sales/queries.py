@@ -1,7 +1,8 @@
 """Reading events and items: the public pages buyers browse, and the operators' full view.
 
-Buyers see only announced events (upcoming, live, ended); a draft or cancelled event answers 404 to
-them exactly as an unknown id does. Statuses are derived at ``ctx.clock()``.
+Buyers see only announced events (upcoming, live, ended) from their pre-heat on; a draft, a cancelled
+event or one whose pre-heat has not come answers 404 to them exactly as an unknown id does. Statuses
+are derived at ``ctx.clock()``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from flashport.adapters.db import sales_repo
 from flashport.domain.errors import NotFound
 from flashport.domain.sale_entities import EventView, ItemFacts, ItemOfEvent, SaleItemView
-from flashport.domain.sales import EventStatus, Listing, is_public, stored_state
+from flashport.domain.sales import EventStatus, Listing, shown_to_buyers, stored_state
 from flashport.services.context import Context
 from flashport.services.sales.loading import item_or_404
 from flashport.services.sales.views import describe, event_view
@@ -21,7 +22,8 @@ from flashport.services.sales.views import describe, event_view
 async def list_public_events(
     ctx: Context, *, status: Listing | None = None, channel: str | None = None
 ) -> list[EventView]:
-    """Live and/or upcoming events, by start time. Ended ones (by time or sold out) are left out."""
+    """Live and/or upcoming events, by start time. Ended ones (by time or sold out) are left out, and
+    so are upcoming ones before their pre-heat."""
     now = ctx.clock()
     async with ctx.read() as conn:
         events = await sales_repo.announced_events(conn, now, listing=status, channel=_channel(channel))
@@ -32,7 +34,7 @@ async def list_public_events(
 
 async def get_public_event(ctx: Context, event_id: int) -> EventView:
     view = await event_view(ctx, event_id)
-    if not is_public(view.state):
+    if not shown_to_buyers(view.state, view.preheat_at, ctx.clock()):
         raise NotFound(f"event {event_id} does not exist", code="event_not_found")
     return view
 
@@ -46,7 +48,7 @@ async def get_public_item(ctx: Context, item_id: int) -> ItemOfEvent:
     async with ctx.read() as conn:
         item = await item_or_404(conn, item_id)
     view = await event_view(ctx, item.event_id)
-    if not is_public(view.state):
+    if not shown_to_buyers(view.state, view.preheat_at, ctx.clock()):
         raise NotFound(f"sale item {item_id} does not exist", code="sale_item_not_found")
     return view.item(item_id)
 

@@ -72,6 +72,7 @@ async def item(request: Request, item_id: Id) -> Response:
         # One key per purchase intent: a double click or a retry of this form never buys twice.
         purchase_key=str(uuid.uuid4()),
         payment_minutes=ctx.settings.payment_window_seconds // 60,
+        return_days=ctx.settings.return_policy_days,  # FLASHPORT_RETURN_POLICY_DAYS, as returns apply it
         waitlist_standing=await waitlist_view.standing_for(request, found.id),
         # A hot item is bought with the waiting room's token, which its queue page links here with.
         hot=await queue.is_hot(ctx, item_id),

@@ -29,7 +29,7 @@ from flashport.web.guard import Id
 from flashport.web.state import service_context
 
 router = APIRouter(prefix="/operator", route_class=WebRoute, include_in_schema=False)
-EVENT_FIELDS = ("title", "channel", "description", "starts_at", "ends_at")
+EVENT_FIELDS = ("title", "channel", "description", "starts_at", "ends_at", "preheat_at")
 
 
 @router.get("/calendar")
@@ -85,15 +85,24 @@ async def create_event(request: Request) -> Response:
 
 @router.get("/events/check.json")
 async def check_event(
-    request: Request, channel: str = "", starts_at: str = "", ends_at: str = "", event_id: int = 0
+    request: Request,
+    channel: str = "",
+    starts_at: str = "",
+    ends_at: str = "",
+    preheat_at: str = "",
+    event_id: int = 0,
 ) -> Response:
     session = answers.load_session(request)
     staff_only(session, Duty.EVENTS)
-    start: datetime | None = None
-    end: datetime | None = None
+    start = end = preheat = None
     with contextlib.suppress(InvalidInput):  # not typed yet: nothing to check
-        start, end = _moment(starts_at, "starts_at"), _moment(ends_at, "ends_at")
-    checks = await calendar.check_event(service_context(request), channel[:64], start, end, event_id or None)
+        start = _moment(starts_at, "starts_at")
+        end = _moment(ends_at, "ends_at")
+    with contextlib.suppress(InvalidInput):
+        preheat = _moment(preheat_at, "preheat_at") if preheat_at.strip() else None
+    checks = await calendar.check_event(
+        service_context(request), channel[:64], start, end, event_id or None, preheat
+    )
     return answers.data(request, session, asdict(checks))
 
 
@@ -163,6 +172,7 @@ async def _event_page(request: Request, event_id: int) -> Response:
         "description": view.description,
         "starts_at": _local(view.starts_at),
         "ends_at": _local(view.ends_at),
+        "preheat_at": _local(view.preheat_at) if view.preheat_at else "",
     }
     return answers.page(request, session, "operator_event.html", event=view, values=values)
 
@@ -183,6 +193,8 @@ def _event_fields(values: dict[str, str]) -> dict[str, Any]:
         "description": values["description"].strip(),
         "starts_at": _moment(values["starts_at"], "starts_at"),
         "ends_at": _moment(values["ends_at"], "ends_at"),
+        # Optional: left empty, buyers see the sale as soon as it is scheduled.
+        "preheat_at": _moment(values["preheat_at"], "preheat_at") if values["preheat_at"].strip() else None,
     }
 
 

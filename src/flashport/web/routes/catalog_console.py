@@ -44,6 +44,8 @@ FORMS: dict[str, tuple[str, ...]] = {
         "legal_unit",
         "tax_category",
         "description",
+        "return_exclusions",
+        "return_exclusions_zh",
     ),
     "skus": (
         "code",
