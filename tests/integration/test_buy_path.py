@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -371,11 +372,12 @@ async def test_a_purchase_whose_client_went_away_mid_reservation_is_saved_and_fo
     [(buyer, _)] = await make_buyers(buy_ctx, 1)
     await buy_ctx.buy_path.terms(sale.item_id)
     attempt = asyncio.create_task(buying.buy(buy_ctx, buyer, sale.item_id, 1, "gone"))
-    for _ in range(1000):  # until the purchase waits on its reservation
-        if stock._queued:
-            break
+    # One look per loop turn: the purchase is queued for its script call in one turn and sent in the
+    # next, so a look in between never misses it; the turns before it may wait on I/O (the hot-item set).
+    give_up = time.monotonic() + HTTP_TIMEOUT
+    while not stock._queued and not attempt.done() and time.monotonic() < give_up:  # noqa: ASYNC110 - a turn, not a wait
         await asyncio.sleep(0)
-    assert stock._queued, "the purchase never reached the stock engine"
+    assert stock._queued, f"the purchase never reached the stock engine: {attempt}"
     attempt.cancel()
 
     async def saved() -> bool:
