@@ -1,0 +1,329 @@
+"""Checking a basket out (issue 18, point 1): the basket's units folded into one order of several lines,
+paid once, declared with every line, or expired and cancelled with every unit back exactly once. On
+SQLite and PostgreSQL, with the SQL and the Redis stock engine (``buy_ctx``), since stock moves."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flashport.adapters.db import declarations_repo, tallies_repo
+from flashport.adapters.db.schema import orders, outbox, sale_items
+from flashport.ceb.declarations import order_message
+from flashport.ceb.validate import validate
+from flashport.domain.errors import Conflict
+from flashport.domain.payments import TradeReport, TradeState
+from flashport.services.accounts import identities
+from flashport.services.context import Context
+from flashport.services.customs import documents
+from flashport.services.orders import basket, checkout
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.orders.basket_checkout import check_out_basket
+from flashport.services.payments import settlement
+from flashport.services.sales import buying
+from flashport.services.sales.reconcile import reconcile
+from tests.sale_builder import Sale, make_buyers, make_sale
+
+PAYER = ("李娜", "110105199003070025")
+CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
+
+
+@pytest.fixture
+def bctx(buy_ctx: Context) -> Context:
+    """``buy_ctx`` with its clock stopped: time moves only when a test says so (``later``)."""
+    stopped = buy_ctx.clock()
+    buy_ctx.clock = lambda: stopped
+    return buy_ctx
+
+
+def _fen(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def later(ctx: Context, minutes: float) -> None:
+    base = ctx.clock
+    ctx.clock = lambda: base() + timedelta(minutes=minutes)
+
+
+async def _two_items(ctx: Context, *, quantity: int = 5, limit: int = 3) -> tuple[Sale, Sale]:
+    """Milk and cream on sale, both from milk's warehouse (the builder gives each sale its own)."""
+    milk = await make_sale(ctx, quantity=quantity, limit=limit)
+    cream = await make_sale(ctx, quantity=quantity, limit=limit)
+    async with ctx.transaction() as tx:
+        warehouse = sa.select(sale_items.c.warehouse_id).where(sale_items.c.id == milk.item_id)
+        await tx.conn.execute(
+            sale_items.update()
+            .where(sale_items.c.id == cream.item_id)
+            .values(warehouse_id=warehouse.scalar_subquery())
+        )
+    return milk, cream
+
+
+async def _fill(ctx: Context, buyer: int, items: list[int], tag: str = "") -> list[str]:
+    """One add per entry of ``items``, a second apart; the holding orders' numbers."""
+    added = []
+    for n, item in enumerate(items):
+        added.append((await basket.add(ctx, buyer, item, f"add-{tag}{n}-{item}")).order_no)
+        later(ctx, 1 / 60)
+    return added
+
+
+async def _taken(ctx: Context, item_id: int) -> tuple[int, dict[int, int]]:
+    counters = await ctx.stock.read_counters(item_id)
+    assert counters is not None
+    return counters.taken, dict(counters.per_buyer)
+
+
+async def _agrees(ctx: Context, *item_ids: int) -> None:
+    reports = await reconcile(ctx, list(item_ids))
+    assert all(r.agrees for r in reports), reports
+
+
+async def _statuses(ctx: Context, order_nos: list[str]) -> dict[str, tuple[str, Any]]:
+    async with ctx.read() as conn:
+        rows = await conn.execute(
+            sa.select(orders.c.order_no, orders.c.status, orders.c.merged_into).where(
+                orders.c.order_no.in_(order_nos)
+            )
+        )
+        return {no: (status, into) for no, status, into in rows}
+
+
+async def test_checkout_folds_the_units_into_one_order_with_a_line_per_item_and_a_retry_answers_it(
+    bctx: Context,
+) -> None:
+    milk, cream = await _two_items(bctx)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    holding = await _fill(bctx, buyer, [milk.item_id, cream.item_id, milk.item_id])
+    hold = (await basket.view(bctx, buyer)).hold_until
+    later(bctx, 5)
+    done = await check_out_basket(bctx, buyer, "checkout-1")
+    order = done.order
+    assert done.created and order.status == "pending_payment"
+    assert [(ln.line_no, ln.sale_item_id, ln.quantity) for ln in order.lines] == [
+        (1, milk.item_id, 2),
+        (2, cream.item_id, 1),
+    ]
+    assert (order.quantity, order.goods_value, order.total) == (3, "297.00", "297.00")
+    assert order.payment_deadline == hold  # the basket's hold, not a new window
+    merged = await _statuses(bctx, holding)
+    assert {status for status, _ in merged.values()} == {"merged"}
+    assert {into for _, into in merged.values()} == {order.id}
+    # Nothing moved in the engines: the units are the order's now.
+    assert await _taken(bctx, milk.item_id) == (2, {buyer: 2})
+    assert await _taken(bctx, cream.item_id) == (1, {buyer: 1})
+    await _agrees(bctx, milk.item_id, cream.item_id)
+    assert (await basket.view(bctx, buyer)).units == []
+    mine = await order_service.list_for_buyer(bctx, buyer)
+    assert [o.order_no for o in mine] == [order.order_no]  # the merged ones are lines of it, not orders
+
+    again = await check_out_basket(bctx, buyer, "checkout-1")
+    assert not again.created and again.order.order_no == order.order_no
+    with pytest.raises(Conflict) as empty:
+        await check_out_basket(bctx, buyer, "checkout-2")
+    assert empty.value.code == "basket_empty"
+    with pytest.raises(Conflict) as not_removable:
+        await basket.remove(bctx, buyer, holding[0])
+    assert not_removable.value.code == "order_not_cancellable"
+    assert await _taken(bctx, milk.item_id) == (2, {buyer: 2})
+
+
+async def test_an_unpaid_checked_out_basket_expires_and_returns_every_unit_exactly_once(
+    bctx: Context,
+) -> None:
+    milk, cream = await _two_items(bctx, limit=2)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    await _fill(bctx, buyer, [milk.item_id, milk.item_id, cream.item_id])
+    order = (await check_out_basket(bctx, buyer, "co")).order
+    later(bctx, 19)
+    assert await order_service.expire_unpaid_orders(bctx) == 0
+    later(bctx, 2)
+    assert await order_service.expire_unpaid_orders(bctx) == 1
+    assert await order_service.expire_unpaid_orders(bctx) == 0
+    assert await order_service.finish_interrupted_releases(bctx) == 0
+    assert await _taken(bctx, milk.item_id) == (0, {})
+    assert await _taken(bctx, cream.item_id) == (0, {})
+    assert await bctx.stock.remaining([milk.item_id, cream.item_id]) == {milk.item_id: 5, cream.item_id: 5}
+    await _agrees(bctx, milk.item_id, cream.item_id)
+    async with bctx.read() as conn:
+        expired = (
+            await conn.execute(
+                sa.select(outbox.c.payload).where(
+                    outbox.c.type == "order.expired", outbox.c.subject == f"order:{order.order_no}"
+                )
+            )
+        ).scalar_one()
+        board = await tallies_repo.read(conn, [milk.item_id, cream.item_id])
+    assert expired["units_returned"] == 3
+    assert {(ln["sale_item_id"], ln["units_returned"]) for ln in expired["lines"]} == {
+        (milk.item_id, 2),
+        (cream.item_id, 1),
+    }
+    assert (board[milk.item_id].closed_units, board[cream.item_id].closed_units) == (2, 1)
+    # The per-buyer limit is free again: the buyer can take two milk once more.
+    assert (await buying.buy(bctx, buyer, milk.item_id, 2, "again")).created
+
+
+async def test_cancelling_the_order_returns_every_unit_once(bctx: Context) -> None:
+    milk, cream = await _two_items(bctx)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    await _fill(bctx, buyer, [milk.item_id, cream.item_id])
+    order = (await check_out_basket(bctx, buyer, "co")).order
+    cancelled = await order_service.cancel_by_buyer(bctx, buyer, order.order_no)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(Conflict):
+        await order_service.cancel_by_buyer(bctx, buyer, order.order_no)
+    assert await _taken(bctx, milk.item_id) == (0, {})
+    assert await _taken(bctx, cream.item_id) == (0, {})
+    await _agrees(bctx, milk.item_id, cream.item_id)
+
+
+async def test_paying_the_order_sells_every_line_once_and_its_customs_order_lists_every_line(
+    bctx: Context,
+) -> None:
+    milk, cream = await _two_items(bctx)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    await _fill(bctx, buyer, [milk.item_id, cream.item_id, cream.item_id])
+    order = (await check_out_basket(bctx, buyer, "co")).order
+    identity = await identities.add_identity(bctx, buyer, *PAYER, "13700137000")
+    priced = await checkout.check_out(
+        bctx, buyer, order.order_no, checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
+    )
+    assert [ln.quantity for ln in priced.lines] == [1, 2]
+    payment = await settlement.start_payment(bctx, buyer, order.order_no)
+    assert payment.amount == priced.total
+    report = TradeReport(payment.out_trade_no, "T-basket-1", TradeState.PAID, _fen(payment.amount))
+    assert await settlement.settle(bctx, report, source="notification") == "pay_order"
+    assert await settlement.settle(bctx, report, source="notification") == "nothing"  # a duplicate
+    paid = await order_service.get_for_buyer(bctx, buyer, order.order_no)
+    assert paid.status == "paid"
+    async with bctx.read() as conn:
+        rows = await conn.execute(
+            sa.select(sale_items.c.id, sale_items.c.reserved, sale_items.c.sold).where(
+                sale_items.c.id.in_([milk.item_id, cream.item_id])
+            )
+        )
+        counters = {item: (reserved, sold) for item, reserved, sold in rows}
+        board = await tallies_repo.read(conn, [milk.item_id, cream.item_id])
+        declaration = await declarations_repo.find_by_order_no(conn, order.order_no)
+        assert declaration is not None
+        facts = await documents.load(bctx, conn, declaration.id)
+    if bctx.stock.name == "sql":  # the SQL engine tells reserved from sold
+        assert counters == {milk.item_id: (0, 1), cream.item_id: (0, 2)}
+    assert await _taken(bctx, milk.item_id) == (1, {buyer: 1})
+    assert await _taken(bctx, cream.item_id) == (2, {buyer: 2})
+    assert (board[milk.item_id].paid_units, board[cream.item_id].paid_units) == (1, 2)
+    await _agrees(bctx, milk.item_id, cream.item_id)
+    # Paid orders never expire; the units stay sold.
+    later(bctx, 30)
+    assert await order_service.expire_unpaid_orders(bctx) == 0
+    assert await _taken(bctx, cream.item_id) == (2, {buyer: 2})
+    # CEB311: one order, a goods line per order line, valid against the customs schema.
+    declared = documents.order_declaration(bctx, facts)
+    assert [(ln.gnum, ln.qty, ln.total_price) for ln in declared.lines] == [(1, 1, 9900), (2, 2, 19800)]
+    message = order_message(declared, documents.platform_sender(bctx))
+    assert validate(message) == []
+    assert message.count(b"<ceb:OrderList>") == 2
+
+
+async def test_a_payment_after_the_basket_order_expired_is_refunded_and_returns_nothing_twice(
+    bctx: Context,
+) -> None:
+    milk, cream = await _two_items(bctx)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    await _fill(bctx, buyer, [milk.item_id, cream.item_id])
+    order = (await check_out_basket(bctx, buyer, "co")).order
+    identity = await identities.add_identity(bctx, buyer, *PAYER, "13700137000")
+    await checkout.check_out(
+        bctx, buyer, order.order_no, checkout.CheckoutForm(*CONSIGNEE, None, identity.id)
+    )
+    payment = await settlement.start_payment(bctx, buyer, order.order_no)
+    later(bctx, 21)
+    assert await order_service.expire_unpaid_orders(bctx) == 1
+    report = TradeReport(
+        payment.out_trade_no, "T-late", TradeState.PAID, _fen(payment.amount), paid_at=bctx.clock()
+    )
+    assert await settlement.settle(bctx, report, source="notification") == "refund"
+    assert await settlement.settle(bctx, report, source="notification") == "nothing"
+    assert (await order_service.get_for_buyer(bctx, buyer, order.order_no)).status == "expired"
+    assert await _taken(bctx, milk.item_id) == (0, {})
+    assert await _taken(bctx, cream.item_id) == (0, {})
+    await _agrees(bctx, milk.item_id, cream.item_id)
+
+
+async def test_checkouts_racing_the_expiry_sweep_never_return_a_unit_twice_or_lose_one(
+    bctx: Context,
+) -> None:
+    """The sweeper runs with a clock past the hold (another machine's), the checkout with one inside
+    it: each holding order is either folded or expired, never both, never neither."""
+    milk, cream = await _two_items(bctx, quantity=40, limit=3)
+    buyers = await make_buyers(bctx, 8)
+    for buyer, _ in buyers:
+        await _fill(bctx, buyer, [milk.item_id, cream.item_id, milk.item_id])
+    sweeper = copy.copy(bctx)
+    ahead = bctx.clock() + timedelta(minutes=20, seconds=1)
+    sweeper.clock = lambda: ahead
+    later(bctx, 10)
+
+    async def check_out(buyer: int) -> None:
+        try:
+            await check_out_basket(bctx, buyer, "race")
+        except Conflict as exc:
+            assert exc.code == "basket_empty"
+
+    await asyncio.gather(
+        order_service.expire_unpaid_orders(sweeper, batch=5), *(check_out(b) for b, _ in buyers)
+    )
+    await order_service.finish_interrupted_releases(bctx)
+    async with bctx.read() as conn:
+        columns = (orders.c.status, orders.c.quantity, orders.c.merged_into, orders.c.idempotency_key)
+        rows = (
+            await conn.execute(sa.select(*columns).where(orders.c.buyer_id.in_([b for b, _ in buyers])))
+        ).all()
+    made = [r for r in rows if r.idempotency_key.startswith("basket-checkout:")]
+    holding = [r for r in rows if r not in made]
+    # Every holding order was either folded or expired by the sweep, never both, never neither; the
+    # sweeper (whose clock is past the hold) may have expired a folded order too.
+    assert {r.status for r in holding} <= {"merged", "expired"} and len(holding) == 3 * len(buyers)
+    assert len({r.merged_into for r in holding if r.status == "merged"}) == len(made)
+    live = sum(r.quantity for r in rows if r.status == "pending_payment")
+    assert live == sum(r.quantity for r in made if r.status == "pending_payment")
+    milk_taken, _ = await _taken(bctx, milk.item_id)
+    cream_taken, _ = await _taken(bctx, cream.item_id)
+    assert milk_taken + cream_taken == live  # what is still held is held once, the rest came back
+    await _agrees(bctx, milk.item_id, cream.item_id)
+    # Whatever the checkouts won expires in its turn, and everything is back.
+    later(bctx, 11)
+    await order_service.expire_unpaid_orders(bctx)
+    assert await _taken(bctx, milk.item_id) == (0, {})
+    assert await _taken(bctx, cream.item_id) == (0, {})
+    await _agrees(bctx, milk.item_id, cream.item_id)
+
+
+async def test_concurrent_checkouts_of_one_basket_make_one_order(bctx: Context) -> None:
+    milk, cream = await _two_items(bctx)
+    [(buyer, _)] = await make_buyers(bctx, 1)
+    await _fill(bctx, buyer, [milk.item_id, cream.item_id, cream.item_id])
+
+    async def check_out(key: str) -> str | None:
+        try:
+            return (await check_out_basket(bctx, buyer, key)).order.order_no
+        except Conflict as exc:
+            assert exc.code == "basket_empty"
+            return None
+
+    answers = await asyncio.gather(*(check_out(key) for key in ["a", "a", "b", "a", "b", "c"]))
+    made = {no for no in answers if no is not None}
+    assert len(made) == 1
+    [order_no] = made
+    view = await order_service.get_for_buyer(bctx, buyer, order_no)
+    assert view.quantity == 3 and len(view.lines) == 2
+    assert await _taken(bctx, milk.item_id) == (1, {buyer: 1})
+    assert await _taken(bctx, cream.item_id) == (2, {buyer: 2})
+    await _agrees(bctx, milk.item_id, cream.item_id)
