@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db import declarations_repo, tallies_repo
 from flashport.adapters.db.schema import orders, outbox, sale_items
+from flashport.app import create_app
 from flashport.ceb.declarations import order_message
 from flashport.ceb.validate import validate
 from flashport.domain.errors import Conflict
@@ -28,6 +32,8 @@ from flashport.services.orders.basket_checkout import check_out_basket
 from flashport.services.payments import settlement
 from flashport.services.sales import buying
 from flashport.services.sales.reconcile import reconcile
+from tests.factories import auth
+from tests.integration.test_web_pages import CSRF, log_in_as
 from tests.sale_builder import Sale, make_buyers, make_sale
 
 PAYER = ("李娜", "110105199003070025")
@@ -327,3 +333,79 @@ async def test_concurrent_checkouts_of_one_basket_make_one_order(bctx: Context) 
     assert await _taken(bctx, milk.item_id) == (1, {buyer: 1})
     assert await _taken(bctx, cream.item_id) == (2, {buyer: 2})
     await _agrees(bctx, milk.item_id, cream.item_id)
+
+
+# --- over HTTP: the API and the storefront (SQL stock engine; both databases) ----------------------
+
+
+@pytest.fixture
+async def shop(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(ctx=ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
+        yield http
+
+
+async def test_the_api_checks_the_basket_out_once_with_clear_errors(
+    ctx: Context, shop: httpx.AsyncClient
+) -> None:
+    milk, cream = await _two_items(ctx)
+    [(buyer, token)] = await make_buyers(ctx, 1)
+    headers = auth(token)
+    for n, item in enumerate([milk.item_id, cream.item_id, cream.item_id]):
+        await basket.add(ctx, buyer, item, f"api-{n}")
+
+    async def check_out(key: str | None) -> httpx.Response:
+        extra = {} if key is None else {"idempotency-key": key}
+        return await shop.post("/api/v1/basket/checkout", headers=headers | extra)
+
+    missing = await check_out(None)
+    assert missing.status_code == 422 and missing.json()["code"] == "idempotency_key_required"
+    made = await check_out("c1")
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["quantity"] == 3 and body["goods_value"] == "297.00"
+    assert [(ln["sale_item_id"], ln["quantity"], ln["total"]) for ln in body["lines"]] == [
+        (milk.item_id, 1, "99.00"),
+        (cream.item_id, 2, "198.00"),
+    ]
+    again = await check_out("c1")
+    assert again.status_code == 200 and again.json()["order_no"] == body["order_no"]
+    empty = await check_out("c2")
+    assert empty.status_code == 409 and empty.json()["code"] == "basket_empty"
+    shown = await shop.get(f"/api/v1/orders/{body['order_no']}", headers=headers)
+    assert shown.status_code == 200 and len(shown.json()["lines"]) == 2
+    assert (await shop.get("/api/v1/basket", headers=headers)).json()["units"] == []
+    assert (await shop.post("/api/v1/basket/checkout", headers={"idempotency-key": "x"})).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "parcel"),
+    [
+        ("en-GB,en;q=0.9", "Check out", "One parcel of 2 units"),
+        ("zh-CN,zh;q=0.9", "结算", "共 2 件"),
+    ],
+)
+async def test_the_basket_page_checks_out_to_the_orders_page_listing_every_line(
+    ctx: Context, shop: httpx.AsyncClient, language: str, button: str, parcel: str
+) -> None:
+    milk, cream = await _two_items(ctx)
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    await basket.add(ctx, buyer, milk.item_id, "p1")
+    await basket.add(ctx, buyer, cream.item_id, "p2")
+    shop.headers["accept-language"] = language
+    log_in_as(shop, ctx, buyer)
+    page = (await shop.get("/basket")).text
+    assert 'action="/basket/checkout"' in page and button in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key is not None
+    form = {"csrf_token": CSRF, "idempotency_key": key.group(1)}
+    went = await shop.post("/basket/checkout", data=form)
+    assert went.status_code == 303
+    order_no = re.fullmatch(r"/orders/(FP\w+)#checkout", went.headers["location"])
+    assert order_no is not None
+    assert (await shop.post("/basket/checkout", data=form)).headers["location"] == went.headers["location"]
+    order_page = (await shop.get(f"/orders/{order_no.group(1)}")).text
+    assert parcel in order_page and order_page.count("data-order-line=") == 2
+    assert 'id="checkout"' in order_page  # on to the existing checkout, then the Pay button
+    listed = (await shop.get("/orders")).text
+    assert listed.count("data-order-no=") == 1
