@@ -30,7 +30,7 @@ from flashport.services.orders import basket, checkout
 from flashport.services.orders import lifecycle as order_service
 from flashport.services.orders.basket_checkout import check_out_basket
 from flashport.services.payments import settlement
-from flashport.services.sales import buying
+from flashport.services.sales import buying, events
 from flashport.services.sales.reconcile import reconcile
 from tests.factories import auth
 from tests.integration.test_web_pages import CSRF, log_in_as
@@ -176,17 +176,22 @@ async def test_an_unpaid_checked_out_basket_expires_and_returns_every_unit_exact
     assert (await buying.buy(bctx, buyer, milk.item_id, 2, "again")).created
 
 
-async def test_cancelling_the_order_returns_every_unit_once(bctx: Context) -> None:
+async def test_cancelling_the_order_or_one_of_its_sales_returns_every_unit_once(bctx: Context) -> None:
     milk, cream = await _two_items(bctx)
-    [(buyer, _)] = await make_buyers(bctx, 1)
-    await _fill(bctx, buyer, [milk.item_id, cream.item_id])
-    order = (await check_out_basket(bctx, buyer, "co")).order
-    cancelled = await order_service.cancel_by_buyer(bctx, buyer, order.order_no)
+    [(first, _), (second, _)] = await make_buyers(bctx, 2)
+    for buyer in (first, second):
+        await _fill(bctx, buyer, [milk.item_id, cream.item_id], tag=str(buyer))
+    mine = (await check_out_basket(bctx, first, "co")).order
+    theirs = (await check_out_basket(bctx, second, "co")).order
+    cancelled = await order_service.cancel_by_buyer(bctx, first, mine.order_no)
     assert cancelled.status == "cancelled"
     with pytest.raises(Conflict):
-        await order_service.cancel_by_buyer(bctx, buyer, order.order_no)
+        await order_service.cancel_by_buyer(bctx, first, mine.order_no)
+    assert await _taken(bctx, milk.item_id) == (1, {second: 1})
+    # The basket order's second line is of cream's sale: calling that sale off cancels the whole order.
+    await events.cancel_event(bctx, cream.event_id)
+    assert (await order_service.get_for_buyer(bctx, second, theirs.order_no)).status == "cancelled"
     assert await _taken(bctx, milk.item_id) == (0, {})
-    assert await _taken(bctx, cream.item_id) == (0, {})
     await _agrees(bctx, milk.item_id, cream.item_id)
 
 

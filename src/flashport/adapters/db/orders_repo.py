@@ -438,10 +438,17 @@ async def closed_unreleased(conn: AsyncConnection, limit: int) -> list[dict[str,
 
 
 async def pending_of_event(conn: AsyncConnection, event_id: int) -> list[str]:
-    query = sa.select(orders.c.id).where(
-        orders.c.event_id == event_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    """The unpaid orders with units of the event: its own, and checked-out baskets with a line of it
+    (a basket may hold items of several live sales of one warehouse)."""
+    pending = orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    own = sa.select(orders.c.id).where(orders.c.event_id == event_id, pending)
+    lined = (
+        sa.select(orders.c.id)
+        .join(order_lines, order_lines.c.order_id == orders.c.id)
+        .join(sale_items, sale_items.c.id == order_lines.c.sale_item_id)
+        .where(pending, orders.c.line_count > 1, sale_items.c.event_id == event_id)
     )
-    return list((await conn.scalars(query)).all())
+    return list(dict.fromkeys((await conn.scalars(sa.union(own, lined))).all()))
 
 
 # --- checkout -------------------------------------------------------------------------------------------
