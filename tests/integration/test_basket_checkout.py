@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ from flashport.adapters.db import declarations_repo, tallies_repo
 from flashport.adapters.db.schema import orders, outbox, sale_items
 from flashport.app import create_app
 from flashport.ceb.declarations import order_message
+from flashport.ceb.inventory import inventory_message
 from flashport.ceb.validate import validate
 from flashport.domain.errors import Conflict
 from flashport.domain.payments import TradeReport, TradeState
@@ -241,6 +243,16 @@ async def test_paying_the_order_sells_every_line_once_and_its_customs_order_list
     message = order_message(declared, documents.platform_sender(bctx))
     assert validate(message) == []
     assert message.count(b"<ceb:OrderList>") == 2
+    # CEB621, once the carrier has given a waybill: an inventory line per order line, gnum for gnum.
+    waybill = dataclasses.replace(
+        facts.declaration, logistics_code="3120980105", logistics_name="Sandbox Express", logistics_no="SF1"
+    )
+    inventory = documents.inventory_declaration(
+        bctx, dataclasses.replace(facts, declaration=waybill), bctx.clock().date()
+    )
+    assert [(ln.gnum, ln.qty) for ln in inventory.lines] == [(1, 1), (2, 2)]
+    listed = inventory_message(inventory, documents.platform_sender(bctx), signer=documents.signer(bctx))
+    assert validate(listed) == []
 
 
 async def test_a_payment_after_the_basket_order_expired_is_refunded_and_returns_nothing_twice(
