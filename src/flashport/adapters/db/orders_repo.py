@@ -347,13 +347,14 @@ CLOSED_COLUMNS = (
 
 
 async def per_line(conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Orders as the stock engines and the tallies take them: one mapping per line, with the line's
-    ``sale_item_id`` and ``quantity`` (and the order's other columns among those given). An order of
-    one line (``line_count`` 1 or absent: every order of the buy path) is its own row, with no query;
-    the lines of the others (checked-out baskets) are read in one query.
+    """Orders as the stock engines and the tallies take them: one mapping per item of the order, with
+    that item's ``sale_item_id`` and ``quantity`` (and the order's other columns among those given).
+    An order of one line (``line_count`` 1 or absent: every order of the buy path) is its own row,
+    with no query; the lines of the others (checked-out baskets) are read in one query.
 
-    Every line of one order is for a different item, so a per-item marker of an order (the Redis
-    engine's release marker) is a per-line one."""
+    Lines of one item (a basket splits an item's units by price, should a price ever differ) are summed
+    into one mapping, so that a per-item marker of an order (the Redis engine's release marker) stands
+    for all of that order's units of the item, and no unit is skipped or returned twice."""
     single: list[dict[str, Any]] = []
     several: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -369,7 +370,10 @@ async def per_line(conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str,
         .where(order_lines.c.order_id.in_(list(several)))
         .order_by(order_lines.c.order_id, order_lines.c.line_no)
     )
+    per_item: dict[tuple[str, int], int] = {}
     for order_id, item_id, quantity in await conn.execute(query):
+        per_item[(order_id, item_id)] = per_item.get((order_id, item_id), 0) + int(quantity)
+    for (order_id, item_id), quantity in per_item.items():
         single.append({**several[order_id], "sale_item_id": item_id, "quantity": quantity})
     return single
 
