@@ -214,8 +214,9 @@ async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderVi
             status = await orders_repo.status_of(conn, order_id)
         check_cancellable_by_buyer(OrderStatus(str(status)))
     view = await get_for_buyer(ctx, buyer_id, order_no)
-    for line in view.lines:  # this process at once; others by the restock news
-        ctx.buy_path.board.clear(line.sale_item_id)
+    # This process at once; others by the restock news. Every line's item for a basket order.
+    for item_id in dict.fromkeys([view.sale_item_id, *(line.sale_item_id for line in view.lines)]):
+        ctx.buy_path.board.clear(item_id)
     return view
 
 
