@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from flashport.adapters.db import basket_repo, orders_repo
 from flashport.domain.basket import HeldUnits, empty_basket, fold, give_back
@@ -83,7 +84,7 @@ async def _fold(ctx: Context, buyer_id: int, key: str) -> str:
     return order_id
 
 
-async def _empty_room(tx: Tx, buyer_id: int, held: Sequence[HeldUnits], hold: object) -> None:
+async def _empty_room(tx: Tx, buyer_id: int, held: Sequence[HeldUnits], hold: datetime) -> None:
     """Give the folded units' room back, so the basket shows empty and the next add starts anew. A unit
     an add claimed meanwhile (not folded) keeps its room."""
     room = await basket_repo.lock_room(tx.conn, buyer_id)
