@@ -35,8 +35,10 @@ from flashport.services.payments import settlement
 from flashport.services.sales import buying, events
 from flashport.services.sales.reconcile import reconcile
 from tests.factories import auth
+from tests.integration import test_declarations as declaring_world
 from tests.integration.test_web_pages import CSRF, log_in_as
 from tests.sale_builder import Sale, make_buyers, make_sale
+from tests.waiting import HTTP_TIMEOUT
 
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
@@ -395,3 +397,50 @@ async def test_the_basket_page_checks_out_to_the_orders_page_listing_every_line_
         assert 'id="checkout"' in order_page  # on to the existing checkout, then the Pay button
         listed = (await shop.get("/orders")).text
         assert listed.count("data-order-no=") == 1
+
+
+# --- the whole back office: declared, matched, released and shipped as one parcel -------------------
+
+parties = (
+    declaring_world.parties
+)  # the four parties on loopback ports (tests/integration/test_declarations.py)
+
+
+async def test_a_basket_order_is_declared_with_every_line_released_and_shipped_as_one_parcel(
+    parties: declaring_world.Parties,
+) -> None:
+    ctx = parties.ctx
+    milk, cream = await _two_items(ctx)
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    for n, item in enumerate([milk.item_id, cream.item_id, cream.item_id]):
+        await basket.add(ctx, buyer, item, f"parcel-{n}")
+    order = (await check_out_basket(ctx, buyer, "parcel")).order
+    identity = await identities.add_identity(ctx, buyer, *PAYER, declaring_world.BUYER_PHONE)
+    await checkout.check_out(ctx, buyer, order.order_no, checkout.CheckoutForm(*CONSIGNEE, None, identity.id))
+    payment = await settlement.start_payment(ctx, buyer, order.order_no)
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as browser:
+        assert (await browser.get(payment.redirect_url)).status_code == 200
+    paid = await parties.pay.post(
+        f"/sandbox/trades/{payment.out_trade_no}/pay",
+        json={"payer_name": PAYER[0], "payer_id_number": PAYER[1]},
+    )
+    assert paid.status_code == 200, paid.text
+    await parties.until(lambda: parties.state(order.order_no), "pending")
+    await parties.work_until(order.order_no, "shipped")
+    detail = await parties.detail(order.order_no)
+    bodies = {}
+    for message in detail["messages"]:
+        download = await parties.platform.get(
+            f"/api/v1/declarations/{order.order_no}/messages/{message['id']}"
+        )
+        assert validate(download.content) == [], message["kind"]
+        bodies[message["kind"]] = download.content
+    assert declaring_world._texts(bodies["CEB311"], "gnum") == ["1", "2"]
+    assert declaring_world._texts(bodies["CEB311"], "qty") == ["1", "2"]
+    assert declaring_world._texts(bodies["CEB621"], "gnum") == ["1", "2"]
+    assert [Decimal(q) for q in declaring_world._texts(bodies["CEB621"], "qty")] == [1, 2]
+    events = await parties.events(order.order_no)
+    assert events.count("order.paid") == 1 and events.count("order.shipped") == 1
+    if ctx.stock.name == "sql":
+        assert await _taken(ctx, cream.item_id) == (2, {buyer: 2})
+    await _agrees(ctx, milk.item_id, cream.item_id)
