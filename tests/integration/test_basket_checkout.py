@@ -28,17 +28,21 @@ from flashport.domain.payments import TradeReport, TradeState
 from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.customs import documents
+from flashport.services.notify import queueing, sending
 from flashport.services.orders import basket, checkout
 from flashport.services.orders import lifecycle as order_service
 from flashport.services.orders.basket_checkout import check_out_basket
 from flashport.services.payments import settlement
 from flashport.services.sales import buying, events
 from flashport.services.sales.reconcile import reconcile
+from tests.clocks import ShiftedClock
 from tests.factories import auth
 from tests.integration import test_declarations as declaring_world
+from tests.integration import test_waitlist as waitlist_world
 from tests.integration.test_web_pages import CSRF, log_in_as
+from tests.mailbox import Mailbox
 from tests.sale_builder import Sale, make_buyers, make_sale
-from tests.waiting import HTTP_TIMEOUT
+from tests.waiting import HTTP_TIMEOUT, eventually
 
 PAYER = ("李娜", "110105199003070025")
 CONSIGNEE = ("王伟", "13800138000", "上海市浦东新区世纪大道100号")
@@ -444,3 +448,35 @@ async def test_a_basket_order_is_declared_with_every_line_released_and_shipped_a
     if ctx.stock.name == "sql":
         assert await _taken(ctx, cream.item_id) == (2, {buyer: 2})
     await _agrees(ctx, milk.item_id, cream.item_id)
+
+
+# --- the waitlist: units of every line back -----------------------------------------------------------
+
+mailbox = waitlist_world.mailbox  # a local SMTP server and a clock that moves when told
+
+
+async def test_when_a_basket_order_expires_the_waitlist_of_each_of_its_items_hears(
+    ctx: Context, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    milk, cream = await _two_items(ctx, quantity=1, limit=1)
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    await basket.add(ctx, buyer, milk.item_id, "w1")
+    await basket.add(ctx, buyer, cream.item_id, "w2")
+    await check_out_basket(ctx, buyer, "wco")
+    waiting = await make_buyers(ctx, 2)
+    for (_, token), item in zip(waiting, (milk.item_id, cream.item_id), strict=True):
+        joined = await client.post(waitlist_world.url(item), headers=auth(token))
+        assert joined.status_code == 200, joined.text
+    assert isinstance(ctx.clock, ShiftedClock)
+    ctx.clock.advance(timedelta(minutes=21))
+    assert await order_service.expire_unpaid_orders(ctx) == 1
+
+    async def told() -> bool:
+        await queueing.queue_from_outbox(ctx)
+        await sending.send_due(ctx)
+        return len(mailbox.messages) >= 2
+
+    await eventually(told, what="both waiting buyers told")
+    for (_, token), item in zip(waiting, (milk.item_id, cream.item_id), strict=True):
+        place = (await client.get(waitlist_world.url(item), headers=auth(token))).json()
+        assert place["told_at"] is not None
