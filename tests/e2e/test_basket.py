@@ -1,6 +1,6 @@
 """The basket in a real browser on a phone: add two items, watch the hold's countdown, refuse an item
-from another warehouse, take a unit out. In English and in Chinese. Screenshots under
-``artifacts/screenshots/``."""
+from another warehouse, take a unit out, check the basket out as one order. In English and in
+Chinese. Screenshots under ``artifacts/screenshots/``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,20 @@ def _journey(visit: Visit, words: dict[str, str]) -> None:
         milk.item_id: 5,
         cream.item_id: 4,
     }
+    # Checking out: the basket becomes one order listing both items, on to its checkout and payment.
+    page.goto(f"/items/{milk.item_id}")
+    page.get_by_role("button", name=words["add"]).click()
+    expect(page.locator("[data-basket-unit]")).to_have_count(2)
+    page.locator("[data-basket-checkout]").get_by_role("button", name=words["check_out"]).click()
+    expect(page).to_have_url(re.compile(r"/orders/FP\w+#checkout$"))
+    expect(page.locator("[data-order-line]")).to_have_count(2)
+    expect(page.locator("#checkout")).to_be_visible()
+    _fits(visit)
+    visit.snap("basket-checked-out")
+    assert server.run(server.ctx.stock.remaining([milk.item_id, cream.item_id])) == {
+        milk.item_id: 4,
+        cream.item_id: 4,
+    }
 
 
 def test_a_buyer_fills_and_empties_a_basket_on_a_phone(phone_visit: Visit) -> None:
@@ -82,6 +96,7 @@ def test_a_buyer_fills_and_empties_a_basket_on_a_phone(phone_visit: Visit) -> No
             "other_warehouse": "ships from another warehouse",
             "remove": "Remove",
             "removed": "Removed from your basket",
+            "check_out": "Check out",
         },
     )
 
@@ -95,5 +110,6 @@ def test_a_chinese_buyer_fills_and_empties_a_basket_on_a_phone(chinese_phone_vis
             "other_warehouse": "不在同一仓库发货",
             "remove": "删除",
             "removed": "已从购物篮移除",
+            "check_out": "去结算",
         },
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flashport.domain.basket import BasketRoom, claim, give_back, seconds_left
+from flashport.domain.basket import BasketRoom, HeldUnits, claim, fold, give_back, seconds_left
 from flashport.domain.errors import Conflict
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -71,3 +71,23 @@ def test_giving_back_shrinks_the_room_and_never_below_zero() -> None:
 def test_seconds_left_round_down_and_stop_at_zero() -> None:
     assert seconds_left(NOW + timedelta(seconds=90, milliseconds=999), NOW) == 90
     assert seconds_left(NOW, NOW + timedelta(seconds=5)) == 0
+
+
+def _held(order: str, item: int, minute: int, price: int = 9900) -> HeldUnits:
+    return HeldUnits(
+        order, item, 7, item * 10, f"item {item}", price, 1, "bonded", NOW + timedelta(minutes=minute)
+    )
+
+
+def test_the_fold_makes_one_line_per_item_in_the_order_the_items_went_in() -> None:
+    held = [_held("c", 2, 3), _held("a", 1, 1), _held("b", 2, 2), _held("d", 1, 4)]
+    lines = fold(held)
+    assert [(ln.line_no, ln.item_id, ln.quantity, ln.total_fen) for ln in lines] == [
+        (1, 1, 2, 19800),
+        (2, 2, 2, 19800),
+    ]
+
+
+def test_a_unit_of_an_item_at_another_price_gets_a_line_of_its_own() -> None:
+    lines = fold([_held("a", 1, 1), _held("b", 1, 2, price=8800)])
+    assert [(ln.item_id, ln.unit_price_fen, ln.quantity) for ln in lines] == [(1, 9900, 1), (1, 8800, 1)]

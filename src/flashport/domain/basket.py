@@ -7,7 +7,8 @@ fits the basket's room (one warehouse, goods within the single-transaction limit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flashport.domain.errors import Conflict, FieldProblem
@@ -70,3 +71,65 @@ def give_back(room: BasketRoom, price_fen: int) -> BasketRoom:
 def seconds_left(hold_until: datetime, now: datetime) -> int:
     """Whole seconds until the hold ends, never negative (rounded down: never promise a second more)."""
     return max(0, int((hold_until - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class HeldUnits:
+    """What one holding order of the basket holds, as checkout folds it."""
+
+    order_id: str
+    item_id: int
+    event_id: int
+    sku_id: int
+    title: str
+    unit_price_fen: int
+    quantity: int
+    fulfilment: str  # every unit of a basket ships from one warehouse, so all have the same
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class FoldedLine:
+    """One line of a checked-out basket: every held unit of one item at one price."""
+
+    line_no: int
+    item_id: int
+    event_id: int
+    sku_id: int
+    title: str
+    unit_price_fen: int
+    quantity: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+
+def fold(held: Sequence[HeldUnits]) -> tuple[FoldedLine, ...]:
+    """The lines of the one order a basket is checked out as: one line per item (per item and price,
+    should a price ever differ, so that each line's total stays price times quantity as customs checks),
+    quantities summed, in the order the items first went in."""
+    lines: dict[tuple[int, int], FoldedLine] = {}
+    for unit in sorted(held, key=lambda unit: (unit.added_at, unit.order_id)):
+        key = (unit.item_id, unit.unit_price_fen)
+        found = lines.get(key)
+        if found is None:
+            lines[key] = FoldedLine(
+                len(lines) + 1,
+                unit.item_id,
+                unit.event_id,
+                unit.sku_id,
+                unit.title,
+                unit.unit_price_fen,
+                unit.quantity,
+            )
+        else:
+            lines[key] = replace(found, quantity=found.quantity + unit.quantity)
+    return tuple(lines.values())
+
+
+def empty_basket() -> Conflict:
+    return Conflict(
+        "your basket holds nothing to check out: its hold has ended or its units were removed",
+        code="basket_empty",
+    )

@@ -24,6 +24,9 @@ class OrderStatus(enum.StrEnum):
     PAID = "paid"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # A basket's holding order folded into its checked-out order (``merged_into``): its units were not
+    # returned, they are that order's now (docs/basket.md).
+    MERGED = "merged"
 
 
 LIVE_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID)  # their units count as taken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,8 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import basket_units, baskets, order_lines, orders, sale_items
-from flashport.domain.basket import BasketRoom
+from flashport.adapters.db.schema import (
+    basket_checkouts,
+    basket_units,
+    baskets,
+    order_lines,
+    orders,
+    sale_items,
+)
+from flashport.domain.basket import BasketRoom, HeldUnits
 
 _NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -130,3 +138,88 @@ async def held_units(conn: AsyncConnection, buyer_id: int, now: datetime) -> lis
         .order_by(basket_units.c.added_at, basket_units.c.order_id)
     )
     return [HeldUnit(*row) for row in await conn.execute(query)]
+
+
+# --- checking the basket out (docs/basket.md, "Checking out") ---------------------------------------
+
+
+async def lock_held(conn: AsyncConnection, buyer_id: int, now: datetime) -> list[HeldUnits]:
+    """Inside a transaction: the holding orders of the buyer's basket that can still be folded (pending,
+    hold not over, not removed), locked (``FOR UPDATE`` of the orders' rows) in id order, so two
+    checkouts of one basket lock them in the same order and cannot deadlock. An expiry sweep skips
+    rows held here (``SKIP LOCKED``); a sweep that took one first has it locked, and this waits and then
+    leaves it out (PostgreSQL re-reads the row's status once its lock is free)."""
+    query = (
+        sa.select(
+            orders.c.id,
+            orders.c.sale_item_id,
+            orders.c.event_id,
+            order_lines.c.sku_id,
+            order_lines.c.title,
+            order_lines.c.unit_price_fen,
+            orders.c.quantity,
+            orders.c.fulfilment,
+            basket_units.c.added_at,
+        )
+        .join(basket_units, basket_units.c.order_id == orders.c.id)
+        .join(order_lines, sa.and_(order_lines.c.order_id == orders.c.id, order_lines.c.line_no == 1))
+        .where(
+            basket_units.c.buyer_id == buyer_id,
+            basket_units.c.removed_at.is_(None),
+            orders.c.buyer_id == buyer_id,
+            orders.c.status == "pending_payment",
+            orders.c.payment_deadline > now,
+        )
+        .order_by(orders.c.id)
+        .with_for_update(of=orders)
+    )
+    return [HeldUnits(*row) for row in await conn.execute(query)]
+
+
+async def merge(
+    conn: AsyncConnection, order_ids: Sequence[str], into: str, now: datetime
+) -> list[tuple[str, str, datetime]]:
+    """Move those of ``order_ids`` still pending and inside their hold to ``merged`` (pointing at
+    ``into``), in one conditional UPDATE: (id, order_no, deadline) of each moved. Their units are not
+    returned: they are the order ``into``'s now. Of a checkout, a sweep and a removal racing for one
+    holding order, the status condition lets exactly one move it."""
+    if not order_ids:
+        return []
+    moved = await conn.execute(
+        orders.update()
+        .where(
+            orders.c.id.in_(list(order_ids)),
+            orders.c.status == "pending_payment",
+            orders.c.payment_deadline > now,
+        )
+        .values(status="merged", merged_into=into, closed_at=now)
+        .returning(orders.c.id, orders.c.order_no, orders.c.payment_deadline)
+    )
+    return [(str(i), str(n), d) for i, n, d in moved.all()]
+
+
+async def checkout_by_key(conn: AsyncConnection, buyer_id: int, key: str) -> str | None:
+    """The order an earlier checkout of this buyer with this Idempotency-Key made, if any."""
+    found = await conn.scalar(
+        sa.select(basket_checkouts.c.order_id).where(
+            basket_checkouts.c.buyer_id == buyer_id, basket_checkouts.c.idempotency_key == key
+        )
+    )
+    return None if found is None else str(found)
+
+
+async def record_checkout_key(
+    conn: AsyncConnection, buyer_id: int, key: str, order_id: str, now: datetime
+) -> bool:
+    """Claim the key for this checkout; False when an earlier checkout has it. Written first in the
+    checkout's transaction: a concurrent checkout with the same key waits here (PostgreSQL) until the
+    first commits, then finds the key taken."""
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(basket_checkouts)
+    claimed = await conn.execute(
+        insert.values(
+            buyer_id=buyer_id, idempotency_key=key, order_id=order_id, created_at=now
+        ).on_conflict_do_nothing(
+            index_elements=[basket_checkouts.c.buyer_id, basket_checkouts.c.idempotency_key]
+        )
+    )
+    return claimed.rowcount == 1

@@ -27,6 +27,7 @@ from flashport.adapters.db.schema import (
     users,
     warehouses,
 )
+from flashport.domain.basket import FoldedLine
 from flashport.domain.identity import Consignee
 from flashport.domain.money import format_fen
 from flashport.domain.orders import Fulfilment, ItemTerms, OrderDraft, OrderStatus
@@ -93,6 +94,70 @@ async def insert_drafts(conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> 
     await conn.execute(orders.insert(), [_order_row(d) for d in drafts])
     await conn.execute(order_lines.insert(), [_line_row(d) for d in drafts])
     await conn.execute(outbox.insert(), [_event_row(d) for d in drafts])
+
+
+@dataclass(frozen=True)
+class FoldedOrder:
+    """A checked-out basket's order as it is first written: pending payment, before its own checkout
+    (consignee, identity, tax), with the basket's hold as its deadline."""
+
+    id: str
+    order_no: str
+    buyer_id: int
+    fulfilment: str
+    lines: Sequence[FoldedLine]
+    created_at: datetime
+    payment_deadline: datetime
+
+    @property
+    def goods_value_fen(self) -> int:
+        return sum(line.total_fen for line in self.lines)
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+async def insert_folded(conn: AsyncConnection, order: FoldedOrder) -> None:
+    """The order and its lines (two statements). Its ``sale_item_id`` and ``event_id`` are its first
+    line's, its ``quantity`` all its units; ``line_count`` tells readers that move units to read the
+    lines. Its idempotency key is its own id, which no client can have sent: the buyer's key for the
+    checkout is kept in ``basket_checkouts``."""
+    first = order.lines[0]
+    await conn.execute(
+        orders.insert().values(
+            id=order.id,
+            order_no=order.order_no,
+            buyer_id=order.buyer_id,
+            event_id=first.event_id,
+            sale_item_id=first.item_id,
+            quantity=order.units,
+            line_count=len(order.lines),
+            status=OrderStatus.PENDING_PAYMENT.value,
+            fulfilment=order.fulfilment,
+            goods_value_fen=order.goods_value_fen,
+            total_fen=order.goods_value_fen,
+            idempotency_key=f"basket-checkout:{order.id}",
+            created_at=order.created_at,
+            payment_deadline=order.payment_deadline,
+        )
+    )
+    await conn.execute(
+        order_lines.insert(),
+        [
+            {
+                "order_id": order.id,
+                "line_no": line.line_no,
+                "sale_item_id": line.item_id,
+                "sku_id": line.sku_id,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price_fen": line.unit_price_fen,
+                "total_fen": line.total_fen,
+            }
+            for line in order.lines
+        ],
+    )
 
 
 async def find_by_key(conn: AsyncConnection, buyer_id: int, key: str) -> Any:
@@ -166,20 +231,32 @@ async def taken_truth(
 ) -> dict[int, tuple[int, dict[int, int]]]:
     """The database truth of the counters: units in live orders, plus units of closed orders whose
     release has not reached the stock engine yet (they are still counted there)."""
+    # A merged order (a basket's unit folded into a checked-out order) holds nothing: its unit is
+    # counted once, on the line of the order it was folded into.
     still_held = sa.or_(
         orders.c.status.in_([OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAID.value]),
-        orders.c.stock_released_at.is_(None),
+        sa.and_(
+            orders.c.status.in_([OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value]),
+            orders.c.stock_released_at.is_(None),
+        ),
     )
-    query = (
+    single = (
         sa.select(orders.c.sale_item_id, orders.c.buyer_id, sa.func.sum(orders.c.quantity))
-        .where(orders.c.sale_item_id.in_(item_ids), still_held)
+        .where(orders.c.sale_item_id.in_(item_ids), orders.c.line_count == 1, still_held)
         .group_by(orders.c.sale_item_id, orders.c.buyer_id)
     )
+    lined = (
+        sa.select(order_lines.c.sale_item_id, orders.c.buyer_id, sa.func.sum(order_lines.c.quantity))
+        .join(orders, orders.c.id == order_lines.c.order_id)
+        .where(order_lines.c.sale_item_id.in_(item_ids), orders.c.line_count > 1, still_held)
+        .group_by(order_lines.c.sale_item_id, orders.c.buyer_id)
+    )
     truth: dict[int, tuple[int, dict[int, int]]] = {i: (0, {}) for i in item_ids}
-    for item_id, buyer_id, units in await conn.execute(query):
-        total, buyers = truth[item_id]
-        buyers[buyer_id] = int(units)
-        truth[item_id] = (total + int(units), buyers)
+    for query in (single, lined):
+        for item_id, buyer_id, units in await conn.execute(query):
+            total, buyers = truth[item_id]
+            buyers[buyer_id] = buyers.get(buyer_id, 0) + int(units)
+            truth[item_id] = (total + int(units), buyers)
     return truth
 
 
@@ -213,7 +290,8 @@ async def ids_of_buyer(conn: AsyncConnection, buyer_id: int, limit: int) -> list
     """The buyer's newest ``limit`` order ids, newest first."""
     query = (
         sa.select(orders.c.id)
-        .where(orders.c.buyer_id == buyer_id)
+        # A merged order lives on as a line of its checked-out order: shown there, not on its own.
+        .where(orders.c.buyer_id == buyer_id, orders.c.status != OrderStatus.MERGED.value)
         .order_by(orders.c.created_at.desc())
         .limit(limit)
     )
@@ -264,7 +342,40 @@ CLOSED_COLUMNS = (
     orders.c.buyer_id,
     orders.c.quantity,
     orders.c.event_id,
+    orders.c.line_count,
 )
+
+
+async def per_line(conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Orders as the stock engines and the tallies take them: one mapping per item of the order, with
+    that item's ``sale_item_id`` and ``quantity`` (and the order's other columns among those given).
+    An order of one line (``line_count`` 1 or absent: every order of the buy path) is its own row,
+    with no query; the lines of the others (checked-out baskets) are read in one query.
+
+    Lines of one item (a basket splits an item's units by price, should a price ever differ) are summed
+    into one mapping, so that a per-item marker of an order (the Redis engine's release marker) stands
+    for all of that order's units of the item, and no unit is skipped or returned twice."""
+    single: list[dict[str, Any]] = []
+    several: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        mapping = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+        if int(mapping.get("line_count") or 1) > 1:
+            several[mapping["id"]] = mapping
+        else:
+            single.append(mapping)
+    if not several:
+        return single
+    query = (
+        sa.select(order_lines.c.order_id, order_lines.c.sale_item_id, order_lines.c.quantity)
+        .where(order_lines.c.order_id.in_(list(several)))
+        .order_by(order_lines.c.order_id, order_lines.c.line_no)
+    )
+    per_item: dict[tuple[str, int], int] = {}
+    for order_id, item_id, quantity in await conn.execute(query):
+        per_item[(order_id, item_id)] = per_item.get((order_id, item_id), 0) + int(quantity)
+    for (order_id, item_id), quantity in per_item.items():
+        single.append({**several[order_id], "sale_item_id": item_id, "quantity": quantity})
+    return single
 
 
 async def close_pending(
@@ -274,10 +385,11 @@ async def close_pending(
     now: datetime,
     *,
     buyer_id: int | None = None,
-) -> list[Any]:
+) -> list[dict[str, Any]]:
     """Move those of ``order_ids`` (of ``buyer_id``, if given) still pending payment to ``to``, in one
     conditional UPDATE; returns the moved rows (:data:`CLOSED_COLUMNS`). The ``status`` condition
-    decides races: of any number of transactions closing one order, exactly one gets its row back."""
+    decides races: of any number of transactions closing one order, exactly one gets its row back.
+    An order of several lines comes back as one row per line (:func:`per_line`)."""
     where: list[sa.ColumnElement[bool]] = [orders.c.id.in_(order_ids)]
     if buyer_id is not None:
         where.append(orders.c.buyer_id == buyer_id)
@@ -287,8 +399,8 @@ async def close_pending(
         .values(status=to.value, closed_at=now)
         .returning(*CLOSED_COLUMNS)
     )
-    rows = list(moved.all())
-    await tallies_repo.add_closed(conn, (row._mapping for row in rows))
+    rows = await per_line(conn, moved.all())
+    await tallies_repo.add_closed(conn, rows)
     return rows
 
 
@@ -315,23 +427,32 @@ async def lock_due_for_expiry(conn: AsyncConnection, now: datetime, limit: int) 
 
 async def closed_unreleased(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` expired or cancelled orders whose units have not reached the stock engine yet,
-    as the engine's release takes them (id, sale_item_id, buyer_id, quantity)."""
+    as the engine's release takes them (id, sale_item_id, buyer_id, quantity), one per line."""
     query = (
-        sa.select(orders.c.id, orders.c.sale_item_id, orders.c.buyer_id, orders.c.quantity)
+        sa.select(
+            orders.c.id, orders.c.sale_item_id, orders.c.buyer_id, orders.c.quantity, orders.c.line_count
+        )
         .where(
             orders.c.status.in_([OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value]),
             orders.c.stock_released_at.is_(None),
         )
         .limit(limit)
     )
-    return [dict(row._mapping) for row in await conn.execute(query)]
+    return await per_line(conn, (await conn.execute(query)).all())
 
 
 async def pending_of_event(conn: AsyncConnection, event_id: int) -> list[str]:
-    query = sa.select(orders.c.id).where(
-        orders.c.event_id == event_id, orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    """The unpaid orders with units of the event: its own, and checked-out baskets with a line of it
+    (a basket may hold items of several live sales of one warehouse)."""
+    pending = orders.c.status == OrderStatus.PENDING_PAYMENT.value
+    own = sa.select(orders.c.id).where(orders.c.event_id == event_id, pending)
+    lined = (
+        sa.select(orders.c.id)
+        .join(order_lines, order_lines.c.order_id == orders.c.id)
+        .join(sale_items, sale_items.c.id == order_lines.c.sale_item_id)
+        .where(pending, orders.c.line_count > 1, sale_items.c.event_id == event_id)
     )
-    return list((await conn.scalars(query)).all())
+    return list(dict.fromkeys((await conn.scalars(sa.union(own, lined))).all()))
 
 
 # --- checkout -------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db.schema import (
     brands,
+    order_lines,
     orders,
     products,
     sale_events,
@@ -299,9 +300,20 @@ async def bonded_registrations(
 
 async def paid_units(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, int]:
     """Units of paid orders per item, for the items that have any."""
-    query = (
+    single = (
         sa.select(orders.c.sale_item_id, sa.func.sum(orders.c.quantity))
-        .where(orders.c.sale_item_id.in_(item_ids), orders.c.status == "paid")
+        .where(orders.c.sale_item_id.in_(item_ids), orders.c.status == "paid", orders.c.line_count == 1)
         .group_by(orders.c.sale_item_id)
     )
-    return {item_id: int(units) for item_id, units in await conn.execute(query)}
+    # Checked-out baskets' lines, each on its own item (an operator's cancel reads this, not a buyer).
+    lined = (
+        sa.select(order_lines.c.sale_item_id, sa.func.sum(order_lines.c.quantity))
+        .join(orders, orders.c.id == order_lines.c.order_id)
+        .where(order_lines.c.sale_item_id.in_(item_ids), orders.c.status == "paid", orders.c.line_count > 1)
+        .group_by(order_lines.c.sale_item_id)
+    )
+    paid: dict[int, int] = {}
+    for query in (single, lined):
+        for item_id, units in await conn.execute(query):
+            paid[item_id] = paid.get(item_id, 0) + int(units)
+    return paid

@@ -281,9 +281,17 @@ orders = sa.Table(
     # Set when an expired or cancelled order's units are back in the stock engine: the worker retries
     # releases that a crash interrupted, and reconciliation counts unreleased units as still taken.
     sa.Column("stock_released_at", UTCDateTime()),
+    # Lines of the order: 1 for every order of the buy path (the server default: the hot path writes
+    # nothing more); more for a checked-out basket, whose sale_item_id and event_id are its first line's
+    # and whose quantity is all its units. Code that moves units reads the lines when this is above 1.
+    sa.Column("line_count", sa.Integer, nullable=False, server_default="1"),
+    # A basket's holding order folded into a checked-out order (status 'merged'): that order's id.
+    sa.Column("merged_into", sa.String(36)),
     sa.UniqueConstraint("buyer_id", "idempotency_key", name="uq_orders_buyer_idempotency"),
     sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-    sa.CheckConstraint("status IN ('pending_payment', 'paid', 'expired', 'cancelled')", name="status"),
+    sa.CheckConstraint(
+        "status IN ('pending_payment', 'paid', 'expired', 'cancelled', 'merged')", name="status"
+    ),
     sa.Index("ix_orders_status_deadline", "status", "payment_deadline"),
     sa.Index("ix_orders_buyer_created", "buyer_id", "created_at"),
     sa.Index("ix_orders_sale_item_status", "sale_item_id", "status"),
@@ -744,4 +752,16 @@ basket_units = sa.Table(
     sa.Column("hold_until", UTCDateTime(), nullable=False),
     sa.Column("removed_at", UTCDateTime()),
     sa.Index("ix_basket_units_buyer_hold", "buyer_id", "hold_until"),
+)
+
+# A basket checked out: the buyer's Idempotency-Key for it, and the order it made. Apart from the buy
+# path's keys (orders.idempotency_key), which the Redis stock engine also holds: a checkout's key is the
+# database's alone, so it must never be one a purchase could meet in a group-committed batch.
+basket_checkouts = sa.Table(
+    "basket_checkouts",
+    metadata,
+    sa.Column("buyer_id", BigId, primary_key=True),  # users.id
+    sa.Column("idempotency_key", sa.String(128), primary_key=True),
+    sa.Column("order_id", sa.String(36), nullable=False),  # orders.id of the checked-out order
+    _created(),
 )

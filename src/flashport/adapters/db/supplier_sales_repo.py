@@ -18,6 +18,7 @@ from flashport.adapters.db.schema import (
     products,
     refunds,
     sale_events,
+    sale_items,
     skus,
     stock,
     suppliers,
@@ -75,7 +76,9 @@ def _paid_lines(supplier_id: int) -> Any:
         order_lines.join(orders, orders.c.id == order_lines.c.order_id)
         .join(skus, skus.c.id == order_lines.c.sku_id)
         .join(products, sa.and_(products.c.id == skus.c.product_id, products.c.supplier_id == supplier_id))
-        .join(sale_events, sale_events.c.id == orders.c.event_id)
+        # The line's own sale: a checked-out basket's lines may be of several events.
+        .join(sale_items, sale_items.c.id == order_lines.c.sale_item_id)
+        .join(sale_events, sale_events.c.id == sale_items.c.event_id)
         .join(declarations, declarations.c.order_id == orders.c.id, isouter=True)
     )
 
@@ -133,7 +136,7 @@ async def event_lines(conn: AsyncConnection, supplier_id: int, event_id: int) ->
             refunded.label("order_refunded_fen"),
         )
         .select_from(_paid_lines(supplier_id))
-        .where(orders.c.status == "paid", orders.c.event_id == event_id)
+        .where(orders.c.status == "paid", sale_items.c.event_id == event_id)
         .order_by(orders.c.paid_at, orders.c.order_no, order_lines.c.line_no)
     )
     return list((await conn.execute(query)).all())

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.adapters.db.schema import orders
+from flashport.adapters.db.schema import order_lines, orders
 from flashport.adapters.db.schema import sale_item_tallies as tallies
 
 SLOTS = 8
@@ -45,23 +45,30 @@ async def add_paid(conn: AsyncConnection, order_ids: Sequence[str]) -> None:
     """Count these orders, just moved to paid in this transaction, as paid for their items."""
     if not order_ids:
         return
-    query = (
-        sa.select(
-            orders.c.sale_item_id,
-            sa.literal(random.randrange(SLOTS), sa.SmallInteger),
-            sa.func.count(),
-            sa.func.sum(orders.c.quantity),
-            sa.literal(0, sa.BigInteger),
-            sa.literal(0, sa.BigInteger),
-        )
-        .where(orders.c.id.in_(order_ids))
-        .group_by(orders.c.sale_item_id)
+    # An order of one line counts on its own row; a checked-out basket's lines count each on its item.
+    single = sa.select(orders.c.sale_item_id.label("item"), orders.c.quantity.label("units")).where(
+        orders.c.id.in_(order_ids), orders.c.line_count == 1
     )
+    lined = (
+        sa.select(order_lines.c.sale_item_id, order_lines.c.quantity)
+        .join(orders, orders.c.id == order_lines.c.order_id)
+        .where(order_lines.c.order_id.in_(order_ids), orders.c.line_count > 1)
+    )
+    paid = sa.union_all(single, lined).subquery()
+    query = sa.select(
+        paid.c.item,
+        sa.literal(random.randrange(SLOTS), sa.SmallInteger),
+        sa.func.count(),
+        sa.func.sum(paid.c.units),
+        sa.literal(0, sa.BigInteger),
+        sa.literal(0, sa.BigInteger),
+    ).group_by(paid.c.item)
     await conn.execute(_upsert(conn).from_select(["sale_item_id", "slot", *_COUNTS], query))
 
 
 async def add_closed(conn: AsyncConnection, moved: Iterable[Mapping[Any, Any]]) -> None:
-    """Count these orders (rows with ``sale_item_id`` and ``quantity``), just closed unpaid."""
+    """Count these orders (rows with ``sale_item_id`` and ``quantity``: one per line of an order of
+    several, see ``orders_repo.per_line``), just closed unpaid."""
     per_item: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for row in moved:
         counts = per_item[row["sale_item_id"]]

@@ -10,11 +10,13 @@ from pydantic import BaseModel, Field
 
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.api.inputs import MAX_ID, Input
+from flashport.api.routes.orders import OrderOut
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.money import fen_to_decimal
 from flashport.services.context import Context
-from flashport.services.orders import basket
+from flashport.services.orders import basket, basket_checkout
 from flashport.services.orders.basket import BasketView
+from flashport.services.orders.views import OrderView
 
 router = APIRouter(prefix="/api/v1/basket", tags=["basket"])
 
@@ -117,3 +119,29 @@ async def remove_from_basket(
     order_no: str, who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx)
 ) -> BasketOut:
     return _out(await basket.remove(ctx, who.user_id, order_no))
+
+
+@router.post(
+    "/checkout",
+    status_code=201,
+    response_model=OrderOut,
+    summary="Check the basket out as one order: several lines, one payment, one parcel",
+    description="Folds every unit the basket still holds into one pending order, one line per item "
+    "with the quantities summed, due at the basket's `hold_until`. Nothing is reserved or returned: "
+    "the units the basket held are that order's now (the holding orders become `merged`). Then check "
+    "the order out (`PUT /api/v1/orders/{order_no}/checkout`) and pay it as any order. The "
+    "`Idempotency-Key` header is required; a retry with the same key answers 200 with the same order. "
+    "Errors: `basket_empty` (409: the hold has ended, or nothing is in the basket); "
+    "`idempotency_key_required` (422).",
+    **roles_doc(Role.BUYER, errors=(409, 422)),
+)
+async def check_out_basket(
+    response: Response,
+    idempotency_key: str | None = Header(None, description="one per checkout; a retry sends the same"),
+    who: Principal = BuyerOnly,
+    ctx: Context = Depends(get_ctx),
+) -> OrderView:
+    done = await basket_checkout.check_out_basket(ctx, who.user_id, idempotency_key)
+    if not done.created:
+        response.status_code = 200
+    return done.order

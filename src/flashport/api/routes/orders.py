@@ -34,6 +34,9 @@ class BuyIn(Input):
 
 class OrderLineOut(BaseModel):
     line_no: int
+    sale_item_id: int | None = Field(
+        None, description="the line's sale item (on order reads; the buy answer's one line is the order's)"
+    )
     sku_id: int
     title: str
     quantity: int

@@ -140,9 +140,11 @@ async def _waitlist_intents(ctx: Context, tx: Tx, records: Iterable[StoredRecord
     """Units came back (an order expired or was cancelled): tell as many waiting buyers as units came
     back, first come first served, and mark them told so the next units go to the next buyers."""
     back = [
-        (r, int(r.payload["sale_item_id"]), int(r.payload.get("units_returned") or 0))
+        (r, int(line["sale_item_id"]), int(line.get("units_returned") or 0))
         for r in records
         if r.type in rules.UNITS_BACK and r.payload.get("sale_item_id") is not None
+        # A checked-out basket's order returns units of each of its lines' items.
+        for line in r.payload.get("lines") or [r.payload]
     ]
     if not back:
         return []

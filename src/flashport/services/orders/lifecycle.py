@@ -90,13 +90,23 @@ class ClosedOrders:
     takes (id, order_no, sale_item_id, buyer_id, quantity, event_id, status_before), and whether their
     units were returned in that same transaction."""
 
-    orders: tuple[Mapping[str, Any], ...]
+    orders: tuple[Mapping[str, Any], ...]  # one per line of an order of several (a checked-out basket)
     released_now: bool
 
     @property
     def owed(self) -> tuple[Mapping[str, Any], ...]:
         """What :func:`release_after_commit` must still return once the transaction has committed."""
         return () if self.released_now else self.orders
+
+    @property
+    def count(self) -> int:
+        """How many orders (not lines) were closed."""
+        return len({order["id"] for order in self.orders})
+
+    @property
+    def item_ids(self) -> list[int]:
+        """The items that got units back, each once."""
+        return list(dict.fromkeys(order["sale_item_id"] for order in self.orders))
 
 
 NOTHING_CLOSED = ClosedOrders((), released_now=True)
@@ -123,27 +133,42 @@ async def close_many_within(
     moved = await orders_repo.close_pending(tx.conn, order_ids, to, tx.now, buyer_id=buyer_id)
     if not moved:
         return NOTHING_CLOSED
-    closed = tuple({**row._mapping, "status_before": OrderStatus.PENDING_PAYMENT.value} for row in moved)
+    closed = tuple({**row, "status_before": OrderStatus.PENDING_PAYMENT.value} for row in moved)
     released_now = await stock.release_within(tx.conn, closed)
     if released_now:
-        await orders_repo.mark_released(tx.conn, [row.id for row in moved], tx.now)
-    await tx.emit_many(
-        [
-            (
-                f"order.{to.value}",
-                f"order:{row.order_no}",
-                {
-                    "order_id": row.id,
-                    "order_no": row.order_no,
-                    "sale_item_id": row.sale_item_id,
-                    "quantity": row.quantity,
-                    "units_returned": row.quantity,
-                },
-            )
-            for row in moved
-        ]
-    )
+        await orders_repo.mark_released(tx.conn, _ids(closed), tx.now)
+    await tx.emit_many([(f"order.{to.value}", *_closed_event(lines)) for lines in _by_order(closed)])
     return ClosedOrders(closed, released_now)
+
+
+def _ids(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(row["id"] for row in rows))
+
+
+def _by_order(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["id"], []).append(row)
+    return list(grouped.values())
+
+
+def _closed_event(lines: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The outbox subject and payload of one closed order: its item and units as before for an order
+    of one line; for a checked-out basket, its first line's item, all its units, and every line."""
+    first = lines[0]
+    units = sum(int(line["quantity"]) for line in lines)
+    payload: dict[str, Any] = {
+        "order_id": first["id"],
+        "order_no": first["order_no"],
+        "sale_item_id": first["sale_item_id"],
+        "quantity": units,
+        "units_returned": units,
+    }
+    if len(lines) > 1:
+        payload["lines"] = [
+            {"sale_item_id": line["sale_item_id"], "units_returned": line["quantity"]} for line in lines
+        ]
+    return f"order:{first['order_no']}", payload
 
 
 async def _close(ctx: Context, order_id: str, to: OrderStatus, *, buyer_id: int | None = None) -> bool:
@@ -161,7 +186,7 @@ async def _close_batch(ctx: Context, order_ids: Sequence[str], to: OrderStatus) 
     async with ctx.transaction() as tx:
         closed = await close_many_within(ctx, tx, order_ids, to)
     await release_after_commit(ctx, closed.owed)
-    return len(closed.orders)
+    return closed.count
 
 
 async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]) -> None:
@@ -175,7 +200,7 @@ async def release_after_commit(ctx: Context, closed: Sequence[Mapping[str, Any]]
         log.exception("release of %d order(s) interrupted; the worker will retry", len(closed))
         return
     async with ctx.transaction() as tx:
-        await orders_repo.mark_released(tx.conn, [order["id"] for order in closed], tx.now)
+        await orders_repo.mark_released(tx.conn, _ids(closed), tx.now)
 
 
 async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderView:
@@ -189,7 +214,9 @@ async def cancel_by_buyer(ctx: Context, buyer_id: int, order_no: str) -> OrderVi
             status = await orders_repo.status_of(conn, order_id)
         check_cancellable_by_buyer(OrderStatus(str(status)))
     view = await get_for_buyer(ctx, buyer_id, order_no)
-    ctx.buy_path.board.clear(view.sale_item_id)  # this process at once; others by the restock news
+    # This process at once; others by the restock news. Every line's item for a basket order.
+    for item_id in dict.fromkeys([view.sale_item_id, *(line.sale_item_id for line in view.lines)]):
+        ctx.buy_path.board.clear(item_id)
     return view
 
 
@@ -214,7 +241,7 @@ async def expire_unpaid_orders(
             due = await orders_repo.lock_due_for_expiry(tx.conn, tx.now, batch)
             closed = await close_many_within(ctx, tx, due, OrderStatus.EXPIRED) if due else NOTHING_CLOSED
         await release_after_commit(ctx, closed.owed)
-        expired += len(closed.orders)
+        expired += closed.count
         if len(due) < batch:
             break
     return expired
@@ -225,7 +252,7 @@ async def finish_interrupted_releases(ctx: Context, *, batch: int = 500) -> int:
     async with ctx.read() as conn:
         owed = await orders_repo.closed_unreleased(conn, batch)
     await release_after_commit(ctx, owed)
-    return len(owed)
+    return len(_ids(owed))
 
 
 async def cancel_pending_of_event(ctx: Context, event_id: int, *, batch: int = 500) -> int:

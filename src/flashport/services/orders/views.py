@@ -18,6 +18,7 @@ from flashport.domain.money import format_fen
 @dataclass(frozen=True)
 class OrderLineView:
     line_no: int
+    sale_item_id: int
     sku_id: int
     title: str
     quantity: int
@@ -68,6 +69,7 @@ def order_of(order: Mapping[str, Any], customs: CustomsState | None = None) -> O
         lines=tuple(
             OrderLineView(
                 line_no=ln["line_no"],
+                sale_item_id=ln["sale_item_id"],
                 sku_id=ln["sku_id"],
                 title=ln["title"],
                 quantity=ln["quantity"],

@@ -441,8 +441,13 @@ async def _pay_orders(ctx: Context, tx: Tx, steps: Sequence[_Step]) -> None:
     )
     await settlement_repo.mark_paid_many(tx.conn, [(s.order.id, s.report.paid_at or tx.now) for s in steps])
     buffered = _BufferedTx(tx.conn, tx.now)
+    # One confirm per line: a checked-out basket's lines are each sold on their own item (their lines
+    # are read in one query for the group; an order of one line is its own row, as before). By item,
+    # as an expiry sweep touches items, so the two lock sale items' rows in the same order.
+    lines = await orders_repo.per_line(tx.conn, [s.order for s in steps])
+    for line in sorted(lines, key=lambda line: line["sale_item_id"]):
+        await ctx.stock.confirm_within(tx.conn, line)
     for s in steps:
-        await ctx.stock.confirm_within(tx.conn, dict(s.order._mapping))
         if s.payment_pending:
             await buffered.emit(*_succeeded_record(s.report, s.payment, s.order))
         await buffered.emit(

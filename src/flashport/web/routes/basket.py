@@ -3,6 +3,8 @@ taking a unit out. Plain forms (no script needed); every action goes through the
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +12,7 @@ from starlette.responses import Response
 from flashport.api.rate_limited import address_of
 from flashport.domain.errors import DomainError
 from flashport.domain.rate_limits import Action
-from flashport.services.orders import basket
+from flashport.services.orders import basket, basket_checkout
 from flashport.web import answers, guard, i18n
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
@@ -30,6 +32,7 @@ BASKET_TEXT = {
         "One more unit would take your basket over the cross-border limit for one order."
     ),
     "basket_unit_not_found": N_("This unit is no longer in your basket."),
+    "basket_empty": N_("Your basket has nothing left to check out: its time ran out or it is empty."),
 }
 
 
@@ -37,7 +40,26 @@ BASKET_TEXT = {
 async def show_basket(request: Request) -> Response:
     session = answers.load_session(request)
     held = await basket.view(service_context(request), guard.buyer(session))
-    return answers.page(request, session, "basket.html", basket=held)
+    # One key per showing of the page: pressing "Check out" twice (or a resent form) makes one order.
+    return answers.page(request, session, "basket.html", basket=held, checkout_key=str(uuid.uuid4()))
+
+
+@router.post("/basket/checkout")
+async def check_out_basket(request: Request) -> Response:
+    """Fold the basket into one order, then on to that order's page to check out and pay it."""
+    session = answers.load_session(request)
+    form = await guard.posted_form(request, session)
+    buyer_id = guard.buyer(session)
+    key = str(form.get("idempotency_key", ""))[:128] or None
+    try:
+        done = await basket_checkout.check_out_basket(service_context(request), buyer_id, key)
+    except DomainError as exc:
+        return _refusal(request, session, exc, "/basket")
+    done_text = tr(
+        request, "Your basket is now order %(number)s: one payment, one parcel. Check out and pay it in time."
+    )
+    session.flash("success", done_text % {"number": done.order.order_no})
+    return answers.redirect(request, session, f"/orders/{done.order.order_no}#checkout")
 
 
 @router.post("/items/{item_id:int}/basket")
