@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.installed
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
 PYTEST_ARGS ?=
+# The integration tests run in parallel processes (pytest-xdist), one test file per process at a time, each
+# with a database and Redis prefix of its own: `make test-integration PARALLEL=` runs them in one process.
+PARALLEL ?= -n 3 --dist loadfile
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,7 +70,7 @@ test-unit: $(STAMP) ## Unit tests: pure rules and codecs, seconds, no database, 
 
 test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Redis stock (starts them)
 	scripts/ensure-services.sh
-	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration $(PARALLEL) $(PYTEST_ARGS)
 
 test-e2e: $(STAMP) ## Browser tests: the storefront in Debian's Chromium (installs it if missing)
 	scripts/ensure-browser.sh
