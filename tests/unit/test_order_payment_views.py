@@ -49,6 +49,7 @@ ORDER_ROW: dict[str, Any] = {
     "lines": [
         {
             "line_no": 1,
+            "sale_item_id": 3,
             "sku_id": 5,
             "title": "Milk powder 900 g",
             "quantity": 2,

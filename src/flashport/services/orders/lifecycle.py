@@ -31,6 +31,7 @@ def order_view(order: Mapping[str, Any]) -> dict[str, Any]:
     lines = [
         {
             "line_no": ln["line_no"],
+            "sale_item_id": ln.get("sale_item_id"),
             "sku_id": ln["sku_id"],
             "title": ln["title"],
             "quantity": ln["quantity"],

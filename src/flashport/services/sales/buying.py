@@ -175,6 +175,7 @@ def _view_of_draft(draft: Any) -> dict[str, Any]:
             "lines": [
                 {
                     "line_no": 1,
+                    "sale_item_id": draft.terms.item_id,
                     "sku_id": draft.terms.sku_id,
                     "title": draft.terms.title,
                     "quantity": draft.quantity,
