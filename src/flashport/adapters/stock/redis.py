@@ -244,7 +244,9 @@ class RedisStockEngine(StockEngine):
         except Exception as exc:
             failure = exc
         # Not cancellable half-way: the reservation must end undone, kept, or noted in doubt.
-        await asyncio.shield(self._after_failed_write(draft, taken, buyers, idem, failure))
+        settling = asyncio.ensure_future(self._after_failed_write(draft, taken, buyers, idem, failure))
+        settling.add_done_callback(_retrieved)  # its error is the caller's, if the caller is still there
+        await asyncio.shield(settling)
 
     async def _after_failed_write(
         self, draft: OrderDraft, taken: str, buyers: str, idem: str, failure: Exception
@@ -497,3 +499,10 @@ class RedisStockEngine(StockEngine):
         await self.committer.drain()
         if self._writer is not None:
             await self._writer.close()
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Mark a shielded task's outcome as seen, so a caller cancelled meanwhile leaves no "exception was
+    never retrieved" behind."""
+    if not task.cancelled():
+        task.exception()
