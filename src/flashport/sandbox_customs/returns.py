@@ -14,38 +14,28 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.ceb import Receipt, ReceiptKind, new_guid, receipt_message
-from flashport.ceb.xml import CEB_NS, ceb, safe_parser
+from flashport.ceb import ReceiptKind
 from flashport.domain.tax import dutiable_value_fen
-from flashport.sandbox_customs import store
+from flashport.sandbox_customs import after_sales, store
 from flashport.sandbox_customs.certificates import Register
 from flashport.sandbox_customs.checks import counting_year
 from flashport.sandbox_customs.documents import DocumentKind, InventoryFacts, OrderFacts, PaymentFacts
 from flashport.sandbox_customs.office import Office
-from flashport.sandbox_customs.reading import NotACebMessage, read
-from flashport.sandbox_customs.refusals import joined
+from flashport.sandbox_customs.reading import read
 from flashport.sandbox_customs.screening import Screened
-from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED, DeclarationState
-from flashport.sandbox_customs.tables import inbox, returns
+from flashport.sandbox_customs.statuses import REJECTED, DeclarationState
+from flashport.sandbox_customs.tables import returns
 
 KIND = "CEB625"
 CONCLUDED = 399
-# Signed by the list's declarant, as a CEB621 is: the same register entry (agentCode) signs both.
-SIGNED_AS = DocumentKind.INVENTORY
 # Screening verifies a signature when there is one (the kind only words a missing one, said here).
 SCREENED_AS = DocumentKind.WAYBILL
-KEYS = ("customsCode", "agentCode", "ebpCode", "ebcCode", "copNo", "preNo", "invtNo")
 
 
 def is_return(raw: bytes) -> bool:
-    try:
-        root = etree.fromstring(raw, parser=safe_parser())
-    except (etree.XMLSyntaxError, ValueError):
-        return False
-    return bool(root.tag == f"{{{CEB_NS}}}{KIND}Message")
+    return after_sales.is_message(raw, KIND)
 
 
 async def receive(
@@ -59,35 +49,28 @@ async def receive(
     """Judge each return of the message and answer it; returns the message guid. ``register`` None:
     signatures are not checked (the simulator's ``verify_signatures`` off). Raises
     ``NotACebMessage`` when there is no ``BaseTransfer/dxpId`` to answer to."""
-    root = etree.fromstring(raw, parser=safe_parser())
-    dxp_id = (root.findtext(f"{ceb('BaseTransfer')}/{ceb('dxpId')}") or "").strip()
-    if not dxp_id:
-        raise NotACebMessage(f"{KIND}Message without BaseTransfer/dxpId: nowhere to send receipts")
-    for node in root.findall(ceb("InvtRefund")) or [None]:
-        head = children(None if node is None else node.find(ceb("InvtRefundHead")))
-        pre_no = None
-        if screened.problem is not None:
-            status, info = PROCESSING_ERROR, screened.problem
-        elif register is not None and screened.signed_by is None:
-            status, info = PROCESSING_ERROR, f"{KIND} must carry ds:Signature"
-        elif register is not None and (
-            unregistered := register.refusal(SIGNED_AS, head, screened.signed_by or "")
-        ):
-            status, info = REJECTED, joined([unregistered])
-        else:
-            status, info, pre_no = await _judge(conn, head, office, now)
-        await answer(conn, dxp_id, head, pre_no, root.get("guid") or new_guid(), status, info, now)
-    return root.get("guid") or ""
+    return await after_sales.receive_each(
+        conn,
+        raw,
+        screened,
+        register,
+        office,
+        now,
+        kind=KIND,
+        application="InvtRefund",
+        head_of="InvtRefundHead",
+        judge=_judge,
+        receipt=ReceiptKind.RETURN,
+    )
 
 
 async def _judge(
     conn: AsyncConnection, head: dict[str, str], office: Office, now: datetime
 ) -> tuple[int, str, str | None]:
     order_no, ebp_code, invt_no = head.get("orderNo", ""), head.get("ebpCode", ""), head.get("invtNo", "")
-    found = [d for d in await store.declarations_of(conn, order_no, ebp_code) if d.ebp_code == ebp_code]
-    if not found:
+    declaration = await after_sales.declaration_of(conn, order_no, ebp_code)
+    if declaration is None:
         return REJECTED, f"清单不存在: no inventory list of order {order_no} is on file", None
-    declaration = found[0]
     if declaration.state is not DeclarationState.RELEASED or declaration.invt_no != invt_no:
         return (
             REJECTED,
@@ -135,43 +118,3 @@ async def give_back_year_total(conn: AsyncConnection, order_no: str, ebp_code: s
     value = dutiable_value_fen(order.goods_value, order.freight, inventory.insured_fee)
     await store.add_released(conn, office.sealer, order.buyer.id_number, counting_year(order, paid), -value)
     return value
-
-
-async def answer(
-    conn: AsyncConnection,
-    dxp_id: str,
-    head: dict[str, str],
-    pre_no: str | None,
-    guid: str,
-    status: int,
-    info: str,
-    at: datetime,
-    kind: ReceiptKind = ReceiptKind.RETURN,
-) -> None:
-    """The receipt (CEB626, or ``kind``: CEB624 answers a CEB623 with the same keys) in the
-    declarant's inbox, under the head's guid."""
-    keys = {name: value for name in KEYS if (value := head.get(name))}
-    if pre_no:
-        keys["preNo"] = pre_no
-    receipt = Receipt(kind, head.get("guid") or guid, keys, status, at, info[:1000])
-    await conn.execute(
-        inbox.insert().values(
-            dxp_id=dxp_id,
-            kind=kind.value,
-            message=receipt_message([receipt]).decode(),
-            order_no=head.get("orderNo") or None,
-            return_status=status,
-            return_info=receipt.return_info,
-            sent_at=at,
-        )
-    )
-
-
-def children(node: object) -> dict[str, str]:
-    if node is None:
-        return {}
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in node  # type: ignore[attr-defined]
-        if isinstance(child.tag, str)
-    }

@@ -19,20 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.ceb import ReceiptKind, new_guid
-from flashport.ceb.xml import CEB_NS, ceb, safe_parser
-from flashport.sandbox_customs import store
+from flashport.ceb import ReceiptKind
+from flashport.sandbox_customs import after_sales, store
 from flashport.sandbox_customs.certificates import Register
 from flashport.sandbox_customs.documents import DocumentKind
 from flashport.sandbox_customs.office import Office
-from flashport.sandbox_customs.reading import NotACebMessage
-from flashport.sandbox_customs.refusals import joined
-from flashport.sandbox_customs.returns import SIGNED_AS, answer, children, give_back_year_total
+from flashport.sandbox_customs.returns import give_back_year_total
 from flashport.sandbox_customs.screening import Screened
-from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED, DeclarationState
+from flashport.sandbox_customs.statuses import REJECTED, DeclarationState
 from flashport.sandbox_customs.store import Declaration
 from flashport.sandbox_customs.tables import withdrawals
 
@@ -91,11 +87,7 @@ def _refused(code: str, chinese: str, english: str) -> Answer:
 
 
 def is_withdrawal(raw: bytes) -> bool:
-    try:
-        root = etree.fromstring(raw, parser=safe_parser())
-    except (etree.XMLSyntaxError, ValueError):
-        return False
-    return bool(root.tag == f"{{{CEB_NS}}}{KIND}Message")
+    return after_sales.is_message(raw, KIND)
 
 
 async def receive(
@@ -109,34 +101,26 @@ async def receive(
     """Judge each ``InvtCancel`` of the message and answer it; returns the message guid. ``register``
     None: signatures are not checked. Raises ``NotACebMessage`` when there is no
     ``BaseTransfer/dxpId`` to answer to."""
-    root = etree.fromstring(raw, parser=safe_parser())
-    dxp_id = (root.findtext(f"{ceb('BaseTransfer')}/{ceb('dxpId')}") or "").strip()
-    if not dxp_id:
-        raise NotACebMessage(f"{KIND}Message without BaseTransfer/dxpId: nowhere to send receipts")
-    for node in root.findall(ceb("InvtCancel")) or [None]:
-        head = children(node)
-        pre_no = None
-        if screened.problem is not None:
-            status, info = PROCESSING_ERROR, screened.problem
-        elif register is not None and screened.signed_by is None:
-            status, info = PROCESSING_ERROR, f"{KIND} must carry ds:Signature"
-        elif register is not None and (
-            unregistered := register.refusal(SIGNED_AS, head, screened.signed_by or "")
-        ):
-            status, info = REJECTED, joined([unregistered])
-        else:
-            status, info, pre_no = await _withdraw(conn, head, office, now)
-        guid = root.get("guid") or new_guid()
-        await answer(conn, dxp_id, head, pre_no, guid, status, info, now, ReceiptKind.CANCELLATION)
-    return root.get("guid") or ""
+    return await after_sales.receive_each(
+        conn,
+        raw,
+        screened,
+        register,
+        office,
+        now,
+        kind=KIND,
+        application="InvtCancel",
+        head_of=None,
+        judge=_withdraw,
+        receipt=ReceiptKind.CANCELLATION,
+    )
 
 
 async def _withdraw(
     conn: AsyncConnection, head: dict[str, str], office: Office, now: datetime
 ) -> tuple[int, str, str | None]:
     order_no, ebp_code, invt_no = head.get("orderNo", ""), head.get("ebpCode", ""), head.get("invtNo", "")
-    found = [d for d in await store.declarations_of(conn, order_no, ebp_code) if d.ebp_code == ebp_code]
-    declaration = found[0] if found else None
+    declaration = await after_sales.declaration_of(conn, order_no, ebp_code)
     withdrawn_by = await conn.scalar(
         sa.select(withdrawals.c.guid)
         .where(withdrawals.c.order_no == order_no, withdrawals.c.ebp_code == ebp_code)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.adapters.db import declared_messages
 from flashport.adapters.db.schema import declarations
 from flashport.adapters.db.tracking_schema import aftersales as A
 from flashport.domain.aftersales import AftersaleState
@@ -73,12 +74,12 @@ async def insert(
 
 
 async def get(conn: AsyncConnection, aftersale_id: int) -> Aftersale | None:
-    row = (await conn.execute(sa.select(*_COLUMNS).where(A.c.id == aftersale_id))).first()
+    row = await declared_messages.row_where(conn, _COLUMNS, A.c.id == aftersale_id)
     return None if row is None else _of(row)
 
 
 async def of_order(conn: AsyncConnection, order_id: str) -> Aftersale | None:
-    row = (await conn.execute(sa.select(*_COLUMNS).where(A.c.order_id == order_id))).first()
+    row = await declared_messages.row_where(conn, _COLUMNS, A.c.order_id == order_id)
     return None if row is None else _of(row)
 
 
@@ -106,54 +107,26 @@ async def approve(conn: AsyncConnection, aftersale_id: int, operator_id: int, no
 
 async def lease_approved(conn: AsyncConnection, now: datetime, until: datetime, limit: int) -> list[int]:
     """Approved returns due to be declared, leased until ``until`` (others skip them meanwhile)."""
-    query = (
-        sa.select(A.c.id)
-        .where(A.c.state == AftersaleState.APPROVED.value, A.c.next_attempt_at <= now)
-        .order_by(A.c.next_attempt_at, A.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = [int(i) for i in (await conn.scalars(query)).all()]
-    if ids:
-        await conn.execute(A.update().where(A.c.id.in_(ids)).values(next_attempt_at=until))
-    return ids
+    return await declared_messages.lease(conn, A, AftersaleState.APPROVED.value, now, until, limit)
 
 
 async def mark_declared(conn: AsyncConnection, aftersale_id: int, guid: str, now: datetime) -> bool:
-    moved = await conn.execute(
-        A.update()
-        .where(A.c.id == aftersale_id, A.c.state == AftersaleState.APPROVED.value)
-        .values(
-            state=AftersaleState.DECLARED.value,
-            message_guid=guid,
-            declared_at=now,
-            last_error=None,
-            updated_at=now,
-        )
+    return await declared_messages.mark_declared(
+        conn, A, aftersale_id, AftersaleState.APPROVED.value, AftersaleState.DECLARED.value, guid, now
     )
-    return moved.rowcount == 1
 
 
 async def postpone(conn: AsyncConnection, aftersale_id: int, error: str, at: datetime, now: datetime) -> None:
-    await conn.execute(
-        A.update()
-        .where(A.c.id == aftersale_id)
-        .values(attempts=A.c.attempts + 1, last_error=error[:2000], next_attempt_at=at, updated_at=now)
-    )
+    await declared_messages.postpone(conn, A, aftersale_id, error, at, now)
 
 
 async def declared_by_guid_or_cop_no(
     conn: AsyncConnection, guid: str, cop_no: str | None
 ) -> Aftersale | None:
     """The declared return a CEB626 answers: by the head guid it echoes, else by copNo; locked."""
-    condition = A.c.message_guid == guid
-    if cop_no:
-        condition = condition | (A.c.cop_no == cop_no)
-    query = sa.select(*_COLUMNS).where(condition, A.c.state == AftersaleState.DECLARED.value)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query.limit(1))).first()
+    row = await declared_messages.declared_by_guid_or_cop_no(
+        conn, A, _COLUMNS, AftersaleState.DECLARED.value, guid, cop_no
+    )
     return None if row is None else _of(row)
 
 
@@ -166,19 +139,18 @@ async def answer(
     refund_id: int | None,
     now: datetime,
 ) -> bool:
-    moved = await conn.execute(
-        A.update()
-        .where(A.c.id == aftersale_id, A.c.state == AftersaleState.DECLARED.value)
-        .values(
-            state=state.value,
-            customs_status=status,
-            customs_info=info,
-            refund_id=refund_id,
-            answered_at=now,
-            updated_at=now,
-        )
+    """declared -> ``state`` with customs' answer."""
+    return await declared_messages.answer(
+        conn,
+        A,
+        aftersale_id,
+        was=AftersaleState.DECLARED.value,
+        state=state.value,
+        status=status,
+        info=info,
+        refund_id=refund_id,
+        now=now,
     )
-    return moved.rowcount == 1
 
 
 async def inventory_number(conn: AsyncConnection, order_no: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.adapters.db import declared_messages
 from flashport.adapters.db.schema import declarations
 from flashport.adapters.db.tracking_schema import cancellations as C
 from flashport.domain.aftersales import CancellationState
@@ -88,70 +89,48 @@ async def request(
 
 
 async def get(conn: AsyncConnection, cancellation_id: int) -> Cancellation | None:
-    row = (await conn.execute(sa.select(*_COLUMNS).where(C.c.id == cancellation_id))).first()
+    row = await declared_messages.row_where(conn, _COLUMNS, C.c.id == cancellation_id)
     return None if row is None else _of(row)
 
 
 async def of_order(conn: AsyncConnection, order_id: str) -> Cancellation | None:
-    row = (await conn.execute(sa.select(*_COLUMNS).where(C.c.order_id == order_id))).first()
+    row = await declared_messages.row_where(conn, _COLUMNS, C.c.order_id == order_id)
     return None if row is None else _of(row)
 
 
 async def lease_requested(conn: AsyncConnection, now: datetime, until: datetime, limit: int) -> list[int]:
     """Requested cancellations due to be declared, leased until ``until`` (others skip them meanwhile)."""
-    query = (
-        sa.select(C.c.id)
-        .where(C.c.state == CancellationState.REQUESTED.value, C.c.next_attempt_at <= now)
-        .order_by(C.c.next_attempt_at, C.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = [int(i) for i in (await conn.scalars(query)).all()]
-    if ids:
-        await conn.execute(C.update().where(C.c.id.in_(ids)).values(next_attempt_at=until))
-    return ids
+    return await declared_messages.lease(conn, C, CancellationState.REQUESTED.value, now, until, limit)
 
 
 async def mark_declared(
     conn: AsyncConnection, cancellation_id: int, invt_no: str, guid: str, now: datetime
 ) -> bool:
-    moved = await conn.execute(
-        C.update()
-        .where(C.c.id == cancellation_id, C.c.state == CancellationState.REQUESTED.value)
-        .values(
-            state=CancellationState.DECLARED.value,
-            invt_no=invt_no,
-            message_guid=guid,
-            declared_at=now,
-            last_error=None,
-            updated_at=now,
-        )
+    return await declared_messages.mark_declared(
+        conn,
+        C,
+        cancellation_id,
+        CancellationState.REQUESTED.value,
+        CancellationState.DECLARED.value,
+        guid,
+        now,
+        invt_no=invt_no,
     )
-    return moved.rowcount == 1
 
 
 async def postpone(
     conn: AsyncConnection, cancellation_id: int, error: str, at: datetime, now: datetime
 ) -> None:
-    await conn.execute(
-        C.update()
-        .where(C.c.id == cancellation_id)
-        .values(attempts=C.c.attempts + 1, last_error=error[:2000], next_attempt_at=at, updated_at=now)
-    )
+    await declared_messages.postpone(conn, C, cancellation_id, error, at, now)
 
 
 async def declared_by_guid_or_cop_no(
     conn: AsyncConnection, guid: str, cop_no: str | None
 ) -> Cancellation | None:
     """The declared cancellation a CEB624 answers: by the head guid it echoes, else by copNo; locked."""
-    condition = C.c.message_guid == guid
-    if cop_no:
-        condition = condition | (C.c.cop_no == cop_no)
-    query = sa.select(*_COLUMNS).where(condition, C.c.state == CancellationState.DECLARED.value)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query.limit(1))).first()
+    row = await declared_messages.declared_by_guid_or_cop_no(
+        conn, C, _COLUMNS, CancellationState.DECLARED.value, guid, cop_no
+    )
     return None if row is None else _of(row)
 
 
@@ -167,19 +146,17 @@ async def answer(
     now: datetime,
 ) -> bool:
     """``was`` -> ``state`` with customs' answer (or the platform's reason, ``status`` None)."""
-    moved = await conn.execute(
-        C.update()
-        .where(C.c.id == cancellation_id, C.c.state == was.value)
-        .values(
-            state=state.value,
-            customs_status=status,
-            customs_info=info,
-            refund_id=refund_id,
-            answered_at=now,
-            updated_at=now,
-        )
+    return await declared_messages.answer(
+        conn,
+        C,
+        cancellation_id,
+        was=was.value,
+        state=state.value,
+        status=status,
+        info=info,
+        refund_id=refund_id,
+        now=now,
     )
-    return moved.rowcount == 1
 
 
 async def withdrawn_by_ceb623(conn: AsyncConnection, order_no: str) -> bool:

@@ -9,47 +9,34 @@ Outbox events: ``aftersale.requested``, ``aftersale.approved``, ``aftersale.refu
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable, InboxItem
+from flashport.adapters.customs.gateway import InboxItem
 from flashport.adapters.db import (
     aftersales_repo,
-    declarations_repo,
     declared_orders_repo,
     milestones_repo,
     orders_repo,
 )
 from flashport.adapters.db.aftersales_repo import Aftersale
-from flashport.adapters.identity_vault import mask_id_numbers_in
-from flashport.ceb import (
-    AppType,
-    CustomsMessageError,
-    ReceiptKind,
-    ReceiptUnreadable,
-    new_guid,
-    parse_receipts,
-)
+from flashport.ceb import AppType, ReceiptKind, new_guid
 from flashport.ceb.withdrawals import ReturnedLine, Withdrawal, return_message
 from flashport.domain.aftersales import AftersaleState, check_return_window, customs_answer, return_reason
 from flashport.domain.errors import Conflict, NotFound
 from flashport.domain.limits import customs_year
 from flashport.domain.payments import RefundReason
 from flashport.domain.tracking import Milestone
+from flashport.services.aftersales import declaring
 from flashport.services.context import Context, Tx
 from flashport.services.customs import documents, messages
 from flashport.services.customs.documents import NotDeclarable
 from flashport.services.orders import quota
 from flashport.services.payments import refunds
-from flashport.services.payments.refunds import backoff
 from flashport.services.tracking.milestones import ShipmentView
 
-log = logging.getLogger(__name__)
-
 BATCH = 50
-LEASE = timedelta(minutes=2)
 RETURN_RECEIPTS = frozenset({ReceiptKind.RETURN.value})
 
 
@@ -153,36 +140,25 @@ async def approve(ctx: Context, operator_id: int, aftersale_id: int) -> Aftersal
 async def declare_approved(ctx: Context, *, batch: int = BATCH) -> int:
     """Send the CEB625 of approved returns; returns how many were declared. A return whose sending
     failed waits its back-off and is tried again; the message is kept like every other declaration's."""
-    async with ctx.transaction() as tx:
-        ids = await aftersales_repo.lease_approved(tx.conn, tx.now, tx.now + LEASE, batch)
-    declared = 0
-    for aftersale_id in ids:
-        try:
-            declared += await _declare(ctx, aftersale_id)
-        except (CustomsUnavailable, CustomsRefused, CustomsMessageError, NotDeclarable) as exc:
-            error = mask_id_numbers_in(str(exc))
-            log.warning("return %s not declared yet: %s", aftersale_id, error)
-            async with ctx.transaction() as tx:
-                attempts = (await _get(tx, aftersale_id)).attempts + 1
-                await aftersales_repo.postpone(
-                    tx.conn, aftersale_id, error, tx.now + backoff(attempts), tx.now
-                )
-    return declared
+    return await declaring.declare_due(
+        ctx,
+        "return",
+        lease=aftersales_repo.lease_approved,
+        declare=_declare,
+        get=aftersales_repo.get,
+        postpone=aftersales_repo.postpone,
+        batch=batch,
+    )
 
 
 async def _declare(ctx: Context, aftersale_id: int) -> int:
-    async with ctx.read() as conn:
-        aftersale = await aftersales_repo.get(conn, aftersale_id)
-        declaration = (
-            await declarations_repo.find_by_order_no(conn, aftersale.order_no) if aftersale else None
-        )
-        if aftersale is None or declaration is None:
-            return 0
-        facts = await documents.load(ctx, conn, declaration.id, any_payment=True)
-        invt_no = await aftersales_repo.inventory_number(conn, aftersale.order_no)
+    loaded = await declaring.load(ctx, aftersale_id, aftersales_repo.get)
+    if loaded is None:
+        return 0
+    aftersale, declaration, invt_no = loaded.row, loaded.declaration, loaded.invt_no
     if invt_no is None:
         raise NotDeclarable(f"order {aftersale.order_no} has no inventory number from customs yet")
-    inventory = documents.inventory_declaration(ctx, facts, ctx.clock().date())
+    inventory = documents.inventory_declaration(ctx, loaded.facts, ctx.clock().date())
     returned = tuple(ReturnedLine(line.gnum, line.qty) for line in inventory.lines)
     withdrawal = Withdrawal(inventory, invt_no, aftersale.reason, aftersale.cop_no, returned)
     guid = new_guid()
@@ -203,19 +179,11 @@ async def take_receipts(tx: Tx, dxp_id: str, items: list[InboxItem]) -> int:
     """Apply customs' answers to returns, in the page's transaction; returns how many moved one. A
     receipt read twice finds its return answered already and changes nothing."""
     moved = 0
-    for item in items:
-        try:
-            receipts = parse_receipts(item.message)
-        except ReceiptUnreadable as exc:
-            log.error("unreadable return receipt %s in inbox %s: %s", item.seq, dxp_id, exc)
-            continue
-        for receipt in receipts:
-            aftersale = await aftersales_repo.declared_by_guid_or_cop_no(
-                tx.conn, receipt.guid, receipt.business_keys.get("copNo")
-            )
-            state = customs_answer(receipt.return_status)
-            if aftersale is None or state is None:
-                continue
+    async for aftersale, receipt in declaring.answered_rows(
+        tx, dxp_id, items, "return", aftersales_repo.declared_by_guid_or_cop_no
+    ):
+        state = customs_answer(receipt.return_status)
+        if state is not None:
             moved += await _answered(tx, aftersale, state, receipt.return_status, receipt.return_info)
     return moved
 

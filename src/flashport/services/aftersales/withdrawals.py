@@ -20,9 +20,8 @@ the order (the inventory list is no longer at customs).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable, InboxItem
+from flashport.adapters.customs.gateway import InboxItem
 from flashport.adapters.db import (
     aftersales_repo,
     cancellations_repo,
@@ -30,69 +29,47 @@ from flashport.adapters.db import (
     stages_repo,
 )
 from flashport.adapters.db.cancellations_repo import Cancellation
-from flashport.adapters.identity_vault import mask_id_numbers_in
-from flashport.ceb import (
-    AppType,
-    CustomsMessageError,
-    ReceiptKind,
-    ReceiptUnreadable,
-    new_guid,
-    parse_receipts,
-)
+from flashport.ceb import AppType, ReceiptKind, new_guid
 from flashport.ceb.withdrawals import Withdrawal, cancellation_message
 from flashport.domain.aftersales import WITHDRAWABLE, CancellationState, withdrawal_answer
+from flashport.services.aftersales import declaring
 from flashport.services.aftersales.cancellation import payload, refund_within
 from flashport.services.context import Context, Tx
 from flashport.services.customs import documents, messages
 from flashport.services.customs.documents import NotDeclarable
-from flashport.services.payments.refunds import backoff
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
-LEASE = timedelta(minutes=2)
 REASON = "买家在放行前取消订单 (the buyer cancelled the order before release)"
 RELEASED_FIRST = "customs released the parcel before the withdrawal could be declared"
-FAILURES = (CustomsUnavailable, CustomsRefused, CustomsMessageError, NotDeclarable)
 
 
 async def declare_requested(ctx: Context, *, batch: int = BATCH) -> int:
     """Send the CEB623 of requested cancellations; returns how many were declared (or found released
     first). One whose sending failed waits its back-off and is tried again."""
-    async with ctx.transaction() as tx:
-        ids = await cancellations_repo.lease_requested(tx.conn, tx.now, tx.now + LEASE, batch)
-    declared = 0
-    for cancellation_id in ids:
-        try:
-            declared += await _declare(ctx, cancellation_id)
-        except FAILURES as exc:
-            error = mask_id_numbers_in(str(exc))
-            log.warning("cancellation %s not declared yet: %s", cancellation_id, error)
-            async with ctx.transaction() as tx:
-                found = await cancellations_repo.get(tx.conn, cancellation_id)
-                attempts = (found.attempts if found else 0) + 1
-                await cancellations_repo.postpone(
-                    tx.conn, cancellation_id, error, tx.now + backoff(attempts), tx.now
-                )
-    return declared
+    return await declaring.declare_due(
+        ctx,
+        "cancellation",
+        lease=cancellations_repo.lease_requested,
+        declare=_declare,
+        get=cancellations_repo.get,
+        postpone=cancellations_repo.postpone,
+        batch=batch,
+    )
 
 
 async def _declare(ctx: Context, cancellation_id: int) -> int:
-    async with ctx.read() as conn:
-        cancellation = await cancellations_repo.get(conn, cancellation_id)
-        declaration = (
-            await declarations_repo.find_by_order_no(conn, cancellation.order_no) if cancellation else None
-        )
-        if cancellation is None or declaration is None:
-            return 0
-        invt_no = await aftersales_repo.inventory_number(conn, cancellation.order_no)
-        facts = await documents.load(ctx, conn, declaration.id, any_payment=True)
+    loaded = await declaring.load(ctx, cancellation_id, cancellations_repo.get)
+    if loaded is None:
+        return 0
+    cancellation, declaration, invt_no = loaded.row, loaded.declaration, loaded.invt_no
     if declaration.state.value not in WITHDRAWABLE:
         async with ctx.transaction() as tx:  # released (or moved on) before the CEB623 went: no use
             return await _refused(tx, cancellation, CancellationState.REQUESTED, None, RELEASED_FIRST)
     if invt_no is None:
         raise NotDeclarable(f"order {cancellation.order_no} has no inventory number from customs yet")
-    inventory = documents.inventory_declaration(ctx, facts, ctx.clock().date())
+    inventory = documents.inventory_declaration(ctx, loaded.facts, ctx.clock().date())
     guid = new_guid()
     message = cancellation_message(
         Withdrawal(inventory, invt_no, REASON, cancellation.cop_no),
@@ -122,25 +99,16 @@ async def take_receipts(tx: Tx, dxp_id: str, items: list[InboxItem]) -> int:
     """Apply customs' answers to withdrawals, in the page's transaction; returns how many moved one. A
     receipt read twice finds its cancellation answered already and changes nothing."""
     moved = 0
-    for item in items:
-        try:
-            receipts = parse_receipts(item.message)
-        except ReceiptUnreadable as exc:
-            log.error("unreadable withdrawal receipt %s in inbox %s: %s", item.seq, dxp_id, exc)
-            continue
-        for receipt in receipts:
-            cancellation = await cancellations_repo.declared_by_guid_or_cop_no(
-                tx.conn, receipt.guid, receipt.business_keys.get("copNo")
+    async for cancellation, receipt in declaring.answered_rows(
+        tx, dxp_id, items, "withdrawal", cancellations_repo.declared_by_guid_or_cop_no
+    ):
+        answer = withdrawal_answer(receipt.return_status)
+        if answer is CancellationState.WITHDRAWN:
+            moved += await _withdrawn(tx, cancellation, receipt.return_status, receipt.return_info)
+        elif answer is not None:
+            moved += await _refused(
+                tx, cancellation, CancellationState.DECLARED, receipt.return_status, receipt.return_info
             )
-            answer = withdrawal_answer(receipt.return_status)
-            if cancellation is None or answer is None:
-                continue
-            if answer is CancellationState.WITHDRAWN:
-                moved += await _withdrawn(tx, cancellation, receipt.return_status, receipt.return_info)
-            else:
-                moved += await _refused(
-                    tx, cancellation, CancellationState.DECLARED, receipt.return_status, receipt.return_info
-                )
     return moved
 
 
