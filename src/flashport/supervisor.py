@@ -108,13 +108,14 @@ class Supervisor:
         return 0
 
     def _stop_all(self) -> None:
-        live = [(child, process) for child, process in reversed(self._running) if process.poll() is None]
-        for _, process in live:
+        """Stop the children one at a time, the last started first, each given the grace period: the
+        worker finishes its pass while the API (and the partners mounted in it) still answers."""
+        for child, process in reversed(self._running):
+            if process.poll() is not None:
+                continue
             process.terminate()
-        deadline = time.monotonic() + self._grace
-        for child, process in live:
             try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                process.wait(timeout=self._grace)
             except subprocess.TimeoutExpired:
                 log.error("%s did not stop within %.0f s: killed", child.name, self._grace)
                 process.kill()
