@@ -172,6 +172,7 @@ def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
             await close_context(ctx)
         click.echo(
             f"{'item':>8} {'database':>10} {'engine':>10} {'diff':>7} {'buyers off':>10} {'repaired':>9}"
+            f" {'unsaved':>8}"
         )
         for r in reports:
             engine = "-" if r.engine_taken is None else str(r.engine_taken)
@@ -179,13 +180,18 @@ def reconcile(repair: bool, items: tuple[int, ...], settle: float) -> None:
             fixed = "" if r.repaired_by is None else f"{r.repaired_by:+d}"
             click.echo(
                 f"{r.item_id:>8} {r.truth_taken:>10} {engine:>10} {diff:>7} "
-                f"{len(r.buyer_differences):>10} {fixed:>9}"
+                f"{len(r.buyer_differences):>10} {fixed:>9} {r.unsaved:>8}"
             )
         bad = [r for r in reports if not r.agrees and r.repaired_by is None]
         click.echo(
             f"{len(reports)} live item(s), {len(bad)} with differences left"
             + (" (use --repair)" if bad and not repair else "")
         )
+        if any(r.unsaved for r in reports):
+            click.echo(
+                "unsaved: units held for orders not in the database yet (being saved, or orphans of a "
+                "stopped process, given back by the worker within minutes); not counted in engine"
+            )
         for d in dangling:  # orders and lines have no foreign keys (migration 0007): never repaired here
             click.echo(f"problem: {d.count} {d.what}, e.g. {', '.join(d.examples)}")
         return 1 if bad or dangling else 0

@@ -98,6 +98,7 @@ STAGES = (
     Stage("releases_finished", lambda ctx: orders.finish_interrupted_releases(ctx)),
     Stage("stock_reloaded", lambda ctx: inventory.reload_if_lost(ctx) if ctx.stock else _nothing()),
     Stage("doubts_settled", lambda ctx: ctx.stock.settle_doubts() if ctx.stock else _nothing()),
+    Stage("orphans_settled", lambda ctx: inventory.settle_orphans(ctx) if ctx.stock else _nothing()),
     Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
     Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),
     Stage("declared", lambda ctx: declaring.declare_pending(ctx)),

@@ -311,8 +311,8 @@ class Notification:
         return bool(self.answers) and self.answers[-1].status == 200 and self.answers[-1].code == "success"
 
 
-# 200: a retry answered with the order its first attempt made (that answer was lost on the way). A 409
-# idempotency_key_in_progress is not final: the first attempt is still being decided.
+# A 201 marked Idempotent-Replayed: a retry given its first answer again (that one was lost on the way).
+# A 409 idempotency_key_in_progress is not final: the first attempt is still being decided.
 FINAL = (200, 201, 409, 422)
 RETRY_PAUSE_CAP = 1.0  # a client honours Retry-After, capped so a case does not idle
 
@@ -453,7 +453,7 @@ class Load:
 
 def _code_of(response: httpx.Response) -> str:
     if response.status_code in (200, 201):
-        return "created" if response.status_code == 201 else "retry_answered"
+        return "retry_answered" if response.headers.get("idempotent-replayed") == "true" else "created"
     with contextlib.suppress(ValueError, AttributeError, KeyError, TypeError):
         return str(response.json()["code"])
     return response.text[:40]

@@ -208,9 +208,7 @@ async def test_a_purchase_answers_like_the_asgi_fast_lane_and_a_retry_returns_th
         retry = await conn.response()
     assert first.status == 201, first.body
     assert not first.by_uvicorn  # the edge answered it itself
-    assert retry.status == 200, retry.body
-    assert retry.json()["id"] == first.json()["id"]
-    assert retry.json()["order_no"] == first.json()["order_no"]
+    assert (retry.status, retry.body) == (201, first.body)  # the first answer again
 
     lane_app = create_app(ctx=buy_ctx, fast_lane=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lane_app), base_url="http://t") as lane:

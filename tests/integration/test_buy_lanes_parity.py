@@ -129,7 +129,7 @@ ROWS: list[tuple[str, Wire, int, str | None]] = [
     ("item id beyond 64 bits", Wire(item="9" * 25), 422, "validation_error"),
     ("item id in other digits", Wire(item="%D9%A1"), 422, "validation_error"),  # Arabic-Indic one
     ("a purchase", Wire(key=b"k-1"), 201, None),
-    ("the same purchase again", Wire(key=b"k-1"), 200, None),
+    ("the same purchase again", Wire(key=b"k-1"), 201, None),
     ("the same key for another quantity", Wire(key=b"k-1", body=q("2")), 422, "idempotency_key_reused"),
     ("two units", Wire(key=b"k-2", body=q("2")), 201, None),
     ("an empty object buys one", Wire(key=b"k-3", body=b"{}"), 201, None),

@@ -85,9 +85,11 @@ async def test_a_retry_with_the_same_key_returns_the_same_order_and_reserves_onc
     [(_, token)] = await make_buyers(buy_ctx, 1)
     first = await buy(http, sale.item_id, token, "same-key")
     answers = await asyncio.gather(*[buy(http, sale.item_id, token, "same-key") for _ in range(10)])
-    assert first.status_code == 201
-    assert {a.status_code for a in answers} == {200}
-    assert {a.json()["order_no"] for a in answers} == {first.json()["order_no"]}
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    # The first answer again, status and body (the Idempotency-Key draft standard), marked as a replay.
+    assert {(a.status_code, a.content, a.headers["idempotent-replayed"]) for a in answers} == {
+        (201, first.content, "true")
+    }
     async with buy_ctx.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 1
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 4}
@@ -99,9 +101,9 @@ async def test_concurrent_first_requests_with_one_key_create_one_order(
     sale = await make_sale(buy_ctx, quantity=5, limit=5)
     [(_, token)] = await make_buyers(buy_ctx, 1)
     answers = await asyncio.gather(*[buy(http, sale.item_id, token, "racy-key") for _ in range(20)])
-    assert sorted(a.status_code for a in answers).count(201) == 1
-    assert {a.status_code for a in answers} <= {200, 201}
-    assert len({a.json()["order_no"] for a in answers}) == 1
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.content for a in answers}) == 1
+    assert sum("idempotent-replayed" not in a.headers for a in answers) == 1
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 4}
 
 
@@ -172,6 +174,9 @@ async def test_sold_out_is_a_409_and_then_answered_from_memory(
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=2, limit=1)
     buyers = await make_buyers(buy_ctx, 4)
+    # A flag fades after the board's ttl (the SQL engine sends no restock news): on a loaded machine the
+    # requests below can take longer than that, and the test is about the flag, not its fading.
+    buy_ctx.buy_path.board._ttl = 3600.0
     results = [await buy(http, sale.item_id, token, f"k{n}") for n, (_, token) in enumerate(buyers)]
     assert [r.status_code for r in results] == [201, 201, 409, 409]
     assert results[2].json()["code"] == "sold_out"
@@ -188,10 +193,10 @@ async def test_sold_out_is_a_409_and_then_answered_from_memory(
     assert again.json()["code"] == "sold_out"
     assert calls == []  # the fast path never reached the stock engine
     # A retry of a lost 201 arriving in a process that has only heard "sold out" (here: this process,
-    # its memory of answers emptied) still gets its order, with a 200, not "sold out".
+    # its memory of answers emptied) still gets its first answer, not "sold out".
     buy_ctx.buy_path._answers.clear()
     retried = await buy(http, sale.item_id, buyers[1][1], "k1")
-    assert retried.status_code == 200 and retried.json()["id"] == results[1].json()["id"]
+    assert (retried.status_code, retried.content) == (201, results[1].content)
     assert calls == []
 
 

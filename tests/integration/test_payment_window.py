@@ -250,6 +250,7 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
             "releases_finished": 0,
             "stock_reloaded": 1 if buy_ctx.stock.name == "redis" else 0,  # Redis: first pass loads the item
             "doubts_settled": 0,
+            "orphans_settled": 0,
             "payments_rechecked": 0,
             "refunds_sent": 0,
             "declared": 0,

@@ -8,6 +8,7 @@ from flashport.domain.orders import (
     ItemTerms,
     OrderStatus,
     RejectReason,
+    SavedPurchase,
     check_cancellable_by_buyer,
     check_idempotency_key,
     check_quantity,
@@ -107,3 +108,17 @@ def test_order_numbers_carry_the_second_and_48_random_bits() -> None:
     assert next_second[:16] == "FP20261125120001"
     assert len(first) == 28 and first != same_second
     assert all(c in "0123456789ABCDEF" for c in first[16:] + same_second[16:])
+
+
+def test_a_saved_purchase_reads_back_as_it_was_written() -> None:
+    saved = SavedPurchase(
+        "8c1f6f2e-1f0b-4c1e-9a55-6f1b2d3c4e5f",
+        "FP20261203171500ABCDEF012345",
+        42,
+        3,
+        12_345,
+        datetime(2026, 12, 3, 17, 15, 0, 123456, tzinfo=UTC),
+        datetime(2026, 12, 3, 17, 35, 0, 123456, tzinfo=UTC),
+    )
+    assert SavedPurchase.decode(saved.encode()) == saved
+    assert SavedPurchase.decode(saved.order_id) is None  # a bare order id: not known to be saved

@@ -85,6 +85,12 @@ processes_option = click.option(
     type=click.FloatRange(min=0, min_open=True),
     help="With --rush: buyers admitted a second (default: the room's automatic rate).",
 )
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Then send every purchase that bought again, with its Idempotency-Key, as clients retry after "
+    "a timeout, and report how fast the retries are answered (each must be its first answer: 201).",
+)
 def bench(
     url: str,
     units: int,
@@ -96,6 +102,7 @@ def bench(
     board_screens: int,
     rush: int | None,
     admit_rate: float | None,
+    replay: bool,
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
 
@@ -129,6 +136,8 @@ def bench(
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     run = BenchRun(url, connections, processes, sale, firing, summary, audit, report.checks(summary, audit))
     _show(run, generator)
+    if replay:
+        _replay(settings, target, sale, requests, summary, connections, processes)
     if board_screens:
         _show_screens(watched)
     _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None)
@@ -180,6 +189,30 @@ def _target(url: str) -> Target:
         return Target.from_url(url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--url") from exc
+
+
+def _replay(
+    settings: Settings,
+    target: Target,
+    sale: PreparedSale,
+    requests: list[bytes],
+    summary: report.RunSummary,
+    connections: int,
+    processes: int,
+) -> None:
+    """Every purchase that bought, sent again with its own key (``bench-<run>-<n>`` is request n)."""
+    keys = asyncio.run(_with_context(settings, report.keys_that_bought, sale.item_id))
+    again = [requests[int(key.rsplit("-", 1)[1])] for key in keys]
+    if not again:
+        click.echo("nothing was bought: nothing to replay")
+        return
+    replayed = report.summarise(_fire(target, again, connections, processes, "replayed"))
+    report.render(
+        f"replay: {len(again):,} retries of purchases that bought", report.replay_lines(replayed, summary)
+    )
+    if replayed.outcomes.keys() != {"201"}:
+        click.secho("some retries were NOT answered with their first answer (201)", fg="red")
+        raise SystemExit(1)
 
 
 def _fire(target: Target, requests: list[bytes], connections: int, processes: int, label: str) -> Firing:

@@ -121,6 +121,27 @@ async def audit_sale(ctx: Context, item_id: int) -> StockAudit:
     return StockAudit(item.quantity, int(count), int(units), engine, taken)
 
 
+async def keys_that_bought(ctx: Context, item_id: int) -> list[str]:
+    """The idempotency keys of the item's orders: the purchases a ``--replay`` sends again."""
+    async with ctx.read() as conn:
+        query = sa.select(orders.c.idempotency_key).where(orders.c.sale_item_id == item_id)
+        return list((await conn.scalars(query)).all())
+
+
+def replay_lines(replay: RunSummary, sale: RunSummary) -> list[tuple[str, str]]:
+    """The retries of a ``--replay`` against the purchases they repeat (issue 19, point 5: at least 80%
+    of the rate of new purchases, p99 under 100 ms, every one the first answer again)."""
+    ratio = replay.attempts_per_s / sale.orders_per_s if sale.orders_per_s else 0.0
+    lat = replay.latency
+    return [
+        ("retries", f"{replay.attempts:,} in {replay.duration_s:.2f} s"),
+        ("retries answered/s", f"{replay.attempts_per_s:,.0f} ({ratio:.0%} of orders committed/s)"),
+        ("latency p50 / p95 / p99", f"{lat.p50_ms:.1f} / {lat.p95_ms:.1f} / {lat.p99_ms:.1f} ms"),
+        ("latency max", f"{lat.max_ms:.1f} ms"),
+        *((f"  answers {outcome}", f"{count:,}") for outcome, count in replay.outcomes.items()),
+    ]
+
+
 @dataclass(frozen=True)
 class Check:
     name: str

@@ -12,7 +12,7 @@ import enum
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flashport.domain.errors import Conflict, FieldProblem, InvalidInput
 
@@ -91,6 +91,64 @@ class OrderDraft:
         # Freight is free by default and tax is added at checkout (the compliance issue); until then the
         # amount payable is the goods value.
         return self.goods_value_fen
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPurchase:
+    """What a purchase's first answer is made of besides the item's terms: kept in memory by the process
+    that answered and, once the order is saved, under its idempotency key in the stock engine, so that
+    a retry gets the same answer again without reading the database (Idempotency-Key draft standard)."""
+
+    order_id: str
+    order_no: str
+    item_id: int
+    quantity: int
+    unit_price_fen: int
+    created_at: datetime
+    payment_deadline: datetime
+
+    @classmethod
+    def of(cls, draft: OrderDraft) -> SavedPurchase:
+        return cls(
+            draft.id,
+            draft.order_no,
+            draft.terms.item_id,
+            draft.quantity,
+            draft.terms.sale_price_fen,
+            draft.created_at,
+            draft.payment_deadline,
+        )
+
+    def encode(self) -> str:
+        """``id|order no|item|quantity|unit price|created µs|deadline µs``: about 90 bytes."""
+        created = (self.created_at - _EPOCH) // _MICROSECOND
+        deadline = (self.payment_deadline - _EPOCH) // _MICROSECOND
+        return (
+            f"{self.order_id}|{self.order_no}|{self.item_id}|{self.quantity}|{self.unit_price_fen}"
+            f"|{created}|{deadline}"
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> SavedPurchase | None:
+        """The purchase :meth:`encode` wrote, or None for anything else (a bare order id: an order not
+        known to be saved yet)."""
+        parts = text.split("|")
+        if len(parts) != 7:
+            return None
+        order_id, order_no, item, quantity, price, created, deadline = parts
+        return cls(
+            order_id,
+            order_no,
+            int(item),
+            int(quantity),
+            int(price),
+            _EPOCH + int(created) * _MICROSECOND,
+            _EPOCH + int(deadline) * _MICROSECOND,
+        )
 
 
 def check_quantity(quantity: int) -> None:

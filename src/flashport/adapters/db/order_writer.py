@@ -96,6 +96,14 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     asyncpg rolls back a transaction left open. (The default reset is one more round trip per batch.)"""
 
 
+# No write of this writer can land later than these after it began: the server ends a statement that
+# runs longer, and a session that sits idle inside a transaction (its client stalled or dead). Together
+# with the engine's commit deadline they bound how late an order can appear after its reservation,
+# which is what lets the Redis engine's orphan sweep give back a reservation whose order is not there
+# (adapters/stock/redis.py, ORPHAN_AFTER_MS).
+SESSION_TIMEOUTS = {"statement_timeout": "10s", "idle_in_transaction_session_timeout": "10s"}
+
+
 class PgOrderWriter:
     """Writes batches of new orders over a small asyncpg pool of its own. The pool opens at the first
     write, so processes that build the context but never take an order (the worker, ``reconcile``)
@@ -124,6 +132,7 @@ class PgOrderWriter:
                         max_size=self._connections,
                         init=_prepare_session,
                         reset=_keep_session,
+                        server_settings=SESSION_TIMEOUTS,
                     )
         return self._pool
 
@@ -142,6 +151,12 @@ class PgOrderWriter:
     async def order_exists(self, order_id: str) -> bool:
         pool = await self._ready()
         return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)", order_id))
+
+    async def saved_among(self, order_ids: Sequence[str]) -> set[str]:
+        """Which of these orders are in the database."""
+        pool = await self._ready()
+        rows = await pool.fetch("SELECT id FROM orders WHERE id = ANY($1::varchar[])", list(order_ids))
+        return {row[0] for row in rows}
 
     async def close(self) -> None:
         if self._pool is not None:

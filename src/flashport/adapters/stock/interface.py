@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.domain.orders import OrderDraft, RejectReason
+from flashport.domain.orders import OrderDraft, RejectReason, SavedPurchase
 
 
 class PlacementKind(enum.Enum):
@@ -38,6 +38,8 @@ class Placement:
     order_id: str | None = None
     reason: RejectReason | None = None
     remaining: int | None = None  # units left after this call, when the engine knows it cheaply
+    # DUPLICATE: the earlier purchase, when the engine knows it was saved (its answer needs no database)
+    saved: SavedPurchase | None = None
 
     @classmethod
     def rejected(cls, reason: RejectReason, remaining: int | None = None) -> Placement:
@@ -99,9 +101,10 @@ class StockEngine(abc.ABC):
         racing with the repair are never overwritten."""
 
     @abc.abstractmethod
-    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | None:
+    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | SavedPurchase | None:
         """The order a buyer's idempotency key already made for this item, if any (a retry whose first
-        answer was lost, arriving after the item sold out in this process's eyes)."""
+        answer was lost, arriving after the item sold out in this process's eyes): the saved purchase
+        where the engine keeps it, else the order's id."""
 
     async def lost(self) -> bool:
         """Whether the engine has lost everything it held since it was last loaded (an engine that keeps
@@ -121,6 +124,17 @@ class StockEngine(abc.ABC):
     async def settle_doubts(self, limit: int = 500) -> int:
         """Settle every reservation in doubt the database can now answer for; how many were."""
         return 0
+
+    async def settle_orphans(self, item_ids: Sequence[int]) -> int:
+        """Give back the reservations of these items whose process died between reserving and saving the
+        order (long enough ago that the order can no longer land); how many were. Engines that reserve
+        inside the order's own transaction leave no orphans."""
+        return 0
+
+    async def unsaved_reservations(self, item_id: int) -> dict[int, int]:
+        """Units per buyer the engine holds for orders not (yet) in the database: being committed, or
+        orphans :meth:`settle_orphans` will give back. Reconcile leaves them to that."""
+        return {}
 
     def follow_restocks(self, on_restock: Callable[[int], None]) -> None:  # noqa: B027 - optional hook
         """Call ``on_restock(item_id)`` whenever units of an item come back, in any process. Engines

@@ -7,10 +7,13 @@ Keys of one item share the hash tag ``{item:ID}`` so every script touches a sing
     <prefix>:{item:ID}:buyers           hash  buyer id -> units in live orders
     <prefix>:{item:ID}:idem:<buyer>:<k> str   order id reserved under that idempotency key (24 h)
     <prefix>:{item:ID}:released:<order> str   marker: this order's units went back (7 days)
+    <prefix>:{item:ID}:recent           zset  reservations of the last minutes, for the orphan sweep
 
 Failure policy: Redis unreachable -> ``ServiceUnavailable`` (503), nothing reserved: buying fails
 closed. Database write failed after a reservation -> the reservation is undone, unless we cannot tell
-whether the COMMIT landed; then it is left in place (units held, never oversold) for reconcile.
+whether the COMMIT landed; then it is noted in doubt and settled once the database can say. A process
+killed between reserving and committing leaves an orphan: the orphan sweep gives it back once it is
+older than any commit can land (see "orphans" below).
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
-from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
+from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.adapters.stock.restock import RestockListener
 from flashport.domain.errors import ServiceUnavailable
-from flashport.domain.orders import OrderDraft, RejectReason
+from flashport.domain.orders import OrderDraft, RejectReason, SavedPurchase
 
 log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).parent
@@ -46,6 +49,24 @@ RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
 RELEASE_PIPELINE = 500  # releases per round trip when a sweep returns many orders at once
 DOUBT_SETTLES_AFTER_MS = 3000  # a reservation in doubt is settled this long after its commit failed
 RESTORE_PIPELINE = 5_000  # idempotency keys per round trip when an item is rebuilt
+# An order is written within COMMIT_DEADLINE_SECONDS of its reservation or not at all (a draft that
+# waited longer for its group commit is given up, and its reservation undone), and a transaction of the
+# PostgreSQL order writer cannot last beyond its server-side timeouts (order_writer.py). So a
+# reservation older than ORPHAN_AFTER_MS whose order is not in the database never will be: its process
+# died between the two steps (kill -9, OOM), and the orphan sweep gives its units and key back.
+COMMIT_DEADLINE_SECONDS = 15.0
+ORPHAN_AFTER_MS = 60_000
+ORPHAN_SWEEP_BATCH = 2_000  # reservations looked at per item and sweep
+
+# Once an order is saved, its idempotency key holds the purchase (SavedPurchase.encode) instead of the bare
+# order id: a retry in any process answers from it without the database, and forget.lua, which matches
+# the bare id, can no longer give back the units of a saved order.
+_SAVED = """
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL') end
+end
+return 1
+"""
 
 _INIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -62,6 +83,8 @@ class DraftWriter(Protocol):
     async def write(self, drafts: Sequence[OrderDraft]) -> None: ...
 
     async def order_exists(self, order_id: str) -> bool: ...
+
+    async def saved_among(self, order_ids: Sequence[str]) -> set[str]: ...
 
     async def close(self) -> None: ...
 
@@ -83,6 +106,8 @@ class RedisStockEngine(StockEngine):
         linger: float = 0.0,
         max_reserve_batch: int = 256,
         writer: DraftWriter | None = None,
+        commit_deadline: float = COMMIT_DEADLINE_SECONDS,
+        orphan_after_ms: int = ORPHAN_AFTER_MS,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -91,9 +116,12 @@ class RedisStockEngine(StockEngine):
         self._release = client.register_script((SCRIPTS / "release.lua").read_text())
         self._forget = client.register_script((SCRIPTS / "forget.lua").read_text())
         self._init = client.register_script(_INIT)
+        self._saved = client.register_script(_SAVED)
         self._writer = writer
-        self.committer: GroupCommitter[OrderDraft, None] = GroupCommitter(
-            self._write_with(writer) if writer is not None else in_transaction(engine, self._insert_batch),
+        self._commit_deadline = commit_deadline
+        self.orphan_after_ms = orphan_after_ms
+        self.committer: GroupCommitter[tuple[OrderDraft, float], bool] = GroupCommitter(
+            self._write_with(writer) if writer is not None else self._insert_batch,
             max_in_flight=max_in_flight,
             linger_seconds=linger,
         )
@@ -103,6 +131,7 @@ class RedisStockEngine(StockEngine):
         self._tasks: set[asyncio.Task[None]] = set()
         self.reserve_calls = 0  # script calls made, for tests and the benchmark
         self.rebuilds = 0  # items rebuilt from the database after Redis lost them
+        self.orphans_settled = 0  # reservations given back because their order was never saved
         self._rebuilding: dict[int, asyncio.Lock] = {}
         self._restocks: RestockListener | None = None
 
@@ -137,17 +166,21 @@ class RedisStockEngine(StockEngine):
             await self._make_durable(draft, taken, buyers, idem)
             return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(value))
         if status == "duplicate":
-            return Placement(
-                PlacementKind.DUPLICATE, order_id=value.decode() if isinstance(value, bytes) else value
-            )
+            text = _text(value)
+            saved = SavedPurchase.decode(text)
+            order_id = text if saved is None else saved.order_id
+            return Placement(PlacementKind.DUPLICATE, order_id=order_id, saved=saved)
         if status == "unknown":
             return Placement.rejected(RejectReason.UNKNOWN_ITEM)
         return Placement.rejected(RejectReason(status), remaining=int(value))
 
-    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | None:
+    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | SavedPurchase | None:
         """The key as the reservation script recorded it: it outlives the order's own commit by nothing."""
-        order_id = await self.redis.get(self.key(item_id, f"idem:{buyer_id}:{key}"))
-        return order_id.decode() if isinstance(order_id, bytes) else order_id
+        value = await self.redis.get(self.key(item_id, f"idem:{buyer_id}:{key}"))
+        if value is None:
+            return None
+        text = _text(value)
+        return SavedPurchase.decode(text) or text
 
     def _reservation(self, draft: OrderDraft) -> asyncio.Future[tuple[str, Any]]:
         """Queue the draft for the next reservation call of its item. Every purchase of one item that
@@ -178,7 +211,7 @@ class RedisStockEngine(StockEngine):
         self, item_id: int, waiting: list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]]
     ) -> None:
         meta, taken, buyers = self._item_keys(item_id)
-        keys = [meta, taken, buyers]
+        keys = [meta, taken, buyers, self.key(item_id, "recent")]
         metrics.observe_reserve_batch(len(waiting))
         args: list[str | int] = [_ms(waiting[0][0].created_at), IDEMPOTENCY_TTL_MS]
         for draft, _ in waiting:
@@ -238,9 +271,14 @@ class RedisStockEngine(StockEngine):
         return taken, buyers, self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}")
 
     async def _make_durable(self, draft: OrderDraft, taken: str, buyers: str, idem: str) -> None:
+        failure: Exception
         try:
-            await self.committer.submit(draft)  # cancelled here, the batch still writes the order
-            return
+            # Cancelled here, the batch still writes the order.
+            if await self.committer.submit((draft, time.monotonic() + self._commit_deadline)):
+                return
+            failure = TimeoutError(
+                f"order {draft.id} waited over {self._commit_deadline:.0f} s to be written"
+            )
         except Exception as exc:
             failure = exc
         # Not cancellable half-way: the reservation must end undone, kept, or noted in doubt.
@@ -324,6 +362,76 @@ class RedisStockEngine(StockEngine):
                 settled += 1
         return settled
 
+    # --- orphans ------------------------------------------------------------------------------------------
+    # Every reservation is also noted in its item's ``recent`` sorted set, scored by Redis's clock. The
+    # sweep (the worker's ``orphans_settled`` stage, and a retry that finds its key naming an order that
+    # is not there) looks at the entries older than ``orphan_after_ms``: those whose order is saved are
+    # simply dropped from the set; the others can no longer be saved (COMMIT_DEADLINE_SECONDS and the
+    # writer's timeouts), so their units and idempotency key are given back (forget.lua, which acts only
+    # while the key still names that order, so a settled doubt or a second sweep gives nothing back twice).
+
+    async def settle_orphans(self, item_ids: Sequence[int]) -> int:
+        """Give back the reservations of these items whose process died before saving their order; how
+        many were. Nothing is given back while the database cannot answer."""
+        seconds, micros = await self.redis.time()
+        cutoff = int(seconds) * 1000 + int(micros) // 1000 - self.orphan_after_ms
+        settled = 0
+        for item_id in item_ids:
+            recent = self.key(item_id, "recent")
+            members = [
+                _text(m)
+                for m in await self.redis.zrangebyscore(
+                    recent, "-inf", cutoff, start=0, num=ORPHAN_SWEEP_BATCH
+                )
+            ]
+            if not members:
+                continue
+            entries = [m.split("|", 3) for m in members]
+            saved = await self._saved_among([order_id for order_id, *_ in entries])
+            if saved is None:
+                return settled
+            _, taken, buyers = self._item_keys(item_id)
+            given_back = 0
+            for order_id, buyer, units, idem in entries:
+                if order_id not in saved:
+                    given_back += await self._forget(
+                        keys=[taken, buyers, idem], args=[buyer, units, order_id]
+                    )
+            await self.redis.zrem(recent, *members)
+            if given_back:
+                log.warning(
+                    "item %s: %d reservation(s) whose order was never saved given back", item_id, given_back
+                )
+                await self.redis.publish(self.restock_channel, str(item_id))
+            settled += given_back
+        self.orphans_settled += settled
+        return settled
+
+    async def unsaved_reservations(self, item_id: int) -> dict[int, int]:
+        """Units per buyer of this item's recent reservations whose order is not in the database (yet):
+        orders still being committed, and orphans the sweep will give back. Reconcile leaves them be."""
+        members = [_text(m) for m in await self.redis.zrange(self.key(item_id, "recent"), 0, -1)]
+        entries = [m.split("|", 3) for m in members]
+        saved = await self._saved_among([order_id for order_id, *_ in entries]) if entries else set()
+        if saved is None:
+            raise ServiceUnavailable("the database does not answer", code="dependency_unavailable")
+        unsaved: dict[int, int] = {}
+        for order_id, buyer, units, idem in entries:
+            if order_id not in saved and await self.redis.get(idem) in (order_id, order_id.encode()):
+                unsaved[int(buyer)] = unsaved.get(int(buyer), 0) + int(units)
+        return unsaved
+
+    async def _saved_among(self, order_ids: Sequence[str]) -> set[str] | None:
+        try:
+            if self._writer is not None:
+                return await self._writer.saved_among(order_ids)
+            async with reading(self._engine) as conn:
+                found = await conn.scalars(sa.select(orders.c.id).where(orders.c.id.in_(list(order_ids))))
+                return set(found.all())
+        except Exception:
+            log.exception("cannot tell which of %d orders were saved", len(order_ids))
+            return None
+
     async def _order_exists(self, order_id: str) -> bool | None:
         try:
             if self._writer is not None:
@@ -334,18 +442,44 @@ class RedisStockEngine(StockEngine):
             log.exception("cannot tell whether order %s was saved", order_id)
             return None
 
-    @staticmethod
-    def _write_with(writer: DraftWriter) -> Callable[[Sequence[OrderDraft]], Awaitable[list[None]]]:
-        async def transact(drafts: Sequence[OrderDraft]) -> list[None]:
+    def _write_with(
+        self,
+        writer: DraftWriter,
+    ) -> Callable[[Sequence[tuple[OrderDraft, float]]], Awaitable[list[bool]]]:
+        async def transact(batch: Sequence[tuple[OrderDraft, float]]) -> list[bool]:
+            drafts, written = _in_time(batch)
             await writer.write(drafts)
-            return [None] * len(drafts)
+            await self._note_saved(drafts)
+            return written
 
         return transact
 
-    @staticmethod
-    async def _insert_batch(conn: AsyncConnection, drafts: Sequence[OrderDraft]) -> list[None]:
-        await orders_repo.insert_drafts(conn, drafts)
-        return [None] * len(drafts)
+    async def _insert_batch(self, batch: Sequence[tuple[OrderDraft, float]]) -> list[bool]:
+        drafts, written = _in_time(batch)
+        async with self._engine.begin() as conn:
+            await orders_repo.insert_drafts(conn, drafts)
+        await self._note_saved(drafts)  # committed: only now may a retry be answered from the key
+        return written
+
+    async def _note_saved(self, drafts: Sequence[OrderDraft]) -> None:
+        """Put each saved order's purchase under its idempotency key (one script call per item, all in
+        one round trip). Best effort: a retry that finds a bare id reads the order from the database."""
+        if not drafts:
+            return
+        by_item: dict[int, list[OrderDraft]] = {}
+        for draft in drafts:
+            by_item.setdefault(draft.terms.item_id, []).append(draft)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for item_id, saved in by_item.items():
+                keys = [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved]
+                args = [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())]
+                await self._saved(keys=keys, args=args, client=pipe)
+            await pipe.execute()
+        except RedisError:
+            log.warning(
+                "could not note %d saved orders on their keys; retries read the database", len(drafts)
+            )
 
     async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
         return False  # Redis is not part of the database transaction: release after commit
@@ -499,6 +633,19 @@ class RedisStockEngine(StockEngine):
         await self.committer.drain()
         if self._writer is not None:
             await self._writer.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _in_time(batch: Sequence[tuple[OrderDraft, float]]) -> tuple[list[OrderDraft], list[bool]]:
+    """The drafts still within their commit deadline, and for each of the batch whether it is."""
+    now = time.monotonic()
+    written = [deadline > now for _, deadline in batch]
+    if not all(written):
+        log.warning("%d order(s) waited too long for their group commit: given up", written.count(False))
+    return [draft for (draft, _), ok in zip(batch, written, strict=True) if ok], written
 
 
 def _retrieved(task: asyncio.Future[None]) -> None:

@@ -40,7 +40,8 @@ async def answer_purchase(
 ) -> Answer:
     """Read the request (:func:`read_purchase`), take a token from the buyer's and the client
     ``address``'s buckets (429 ``rate_limited`` when either is empty), buy, and say so: 201 with the
-    order when this request created it, 200 with the same order for a retry, an error body for a
+    order when this request created it, the same 201 and body again for a retry (with
+    ``Idempotent-Replayed: true``), an error body for a
     refusal, and for anything unforeseen a logged 500 that tells the buyer to retry with the same key
     (which cannot buy twice)."""
     request = read_purchase(ctx, item_id, authorization, key, body, too_large)
@@ -60,7 +61,13 @@ async def answer_purchase(
             return refusal(dependency_down_answer())
         log.exception("purchase of item %s failed", request.item_id)
         return INTERNAL_ERROR
-    return Answer(201 if bought.created else 200, orjson.dumps(bought.order, option=orjson.OPT_UTC_Z))
+    body = orjson.dumps(bought.order, option=orjson.OPT_UTC_Z)
+    return Answer(201, body) if bought.created else Answer(201, body, REPLAYED)
+
+
+# A retry gets the first answer again, status and body (Idempotency-Key draft standard); this header
+# tells a client that cares that it is a replay.
+REPLAYED = (("idempotent-replayed", "true"),)
 
 
 def refusal(error: ErrorAnswer) -> Answer:

@@ -76,8 +76,17 @@ def _buy_doc() -> dict[str, Any]:
     """The buy route's OpenAPI, written out: the handler declares no parameters, because it reads the
     raw request through the same reader as the other two lanes (``api/buy/request.py``)."""
     doc = roles_doc(Role.BUYER, errors=(404, 409, 422, 503))
-    retry = "The same order again: a retry with the same Idempotency-Key"
-    doc["responses"][200] = {"model": OrderOut, "description": retry}
+    doc["responses"][201] = {
+        "model": OrderOut,
+        "description": "The order, as this purchase made it. A retry with the same Idempotency-Key gets "
+        "this answer again, status and body, with the header `Idempotent-Replayed: true`.",
+        "headers": {
+            "Idempotent-Replayed": {
+                "description": "`true` on a retry's answer (absent on the first)",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    }
     doc["openapi_extra"] |= {
         "security": [{"HTTPBearer": []}],
         "parameters": [
@@ -109,8 +118,9 @@ def _buy_doc() -> dict[str, Any]:
     response_model=OrderOut,
     summary="Buy units of a live sale item",
     description="Reserves the units and creates an order that must be paid before `payment_deadline`. "
-    "The `Idempotency-Key` header is required: repeating a request with the same key returns the same "
-    "order (200) and never reserves twice. The body is a JSON object; `quantity`, 1 when absent, must "
+    "The `Idempotency-Key` header is required: repeating a request with the same key returns the first "
+    "answer again (201, the same body, `Idempotent-Replayed: true`) and never reserves twice. "
+    "The body is a JSON object; `quantity`, 1 when absent, must "
     "be a JSON integer. Errors: `sold_out`, `buyer_limit_reached`, `sale_not_started`, `sale_ended`, "
     "`sale_paused`, `single_transaction_limit` (more than one unit whose dutiable value, freight "
     "included, passes 5,000 CNY: docs/tax-and-limits.md) (409); "

@@ -15,7 +15,7 @@ from flashport.adapters.db import orders_repo
 from flashport.adapters.db.engine import reading
 from flashport.adapters.stock.interface import StockEngine
 from flashport.domain.limits import max_units_per_order
-from flashport.domain.orders import MAX_UNITS_PER_ORDER, ItemTerms
+from flashport.domain.orders import MAX_UNITS_PER_ORDER, ItemTerms, SavedPurchase
 from flashport.services.sales.sold_out import SoldOutBoard
 
 
@@ -53,9 +53,9 @@ class BuyPath:
         self.single_limit = single_limit
         self._terms_ttl = terms_ttl
         self._terms: dict[int, tuple[float, asyncio.Future[ItemTerms | None]]] = {}
-        # (buyer, key) -> order id of purchases this process answered, so that a retry after the item
-        # sold out still gets its order back from memory.
-        self._answers: OrderedDict[tuple[int, str], str] = OrderedDict()
+        # (buyer, key) -> purchases this process answered, so that a retry gets its first answer again
+        # from memory (after the item sold out too).
+        self._answers: OrderedDict[tuple[int, str], SavedPurchase] = OrderedDict()
         self._answers_cap = remembered_answers
 
     async def terms(self, item_id: int) -> ItemTerms | None:
@@ -84,10 +84,10 @@ class BuyPath:
         for item_id in item_ids:
             self._terms.pop(item_id, None)
 
-    def recall(self, buyer_id: int, key: str) -> str | None:
+    def recall(self, buyer_id: int, key: str) -> SavedPurchase | None:
         return self._answers.get((buyer_id, key))
 
-    def remember(self, buyer_id: int, key: str, order_id: str) -> None:
-        self._answers[(buyer_id, key)] = order_id
+    def remember(self, buyer_id: int, key: str, saved: SavedPurchase) -> None:
+        self._answers[(buyer_id, key)] = saved
         if len(self._answers) > self._answers_cap:
             self._answers.popitem(last=False)

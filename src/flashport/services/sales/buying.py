@@ -14,7 +14,9 @@ from flashport.adapters.stock.interface import PlacementKind
 from flashport.domain.errors import Conflict, InProgress, NotFound
 from flashport.domain.limits import single_limit_refusal
 from flashport.domain.orders import (
+    ItemTerms,
     RejectReason,
+    SavedPurchase,
     check_idempotency_key,
     check_quantity,
     check_same_request,
@@ -36,10 +38,11 @@ REJECTIONS = {
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """What :func:`buy` answers: the committed order, and whether this call created it (``False``: an
-    earlier request with the same idempotency key did, and this is that order again)."""
+    """What :func:`buy` answers: the committed order as the purchase first answered it (a retry gets
+    the same body, whatever happened to the order since: the Idempotency-Key draft standard), and
+    whether this call created it (``False``: an earlier request with the same key did)."""
 
-    order: dict[str, Any]  # the order as ``orders.lifecycle.order_view`` shows it
+    order: dict[str, Any]  # the order as ``orders.lifecycle.order_view`` shows it, when it was made
     created: bool
 
 
@@ -67,8 +70,8 @@ async def buy(
     check_quantity(quantity)
     key = check_idempotency_key(key)
     known = path.recall(buyer_id, key)
-    if known is not None and (existing := await _existing(ctx, known, item_id, quantity)) is not None:
-        return existing
+    if known is not None and (again := await _again(ctx, known, buyer_id, item_id, quantity, key)):
+        return again
     await queue.require_admission(ctx, buyer_id, item_id, admission)
     terms = await path.terms(item_id)
     if terms is None:
@@ -89,8 +92,8 @@ async def buy(
         earlier = await path.stock.order_for_key(buyer_id, item_id, key)
         if earlier is None:
             raise rejection(RejectReason.SOLD_OUT)
-        if (existing := await _existing(ctx, earlier, item_id, quantity)) is not None:
-            return existing
+        if (again := await _again(ctx, earlier, buyer_id, item_id, quantity, key)) is not None:
+            return again
         path.board.clear(item_id)  # that order never landed and its unit is back: judged afresh below
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
     started = time.perf_counter()
@@ -104,38 +107,66 @@ async def buy(
         raise rejection(placement.reason)
     assert placement.order_id is not None
     if placement.kind is PlacementKind.DUPLICATE:
-        existing = await _existing(ctx, placement.order_id, item_id, quantity)
-        if existing is not None:
-            return existing
+        again = await _again(ctx, placement.saved or placement.order_id, buyer_id, item_id, quantity, key)
+        if again is not None:
+            return again
         if not first_try:  # undone twice within one request: let the client come back
             raise _in_progress()
         path.board.clear(item_id)  # its unit is back (the restock message may not have come yet)
         return await buy(ctx, buyer_id, item_id, quantity, key, admission, first_try=False)
     if placement.remaining == 0:
         path.board.mark(item_id)
-    path.remember(buyer_id, key, draft.id)
-    return Purchase(_view_of_draft(draft), created=True)
+    saved = SavedPurchase.of(draft)
+    path.remember(buyer_id, key, saved)
+    return Purchase(_first_answer(saved, buyer_id, terms), created=True)
 
 
-async def _existing(ctx: Context, order_id: str, item_id: int, quantity: int) -> Purchase | None:
+async def _again(
+    ctx: Context, earlier: str | SavedPurchase, buyer_id: int, item_id: int, quantity: int, key: str
+) -> Purchase | None:
+    """A retry's answer: from the saved purchase when this process or the stock engine has it (no
+    database read: the retry costs about what a refusal does), else from the database
+    (:func:`_existing`)."""
+    if isinstance(earlier, str):
+        return await _existing(ctx, earlier, buyer_id, item_id, quantity, key)
+    check_same_request(earlier.item_id, earlier.quantity, item_id, quantity)
+    terms = await ctx.buy_path.terms(earlier.item_id)
+    if terms is None:  # the item is gone from the catalog: its order still answers, from the database
+        return await _existing(ctx, earlier.order_id, buyer_id, item_id, quantity, key)
+    return Purchase(_first_answer(earlier, buyer_id, terms), created=False)
+
+
+async def _existing(
+    ctx: Context, order_id: str, buyer_id: int, item_id: int, quantity: int, key: str
+) -> Purchase | None:
     """The order an earlier request with the same key created. With Redis, that request may still be
-    group-committing in this process or another, so wait briefly for its row to appear; or its saving
-    may have failed while the database was down, leaving the reservation in doubt
-    (``StockEngine.settle_doubt``): ``None`` once that order is known never to have landed and its
-    reservation is undone, so this request buys afresh. Still unknown after ``EXISTING_WAIT_POLLS``:
+    group-committing in this process or another, so wait briefly for its row to appear. ``None`` once
+    that order is known never to have landed and its reservation is undone, so this request buys
+    afresh: its saving failed while the database was down, leaving the reservation in doubt
+    (``StockEngine.settle_doubt``), or its process died before saving it (an orphan, given back by
+    ``StockEngine.settle_orphans`` once it is old enough). Still unknown after ``EXISTING_WAIT_POLLS``:
     409 ``idempotency_key_in_progress`` with ``Retry-After``, well before a client would give up."""
-    from flashport.services.orders.lifecycle import order_view
-
+    stock = ctx.buy_path.stock
     for poll in range(EXISTING_WAIT_POLLS):
         async with ctx.read() as conn:
             order = await orders_repo.load_order(conn, order_id)
         if order is not None:
             check_same_request(order["sale_item_id"], order["quantity"], item_id, quantity)
-            return Purchase(order_view(order), created=False)
-        if poll % DOUBT_CHECK_EVERY == 0 and await ctx.buy_path.stock.settle_doubt(order_id) is False:
+            return Purchase(_first_answer_of(order), created=False)
+        if poll % DOUBT_CHECK_EVERY == 0 and await stock.settle_doubt(order_id) is False:
+            return None
+        if (
+            poll == 0
+            and await stock.settle_orphans([item_id])
+            and _order_id(await stock.order_for_key(buyer_id, item_id, key)) != order_id
+        ):
             return None
         await asyncio.sleep(EXISTING_POLL_SECONDS)
     raise _in_progress()
+
+
+def _order_id(earlier: str | SavedPurchase | None) -> str | None:
+    return earlier.order_id if isinstance(earlier, SavedPurchase) else earlier
 
 
 EXISTING_WAIT_POLLS = 20  # x EXISTING_POLL_SECONDS: two seconds at most
@@ -150,37 +181,74 @@ def _in_progress() -> InProgress:
     )
 
 
-def _view_of_draft(draft: Any) -> dict[str, Any]:
+def _first_answer(saved: SavedPurchase, buyer_id: int, terms: ItemTerms) -> dict[str, Any]:
+    """The order as its purchase first answered it: just made, unpaid, its goods the whole amount."""
+    return _answer_view(
+        saved,
+        buyer_id,
+        event_id=terms.event_id,
+        fulfilment=terms.fulfilment.value,
+        sku_id=terms.sku_id,
+        title=terms.title,
+    )
+
+
+def _first_answer_of(order: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_first_answer` from the order's row and its line, which keep what it was made with."""
+    [line] = order["lines"][:1]
+    saved = SavedPurchase(
+        order["id"],
+        order["order_no"],
+        order["sale_item_id"],
+        order["quantity"],
+        line["unit_price_fen"],
+        order["created_at"],
+        order["payment_deadline"],
+    )
+    return _answer_view(
+        saved,
+        order["buyer_id"],
+        event_id=order["event_id"],
+        fulfilment=order["fulfilment"],
+        sku_id=line["sku_id"],
+        title=line["title"],
+    )
+
+
+def _answer_view(
+    saved: SavedPurchase, buyer_id: int, *, event_id: int, fulfilment: str, sku_id: int, title: str
+) -> dict[str, Any]:
     from flashport.services.orders.lifecycle import order_view
 
+    goods = saved.unit_price_fen * saved.quantity
     return order_view(
         {
-            "id": draft.id,
-            "order_no": draft.order_no,
-            "buyer_id": draft.buyer_id,
-            "event_id": draft.terms.event_id,
-            "sale_item_id": draft.terms.item_id,
-            "quantity": draft.quantity,
+            "id": saved.order_id,
+            "order_no": saved.order_no,
+            "buyer_id": buyer_id,
+            "event_id": event_id,
+            "sale_item_id": saved.item_id,
+            "quantity": saved.quantity,
             "status": "pending_payment",
-            "fulfilment": draft.terms.fulfilment.value,
-            "goods_value_fen": draft.goods_value_fen,
+            "fulfilment": fulfilment,
+            "goods_value_fen": goods,
             "freight_fen": 0,
             "discount_fen": 0,
             "tax_fen": 0,
-            "total_fen": draft.total_fen,
-            "created_at": draft.created_at,
-            "payment_deadline": draft.payment_deadline,
+            "total_fen": goods,
+            "created_at": saved.created_at,
+            "payment_deadline": saved.payment_deadline,
             "paid_at": None,
             "closed_at": None,
             "lines": [
                 {
                     "line_no": 1,
-                    "sale_item_id": draft.terms.item_id,
-                    "sku_id": draft.terms.sku_id,
-                    "title": draft.terms.title,
-                    "quantity": draft.quantity,
-                    "unit_price_fen": draft.terms.sale_price_fen,
-                    "total_fen": draft.goods_value_fen,
+                    "sale_item_id": saved.item_id,
+                    "sku_id": sku_id,
+                    "title": title,
+                    "quantity": saved.quantity,
+                    "unit_price_fen": saved.unit_price_fen,
+                    "total_fen": goods,
                 }
             ],
         }

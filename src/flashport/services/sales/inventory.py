@@ -37,3 +37,11 @@ async def reload_if_lost(ctx: Context) -> int:
         ids = await sales_repo.unended_item_ids(conn, ctx.clock())
     await ctx.stock.reload(ids)
     return len(ids)
+
+
+async def settle_orphans(ctx: Context) -> int:
+    """The worker's ``orphans_settled`` stage: give back the reservations of every live and coming item
+    whose process died between reserving and saving the order (``StockEngine.settle_orphans``)."""
+    async with ctx.read() as conn:
+        ids = await sales_repo.unended_item_ids(conn, ctx.clock())
+    return await ctx.stock.settle_orphans(ids)

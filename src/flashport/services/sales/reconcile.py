@@ -5,8 +5,11 @@ whose release has not reached the engine yet. Read order matters: the database f
 so every committed order's reservation is already visible in the engine and a healthy engine never
 shows less than the truth.
 
-A difference can be (a) a reservation whose order is still being committed (gone within moments) or
-(b) a real leak: a process killed between reserving and committing, or lost counters. Repair only
+Reservations whose order is not in the database are left out on the engine's side
+(``StockEngine.unsaved_reservations``): orders still being committed, and orphans of a process killed
+between reserving and committing, which the engine's orphan sweep gives back itself (moving them here
+too would give them back twice). A difference that remains can be (a) a reservation whose order was
+saved between the readings (gone at the next one) or (b) a real leak: lost or damaged counters. Repair only
 moves what is *stable*: it takes two readings ``settle`` seconds apart and, per buyer, shifts by the
 smaller difference of the same sign, so an in-flight purchase is never mistaken for a leak.
 
@@ -35,6 +38,10 @@ class ItemReport:
     engine_taken: int | None  # None: the engine holds nothing for the item
     buyer_differences: dict[int, int] = field(default_factory=dict)  # engine - truth, per buyer
     repaired_by: int | None = None
+    # Units the engine holds for orders not in the database: being saved, or orphans of a process that
+    # died before saving them, which the stock engine's orphan sweep gives back (not reconcile's to move).
+    # ``engine_taken`` and the differences leave them out.
+    unsaved: int = 0
 
     @property
     def difference(self) -> int | None:
@@ -76,12 +83,24 @@ async def _reading(ctx: Context, item_ids: Sequence[int]) -> list[ItemReport]:
         counters = await ctx.stock.read_counters(item_id)
         taken, per_buyer = truth[item_id]
         differences: dict[int, int] = {}
+        unsaved: dict[int, int] = {}
         if counters is not None:
+            # Read after the counters: an order saved in between is counted by neither, and shows as a
+            # difference in this reading only.
+            unsaved = await ctx.stock.unsaved_reservations(item_id)
             for buyer in set(per_buyer) | set(counters.per_buyer):
-                diff = counters.per_buyer.get(buyer, 0) - per_buyer.get(buyer, 0)
+                diff = counters.per_buyer.get(buyer, 0) - per_buyer.get(buyer, 0) - unsaved.get(buyer, 0)
                 if diff:
                     differences[buyer] = diff
-        reports.append(ItemReport(item_id, taken, None if counters is None else counters.taken, differences))
+        reports.append(
+            ItemReport(
+                item_id,
+                taken,
+                None if counters is None else counters.taken - sum(unsaved.values()),
+                differences,
+                unsaved=sum(unsaved.values()),
+            )
+        )
     return reports
 
 
