@@ -21,6 +21,7 @@ class Kind(enum.StrEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     REFUNDED = "refunded"
+    CANCEL_REFUSED = "cancel_refused"  # customs refused to withdraw the declaration: the order goes on
     WAITLIST = "waitlist"  # units of a sold-out item came back
 
 
@@ -41,6 +42,8 @@ _BY_RECORD = {
     "order.shipped": Kind.SHIPPED,
     "shipment.delivered": Kind.DELIVERED,
     "refund.succeeded": Kind.REFUNDED,
+    # Told once: the withdrawal is answered by a conditional move to ``refused``, which emits this once.
+    "aftersale.withdrawal_refused": Kind.CANCEL_REFUSED,
 }
 # Records that put units of a sale item back on sale (the waitlist's trigger).
 UNITS_BACK = frozenset({"order.expired", "order.cancelled"})
@@ -84,7 +87,17 @@ def message_values(record_type: str, payload: Mapping[str, Any]) -> dict[str, st
             values[name] = str(payload[name])
     if record_type == "aftersale.refunded":
         values.setdefault("reason", "returned")
+    if record_type == "aftersale.withdrawal_refused":
+        values.update(_withdrawal_refusal(payload))
     return values
+
+
+def _withdrawal_refusal(payload: Mapping[str, Any]) -> dict[str, str]:
+    """Why customs kept a declaration the buyer asked to withdraw: with no customs status the release
+    was read before the CEB623 could be sent; else customs' CEB624 refused it, in its own words."""
+    if payload.get("return_status") is None:
+        return {"reason": "withdrawal_released_first", "customs_info": ""}
+    return {"reason": "withdrawal_refused", "customs_info": str(payload.get("reason") or "")}
 
 
 @dataclass(frozen=True)

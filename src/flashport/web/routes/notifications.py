@@ -29,6 +29,7 @@ KIND_LABELS = {
     Kind.SHIPPED: N_("Shipped"),
     Kind.DELIVERED: N_("Delivered"),
     Kind.REFUNDED: N_("Refunded, and why"),
+    Kind.CANCEL_REFUSED: N_("A cancellation I asked for could not be made"),
     Kind.WAITLIST: N_("An item I wait for is back"),
 }
 
