@@ -51,6 +51,7 @@ async def order_page(
     shown = values or _starting_values(breakdown, people, saved)
     chinese = i18n.request_language(request) is i18n.ZH
     pictures = await showcase.order_pictures(ctx, storefront(request), [order], chinese=chinese)
+    line_pictures = await showcase.line_pictures(ctx, storefront(request), [order], chinese=chinese)
     paid = order.status == OrderStatus.PAID
     shipment = await milestones.shipment_for_buyer(ctx, buyer_id, order_no) if paid else None
     aftersale = (
@@ -65,6 +66,7 @@ async def order_page(
         status=status,
         order=order,
         pictures=pictures,
+        line_pictures=line_pictures,
         detail=True,
         stages={order_no: stage},
         stage=stage,
