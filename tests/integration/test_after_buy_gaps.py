@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.db.notify_schema import notification_preferences
-from flashport.adapters.db.schema import orders, users
+from flashport.adapters.db.schema import declarations, orders, payments, refunds, users
 from flashport.adapters.notify.channels import Channels, SandboxSms, SmtpMailer
 from flashport.app import create_app
+from flashport.domain.payments import TradeReport, TradeState
+from flashport.services.accounts import identities
 from flashport.services.accounts import users as accounts
 from flashport.services.aftersales import withdrawals
 from flashport.services.context import Context
 from flashport.services.notify import preferences
+from flashport.services.orders import checkout
+from flashport.services.orders import lifecycle as order_service
+from flashport.services.payments import settlement
+from flashport.services.sales import buying
 from flashport.settings import Settings
 from tests.conftest import BACKENDS
+from tests.integration.test_declarations import CONSIGNEE, PAYER
 from tests.integration.test_notifications import (
     an_order,
     arrived,
@@ -30,10 +38,10 @@ from tests.integration.test_notifications import (
     record,
     rows,
 )
-from tests.integration.test_web_pages import log_in_as
+from tests.integration.test_web_pages import CSRF, log_in_as
 from tests.integration.test_withdrawals import _accepted_order, _cancel, _release_at_customs, _state
 from tests.mailbox import Mailbox, smtp_server
-from tests.sale_builder import make_buyers
+from tests.sale_builder import make_buyers, make_sale
 from tests.tracking_world import Tracking, tracking_world
 
 
@@ -227,3 +235,94 @@ async def _user_id(ctx: Context, email: str) -> int:
 async def _buyer_of(ctx: Context, order_no: str) -> int:
     async with ctx.read() as conn:
         return int(await conn.scalar(sa.select(orders.c.buyer_id).where(orders.c.order_no == order_no)))
+
+
+# --- 4. cancelling from the order page ----------------------------------------------------------
+
+
+async def _paid_order(ctx: Context) -> tuple[int, str]:
+    """(buyer, order number) of an order checked out and paid (settled as the provider's notification
+    would be): its declaration waits to be sent, so customs has accepted nothing yet."""
+    sale = await make_sale(ctx, quantity=5)
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    order_no = str((await buying.buy(ctx, buyer, sale.item_id, 1, "paid")).order["order_no"])
+    identity = await identities.add_identity(ctx, buyer, *PAYER, "13700137000")
+    await checkout.check_out(ctx, buyer, order_no, checkout.CheckoutForm(*CONSIGNEE, None, identity.id))
+    payment = await settlement.start_payment(ctx, buyer, order_no)
+    amount = int(Decimal(payment.amount) * 100)
+    report = TradeReport(payment.out_trade_no, f"T-{order_no}", TradeState.PAID, amount)
+    assert await settlement.settle(ctx, report, source="notification") == "pay_order"
+    return buyer, order_no
+
+
+async def test_an_unpaid_orders_cancel_asks_for_confirmation_and_needs_the_forms_token(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    buyer, order_no = await an_order(ctx)
+    log_in_as(web, ctx, buyer)
+    page = (await web.get(f"/orders/{order_no}", headers={"accept-language": "en"})).text
+    confirm = page[
+        page.index("data-cancel-order") : page.index("</details>", page.index("data-cancel-order"))
+    ]
+    assert f'action="/orders/{order_no}/cancel"' in confirm and 'name="csrf_token"' in confirm
+    assert "Its units go back on sale at once" in confirm and "Yes, cancel the order" in confirm
+    forged = await web.post(f"/orders/{order_no}/cancel", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    assert (await order_service.get_for_buyer(ctx, buyer, order_no)).status == "pending_payment"
+    done = await web.post(f"/orders/{order_no}/cancel", data={"csrf_token": CSRF}, follow_redirects=True)
+    assert "已取消" in done.text
+    assert (await order_service.get_for_buyer(ctx, buyer, order_no)).status == "cancelled"
+
+
+async def test_a_paid_order_customs_has_not_accepted_is_cancelled_from_its_page_and_refunded(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    buyer, order_no = await _paid_order(ctx)
+    log_in_as(web, ctx, buyer)
+    page = (await web.get(f"/orders/{order_no}")).text  # a Chinese browser
+    assert 'data-cancel-paid="refund_now"' in page and "取消此订单" in page
+    assert f'action="/orders/{order_no}/cancellation"' in page and "确定取消订单" in page
+    english = (await web.get(f"/orders/{order_no}", headers={"accept-language": "en"})).text
+    assert "if you cancel now, your payment is refunded in full at once" in english
+
+    forged = await web.post(f"/orders/{order_no}/cancellation", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    done = await web.post(f"/orders/{order_no}/cancellation", data={"csrf_token": CSRF})
+    assert done.status_code == 303 and done.headers["location"] == f"/orders/{order_no}"
+    page = (await web.get(f"/orders/{order_no}")).text
+    assert f"订单 {order_no} 已取消" in page and "货款将全额退还" in page
+    assert "data-cancelled-refunded" in page and "data-cancel-paid" not in page
+    async with ctx.read() as conn:
+        reasons = list(
+            await conn.scalars(
+                sa.select(refunds.c.reason)
+                .join(payments, payments.c.id == refunds.c.payment_id)
+                .join(orders, orders.c.id == payments.c.order_id)
+                .where(orders.c.order_no == order_no)
+            )
+        )
+    assert reasons == ["buyer_cancelled"]
+    again = await web.post(
+        f"/orders/{order_no}/cancellation",
+        data={"csrf_token": CSRF},
+        headers={"accept-language": "en"},
+        follow_redirects=True,
+    )
+    assert "This order is cancelled and refunded already." in again.text
+
+
+async def test_a_released_order_offers_no_cancel_and_says_why_when_asked(
+    ctx: Context, web: httpx.AsyncClient
+) -> None:
+    buyer, order_no = await _paid_order(ctx)
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(
+            declarations.update().where(declarations.c.order_no == order_no).values(state="released")
+        )
+    log_in_as(web, ctx, buyer)
+    english = {"accept-language": "en"}
+    assert "data-cancel-paid" not in (await web.get(f"/orders/{order_no}", headers=english)).text
+    refused = await web.post(
+        f"/orders/{order_no}/cancellation", data={"csrf_token": CSRF}, headers=english, follow_redirects=True
+    )
+    assert "Customs has released this parcel, so it can no longer be cancelled" in refused.text

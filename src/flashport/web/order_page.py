@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from flashport.domain import divisions
 from flashport.domain.addresses import SavedAddress
+from flashport.domain.aftersales import cancel_path
 from flashport.domain.orders import OrderStatus
 from flashport.domain.tracking import JOURNEY
 from flashport.services.accounts import addresses, identities
@@ -59,6 +60,10 @@ async def order_page(
     )
     return_until = returns.return_deadline(ctx, shipment) if shipment and not aftersale else None
     withdrawal = await cancellation.cancellation_or_none(ctx, buyer_id, order_no) if shipment else None
+    path = cancel_path(order.customs_status) if paid and order.customs_status else None
+    refunded = paid and order.customs_status == "refunded"
+    buyer_cancelled = refunded and await cancellation.refunded_as_cancelled(ctx, order.id)
+    can_cancel_paid = path is not None and withdrawal is None and session.is_buyer
     return answers.page(
         request,
         session,
@@ -85,6 +90,9 @@ async def order_page(
         shipment=shipment,
         aftersale=aftersale,
         withdrawal=withdrawal,
+        can_cancel_paid=can_cancel_paid,
+        buyer_cancelled=buyer_cancelled,
+        cancel_path=path.value if path else None,
         can_return=return_until is not None and ctx.clock() <= return_until,
         return_until=return_until,
         journey=[m.value for m in JOURNEY],
