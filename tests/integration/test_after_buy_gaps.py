@@ -1,6 +1,8 @@
 """What a buyer is told after the buy, where issue 18 had gaps: messages follow the storefront's
-language switch (and the page's language at registration and first log-in), a cancellation customs
-refused to withdraw is told once, in the buyer's language, unless turned off."""
+language switch (and the page's language at registration and first log-in); a cancellation customs
+refused to withdraw is told once, in the buyer's language, unless turned off; the order page cancels
+an unpaid order, or a paid one customs has not released, after a confirmation; and registering mails
+a welcome (or, for a taken address, a note to its owner) over the notifier's SMTP channel."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from flashport.adapters.db.notify_schema import notification_preferences
 from flashport.adapters.db.schema import declarations, orders, payments, refunds, users
 from flashport.adapters.notify.channels import Channels, SandboxSms, SmtpMailer
 from flashport.app import create_app
+from flashport.domain.errors import InvalidInput
+from flashport.domain.notifications import Kind, Preferences
 from flashport.domain.payments import TradeReport, TradeState
 from flashport.services.accounts import identities
 from flashport.services.accounts import users as accounts
@@ -326,3 +330,47 @@ async def test_a_released_order_offers_no_cancel_and_says_why_when_asked(
         f"/orders/{order_no}/cancellation", data={"csrf_token": CSRF}, headers=english, follow_redirects=True
     )
     assert "Customs has released this parcel, so it can no longer be cancelled" in refused.text
+
+
+# --- 5. a welcome at registration ----------------------------------------------------------------
+
+
+async def _register(web: httpx.AsyncClient, email: str, name: str) -> None:
+    form = {"csrf_token": await _csrf(web, "/register"), "name": name, "email": email}
+    assert (await web.post("/register", data={**form, "password": "long-enough-pw"})).status_code == 303
+
+
+async def test_registering_mails_a_welcome_in_the_pages_language_once(ctx: Context, mailbox: Mailbox) -> None:
+    email = f"lena-{uuid.uuid4().hex[:8]}@example.com"
+    async with _client(ctx, "en-GB,en;q=0.9") as web:
+        await _register(web, email, "Lena")
+    user = await _user_id(ctx, email)
+    await notify_until(ctx, arrived(mailbox, 1), "the welcome")
+    await notify(ctx)
+    [welcome] = mailbox.to(email)
+    assert welcome["Subject"] == "Welcome to Flashport, Lena" and welcome["Content-Language"] == "en"
+    assert "Your account is ready" in welcome.get_content() and "/login" in welcome.get_content()
+    assert [(r.kind, r.channel, r.status) for r in await rows(ctx, user)] == [("welcome", "email", "sent")]
+
+
+async def test_registering_with_a_taken_address_mails_its_owner_and_no_welcome(
+    ctx: Context, mailbox: Mailbox
+) -> None:
+    email = f"wei-{uuid.uuid4().hex[:8]}@example.com"
+    await accounts.register(ctx, email=email, password="long-enough-pw", name="Wei")
+    owner = await _user_id(ctx, email)
+    async with _client(ctx, "zh-CN") as web:
+        await _register(web, email, "Someone else")
+    await notify_until(ctx, arrived(mailbox, 1), "the note to the owner")
+    await notify(ctx)
+    [note] = mailbox.to(email)
+    assert note["Subject"] == "有人尝试用您的邮箱注册" and note["Content-Language"] == "zh-CN"
+    assert [r.kind for r in await rows(ctx, owner)] == ["registration_attempt"]
+
+
+async def test_account_mails_cannot_be_turned_off(ctx: Context) -> None:
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    with pytest.raises(InvalidInput) as refused:
+        await preferences.save(ctx, buyer, "en", None, ["welcome"])
+    assert refused.value.code == "invalid_preferences"
+    assert Preferences(muted=frozenset(Kind)).wants(Kind.REGISTRATION_ATTEMPT)

@@ -75,6 +75,12 @@ async def emails(conn: AsyncConnection, user_ids: Iterable[int]) -> dict[int, st
     return {int(r.id): r.email for r in await conn.execute(query)}
 
 
+async def users_by_email(conn: AsyncConnection, addresses: Iterable[str]) -> dict[str, int]:
+    """The accounts of these (normalised) e-mail addresses, by address."""
+    query = sa.select(users.c.email, users.c.id).where(users.c.email.in_(set(addresses)))
+    return {str(r.email): int(r.id) for r in await conn.execute(query)}
+
+
 async def buyers_of(conn: AsyncConnection, order_nos: Iterable[str]) -> dict[str, int]:
     query = sa.select(orders.c.order_no, orders.c.buyer_id).where(orders.c.order_no.in_(set(order_nos)))
     return {r.order_no: int(r.buyer_id) for r in await conn.execute(query)}

@@ -77,7 +77,7 @@ def render(kind: Kind, channel: Channel, language: str, values: dict[str, str]) 
     language = language if language in _CATALOGUE else DEFAULT_LANGUAGE
     env = _environment(language)
     template = env.get_template(f"{kind.value}.txt")
-    blank = ("order_no", "amount", "logistics_no", "title", "link", "customs_info")
+    blank = ("order_no", "amount", "logistics_no", "title", "link", "customs_info", "name")
     given = {name: "" for name in blank} | dict(values)
     if language == "zh-CN" and given.get("title_zh"):
         given["title"] = given["title_zh"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from flashport.adapters.db import notify_repo
 from flashport.domain.errors import FieldProblem, InvalidInput
-from flashport.domain.notifications import LANGUAGES, Kind, Preferences
+from flashport.domain.notifications import LANGUAGES, MUTABLE_KINDS, Preferences
 from flashport.services.context import Context
 
 # A mainland mobile number (11 digits from 1), optionally written with +86.
@@ -36,7 +36,7 @@ def _valid(language: str, mobile: str | None, muted: Iterable[str]) -> Preferenc
             problems.append(FieldProblem("mobile", "a mainland China mobile number, 11 digits from 1"))
         else:
             number = match.group(1)
-    known = {k.value: k for k in Kind}
+    known = {k.value: k for k in MUTABLE_KINDS}
     kinds = set()
     for name in muted:
         if name not in known:

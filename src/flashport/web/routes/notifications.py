@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.domain.errors import DomainError
-from flashport.domain.notifications import LANGUAGES, Kind
+from flashport.domain.notifications import LANGUAGES, MUTABLE_KINDS, Kind
 from flashport.http_errors import status_for
 from flashport.services.notify import preferences, reminders, waitlist
 from flashport.web import answers, guard, i18n, messages
@@ -63,7 +63,7 @@ async def save_preferences(request: Request) -> Response:
     buyer_id = guard.buyer(session)
     language = str(form.get("language") or "")
     mobile = str(form.get("mobile") or "")
-    muted = {k.value for k in Kind if form.get(f"kind_{k.value}") != "on"}
+    muted = {k.value for k in MUTABLE_KINDS if form.get(f"kind_{k.value}") != "on"}
     try:
         await preferences.save(service_context(request), buyer_id, language, mobile, muted)
     except DomainError as exc:
