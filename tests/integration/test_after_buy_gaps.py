@@ -218,7 +218,7 @@ async def test_a_withdrawal_customs_refuses_is_told_to_the_buyer_once_in_their_l
 
         await parties.until(told, "yes", work=True)
         await parties.work_until(order_no, "shipped")
-        for _ in range(3):  # more passes, the receipts read again: still one message
+        for _ in range(3):  # more notifier passes over the same records: still one message
             await notify(ctx)
         [message] = [m for m in box.to(address) if "could not be cancelled" in m["Subject"]]
     text = message.get_content()
