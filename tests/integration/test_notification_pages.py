@@ -79,7 +79,7 @@ async def test_the_account_page_turns_kinds_off_and_sets_the_language(
     [(buyer, _)] = await make_buyers(ctx, 1)
     log_in_as(web, ctx, buyer)
     page = (await web.get("/account/notifications")).text
-    assert page.count('type="checkbox"') == 8 and page.count(" checked") == 8
+    assert page.count('type="checkbox"') == 9 and page.count(" checked") == 9
     form = {"language": "en", "mobile": "13800138000", "kind_paid": "on", "kind_refunded": "on"}
     saved = await web.post("/account/notifications", data=form, headers=FORM, follow_redirects=True)
     assert "Notification preferences saved." in saved.text
@@ -91,6 +91,7 @@ async def test_the_account_page_turns_kinds_off_and_sets_the_language(
         "released",
         "shipped",
         "delivered",
+        "cancel_refused",
         "waitlist",
     }
     bad = await web.post("/account/notifications", data={"language": "en", "mobile": "123"}, headers=FORM)

@@ -1,7 +1,8 @@
 """The mail port: messages to account owners. The adapter in use writes each message as a ``mail.requested``
 outbox record in the caller's transaction (rule 9: nothing leaves before the change commits), for the
 mail relay that follows the event log to send; it also logs that a message was queued, without its
-address. A real relay (SMTP, a provider's API) reads those records; none is built yet."""
+address. The buyer notifier (services/notify) is that relay for ``account.created`` (a welcome) and
+``account.registration_attempt``: it sends them over its SMTP channel in the account's language."""
 
 from __future__ import annotations
 

@@ -21,7 +21,10 @@ class Kind(enum.StrEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     REFUNDED = "refunded"
+    CANCEL_REFUSED = "cancel_refused"  # customs refused to withdraw the declaration: the order goes on
     WAITLIST = "waitlist"  # units of a sold-out item came back
+    WELCOME = "welcome"  # the account was made: a welcome
+    REGISTRATION_ATTEMPT = "registration_attempt"  # someone registered again with an account's address
 
 
 class Channel(enum.StrEnum):
@@ -29,6 +32,17 @@ class Channel(enum.StrEnum):
     SMS = "sms"
 
 
+# About the account itself, not an order: sent whatever kinds the buyer turned off (the welcome comes
+# before any choice; an attempt to register with their address is for their safety).
+ACCOUNT_KINDS = frozenset({Kind.WELCOME, Kind.REGISTRATION_ATTEMPT})
+# The kinds a buyer can turn off, in the order a settings screen shows them.
+MUTABLE_KINDS = tuple(k for k in Kind if k not in ACCOUNT_KINDS)
+# ``mail.requested`` records of the accounts service (adapters/mail.py): template -> kind.
+_BY_MAIL_TEMPLATE = {
+    "account.created": Kind.WELCOME,
+    "account.registration_attempt": Kind.REGISTRATION_ATTEMPT,
+}
+MAIL_REQUESTED = "mail.requested"
 PAY_SOON_BEFORE = timedelta(minutes=5)
 # Urgent kinds go by SMS too when the buyer gave a mobile number: minutes matter for them.
 _SMS_KINDS = frozenset({Kind.SALE_OPENS, Kind.PAY_SOON, Kind.WAITLIST})
@@ -41,6 +55,8 @@ _BY_RECORD = {
     "order.shipped": Kind.SHIPPED,
     "shipment.delivered": Kind.DELIVERED,
     "refund.succeeded": Kind.REFUNDED,
+    # Told once: the withdrawal is answered by a conditional move to ``refused``, which emits this once.
+    "aftersale.withdrawal_refused": Kind.CANCEL_REFUSED,
 }
 # Records that put units of a sale item back on sale (the waitlist's trigger).
 UNITS_BACK = frozenset({"order.expired", "order.cancelled"})
@@ -54,7 +70,12 @@ def kind_of(record_type: str) -> Kind | None:
 
 def record_types() -> frozenset[str]:
     """Every outbox record type the notifier acts on."""
-    return frozenset(_BY_RECORD) | UNITS_BACK
+    return frozenset(_BY_RECORD) | UNITS_BACK | {MAIL_REQUESTED}
+
+
+def kind_of_mail(template: str) -> Kind | None:
+    """The kind of an account mail the accounts service asked for (``mail.requested``), if sent."""
+    return _BY_MAIL_TEMPLATE.get(template)
 
 
 def channels(kind: Kind, *, has_mobile: bool) -> tuple[Channel, ...]:
@@ -73,7 +94,7 @@ class Preferences:
     muted: frozenset[Kind] = frozenset()
 
     def wants(self, kind: Kind) -> bool:
-        return kind not in self.muted
+        return kind in ACCOUNT_KINDS or kind not in self.muted
 
 
 def message_values(record_type: str, payload: Mapping[str, Any]) -> dict[str, str]:
@@ -84,7 +105,17 @@ def message_values(record_type: str, payload: Mapping[str, Any]) -> dict[str, st
             values[name] = str(payload[name])
     if record_type == "aftersale.refunded":
         values.setdefault("reason", "returned")
+    if record_type == "aftersale.withdrawal_refused":
+        values.update(_withdrawal_refusal(payload))
     return values
+
+
+def _withdrawal_refusal(payload: Mapping[str, Any]) -> dict[str, str]:
+    """Why customs kept a declaration the buyer asked to withdraw: with no customs status the release
+    was read before the CEB623 could be sent; else customs' CEB624 refused it, in its own words."""
+    if payload.get("return_status") is None:
+        return {"reason": "withdrawal_released_first", "customs_info": ""}
+    return {"reason": "withdrawal_refused", "customs_info": str(payload.get("reason") or "")}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from flashport.domain import divisions
 from flashport.domain.addresses import SavedAddress
+from flashport.domain.aftersales import cancel_path
 from flashport.domain.orders import OrderStatus
 from flashport.domain.tracking import JOURNEY
 from flashport.services.accounts import addresses, identities
@@ -51,6 +52,7 @@ async def order_page(
     shown = values or _starting_values(breakdown, people, saved)
     chinese = i18n.request_language(request) is i18n.ZH
     pictures = await showcase.order_pictures(ctx, storefront(request), [order], chinese=chinese)
+    line_pictures = await showcase.line_pictures(ctx, storefront(request), [order], chinese=chinese)
     paid = order.status == OrderStatus.PAID
     shipment = await milestones.shipment_for_buyer(ctx, buyer_id, order_no) if paid else None
     aftersale = (
@@ -58,6 +60,10 @@ async def order_page(
     )
     return_until = returns.return_deadline(ctx, shipment) if shipment and not aftersale else None
     withdrawal = await cancellation.cancellation_or_none(ctx, buyer_id, order_no) if shipment else None
+    path = cancel_path(order.customs_status) if paid and order.customs_status else None
+    refunded = paid and order.customs_status == "refunded"
+    buyer_cancelled = refunded and await cancellation.refunded_as_cancelled(ctx, order.id)
+    can_cancel_paid = path is not None and withdrawal is None and session.is_buyer
     return answers.page(
         request,
         session,
@@ -65,6 +71,7 @@ async def order_page(
         status=status,
         order=order,
         pictures=pictures,
+        line_pictures=line_pictures,
         detail=True,
         stages={order_no: stage},
         stage=stage,
@@ -83,6 +90,9 @@ async def order_page(
         shipment=shipment,
         aftersale=aftersale,
         withdrawal=withdrawal,
+        can_cancel_paid=can_cancel_paid,
+        buyer_cancelled=buyer_cancelled,
+        cancel_path=path.value if path else None,
         can_return=return_until is not None and ctx.clock() <= return_until,
         return_until=return_until,
         journey=[m.value for m in JOURNEY],

@@ -125,7 +125,30 @@ async def order_pictures(
             continue
         item = event.shown_item(order.sale_item_id)
         if item is not None:
-            item = item.in_chinese() if chinese else item
-            image = item.images[0] if item.images else FALLBACK_IMAGE
-            pictures[order.order_no] = Picture(src=image, alt=item.alt, brand=item.brand)
+            pictures[order.order_no] = _picture(item, chinese)
     return pictures
+
+
+async def line_pictures(
+    ctx: Context, sf: Storefront, orders: list[OrderView], *, chinese: bool = False
+) -> dict[tuple[str, int], Picture]:
+    """Per (order number, sale item) of each line of a checked-out basket's order: that line's own
+    item's picture (an order's ``sale_item_id`` is its first line's only). Items and their events come
+    from the page caches; a line whose sale is no longer shown has none."""
+    pictures: dict[tuple[str, int], Picture] = {}
+    for order in orders:
+        if len(order.lines) < 2:
+            continue
+        for line in order.lines:
+            try:
+                _, item = await item_page(ctx, sf, line.sale_item_id)
+            except NotFound:
+                continue
+            pictures[(order.order_no, line.sale_item_id)] = _picture(item, chinese)
+    return pictures
+
+
+def _picture(item: ShownItem, chinese: bool) -> Picture:
+    item = item.in_chinese() if chinese else item
+    image = item.images[0] if item.images else FALLBACK_IMAGE
+    return Picture(src=image, alt=item.alt, brand=item.brand)

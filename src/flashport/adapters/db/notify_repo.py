@@ -52,9 +52,33 @@ async def save_preferences(conn: AsyncConnection, user_id: int, prefs: Preferenc
     await conn.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
 
+async def save_language(
+    conn: AsyncConnection, user_id: int, language: str, now: datetime, *, only_if_unset: bool = False
+) -> bool:
+    """Set the language of the buyer's messages, keeping their other choices (a buyer who never chose
+    gets the defaults with it). ``only_if_unset``: leave a buyer who has preferences as they are.
+    True when a row was written."""
+    values = {"language": language, "updated_at": now}
+    statement = _insert(conn, notification_preferences).values(
+        user_id=user_id, mobile=None, muted=[], **values
+    )
+    if only_if_unset:
+        statement = statement.on_conflict_do_nothing(index_elements=["user_id"])
+    else:
+        statement = statement.on_conflict_do_update(index_elements=["user_id"], set_=values)
+    result = await conn.execute(statement)
+    return (result.rowcount or 0) > 0
+
+
 async def emails(conn: AsyncConnection, user_ids: Iterable[int]) -> dict[int, str]:
     query = sa.select(users.c.id, users.c.email).where(users.c.id.in_(set(user_ids)))
     return {int(r.id): r.email for r in await conn.execute(query)}
+
+
+async def users_by_email(conn: AsyncConnection, addresses: Iterable[str]) -> dict[str, int]:
+    """The accounts of these (normalised) e-mail addresses, by address."""
+    query = sa.select(users.c.email, users.c.id).where(users.c.email.in_(set(addresses)))
+    return {str(r.email): int(r.id) for r in await conn.execute(query)}
 
 
 async def buyers_of(conn: AsyncConnection, order_nos: Iterable[str]) -> dict[str, int]:

@@ -176,15 +176,28 @@ async def event_of_item(conn: AsyncConnection, item_id: int) -> int | None:
 
 
 async def next_release(conn: AsyncConnection, item_ids: Sequence[int]) -> datetime | None:
-    """The earliest payment deadline of the unpaid orders of these items: when reserved units may come
-    back on sale (an index on sale item and status finds them)."""
+    """The earliest payment deadline of the unpaid orders holding units of these items: when reserved
+    units may come back on sale. A checked-out basket's order names only its first line's item, so its
+    other lines are found through the basket's holding orders folded into it (``merged``, each still
+    naming its own item): the index on sale item and status finds both, and no line is scanned."""
     if not item_ids:
         return None
-    query = sa.select(sa.func.min(orders.c.payment_deadline)).where(
-        orders.c.sale_item_id.in_(list(item_ids)), orders.c.status == "pending_payment"
+    items = list(item_ids)
+    own = sa.select(sa.func.min(orders.c.payment_deadline)).where(
+        orders.c.sale_item_id.in_(items), orders.c.status == "pending_payment"
     )
-    found: datetime | None = await conn.scalar(query)
-    return found
+    held = orders.alias("held")
+    folded = (
+        sa.select(sa.func.min(orders.c.payment_deadline))
+        .select_from(held.join(orders, orders.c.id == held.c.merged_into))
+        .where(
+            held.c.sale_item_id.in_(items),
+            held.c.status == "merged",
+            orders.c.status == "pending_payment",
+        )
+    )
+    found = [await conn.scalar(query) for query in (own, folded)]
+    return min((when for when in found if when is not None), default=None)
 
 
 async def item_facts(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db import tallies_repo
 from flashport.adapters.db.schema import identity_year_totals as totals
-from flashport.adapters.db.schema import orders, payment_notifications, payments, sale_events
+from flashport.adapters.db.schema import (
+    order_lines,
+    orders,
+    payment_notifications,
+    payments,
+    sale_events,
+    sale_items,
+)
 from flashport.domain.orders import OrderStatus
 from flashport.domain.payments import PaymentStatus
 
@@ -61,6 +68,22 @@ async def share_lock_sale_states(conn: AsyncConnection, event_ids: Sequence[int]
         .with_for_update(read=True)
     )
     return {int(row.id): str(row.state) for row in await conn.execute(query)}
+
+
+async def events_of_lines(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, set[int]]:
+    """Per order of several lines (a checked-out basket), the sale events of all its lines: its own
+    ``event_id`` is its first line's. One statement, made only when such an order is in the group."""
+    if not order_ids:
+        return {}
+    query = (
+        sa.select(order_lines.c.order_id, sale_items.c.event_id)
+        .join(sale_items, sale_items.c.id == order_lines.c.sale_item_id)
+        .where(order_lines.c.order_id.in_(sorted(set(order_ids))))
+    )
+    found: dict[str, set[int]] = {}
+    for order_id, event_id in await conn.execute(query):
+        found.setdefault(str(order_id), set()).add(int(event_id))
+    return found
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ REASONS = {
     "returned": N_("you returned the parcel"),
     "buyer_cancelled": N_("you cancelled the order before customs released it"),
     "staff_refund": N_("our customer service refunded it for you"),
+    # Why a cancellation did not go through (kind cancel_refused).
+    "withdrawal_released_first": N_("customs had already released the parcel"),
+    "withdrawal_refused": N_("customs refused to withdraw the declaration"),
 }
 
 
@@ -74,7 +77,8 @@ def render(kind: Kind, channel: Channel, language: str, values: dict[str, str]) 
     language = language if language in _CATALOGUE else DEFAULT_LANGUAGE
     env = _environment(language)
     template = env.get_template(f"{kind.value}.txt")
-    given = {name: "" for name in ("order_no", "amount", "logistics_no", "title", "link")} | dict(values)
+    blank = ("order_no", "amount", "logistics_no", "title", "link", "customs_info", "name")
+    given = {name: "" for name in blank} | dict(values)
     if language == "zh-CN" and given.get("title_zh"):
         given["title"] = given["title_zh"]
     if "reason" in given:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from flashport.api.deps import BuyerOnly, get_ctx, roles_doc
 from flashport.api.inputs import Id, Input
 from flashport.domain.accounts import Principal, Role
-from flashport.domain.notifications import Kind, Preferences
+from flashport.domain.notifications import MUTABLE_KINDS, Kind, Preferences
 from flashport.services.context import Context
 from flashport.services.notify import preferences, reminders, waitlist
 from flashport.services.notify.waitlist import Standing
@@ -29,7 +29,7 @@ class PreferencesOut(BaseModel):
     language: str
     mobile: str | None
     muted: list[Kind]
-    kinds: list[Kind] = Field(description="every kind of message, for a settings screen")
+    kinds: list[Kind] = Field(description="every kind of message a buyer can turn off, for a settings screen")
 
 
 class ReminderOut(BaseModel):
@@ -46,7 +46,7 @@ class StandingOut(BaseModel):
 
 def _prefs_out(prefs: Preferences) -> PreferencesOut:
     return PreferencesOut(
-        language=prefs.language, mobile=prefs.mobile, muted=sorted(prefs.muted), kinds=list(Kind)
+        language=prefs.language, mobile=prefs.mobile, muted=sorted(prefs.muted), kinds=list(MUTABLE_KINDS)
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from flashport.adapters.db import accounts_repo
+from flashport.adapters.db import accounts_repo, notify_repo
 from flashport.adapters.db.accounts_repo import AlreadyStored, User
 from flashport.adapters.mail import MailMessage
 from flashport.domain.accounts import (
@@ -20,6 +20,7 @@ from flashport.domain.accounts import (
     normalise_email,
 )
 from flashport.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from flashport.domain.notifications import LANGUAGES
 from flashport.domain.text import forbidden_character
 from flashport.services.accounts.sessions import end_sessions
 from flashport.services.accounts.tokens import issue_token
@@ -102,10 +103,11 @@ SIGN_UP_ANSWER = (
 )
 
 
-async def sign_up(ctx: Context, *, email: str, password: str, name: str) -> str:
+async def sign_up(ctx: Context, *, email: str, password: str, name: str, language: str | None = None) -> str:
     """A buyer registers. The answer (returned) is the same whether the address was free or not, and
     so is the work (the password is hashed either way): the owner of an existing account is e-mailed
-    instead, so nobody learns from here which addresses have accounts."""
+    instead, so nobody learns from here which addresses have accounts. ``language`` (``zh-CN`` or
+    ``en``, the page's) becomes the language of the new buyer's messages; another value is ignored."""
     email = normalise_email(email)
     check_password_strength(password, email)
     name = check_account_name(name)
@@ -125,6 +127,8 @@ async def sign_up(ctx: Context, *, email: str, password: str, name: str) -> str:
                 supplier_id=None,
                 now=tx.now,
             )
+            if language in LANGUAGES:
+                await notify_repo.save_language(tx.conn, user.id, language, tx.now)
             await tx.emit("user.registered", f"user:{user.id}", {"user_id": user.id, "role": "buyer"})
             welcome = MailMessage(email, "account.created", {"name": user.name})
             await ctx.mail.send(tx.emit, f"user:{user.id}", welcome)

@@ -25,7 +25,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from flashport.adapters.db import aftersales_repo, cancellations_repo, declared_orders_repo, orders_repo
+from flashport.adapters.db import (
+    aftersales_repo,
+    cancellations_repo,
+    declared_orders_repo,
+    orders_repo,
+    refunds_repo,
+)
 from flashport.adapters.db.cancellations_repo import Cancellation
 from flashport.domain.aftersales import UNACCEPTED, CancelPath, cancel_path
 from flashport.domain.declarations import DeclarationState
@@ -152,6 +158,15 @@ async def cancellation_or_none(ctx: Context, buyer_id: int, order_no: str) -> Ca
         return await cancellation_for_buyer(ctx, buyer_id, order_no)
     except NotFound:
         return None
+
+
+async def refunded_as_cancelled(ctx: Context, order_id: str) -> bool:
+    """The order's payment went back because its buyer cancelled it (at once, or once customs withdrew
+    the declaration): what its page says instead of a refund for customs' reasons."""
+    async with ctx.read() as conn:
+        payment = await declared_orders_repo.payment(conn, order_id, any_paid=True)
+        found = await refunds_repo.of_payment(conn, payment.id) if payment else []
+    return any(row.reason == RefundReason.BUYER_CANCELLED.value for row in found)
 
 
 def _why_not(order_no: str, state: str | None) -> Conflict:

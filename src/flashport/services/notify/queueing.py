@@ -45,6 +45,7 @@ async def queue_from_outbox(ctx: Context, *, limit: int | None = None) -> int:
         if not records:
             return 0
         intents = await _order_intents(ctx, tx.conn, records)
+        intents += await _account_intents(ctx, tx.conn, records)
         intents += await _waitlist_intents(ctx, tx, records)
         await enqueue(tx, intents)
         last = records[-1]
@@ -133,6 +134,32 @@ async def _order_intents(
         values = rules.message_values(record.type, {**record.payload, "order_no": order_no})
         values["link"] = _link(ctx, f"/orders/{order_no}")
         intents.append(Intent(kind, buyers[order_no], record.subject, f"{kind.value}:{record.id}", values))
+    return intents
+
+
+async def _account_intents(
+    ctx: Context, conn: AsyncConnection, records: Iterable[StoredRecord]
+) -> list[Intent]:
+    """The account mails the accounts service asked for (``mail.requested``): the welcome of a new
+    account (subject ``user:<id>``), and the note to an account's owner that someone registered with
+    its address (found by the address: the record's subject masks it)."""
+    wanted = [
+        (r, kind)
+        for r in records
+        if r.type == rules.MAIL_REQUESTED
+        and (kind := rules.kind_of_mail(str(r.payload.get("template", "")))) is not None
+    ]
+    if not wanted:
+        return []
+    owners = await notify_repo.users_by_email(conn, {str(r.payload.get("to", "")) for r, _ in wanted})
+    intents = []
+    for record, kind in wanted:
+        user_id = owners.get(str(record.payload.get("to", "")))
+        if user_id is None:  # the account is gone: nobody to tell
+            continue
+        values = {str(k): str(v) for k, v in (record.payload.get("values") or {}).items()}
+        values["link"] = _link(ctx, "/login")
+        intents.append(Intent(kind, user_id, f"user:{user_id}", f"{kind.value}:{record.id}", values))
     return intents
 
 

@@ -255,11 +255,18 @@ def _committer(ctx: Context) -> GroupCommitter[Report, str]:
 
 @dataclass(frozen=True)
 class _Locked:
-    """The group's rows, locked: payments by out_trade_no, orders by id, sale states by event id."""
+    """The group's rows, locked: payments by out_trade_no, orders by id, sale states by event id, and
+    the sale events of each order's lines (a basket's lines may come from several sales)."""
 
     payments: dict[str, Any]
     orders: dict[str, Any]
     sale_states: dict[int, str]
+    line_events: dict[str, set[int]]
+
+    def sale_cancelled(self, order: Any) -> bool:
+        """Any sale of the order's lines was called off (a payment for it is then refunded)."""
+        events = self.line_events.get(order.id) or {order.event_id}
+        return any(self.sale_states.get(event_id) == "cancelled" for event_id in events)
 
 
 @dataclass(frozen=True)
@@ -277,8 +284,16 @@ async def _lock(tx: Tx, items: Sequence[Report]) -> _Locked:
     trades = [item.report.out_trade_no for item in items if item.report is not None]
     payment_rows = await settlement_repo.lock_payments(tx.conn, trades)
     order_rows = await settlement_repo.lock_orders(tx.conn, [p.order_id for p in payment_rows])
-    states = await settlement_repo.share_lock_sale_states(tx.conn, [o.event_id for o in order_rows])
-    return _Locked({p.out_trade_no: p for p in payment_rows}, {o.id: o for o in order_rows}, states)
+    # Every line's sale is share-locked, not only the first line's: a basket's other sale called off at
+    # the same moment waits for this settlement, or is seen cancelled by it. Single orders (the buy
+    # path's) cost no statement more.
+    baskets = [o.id for o in order_rows if o.line_count > 1]
+    line_events = await settlement_repo.events_of_lines(tx.conn, baskets) if baskets else {}
+    event_ids = [o.event_id for o in order_rows] + [e for found in line_events.values() for e in found]
+    states = await settlement_repo.share_lock_sale_states(tx.conn, event_ids)
+    return _Locked(
+        {p.out_trade_no: p for p in payment_rows}, {o.id: o for o in order_rows}, states, line_events
+    )
 
 
 def _plan(items: Sequence[Report], rows: _Locked, refused: set[int]) -> list[_Step | None]:
@@ -303,7 +318,7 @@ def _plan(items: Sequence[Report], rows: _Locked, refused: set[int]) -> list[_St
             payment_trade_no=pay_trade[payment.id],
             order_status=order_status[order.id],
             order_deadline=order.payment_deadline,
-            sale_cancelled=rows.sale_states.get(order.event_id) == "cancelled",
+            sale_cancelled=rows.sale_cancelled(order),
         )
         if judgement.verdict is Verdict.PAY_ORDER and index in refused:
             judgement = Judgement(Verdict.REFUND, RefundReason.ANNUAL_LIMIT, RefundReason.ANNUAL_LIMIT.value)

@@ -9,11 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.api.rate_limited import address_of
+from flashport.domain.accounts import Role
 from flashport.domain.errors import DomainError
 from flashport.domain.rate_limits import Action
 from flashport.http_errors import status_for
 from flashport.services.accounts import users as accounts
 from flashport.services.accounts.sessions import end_sessions
+from flashport.services.notify import preferences
 from flashport.web import answers, guard, i18n, messages
 from flashport.web.errors import WebRoute
 from flashport.web.i18n import tr
@@ -43,6 +45,8 @@ async def login(request: Request) -> Response:
         page = answers.page(request, session, "login.html", status=status_for(exc), **values)
         return answers.told_when(exc, page)
     user = await accounts.get_user(ctx, token.user_id)
+    if user.role is Role.BUYER:  # a buyer who never chose gets messages in the page's language
+        await preferences.adopt_page_language(ctx, user.id, i18n.request_language(request).tag)
     session.log_in(user.id, user.role.value, user.name, user.session_version)
     session.flash("success", tr(request, "Welcome back, %(name)s.") % {"name": user.name})
     return answers.redirect(request, session, next_path)
@@ -66,7 +70,13 @@ async def register(request: Request) -> Response:
         await ctx.limits.check(
             Action.REGISTER, ctx.clock(), account=email.strip().lower(), address=address_of(request)
         )
-        await accounts.sign_up(ctx, email=email, password=str(form.get("password", "")), name=name)
+        await accounts.sign_up(
+            ctx,
+            email=email,
+            password=str(form.get("password", "")),
+            name=name,
+            language=i18n.request_language(request).tag,  # the messages' language is the page's
+        )
     except DomainError as exc:
         text = messages.error_text(i18n.request_language(request), exc)
         values: dict[str, Any] = {"next": next_path, "email": email, "name": name, "error": text}

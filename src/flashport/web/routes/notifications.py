@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flashport.domain.errors import DomainError
-from flashport.domain.notifications import LANGUAGES, Kind
+from flashport.domain.notifications import LANGUAGES, MUTABLE_KINDS, Kind
 from flashport.http_errors import status_for
 from flashport.services.notify import preferences, reminders, waitlist
 from flashport.web import answers, guard, i18n, messages
@@ -29,6 +29,7 @@ KIND_LABELS = {
     Kind.SHIPPED: N_("Shipped"),
     Kind.DELIVERED: N_("Delivered"),
     Kind.REFUNDED: N_("Refunded, and why"),
+    Kind.CANCEL_REFUSED: N_("A cancellation I asked for could not be made"),
     Kind.WAITLIST: N_("An item I wait for is back"),
 }
 
@@ -62,7 +63,7 @@ async def save_preferences(request: Request) -> Response:
     buyer_id = guard.buyer(session)
     language = str(form.get("language") or "")
     mobile = str(form.get("mobile") or "")
-    muted = {k.value for k in Kind if form.get(f"kind_{k.value}") != "on"}
+    muted = {k.value for k in MUTABLE_KINDS if form.get(f"kind_{k.value}") != "on"}
     try:
         await preferences.save(service_context(request), buyer_id, language, mobile, muted)
     except DomainError as exc:

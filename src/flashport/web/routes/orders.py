@@ -36,10 +36,18 @@ async def list_orders(request: Request) -> Response:
     found = await orders.list_for_buyer(ctx, user_id)
     chinese = i18n.request_language(request) is i18n.ZH
     pictures = await showcase.order_pictures(ctx, storefront(request), found, chinese=chinese)
+    line_pictures = await showcase.line_pictures(ctx, storefront(request), found, chinese=chinese)
     unpaid = [o.order_no for o in found if o.status == "pending_payment"]
     stages = await order_progress.payment_stages(ctx, user_id, unpaid)
     return answers.page(
-        request, session, "orders.html", orders=found, pictures=pictures, stages=stages, detail=False
+        request,
+        session,
+        "orders.html",
+        orders=found,
+        pictures=pictures,
+        line_pictures=line_pictures,
+        stages=stages,
+        detail=False,
     )
 
 
