@@ -10,9 +10,15 @@ STAMP  := $(VENV)/.installed
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
 PYTEST_ARGS ?=
-# The integration tests run in parallel processes (pytest-xdist), one test file per process at a time, each
-# with a database and Redis prefix of its own: `make test-integration PARALLEL=` runs them in one process.
-PARALLEL ?= -n 3 --dist loadfile
+# The integration tests run in parallel processes (pytest-xdist), each with a database and Redis prefix of
+# its own: `make test-integration PARALLEL=` runs them in one process. Work is handed out test by test and
+# an idle process takes tests from a busy one (worksteal): with one file per process (loadfile) no run
+# could be shorter than its longest file, with the other processes idle at the end.
+PARALLEL ?= -n 3 --dist worksteal
+# The browser tests: two processes, one test file each at a time (each file has its own server and
+# browser, module-scoped, and each process its own SQLite database). `make test-e2e E2E_PARALLEL=` runs
+# them in one process.
+E2E_PARALLEL ?= -n 2 --dist loadfile
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,7 +80,7 @@ test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Re
 
 test-e2e: $(STAMP) ## Browser tests: the storefront in Debian's Chromium (installs it if missing)
 	scripts/ensure-browser.sh
-	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+	$(BIN)/pytest tests/e2e $(E2E_PARALLEL) $(PYTEST_ARGS)
 
 test-chaos: $(STAMP) ## Faults during a purchase load (own PostgreSQL and Redis, restarted, flushed, stalled; root for the tmpfs)
 	$(BIN)/pytest tests/chaos -m chaos -s $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ from flashport.adapters.db.all_tables import metadata
 from flashport.adapters.db.engine import create_engine
 from flashport.app import create_app
 from flashport.bootstrap import build_context, close_context
+from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
 from flashport.settings import Settings
 
@@ -60,15 +61,25 @@ def database_settings(
 
     data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
     # Thousands of buyers buy from one address here; the rate-limit tests turn the limits on themselves.
+    # The payment keys are the sandbox's demo keys of this data folder, the very ones build_context would
+    # read from it when they are unset, named once here: each context then loads one private key instead
+    # of three (about 70 ms each, and every test builds a context). The fallback itself has a unit test.
+    demo = ensure_keys(data_dir)
+    keys = {
+        "payment_app_private_key": demo.merchant_private,
+        "payment_provider_public_key": demo.provider_public,
+    }
     if request.param == "sqlite":
-        settings = Settings(env="test", data_dir=data_dir, rate_limits=False)
+        settings = Settings(env="test", data_dir=data_dir, rate_limits=False, **keys)
         migrate.upgrade(settings)
         yield settings
         return
     name = f"fp_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        settings = Settings(env="test", data_dir=data_dir, database_url=_pg_url(name), rate_limits=False)
+        settings = Settings(
+            env="test", data_dir=data_dir, database_url=_pg_url(name), rate_limits=False, **keys
+        )
         migrate.upgrade(settings)
         yield settings
     finally:

@@ -73,6 +73,26 @@ async def serving(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]
         yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
+@contextlib.asynccontextmanager
+async def serving_all(apps: Mapping[str, tuple[Any, socket.socket]]) -> AsyncIterator[dict[str, str]]:
+    """Run each named ``(app, bound socket)``, started in the order given, and yield their base URLs by
+    name. On exit every server is told to stop before any is waited for, so their stops overlap instead
+    of adding up (uvicorn notices a stop at its next tick, then closes its connections and lifespan)."""
+    async with contextlib.AsyncExitStack() as stack:
+        servers = {
+            name: await stack.enter_async_context(running(app, sock=sock))
+            for name, (app, sock) in apps.items()
+        }
+        try:
+            yield {
+                name: f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+                for name, server in servers.items()
+            }
+        finally:
+            for server in servers.values():
+                server.should_exit = True
+
+
 def bound_socket() -> socket.socket:
     """A socket bound to a free loopback port and kept: its URL is known before its server starts."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -658,11 +658,12 @@ async def trickle(conn: Conn, data: bytes, pause: float = 0.05) -> int:
 
 
 async def closed_by_server(conn: Conn) -> bool:
-    """The server closed the connection: an end of file, or a reset when it closed with bytes of ours
-    still unread (the kernel's answer to that)."""
+    """The server closed the connection: an end of file, a reset when it closed with bytes of ours
+    still unread (the kernel's answer to that), or a broken pipe when a byte of ours was still being
+    written to it (a trickle's write on a loaded machine can land after the close)."""
     try:
         return await conn.at_eof()
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         return True
 
 

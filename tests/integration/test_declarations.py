@@ -60,7 +60,7 @@ from flashport.worker import run_once
 from tests.conftest import _empty_all_tables
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
-from tests.servers import bound_socket, free_port, serving
+from tests.servers import bound_socket, free_port, serving_all
 from tests.waiting import HTTP_TIMEOUT
 
 CHINA = timezone(timedelta(hours=8))
@@ -191,8 +191,8 @@ async def parties(request: pytest.FixtureRequest, database_settings: Settings) -
     _, token = await make_user(ctx, Role.OPERATOR)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            for name in ("customs", "carrier", "pay", "platform"):
-                await stack.enter_async_context(serving(apps[name], sock=socks[name]))
+            started = {name: (apps[name], socks[name]) for name in ("customs", "carrier", "pay", "platform")}
+            await stack.enter_async_context(serving_all(started))
             clients = {
                 name: await stack.enter_async_context(
                     httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url[name], headers=headers)

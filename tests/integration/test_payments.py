@@ -46,7 +46,7 @@ from flashport.services.sales import buying, events
 from flashport.settings import Settings
 from tests.conftest import REDIS_URL, _delete_redis_prefix, _empty_all_tables, _require_redis
 from tests.sale_builder import make_buyers, make_sale
-from tests.servers import bound_socket, serving
+from tests.servers import bound_socket, serving_all
 from tests.waiting import HTTP_TIMEOUT, eventually
 
 PAYER = ("李娜", "110105199003070025")
@@ -151,12 +151,12 @@ async def world(request: pytest.FixtureRequest, database_settings: Settings) -> 
         SandboxSettings(data_dir=settings.data_dir, notify_schedule=[0.2, 0.4, 0.8])
     )
     try:
+        apps = {"platform": (create_app(ctx=ctx), platform_sock), "sandbox": (sandbox_app, sandbox_sock)}
         async with (
-            serving(create_app(ctx=ctx), sock=platform_sock) as platform_url,
-            serving(sandbox_app, sock=sandbox_sock) as sandbox_url,
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=sandbox_url) as sandbox,
+            serving_all(apps) as url,
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=url["sandbox"]) as sandbox,
         ):
-            yield World(ctx, sandbox, platform_url, settings)
+            yield World(ctx, sandbox, url["platform"], settings)
     finally:
         await close_context(ctx)
         if request.param == "redis":
