@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from flashport.adapters.tls import tls
 from flashport.sandbox_logistics.carrier import Carrier
 from flashport.sandbox_logistics.store import WaybillStore
 
@@ -59,7 +60,11 @@ class FeedConsumer:
         self._feed = platform_url.rstrip("/")
         self._page_size = page_size
         self._client = httpx.AsyncClient(
-            base_url=self._feed, timeout=10, transport=transport, headers={"x-api-key": partner_key}
+            base_url=self._feed,
+            timeout=10,
+            transport=transport,
+            headers={"x-api-key": partner_key},
+            verify=tls(),
         )
 
     async def consume_page(self) -> tuple[int, bool]:

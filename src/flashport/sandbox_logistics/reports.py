@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.customs.gateway import CustomsGateway, CustomsRefused, CustomsUnavailable
+from flashport.adapters.tls import tls
 from flashport.sandbox_logistics.store import WaybillStore
 from flashport.sandbox_logistics.tables import reports
 
@@ -79,6 +80,7 @@ class Reporter:
                 timeout=10,
                 transport=transport,
                 headers={"x-api-key": partner_key},
+                verify=tls(),
             )
         self._lock = asyncio.Lock()  # one sender at a time: a report is never sent twice at once
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from flashport.adapters.tls import tls
 from flashport.sandbox_pay.delivery_queue import Delivery, DeliveryQueue, is_acknowledged
 from flashport.sandbox_pay.trades import now_utc
 
@@ -37,7 +38,7 @@ class NotificationSender:
         self._queue = queue
         self._clock = clock
         self._schedule = list(schedule)
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=tls())
         self._wake = asyncio.Event()
         self._lease = timedelta(seconds=timeout_seconds + LEASE_MARGIN_SECONDS)
         self._in_flight: dict[int, asyncio.Task[None]] = {}

@@ -24,6 +24,8 @@ from typing import Protocol
 
 import httpx
 
+from flashport.adapters.tls import tls
+
 
 class CustomsUnavailable(Exception):
     """The single window could not be reached or answered with a server error."""
@@ -66,7 +68,9 @@ class HttpCustomsGateway:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, verify=tls()
+        )
 
     async def send(self, message: bytes) -> None:
         try:

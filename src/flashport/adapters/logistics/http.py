@@ -15,6 +15,7 @@ from flashport.adapters.logistics.interface import (
     Waybill,
     WaybillRequest,
 )
+from flashport.adapters.tls import tls
 from flashport.ceb.model import Consignee
 
 BATCH_TIMEOUT_SECONDS = 120.0
@@ -37,6 +38,7 @@ class HttpLogisticsProvider:
             timeout=timeout,
             transport=transport,
             headers={"authorization": f"Bearer {api_key}"},
+            verify=tls(),
         )
 
     async def create_waybill(self, request: WaybillRequest) -> Waybill:

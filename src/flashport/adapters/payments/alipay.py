@@ -23,6 +23,7 @@ from flashport.adapters.payments.interface import (
     PaymentProvider,
     RefundAnswer,
 )
+from flashport.adapters.tls import tls
 from flashport.domain.payments import TradeReport, TradeState
 from flashport.settings import Settings
 
@@ -142,7 +143,7 @@ class AlipayProvider(PaymentProvider):
         self._gateway = settings.payment_gateway_url
         self._private = proto.load_private_key(keys.merchant_private)
         self._provider_public = proto.load_public_key(keys.provider_public)
-        self._http = client or httpx.AsyncClient(timeout=settings.payment_timeout_seconds)
+        self._http = client or httpx.AsyncClient(timeout=settings.payment_timeout_seconds, verify=tls())
 
     def _common(self, method: str, biz: Mapping[str, object], now: datetime) -> dict[str, object]:
         return {

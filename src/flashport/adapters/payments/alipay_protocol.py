@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -55,6 +56,9 @@ def _pem(text: str, kind: str) -> bytes:
     return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n".encode()
 
 
+# Parsing a private key checks it (about 70 ms for RSA-2048), and every context, sandbox and test loads
+# the same few keys again: each text is parsed once per process. Key objects are immutable.
+@functools.lru_cache(maxsize=64)
 def load_private_key(text: str) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(_pem(text, "PRIVATE KEY"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -62,6 +66,7 @@ def load_private_key(text: str) -> rsa.RSAPrivateKey:
     return key
 
 
+@functools.lru_cache(maxsize=256)
 def load_public_key(text: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(_pem(text, "PUBLIC KEY"))
     if not isinstance(key, rsa.RSAPublicKey):

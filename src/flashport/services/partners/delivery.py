@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from flashport.adapters.db import webhooks_repo as repo
+from flashport.adapters.tls import tls
 from flashport.adapters.webhook_address import AddressRefused, resolve_checked
 from flashport.domain.webhooks import DISABLE_AFTER, Outcome, judge, sign
 from flashport.services.context import Context, Tx
@@ -124,7 +125,9 @@ async def send_due(ctx: Context, http: httpx.AsyncClient | None = None, limit: i
     if not due:
         return 0
     own = http is None
-    client = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+    client = http or httpx.AsyncClient(
+        timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False, verify=tls()
+    )
     allow_private = ctx.settings.webhooks_reach_private_addresses
     try:
         answers = await asyncio.gather(
