@@ -5,7 +5,8 @@ Keys of one item share the hash tag ``{item:ID}`` so every script touches a sing
     <prefix>:{item:ID}:meta             hash  quantity, limit, starts_ms, ends_ms, open
     <prefix>:{item:ID}:taken            int   units reserved + sold
     <prefix>:{item:ID}:buyers           hash  buyer id -> units in live orders
-    <prefix>:{item:ID}:idem:<buyer>:<k> str   order id reserved under that idempotency key (24 h)
+    <prefix>:{item:ID}:idem:<buyer>:<k> str   order id reserved under that idempotency key (24 h);
+                                              once saved, the purchase itself (SavedPurchase)
     <prefix>:{item:ID}:released:<order> str   marker: this order's units went back (7 days)
     <prefix>:{item:ID}:recent           zset  reservations of the last minutes, for the orphan sweep
 
@@ -57,6 +58,7 @@ RESTORE_PIPELINE = 5_000  # idempotency keys per round trip when an item is rebu
 COMMIT_DEADLINE_SECONDS = 15.0
 ORPHAN_AFTER_MS = 60_000
 ORPHAN_SWEEP_BATCH = 2_000  # reservations looked at per item and sweep
+UNSAVED_SCAN = 5_000  # recent reservations read per round trip by reconcile
 
 # Once an order is saved, its idempotency key holds the purchase (SavedPurchase.encode) instead of the bare
 # order id: a retry in any process answers from it without the database, and forget.lua, which matches
@@ -409,16 +411,29 @@ class RedisStockEngine(StockEngine):
 
     async def unsaved_reservations(self, item_id: int) -> dict[int, int]:
         """Units per buyer of this item's recent reservations whose order is not in the database (yet):
-        orders still being committed, and orphans the sweep will give back. Reconcile leaves them be."""
-        members = [_text(m) for m in await self.redis.zrange(self.key(item_id, "recent"), 0, -1)]
-        entries = [m.split("|", 3) for m in members]
-        saved = await self._saved_among([order_id for order_id, *_ in entries]) if entries else set()
-        if saved is None:
-            raise ServiceUnavailable("the database does not answer", code="dependency_unavailable")
+        orders still being committed, and orphans the sweep will give back. Reconcile leaves them be.
+        Only a key still naming its bare order id can be one (a saved order's key holds its purchase),
+        and only those are looked up in the database, so a big sale's set costs Redis reads mostly."""
+        recent = self.key(item_id, "recent")
         unsaved: dict[int, int] = {}
-        for order_id, buyer, units, idem in entries:
-            if order_id not in saved and await self.redis.get(idem) in (order_id, order_id.encode()):
-                unsaved[int(buyer)] = unsaved.get(int(buyer), 0) + int(units)
+        for start in range(0, await self.redis.zcard(recent), UNSAVED_SCAN):
+            entries = [
+                _text(m).split("|", 3)
+                for m in await self.redis.zrange(recent, start, start + UNSAVED_SCAN - 1)
+            ]
+            pipe = self.redis.pipeline(transaction=False)
+            for _, _, _, idem in entries:
+                pipe.get(idem)
+            values = await pipe.execute()
+            bare = [e for e, v in zip(entries, values, strict=True) if v is not None and _text(v) == e[0]]
+            if not bare:
+                continue
+            saved = await self._saved_among([order_id for order_id, *_ in bare])
+            if saved is None:
+                raise ServiceUnavailable("the database does not answer", code="dependency_unavailable")
+            for order_id, buyer, units, _ in bare:
+                if order_id not in saved:
+                    unsaved[int(buyer)] = unsaved.get(int(buyer), 0) + int(units)
         return unsaved
 
     async def _saved_among(self, order_ids: Sequence[str]) -> set[str] | None:
