@@ -156,8 +156,7 @@ async def record_answers(
     """In one transaction: the exchanges with the payment company, each payment voucher declared,
     each waybill given, and the carrier's messages kept (each once, however many orders it carries)."""
     async with ctx.transaction() as tx:
-        for answer in payments:
-            await payments_repo.record_exchange(tx.conn, answer.payment_id, answer.exchange, tx.now)
+        await payments_repo.record_exchanges(tx.conn, [(p.payment_id, p.exchange) for p in payments], tx.now)
         await declaring_repo.record_payments_declared(
             tx.conn, [(p.declaration, p.declare_no) for p in payments], tx.now
         )
