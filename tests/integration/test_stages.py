@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from flashport.adapters.customs.gateway import InboxItem
-from flashport.adapters.db.schema import customs_messages, customs_receipts, declarations, refunds
+from flashport.adapters.db.schema import customs_messages, customs_receipts, declarations, outbox, refunds
 from flashport.adapters.logistics.interface import LogisticsProvider, LogisticsUnavailable, Waybill
 from flashport.bootstrap import build_context, close_context
 from flashport.ceb import Receipt, ReceiptKind, receipt_message
@@ -346,3 +346,48 @@ async def test_a_stage_stops_when_told_and_every_job_has_a_stage(ctx: Context) -
     stop = asyncio.Event()
     stop.set()
     await asyncio.wait_for(run_stage(ctx, STAGES[0], stop), 1)  # returns at once when stopped
+
+
+async def test_a_rejection_in_a_page_moves_alone_and_the_others_move_together_each_recorded_in_order(
+    ctx: Context,
+) -> None:
+    """A page's plain moves (received, matched, released) go set-based; a rejection among them goes
+    its own way, holds nobody back, and every order's outbox records keep the order of its receipts."""
+    released, rejected = [await operator_pages.declared_order(ctx, state="declared") for _ in range(2)]
+    released_guid, rejected_guid = (
+        await _guid(ctx, released.message_id),
+        await _guid(ctx, rejected.message_id),
+    )
+    page = [
+        _page(50_001, released_guid, 2, "发送海关成功"),
+        _page(50_002, rejected_guid, 2, "发送海关成功"),
+        _page(50_003, released_guid, 120, "海关入库"),
+        _page(50_004, rejected_guid, 100, "订购人超过年度限额"),
+        _page(50_005, released_guid, 800, "放行"),
+    ]
+    assert await receipts.apply_page(ctx, "DXPTEST", page) == 5
+    async with ctx.read() as conn:
+        states = dict((await conn.execute(sa.select(declarations.c.order_no, declarations.c.state))).all())
+        records = (
+            await conn.execute(
+                sa.select(outbox.c.subject, outbox.c.type)
+                .where(outbox.c.type.like("declaration.%") | (outbox.c.type == "shipment.milestone"))
+                .where(outbox.c.subject.in_([f"order:{released.order_no}", f"order:{rejected.order_no}"]))
+                .order_by(outbox.c.id)
+            )
+        ).all()
+    assert states[released.order_no] == "released" and states[rejected.order_no] == "rejected"
+    by_order: dict[str, list[str]] = {}
+    for subject, type_ in records:
+        by_order.setdefault(subject, []).append(type_)
+    moved = [t for t in by_order[f"order:{released.order_no}"] if t != "declaration.declared"]
+    assert moved == [
+        "declaration.received",
+        "declaration.matched",
+        "declaration.released",
+        "shipment.milestone",
+    ]
+    assert [t for t in by_order[f"order:{rejected.order_no}"] if t != "declaration.declared"] == [
+        "declaration.received",
+        "declaration.rejected",
+    ]

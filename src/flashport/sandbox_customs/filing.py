@@ -113,7 +113,8 @@ async def file_message(conn: AsyncConnection, incoming: Incoming, office: Office
     ebp_code = _platform_of(incoming.facts)
     platform = ebp_code or None  # a waybill concerns the order's declarations of any platform
     on_file = await _on_file(conn, incoming, ebp_code)
-    why = refusal(kind, order_no, app_type, on_file, await store.declarations_of(conn, order_no, platform))
+    known = await store.declarations_of(conn, order_no, platform)
+    why = refusal(kind, order_no, app_type, on_file, known)
     if why is not None:
         await inbox.answer(conn, envelope, PROCESSING_ERROR, why, at)
         return
@@ -131,9 +132,10 @@ async def file_message(conn: AsyncConnection, incoming: Incoming, office: Office
             "deleted: the declaration is cancelled" if app_type == AppType.DELETE else "received, declaring"
         )
         await inbox.answer(conn, envelope, RECEIVED_DECLARING, info, at, {"preNo": declaration.pre_no})
-    else:
+        known = await store.declarations_of(conn, order_no, platform)
+    else:  # filing another kind changes no declaration: those read above are as they are now
         await inbox.answer(conn, envelope, ACCEPTED, _taken(app_type), at)
-    for declaration in await store.declarations_of(conn, order_no, platform):
+    for declaration in known:
         if _to_judge(declaration, kind):
             await judge(conn, declaration, office, at)
 

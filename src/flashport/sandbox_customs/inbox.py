@@ -16,6 +16,7 @@ from flashport.sandbox_customs.reading import Envelope
 from flashport.sandbox_customs.tables import inbox
 
 RETURN_INFO_MAX = 1000  # XSD: returnInfo maxLength
+_SEND = inbox.insert()  # built once: every document filed is answered
 
 
 def _fit(text: str) -> str:
@@ -41,15 +42,16 @@ async def answer(
     guid = envelope.head.get("guid") or envelope.message_guid or new_guid()
     receipt = Receipt(kind, guid, keys, status, at, _fit(info))
     await conn.execute(
-        inbox.insert().values(
-            dxp_id=envelope.dxp_id,
-            kind=kind.value,
-            message=receipt_message([receipt]).decode(),
-            order_no=envelope.order_no,
-            return_status=status,
-            return_info=receipt.return_info,
-            sent_at=at,
-        )
+        _SEND,
+        {
+            "dxp_id": envelope.dxp_id,
+            "kind": kind.value,
+            "message": receipt_message([receipt]).decode(),
+            "order_no": envelope.order_no,
+            "return_status": status,
+            "return_info": receipt.return_info,
+            "sent_at": at,
+        },
     )
 
 

@@ -132,19 +132,28 @@ async def _release(
     keys = {"preNo": declaration.pre_no, "invtNo": invt_no}
     await inbox.answer(conn, inventory.envelope, ACCEPTED, MATCHED_INFO, at, keys)
     if not office.hold_release:
-        await release(conn, accepted, office, at)
+        await release(conn, accepted, office, at, listed=inventory)
 
 
-async def release(conn: AsyncConnection, declaration: Declaration, office: Office, at: datetime) -> bool:
+async def release(
+    conn: AsyncConnection,
+    declaration: Declaration,
+    office: Office,
+    at: datetime,
+    *,
+    listed: Incoming | None = None,
+) -> bool:
     """Release an accepted list (800) and bill the tax customs assessed on it (CEB816) to the
     declarant, who withholds it for the buyer. Decided once: False when the list is no longer
-    accepted (released already, or withdrawn by a CEB623 that came first)."""
+    accepted (released already, or withdrawn by a CEB623 that came first). ``listed``: the list on
+    file, when the caller has just read it (inside the same transaction)."""
     if not await store.move_declaration(
         conn, declaration, DeclarationState.ACCEPTED, DeclarationState.RELEASED, at
     ):
         return False
-    on_file = await store.documents_on_file(conn, declaration.order_no, declaration.ebp_code)
-    listed = read(office.sealer.open(on_file[DocumentKind.INVENTORY].message))
+    if listed is None:
+        on_file = await store.documents_on_file(conn, declaration.order_no, declaration.ebp_code)
+        listed = read(office.sealer.open(on_file[DocumentKind.INVENTORY].message))
     keys = {"preNo": declaration.pre_no, "invtNo": declaration.invt_no}
     await inbox.answer(conn, listed.envelope, RELEASED, RELEASED_INFO, at, keys)
     if isinstance(listed.facts, InventoryFacts) and declaration.invt_no:

@@ -63,14 +63,63 @@ def _declaration(row: sa.Row[Any]) -> Declaration:
     return Declaration(**{**row._mapping, "state": DeclarationState(row.state)})
 
 
+# The statements run for every document filed, built once: building one costs about twice running it.
+_ON_FILE = (
+    sa.select(documents)
+    .where(documents.c.order_no == sa.bindparam("order_no"), documents.c.status == CURRENT)
+    .order_by(documents.c.id)
+)
+_ON_FILE_OF_PLATFORM = _ON_FILE.where(
+    sa.or_(documents.c.ebp_code == sa.bindparam("ebp_code"), documents.c.ebp_code == "")
+)
+_HOLDER = (
+    sa.select(documents.c.order_no)
+    .where(
+        documents.c.kind == sa.bindparam("kind"),
+        documents.c.owner_code == sa.bindparam("owner"),
+        documents.c.unique_no == sa.bindparam("number"),
+        documents.c.status == CURRENT,
+        sa.not_(
+            (documents.c.order_no == sa.bindparam("order_no"))
+            & (documents.c.ebp_code == sa.bindparam("ebp_code"))
+        ),
+    )
+    .limit(1)
+)
+_WAYBILLS = (
+    sa.select(documents)
+    .where(
+        documents.c.kind == DocumentKind.WAYBILL.value,
+        documents.c.order_no == sa.bindparam("order_no"),
+        documents.c.owner_code == sa.bindparam("logistics_code"),
+        documents.c.status == CURRENT,
+    )
+    .order_by(documents.c.id.desc())
+    .limit(1)
+)
+_WAYBILL_NUMBERED = _WAYBILLS.where(documents.c.unique_no == sa.bindparam("logistics_no"))
+_FILED_BEFORE = sa.select(documents.c.id).where(
+    documents.c.guid == sa.bindparam("guid"),
+    documents.c.kind == sa.bindparam("kind"),
+    documents.c.message_digest == sa.bindparam("digest"),
+)
+_FILE = documents.insert()
+_DECLARATIONS = (
+    sa.select(declarations)
+    .where(declarations.c.order_no == sa.bindparam("order_no"))
+    .order_by(declarations.c.updated_at.desc())
+)
+_DECLARATIONS_OF_PLATFORM = _DECLARATIONS.where(declarations.c.ebp_code == sa.bindparam("ebp_code"))
+
+
 async def documents_on_file(
     conn: AsyncConnection, order_no: str, ebp_code: str | None
 ) -> dict[DocumentKind, FiledDocument]:
     """The current document of each kind for the order; ``ebp_code=None``: of any platform."""
-    query = sa.select(documents).where(documents.c.order_no == order_no, documents.c.status == CURRENT)
-    if ebp_code is not None:
-        query = query.where(documents.c.ebp_code.in_([ebp_code, ""]))
-    rows = (await conn.execute(query.order_by(documents.c.id))).all()
+    if ebp_code is None:
+        rows = (await conn.execute(_ON_FILE, {"order_no": order_no})).all()
+    else:
+        rows = (await conn.execute(_ON_FILE_OF_PLATFORM, {"order_no": order_no, "ebp_code": ebp_code})).all()
     return {filed.kind: filed for filed in map(_filed, rows)}
 
 
@@ -92,14 +141,14 @@ async def holder_of(
 ) -> str | None:
     """The other order (number) whose current document of ``kind`` already uses ``key``, if any."""
     owner, number = key
-    query = sa.select(documents.c.order_no).where(
-        documents.c.kind == kind.value,
-        documents.c.owner_code == owner,
-        documents.c.unique_no == number,
-        documents.c.status == CURRENT,
-        sa.not_((documents.c.order_no == order_no) & (documents.c.ebp_code == ebp_code)),
-    )
-    return (await conn.execute(query.limit(1))).scalar()
+    values = {
+        "kind": kind.value,
+        "owner": owner,
+        "number": number,
+        "order_no": order_no,
+        "ebp_code": ebp_code,
+    }
+    return (await conn.execute(_HOLDER, values)).scalar()
 
 
 async def waybill_named(
@@ -108,15 +157,11 @@ async def waybill_named(
     """The order's current waybill from that carrier with that number (a waybill is the carrier's
     number); ``logistics_no=None``: the order's current waybill from that carrier, whatever its number
     (what a correction of the number changes)."""
-    query = sa.select(documents).where(
-        documents.c.kind == DocumentKind.WAYBILL.value,
-        documents.c.order_no == order_no,
-        documents.c.owner_code == logistics_code,
-        documents.c.status == CURRENT,
-    )
-    if logistics_no is not None:
-        query = query.where(documents.c.unique_no == logistics_no)
-    row = (await conn.execute(query.order_by(documents.c.id.desc()).limit(1))).first()
+    values = {"order_no": order_no, "logistics_code": logistics_code}
+    if logistics_no is None:
+        row = (await conn.execute(_WAYBILLS, values)).first()
+    else:
+        row = (await conn.execute(_WAYBILL_NUMBERED, values | {"logistics_no": logistics_no})).first()
     return None if row is None else _filed(row)
 
 
@@ -125,14 +170,8 @@ async def is_redelivery(conn: AsyncConnection, incoming: Incoming, sealer: Seale
     The exchange delivers it once; a different message reusing a guid is not a redelivery."""
     envelope = incoming.envelope
     guid = envelope.head.get("guid") or envelope.message_guid
-    found = await conn.scalar(
-        sa.select(documents.c.id).where(
-            documents.c.guid == guid,
-            documents.c.kind == envelope.kind.value,
-            documents.c.message_digest == sealer.digest(incoming.raw),
-        )
-    )
-    return found is not None
+    values = {"guid": guid, "kind": envelope.kind.value, "digest": sealer.digest(incoming.raw)}
+    return await conn.scalar(_FILED_BEFORE, values) is not None
 
 
 async def file_document(
@@ -141,20 +180,21 @@ async def file_document(
     envelope = incoming.envelope
     owner, number = unique_key(envelope.kind, envelope.head) or (None, None)
     await conn.execute(
-        documents.insert().values(
-            kind=envelope.kind.value,
-            order_no=incoming.facts.order_no,
-            ebp_code=ebp_code,
-            guid=envelope.head.get("guid") or envelope.message_guid,
-            app_type=envelope.head.get("appType", ""),
-            sender=envelope.dxp_id,
-            status=status,
-            message=sealer.seal(incoming.raw),
-            received_at=at,
-            owner_code=owner,
-            unique_no=number,
-            message_digest=sealer.digest(incoming.raw),
-        )
+        _FILE,
+        {
+            "kind": envelope.kind.value,
+            "order_no": incoming.facts.order_no,
+            "ebp_code": ebp_code,
+            "guid": envelope.head.get("guid") or envelope.message_guid,
+            "app_type": envelope.head.get("appType", ""),
+            "sender": envelope.dxp_id,
+            "status": status,
+            "message": sealer.seal(incoming.raw),
+            "received_at": at,
+            "owner_code": owner,
+            "unique_no": number,
+            "message_digest": sealer.digest(incoming.raw),
+        },
     )
 
 
@@ -164,10 +204,12 @@ async def supersede(conn: AsyncConnection, document: FiledDocument) -> None:
 
 async def declarations_of(conn: AsyncConnection, order_no: str, ebp_code: str | None) -> list[Declaration]:
     """The declarations of the order number; ``ebp_code=None``: of any platform."""
-    query = sa.select(declarations).where(declarations.c.order_no == order_no)
-    if ebp_code is not None:
-        query = query.where(declarations.c.ebp_code == ebp_code)
-    rows = (await conn.execute(query.order_by(declarations.c.updated_at.desc()))).all()
+    if ebp_code is None:
+        rows = (await conn.execute(_DECLARATIONS, {"order_no": order_no})).all()
+    else:
+        rows = (
+            await conn.execute(_DECLARATIONS_OF_PLATFORM, {"order_no": order_no, "ebp_code": ebp_code})
+        ).all()
     return [_declaration(row) for row in rows]
 
 

@@ -99,9 +99,9 @@ class Declarer:
             state, error = DeclarationState.REFUSED, f"{exc.code}: {exc.message}"
             log.warning("the single window refused a CEB511 of %s waybills: %s", len(queued), error)
         now = datetime.now(UTC)
+        sent_in = guid_of(message) if state is DeclarationState.SENT else None  # read once, not per waybill
         async with self._store.transaction() as records:
             for declaration in queued:
-                sent_in = guid_of(message) if state is DeclarationState.SENT else None
                 await records.record_attempt(declaration, state, now, error, sent_in=sent_in)
         return [state is not DeclarationState.PENDING] * len(queued)
 

@@ -22,6 +22,19 @@ from flashport.sandbox_logistics.waybills import Declaration, DeclarationState, 
 
 PENDING = DeclarationState.PENDING.value
 
+# The statements run for every waybill, built once: building one costs about twice running it.
+_BY_ORDER_NO = sa.select(waybills).where(waybills.c.order_no == sa.bindparam("key"))
+_BY_LOGISTICS_NO = sa.select(waybills).where(waybills.c.logistics_no == sa.bindparam("key"))
+_ADD = waybills.insert()
+_ADD_EVENT = tracking_events.insert()
+_TAKE_FAULT = sa.delete(faults).where(faults.c.order_no == sa.bindparam("order_no")).returning(faults.c.fault)
+_QUEUE = declarations.insert()
+_PENDING = (
+    sa.select(declarations)
+    .where(declarations.c.logistics_no == sa.bindparam("logistics_no"), declarations.c.state == PENDING)
+    .order_by(declarations.c.id)
+)
+
 
 class WaybillStore:
     def __init__(self, database: LogisticsDatabase) -> None:
@@ -45,18 +58,16 @@ class Records:
         """The transaction's connection, for the carrier's other records (:mod:`.reports`)."""
         return self._conn
 
-    async def _waybill(self, condition: sa.ColumnElement[bool]) -> Waybill | None:
-        row = (await self._conn.execute(sa.select(waybills).where(condition))).first()
+    async def by_order_no(self, order_no: str) -> Waybill | None:
+        row = (await self._conn.execute(_BY_ORDER_NO, {"key": order_no})).first()
         return None if row is None else rows.waybill_of(row)
 
-    async def by_order_no(self, order_no: str) -> Waybill | None:
-        return await self._waybill(waybills.c.order_no == order_no)
-
     async def by_logistics_no(self, logistics_no: str) -> Waybill | None:
-        return await self._waybill(waybills.c.logistics_no == logistics_no)
+        row = (await self._conn.execute(_BY_LOGISTICS_NO, {"key": logistics_no})).first()
+        return None if row is None else rows.waybill_of(row)
 
     async def add(self, waybill: Waybill) -> None:
-        await self._conn.execute(waybills.insert().values(**rows.waybill_values(waybill)))
+        await self._conn.execute(_ADD, rows.waybill_values(waybill))
 
     async def save(self, waybill: Waybill) -> None:
         values = rows.waybill_values(waybill)
@@ -65,7 +76,7 @@ class Records:
 
     async def add_event(self, logistics_no: str, event: TrackingEvent) -> None:
         values = {"at": event.at, "status": event.status.value, "description": event.description}
-        await self._conn.execute(tracking_events.insert().values(logistics_no=logistics_no, **values))
+        await self._conn.execute(_ADD_EVENT, {"logistics_no": logistics_no, **values})
 
     async def events(self, logistics_no: str) -> list[TrackingEvent]:
         query = (
@@ -83,14 +94,13 @@ class Records:
 
     async def take_fault(self, order_no: str) -> Fault | None:
         """The fault planted for the order's next CEB511, removed as it is taken."""
-        query = sa.delete(faults).where(faults.c.order_no == order_no).returning(faults.c.fault)
-        fault = (await self._conn.execute(query)).scalar_one_or_none()
+        fault = (await self._conn.execute(_TAKE_FAULT, {"order_no": order_no})).scalar_one_or_none()
         return None if fault is None else Fault(fault)
 
     async def queue(self, logistics_no: str, app_type: str, message: bytes, at: datetime) -> None:
         """Queue a CEB511 for sending; it goes after every one queued before it for the same waybill."""
         values = {"app_type": app_type, "message": message, "state": PENDING, "created_at": at}
-        await self._conn.execute(declarations.insert().values(logistics_no=logistics_no, **values))
+        await self._conn.execute(_QUEUE, {"logistics_no": logistics_no, **values})
 
     async def _declarations(self, condition: sa.ColumnElement[bool]) -> list[Declaration]:
         query = sa.select(declarations).where(condition).order_by(declarations.c.id)
@@ -101,9 +111,8 @@ class Records:
         return made[-1] if made else None
 
     async def pending(self, logistics_no: str) -> list[Declaration]:
-        return await self._declarations(
-            (declarations.c.logistics_no == logistics_no) & (declarations.c.state == PENDING)
-        )
+        found = await self._conn.execute(_PENDING, {"logistics_no": logistics_no})
+        return [rows.declaration_of(row) for row in found]
 
     async def with_pending(self) -> list[str]:
         """Waybills with a CEB511 still to send, oldest first."""

@@ -1,10 +1,11 @@
 """A sandbox's own SQLite file: opened at start, tables made if missing (``create_all``: a stand-in
 for a partner's systems is not part of the platform's migrations), closed at stop.
 
-Every transaction begins IMMEDIATE, so a sandbox's HTTP handlers and its background senders, on
-different connections, take turns for the write lock instead of failing half-way with "database is
-locked"; and a decision read-then-written in one transaction (the customs match) is taken by one
-writer at a time.
+The engine has one connection, whose calls run in the event loop's thread
+(:mod:`.inline_sqlite`), so a sandbox's HTTP handlers and its background senders take turns for it
+in the pool; every transaction still begins IMMEDIATE, so a decision read-then-written in one
+transaction (the customs match) is taken by one writer at a time even with another process on the
+file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from flashport.sandbox_support.inline_sqlite import InlineConnection
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -60,7 +63,14 @@ class SandboxSqlite:
 
     async def start(self) -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{self._file.resolve()}")
+        path = str(self._file.resolve())
+        # One connection, run in place (see .inline_sqlite): transactions take turns in the pool.
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{path}",
+            async_creator=InlineConnection.opener(path),
+            pool_size=1,
+            max_overflow=0,
+        )
         _tune(engine, foreign_keys=self._foreign_keys)
         async with engine.begin() as conn:
             await conn.run_sync(self._metadata.create_all)

@@ -407,6 +407,53 @@ async def move_on(
     return await _move(conn, declaration.id, declaration.state, to, now)
 
 
+@dataclass(frozen=True)
+class Move:
+    """One declaration moved from the state seen to ``to``; ``released_at`` when the moves of a page
+    released it on the way (its shipping is then due at once and an earlier reason cleared)."""
+
+    declaration_id: int
+    seen: DeclarationState
+    to: DeclarationState
+    released_at: datetime | None = None
+
+
+async def move_many(conn: AsyncConnection, moves: list[Move], now: datetime) -> None:
+    """:func:`move_on` and :func:`mark_released` for many declarations: one statement for each of the
+    two shapes, each row still conditional on the state seen. The caller holds the rows locked (an
+    executemany tells no count per row)."""
+    plain = [m for m in moves if m.released_at is None]
+    released = [m for m in moves if m.released_at is not None]
+    where = (D.id == sa.bindparam("b_id"), D.state == sa.bindparam("b_seen"))
+    if plain:
+        await conn.execute(
+            declarations.update().where(*where).values(state=sa.bindparam("b_to"), updated_at=now),
+            [{"b_id": m.declaration_id, "b_seen": m.seen.value, "b_to": m.to.value} for m in plain],
+        )
+    if released:
+        await conn.execute(
+            declarations.update()
+            .where(*where)
+            .values(
+                state=sa.bindparam("b_to"),
+                updated_at=now,
+                next_attempt_at=now,
+                released_at=sa.bindparam("b_released_at"),
+                reason_code=None,
+                reason=None,
+            ),
+            [
+                {
+                    "b_id": m.declaration_id,
+                    "b_seen": m.seen.value,
+                    "b_to": m.to.value,
+                    "b_released_at": m.released_at,
+                }
+                for m in released
+            ],
+        )
+
+
 async def set_reason(
     conn: AsyncConnection, declaration_id: int, code: str | None, reason: str | None
 ) -> None:

@@ -4,7 +4,7 @@ inside a transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -172,6 +172,29 @@ async def record_exchange(
             verified=exchange.verified,
             created_at=now,
         )
+    )
+
+
+async def record_exchanges(
+    conn: AsyncConnection, exchanges: Sequence[tuple[int | None, Exchange]], now: datetime
+) -> None:
+    """:func:`record_exchange` for many (payment id, exchange) pairs, in one statement."""
+    if not exchanges:
+        return
+    await conn.execute(
+        payment_exchanges.insert(),
+        [
+            {
+                "payment_id": payment_id,
+                "kind": exchange.kind,
+                "request": exchange.request,
+                "status_code": exchange.status_code,
+                "response": exchange.response,
+                "verified": exchange.verified,
+                "created_at": now,
+            }
+            for payment_id, exchange in exchanges
+        ],
     )
 
 

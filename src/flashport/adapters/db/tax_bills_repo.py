@@ -15,29 +15,43 @@ from flashport.domain.withholding import BillStatus, TaxBillRecord
 B = customs_tax_bills.c
 
 
-async def record_inventory_number(conn: AsyncConnection, declaration_id: int, invt_no: str) -> None:
-    """Keep the number customs gave the list (on acceptance, 120, or on release), and link any bill that
-    arrived before it."""
+async def record_inventory_numbers(conn: AsyncConnection, numbered: list[tuple[int, str]]) -> None:
+    """Keep the number customs gave each list (on acceptance, 120, or on release), and link any bill
+    that arrived before it: two statements for all the (declaration id, inventory number) pairs."""
+    if not numbered:
+        return
     await conn.execute(
-        declarations.update().where(declarations.c.id == declaration_id).values(invt_no=invt_no)
+        declarations.update()
+        .where(declarations.c.id == sa.bindparam("b_id"))
+        .values(invt_no=sa.bindparam("b_invt_no")),
+        [{"b_id": declaration_id, "b_invt_no": invt_no} for declaration_id, invt_no in numbered],
     )
     await conn.execute(
         customs_tax_bills.update()
-        .where(B.invt_no == invt_no, B.declaration_id.is_(None))
-        .values(declaration_id=declaration_id)
+        .where(B.invt_no == sa.bindparam("b_invt_no"), B.declaration_id.is_(None))
+        .values(declaration_id=sa.bindparam("b_id")),
+        [{"b_id": declaration_id, "b_invt_no": invt_no} for declaration_id, invt_no in numbered],
     )
 
 
-async def store_bill(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Store one bill once (unique on ``tax_no``); False when it is stored already. Linked to the
-    declaration carrying its inventory number, when there is one."""
-    if await conn.scalar(sa.select(B.id).where(B.tax_no == values["tax_no"])) is not None:
-        return False
-    declaration_id = await conn.scalar(
-        sa.select(declarations.c.id).where(declarations.c.invt_no == values["invt_no"])
+async def store_bills(conn: AsyncConnection, bills: list[dict[str, Any]]) -> int:
+    """Store each bill once (unique on ``tax_no``: one stored already is left out), linked to the
+    declaration carrying its inventory number when there is one, in three statements; returns how
+    many were new."""
+    tax_nos = [b["tax_no"] for b in bills]
+    if not tax_nos:
+        return 0
+    stored = set((await conn.execute(sa.select(B.tax_no).where(B.tax_no.in_(tax_nos)))).scalars())
+    fresh = list({b["tax_no"]: b for b in bills if b["tax_no"] not in stored}.values())
+    if not fresh:
+        return 0
+    invt_nos = sorted({b["invt_no"] for b in fresh})
+    query = sa.select(declarations.c.invt_no, declarations.c.id).where(declarations.c.invt_no.in_(invt_nos))
+    linked = {row.invt_no: row.id for row in await conn.execute(query)}
+    await conn.execute(
+        customs_tax_bills.insert(), [{**b, "declaration_id": linked.get(b["invt_no"])} for b in fresh]
     )
-    await conn.execute(customs_tax_bills.insert().values(**values, declaration_id=declaration_id))
-    return True
+    return len(fresh)
 
 
 async def set_status(conn: AsyncConnection, tax_no: str, status: BillStatus, now: datetime) -> bool:

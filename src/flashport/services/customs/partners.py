@@ -156,17 +156,20 @@ async def record_answers(
     """In one transaction: the exchanges with the payment company, each payment voucher declared,
     each waybill given, and the carrier's messages kept (each once, however many orders it carries)."""
     async with ctx.transaction() as tx:
-        for answer in payments:
-            await payments_repo.record_exchange(tx.conn, answer.payment_id, answer.exchange, tx.now)
+        await payments_repo.record_exchanges(tx.conn, [(p.payment_id, p.exchange) for p in payments], tx.now)
         await declaring_repo.record_payments_declared(
             tx.conn, [(p.declaration, p.declare_no) for p in payments], tx.now
         )
         by_message: dict[str, tuple[bytes, list[declaring_repo.NewDocument]]] = {}
+        read: dict[bytes, tuple[str, dict[str, str]]] = {}  # each message parsed once, not per waybill
         for declaration, waybill in waybills:
             if not waybill.message:
                 continue
             app_type = AppType.NEW if declaration.logistics_no is None else AppType.CHANGE
-            message_guid, head_guid = guids_in(waybill)
+            if waybill.message not in read:
+                read[waybill.message] = heads_in(waybill.message)
+            message_guid, heads = read[waybill.message]
+            head_guid = heads.get(waybill.logistics_no, message_guid)
             document = declaring_repo.NewDocument(
                 declaration.id, declaration.version, head_guid, app_type.value
             )
@@ -199,13 +202,11 @@ async def record_answers(
         )
 
 
-def guids_in(waybill: Waybill) -> tuple[str, str]:
-    """The guid of the carrier's message and of this waybill's head in it (the message's own when it
-    carries one waybill with no head of that number)."""
-    assert waybill.message is not None
-    root = etree.fromstring(waybill.message, parser=safe_parser())
-    message_guid = str(root.get("guid"))
+def heads_in(message: bytes) -> tuple[str, dict[str, str]]:
+    """The guid of a carrier's message and of each waybill's head in it, by waybill number (a
+    waybill with no head of its number goes by the message's guid)."""
+    root = etree.fromstring(message, parser=safe_parser())
+    heads: dict[str, str] = {}
     for head in root.iterfind(f"{ceb('Logistics')}/{ceb('LogisticsHead')}"):
-        if head.findtext(ceb("logisticsNo")) == waybill.logistics_no:
-            return message_guid, str(head.findtext(ceb("guid")))
-    return message_guid, message_guid
+        heads.setdefault(str(head.findtext(ceb("logisticsNo"))), str(head.findtext(ceb("guid"))))
+    return str(root.get("guid")), heads

@@ -173,21 +173,25 @@ async def apply_page(ctx: Context, dxp_id: str, items: list[InboxItem], *, reade
                 plan.append(None)
             rows.append(_row(dxp_id, node, declaration, will_apply, tx) | {"deferred": deferred})
         stored = await stages_repo.insert_receipts(tx.conn, rows)
-        for node, origin in zip(nodes, origins, strict=True):
-            invt_no = node.receipt.business_keys.get("invtNo")
-            if invt_no and origin is not None and node.receipt.kind is ReceiptKind.INVENTORY:
-                await tax_bills_repo.record_inventory_number(tx.conn, origin.declaration_id, invt_no)
+        numbered = [
+            (origin.declaration_id, invt_no)
+            for node, origin in zip(nodes, origins, strict=True)
+            if origin is not None
+            and node.receipt.kind is ReceiptKind.INVENTORY
+            and (invt_no := node.receipt.business_keys.get("invtNo"))
+        ]
+        await tax_bills_repo.record_inventory_numbers(tx.conn, numbered)
         await tax_bills.take(tx, dxp_id, [item for item in items if tax_bills.is_tax_message(item)])
         await returns.take_receipts(tx, dxp_id, [item for item in items if returns.is_return_receipt(item)])
         withdrawn = [item for item in items if withdrawals.is_withdrawal_receipt(item)]
         await withdrawals.take_receipts(tx, dxp_id, withdrawn)
-        moved = 0
-        for step in plan:
-            if step is None or (step[0].seq, step[0].part) not in stored:
-                continue  # nothing to do, or stored (and applied) by another reader already
-            node, declaration, verdict = step
-            await _move(tx, ctx, node.receipt, declaration, verdict)
-            moved += 1
+        # Nothing to do, or stored (and applied) by another reader already: left out.
+        steps = [
+            (node.receipt, declaration, verdict)
+            for node, declaration, verdict in filter(None, plan)
+            if (node.seq, node.part) in stored
+        ]
+        moved = await _move_all(tx, ctx, steps)
         if items:
             await customs_receipts_repo.advance_inbox(tx.conn, dxp_id, items[-1].seq, tx.now)
         if reader is not None:  # still reading: keep the lease for another while
@@ -228,6 +232,7 @@ async def apply_deferred(ctx: Context, *, limit: int = 500) -> int:
         current = {d.id: d for d in await declarations_repo.get_many(tx.conn, ids, for_update=True)}
         applied: list[int] = []
         skipped: list[int] = []
+        steps: list[tuple[Receipt, Declaration, Verdict]] = []
         for stored in ready:
             declaration = current[stored.declaration_id]
             receipt = Receipt(
@@ -241,11 +246,66 @@ async def apply_deferred(ctx: Context, *, limit: int = 500) -> int:
             ):
                 skipped.append(stored.id)
                 continue
-            await _move(tx, ctx, receipt, declaration, verdict)
+            steps.append((receipt, declaration, verdict))
             current[declaration.id] = dataclasses.replace(declaration, state=verdict.state)
             applied.append(stored.id)
+        await _move_all(tx, ctx, steps)
         await stages_repo.settle_deferred(tx.conn, applied, skipped)
     return len(applied)
+
+
+def _plain(verdict: Verdict) -> bool:
+    """A move that only changes the state (received, matched, released...): no reason to keep, no
+    rejection's fix window, nobody to call."""
+    if verdict.needs_attention or verdict.state is DeclarationState.REJECTED:
+        return False
+    return verdict.state is DeclarationState.RELEASED or verdict.reason_code is None
+
+
+async def _move_all(tx: Tx, ctx: Context, steps: list[tuple[Receipt, Declaration, Verdict]]) -> int:
+    """Every step, in order; returns how many. Each step's declaration is the one its verdict moves
+    from (the one before it moved by the step before, for a declaration moved twice). A declaration
+    whose steps are all plain moves once, from its first state seen to its last, in one statement for
+    all of them (its outbox records still one per step, in order, and the release milestone recorded);
+    any other goes step by step (:func:`_move`)."""
+    by_declaration: dict[int, list[tuple[Receipt, Declaration, Verdict]]] = {}
+    for step in steps:
+        by_declaration.setdefault(step[1].id, []).append(step)
+    moves: list[declarations_repo.Move] = []
+    records: list[tuple[str, str, dict[str, Any]]] = []
+    released: list[str] = []
+    for own in by_declaration.values():
+        if not all(_plain(verdict) for _, _, verdict in own):
+            for receipt, declaration, verdict in own:
+                await _move(tx, ctx, receipt, declaration, verdict)
+            continue
+        first = own[0][1]
+        release = next((r for r, _, v in own if v.state is DeclarationState.RELEASED), None)
+        moves.append(
+            declarations_repo.Move(
+                first.id, first.state, own[-1][2].state, None if release is None else release.return_time
+            )
+        )
+        records += [_record(receipt, declaration, verdict) for receipt, declaration, verdict in own]
+        if release is not None:
+            released.append(first.order_no)
+    await declarations_repo.move_many(tx.conn, moves, tx.now)
+    await tx.emit_many(records)
+    await milestones.reach_many_within(tx, released, Milestone.RELEASED)
+    return len(steps)
+
+
+def _record(receipt: Receipt, declaration: Declaration, verdict: Verdict) -> tuple[str, str, dict[str, Any]]:
+    """The outbox record of one move: (type, subject, payload)."""
+    payload: dict[str, object] = {
+        "order_no": declaration.order_no,
+        "version": declaration.version,
+        "return_status": receipt.return_status,
+        "return_info": receipt.return_info,
+    }
+    if verdict.reason_code:
+        payload["reason_code"] = verdict.reason_code
+    return EVENT_OF[verdict.state], f"order:{declaration.order_no}", payload
 
 
 async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration, verdict: Verdict) -> None:
@@ -278,15 +338,7 @@ async def _move(tx: Tx, ctx: Context, receipt: Receipt, declaration: Declaration
                 receipt.return_status,
                 why,
             )
-    payload: dict[str, object] = {
-        "order_no": declaration.order_no,
-        "version": declaration.version,
-        "return_status": receipt.return_status,
-        "return_info": receipt.return_info,
-    }
-    if verdict.reason_code:
-        payload["reason_code"] = verdict.reason_code
-    await tx.emit(EVENT_OF[verdict.state], f"order:{declaration.order_no}", payload)
+    await tx.emit(*_record(receipt, declaration, verdict))
 
 
 def _fix_window(ctx: Context) -> timedelta:

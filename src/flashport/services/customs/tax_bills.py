@@ -41,9 +41,9 @@ async def take(tx: Tx, dxp_id: str, items: list[InboxItem]) -> None:
 
 async def _store_bills(tx: Tx, item: InboxItem) -> None:
     body = item.message.decode("utf-8", "replace")
-    for bill in parse_tax_bills(item.message):
-        await tax_bills_repo.store_bill(
-            tx.conn,
+    await tax_bills_repo.store_bills(
+        tx.conn,
+        [
             {
                 "tax_no": bill.tax_no,
                 "invt_no": bill.invt_no,
@@ -57,8 +57,10 @@ async def _store_bills(tx: Tx, item: InboxItem) -> None:
                 "body": body,
                 "received_at": tx.now,
                 "updated_at": tx.now,
-            },
-        )
+            }
+            for bill in parse_tax_bills(item.message)
+        ],
+    )
 
 
 async def _apply_states(tx: Tx, item: InboxItem) -> None:
