@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0  # a backstop only: queuing a notification wakes the sender at once
 FAULT_PAUSE_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 5.0  # beyond the HTTP timeout, for recording the attempt
+KEEPALIVE_SECONDS = 2.0  # idle connections kept no longer: below the platform's keep-alive timeout
 
 
 class NotificationSender:
@@ -38,7 +39,15 @@ class NotificationSender:
         self._queue = queue
         self._clock = clock
         self._schedule = list(schedule)
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=tls())
+        # Idle connections are let go before a server would close them (uvicorn: 5 s): otherwise a
+        # notification can go out on a connection the platform just closed, fail, and wait for its next
+        # scheduled attempt, minutes later (seen in bench-pipeline).
+        self._client = httpx.AsyncClient(
+            timeout=timeout_seconds,
+            follow_redirects=False,
+            verify=tls(),
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+        )
         self._wake = asyncio.Event()
         self._lease = timedelta(seconds=timeout_seconds + LEASE_MARGIN_SECONDS)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -78,7 +87,12 @@ class NotificationSender:
 
     async def _post(self, delivery: Delivery) -> tuple[int | None, str]:
         try:
-            answer = await self._client.post(delivery.url, data=delivery.params)
+            try:
+                answer = await self._client.post(delivery.url, data=delivery.params)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # A kept-alive connection closed under us: once more, at once, on a fresh one (a
+                # notification is idempotent: the platform settles it once however often it comes).
+                answer = await self._client.post(delivery.url, data=delivery.params)
         except httpx.HTTPError as exc:
             log.info("notification %s to %s failed: %r", delivery.notify_id, delivery.url, exc)
             return None, f"{type(exc).__name__}: {exc}"
