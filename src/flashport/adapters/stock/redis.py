@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
+from flashport.adapters.db.commit_pace import Pace
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 from flashport.adapters.db.schema import orders
@@ -83,6 +84,7 @@ class RedisStockEngine(StockEngine):
         linger: float = 0.0,
         max_reserve_batch: int = 256,
         writer: DraftWriter | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -96,6 +98,7 @@ class RedisStockEngine(StockEngine):
             self._write_with(writer) if writer is not None else in_transaction(engine, self._insert_batch),
             max_in_flight=max_in_flight,
             linger_seconds=linger,
+            pace=pace,
         )
         self._max_reserve_batch = max_reserve_batch
         self._queued: dict[int, list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]]] = {}
