@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         description="a batch's wait for late orders (adaptive: the most, in a crowd)",
     )
     group_commit_adaptive: bool = Field(
-        default=True, description="orders' group commit paces itself to the load (adapters/db/commit_pace.py)"
+        default=False, description="orders' group commit paced to the load (adapters/db/commit_pace.py)"
     )
     group_commit_crowd: int = Field(
         default=64,
