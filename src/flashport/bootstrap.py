@@ -8,6 +8,7 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 
 from flashport.adapters.customs.gateway import HttpCustomsGateway
+from flashport.adapters.db.commit_pace import AdaptivePace, Pace
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.order_writer import PgOrderWriter
 from flashport.adapters.identity_vault import IdentityVault
@@ -51,6 +52,17 @@ def single_limit_of(settings: Settings) -> SingleLimit:
     return SingleLimit(settings.single_transaction_limit_fen, settings.freight_fen)
 
 
+def order_pace(settings: Settings, in_flight: int) -> Pace | None:
+    """The orders' group commit paced to the load, up to ``in_flight`` transactions (None: a fixed pace)."""
+    if not settings.group_commit_adaptive:
+        return None
+    return AdaptivePace(
+        max_in_flight=in_flight,
+        max_linger=settings.group_commit_linger_ms / 1000,
+        crowd=settings.group_commit_crowd,
+    )
+
+
 async def build_context(settings: Settings, *, listen_for_restock: bool = True) -> Context:
     engine = create_engine(settings)
     stock: StockEngine
@@ -78,6 +90,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             max_in_flight=settings.group_commit_in_flight,
             linger=linger,
             writer=writer,
+            pace=order_pace(settings, settings.group_commit_in_flight),
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         sessions.use_redis(client, settings.redis_prefix)
@@ -86,7 +99,9 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             stock.follow_restocks(board.clear)
     else:
         in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
-        stock = SqlStockEngine(engine, max_in_flight=in_flight, linger=linger)
+        stock = SqlStockEngine(
+            engine, max_in_flight=in_flight, linger=linger, pace=order_pace(settings, in_flight)
+        )
         board = SoldOutBoard(SQL_BOARD_TTL)
     ctx = Context(
         settings=settings,

@@ -82,8 +82,24 @@ class Settings(BaseSettings):
     )
     metrics: bool = Field(default=True, description="Prometheus metrics on /metrics (docs/observability.md)")
     db_pool_size: int = Field(default=10, ge=1)
-    group_commit_in_flight: int = Field(default=4, ge=1, le=64)
-    group_commit_linger_ms: float = Field(default=0, ge=0, le=1000)
+    group_commit_in_flight: int = Field(
+        default=4, ge=1, le=64, description="orders' transactions in flight at most (at a light load)"
+    )
+    group_commit_linger_ms: float = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="a batch's wait for late orders (adaptive: the most, in a crowd)",
+    )
+    group_commit_adaptive: bool = Field(
+        default=False, description="orders' group commit paced to the load (adapters/db/commit_pace.py)"
+    )
+    group_commit_crowd: int = Field(
+        default=64,
+        ge=4,
+        le=100_000,
+        description="orders arriving during one commit at which it batches its most",
+    )
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     buy_fast_lane: bool = True
     # Connection deadlines (api/http_deadlines.py), on the buy edge and uvicorn alike.

@@ -81,6 +81,7 @@ def _server_env(ctx: Context) -> dict[str, str]:
         "FLASHPORT_DATA_DIR": str(s.data_dir),
         "FLASHPORT_REDIS_PREFIX": s.redis_prefix,
         "FLASHPORT_GROUP_COMMIT_LINGER_MS": "400",
+        "FLASHPORT_GROUP_COMMIT_ADAPTIVE": "false",  # every batch lingers, not only a crowd's
         "FLASHPORT_LOG_LEVEL": "warning",
     }
     env.pop("FLASHPORT_DATABASE_URL", None)

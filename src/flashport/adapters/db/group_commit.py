@@ -4,6 +4,11 @@ Callers ``await submit(item)``; items that arrive while a transaction is in flig
 written together in the next one ("natural batching": no fixed wait, so a lone order commits at once
 and a rush of thousands costs a handful of transactions). The caller's future resolves only after
 COMMIT returned, so an answer built on it is durable (rule 6).
+
+How many transactions may be in flight, and how long a batch lingers for late arrivals, is the
+committer's *pace* (commit_pace.py): fixed by default, or adapted to the load by an
+:class:`~flashport.adapters.db.commit_pace.AdaptivePace`, which opens every slot and lingers not at all
+for a few buyers, and narrows to big batches for a crowd.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters import metrics
+from flashport.adapters.db.commit_pace import FixedPace, Pace
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +52,14 @@ class GroupCommitter(Generic[T, R]):
         max_in_flight: int = 2,
         linger_seconds: float = 0.0,
         name: str = "orders",
+        pace: Pace | None = None,
     ) -> None:
+        """``pace``, when given, decides in flight and linger; ``max_in_flight`` and ``linger_seconds``
+        are a fixed pace otherwise."""
         self._transact = transact
         self.name = name  # its label in the metrics
         self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
-        self._linger = linger_seconds
+        self.pace: Pace = pace if pace is not None else FixedPace(max_in_flight, linger_seconds)
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,11 +69,12 @@ class GroupCommitter(Generic[T, R]):
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
+        self.pace.arrived()
         self._maybe_flush()
         return await future
 
     def _maybe_flush(self) -> None:
-        while self._pending and self._in_flight < self._max_in_flight:
+        while self._pending and self._in_flight < self.pace.in_flight():
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             self._in_flight += 1
             task = asyncio.create_task(self._flush(batch))
@@ -74,8 +83,9 @@ class GroupCommitter(Generic[T, R]):
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            if self._linger:
-                await asyncio.sleep(self._linger)
+            linger = self.pace.linger(len(batch))
+            if linger:
+                await asyncio.sleep(linger)
                 # Late arrivals ride along with this batch instead of waiting for the next one.
                 room = self._max_batch - len(batch)
                 batch += self._pending[:room]
@@ -99,9 +109,11 @@ class GroupCommitter(Generic[T, R]):
             for pair in batch:
                 await self._write([pair])
             return
+        seconds = time.perf_counter() - started
         self.batches += 1
         self.items += len(batch)
-        metrics.observe_group_commit(self.name, len(batch), time.perf_counter() - started)
+        self.pace.committed(len(batch), seconds)
+        metrics.observe_group_commit(self.name, len(batch), seconds)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

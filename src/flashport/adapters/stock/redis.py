@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
+from flashport.adapters.db.commit_pace import Pace
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
@@ -110,6 +111,7 @@ class RedisStockEngine(StockEngine):
         writer: DraftWriter | None = None,
         commit_deadline: float = COMMIT_DEADLINE_SECONDS,
         orphan_after_ms: int = ORPHAN_AFTER_MS,
+        pace: Pace | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -126,6 +128,7 @@ class RedisStockEngine(StockEngine):
             self._write_with(writer) if writer is not None else self._insert_batch,
             max_in_flight=max_in_flight,
             linger_seconds=linger,
+            pace=pace,
         )
         self._max_reserve_batch = max_reserve_batch
         self._queued: dict[int, list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]]] = {}

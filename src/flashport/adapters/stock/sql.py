@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters.db import orders_repo
+from flashport.adapters.db.commit_pace import Pace
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter, in_transaction
 from flashport.adapters.db.schema import buyer_item_units, sale_events, sale_items
@@ -29,11 +30,21 @@ from flashport.domain.orders import OrderDraft, RejectReason, sale_window_reason
 class SqlStockEngine(StockEngine):
     name = "sql"
 
-    def __init__(self, engine: AsyncEngine, *, max_in_flight: int = 1, linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_in_flight: int = 1,
+        linger: float = 0.0,
+        pace: Pace | None = None,
+    ) -> None:
         self._engine = engine
         # SQLite has one writer at a time, so more than one transaction in flight only queues.
         self._committer: GroupCommitter[OrderDraft, Placement] = GroupCommitter(
-            in_transaction(engine, self._place_batch), max_in_flight=max_in_flight, linger_seconds=linger
+            in_transaction(engine, self._place_batch),
+            max_in_flight=max_in_flight,
+            linger_seconds=linger,
+            pace=pace,
         )
 
     async def place(self, draft: OrderDraft) -> Placement:
