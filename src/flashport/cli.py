@@ -77,6 +77,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         if settings.buy_fast_lane
         else "flashport.api.buy.uvicorn_glue:GuardedHttpToolsProtocol",
         timeout_keep_alive=settings.http_keep_alive_timeout_seconds,
+        timeout_worker_healthcheck=settings.workers_healthcheck_seconds,
         log_level=settings.log_level,
         log_config=None,  # each process's app factory sets JSON lines up (app.py), uvicorn's own included
         access_log=False,

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     http_keep_alive_timeout_seconds: int = Field(
         default=5, ge=1, description="idle keep-alive (uvicorn: int)"
     )
+    # serve --workers N: uvicorn's supervisor replaces an API process that does not answer its health
+    # check within this long. Its own default (5 s) killed processes still starting on a loaded machine.
+    workers_healthcheck_seconds: int = Field(default=30, ge=1)
 
     # Rate limits (README, "Rate limits"): a token bucket per account and per address on each door,
     # written capacity/seconds ("10/60": 10 at once, refilled over a minute).

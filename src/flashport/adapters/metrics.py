@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -113,8 +121,10 @@ def observe_stage_failure(stage: str) -> None:
 
 def render_processes() -> bytes:
     """Every process's metrics in the text exposition format: summed from the shared directory when
-    there is one, else this process's own."""
-    if os.environ.get(MULTIPROC_ENV):
+    this process counts into one, else this process's own. The variable alone does not tell: with
+    ``serve --workers 1`` the one process had imported prometheus_client (through the command line)
+    before ``serve`` set it, so its counts stay in memory, and the empty directory showed none."""
+    if os.environ.get(MULTIPROC_ENV) and values.ValueClass is not values.MutexValue:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
