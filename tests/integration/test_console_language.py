@@ -125,6 +125,10 @@ def _pages(sale: Sale) -> dict[str, tuple[list[str], list[str]]]:
             ["Payments", "Succeeded", "Closed unpaid"],
         ),
         "/operator/refunds": (["退款", "处理中"], ["Refunds", "Pending"]),
+        "/operator/declarations": (
+            ["海关申报单", "需要处理", "已放行", "暂无申报单。"],
+            ["Customs declarations", "Needs attention", "Released", "No declarations."],
+        ),
         "/operator/audit": (
             ["审计日志", "操作", "对象", "筛选"],
             ["Audit log", "Action", "Subject", "Filter"],

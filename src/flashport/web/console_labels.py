@@ -53,6 +53,7 @@ LABELS: dict[str, str] = {
     "rejected": N_("Rejected"),
     "refunded": N_("Refunded"),
     "returned": N_("Returned"),
+    "needs_attention": N_("Needs attention"),
     # A supplier statement's stages (domain/supplier_statement.py).
     "waiting for customs": N_("Waiting for customs"),
     # Tax categories (domain/catalog.py) and warehouse kinds.
