@@ -195,7 +195,9 @@ async def test_flash_messages_and_the_live_checks_are_in_the_readers_language(
     # calendar.js builds its sentences from the page's own (the facts go into the {slots}).
     page = (await http.get("/operator/events/new")).text
     texts = re.search(r'<script type="application/json" id="fp-text">(.*?)</script>', page, re.S)
-    assert texts and json.loads(texts.group(1))["event_length"] == "活动时长为 {min_days} 至 {max_days} 天。"
+    said_by_scripts = json.loads(texts.group(1)) if texts else {}
+    assert said_by_scripts["event_length"] == "活动时长为 {min_days} 至 {max_days} 天。"
+    assert (said_by_scripts["unit_seconds"], said_by_scripts["unit_minutes"]) == ("秒", "分钟")  # board.js
 
     english = (
         await http.get("/operator/events/check.json", params=times, headers={"accept-language": "en"})
