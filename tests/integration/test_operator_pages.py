@@ -164,7 +164,7 @@ async def test_an_operator_sees_the_list_with_states_reasons_and_a_header_link(
     assert page.status_code == 200
     html = page.text
     assert listed(html) == [rejected.order_no, pending.order_no]
-    assert '<span class="decl-badge decl-badge-rejected">rejected</span>' in html
+    assert '<span class="decl-badge decl-badge-rejected">Rejected</span>' in html  # the code, and its label
     assert "<code>consignee_mismatch</code>" in html and "single window answered 503" in html
     assert f'href="/operator/declarations/{rejected.order_no}"' in html
     assert 'href="/operator/declarations" aria-current="page">Declarations</a>' in html
@@ -323,7 +323,7 @@ async def test_re_declaring_moves_it_to_pending_under_the_next_version_and_redir
     assert await consignee_of(ctx, declared.order_id) == CONSIGNEE  # nothing typed, nothing corrected
     html = (await web.get(answer.headers["location"])).text
     assert f"Declaration of {declared.order_no} sent again, as version 2." in html
-    assert '<span class="decl-badge decl-badge-pending">pending</span>' in html and "/redeclare" not in html
+    assert '<span class="decl-badge decl-badge-pending">Pending</span>' in html and "/redeclare" not in html
 
 
 async def test_re_declaring_with_a_consignee_correction_stores_it(

@@ -217,6 +217,7 @@ async def test_the_console_finds_an_order_and_refunds_it_only_after_a_confirmati
     order_no = order["order_no"]
     user_id, _ = await make_user(desk.ctx, Role.CUSTOMER_SERVICE)
     web = desk.platform
+    web.headers["accept-language"] = "en"  # the console in English (Chinese: test_console_language.py)
     _log_in(web, desk.ctx, user_id, Role.CUSTOMER_SERVICE)
     search = await web.get("/operator/orders", params={"q": CONSIGNEE[1]})
     assert search.status_code == 200 and f'data-order="{order_no}"' in search.text

@@ -49,7 +49,10 @@ async def _people(ctx: Context) -> dict[Role, tuple[int, str]]:
 @pytest.fixture
 async def http(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+    # The console is read in English here (its second language; tests/integration/test_console_language.py
+    # reads it in Chinese, its default).
+    english = {"accept-language": "en"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test", headers=english) as client:
         yield client
 
 

@@ -28,7 +28,10 @@ JSON = {"accept": "application/json"}
 @pytest.fixture
 async def http(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+    # The console is read in English here (its second language; tests/integration/test_console_language.py
+    # reads it in Chinese, its default).
+    english = {"accept-language": "en"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test", headers=english) as client:
         yield client
 
 
@@ -104,7 +107,7 @@ async def test_an_event_is_built_in_the_calendar_with_its_problems_shown_before_
     scheduled = await http.post(f"{event_url}/schedule", data={"csrf_token": CSRF})
     assert scheduled.status_code == 303
     page = await http.get(event_url)
-    assert "data-status>scheduled<" in page.text and page.text.count("data-item-id=") == 1
+    assert 'data-status="scheduled">Scheduled<' in page.text and page.text.count("data-item-id=") == 1
 
     month = _local(ctx, 1)[:7]
     calendar = await http.get("/operator/calendar", params={"month": month})

@@ -23,6 +23,7 @@ from flashport.ceb import Receipt, ReceiptKind, receipt_message
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, worklist
+from flashport.web import console_labels, i18n
 from flashport.worker import STAGES, run_forever, run_stage
 from tests.integration import test_declarations as four_parties
 from tests.integration import test_operator_pages as operator_pages
@@ -78,7 +79,7 @@ async def test_each_customs_status_moves_to_its_state_and_the_incurable_ones_rea
     listing = (await web.get("/operator/declarations?state=needs_attention")).text
     worklist_rows = operator_pages.listed(listing)
     page = (await web.get(f"/operator/declarations/{declared.order_no}")).text
-    assert f'decl-badge-{state}">{state}</span>' in page
+    assert f'decl-badge-{state}">{console_labels.label(i18n.EN, state)}</span>' in page  # code, label
     if attention:
         assert worklist_rows == [declared.order_no]
         assert "Needs attention" in page and "海关处理意见" in page

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flashport.domain.access import Duty, may, roles_for
 from flashport.domain.errors import Forbidden
 from flashport.web import guard
+from flashport.web.i18n import N_
 from flashport.web.session import WebSession
 
 
@@ -23,14 +24,14 @@ class Section:
 
 
 CONSOLE_SECTIONS = (
-    Section("/operator/catalog", "Catalog", Duty.CATALOG),
-    Section("/operator/calendar", "Sale calendar", Duty.EVENTS),
-    Section("/operator/board", "Live board", Duty.LIVE_SALE),
-    Section("/operator/orders", "Orders", Duty.ORDERS),
-    Section("/operator/payments", "Payments", Duty.ORDERS),
-    Section("/operator/refunds", "Refunds", Duty.ORDERS),
-    Section("/operator/declarations", "Declarations", Duty.CUSTOMS),
-    Section("/operator/audit", "Audit log", Duty.AUDIT),
+    Section("/operator/catalog", N_("Catalog"), Duty.CATALOG),
+    Section("/operator/calendar", N_("Sale calendar"), Duty.EVENTS),
+    Section("/operator/board", N_("Live board"), Duty.LIVE_SALE),
+    Section("/operator/orders", N_("Orders"), Duty.ORDERS),
+    Section("/operator/payments", N_("Payments"), Duty.ORDERS),
+    Section("/operator/refunds", N_("Refunds"), Duty.ORDERS),
+    Section("/operator/declarations", N_("Declarations"), Duty.CUSTOMS),
+    Section("/operator/audit", N_("Audit log"), Duty.AUDIT),
 )
 
 

@@ -38,11 +38,11 @@ FIELD_LABELS = {
     "consignee_district": N_("District"),
     "consignee_address": N_("Street and number"),
 }
-# The operator's consignee correction (English only): the whole address and the code are typed there.
+# The operator's consignee correction: the whole address and the code are typed there.
 CORRECTION_LABELS = {
     **FIELD_LABELS,
-    "consignee_address": "Delivery address",
-    "consignee_district": "District code",
+    "consignee_address": N_("Delivery address"),
+    "consignee_district": N_("District code"),
 }
 # The identity service names its fields after the person; the forms after the identity being added.
 _RENAMED = {"name": "identity_name", "id_number": "identity_number", "phone": "identity_phone"}

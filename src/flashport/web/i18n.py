@@ -1,10 +1,11 @@
 """The storefront's languages: Simplified Chinese first, English second.
 
 Which one a visitor reads: the language switch they last used (the ``fp_lang`` cookie, a year long),
-else the first of Chinese or English in their browser's ``Accept-Language``, else Chinese. Messages
-come from Babel catalogues in ``locale/`` (``messages.pot`` extracted from the templates and the
-``web`` package, one ``.po`` per language, compiled to the ``.mo`` files that are loaded here); see
-README "Languages" for adding or changing a translation.
+else the first of Chinese or English in their browser's ``Accept-Language``, else Chinese; the operator
+console and the supplier portal follow the same choice. Messages come from Babel catalogues in
+``locale/`` (``messages.pot`` extracted from the templates and the ``web`` package, one ``.po`` per
+language, compiled to the ``.mo`` files that are loaded here); see README "Languages" for adding or
+changing a translation.
 
 Python code marks a text with :func:`N_` (extracted, translated later, where the request is known) or
 translates it at once with :func:`tr` (the request's language).
@@ -38,7 +39,6 @@ ZH = Language(code="zh_Hans", tag="zh-CN", babel="zh_Hans_CN", native="简体中
 EN = Language(code="en", tag="en", babel="en_GB", native="English")
 LANGUAGES = (ZH, EN)
 DEFAULT = ZH
-OPERATOR_PAGES = "/operator/"
 _BY_TAG = {language.tag.lower(): language for language in LANGUAGES}
 
 
@@ -93,9 +93,6 @@ def request_language(request: Request) -> Language:
     cached = getattr(request.state, "language", None)
     if isinstance(cached, Language):
         return cached
-    if request.url.path.startswith(OPERATOR_PAGES):  # the back office is English only
-        request.state.language = EN
-        return EN
     chosen = (
         language_of(request.cookies.get(COOKIE))
         or from_accept_language(request.headers.get("accept-language", ""))

@@ -16,7 +16,7 @@ import jinja2
 from starlette.requests import Request
 
 from flashport.services.context import Context
-from flashport.web import console_guard, formatting, i18n
+from flashport.web import console_guard, console_labels, formatting, i18n
 from flashport.web.cache import TtlCache
 from flashport.web.page_models import EventCard, EventPage
 
@@ -59,6 +59,7 @@ def build_templates(
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["day_unit"] = unit
     env.globals["console_sections"] = console_guard.sections_for  # the console's navigation, by role
+    env.filters["label"] = lambda code: console_labels.label(language, code)  # a state's words (console)
     return env
 
 

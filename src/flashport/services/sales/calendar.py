@@ -42,6 +42,14 @@ class Checks:
     problems: dict[str, str] = field(default_factory=dict)  # field -> why the save would be refused
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # e.g. the price band's bounds, free units
+    # The same in codes, for pages that say them in another language: field -> the refusal's code, and
+    # each warning's kind ("channel_overlap", "brand_clash") with the event it meets.
+    codes: dict[str, str] = field(default_factory=dict)
+    clashes: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, name: str, exc: DomainError) -> None:
+        self.problems[name] = exc.message
+        self.codes[name] = exc.code
 
 
 def _booking(view: EventView) -> rules.Booking:
@@ -92,15 +100,18 @@ async def check_event(
         try:
             check_preheat(preheat_at, starts_at)
         except DomainError as exc:
-            checks.problems["preheat_at"] = exc.message
+            checks.refuse("preheat_at", exc)
     if starts_at is None or ends_at is None:
         return checks
     try:
         check_window(starts_at, ends_at, ctx.policy)
     except DomainError as exc:
-        checks.problems["ends_at"] = exc.message
+        checks.refuse("ends_at", exc)
     for other in rules.same_channel_overlaps(await bookings(ctx), channel, starts_at, ends_at, event_id):
         checks.warnings.append(f"“{other.title}” (event {other.event_id}) runs on {channel} at the same time")
+        checks.clashes.append(
+            {"kind": "channel_overlap", "title": other.title, "event_id": other.event_id, "channel": channel}
+        )
     return checks
 
 
@@ -115,6 +126,7 @@ async def check_item(
         free = await stock_repo.free_units(conn, sku_id, warehouse_id)
     if found is None:
         checks.problems["sku_id"] = f"there is no SKU {sku_id}"
+        checks.codes["sku_id"] = "sku_not_found"
         return checks
     original, brand = int(found.original_price_fen), str(found.brand)
     low, high = original * ctx.policy.band_min, original * ctx.policy.band_max
@@ -129,12 +141,16 @@ async def check_item(
         try:
             check_price_band(original, to_fen(sale_price, field="the sale price"), ctx.policy)
         except DomainError as exc:
-            checks.problems["sale_price"] = exc.message
+            checks.refuse("sale_price", exc)
     if quantity is not None and quantity > (free or 0):
         checks.problems["quantity"] = f"only {free or 0} units are free in this warehouse; {quantity} asked"
+        checks.codes["quantity"] = "insufficient_stock"
     view = await queries.get_admin_event(ctx, event_id)
     for other in rules.brand_clashes(await bookings(ctx), brand, view.starts_at, view.ends_at, event_id):
         checks.warnings.append(f"{brand} is also on sale in “{other.title}” (event {other.event_id}) then")
+        checks.clashes.append(
+            {"kind": "brand_clash", "title": other.title, "event_id": other.event_id, "brand": brand}
+        )
     return checks
 
 

@@ -24,6 +24,7 @@ from flashport.web import answers, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.i18n import N_, tr
 from flashport.web.state import service_context
 
 router = APIRouter(prefix="/operator", route_class=WebRoute, include_in_schema=False)
@@ -59,12 +60,12 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("items", "resume"): controls.resume_item,
 }
 DONE = {
-    "event.paused": "Event {ref} paused: buyers are told to try again shortly.",
-    "event.resumed": "Event {ref} resumed.",
-    "event.ended_early": "Event {ref} ended: nothing more sells; its orders may still be paid.",
-    "sale_item.paused": "Item {ref} paused.",
-    "sale_item.resumed": "Item {ref} resumed.",
-    "sale_item.topped_up": "Item {ref} topped up.",
+    "event.paused": N_("Event %(ref)s paused: buyers are told to try again shortly."),
+    "event.resumed": N_("Event %(ref)s resumed."),
+    "event.ended_early": N_("Event %(ref)s ended: nothing more sells; its orders may still be paid."),
+    "sale_item.paused": N_("Item %(ref)s paused."),
+    "sale_item.resumed": N_("Item %(ref)s resumed."),
+    "sale_item.topped_up": N_("Item %(ref)s topped up."),
 }
 
 
@@ -84,7 +85,9 @@ async def control(request: Request, kind: str, ref: Id, action: str) -> Response
     except DomainError as exc:
         return answers.refusal(request, session, exc, "/operator/board")
     message = (
-        DONE[result.action].format(ref=ref) if result.changed else "Nothing to change: it already was so."
+        tr(request, DONE[result.action]) % {"ref": ref}
+        if result.changed
+        else tr(request, "Nothing to change: it already was so.")
     )
     session.flash("success", message)
     return answers.redirect(request, session, "/operator/board")

@@ -26,10 +26,27 @@ from flashport.web import answers, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.i18n import EN, N_, request_language, tr
 from flashport.web.state import service_context
 
 router = APIRouter(prefix="/operator", route_class=WebRoute, include_in_schema=False)
 EVENT_FIELDS = ("title", "channel", "description", "starts_at", "ends_at", "preheat_at")
+# What the forms' live checks say to a reader of another language than English, by the refusal's code
+# or the warning's kind (English readers get the service's own words, as elsewhere in the console).
+PROBLEMS = {
+    "event_length_out_of_policy": N_("An event lasts %(min_days)s to %(max_days)s days."),
+    "invalid_window": N_("The end must come after the start, both between the years 2020 and 2100."),
+    "invalid_preheat": N_("The pre-heat must fall between the years 2020 and 2100."),
+    "preheat_not_before_start": N_("The pre-heat must come before the start."),
+    "price_out_of_band": N_("The sale price must be between ¥%(band_low)s and ¥%(band_high)s."),
+    "invalid_money": N_("Write the sale price in yuan, e.g. 199.00."),
+    "insufficient_stock": N_("Only %(free)s units are free in this warehouse."),
+    "sku_not_found": N_("There is no SKU with this id."),
+}
+WARNINGS = {
+    "channel_overlap": N_("“%(title)s” (event %(event_id)s) runs on %(channel)s at the same time."),
+    "brand_clash": N_("%(brand)s is also on sale in “%(title)s” (event %(event_id)s) then."),
+}
 
 
 @router.get("/calendar")
@@ -79,7 +96,10 @@ async def create_event(request: Request) -> Response:
             errors=errors,
             problem=problem,
         )
-    session.flash("success", f"Event {view.id} created as a draft: add its items, then schedule it.")
+    session.flash(
+        "success",
+        tr(request, "Event %(id)s created as a draft: add its items, then schedule it.") % {"id": view.id},
+    )
     return answers.redirect(request, session, f"/operator/events/{view.id}")
 
 
@@ -103,7 +123,7 @@ async def check_event(
     checks = await calendar.check_event(
         service_context(request), channel[:64], start, end, event_id or None, preheat
     )
-    return answers.data(request, session, asdict(checks))
+    return answers.data(request, session, _said(request, checks))
 
 
 @router.get("/events/{event_id}")
@@ -130,7 +150,7 @@ async def check_item(
     checks = await calendar.check_item(
         service_context(request), event_id, int(sku_id), int(warehouse_id), sale_price.strip()[:14], units
     )
-    return answers.data(request, session, asdict(checks))
+    return answers.data(request, session, _said(request, checks))
 
 
 @router.post("/events/{event_id}/{action}")
@@ -143,16 +163,16 @@ async def event_action(request: Request, event_id: Id, action: str) -> Response:
         if action == "edit":
             values = {name: str(form.get(name) or "") for name in EVENT_FIELDS}
             await calendar.update_event(ctx, staff_id, event_id, _event_fields(values))
-            done = "Event saved."
+            done = tr(request, "Event saved.")
         elif action == "items":
             item = await calendar.add_item(ctx, staff_id, event_id, **_item_fields(form))
-            done = f"Item {item.id} added."
+            done = tr(request, "Item %(id)s added.") % {"id": item.id}
         elif action == "schedule":
             await calendar.schedule_event(ctx, staff_id, event_id)
-            done = "Event scheduled: it is announced and goes live at its start."
+            done = tr(request, "Event scheduled: it is announced and goes live at its start.")
         elif action == "cancel":
             await calendar.cancel_event(ctx, staff_id, event_id)
-            done = "Event cancelled: its unsold units went back to stock."
+            done = tr(request, "Event cancelled: its unsold units went back to stock.")
         else:
             raise InvalidInput(f"no such action: {action[:20]}", code="unknown_action")
     except DomainError as exc:
@@ -175,6 +195,21 @@ async def _event_page(request: Request, event_id: int) -> Response:
         "preheat_at": _local(view.preheat_at) if view.preheat_at else "",
     }
     return answers.page(request, session, "operator_event.html", event=view, values=values)
+
+
+def _said(request: Request, checks: calendar.Checks) -> dict[str, Any]:
+    """A form's live checks in the page's language: its refusals and warnings said again from their
+    codes for a Chinese reader (a code without a sentence keeps the service's words)."""
+    answer = asdict(checks)
+    if request_language(request) is EN:
+        return answer
+    facts = checks.facts
+    for name, code in checks.codes.items():
+        text = PROBLEMS.get(code)
+        if text is not None and (code != "price_out_of_band" or "band_low" in facts):
+            answer["problems"][name] = tr(request, text) % facts
+    answer["warnings"] = [tr(request, WARNINGS[clash["kind"]]) % clash for clash in checks.clashes]
+    return answer
 
 
 def _event_fields(values: dict[str, str]) -> dict[str, Any]:

@@ -24,12 +24,18 @@ from flashport.web import answers, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
+from flashport.web.i18n import N_, tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
 router = APIRouter(prefix="/operator/catalog", route_class=WebRoute, include_in_schema=False)
 media = APIRouter(route_class=WebRoute, include_in_schema=False)
 LISTED = 200
+CREATED = {
+    "brands": N_("Brand %(id)s created."),
+    "suppliers": N_("Supplier %(id)s created."),
+    "warehouses": N_("Warehouse %(id)s created."),
+}
 FORMS: dict[str, tuple[str, ...]] = {
     "brands": ("name", "country", "description", "name_zh"),
     "suppliers": ("name", "country", "contact_email"),
@@ -111,7 +117,9 @@ async def create(request: Request, kind: str) -> Response:
             created: Any = await console.create_product(
                 ctx, who, image_store(ctx.settings.data_dir), await _image(form), **fields
             )
-            session.flash("success", f"Product {created.id} created: add its SKUs and stock.")
+            session.flash(
+                "success", tr(request, "Product %(id)s created: add its SKUs and stock.") % {"id": created.id}
+            )
             return answers.redirect(request, session, f"/operator/catalog/products/{created.id}")
         made: dict[str, Callable[..., Awaitable[Any]]] = {
             "brands": console.create_brand,
@@ -123,7 +131,7 @@ async def create(request: Request, kind: str) -> Response:
         return await _catalog(
             request, session, who, values=fields, problem=_sentence(exc), chosen=kind, status=422
         )
-    session.flash("success", f"{kind[:-1].capitalize()} {created.id} created.")
+    session.flash("success", tr(request, CREATED[kind]) % {"id": created.id})
     return answers.redirect(request, session, "/operator/catalog")
 
 
@@ -167,17 +175,17 @@ async def product_action(request: Request, product_id: Id, action: str) -> Respo
             await console.add_image(
                 ctx, who, image_store(ctx.settings.data_dir), product_id, await _image(form)
             )
-            done = "Image added."
+            done = tr(request, "Image added.")
         elif action == "skus":
             fields = _fields(form, FORMS["skus"])
             sku = await console.add_sku(ctx, who, product_id, **fields)
-            done = f"SKU {sku.code} added."
+            done = tr(request, "SKU %(code)s added.") % {"code": sku.code}
         elif action == "stock":
             numbers = _fields(
                 form, ("sku_id", "warehouse_id", "on_hand"), whole=("sku_id", "warehouse_id", "on_hand")
             )
             await console.set_stock(ctx, who, product_id, **numbers)
-            done = "Stock counted."
+            done = tr(request, "Stock counted.")
         else:
             raise InvalidInput(f"no such action: {action[:20]}", code="unknown_action")
     except DomainError as exc:

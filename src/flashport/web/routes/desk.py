@@ -24,6 +24,7 @@ from flashport.services.payments import staff_refunds
 from flashport.web import answers, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
+from flashport.web.i18n import N_, tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
@@ -90,12 +91,12 @@ async def refund(request: Request, order_no: str) -> Response:
             amount=amount_text,
             status=status_for(exc),
         )
-    state = (
-        "confirmed by the provider"
+    said = (
+        N_("Refund of ¥%(amount)s for %(order)s confirmed by the provider.")
         if done.confirmed
-        else "sent; the provider has not confirmed yet (retried)"
+        else N_("Refund of ¥%(amount)s for %(order)s sent; the provider has not confirmed yet (retried).")
     )
-    session.flash("success", f"Refund of ¥{done.amount} for {order_no} {state}.")
+    session.flash("success", tr(request, said) % {"amount": done.amount, "order": order_no})
     return answers.redirect(request, session, _order_url(order_no))
 
 

@@ -25,6 +25,7 @@ from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.forms import CheckoutValues, Problem
 from flashport.web.guard import Id
+from flashport.web.i18n import N_, tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
@@ -33,12 +34,12 @@ NEEDS_ATTENTION = "needs_attention"
 router = APIRouter(prefix="/operator/declarations", route_class=WebRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-APP_TYPES = {"1": "new", "2": "change", "3": "delete"}
+APP_TYPES = {"1": N_("new"), "2": N_("change"), "3": N_("delete")}  # a message's appType, in words
 CONSIGNEE_FIELDS = ("consignee_name", "consignee_phone", "consignee_address", "consignee_district")
 # Refusals about the declaration as a whole, stated above the form; field mistakes go beside fields.
 PROBLEM_TITLES = {
-    "declaration_not_rejected": "Only a rejected declaration can be re-declared",
-    "declaration_changed": "This declaration changed meanwhile",
+    "declaration_not_rejected": N_("Only a rejected declaration can be re-declared"),
+    "declaration_changed": N_("This declaration changed meanwhile"),
 }
 
 
@@ -104,12 +105,16 @@ async def redeclare(request: Request, order_no: str) -> Response:
     except DomainError as exc:
         if exc.code == "declaration_not_found":
             raise  # the 404 page
-        errors, problem = _explain(exc)
+        errors, problem = _explain(request, exc)
         return await _detail_page(
             request, session, order_no, values=values, errors=errors, problem=problem, status=status_for(exc)
         )
-    fixed = " with the consignee corrected" if _correction(values) else ""
-    session.flash("success", f"Declaration of {order_no} sent again{fixed}, as version {found.version}.")
+    said = (
+        N_("Declaration of %(order)s sent again with the consignee corrected, as version %(version)s.")
+        if _correction(values)
+        else N_("Declaration of %(order)s sent again, as version %(version)s.")
+    )
+    session.flash("success", tr(request, said) % {"order": order_no, "version": found.version})
     return answers.redirect(request, session, f"/operator/declarations/{quote(order_no, safe='')}")
 
 
@@ -129,14 +134,14 @@ def _correction(values: CheckoutValues) -> operator.ConsigneeCorrection | None:
     return operator.ConsigneeCorrection(*typed)
 
 
-def _explain(exc: DomainError) -> tuple[dict[str, str], Problem | None]:
+def _explain(request: Request, exc: DomainError) -> tuple[dict[str, str], Problem | None]:
     if isinstance(exc, InvalidInput) and exc.details:
         errors: dict[str, str] = {}
         for detail in exc.details:
             errors.setdefault(detail.field, answers.sentence(detail.message))
         if set(errors) <= set(CONSIGNEE_FIELDS):
             return errors, None
-    title = PROBLEM_TITLES.get(exc.code, "The declaration was not sent again")
+    title = tr(request, PROBLEM_TITLES.get(exc.code, N_("The declaration was not sent again")))
     return {}, Problem(title, answers.sentence(exc.message))
 
 
@@ -162,7 +167,7 @@ async def _detail_page(
         values=values or CheckoutValues(),  # never prefilled: a correction is typed afresh
         errors=errors or {},
         problem=problem,
-        labels=forms.CORRECTION_LABELS,
+        labels={name: tr(request, label) for name, label in forms.CORRECTION_LABELS.items()},
     )
 
 

@@ -15,11 +15,13 @@
   var history = {};
   var SVG = "http://www.w3.org/2000/svg";
 
+  /* Time to sell out, in the page's units (base.html's #fp-text). */
   function seconds(value) {
+    var t = window.Flashport.t;
     if (value === null) return "—";
-    if (value < 90) return Math.round(value) + " s";
-    if (value < 5400) return Math.round(value / 60) + " min";
-    return (value / 3600).toFixed(1) + " h";
+    if (value < 90) return Math.round(value) + " " + t("unit_seconds");
+    if (value < 5400) return Math.round(value / 60) + " " + t("unit_minutes");
+    return (value / 3600).toFixed(1) + " " + t("unit_hours");
   }
   function percent(value) {
     return value === null ? "—" : (value * 100).toFixed(1) + " %";

@@ -5,6 +5,13 @@
 (function () {
   "use strict";
 
+  /* A sentence of the page's language (base.html's #fp-text) with the answer's facts in its {slots}. */
+  function said(key, facts) {
+    return window.Flashport.t(key).replace(/\{(\w+)\}/g, function (slot, name) {
+      return name in facts ? String(facts[name]) : slot;
+    });
+  }
+
   function show(form, answer) {
     form.querySelectorAll("[data-problem-for]").forEach(function (slot) {
       slot.textContent = (answer.problems || {})[slot.getAttribute("data-problem-for")] || "";
@@ -19,14 +26,9 @@
     }
     var facts = answer.facts || {};
     var factSlot = form.querySelector("[data-facts]");
-    if (factSlot && facts.band_low) {
-      factSlot.textContent = facts.brand + ": original ¥" + facts.original + ", sale price ¥" + facts.band_low +
-        " to ¥" + facts.band_high + "; " + facts.free + " units free in this warehouse.";
-    }
+    if (factSlot && facts.band_low) factSlot.textContent = said("item_facts", facts);
     var lengthSlot = form.querySelector("[data-length]");
-    if (lengthSlot && facts.min_days) {
-      lengthSlot.textContent = "An event lasts " + facts.min_days + " to " + facts.max_days + " days.";
-    }
+    if (lengthSlot && facts.min_days) lengthSlot.textContent = said("event_length", facts);
   }
 
   function query(form) {
