@@ -101,7 +101,8 @@ def told_when(exc: DomainError, response: Response) -> Response:
     return response
 
 
-# Service messages as sentences, for the operator pages (English only).
+# Service messages as sentences, for the operator pages: the service's own English wording (its refusals are
+# not translated yet; the pages' own labels are, see web/console_labels.py and the catalogues).
 sentence = messages.sentence
 
 
