@@ -145,7 +145,9 @@ async def test_an_event_ended_early_sells_nothing_more_and_cannot_end_twice(buy_
 @pytest.fixture
 async def http(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+    # The console's own words are checked in English here (its Chinese: test_console_language.py).
+    english = {"accept-language": "en"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test", headers=english) as client:
         yield client
 
 
