@@ -12,9 +12,9 @@ from datetime import datetime
 from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.ceb import Receipt, ReceiptKind, new_guid, receipt_message
+from flashport.ceb import Receipt, ReceiptKind, new_guid
 from flashport.ceb.xml import CEB_NS, ceb, safe_parser
-from flashport.sandbox_customs import store
+from flashport.sandbox_customs import reading, store
 from flashport.sandbox_customs.certificates import Register
 from flashport.sandbox_customs.documents import DocumentKind
 from flashport.sandbox_customs.office import Office
@@ -23,7 +23,6 @@ from flashport.sandbox_customs.refusals import joined
 from flashport.sandbox_customs.screening import Screened
 from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED
 from flashport.sandbox_customs.store import Declaration
-from flashport.sandbox_customs.tables import inbox
 
 # Signed by the list's declarant, as a CEB621 is: the same register entry (agentCode) signs both.
 SIGNED_AS = DocumentKind.INVENTORY
@@ -65,7 +64,7 @@ async def receive_each(
     if not dxp_id:
         raise NotACebMessage(f"{kind}Message without BaseTransfer/dxpId: nowhere to send receipts")
     for node in root.findall(ceb(application)) or [None]:
-        head = children(node if node is None or head_of is None else node.find(ceb(head_of)))
+        head = reading.children(node if node is None or head_of is None else node.find(ceb(head_of)))
         pre_no = None
         if screened.problem is not None:
             status, info = PROCESSING_ERROR, screened.problem
@@ -104,24 +103,4 @@ async def answer(
     if pre_no:
         keys["preNo"] = pre_no
     receipt = Receipt(kind, head.get("guid") or guid, keys, status, at, info[:1000])
-    await conn.execute(
-        inbox.insert().values(
-            dxp_id=dxp_id,
-            kind=kind.value,
-            message=receipt_message([receipt]).decode(),
-            order_no=head.get("orderNo") or None,
-            return_status=status,
-            return_info=receipt.return_info,
-            sent_at=at,
-        )
-    )
-
-
-def children(node: object) -> dict[str, str]:
-    if node is None:
-        return {}
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in node  # type: ignore[attr-defined]
-        if isinstance(child.tag, str)
-    }
+    await store.post_receipt(conn, dxp_id, receipt, head.get("orderNo") or None)

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashport.ceb import Receipt, ReceiptKind, new_guid, receipt_message
+from flashport.ceb import Receipt, ReceiptKind, new_guid
 from flashport.ceb.xml import CEB_NS, ceb, safe_parser
+from flashport.sandbox_customs import store
 from flashport.sandbox_customs.documents import DocumentKind
-from flashport.sandbox_customs.reading import NotACebMessage
+from flashport.sandbox_customs.reading import NotACebMessage, children
 from flashport.sandbox_customs.screening import Screened
 from flashport.sandbox_customs.statuses import PROCESSING_ERROR, REJECTED, DeclarationState
-from flashport.sandbox_customs.tables import CURRENT, declarations, deliveries, documents, inbox
+from flashport.sandbox_customs.tables import CURRENT, declarations, deliveries, documents
 
 KIND = "CEB513"
 RECORDED = 399  # CEB514: 海关审结, the status is on file
@@ -45,7 +46,7 @@ async def receive(conn: AsyncConnection, raw: bytes, screened: Screened, now: da
     if not dxp_id:
         raise NotACebMessage(f"{KIND}Message without BaseTransfer/dxpId: nowhere to send receipts")
     for node in root.findall(ceb("LogisticsStatus")) or [None]:
-        head = _children(node)
+        head = children(node)
         if screened.problem is not None:
             status, info = PROCESSING_ERROR, screened.problem
         else:
@@ -101,24 +102,4 @@ async def _answer(
         if (value := head.get(name))
     }
     receipt = Receipt(ReceiptKind.DELIVERY, head.get("guid") or guid, keys, status, at, info[:1000])
-    await conn.execute(
-        inbox.insert().values(
-            dxp_id=dxp_id,
-            kind=ReceiptKind.DELIVERY.value,
-            message=receipt_message([receipt]).decode(),
-            order_no=None,
-            return_status=status,
-            return_info=receipt.return_info,
-            sent_at=at,
-        )
-    )
-
-
-def _children(node: object) -> dict[str, str]:
-    if node is None:
-        return {}
-    return {
-        etree.QName(child).localname: (child.text or "").strip()
-        for child in node  # type: ignore[attr-defined]
-        if isinstance(child.tag, str)
-    }
+    await store.post_receipt(conn, dxp_id, receipt, None)

@@ -67,7 +67,7 @@ def open_envelope(raw: bytes) -> tuple[Envelope, Any]:
     dxp_id = _text(root.find(f"{ceb('BaseTransfer')}/{ceb('dxpId')}"))
     if not dxp_id:
         raise NotACebMessage(f"{kind.value}Message without BaseTransfer/dxpId: nowhere to send receipts")
-    return Envelope(kind, root.get("guid") or "", dxp_id, _children(_head(kind, root))), root
+    return Envelope(kind, root.get("guid") or "", dxp_id, children(_head(kind, root))), root
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def open_entries(raw: bytes) -> list[Entry]:
         alone = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
         alone.append(copy.deepcopy(node))
         alone.append(copy.deepcopy(transfer))
-        head = _children(_head(envelope.kind, alone))
+        head = children(_head(envelope.kind, alone))
         entries.append(Entry(dataclasses.replace(envelope, head=head), alone, to_bytes(alone)))
     return entries
 
@@ -105,7 +105,7 @@ def read_facts(envelope: Envelope, root: Any) -> Facts:
     """The facts the match needs. Raises :class:`UnreadableDocument`."""
     node_name, _head_name, line_name = _HEAD[envelope.kind]
     nodes = [] if line_name is None else root.findall(f"{ceb(node_name)}/{ceb(line_name)}")
-    lines = [_children(node) for node in nodes]
+    lines = [children(node) for node in nodes]
     try:
         return FACT_READERS[envelope.kind](Fields(envelope.head), [Fields(line) for line in lines])
     except (ValueError, InvalidOperation) as exc:
@@ -116,7 +116,7 @@ def line_fields(envelope: Envelope, root: Any) -> list[dict[str, str]]:
     """The text of each line's children (none for payment and waybill)."""
     node_name, _head_name, line_name = _HEAD[envelope.kind]
     nodes = [] if line_name is None else root.findall(f"{ceb(node_name)}/{ceb(line_name)}")
-    return [_children(node) for node in nodes]
+    return [children(node) for node in nodes]
 
 
 def read(raw: bytes) -> Incoming:
@@ -138,7 +138,7 @@ def _head(kind: DocumentKind, root: Any) -> Any:
     return root.find(f"{ceb(node_name)}/{ceb(head_name)}")
 
 
-def _children(node: Any) -> dict[str, str]:
+def children(node: Any) -> dict[str, str]:
     if node is None:
         return {}
     return {etree.QName(child).localname: _text(child) for child in node if isinstance(child.tag, str)}

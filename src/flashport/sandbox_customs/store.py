@@ -13,12 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashport.ceb import Receipt, receipt_message
 from flashport.ceb.formatting import CHINA_STANDARD_TIME
 from flashport.sandbox_customs.documents import DocumentKind
 from flashport.sandbox_customs.reading import Incoming
 from flashport.sandbox_customs.sealing import Sealer
 from flashport.sandbox_customs.statuses import DeclarationState
-from flashport.sandbox_customs.tables import CURRENT, SUPERSEDED, declarations, documents, year_totals
+from flashport.sandbox_customs.tables import CURRENT, SUPERSEDED, declarations, documents, inbox, year_totals
 
 
 @dataclass(frozen=True)
@@ -281,3 +282,18 @@ async def add_released(conn: AsyncConnection, sealer: Sealer, id_number: str, ye
     )
     if added.rowcount == 0:
         await conn.execute(year_totals.insert().values(id_hash=id_key, year=year, released_fen=fen))
+
+
+async def post_receipt(conn: AsyncConnection, dxp_id: str, receipt: Receipt, order_no: str | None) -> None:
+    """A receipt in the declarant's inbox, as the message it will fetch."""
+    await conn.execute(
+        inbox.insert().values(
+            dxp_id=dxp_id,
+            kind=receipt.kind.value,
+            message=receipt_message([receipt]).decode(),
+            order_no=order_no,
+            return_status=receipt.return_status,
+            return_info=receipt.return_info,
+            sent_at=receipt.return_time,
+        )
+    )
