@@ -102,6 +102,9 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
 # which is what lets the Redis engine's orphan sweep give back a reservation whose order is not there
 # (adapters/stock/redis.py, ORPHAN_AFTER_MS).
 SESSION_TIMEOUTS = {"statement_timeout": "10s", "idle_in_transaction_session_timeout": "10s"}
+# Nor does a batch wait longer than this for a connection of the pool (it fails, and its orders are
+# undone): the engine's commit deadline is checked before the wait, so the wait must be bounded too.
+ACQUIRE_TIMEOUT_SECONDS = 5.0
 
 
 class PgOrderWriter:
@@ -143,7 +146,7 @@ class PgOrderWriter:
             return
         order_rows, line_rows, event_rows = _rows(drafts)
         pool = self._pool if self._pool is not None else await self._ready()
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn, conn.transaction():
             await conn.copy_records_to_table("orders", records=order_rows, columns=ORDER_COLUMNS)
             await conn.copy_records_to_table("order_lines", records=line_rows, columns=LINE_COLUMNS)
             await conn.copy_records_to_table("outbox", records=event_rows, columns=EVENT_COLUMNS)
