@@ -12,12 +12,14 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from flashport import demo
 from flashport.adapters.db.engine import create_engine
 from flashport.adapters.db.partners_schema import partner_events
 from flashport.adapters.db.schema import outbox, payments, refunds
@@ -35,7 +37,8 @@ from flashport.sandbox_pay.tables import refunds as sandbox_refunds
 from flashport.services.accounts import identities
 from flashport.services.context import Context
 from flashport.services.orders import checkout
-from flashport.services.partners import enrolment, relay
+from flashport.services.partners import enrolment, registry, relay
+from flashport.services.partners import keys as partner_keys
 from flashport.services.payments import refunds as refund_service
 from flashport.services.payments import settlement as payment_service
 from flashport.services.payments import staff_refunds
@@ -306,3 +309,24 @@ async def test_a_refund_the_payment_company_cannot_make_surfaces_with_its_reason
     ]
     assert len(refused) == 2 and all(paid.order_no in m for m in refused)
     assert await world.events("refund.succeeded") == 0
+
+
+async def test_the_demo_enrols_its_payment_company_once_with_a_key_in_its_folder(
+    database_settings: Settings, tmp_path: Path
+) -> None:
+    settings = database_settings.model_copy(update={"data_dir": tmp_path})
+    engine = create_engine(settings)
+    await _empty_all_tables(engine)
+    await engine.dispose()
+    await demo.load(settings)
+    await demo.load(settings)  # a second run enrols nobody again
+    ctx = await build_context(settings)
+    try:
+        key = SandboxSettings(data_dir=tmp_path).feed_key()
+        assert key is not None
+        partner = await partner_keys.authenticate(ctx, key)
+        assert (partner.kind, partner.pay_code) == (PartnerKind.PAYMENT_COMPANY, ctx.payments.name)
+        payers = [p for p in await registry.list_all(ctx) if p.kind is PartnerKind.PAYMENT_COMPANY]
+        assert payers == [partner]
+    finally:
+        await close_context(ctx)
