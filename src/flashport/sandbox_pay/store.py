@@ -200,9 +200,8 @@ class FeedRecord:
     async def move_cursor(self, feed: str, read_from: str | None, to: str, now: datetime) -> bool:
         """``read_from`` -> ``to``; False (nothing moved) when another consumer moved it meanwhile."""
         async with self._db.engine.begin() as conn:
-            if await conn.scalar(sa.select(feed_cursors.c.cursor).where(feed_cursors.c.feed == feed)) != (
-                read_from
-            ):
+            stored = await conn.scalar(sa.select(feed_cursors.c.cursor).where(feed_cursors.c.feed == feed))
+            if stored != read_from:
                 return False
             moved = await conn.execute(
                 feed_cursors.update().where(feed_cursors.c.feed == feed).values(cursor=to, updated_at=now)

@@ -27,6 +27,8 @@ from flashport.services.context import Context, Tx
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
+# A refund's last error while the payment company has not taken it from its feed yet.
+NOT_MADE_YET = "not made yet by the payment company (it takes refunds from its partner feed)"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -125,9 +127,6 @@ async def check_made(ctx: Context, refund_id: int) -> bool:
         log.warning("refund %s: no answer from the provider: %s", refund_id, check.reason)
         await _not_yet(ctx, row, check.reason)
     return False
-
-
-NOT_MADE_YET = "not made yet by the payment company (it takes refunds from its partner feed)"
 
 
 async def _succeeded(ctx: Context, row: Any) -> None:
