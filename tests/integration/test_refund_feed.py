@@ -189,6 +189,9 @@ async def world(database_settings: Settings) -> AsyncIterator[RefundWorld]:
 async def test_a_refund_is_made_by_the_payment_company_from_its_feed_and_succeeds_once(
     world: RefundWorld,
 ) -> None:
+    other, _ = await enrolment.enrol(
+        world.ctx, name="Another payment company", kind=PartnerKind.PAYMENT_COMPANY, pay_code="otherpay"
+    )
     async with world.payment_company() as company:
         paid = await world.paid_order()
         refund_id = await world.refund(paid)
@@ -197,6 +200,13 @@ async def test_a_refund_is_made_by_the_payment_company_from_its_feed_and_succeed
         [row] = await world.refund_rows()
         assert row.status == "pending" and row.last_error == refund_service.NOT_MADE_YET
         await world.in_feed(1)
+        async with world.ctx.read() as conn:  # only the payment company of the trade is told
+            theirs = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(partner_events)
+                .where(partner_events.c.partner_id == other.id, partner_events.c.type.startswith("refund."))
+            )
+        assert theirs == 0
         follower = world.follower(company)
         try:
             assert await follower.consume_page() == (1, False)
