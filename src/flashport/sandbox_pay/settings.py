@@ -58,7 +58,18 @@ class SandboxSettings(BaseSettings):
         default=100, ge=1, le=100, description="Payment vouchers per CEB411 message, at most."
     )
     customs_batch_window_ms: float = Field(
-        default=50, ge=0, le=5000, description="How long a voucher waits for others to share its CEB411."
+        default=50,
+        ge=0,
+        le=5000,
+        description="How long a voucher waits for others to share its CEB411; with a longer "
+        "customs_batch_max_wait_ms, how long it waits for the next one (each that comes restarts it).",
+    )
+    customs_batch_max_wait_ms: float = Field(
+        default=1000,
+        ge=0,
+        le=10000,
+        description="The longest a CEB411 stays open while vouchers keep coming; not above "
+        "customs_batch_window_ms: each CEB411 closes customs_batch_window_ms after its first voucher.",
     )
     customs_name: str = Field(
         default="支付宝（中国）网络技术有限公司",  # noqa: RUF001 - the registered name
