@@ -153,7 +153,12 @@ def _sandboxes(settings: Settings) -> dict[str, Any]:
         from flashport.sandbox_pay.settings import SandboxSettings
 
         mounted[SANDBOX_PATH] = create_sandbox_app(
-            SandboxSettings(data_dir=settings.data_dir, customs_url=settings.customs_url)
+            SandboxSettings(
+                data_dir=settings.data_dir,
+                customs_url=settings.customs_url,
+                # It takes refunds from its partner feed here, with the key the demo put in its folder.
+                platform_url=settings.public_url if settings.payment_refunds == "feed" else None,
+            )
         )
     if settings.sandbox_customs_mounted:
         from flashport.adapters.customs.signer_file import load_or_create_signer

@@ -564,12 +564,30 @@ async def _enrol_carrier(ctx: Context, settings: Settings) -> None:
     carrier.partner_key_file.chmod(0o600)
 
 
+async def _enrol_payment_company(ctx: Context, settings: Settings) -> None:
+    """The sandbox payment company as a partner with a key, which it finds in its own folder and
+    follows its partner feed with, for refunds (see ``sandbox_pay/refund_feed.py``); once, unless the
+    key file is gone. Its scope is the payments made with the provider it plays."""
+    from flashport.sandbox_pay.settings import SandboxSettings
+
+    payer = SandboxSettings(data_dir=settings.data_dir)
+    if payer.partner_key_file.is_file():
+        return
+    _, key = await enrolment.enrol(
+        ctx, name=payer.customs_name, kind=PartnerKind.PAYMENT_COMPANY, pay_code=ctx.payments.name
+    )
+    payer.partner_key_file.parent.mkdir(parents=True, exist_ok=True)
+    payer.partner_key_file.write_text(key + "\n")
+    payer.partner_key_file.chmod(0o600)
+
+
 async def load(settings: Settings) -> str:
     """Load the demo once; a second run leaves existing data alone (the carrier's partner key is
     made again only if its file is gone)."""
     ctx = await build_context(settings, listen_for_restock=False)
     try:
         await _enrol_carrier(ctx, settings)
+        await _enrol_payment_company(ctx, settings)
         if await _already_loaded(ctx):
             return "demo data already present: nothing loaded"
         operator_user = await accounts.register(
@@ -608,6 +626,8 @@ def serve_with_worker(settings: Settings) -> int:
         "FLASHPORT_SANDBOX_LOGISTICS_MOUNTED": "true",
         # The carrier takes released parcels from its partner feed, not one call per parcel.
         "FLASHPORT_LOGISTICS_HANDOVER": os.environ.get("FLASHPORT_LOGISTICS_HANDOVER", "feed"),
+        # The payment company takes refunds from its partner feed, not one call per refund.
+        "FLASHPORT_PAYMENT_REFUNDS": os.environ.get("FLASHPORT_PAYMENT_REFUNDS", "feed"),
     }
     command = [sys.executable, "-m", "flashport"]
     children = [

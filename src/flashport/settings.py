@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     payment_return_url: str = "http://127.0.0.1:8000/orders"
     payment_recheck_seconds: int = Field(default=120, ge=0)
     payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    payment_refunds: Literal["call", "feed"] = Field(
+        default="call",
+        description="how a refund reaches the payment company: 'call' asks it per refund "
+        "(alipay.trade.refund); 'feed' leaves it to take the refund from its partner feed "
+        "(refund.requested), and the worker asks it whether it made it (refund query)",
+    )
     payment_customs_code: str = Field(default="31222699S7", description="payCode the provider declares as")
     payment_customs_name: str = "支付宝（中国）网络技术有限公司"  # noqa: RUF001 - the registered name
     sandbox_pay_mounted: bool = Field(

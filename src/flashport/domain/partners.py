@@ -94,6 +94,7 @@ THIN_FIELDS = frozenset(
         "reason_code",
         "payment_id",
         "refund_id",
+        "out_request_no",  # the payment company's key for making a refund once
         "out_trade_no",
         "trade_no",
         "amount",

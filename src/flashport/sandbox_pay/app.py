@@ -1,8 +1,9 @@
 """The sandbox payment provider as an ASGI app: standalone on its own port, or mounted in the demo.
 
 Its lifespan loads (or makes) the keys, opens the trade record, connects to customs' single window (no
-request is made until a declaration) and starts the notification sender; on shutdown it stops the
-sender and closes the connection and the record. Starlette does not run a mounted app's lifespan,
+request is made until a declaration) and starts the notification sender and, with a platform address
+and a partner key, the follower of its partner feed (refunds, see :mod:`.refund_feed`); on shutdown it
+stops them and closes the connections and the record. Starlette does not run a mounted app's lifespan,
 so a host that mounts it enters it from its own (see the package docstring).
 """
 
@@ -24,8 +25,9 @@ from flashport.sandbox_pay.gateway import gateway
 from flashport.sandbox_pay.keys import ensure_keys
 from flashport.sandbox_pay.notifier import NotificationSender
 from flashport.sandbox_pay.provider import SandboxProvider
+from flashport.sandbox_pay.refund_feed import RefundFeed
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.sandbox_pay.store import TradeStore
+from flashport.sandbox_pay.store import FeedRecord, TradeStore
 from flashport.sandbox_pay.trades import now_utc
 
 
@@ -46,13 +48,24 @@ def create_sandbox_app(
         trades = TradeStore(database)
         single_window = HttpCustomsGateway(chosen.customs_url, timeout=chosen.customs_timeout_seconds)
         desk = customs.CustomsDesk(chosen, trades, single_window)
-        app.state.sandbox_provider = SandboxProvider(
-            chosen, keys, trades, queue, sender.wake, desk, clock=clock
+        provider = app.state.sandbox_provider = SandboxProvider(
+            chosen, keys, trades, queue, sender.wake, desk, FeedRecord(database), clock=clock
         )
         sending = asyncio.create_task(sender.run(), name="sandbox-pay notifications")
+        stopping, following, feed = asyncio.Event(), None, None
+        key = chosen.feed_key()
+        if chosen.platform_url and key:
+            feed = app.state.refund_feed = RefundFeed(
+                provider, chosen.platform_url, key, page_size=chosen.feed_page_size
+            )
+            following = asyncio.create_task(feed.run(chosen.feed_poll_seconds, stopping), name="refund feed")
         try:
             yield
         finally:
+            stopping.set()  # not cancel(): the refund in progress finishes first
+            if following is not None and feed is not None:
+                await following
+                await feed.close()
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending

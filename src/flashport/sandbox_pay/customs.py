@@ -99,6 +99,9 @@ class CustomsDesk:
             self._send_batch,
             size=settings.customs_batch_size,
             window=settings.customs_batch_window_ms / 1000,
+            # The platform asks per order, each request signed and checked: they come a few
+            # milliseconds apart, so the message stays open while they keep coming.
+            max_wait=settings.customs_batch_max_wait_ms / 1000,
         )
         # A lock lives while someone holds or waits for it, then drops out of the mapping by itself.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

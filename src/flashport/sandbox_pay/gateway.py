@@ -184,6 +184,11 @@ async def _refund(provider: SandboxProvider, biz: dict[str, Any]) -> dict[str, A
     return await provider.refund(trade, out_request_no[:64], amount, biz.get("refund_reason"))
 
 
+async def _refund_query(provider: SandboxProvider, biz: dict[str, Any]) -> dict[str, Any]:
+    trade = await provider.find(out_trade_no=biz.get("out_trade_no"), trade_no=biz.get("trade_no"))
+    return await provider.refund_status(trade, _required(biz, "out_request_no")[:64])
+
+
 async def _close(provider: SandboxProvider, biz: dict[str, Any]) -> dict[str, Any]:
     trade = await provider.find(out_trade_no=biz.get("out_trade_no"), trade_no=biz.get("trade_no"))
     return wire.close_node(await provider.close(trade))
@@ -197,6 +202,7 @@ async def _customs_declare(provider: SandboxProvider, biz: dict[str, Any]) -> di
 API_METHODS: dict[str, Callable[[SandboxProvider, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "alipay.trade.query": _query,
     "alipay.trade.refund": _refund,
+    "alipay.trade.fastpay.refund.query": _refund_query,
     "alipay.trade.close": _close,
     "alipay.trade.customs.declare": _customs_declare,  # see customs.py
 }

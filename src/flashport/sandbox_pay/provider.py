@@ -21,7 +21,7 @@ from flashport.sandbox_pay.delivery_queue import Delivery, DeliveryQueue
 from flashport.sandbox_pay.identity import is_resident_id_number
 from flashport.sandbox_pay.keys import SandboxKeys
 from flashport.sandbox_pay.settings import SandboxSettings
-from flashport.sandbox_pay.store import TradeStore
+from flashport.sandbox_pay.store import FeedRecord, TradeStore
 from flashport.sandbox_pay.trades import (
     MAX_TOTAL_FEN,
     Refund,
@@ -32,7 +32,7 @@ from flashport.sandbox_pay.trades import (
     new_trade_no,
     now_utc,
 )
-from flashport.sandbox_pay.wire import business_error
+from flashport.sandbox_pay.wire import GatewayError, business_error
 
 # The sandbox's own code: Alipay's cashier refuses such a payment, but its exact code is not public.
 PAYER_NOT_BUYER = "ACQ.PAYER_NOT_SPECIFIED_BUYER"
@@ -50,12 +50,14 @@ class SandboxProvider:
         deliveries: DeliveryQueue,
         wake_sender: Callable[[], None],
         customs: CustomsDesk,
+        feed: FeedRecord,
         *,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.trades = trades
+        self.feed = feed
         self.deliveries = deliveries
         self.customs = customs
         self._wake_sender = wake_sender
@@ -237,3 +239,31 @@ class SandboxProvider:
 
         after, refund, moved = await self.trades.refund(trade.trade_no, decide)
         return wire.refund_node(after, refund, fund_change=moved)
+
+    async def refund_asked(
+        self, trade_no: str, out_request_no: str, refund_fen: int, reason: str | None
+    ) -> bool:
+        """A refund the platform asked for in the payment company's feed: made once per
+        ``out_request_no`` (a replayed event answers as before), or, when it cannot be made (an unknown
+        or unpaid trade, more than was paid, the number used for another amount), its refusal kept so
+        the refund query tells the platform why. True when the refund stands made."""
+        try:
+            trade = await self.by_trade_no(trade_no)
+            await self.refund(trade, out_request_no, refund_fen, reason)
+        except GatewayError as refusal:
+            await self.feed.refuse(out_request_no, trade_no, refusal.sub_code, refusal.sub_msg, self.clock())
+            return False
+        return True
+
+    async def refund_status(self, trade: Trade, out_request_no: str) -> dict[str, Any]:
+        """Alipay's refund query node: ``refund_status`` REFUND_SUCCESS for a refund made; a refusal
+        kept from the feed is answered as the error the refund met (a sandbox convention: Alipay
+        answers a refund it did not make as success without ``refund_status``, as here for a number
+        it has not seen)."""
+        for refund in await self.trades.refunds(trade.trade_no):
+            if refund.out_request_no == out_request_no:
+                return wire.refund_query_node(trade, refund)
+        refused = await self.feed.refusal(out_request_no)
+        if refused is not None:
+            raise business_error(*refused)
+        return wire.refund_query_node(trade, None, out_request_no)

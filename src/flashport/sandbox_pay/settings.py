@@ -58,7 +58,18 @@ class SandboxSettings(BaseSettings):
         default=100, ge=1, le=100, description="Payment vouchers per CEB411 message, at most."
     )
     customs_batch_window_ms: float = Field(
-        default=50, ge=0, le=5000, description="How long a voucher waits for others to share its CEB411."
+        default=50,
+        ge=0,
+        le=5000,
+        description="How long a voucher waits for others to share its CEB411; with a longer "
+        "customs_batch_max_wait_ms, how long it waits for the next one (each that comes restarts it).",
+    )
+    customs_batch_max_wait_ms: float = Field(
+        default=1000,
+        ge=0,
+        le=10000,
+        description="The longest a CEB411 stays open while vouchers keep coming; not above "
+        "customs_batch_window_ms: each CEB411 closes customs_batch_window_ms after its first voucher.",
     )
     customs_name: str = Field(
         default="支付宝（中国）网络技术有限公司",  # noqa: RUF001 - the registered name
@@ -67,6 +78,18 @@ class SandboxSettings(BaseSettings):
         description="payName: the payment company's name as registered with customs.",
     )
     dxp_id: str = Field(default="DXPENT0000000002", min_length=1, description="The sandbox's DXP user id.")
+    platform_url: str | None = Field(
+        default=None,
+        description="The platform's address: with a partner key, the payment company follows its partner "
+        "feed there (GET {platform_url}/api/v1/partner/feed) and makes the refunds it asks for.",
+    )
+    partner_key: str | None = Field(
+        default=None,
+        description="The payment company's partner API key at the platform (fpk_...); unset: read from "
+        "data_dir/sandbox-pay/partner-key if that file exists (the demo writes it), else no feed is followed",
+    )
+    feed_poll_seconds: float = Field(default=0.5, gt=0, le=3600, description="Pause after an empty page.")
+    feed_page_size: int = Field(default=200, ge=1, le=1000, description="Events read per page of the feed.")
 
     @field_validator("notify_schedule")
     @classmethod
@@ -85,6 +108,18 @@ class SandboxSettings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "sandbox-pay"
+
+    @property
+    def partner_key_file(self) -> Path:
+        return self.keys_dir / "partner-key"
+
+    def feed_key(self) -> str | None:
+        """The partner key to follow the feed with, if the payment company has one."""
+        if self.partner_key:
+            return self.partner_key
+        if self.partner_key_file.is_file():
+            return self.partner_key_file.read_text().strip() or None
+        return None
 
     @property
     def trades_file(self) -> Path:

@@ -20,6 +20,8 @@ from flashport.sandbox_pay.delivery_queue import queued_delivery
 from flashport.sandbox_pay.tables import (
     customs_declarations,
     customs_faults,
+    feed_cursors,
+    refund_refusals,
     refunds,
     specified_buyers,
     trades,
@@ -179,6 +181,62 @@ class TradeStore:
             await conn.execute(customs_faults.delete().where(customs_faults.c.trade_no == trade_no))
             if fault is not None:
                 await conn.execute(customs_faults.insert().values(trade_no=trade_no, fault=fault))
+
+
+class FeedRecord:
+    """The payment company's own record of its partner feed: where it stopped, and the refunds it
+    could not make. Each call is a transaction of its own."""
+
+    def __init__(self, database: SandboxDatabase) -> None:
+        self._db = database
+
+    async def cursor(self, feed: str) -> str | None:
+        """Where the payment company stopped in ``feed`` (None: at its start)."""
+        query = sa.select(feed_cursors.c.cursor).where(feed_cursors.c.feed == feed)
+        async with self._db.engine.begin() as conn:
+            cursor: str | None = await conn.scalar(query)
+        return cursor
+
+    async def move_cursor(self, feed: str, read_from: str | None, to: str, now: datetime) -> bool:
+        """``read_from`` -> ``to``; False (nothing moved) when another consumer moved it meanwhile."""
+        async with self._db.engine.begin() as conn:
+            stored = await conn.scalar(sa.select(feed_cursors.c.cursor).where(feed_cursors.c.feed == feed))
+            if stored != read_from:
+                return False
+            moved = await conn.execute(
+                feed_cursors.update().where(feed_cursors.c.feed == feed).values(cursor=to, updated_at=now)
+            )
+            if not moved.rowcount:
+                await conn.execute(feed_cursors.insert().values(feed=feed, cursor=to, updated_at=now))
+        return True
+
+    async def refuse(
+        self, out_request_no: str, trade_no: str, sub_code: str, sub_msg: str, at: datetime
+    ) -> None:
+        """Keep why a refund could not be made; the first reason stays (a replayed event repeats it)."""
+        async with self._db.engine.begin() as conn:
+            known = sa.select(refund_refusals.c.out_request_no).where(
+                refund_refusals.c.out_request_no == out_request_no
+            )
+            if await conn.scalar(known) is None:
+                await conn.execute(
+                    refund_refusals.insert().values(
+                        out_request_no=out_request_no,
+                        trade_no=trade_no[:64],
+                        sub_code=sub_code[:64],
+                        sub_msg=sub_msg[:256],
+                        created_at=at,
+                    )
+                )
+
+    async def refusal(self, out_request_no: str) -> tuple[str, str] | None:
+        """(sub_code, sub_msg) of a refund that could not be made; None if none was refused."""
+        query = sa.select(refund_refusals.c.sub_code, refund_refusals.c.sub_msg).where(
+            refund_refusals.c.out_request_no == out_request_no
+        )
+        async with self._db.engine.begin() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (str(row.sub_code), str(row.sub_msg))
 
 
 async def _specified_buyer(conn: AsyncConnection, trade_no: str) -> SpecifiedBuyer | None:

@@ -108,3 +108,24 @@ customs_faults = sa.Table(
     sa.Column("trade_no", sa.ForeignKey("trades.trade_no"), primary_key=True),
     sa.Column("fault", sa.String(16), nullable=False),
 )
+
+# The payment company as a partner of the platform (see refund_feed.py): where it stopped in its
+# partner feed, and the refunds it was asked for there but could not make, with why (the refund query
+# answers with that reason). A refusal is keyed by the request number alone: its trade may be unknown.
+feed_cursors = sa.Table(
+    "feed_cursors",
+    metadata,
+    sa.Column("feed", sa.String(100), primary_key=True),  # whose feed: the platform's address
+    sa.Column("cursor", sa.String(200), nullable=False),  # next_cursor of the last page taken
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+refund_refusals = sa.Table(
+    "refund_refusals",
+    metadata,
+    sa.Column("out_request_no", sa.String(64), primary_key=True),
+    sa.Column("trade_no", sa.String(64), nullable=False),  # as the platform named it; maybe unknown here
+    sa.Column("sub_code", sa.String(64), nullable=False),
+    sa.Column("sub_msg", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

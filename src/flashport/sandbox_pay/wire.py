@@ -128,5 +128,23 @@ def refund_node(trade: Trade, refund: Refund, *, fund_change: bool) -> dict[str,
     )
 
 
+def refund_query_node(trade: Trade, refund: Refund | None, out_request_no: str = "") -> dict[str, Any]:
+    """``alipay.trade.fastpay.refund.query``: the refund made under a request number, or (``refund``
+    None) the trade alone: Alipay's answer for a number it made no refund of."""
+    if refund is None:
+        return success(
+            trade_no=trade.trade_no, out_trade_no=trade.out_trade_no, out_request_no=out_request_no
+        )
+    return success(
+        trade_no=trade.trade_no,
+        out_trade_no=trade.out_trade_no,
+        out_request_no=refund.out_request_no,
+        total_amount=trade.total_amount,
+        refund_amount=alipay_protocol.yuan(refund.refund_fen),
+        refund_status="REFUND_SUCCESS",
+        gmt_refund_pay=china_time(refund.created_at),
+    )
+
+
 def close_node(trade: Trade) -> dict[str, Any]:
     return success(trade_no=trade.trade_no, out_trade_no=trade.out_trade_no)

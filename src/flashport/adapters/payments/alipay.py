@@ -22,6 +22,8 @@ from flashport.adapters.payments.interface import (
     NotificationCheck,
     PaymentProvider,
     RefundAnswer,
+    RefundCheck,
+    RefundProgress,
 )
 from flashport.adapters.tls import tls
 from flashport.domain.payments import TradeReport, TradeState
@@ -29,6 +31,8 @@ from flashport.settings import Settings
 
 CHINA = ZoneInfo("Asia/Shanghai")  # Alipay's timestamps are China Standard Time
 CUSTOMS_DECLARE = "alipay.trade.customs.declare"
+REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+REFUND_SUCCESS = "REFUND_SUCCESS"
 PAGE_PAY = "alipay.trade.page.pay"
 CERT_TYPE_ID_CARD = "IDENTITY_CARD"  # the resident ID card: the only ID customs takes for a buyer
 STATES = {
@@ -222,6 +226,26 @@ class AlipayProvider(PaymentProvider):
         if node.get("code") != proto.SUCCESS_CODE:
             return RefundAnswer(False, exchange, _refusal(node))
         return RefundAnswer(True, exchange)
+
+    async def check_refund(
+        self, out_trade_no: str, trade_no: str, out_request_no: str, amount_fen: int
+    ) -> RefundCheck:
+        """Alipay's refund query: ``refund_status`` REFUND_SUCCESS when the refund was made; a success
+        without it means Alipay made no refund of that number (not yet, here: the payment company
+        takes refunds from its feed); a business error is a refusal, with Alipay's reason."""
+        biz = {"out_trade_no": out_trade_no, "trade_no": trade_no, "out_request_no": out_request_no}
+        node, exchange = await self._call("refund_query", REFUND_QUERY, biz)
+        if node is None:
+            return RefundCheck(RefundProgress.UNKNOWN, exchange, "no verified answer from the provider")
+        if node.get("code") != proto.SUCCESS_CODE:
+            return RefundCheck(RefundProgress.REFUSED, exchange, _refusal(node).strip())
+        if node.get("refund_status") != REFUND_SUCCESS:
+            return RefundCheck(RefundProgress.NOT_YET, exchange)
+        refunded = _fen(str(node.get("refund_amount", "")))
+        if refunded != amount_fen:
+            shown = node.get("refund_amount")
+            return RefundCheck(RefundProgress.REFUSED, exchange, f"refunded {shown}, not the amount asked")
+        return RefundCheck(RefundProgress.MADE, exchange)
 
     async def declare_to_customs(self, request: CustomsDeclarationRequest) -> CustomsDeclarationAnswer:
         node, exchange = await self._call("customs_declare", CUSTOMS_DECLARE, _customs_biz(request))

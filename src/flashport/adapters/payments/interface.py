@@ -8,6 +8,7 @@ marked not ok and is retried by the worker; it never changes an order by itself.
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,22 @@ class RefundAnswer:
     error: str = ""
 
 
+class RefundProgress(enum.Enum):
+    """Where the provider stands on one refund request (``out_request_no``), as a refund query tells."""
+
+    MADE = "made"  # the money went back
+    NOT_YET = "not_yet"  # the provider knows of no such refund (yet): ask again later
+    REFUSED = "refused"  # the provider answered that it cannot make it, and why
+    UNKNOWN = "unknown"  # no trustworthy answer (unreachable, bad signature): ask again later
+
+
+@dataclass(frozen=True)
+class RefundCheck:
+    progress: RefundProgress
+    exchange: Exchange
+    reason: str = ""  # why it was refused, or why there is no answer
+
+
 @dataclass(frozen=True)
 class CustomsDeclarationRequest:
     """Asks the payment company to declare a paid trade to customs (it sends the CEB411 payment voucher
@@ -115,6 +132,14 @@ class PaymentProvider(abc.ABC):
         self, out_trade_no: str, trade_no: str, amount_fen: int, out_request_no: str, reason: str
     ) -> RefundAnswer:
         """Idempotent on ``out_request_no``."""
+
+    @abc.abstractmethod
+    async def check_refund(
+        self, out_trade_no: str, trade_no: str, out_request_no: str, amount_fen: int
+    ) -> RefundCheck:
+        """Whether the refund ``out_request_no`` of ``amount_fen`` was made: how the platform learns
+        the outcome of a refund the provider makes on its own (``payment_refunds`` "feed"). Never
+        raises: no trustworthy answer is :attr:`RefundProgress.UNKNOWN`."""
 
     @abc.abstractmethod
     async def declare_to_customs(self, request: CustomsDeclarationRequest) -> CustomsDeclarationAnswer:

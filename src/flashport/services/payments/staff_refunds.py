@@ -60,7 +60,8 @@ async def refund_order(
         if await refunds_repo.exists_for_trade(tx.conn, payment.id, payment.provider_trade_no):
             raise Conflict("this payment was refunded already", code="already_refunded")
         amount = _amount(amount_fen, payment.amount_fen)
-        refund_id = await refunds_repo.insert_once(tx.conn, _row(payment, amount, staff_id, note, tx.now))
+        row = _row(payment, amount, staff_id, note, tx.now)
+        refund_id = await refunds_repo.insert_once(tx.conn, row)
         if refund_id is None:  # the same request number: a concurrent click won
             raise Conflict("this payment was refunded already", code="already_refunded")
         details = {"refund_id": refund_id, "amount": format_fen(amount), "reason": note}
@@ -71,6 +72,7 @@ async def refund_order(
                 **details,
                 "payment_id": payment.id,
                 "trade_no": payment.provider_trade_no,
+                "out_request_no": row["out_request_no"],
                 "staff_id": staff_id,
             },
         )
