@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import httpx
@@ -155,6 +155,7 @@ async def test_the_console_is_in_chinese_for_a_chinese_browser_and_in_english_af
         assert not missing, (path, missing)
         titles = {f"Test sale {tag}" for tag in re.findall(r"Test sale (\w+)", html)}
         assert not _english_left(html, titles | {"global-flash-sale"}), (path, _english_left(html, titles))
+        assert "UTC" not in html.split("<footer", 1)[0], path  # console times are China time
         # The switch to English is in the console's header, and comes back to this page.
         assert f'href="/language/en?next={path}"' in html, path
     board = (await http.get("/operator/board")).text
@@ -337,3 +338,23 @@ async def test_re_declare_field_errors_and_refusals_are_in_chinese(
     again = await http.post(f"/operator/declarations/{pending.order_no}/redeclare", data={"csrf_token": CSRF})
     assert again.status_code == 409
     _said_in_chinese(again.text, pending.order_no)
+
+
+async def test_console_times_are_china_time_with_the_zone_said(ctx: Context, http: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx, quantity=5)
+    await _log_in(http, ctx, Role.OPERATOR)
+    await http.post(f"/operator/board/items/{sale.item_id}/pause", data={"csrf_token": CSRF})
+    for headers, written in (
+        (CHINESE, "{d.year}年{d.month}月{d.day}日 {d:%H:%M:%S}（北京时间）"),  # noqa: RUF001
+        ({"accept-language": "en"}, "{d.day} {d:%b} {d.year}, {d:%H:%M:%S} (China time)"),
+    ):
+        board = (await http.get("/operator/board", headers=headers)).text
+        stamp = re.search(r'data-board-stamp>.*?<time datetime="([^"]+)">([^<]+)</time>', board, re.S)
+        assert stamp, board
+        china = datetime.fromisoformat(stamp.group(1)).astimezone(CHINA)
+        assert stamp.group(2) == written.format(d=china)
+        audit = (await http.get("/operator/audit", headers=headers)).text
+        entry = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', audit)
+        assert entry, audit
+        china = datetime.fromisoformat(entry.group(1)).astimezone(CHINA)
+        assert entry.group(2) == written.format(d=china).replace(f":{china:%S}", "", 1)
