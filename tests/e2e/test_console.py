@@ -1,7 +1,7 @@
 """The operator console and the supplier portal in a real browser (issue 16 point 5): build an event
-from a new brand to a live sale a buyer buys from (the server's clock is moved past the start, never
-waited for); pause and resume an item while buyers buy; find and refund an order; a supplier checks its
-sales and downloads its statement.
+from a new brand to a live sale a buyer buys from and the live board shows (the server's clock is moved
+past the pre-heat, then past the start, never waited for); pause and resume an item while buyers buy;
+find and refund an order; a supplier checks its sales and downloads its statement.
 
 Every page is kept as a screenshot at desktop and tablet sizes under ``artifacts/screenshots/``.
 """
@@ -192,13 +192,20 @@ def test_a_merchandiser_builds_an_event_from_a_new_brand_to_a_live_sale_a_buyer_
 
 
 def _buy_once_live(visit: Visit, item_id: str) -> None:
-    """Move the server's clock a day and two minutes on (past the start), see the sale live, buy one
-    unit; the server's own clock comes back whatever happens."""
+    """Move the server's clock 23 hours on (past the pre-heat, before the start): the sale is coming
+    soon, without a buy button; then a day and two minutes on (past the start): the sale is live, a
+    buyer buys one unit, and the merchandiser sees it on the live board. The server's own clock comes
+    back whatever happens."""
     server, page = visit.server, visit.page
     real_clock, shifted = server.ctx.clock, ShiftedClock()
-    shifted.advance(timedelta(days=1, minutes=2))
+    shifted.advance(timedelta(hours=23))
     server.ctx.clock = shifted
     try:
+        page.goto(f"/items/{item_id}")
+        expect(page.locator("[data-sale-state]")).to_have_attribute("data-sale-state", "upcoming")
+        expect(page.get_by_role("button", name="Buy now")).to_have_count(0)
+        shots(visit, "item-coming-soon")
+        shifted.advance(timedelta(hours=1, minutes=2))
         page.goto(f"/items/{item_id}")
         expect(page.locator("[data-sale-state]")).to_have_attribute("data-sale-state", "live")
         shots(visit, "item-live")
@@ -206,6 +213,16 @@ def _buy_once_live(visit: Visit, item_id: str) -> None:
         expect(page).to_have_url(re.compile(r"/orders$"))
         expect(page.locator("[data-flash]")).to_contain_text("Reserved! Order")
         shots(visit, "bought")
+
+        log_in(visit, Role.MERCHANDISER)
+        page.goto("/operator/board")
+        row = page.locator(f"[data-item-id='{item_id}']")
+        # The board is rebuilt at most once a second and its script refreshes the row: waited for.
+        expect(row.locator("[data-field=reserved]")).to_have_text("1")
+        expect(row.locator("[data-field=sold]")).to_have_text("1")
+        expect(row.locator("[data-field=left]")).to_have_text("39")
+        expect(page.locator("[data-board-stamp] time")).to_contain_text("(China time)")
+        shots(visit, "board-live-purchase")
     finally:
         server.ctx.clock = real_clock
 

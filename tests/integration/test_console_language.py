@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import httpx
@@ -21,9 +22,11 @@ from flashport.app import create_app
 from flashport.domain.accounts import Role
 from flashport.domain.calendar import CHINA
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from flashport.web import session as web_session
 from tests.factories import make_user
-from tests.sale_builder import Sale, make_sale
+from tests.integration.test_operator_pages import declared_order
+from tests.sale_builder import Sale, make_buyers, make_sale
 
 CSRF = "language-csrf"
 CHINESE = {"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"}
@@ -35,6 +38,7 @@ LABELLED = re.compile(
 )
 # Words that are the same in both languages (machine names, file formats).
 SAME_IN_BOTH = {"SKU", "CSV"}
+PNG_HEAD = b"\x89PNG\r\n\x1a\n" + bytes(24)  # told a PNG by its first bytes
 
 
 def _with_han(text: str) -> bool:
@@ -151,6 +155,7 @@ async def test_the_console_is_in_chinese_for_a_chinese_browser_and_in_english_af
         assert not missing, (path, missing)
         titles = {f"Test sale {tag}" for tag in re.findall(r"Test sale (\w+)", html)}
         assert not _english_left(html, titles | {"global-flash-sale"}), (path, _english_left(html, titles))
+        assert "UTC" not in html.split("<footer", 1)[0], path  # console times are China time
         # The switch to English is in the console's header, and comes back to this page.
         assert f'href="/language/en?next={path}"' in html, path
     board = (await http.get("/operator/board")).text
@@ -217,3 +222,139 @@ async def test_the_supplier_portal_is_in_chinese_and_in_english(
     english = (await http.get("/supplier", headers={"accept-language": "en"})).text
     assert _lang(english) == "en"
     assert all(label in english for label in ("Sales per event", "Products and stock", "Allotted to sales"))
+
+
+# An English sentence: three or more Latin words in a row (a code, a title or "SKU" alone is not one).
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}(?:[ ,;:'\u2019-]+[A-Za-z]{2,}){2,}")
+# Where a page says a refusal: flashes and problem banners (role="alert"), messages beside fields, the
+# error page's message.
+REFUSAL = re.compile(
+    r'<(p|div)[^>]*(?:role="alert"|class="field-error"|data-problem-for="[a-z_]+")[^>]*>(.*?)</\1>'
+    r'|<section class="empty-state error-state">(.*?)</section>',
+    re.S,
+)
+
+
+def _refusals(html: str) -> list[str]:
+    found = [inner or section for _tag, inner, section in REFUSAL.findall(html)]
+    texts = [unescape(re.sub(r"<[^>]+>", " ", text)).split() for text in found]
+    return [" ".join(words) for words in texts if words]
+
+
+def _said_in_chinese(html: str, *expected: str) -> list[str]:
+    """The page's refusals, each checked to be Chinese with no English sentence, holding ``expected``."""
+    said = _refusals(html)
+    assert said, html[-3000:]
+    for text in said:
+        assert _with_han(text) and not ENGLISH_SENTENCE.search(text), said
+    joined = " ".join(said)
+    assert all(part in joined for part in expected), (expected, said)
+    return said
+
+
+async def test_refusals_on_chinese_console_pages_are_in_chinese_with_their_details(
+    ctx: Context, http: httpx.AsyncClient
+) -> None:
+    sale = await make_sale(ctx, quantity=5)
+    csrf = {"csrf_token": CSRF}
+    # The 403 page names the roles that may open the page, and the reader's own, as labels.
+    await _log_in(http, ctx, Role.MERCHANDISER)
+    refused = await http.get("/operator/orders")
+    assert refused.status_code == 403
+    _said_in_chinese(refused.text, "运营、客服", "商品运营")
+
+    # The calendar: a new event with its pre-heat after its start (beside the field and above the form).
+    start = (ctx.clock() + timedelta(days=1)).astimezone(CHINA)
+    event = {
+        "title": "Baby week",
+        "channel": "global-flash-sale",
+        "description": "",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(days=6)).strftime("%Y-%m-%dT%H:%M"),
+        "preheat_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    }
+    late = await http.post("/operator/events", data={**csrf, **event})
+    assert late.status_code == 422
+    _said_in_chinese(late.text, "预热时间必须早于开始时间")
+    # A form missing fields: each named by its label.
+    empty = await http.post("/operator/events", data={**csrf, **event, "title": "", "channel": ""})
+    _said_in_chinese(empty.text, "“标题”", "“频道”")
+    # An item beyond the warehouse's free stock: the flash says how many units are free.
+    draft = await http.post("/operator/events", data={**csrf, **event, "preheat_at": ""})
+    event_path = draft.headers["location"]
+    async with ctx.read() as conn:
+        sku_id, warehouse_id = (
+            await conn.execute(
+                sa.select(sale_items.c.sku_id, sale_items.c.warehouse_id).where(
+                    sale_items.c.id == sale.item_id
+                )
+            )
+        ).one()
+    item = {"sku_id": sku_id, "warehouse_id": warehouse_id, "sale_price": "1.00", "quantity": "1"}
+    await http.post(f"{event_path}/items", data={**csrf, **item, "per_buyer_limit": "1"})
+    _said_in_chinese((await http.get(event_path)).text, "¥")  # the price band's bounds, in yuan
+    await http.post(f"{event_path}/schedule", data=csrf)
+    _said_in_chinese((await http.get(event_path)).text, "至少要有一个商品")
+
+    # The live board: a top-up beyond the free stock says how many units are free.
+    await http.post(f"/operator/board/items/{sale.item_id}/top-up", data={**csrf, "units": "999999"})
+    _said_in_chinese((await http.get("/operator/board")).text, "件")
+
+    # The catalog: a name taken, and a product with several bad fields, each named by its label.
+    brand = {"name": f"Brand {uuid.uuid4().hex[:6]}", "country": "DE"}
+    await http.post("/operator/catalog/brands", data={**csrf, **brand})
+    taken = await http.post("/operator/catalog/brands", data={**csrf, **brand})
+    _said_in_chinese(taken.text, f"“{brand['name']}”")
+    product = {"brand_id": "1", "supplier_id": "1", "title": "x", "hs_code": "12", "legal_unit": "k"}
+    bad = await http.post(
+        "/operator/catalog/products", data=csrf | product, files={"image": ("a.png", PNG_HEAD)}
+    )
+    _said_in_chinese(bad.text, "HS 编码")
+
+    # Refunds: a reason too short (with the lengths allowed), an order not paid.
+    await _log_in(http, ctx, Role.OPERATOR)
+    [(buyer, _)] = await make_buyers(ctx, 1)
+    order_no = (await buying.buy(ctx, buyer, sale.item_id, 1, f"k-{uuid.uuid4().hex}")).order["order_no"]
+    refund = f"/operator/orders/{order_no}/refund"
+    short = await http.post(refund, data={**csrf, "reason": "x", "confirmed": "yes"})
+    assert short.status_code == 422
+    _said_in_chinese(short.text, "个字符")
+    unpaid = await http.post(refund, data={**csrf, "reason": "The buyer asked", "confirmed": "yes"})
+    assert unpaid.status_code == 409
+    _said_in_chinese(unpaid.text, "没有可退款的支付")
+
+
+async def test_re_declare_field_errors_and_refusals_are_in_chinese(
+    ctx: Context, http: httpx.AsyncClient
+) -> None:
+    declared = await declared_order(ctx)
+    await _log_in(http, ctx, Role.OPERATOR)
+    path = f"/operator/declarations/{declared.order_no}/redeclare"
+    wrong = {"consignee_name": "李娜", "consignee_phone": "12", "consignee_address": "杭州市西湖区"}
+    fields = await http.post(path, data={"csrf_token": CSRF, **wrong})
+    assert fields.status_code == 422
+    _said_in_chinese(fields.text, "手机号")
+    pending = await declared_order(ctx, state="pending")
+    again = await http.post(f"/operator/declarations/{pending.order_no}/redeclare", data={"csrf_token": CSRF})
+    assert again.status_code == 409
+    _said_in_chinese(again.text, pending.order_no)
+
+
+async def test_console_times_are_china_time_with_the_zone_said(ctx: Context, http: httpx.AsyncClient) -> None:
+    sale = await make_sale(ctx, quantity=5)
+    await _log_in(http, ctx, Role.OPERATOR)
+    await http.post(f"/operator/board/items/{sale.item_id}/pause", data={"csrf_token": CSRF})
+    for headers, written in (
+        (CHINESE, "{d.year}年{d.month}月{d.day}日 {d:%H:%M:%S}（北京时间）"),  # noqa: RUF001
+        ({"accept-language": "en"}, "{d.day} {d:%b} {d.year}, {d:%H:%M:%S} (China time)"),
+    ):
+        board = (await http.get("/operator/board", headers=headers)).text
+        stamp = re.search(r'data-board-stamp>.*?<time datetime="([^"]+)">([^<]+)</time>', board, re.S)
+        assert stamp, board
+        china = datetime.fromisoformat(stamp.group(1)).astimezone(CHINA)
+        assert stamp.group(2) == written.format(d=china)
+        audit = (await http.get("/operator/audit", headers=headers)).text
+        entry = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', audit)
+        assert entry, audit
+        china = datetime.fromisoformat(entry.group(1)).astimezone(CHINA)
+        assert entry.group(2) == written.format(d=china).replace(f":{china:%S}", "", 1)

@@ -194,7 +194,7 @@ async def test_the_state_filter_shows_only_that_state_and_refuses_an_unknown_one
     every_state = {s.value: "0" for s in DeclarationState} | {"needs_attention": "0"}
     assert counts == every_state | {"pending": "1", "rejected": "1"}
     unknown = await web.get("/operator/declarations?state=lost")
-    assert unknown.status_code == 422 and "There is no declaration state" in unknown.text
+    assert unknown.status_code == 422 and "There is no state “lost” here" in unknown.text
     assert (await web.get("/operator/declarations?after=-1")).status_code == 422
 
 
@@ -371,7 +371,7 @@ async def test_a_bad_phone_in_the_correction_is_shown_beside_it_and_changes_noth
     assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
     html = answer.text
     assert 'id="consignee_phone-error"' in html
-    assert "A mainland mobile number: 11 digits starting 13-19." in html
+    assert "Enter a mainland China mobile number: 11 digits starting 13-19." in html
     assert 'href="#consignee_phone">Mobile number:' in html  # the summary above the form
     assert 'name="consignee_phone" value="12345"' in html and 'value="李娜"' in html  # kept as typed
     row = await declaration_row(ctx, declared.order_no)

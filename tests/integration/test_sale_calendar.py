@@ -77,7 +77,7 @@ async def test_an_event_is_built_in_the_calendar_with_its_problems_shown_before_
     refused = await http.post(
         "/operator/events", data={"csrf_token": CSRF, "title": "Dairy week", **base, "ends_at": short_end}
     )
-    assert refused.status_code == 422 and "between 5 and 10 days" in refused.text
+    assert refused.status_code == 422 and "An event lasts 5 to 10 days." in refused.text
     created = await http.post(
         "/operator/events",
         data={"csrf_token": CSRF, "title": "Dairy week", "description": "", **base, "ends_at": end},

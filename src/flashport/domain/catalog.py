@@ -106,8 +106,8 @@ TITLE_MAX = 250
 WAREHOUSE_NAME_MAX = 100  # a bonded warehouse's name is declared as areaName: at most 100 characters
 
 
-def invalid(code: str, message: str, field: str, hint: str) -> InvalidInput:
-    return InvalidInput(message, code=code, details=[FieldProblem(field, hint)])
+def invalid(code: str, message: str, field: str, hint: str, **facts: object) -> InvalidInput:
+    return InvalidInput(message, code=code, details=[FieldProblem(field, hint, code)], facts=facts)
 
 
 class FieldChecks:
@@ -125,8 +125,10 @@ class FieldChecks:
             return rule(*args, **kwargs)
         except InvalidInput as exc:
             if prefix:
-                details = [FieldProblem(f"{prefix}.{d.field}", d.message) for d in exc.details]
-                exc = InvalidInput(exc.message, code=exc.code, details=details)
+                details = [
+                    FieldProblem(f"{prefix}.{d.field}", d.message, d.code or exc.code) for d in exc.details
+                ]
+                exc = InvalidInput(exc.message, code=exc.code, details=details, facts=exc.facts)
             self._errors.append(exc)
             return cast(T, None)  # never used: ``done`` raises before a record is returned
 
@@ -135,8 +137,11 @@ class FieldChecks:
             raise self._errors[0]
         if self._errors:
             message = "; ".join(e.message for e in self._errors)
-            details = [d for e in self._errors for d in e.details]
-            raise InvalidInput(message, code="invalid_fields", details=details)
+            details = [
+                FieldProblem(d.field, d.message, d.code or e.code) for e in self._errors for d in e.details
+            ]
+            facts = {name: value for e in self._errors for name, value in e.facts.items()}
+            raise InvalidInput(message, code="invalid_fields", details=details, facts=facts)
 
 
 def text(
@@ -149,7 +154,13 @@ def text(
     if required and not cleaned:
         raise invalid("missing_field", f"{field} must not be empty", field, "required")
     if len(cleaned) > max_length:
-        raise invalid("too_long", f"{field} is too long", field, f"at most {max_length} characters")
+        raise invalid(
+            "too_long",
+            f"{field} is too long",
+            field,
+            f"at most {max_length} characters",
+            max_length=max_length,
+        )
     return cleaned
 
 
@@ -580,7 +591,7 @@ class StockLevel:
 
 def stock_below_allotted(on_hand: int, allotted: int) -> Conflict:
     message = f"on_hand {on_hand} would be below the {allotted} units already allotted to flash sales"
-    return Conflict(message, code="stock_below_allotted")
+    return Conflict(message, code="stock_below_allotted", facts={"on_hand": on_hand, "allotted": allotted})
 
 
 def set_on_hand(level: StockLevel, new_on_hand: int) -> StockLevel:

@@ -8,21 +8,35 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FieldProblem:
+    """One field's problem: ``message`` for humans (English), ``code`` the check that found it when it
+    differs from its error's (a form of several problems), so a page can say it in its own words."""
+
     field: str
     message: str
+    code: str = ""
 
 
 class DomainError(Exception):
-    """Base of every error a caller can cause. ``code`` is stable API; ``message`` is for humans."""
+    """Base of every error a caller can cause. ``code`` is stable API; ``message`` is for humans;
+    ``facts`` are the figures and names the message states (a limit, a count, a state's code), so a page
+    can say the same in another language from the code without reading the English."""
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: list[FieldProblem] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[FieldProblem] | None = None,
+        facts: dict[str, object] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details: list[FieldProblem] = details or []
+        self.facts: dict[str, object] = facts or {}
 
 
 class InvalidInput(DomainError):

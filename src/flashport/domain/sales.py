@@ -92,6 +92,7 @@ def check_window(starts_at: datetime, ends_at: datetime, policy: SalePolicy) -> 
             f"this one lasts {_days(length)}",
             code="event_length_out_of_policy",
             details=[FieldProblem("ends_at", "event length out of policy")],
+            facts={"min_days": _days(policy.min_length), "max_days": _days(policy.max_length)},
         )
 
 
@@ -126,6 +127,7 @@ def check_price_band(original_fen: int, sale_fen: int, policy: SalePolicy) -> No
             "price",
             code="price_out_of_band",
             details=[FieldProblem("sale_price", f"allowed range {low / 100:.2f} to {high / 100:.2f} CNY")],
+            facts={"band_low": f"{low / 100:.2f}", "band_high": f"{high / 100:.2f}"},
         )
 
 
@@ -175,12 +177,20 @@ def shown_to_buyers(state: EventState, preheat_at: datetime | None, now: datetim
 def check_editable(status: EventStatus) -> None:
     """Items and times can change before the sale starts; a live or finished sale is frozen."""
     if status not in (EventStatus.DRAFT, EventStatus.SCHEDULED):
-        raise Conflict(f"a {status.value} event can no longer be changed", code="event_not_editable")
+        raise Conflict(
+            f"a {status.value} event can no longer be changed",
+            code="event_not_editable",
+            facts={"state": status.value},
+        )
 
 
 def check_schedulable(state: EventState, starts_at: datetime, now: datetime, item_count: int) -> None:
     if state is not EventState.DRAFT:
-        raise Conflict(f"only a draft event can be scheduled (this one is {state.value})", code="bad_state")
+        raise Conflict(
+            f"only a draft event can be scheduled (this one is {state.value})",
+            code="bad_state",
+            facts={"state": state.value, "action": "schedule"},
+        )
     if item_count == 0:
         raise Conflict("an event needs at least one item before it is scheduled", code="event_has_no_items")
     if starts_at <= now:
@@ -189,7 +199,11 @@ def check_schedulable(state: EventState, starts_at: datetime, now: datetime, ite
 
 def check_cancellable(status: EventStatus) -> None:
     if status in (EventStatus.CANCELLED, EventStatus.ENDED):
-        raise Conflict(f"a {status.value} event cannot be cancelled", code="bad_state")
+        raise Conflict(
+            f"a {status.value} event cannot be cancelled",
+            code="bad_state",
+            facts={"state": status.value, "action": "cancel"},
+        )
 
 
 def check_start_change(state: EventState, starts_at: datetime, now: datetime) -> None:
@@ -241,12 +255,14 @@ def check_item_terms(quantity: int, per_buyer_limit: int) -> None:
             f"quantity must be between 1 and {MAX_ITEM_QUANTITY}",
             code="invalid_quantity",
             details=[FieldProblem("quantity", "a positive whole number")],
+            facts={"max": MAX_ITEM_QUANTITY},
         )
     if not 0 < per_buyer_limit <= quantity:
         raise InvalidInput(
             "per_buyer_limit must be between 1 and the quantity",
             code="invalid_per_buyer_limit",
             details=[FieldProblem("per_buyer_limit", f"between 1 and {quantity}")],
+            facts={"max": quantity},
         )
 
 
@@ -256,6 +272,7 @@ def check_quantity_covers(quantity: int, committed: int) -> None:
         raise Conflict(
             f"{committed} units are already reserved or sold; quantity cannot go below that",
             code="quantity_below_committed",
+            facts={"committed": committed},
         )
 
 

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from flashport.domain.errors import DomainError, RateLimited
 from flashport.http_errors import status_for
-from flashport.web import i18n, messages
+from flashport.web import console_refusals, i18n, messages
 from flashport.web import session as sessions
 from flashport.web.formatting import iso_ms
 from flashport.web.session import WebSession
@@ -86,7 +86,7 @@ def data(request: Request, session: WebSession, payload: Any, *, status: int = 2
 def refusal(request: Request, session: WebSession, exc: DomainError, back: str) -> Response:
     """A refused action: a script gets the reason and status at once (e.g. 409 ``sold_out``); a plain
     form goes back to ``back`` with the reason as a flash message."""
-    text = messages.error_text(i18n.request_language(request), exc)
+    text = console_refusals.for_request(request, exc)
     if wants_json(request):
         payload = {"code": exc.code, "message": text}
         return told_when(exc, data(request, session, payload, status=status_for(exc)))
@@ -101,8 +101,7 @@ def told_when(exc: DomainError, response: Response) -> Response:
     return response
 
 
-# Service messages as sentences, for the operator pages: the service's own English wording (its refusals are
-# not translated yet; the pages' own labels are, see web/console_labels.py and the catalogues).
+# A service's message as a sentence (its English words), where no code says it better.
 sentence = messages.sentence
 
 

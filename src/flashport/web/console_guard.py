@@ -77,6 +77,7 @@ def staff_only(session: WebSession, duty: Duty) -> int:
         raise Forbidden(
             f"this page is for {allowed}; you are logged in as {(session.role or '').replace('_', ' ')}",
             code="not_your_section",
+            facts={"roles": [role.value for role in roles_for(duty)], "role": session.role or ""},
         )
     return user_id
 

@@ -17,14 +17,14 @@ from starlette.responses import Response
 from flashport.adapters.failures import dependency_down
 from flashport.domain.errors import DomainError, Unauthenticated
 from flashport.http_errors import DEPENDENCY_DOWN, status_for
-from flashport.web import answers, i18n, messages
+from flashport.web import answers, console_refusals, i18n, messages
 
 
 def error_answer(request: Request, exc: DomainError) -> Response:
     status = status_for(exc)
     session = answers.load_session(request)
     language = i18n.request_language(request)
-    text = messages.error_text(language, exc)
+    text = console_refusals.for_request(request, exc)
     if answers.wants_json(request):
         answer = answers.data(request, session, {"code": exc.code, "message": text}, status=status)
         return _retry_after(answer, exc)

@@ -48,11 +48,6 @@ def iso_ms(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def utc_text(moment: datetime) -> str:
-    """The fallback text inside ``<time>`` for a browser without scripts."""
-    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
-
-
 def china_text(moment: datetime) -> str:
     """A customs time as customs wrote it, in China (UTC+8, no daylight saving), to the millisecond:
     receipts are read against the messages' appTime and declTime, which are China time."""
@@ -60,9 +55,10 @@ def china_text(moment: datetime) -> str:
     return local.strftime("%d %b %Y, %H:%M:%S.") + f"{local.microsecond // 1000:03d} China time"
 
 
-def china_time(moment: datetime, babel_locale: str = "en_GB") -> str:
-    """A moment in China time, as its readers write it: ``2026年12月3日 14:05`` / ``3 Dec 2026, 14:05``."""
-    pattern = _TIME_PATTERNS.get(babel_locale, _TIME_PATTERNS["en_GB"])
+def china_time(moment: datetime, babel_locale: str = "en_GB", *, seconds: bool = False) -> str:
+    """A moment in China time, as its readers write it: ``2026年12月3日 14:05`` / ``3 Dec 2026, 14:05``
+    (``seconds``: ``14:05:09``)."""
+    pattern = _TIME_PATTERNS.get(babel_locale, _TIME_PATTERNS["en_GB"]) + (":ss" if seconds else "")
     return format_datetime(moment.astimezone(UTC), pattern, tzinfo=CHINA_TIME, locale=babel_locale)
 
 
@@ -104,7 +100,6 @@ FILTERS = {
     "fen": fen,
     "yuan": yuan,
     "iso": iso,
-    "utc_text": utc_text,
     "china_text": china_text,
     "country": country,
 }

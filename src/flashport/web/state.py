@@ -50,6 +50,12 @@ def build_templates(
     unit = formatting.day_unit(locale)
     env.filters.update(formatting.FILTERS)
     env.filters["when"] = lambda moment: formatting.china_time(moment, locale)
+    # The console's times: China time, as the storefront's, with the zone said (staff also read UTC logs).
+    zoned = i18n.translations(language.code).gettext("%(time)s (China time)")
+    env.filters["console_time"] = lambda moment: zoned % {"time": formatting.china_time(moment, locale)}
+    env.filters["console_time_s"] = lambda moment: (
+        zoned % {"time": formatting.china_time(moment, locale, seconds=True)}
+    )
     if language is not i18n.EN:
         env.filters["country"] = lambda code: formatting.country_in(code, locale)
     env.globals["asset"] = lambda path: f"/static/{path}?v={asset_versions.get(path, '0')}"

@@ -27,13 +27,15 @@ BRAND_FIELDS = ("name", "country", "description", "logo_url", "name_zh", "descri
 def found(entity: T | None, what: str, entity_id: int, *, noun: str | None = None) -> T:
     """``entity``, or NotFound coded ``<what>_not_found`` when the repository found nothing."""
     if entity is None:
-        raise NotFound(f"{noun or what} {entity_id} does not exist", code=f"{what}_not_found")
+        raise NotFound(
+            f"{noun or what} {entity_id} does not exist", code=f"{what}_not_found", facts={"id": entity_id}
+        )
     return entity
 
 
 def refuse_taken(taken: bool, value: str, *, code: str) -> None:
     if taken:
-        raise Conflict(f"{value!r} is already taken", code=code)
+        raise Conflict(f"{value!r} is already taken", code=code, facts={"value": value})
 
 
 def merged(stored: object, changes: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

@@ -139,10 +139,16 @@ async def redeclare(ctx: Context, order_no: str, consignee: ConsigneeCorrection 
             raise Conflict(
                 f"declaration of {order_no} is {declaration.state}; only a rejected one can be re-declared",
                 code="declaration_not_rejected",
+                facts={
+                    "order": order_no,
+                    "state": str(getattr(declaration.state, "value", declaration.state)),
+                },
             )
         if not await declarations_repo.reopen_as_next_version(tx.conn, declaration, tx.now):
             raise Conflict(
-                f"declaration of {order_no} changed meanwhile; reload it", code="declaration_changed"
+                f"declaration of {order_no} changed meanwhile; reload it",
+                code="declaration_changed",
+                facts={"order": order_no},
             )
         if fix is not None:
             await declarations_repo.correct_consignee(tx.conn, declaration, fix)

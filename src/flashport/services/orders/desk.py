@@ -112,7 +112,11 @@ def check_query(text: str) -> str:
             "type an order number, a buyer's e-mail or account number, or a phone", code="empty_query"
         )
     if len(cleaned) > MAX_QUERY or forbidden_character(cleaned) is not None:
-        raise InvalidInput(f"a search has at most {MAX_QUERY} characters on one line", code="invalid_query")
+        raise InvalidInput(
+            f"a search has at most {MAX_QUERY} characters on one line",
+            code="invalid_query",
+            facts={"max": MAX_QUERY},
+        )
     return cleaned
 
 
@@ -221,7 +225,9 @@ async def list_refunds(
     ctx: Context, *, status: str | None = None, before_id: int | None = None, limit: int = 50
 ) -> list[RefundListed]:
     if status is not None and status not in REFUND_STATES:
-        raise InvalidInput(f"a refund is {' or '.join(REFUND_STATES)}", code="invalid_state")
+        raise InvalidInput(
+            f"a refund is {' or '.join(REFUND_STATES)}", code="invalid_state", facts={"value": status[:20]}
+        )
     async with ctx.read() as conn:
         rows = await desk_repo.refunds_listed(conn, status=status, before_id=before_id, limit=limit)
     return [RefundListed(r.order_no, refund_of(r._mapping), r.note, r.requested_by) for r in rows]

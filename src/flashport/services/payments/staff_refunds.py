@@ -40,6 +40,7 @@ def check_reason(reason: str) -> str:
             f"say why in {MIN_REASON} to {MAX_REASON} characters",
             code="invalid_reason",
             details=[FieldProblem("reason", f"{MIN_REASON} to {MAX_REASON} characters")],
+            facts={"min": MIN_REASON, "max": MAX_REASON},
         )
     return cleaned
 
@@ -89,6 +90,7 @@ def _amount(asked: int | None, paid: int) -> int:
             f"a refund is between 0.01 and the {format_fen(paid)} paid",
             code="invalid_amount",
             details=[FieldProblem("amount", f"0.01 to {format_fen(paid)}")],
+            facts={"paid": format_fen(paid)},
         )
     return asked
 

@@ -52,19 +52,26 @@ async def top_up_item(ctx: Context, operator_id: int, item_id: int, units: int) 
     """Add ``units`` to a scheduled or live item, drawn from the warehouse's free stock (or refused with
     ``insufficient_stock``, changing nothing)."""
     if units < 1:
-        raise InvalidInput("a top-up adds at least one unit", code="invalid_units")
+        raise InvalidInput(
+            "a top-up adds at least one unit", code="invalid_units", facts={"max": MAX_ITEM_QUANTITY}
+        )
     async with ctx.transaction() as tx:
         item = await item_or_404(tx.conn, item_id)
         event = await event_or_404(tx.conn, item.event_id, lock=True)
         _check_running(status_by_clock(event.state, event.starts_at, event.ends_at, tx.now), "topped up")
         quantity = item.quantity + units
         if quantity > MAX_ITEM_QUANTITY:
-            raise InvalidInput(f"an item holds at most {MAX_ITEM_QUANTITY:,} units", code="invalid_units")
+            raise InvalidInput(
+                f"an item holds at most {MAX_ITEM_QUANTITY:,} units",
+                code="invalid_units",
+                facts={"max": MAX_ITEM_QUANTITY},
+            )
         if not await stock_repo.allot(tx.conn, item.sku_id, item.warehouse_id, units, tx.now):
             free = await stock_repo.free_units(tx.conn, item.sku_id, item.warehouse_id) or 0
             raise Conflict(
                 f"only {free} units of this SKU are free in its warehouse; {units} were asked for",
                 code="insufficient_stock",
+                facts={"free": free, "asked": units},
             )
         terms = {
             "sale_price_fen": item.sale_price_fen,
@@ -86,7 +93,9 @@ async def end_event_early(ctx: Context, operator_id: int, event_id: int) -> Cont
         if status is not EventStatus.LIVE:
             hint = "; cancel it instead" if status is EventStatus.SCHEDULED else ""
             raise Conflict(
-                f"only a live event can end early (this one is {status.value}){hint}", code="bad_state"
+                f"only a live event can end early (this one is {status.value}){hint}",
+                code="bad_state",
+                facts={"state": status.value, "action": "end"},
             )
         await sales_repo.update_event(tx.conn, event_id, {"ends_at": tx.now}, tx.now)
         details = {"event_id": event_id, "planned_end": _iso(event.ends_at), "ended_at": _iso(tx.now)}
@@ -132,7 +141,11 @@ async def _record(
 
 def _check_running(status: EventStatus, verb: str) -> None:
     if status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
-        raise Conflict(f"a {status.value} sale cannot be {verb}", code="bad_state")
+        raise Conflict(
+            f"a {status.value} sale cannot be {verb}",
+            code="bad_state",
+            facts={"state": status.value, "action": verb.replace(" ", "_")},
+        )
 
 
 def _iso(moment: datetime) -> str:

@@ -41,15 +41,21 @@ async def add_item(
         _, items = await editable_event(tx.conn, event_id, tx.now)
         original_fen = await sales_repo.sku_price(tx.conn, sku_id)
         if original_fen is None:
-            raise NotFound(f"SKU {sku_id} does not exist", code="sku_not_found")
+            raise NotFound(f"SKU {sku_id} does not exist", code="sku_not_found", facts={"id": sku_id})
         if not await sales_repo.warehouse_exists(tx.conn, warehouse_id):
-            raise NotFound(f"warehouse {warehouse_id} does not exist", code="warehouse_not_found")
+            raise NotFound(
+                f"warehouse {warehouse_id} does not exist",
+                code="warehouse_not_found",
+                facts={"id": warehouse_id},
+            )
         rules.check_price_band(original_fen, sale_fen, ctx.policy)
         bonded = await sales_repo.bonded_registrations(tx.conn, sku_id, warehouse_id)
         if bonded is not None:
             check_bonded_registrations(*bonded)
         if any(item.sku_id == sku_id for item in items):
-            raise Conflict(f"SKU {sku_id} is already on sale in this event", code="duplicate_sku")
+            raise Conflict(
+                f"SKU {sku_id} is already on sale in this event", code="duplicate_sku", facts={"sku": sku_id}
+            )
         await _allot(tx.conn, sku_id, warehouse_id, quantity, tx.now)
         terms = {"sale_price_fen": sale_fen, "quantity": quantity, "per_buyer_limit": per_buyer_limit}
         placement = {"event_id": event_id, "sku_id": sku_id, "warehouse_id": warehouse_id}
@@ -120,10 +126,15 @@ async def _allot(conn: AsyncConnection, sku_id: int, warehouse_id: int, units: i
         return
     free = await stock_repo.free_units(conn, sku_id, warehouse_id)
     if free is None:
-        raise NotFound(f"SKU {sku_id} has no stock in warehouse {warehouse_id}", code="stock_not_found")
+        raise NotFound(
+            f"SKU {sku_id} has no stock in warehouse {warehouse_id}",
+            code="stock_not_found",
+            facts={"sku": sku_id, "warehouse": warehouse_id},
+        )
     raise Conflict(
         f"only {free} units of SKU {sku_id} are free in warehouse {warehouse_id}; {units} were asked for",
         code="insufficient_stock",
+        facts={"free": free, "asked": units},
     )
 
 

@@ -97,7 +97,9 @@ def _units(raw: object) -> int:
     text = str(raw or "").strip()
     if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
         raise InvalidInput(
-            "give the units to add as a whole number from 1 to 10,000,000", code="invalid_units"
+            "give the units to add as a whole number from 1 to 10,000,000",
+            code="invalid_units",
+            facts={"max": 10_000_000},
         )
     return int(text)
 

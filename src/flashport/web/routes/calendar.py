@@ -22,7 +22,7 @@ from flashport.domain.access import Duty
 from flashport.domain.calendar import CHINA
 from flashport.domain.errors import DomainError, FieldProblem, InvalidInput
 from flashport.services.sales import calendar, queries
-from flashport.web import answers, guard
+from flashport.web import answers, console_refusals, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
@@ -86,7 +86,7 @@ async def create_event(request: Request) -> Response:
         fields = _event_fields(values)
         view = await calendar.create_event(service_context(request), staff_id, **fields)
     except DomainError as exc:
-        errors, problem = _explain(exc)
+        errors, problem = _explain(request, exc)
         return answers.page(
             request,
             session,
@@ -214,13 +214,13 @@ def _said(request: Request, checks: calendar.Checks) -> dict[str, Any]:
 
 def _event_fields(values: dict[str, str]) -> dict[str, Any]:
     problems = [
-        FieldProblem(name, "required")
+        FieldProblem(name, "required", "missing_field")
         for name in ("title", "channel", "starts_at", "ends_at")
         if not values[name].strip()
     ]
     if problems:
         raise InvalidInput(
-            "fill in the title, the channel and both times", code="missing_field", details=problems
+            "fill in the title, the channel and both times", code="invalid_form", details=problems
         )
     return {
         "title": values["title"].strip(),
@@ -239,7 +239,7 @@ def _item_fields(form: FormData) -> dict[str, Any]:
         for name in ("sku_id", "warehouse_id", "sale_price", "quantity", "per_buyer_limit")
     }
     bad = [
-        FieldProblem(n, "a whole number")
+        FieldProblem(n, "a whole number", "invalid_number")
         for n in ("sku_id", "warehouse_id", "quantity", "per_buyer_limit")
         if not _digits(raw[n])
     ]
@@ -266,7 +266,7 @@ def _moment(text: str, name: str) -> datetime:
         raise InvalidInput(
             f"{name} is not a date and time",
             code="invalid_datetime",
-            details=[FieldProblem(name, "YYYY-MM-DDTHH:MM")],
+            details=[FieldProblem(name, "YYYY-MM-DDTHH:MM", "invalid_datetime")],
         ) from None
 
 
@@ -288,7 +288,7 @@ def _month(text: str, now: datetime) -> tuple[int, int]:
     return chosen.year, chosen.month
 
 
-def _explain(exc: DomainError) -> tuple[dict[str, str], str | None]:
-    if isinstance(exc, InvalidInput) and exc.details:
-        return {d.field: answers.sentence(d.message) for d in exc.details}, answers.sentence(exc.message)
-    return {}, answers.sentence(exc.message)
+def _explain(request: Request, exc: DomainError) -> tuple[dict[str, str], str | None]:
+    """The refusal above the form, and each field's problem beside it."""
+    language = request_language(request)
+    return console_refusals.field_problems(language, exc), console_refusals.said(language, exc)

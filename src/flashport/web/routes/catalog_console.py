@@ -17,14 +17,14 @@ from flashport.adapters.images import image_store
 from flashport.domain.access import Duty
 from flashport.domain.accounts import Principal, Role
 from flashport.domain.catalog import TaxCategory
-from flashport.domain.errors import DomainError, InvalidInput
+from flashport.domain.errors import DomainError, FieldProblem, InvalidInput
 from flashport.domain.images import MAX_IMAGE_BYTES
 from flashport.services.catalog import console, products, reference, stock
-from flashport.web import answers, guard
+from flashport.web import answers, console_refusals, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.guard import Id
-from flashport.web.i18n import N_, tr
+from flashport.web.i18n import N_, request_language, tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
@@ -103,6 +103,10 @@ async def _catalog(request: Request, session: WebSession, who: Principal, **extr
     )
 
 
+# A product's fields the catalog service must be given (an empty one is said as a field's problem).
+PRODUCT_REQUIRED = ("title", "origin_country", "hs_code", "legal_unit", "tax_category")
+
+
 @router.post("/{kind}")
 async def create(request: Request, kind: str) -> Response:
     session = answers.load_session(request)
@@ -114,6 +118,8 @@ async def create(request: Request, kind: str) -> Response:
     fields = _fields(form, FORMS[kind])
     try:
         if kind == "products":
+            for name in PRODUCT_REQUIRED:  # left empty: refused by the field checks with the rest
+                fields.setdefault(name, None)
             created: Any = await console.create_product(
                 ctx, who, image_store(ctx.settings.data_dir), await _image(form), **fields
             )
@@ -129,7 +135,7 @@ async def create(request: Request, kind: str) -> Response:
         created = await made[kind](ctx, who, **fields)
     except DomainError as exc:
         return await _catalog(
-            request, session, who, values=fields, problem=_sentence(exc), chosen=kind, status=422
+            request, session, who, values=fields, problem=_sentence(request, exc), chosen=kind, status=422
         )
     session.flash("success", tr(request, CREATED[kind]) % {"id": created.id})
     return answers.redirect(request, session, "/operator/catalog")
@@ -192,7 +198,7 @@ async def product_action(request: Request, product_id: Id, action: str) -> Respo
         if exc.code in ("product_not_found",):
             raise
         return await _product(
-            request, session, who, product_id, values=fields, problem=_sentence(exc), status=422
+            request, session, who, product_id, values=fields, problem=_sentence(request, exc), status=422
         )
     session.flash("success", done)
     return answers.redirect(request, session, f"/operator/catalog/products/{product_id}")
@@ -218,7 +224,11 @@ def _fields(form: FormData, names: tuple[str, ...], whole: tuple[str, ...] = ())
             continue
         if name in WHOLE_NUMBERS or name in whole:
             if not (text.isascii() and text.isdigit() and len(text) <= 18):
-                raise InvalidInput(f"{name.replace('_', ' ')} is a whole number", code="invalid_number")
+                raise InvalidInput(
+                    f"{name.replace('_', ' ')} is a whole number",
+                    code="invalid_number",
+                    details=[FieldProblem(name, "a whole number", "invalid_number")],
+                )
             chosen[name] = int(text)
         else:
             chosen[name] = text
@@ -232,6 +242,6 @@ async def _image(form: FormData) -> bytes:
     return await upload.read(MAX_IMAGE_BYTES + 1)
 
 
-def _sentence(exc: DomainError) -> str:
-    details = "; ".join(f"{d.field}: {d.message}" for d in getattr(exc, "details", []) or [])
-    return answers.sentence(exc.message) + (f" ({details})" if details else "")
+def _sentence(request: Request, exc: DomainError) -> str:
+    """The refusal above the form, with each field's problem when there are several."""
+    return console_refusals.said(request_language(request), exc)

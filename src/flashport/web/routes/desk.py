@@ -21,7 +21,7 @@ from flashport.http_errors import status_for
 from flashport.services.orders import desk
 from flashport.services.payments import queries as payment_queries
 from flashport.services.payments import staff_refunds
-from flashport.web import answers, guard
+from flashport.web import answers, console_refusals, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.i18n import N_, tr
@@ -43,7 +43,7 @@ async def find_orders(request: Request, q: str = "") -> Response:
         try:
             found = await desk.find_orders(service_context(request), q)
         except InvalidInput as exc:
-            problem = answers.sentence(exc.message)
+            problem = console_refusals.for_request(request, exc)
     if len(found) == 1 and found[0].order_no == q.strip():  # an exact order number: straight to it
         return answers.redirect(request, session, _order_url(found[0].order_no))
     return answers.page(request, session, "operator_orders.html", q=q[:320], found=found, problem=problem)
@@ -86,7 +86,7 @@ async def refund(request: Request, order_no: str) -> Response:
             request,
             session,
             order_no,
-            problem=answers.sentence(exc.message),
+            problem=console_refusals.for_request(request, exc),
             reason=reason,
             amount=amount_text,
             status=status_for(exc),

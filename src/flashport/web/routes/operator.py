@@ -20,12 +20,12 @@ from flashport.domain.declarations import DeclarationState
 from flashport.domain.errors import DomainError, InvalidInput
 from flashport.http_errors import status_for
 from flashport.services.customs import operator
-from flashport.web import answers, forms, guard
+from flashport.web import answers, console_refusals, forms, guard
 from flashport.web.console_guard import staff_only
 from flashport.web.errors import WebRoute
 from flashport.web.forms import CheckoutValues, Problem
 from flashport.web.guard import Id
-from flashport.web.i18n import N_, tr
+from flashport.web.i18n import N_, request_language, tr
 from flashport.web.session import WebSession
 from flashport.web.state import service_context
 
@@ -135,14 +135,14 @@ def _correction(values: CheckoutValues) -> operator.ConsigneeCorrection | None:
 
 
 def _explain(request: Request, exc: DomainError) -> tuple[dict[str, str], Problem | None]:
+    """Consignee mistakes beside their fields; anything else above the form, under a title."""
+    language = request_language(request)
     if isinstance(exc, InvalidInput) and exc.details:
-        errors: dict[str, str] = {}
-        for detail in exc.details:
-            errors.setdefault(detail.field, answers.sentence(detail.message))
+        errors = console_refusals.field_problems(language, exc)
         if set(errors) <= set(CONSIGNEE_FIELDS):
             return errors, None
     title = tr(request, PROBLEM_TITLES.get(exc.code, N_("The declaration was not sent again")))
-    return {}, Problem(title, answers.sentence(exc.message))
+    return {}, Problem(title, console_refusals.said(language, exc))
 
 
 async def _detail_page(
@@ -177,7 +177,9 @@ def _state_filter(state: str) -> DeclarationState | None:
     try:
         return DeclarationState(state)
     except ValueError:
-        raise InvalidInput(f"there is no declaration state {state[:20]!r}", code="invalid_state") from None
+        raise InvalidInput(
+            f"there is no declaration state {state[:20]!r}", code="invalid_state", facts={"value": state[:20]}
+        ) from None
 
 
 def _after_id(after: str) -> int:

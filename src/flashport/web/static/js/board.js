@@ -23,6 +23,17 @@
     if (value < 5400) return Math.round(value / 60) + " " + t("unit_minutes");
     return (value / 3600).toFixed(1) + " " + t("unit_hours");
   }
+  /* A UTC ISO moment in China time (UTC+8 all year), written as the page's server writes it. */
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function chinaTime(iso) {
+    var d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var clock = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+    var day = document.documentElement.lang.indexOf("zh") === 0
+      ? d.getUTCFullYear() + "年" + (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 "
+      : d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", ";
+    return window.Flashport.t("china_time").replace("{time}", day + clock);
+  }
   function percent(value) {
     return value === null ? "—" : (value * 100).toFixed(1) + " %";
   }
@@ -81,7 +92,7 @@
     var stamp = root.parentNode.querySelector("[data-board-stamp] time");
     if (stamp) {
       stamp.setAttribute("datetime", board.at);
-      stamp.textContent = board.at.replace("T", " ").slice(0, 19) + " UTC";
+      stamp.textContent = chinaTime(board.at);
     }
     board.events.forEach(function (e) {
       e.items.forEach(function (i) {
