@@ -21,6 +21,10 @@ from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import ServerProcess, serving
 
+# /metrics reads every worker stage's depth from the database: on SQLite, with the machine's cores busy
+# with other work, that took longer than httpx's default 5 s (seen in CI at load average 19).
+SLOW_MACHINE = 60.0
+
 
 def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample in Prometheus's text format (0 when absent)."""
@@ -53,14 +57,16 @@ def server_env(settings: Settings, workers: int) -> dict[str, str]:
 async def test_metrics_are_summed_over_every_api_process_of_serve(database_settings: Settings) -> None:
     server = await ServerProcess.start(server_env(database_settings, workers=2))
     try:
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=SLOW_MACHINE) as client:
             before = sample((await client.get("/metrics")).text, "flashport_http_requests_total",
                             route="/livez", method="GET", status="200")  # fmt: skip
         # A new connection each: the processes share the listening socket, so the requests spread.
         for _ in range(60):
-            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                base_url=server.url, trust_env=False, timeout=SLOW_MACHINE
+            ) as client:
                 assert (await client.get("/livez")).status_code == 200
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=SLOW_MACHINE) as client:
             text = (await client.get("/metrics")).text
     finally:
         await server.stop()
@@ -75,7 +81,7 @@ async def test_a_purchase_shows_in_orders_stock_engine_and_group_commit_metrics(
     [(_, token)] = await make_buyers(buy_ctx, 1)
     async with (
         serving(create_app(ctx=buy_ctx, fast_lane=True)) as url,
-        httpx.AsyncClient(base_url=url, trust_env=False) as client,
+        httpx.AsyncClient(base_url=url, trust_env=False, timeout=SLOW_MACHINE) as client,
     ):
         before = (await client.get("/metrics")).text
         bought = await client.post(
@@ -104,7 +110,7 @@ async def test_worker_queue_depths_come_from_the_database(buy_ctx: Context) -> N
     [(_, token)] = await make_buyers(buy_ctx, 1)
     async with (
         serving(create_app(ctx=buy_ctx, fast_lane=False)) as url,
-        httpx.AsyncClient(base_url=url, trust_env=False) as client,
+        httpx.AsyncClient(base_url=url, trust_env=False, timeout=SLOW_MACHINE) as client,
     ):
         headers = auth(token) | {"Idempotency-Key": "q1"}
         await client.post(f"/api/v1/sale-items/{sale.item_id}/buy", json={"quantity": 1}, headers=headers)
@@ -124,7 +130,7 @@ async def test_readiness_names_the_store_that_does_not_answer_while_liveness_sta
 ) -> None:
     async with (
         serving(create_app(ctx=buy_ctx)) as url,
-        httpx.AsyncClient(base_url=url, trust_env=False) as client,
+        httpx.AsyncClient(base_url=url, trust_env=False, timeout=SLOW_MACHINE) as client,
     ):
         ready = await client.get("/readyz")
         assert ready.status_code == 200
@@ -155,7 +161,7 @@ async def test_a_request_id_is_kept_or_made_sent_back_and_written_on_its_log_lin
     try:
         async with (
             serving(create_app(ctx=ctx)) as url,
-            httpx.AsyncClient(base_url=url, trust_env=False) as client,
+            httpx.AsyncClient(base_url=url, trust_env=False, timeout=SLOW_MACHINE) as client,
         ):
             given = await client.get("/api/v1/brands/0", headers={"X-Request-ID": "edge-42.a"})
             made = await client.get("/livez", headers={"X-Request-ID": "no spaces allowed"})
