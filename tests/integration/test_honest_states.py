@@ -302,6 +302,14 @@ async def test_back_from_paying_an_unsettled_payment_shows_received_and_no_pay_b
     ]
     shown = card((await web.get(back, headers=ENGLISH)).text, order_no)
     assert 'data-status="paid"' in shown and "data-payment-confirming" not in shown
+    # A second trade paying the same order: refunded, and the paid order's card says so.
+    second = TradeReport(
+        out_trade_no, "T-second", TradeState.PAID, await total_of(ctx, order_no), ctx.clock()
+    )
+    assert await settlement.settle(ctx, second, source="notification") == "refund"
+    for headers, text in [(ENGLISH, "paid twice"), (CHINESE, "重复支付")]:
+        shown = card((await web.get("/orders", headers=headers)).text, order_no)
+        assert 'data-payment-refused="duplicate_payment"' in shown and text in shown, shown
 
 
 def test_the_chinese_catalogue_is_the_one_these_tests_read() -> None:

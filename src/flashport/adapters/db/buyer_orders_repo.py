@@ -32,8 +32,8 @@ class StageRow:
     order_no: str
     checked_out: bool
     started: bool  # a payment was opened
-    pending: bool  # a payment still pending at the provider
-    closed: bool  # a payment closed unpaid or refused
+    pending: bool  # the latest payment is pending at the provider (or has just succeeded)
+    closed: bool  # the latest payment was closed unpaid or refused
     refund_reason: str | None  # the settlement refund of the order's latest payment, if any
     refund_done: bool  # that refund reached the payer
     sale_cancelled: bool  # the order's sale was called off
@@ -57,17 +57,12 @@ async def payment_stages(conn: AsyncConnection, buyer_id: int, order_nos: Sequen
     """Where each of those of ``order_nos`` that are the buyer's stands with its payments: see
     :class:`StageRow`. One statement; the refund is read from the order's latest payment attempt
     only, so a refusal the buyer has since paid past is not shown again."""
-    started = sa.exists().where(payments.c.order_id == orders.c.id)
-    pending = sa.exists().where(payments.c.order_id == orders.c.id, payments.c.status == "pending")
-    closed = sa.exists().where(payments.c.order_id == orders.c.id, payments.c.status == "closed")
-    latest_payment = (
-        sa.select(payments.c.id)
-        .where(payments.c.order_id == orders.c.id)
-        .order_by(payments.c.attempt.desc())
-        .limit(1)
-        .correlate(orders)  # to the outer query's order, through the refund query it sits in
-        .scalar_subquery()
-    )
+    latest = sa.select(payments.c.id).where(payments.c.order_id == orders.c.id)
+    latest = latest.order_by(payments.c.attempt.desc()).limit(1).correlate(orders)
+    latest_payment = latest.scalar_subquery()
+    # The latest attempt's status decides, read in this one statement: an earlier attempt closed says
+    # nothing once the buyer has paid anew.
+    latest_status = latest.with_only_columns(payments.c.status).scalar_subquery()
     latest_refund = (
         sa.select(refunds.c.reason, refunds.c.status)
         .where(refunds.c.payment_id == latest_payment, refunds.c.reason.in_(SETTLEMENT_REFUNDS))
@@ -83,9 +78,7 @@ async def payment_stages(conn: AsyncConnection, buyer_id: int, order_nos: Sequen
     query = sa.select(
         orders.c.order_no,
         orders.c.checked_out_at,
-        started.label("started"),
-        pending.label("pending"),
-        closed.label("closed"),
+        latest_status.label("latest_status"),
         refund_reason.label("refund_reason"),
         refund_status.label("refund_status"),
         cancelled_sale.label("sale_cancelled"),
@@ -94,9 +87,11 @@ async def payment_stages(conn: AsyncConnection, buyer_id: int, order_nos: Sequen
         StageRow(
             row.order_no,
             row.checked_out_at is not None,
-            bool(row.started),
-            bool(row.pending),
-            bool(row.closed),
+            row.latest_status is not None,
+            # Succeeded: the order is paid in the same transaction, so an order read as unpaid just
+            # before is being confirmed, not waiting for a payment (never a Pay button then).
+            row.latest_status in ("pending", "succeeded"),
+            row.latest_status == "closed",
             row.refund_reason,
             row.refund_status == "succeeded",
             bool(row.sale_cancelled),
