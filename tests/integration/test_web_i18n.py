@@ -312,7 +312,7 @@ async def test_a_fully_reserved_sale_says_units_may_come_back_and_when(
     stored = await buying_order_deadline(ctx, order["order_no"])
     assert deadline.group(1) == stored
     chinese = (await web.get(f"/items/{sale.item_id}")).text
-    assert "已被抢光" in chinese and "下一笔未付款订单的付款时限还剩" in chinese
+    assert "已被抢光" in chinese and "下一笔未付款订单的付款时限于" in chinese
 
 
 async def buying_order_deadline(ctx: Context, order_no: str) -> str:

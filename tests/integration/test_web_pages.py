@@ -470,7 +470,7 @@ async def test_a_paid_order_shows_paid(ctx: Context, web: httpx.AsyncClient) -> 
     html = (await web.get("/orders")).text
     assert "status-badge-paid" in html and "data-pay-button" not in html
     statuses = (await web.get("/live/orders", headers={"accept": "application/json"})).json()["orders"]
-    assert statuses == [{"order_no": order["order_no"], "status": "paid"}]
+    assert statuses == [{"order_no": order["order_no"], "status": "paid", "payment_pending": False}]
 
 
 # --- live counts ---------------------------------------------------------------------------------------

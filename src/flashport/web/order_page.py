@@ -97,8 +97,19 @@ async def order_page(
         return_until=return_until,
         journey=[m.value for m in JOURNEY],
         reached={m.milestone: m.at for m in shipment.milestones} if shipment else {},
+        returned_for=returned_for(request),
         shows_tariff=bool(breakdown and any(line.tariff != "0.00" for line in breakdown.lines)),
     )
+
+
+def returned_for(request: Request) -> str:
+    """The order number whose payment the buyer has just come back from, as the provider's return
+    address says (``out_trade_no``: the order number, then ``-<attempt>`` for a later attempt); empty
+    otherwise. It only changes what the page says while that order's payment is still pending: the
+    outcome is the provider's signed notification's to decide, never this address's."""
+    trade = request.query_params.get("out_trade_no", "")[:64]
+    base, dash, attempt = trade.rpartition("-")
+    return base if dash and attempt.isdigit() else trade
 
 
 def _starting_values(

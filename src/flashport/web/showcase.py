@@ -65,8 +65,27 @@ def split_listings(cards: list[EventCard], now: datetime) -> tuple[list[EventCar
     return sorted(live, key=lambda c: c.ends_at), sorted(upcoming, key=lambda c: c.starts_at)
 
 
+def all_reserved(event: EventPage | EventCard, now: datetime) -> bool:
+    """Every unit of a started sale is reserved (or paid) before its end: not over, since the units of
+    orders left unpaid come back on sale when their payment windows close."""
+    return current_status(event, now) is EventStatus.ENDED and event.starts_at <= now < event.ends_at
+
+
+async def reserved_listings(ctx: Context, sf: Storefront) -> list[tuple[EventCard, datetime | None]]:
+    """Cards of the fully reserved sales (:func:`all_reserved`), soonest to end first, each with when
+    its reserved units may come back (:func:`units_back_at`): one query per such sale, none while no
+    sale is fully reserved. The list itself is cached like the home page's."""
+    now = ctx.clock()
+    cards = await sf.listings.get("reserved", lambda: _load_reserved(ctx))
+    found = sorted((card for card in cards if all_reserved(card, now)), key=lambda c: c.ends_at)
+    return [
+        (card, await units_back_at(ctx, card, EventStatus.ENDED, [item.id for item in card.items]))
+        for card in found
+    ]
+
+
 async def units_back_at(
-    ctx: Context, event: EventPage, status: EventStatus, item_ids: list[int]
+    ctx: Context, event: EventPage | EventCard, status: EventStatus, item_ids: list[int]
 ) -> datetime | None:
     """When reserved units of these items may come back on sale: the first unpaid order's payment
     deadline, if it falls before the sale ends; None otherwise (or when the sale is over)."""
@@ -88,6 +107,12 @@ def sale_state(status: EventStatus, item: ShownItem) -> str:
 
 async def _load_listings(ctx: Context) -> list[EventCard]:
     events = await sale_queries.list_public_events(ctx)
+    facts = await sale_queries.item_facts(ctx, [item.id for event in events for item in event.items])
+    return [EventCard.with_facts(event, facts) for event in events]
+
+
+async def _load_reserved(ctx: Context) -> list[EventCard]:
+    events = await sale_queries.list_fully_reserved_events(ctx)
     facts = await sale_queries.item_facts(ctx, [item.id for event in events for item in event.items])
     return [EventCard.with_facts(event, facts) for event in events]
 

@@ -15,6 +15,7 @@ from flashport.services.context import Context
 class OrderState:
     order_no: str
     status: OrderStatus
+    payment_pending: bool = False  # a payment the provider has not settled yet
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,13 @@ class PaymentStage:
     # unpaid (declined: for instance a payer who is not the buyer); the page says which.
     payment_pending: bool = False
     payment_refused: bool = False
+    # Why money was sent back when the provider's word about the latest payment was settled (a
+    # ``RefundReason`` value: late_payment, duplicate_payment, amount_mismatch, payer_mismatch,
+    # annual_limit, sale_cancelled), whether that refund has reached the payer, and whether the order's
+    # sale was called off: what the order page tells the buyer, with what to do next.
+    refund_reason: str | None = None
+    refund_done: bool = False
+    sale_cancelled: bool = False
 
 
 NOT_STARTED = PaymentStage(checked_out=False, payment_started=False)
@@ -37,7 +45,7 @@ async def order_statuses(ctx: Context, buyer_id: int, *, limit: int = 50) -> lis
     """The buyer's newest orders, number and status only, newest first: one indexed query per poll."""
     async with ctx.read() as conn:
         found = await buyer_orders_repo.newest_statuses(conn, buyer_id, limit=limit)
-    return [OrderState(order_no, OrderStatus(status)) for order_no, status in found]
+    return [OrderState(order_no, OrderStatus(status), pending) for order_no, status, pending in found]
 
 
 async def payment_stages(ctx: Context, buyer_id: int, order_nos: Sequence[str]) -> dict[str, PaymentStage]:
@@ -48,6 +56,14 @@ async def payment_stages(ctx: Context, buyer_id: int, order_nos: Sequence[str]) 
     async with ctx.read() as conn:
         found = await buyer_orders_repo.payment_stages(conn, buyer_id, order_nos)
     return {
-        order_no: PaymentStage(checked_out, started, pending, closed and not pending)
-        for order_no, checked_out, started, pending, closed in found
+        row.order_no: PaymentStage(
+            checked_out=row.checked_out,
+            payment_started=row.started,
+            payment_pending=row.pending,
+            payment_refused=row.closed and not row.pending,
+            refund_reason=row.refund_reason,
+            refund_done=row.refund_done,
+            sale_cancelled=row.sale_cancelled,
+        )
+        for row in found
     }

@@ -32,6 +32,17 @@ async def list_public_events(
     return [view for view in await describe(ctx, events, items, now) if view.status in wanted]
 
 
+async def list_fully_reserved_events(ctx: Context) -> list[EventView]:
+    """Started, unfinished events whose every unit is reserved or paid, by start time. Their status is
+    ended, so :func:`list_public_events` leaves them out; the storefront still lists them as "all
+    reserved", since the units of orders left unpaid come back on sale until the end."""
+    now = ctx.clock()
+    async with ctx.read() as conn:
+        events = await sales_repo.running_events(conn, now)
+        items = await sales_repo.items_of(conn, [event.id for event in events])
+    return [view for view in await describe(ctx, events, items, now) if view.status is EventStatus.ENDED]
+
+
 async def get_public_event(ctx: Context, event_id: int) -> EventView:
     view = await event_view(ctx, event_id)
     if not shown_to_buyers(view.state, view.preheat_at, ctx.clock()):

@@ -23,9 +23,19 @@ async def home(request: Request) -> Response:
     ctx = service_context(request)
     cards = await showcase.listings(ctx, storefront(request))
     live, upcoming = showcase.split_listings(cards, ctx.clock())
+    # Not "ended": every unit reserved, some may come back (shown after the live ones, with when).
+    reserved = await showcase.reserved_listings(ctx, storefront(request))
     if i18n.request_language(request) is i18n.ZH:
         live, upcoming = [card.in_chinese() for card in live], [card.in_chinese() for card in upcoming]
-    return answers.page(request, answers.load_session(request), "home.html", live=live, upcoming=upcoming)
+        reserved = [(card.in_chinese(), back_at) for card, back_at in reserved]
+    return answers.page(
+        request,
+        answers.load_session(request),
+        "home.html",
+        live=live,
+        upcoming=upcoming,
+        reserved=reserved,
+    )
 
 
 @router.get("/events/{event_id:int}")

@@ -35,5 +35,8 @@ async def order_statuses(request: Request) -> Response:
     session = answers.load_session(request)
     ctx = service_context(request)
     found = await order_progress.order_statuses(ctx, guard.logged_in(session))
-    orders = [{"order_no": order.order_no, "status": order.status.value} for order in found]
+    orders = [
+        {"order_no": o.order_no, "status": o.status.value, "payment_pending": o.payment_pending}
+        for o in found
+    ]
     return answers.data(request, session, {"server_time": iso_ms(ctx.clock()), "orders": orders})

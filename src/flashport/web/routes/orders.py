@@ -22,7 +22,7 @@ from flashport.services.payments.views import StartedPayment
 from flashport.web import answers, guard, i18n, messages, showcase
 from flashport.web.errors import WebRoute
 from flashport.web.i18n import tr
-from flashport.web.order_page import order_page
+from flashport.web.order_page import order_page, returned_for
 from flashport.web.state import service_context, storefront
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -37,8 +37,9 @@ async def list_orders(request: Request) -> Response:
     chinese = i18n.request_language(request) is i18n.ZH
     pictures = await showcase.order_pictures(ctx, storefront(request), found, chinese=chinese)
     line_pictures = await showcase.line_pictures(ctx, storefront(request), found, chinese=chinese)
-    unpaid = [o.order_no for o in found if o.status == "pending_payment"]
-    stages = await order_progress.payment_stages(ctx, user_id, unpaid)
+    # Every shown order's stage, not only the unpaid ones': an expired, cancelled or paid order may
+    # carry a refused payment whose reason and refund the card tells.
+    stages = await order_progress.payment_stages(ctx, user_id, [o.order_no for o in found])
     return answers.page(
         request,
         session,
@@ -48,6 +49,7 @@ async def list_orders(request: Request) -> Response:
         line_pictures=line_pictures,
         stages=stages,
         detail=False,
+        returned_for=returned_for(request),
     )
 
 

@@ -2,8 +2,8 @@
  *
  * While an order awaits payment, its countdown runs on the server's clock; at zero the pay button (and
  * on the order's page, its checkout form) is disabled at once. The page also asks every 5 s for its
- * orders' statuses (one small query) and reloads when one changed: paid in another tab, or expired by
- * the server.
+ * orders' statuses (one small query) and reloads when one changed: paid in another tab, expired by
+ * the server, or a payment being confirmed settled (accepted or refused).
  */
 (function () {
   "use strict";
@@ -55,7 +55,12 @@
         FP.syncClock(state.server_time, sentAt, Date.now());
         var changed = state.orders.some(function (order) {
           var card = list.querySelector('[data-order-no="' + order.order_no + '"]');
-          return card && card.getAttribute("data-status") !== order.status;
+          if (!card) return false;
+          // A payment being confirmed that the provider's word settled either way (paid, or refused
+          // with the order still unpaid) changes the card as much as a new status does.
+          var pendingNow = order.payment_pending ? "true" : "false";
+          return card.getAttribute("data-status") !== order.status ||
+            card.getAttribute("data-payment-pending") !== pendingNow;
         });
         if (changed) window.location.reload();
       })
