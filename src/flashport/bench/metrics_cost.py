@@ -56,13 +56,13 @@ def main() -> None:
     asyncio.run(_per_purchase(1_000, args.batch))  # every label set created once, as in a server
     best = {True: float("inf"), False: float("inf")}
     for _ in range(args.rounds):
-        for on in (True, False):
-            metrics.configure(on)
-            best[on] = min(best[on], asyncio.run(_per_purchase(args.purchases, args.batch)))
-    on, off = best[True] * 1e6, best[False] * 1e6
-    print(f"metrics on:  {on:6.2f} us of CPU per purchase")
-    print(f"metrics off: {off:6.2f} us of CPU per purchase")
-    print(f"instrumentation: {on - off:6.2f} us per purchase")
+        for side in (True, False):
+            metrics.configure(side)
+            best[side] = min(best[side], asyncio.run(_per_purchase(args.purchases, args.batch)))
+    with_metrics, without = best[True] * 1e6, best[False] * 1e6
+    print(f"metrics on:  {with_metrics:6.2f} us of CPU per purchase")
+    print(f"metrics off: {without:6.2f} us of CPU per purchase")
+    print(f"instrumentation: {with_metrics - without:6.2f} us per purchase")
 
 
 if __name__ == "__main__":
