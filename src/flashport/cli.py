@@ -110,13 +110,27 @@ def _metrics_directory(settings: Settings) -> None:
 
 
 @main.command()
-def worker() -> None:
-    """Run the background worker: expires unpaid orders, finishes interrupted stock releases."""
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="STAGE",
+    help="run only these stages (repeatable); a stage's name or a group: relay (the partner stages)",
+)
+@click.option("--skip", multiple=True, metavar="STAGE", help="run every stage but these (repeatable)")
+def worker(only: tuple[str, ...], skip: tuple[str, ...]) -> None:
+    """Run the background worker: expires unpaid orders, finishes interrupted stock releases, relays
+    events to partners, ... (every stage, unless --only or --skip says otherwise)."""
     from flashport import worker as worker_module
 
+    try:
+        stages = worker_module.select_stages(only, skip)
+    except worker_module.UnknownStage as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not stages:
+        raise click.BadParameter("--only and --skip leave no stage to run")
     settings = _settings()
     _logging(settings)
-    asyncio.run(worker_module.main(settings))
+    asyncio.run(worker_module.main(settings, stages))
 
 
 @main.group()

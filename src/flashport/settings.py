@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     buy_fast_lane: bool = True
+    # A purchase the Redis engine has not decided within this long (Redis or PostgreSQL stalled) is
+    # answered 503 purchase_pending with Retry-After, and goes on without its caller: the retry with the
+    # same key gets its order. Below common client timeouts (5 s), above a loaded machine's slowest.
+    buy_deadline_seconds: float = Field(default=4.0, gt=0, description="503 purchase_pending after")
     # Connection deadlines (api/http_deadlines.py), on the buy edge and uvicorn alike.
     http_header_timeout_seconds: float = Field(default=5.0, gt=0, description="headers complete within")
     http_body_min_rate: float = Field(default=240.0, gt=0, description="bytes/s a body must average")

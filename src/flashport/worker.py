@@ -125,6 +125,32 @@ STAGES = (
 )
 # Stages whose partner being down must not stop a single pass of run_once.
 _GUARDED_IN_PASS = {"receipts_applied", "shipped"}
+# Named groups of stages, for ``flashport worker --only/--skip``: the partner relay (outbox to feeds,
+# then webhooks) can run as a process of its own, killed and restarted apart from the rest.
+GROUPS = {"relay": ("partner_events", "webhooks_queued", "webhooks_sent")}
+
+
+class UnknownStage(ValueError):
+    """A name given to ``--only`` or ``--skip`` that is neither a stage nor a group."""
+
+
+def _names(given: tuple[str, ...]) -> set[str]:
+    known = {stage.name for stage in STAGES}
+    names: set[str] = set()
+    for name in given:
+        if name not in known and name not in GROUPS:
+            choices = ", ".join(sorted(GROUPS)) + "; " + ", ".join(sorted(known))
+            raise UnknownStage(f"no stage or group named {name!r} (groups: {choices})")
+        names.update(GROUPS.get(name, (name,)))
+    return names
+
+
+def select_stages(only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> tuple[Stage, ...]:
+    """The stages a process runs: every one, or only those named (stage or group names), minus those
+    skipped. Every stage is safe in several processes at once, so an overlap only wastes polls; a stage
+    no process runs is the operator's choice."""
+    keep, drop = _names(only), _names(skip)
+    return tuple(s for s in STAGES if (not only or s.name in keep) and s.name not in drop)
 
 
 async def run_once(ctx: Context) -> dict[str, int]:
@@ -176,11 +202,12 @@ async def run_stage(
             await _sleep_or_stop(stop, interval)
 
 
-async def run_forever(ctx: Context, stop: asyncio.Event) -> None:
-    """Every stage in its own loop until ``stop`` is set; returns once each has finished its batch."""
+async def run_forever(ctx: Context, stop: asyncio.Event, stages: tuple[Stage, ...] = STAGES) -> None:
+    """Every stage (of ``stages``) in its own loop until ``stop`` is set; returns once each has finished
+    its batch."""
     gate = asyncio.Lock() if ctx.settings.is_sqlite else None
     tasks = [
-        asyncio.create_task(run_stage(ctx, stage, stop, gate), name=f"stage:{stage.name}") for stage in STAGES
+        asyncio.create_task(run_stage(ctx, stage, stop, gate), name=f"stage:{stage.name}") for stage in stages
     ]
     try:
         await asyncio.gather(*tasks)
@@ -194,7 +221,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def main(settings: Settings) -> None:
+async def main(settings: Settings, stages: tuple[Stage, ...] = STAGES) -> None:
     metrics.configure(settings.metrics)
     ctx = await build_context(settings, listen_for_restock=False)
     stop = asyncio.Event()
@@ -205,11 +232,12 @@ async def main(settings: Settings) -> None:
     log.info(
         "worker started (stock engine: %s, %d stages, every %.1f s)",
         ctx.stock.name if ctx.stock else "-",
-        len(STAGES),
+        len(stages),
         settings.worker_poll_seconds,
     )
     try:
-        await run_forever(ctx, stop)
+        await run_forever(ctx, stop, stages)
     finally:
+        metrics.flush()  # the last half second's stage figures
         await close_context(ctx)
         log.info("worker stopped")

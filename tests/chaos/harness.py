@@ -277,10 +277,11 @@ async def until_live(url: str, within: float = SERVICE_START_SECONDS) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    at: float  # monotonic
+    at: float  # monotonic, when the answer came (or the client gave up)
     status: int  # 0: no answer (connection refused or reset, timed out)
     code: str
     retry_after: bool
+    sent: float = 0.0  # monotonic, when the request went out
 
 
 @dataclass
@@ -405,6 +406,7 @@ class Load:
 
     async def _buy_once(self, purchase: Purchase) -> float:
         headers = {"Authorization": f"Bearer {purchase.token}", "Idempotency-Key": purchase.key}
+        sent = time.monotonic()
         try:
             response = await self.client.post(
                 f"/api/v1/sale-items/{self.item_id}/buy",
@@ -413,11 +415,11 @@ class Load:
                 timeout=self.timeout,
             )
         except httpx.TransportError:
-            purchase.answers.append(Answer(time.monotonic(), 0, "no_answer", False))
+            purchase.answers.append(Answer(time.monotonic(), 0, "no_answer", False, sent))
             return 0.2
         code = _code_of(response)
         retry_after = "retry-after" in response.headers
-        purchase.answers.append(Answer(time.monotonic(), response.status_code, code, retry_after))
+        purchase.answers.append(Answer(time.monotonic(), response.status_code, code, retry_after, sent))
         if response.status_code in (200, 201):
             purchase.order_id = str(response.json()["id"])
         if purchase.final:
@@ -433,6 +435,7 @@ class Load:
                     await asyncio.sleep(0.2)  # a provider retries later; Alipay waits minutes
 
     async def _notify_once(self, note: Notification) -> bool:
+        sent = time.monotonic()
         try:
             response = await self.client.post(
                 "/api/v1/payments/alipay/notify",
@@ -441,12 +444,12 @@ class Load:
                 timeout=self.timeout,
             )
         except httpx.TransportError:
-            note.answers.append(Answer(time.monotonic(), 0, "no_answer", False))
+            note.answers.append(Answer(time.monotonic(), 0, "no_answer", False, sent))
             return False
         text = response.text.strip()
         code = text if response.status_code == 200 else _code_of(response)
         note.answers.append(
-            Answer(time.monotonic(), response.status_code, code, "retry-after" in response.headers)
+            Answer(time.monotonic(), response.status_code, code, "retry-after" in response.headers, sent)
         )
         return note.acknowledged
 
@@ -464,8 +467,10 @@ def _code_of(response: httpx.Response) -> str:
 
 @dataclass(frozen=True)
 class Figures:
-    """What a fault cost, from the answers: the span between the first and last failed answer
-    (``error_seconds``), and from the fault's end to the first success after it (``recovery_seconds``)."""
+    """What a fault cost, from the answers: the span from the first failed request's sending to the last
+    failed answer (``error_seconds``; a request left unanswered until the client gave up counts from
+    when it was sent, so a silent wait is not hidden), and from the fault's end to the first success
+    after it (``recovery_seconds``)."""
 
     case: str
     purchases: int
@@ -474,12 +479,14 @@ class Figures:
     error_seconds: float
     recovery_seconds: float
     statuses: dict[str, int]
+    slowest_seconds: float = 0.0  # the longest a purchase waited for one answer (or gave up)
 
     def line(self) -> str:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
         return (
             f"{self.case:<28} errors for {self.error_seconds:6.2f} s, back {self.recovery_seconds:6.2f} s "
-            f"after the fault ended; {self.purchases} purchases, {self.orders} orders; answers {statuses}"
+            f"after the fault ended, slowest answer {self.slowest_seconds:5.2f} s; {self.purchases} "
+            f"purchases, {self.orders} orders; answers {statuses}"
         )
 
 
@@ -487,7 +494,7 @@ def figures(case: str, load: Load, fault_started: float, fault_ended: float) -> 
     answers = load.answers() + load.notification_answers()
     failed = [a for a in answers if a.status not in (200, 201, 409, 422)]
     after = [a.at for a in load.answers() if a.status == 201 and a.at >= fault_ended]
-    error_seconds = (failed[-1].at - failed[0].at) if failed else 0.0
+    error_seconds = (failed[-1].at - min(a.sent for a in failed)) if failed else 0.0
     recovery = (after[0] - fault_ended) if after else float("nan")
     statuses: dict[str, int] = {}
     for a in answers:
@@ -502,6 +509,7 @@ def figures(case: str, load: Load, fault_started: float, fault_ended: float) -> 
         round(error_seconds, 2),
         round(max(recovery, 0.0), 2),
         statuses,
+        round(max((a.at - a.sent for a in load.answers()), default=0.0), 2),
     )
 
 

@@ -32,14 +32,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flashport.adapters.db import migrate
-from flashport.adapters.db.schema import orders, outbox, payments, sale_items
+from flashport.adapters.db import migrate, partners_repo
+from flashport.adapters.db.partners_schema import partner_events
+from flashport.adapters.db.schema import orders, outbox, payments, products, sale_items, skus
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.bench import notify
 from flashport.bench.setup import mint_tokens, new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
+from flashport.domain.partners import PartnerKind
 from flashport.sandbox_pay.keys import ensure_keys
-from flashport.services.context import utc_now
+from flashport.services.context import Context, utc_now
 from flashport.services.sales import inventory
 from flashport.settings import Settings
 from tests.chaos.harness import (
@@ -82,7 +84,8 @@ class World:
     pg_proxy: StallProxy | None
     redis_proxy: StallProxy | None
     api: Process
-    worker: Process
+    worker: Process  # every stage but the partner relay's
+    relay: Process  # the partner relay alone (``flashport worker --only relay``)
     url: str
 
 
@@ -91,6 +94,7 @@ class Sale:
     item_id: int
     tokens: list[str]
     notifications: list[Notification]
+    partner_id: int  # the supplier's partner account: the relay feeds it every order's events
 
 
 def _env(settings: Settings, port: int) -> dict[str, str]:
@@ -120,6 +124,7 @@ async def new_sale(direct: Settings) -> Sale:
         sale = await prepare_sale(ctx, units=UNITS, buyers=BUYERS, run_id=new_run_id())
         pending = await notify.prepare_payments(ctx, NOTIFICATIONS, new_run_id())
         await inventory.items_changed(ctx, [pending.item_id])  # its units taken, as the engine must know
+        partner_id = await _supplier_partner(ctx, sale.item_id)
     finally:
         await close_context(ctx)
     tokens = await asyncio.to_thread(mint_tokens, direct, sale.buyer_ids, 1)
@@ -134,7 +139,28 @@ async def new_sale(direct: Settings) -> Sale:
         )
         for no in pending.out_trade_nos
     ]
-    return Sale(sale.item_id, tokens, notes)
+    return Sale(sale.item_id, tokens, notes, partner_id)
+
+
+async def _supplier_partner(ctx: Context, item_id: int) -> int:
+    """A partner account for the supplier of the item, so the relay has every order's events to feed."""
+    async with ctx.transaction() as tx:
+        supplier_id = await tx.conn.scalar(
+            sa.select(products.c.supplier_id)
+            .join(skus, skus.c.product_id == products.c.id)
+            .join(sale_items, sale_items.c.sku_id == skus.c.id)
+            .where(sale_items.c.id == item_id)
+        )
+        partner = await partners_repo.insert_partner(
+            tx.conn,
+            name=f"chaos supplier {item_id}",
+            kind=PartnerKind.SUPPLIER,
+            supplier_id=supplier_id,
+            logistics_code=None,
+            pay_code=None,
+            now=tx.now,
+        )
+    return partner.id
 
 
 @contextlib.asynccontextmanager
@@ -147,17 +173,20 @@ async def platform(
     env = _env(settings, port)
     serve = ["serve", "--workers", str(api_processes), "--port", str(port)]
     api = Process(serve, env, folder / "api.log")
-    worker = Process(["worker"], env, folder / "worker.log")
-    api.start()
-    worker.start()
+    worker = Process(["worker", "--skip", "relay"], env, folder / "worker.log")
+    relay = Process(["worker", "--only", "relay"], env, folder / "relay.log")
+    for process in (api, worker, relay):
+        process.start()
     parts = {"pg": None, "redis": None, "pg_proxy": None, "redis_proxy": None} | parts
-    world = World(settings, direct, env, api=api, worker=worker, url=f"http://127.0.0.1:{port}", **parts)
+    world = World(
+        settings, direct, env, api=api, worker=worker, relay=relay, url=f"http://127.0.0.1:{port}", **parts
+    )
     try:
         await until_live(world.url)
         yield world
     finally:
-        api.stop()
-        worker.stop()
+        for process in (api, worker, relay):
+            process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +282,12 @@ async def worker_killed(w: World) -> None:
     w.worker.start()
 
 
+async def relay_killed(w: World) -> None:
+    """SIGKILL to the partner relay (mid-pass: every order makes events), then a new one."""
+    w.relay.kill9()
+    w.relay.start()
+
+
 async def _async(value: bool) -> bool:
     return value
 
@@ -265,6 +300,7 @@ FAULTS: dict[str, Callable[[World], Awaitable[None]]] = {
     "redis stalled 5 s": redis_stalled,
     "api process kill -9": api_killed,
     "worker kill -9": worker_killed,
+    "relay kill -9": relay_killed,
 }
 
 
@@ -340,7 +376,7 @@ async def _run_case(
     try:
         await _check_everything(world, sale, load)
     except AssertionError:
-        print(world.api.tail(), world.worker.tail(), sep="\n---\n")
+        print(world.api.tail(), world.worker.tail(), world.relay.tail(), sep="\n---\n")
         raise
 
 
@@ -406,7 +442,55 @@ async def _check_everything(w: World, sale: Sale, load: Load) -> None:
     assert all(n.acknowledged for n in load.started_notifications())
     assert succeeded == len(paid_nos), f"{len(paid_nos)} notifications acknowledged, {succeeded} paid"
     assert not paid_events, f"orders paid twice: {paid_events[:5]}"
+    await _relayed(w, sale)
     await _reconciled(w)
+
+
+async def _relayed(w: World, sale: Sale) -> None:
+    """Every event of the sale's orders reaches the supplier's feed once, numbered 1, 2, ... per order
+    with no gap, once the relay has caught up."""
+    ctx = await build_context(w.direct, listen_for_restock=False)
+    state: dict[str, Any] = {}
+
+    async def caught_up() -> bool:
+        async with ctx.transaction() as tx:
+            subjects = sa.select(sa.literal("order:") + orders.c.order_no).where(
+                orders.c.sale_item_id == sale.item_id
+            )
+            want = set(
+                (
+                    await tx.conn.scalars(
+                        sa.select(outbox.c.id).where(
+                            outbox.c.subject.in_(subjects), outbox.c.type.like("order.%")
+                        )
+                    )
+                ).all()
+            )
+            fed = (
+                await tx.conn.execute(
+                    sa.select(
+                        partner_events.c.outbox_id, partner_events.c.subject, partner_events.c.subject_seq
+                    ).where(
+                        partner_events.c.partner_id == sale.partner_id, partner_events.c.type.like("order.%")
+                    )
+                )
+            ).all()
+        state.update(want=len(want), fed=len(fed), missing=len(want - {f.outbox_id for f in fed}))
+        state["fed_rows"] = fed
+        return bool(want) and want == {f.outbox_id for f in fed}
+
+    try:
+        await eventually(caught_up, within=RECOVERY_WITHIN, every=0.5, what="the relay feeding every event")
+    except AssertionError:
+        print({k: v for k, v in state.items() if k != "fed_rows"})
+        raise
+    finally:
+        await close_context(ctx)
+    per_subject: dict[str, list[int]] = {}
+    for row in state["fed_rows"]:
+        per_subject.setdefault(row.subject, []).append(row.subject_seq)
+    gaps = {s: q for s, q in per_subject.items() if sorted(q) != list(range(1, len(q) + 1))}
+    assert not gaps, f"a feed's numbers per order have gaps or repeats: {list(gaps.items())[:3]}"
 
 
 async def _reconciled(w: World) -> None:

@@ -20,6 +20,7 @@ from flashport.settings import Settings
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import ServerProcess, serving
+from tests.waiting import eventually
 
 # /metrics reads every worker stage's depth from the database: on SQLite, with the machine's cores busy
 # with other work, that took longer than httpx's default 5 s (seen in CI at load average 19).
@@ -66,11 +67,21 @@ async def test_metrics_are_summed_over_every_api_process_of_serve(database_setti
                 base_url=server.url, trust_env=False, timeout=SLOW_MACHINE
             ) as client:
                 assert (await client.get("/livez")).status_code == 200
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=SLOW_MACHINE) as client:
-            text = (await client.get("/metrics")).text
+        texts: list[str] = []
+
+        async def all_counted() -> bool:
+            # Each process writes its tally out within metrics.FLUSH_SECONDS; then every request shows.
+            async with httpx.AsyncClient(
+                base_url=server.url, trust_env=False, timeout=SLOW_MACHINE
+            ) as client:
+                texts.append((await client.get("/metrics")).text)
+            labels = {"route": "/livez", "method": "GET", "status": "200"}
+            return sample(texts[-1], "flashport_http_requests_total", **labels) - before >= 60
+
+        await eventually(all_counted, within=SLOW_MACHINE, what="every process's /livez answers in /metrics")
     finally:
         await server.stop()
-    counted = sample(text, "flashport_http_requests_total", route="/livez", method="GET", status="200")
+    counted = sample(texts[-1], "flashport_http_requests_total", route="/livez", method="GET", status="200")
     assert counted - before == 60
     # Each process keeps its own file in the directory serve made; /metrics read them all.
     assert len(list((database_settings.data_dir / "metrics").glob("counter_*.db"))) >= 2

@@ -28,7 +28,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flashport.adapters.db.schema import orders, outbox, payment_notifications, payments, refunds, sale_items
+from flashport.adapters.db.schema import (
+    buyer_item_units,
+    orders,
+    outbox,
+    payment_notifications,
+    payments,
+    refunds,
+    sale_items,
+)
 from flashport.adapters.identity_vault import mask_id_number
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.bench.loadgen import Target
@@ -74,6 +82,10 @@ async def prepare_payments(ctx: Context, count: int, run_id: str) -> PreparedPay
                 numbers.append(order_no)
             await tx.conn.execute(orders.insert(), order_rows)
             await tx.conn.execute(payments.insert(), payment_rows)
+            # Each buyer's units (the database truth of rule 2), as the buy path leaves them: without
+            # them the SQL engine counts these buyers as holding nothing and reconcile disagrees.
+            units = [{"sale_item_id": item_id, "buyer_id": row["buyer_id"], "units": 1} for row in order_rows]
+            await tx.conn.execute(buyer_item_units.insert(), units)
     return PreparedPayments(run_id, item_id, numbers)
 
 

@@ -56,6 +56,10 @@ class Counters:
 
 class StockEngine(abc.ABC):
     name: str
+    # Whether a caller may stop waiting on :meth:`place` (cancel it) and the purchase still ends whole:
+    # its order saved all the same, or its reservation given back, so a retry with the same key learns
+    # which. The buy path then answers 503 ``purchase_pending`` after its deadline instead of waiting.
+    abandons_safely: bool = False
 
     async def ping(self) -> None:
         """Raise if the engine's own store does not answer (readiness). The SQL engine's store is the

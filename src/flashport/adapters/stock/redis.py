@@ -98,6 +98,7 @@ def _ms(moment: Any) -> int:
 
 class RedisStockEngine(StockEngine):
     name = "redis"
+    abandons_safely = True  # _finish_abandoned, and a group commit that writes a cancelled caller's order
 
     def __init__(
         self,

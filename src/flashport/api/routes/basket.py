@@ -90,7 +90,7 @@ async def my_basket(who: Principal = BuyerOnly, ctx: Context = Depends(get_ctx))
     "`single_transaction_limit` (409); `admission_required`, `invalid_admission`, `admission_expired` for "
     "an item with a waiting room (403); `sale_item_not_found` (404); `idempotency_key_required`, "
     "`idempotency_key_reused`, `validation_error` (422); `stock_engine_unavailable`, "
-    "`order_not_saved` (503).",
+    "`order_not_saved`, `purchase_pending` (503).",
     **roles_doc(Role.BUYER, errors=(403, 404, 409, 422, 503)),
 )
 async def add_to_basket(

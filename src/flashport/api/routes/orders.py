@@ -126,7 +126,8 @@ def _buy_doc() -> dict[str, Any]:
     "included, passes 5,000 CNY: docs/tax-and-limits.md) (409); "
     "`validation_error`, `payload_too_large`, `invalid_quantity`, `idempotency_key_required`, "
     "`invalid_idempotency_key`, `idempotency_key_reused` (422); `sale_item_not_found` (404); "
-    "`rate_limited` (429, with `Retry-After`); `stock_engine_unavailable`, `order_not_saved` (503).",
+    "`rate_limited` (429, with `Retry-After`); `stock_engine_unavailable`, `order_not_saved`, "
+    "`purchase_pending` (undecided within FLASHPORT_BUY_DEADLINE_SECONDS: retry with the same key) (503).",
     **_buy_doc(),
 )
 async def buy(request: Request, ctx: Context = Depends(get_ctx)) -> Response:

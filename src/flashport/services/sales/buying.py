@@ -10,11 +10,12 @@ from typing import Any
 
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
-from flashport.adapters.stock.interface import PlacementKind
-from flashport.domain.errors import Conflict, InProgress, NotFound
+from flashport.adapters.stock.interface import Placement, PlacementKind, StockEngine
+from flashport.domain.errors import Conflict, InProgress, NotFound, ServiceUnavailable
 from flashport.domain.limits import single_limit_refusal
 from flashport.domain.orders import (
     ItemTerms,
+    OrderDraft,
     RejectReason,
     SavedPurchase,
     check_idempotency_key,
@@ -97,7 +98,7 @@ async def buy(
         path.board.clear(item_id)  # that order never landed and its unit is back: judged afresh below
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
     started = time.perf_counter()
-    placement = await path.stock.place(draft)
+    placement = await _placed_in_time(path.stock, draft, ctx.settings.buy_deadline_seconds)
     outcome = placement.reason.value if placement.reason is not None else placement.kind.value
     metrics.observe_placement(path.stock.name, outcome, time.perf_counter() - started)
     if placement.kind is PlacementKind.REJECTED:
@@ -172,6 +173,26 @@ def _order_id(earlier: str | SavedPurchase | None) -> str | None:
 EXISTING_WAIT_POLLS = 20  # x EXISTING_POLL_SECONDS: two seconds at most
 EXISTING_POLL_SECONDS = 0.1
 DOUBT_CHECK_EVERY = 5  # polls between two looks at whether the order is in doubt (one Redis read)
+
+
+async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float) -> Placement:
+    """The engine's placement, or 503 ``purchase_pending`` once it has taken ``seconds`` (Redis or the
+    database stalled): the buyer is told to retry with the same key rather than left waiting. The
+    placement goes on without us (``abandons_safely``); the retry gets its order, is told the first is
+    still in progress (409), or buys afresh if it was undone. An engine that cannot be left half-way is
+    waited for."""
+    if not stock.abandons_safely:
+        return await stock.place(draft)
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            return await stock.place(draft)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the engine's own
+        raise ServiceUnavailable(
+            "the purchase is taking longer than usual to decide; retry with the same Idempotency-Key",
+            code="purchase_pending",
+        ) from None
 
 
 def _in_progress() -> InProgress:
