@@ -24,6 +24,7 @@ from typing import Any
 from flashport.domain.waiting_room import Cursor, RoomTerms, derive_key
 
 HOT_TTL = 1.0
+BEHIND_REFRESH = 0.05  # a view older than this that misses a known place is read again
 MAX_PLACES_KEPT = 1_000_000
 
 
@@ -55,6 +56,7 @@ class WaitingRooms:
         self._hot_until = 0.0
         self._hot_loading: asyncio.Future[frozenset[int]] | None = None
         self._views: dict[int, tuple[float, RoomView | None]] = {}
+        self._read_at: dict[int, float] = {}
         self._refreshing: dict[int, asyncio.Future[RoomView | None]] = {}
         self._places: dict[tuple[int, int], int] = {}
         self._keys: dict[tuple[tuple[str, ...], str], tuple[bytes, ...]] = {}
@@ -115,9 +117,28 @@ class WaitingRooms:
             raise
         finally:
             self._refreshing.pop(item_id, None)
-        self._views[item_id] = (self._monotonic() + ttl, view)
+        self._read_at[item_id] = self._monotonic()
+        self._views[item_id] = (self._read_at[item_id] + ttl, view)
         future.set_result(view)
         return view
+
+    def joined(self, item_id: int) -> None:
+        """This process dealt new places: its view of the room misses them, so the next look reads it
+        again (one read per batch of joins)."""
+        self._views.pop(item_id, None)
+
+    def behind(self, item_id: int, place: int) -> bool:
+        """A buyer's place lies past the last place of the room's cached view: the view predates the
+        join. Drop it (True) so the next look reads the room again, unless it was read within
+        ``BEHIND_REFRESH`` (a crowd of new places costs one read per that interval, not one each)."""
+        cached = self._views.get(item_id)
+        view = cached[1] if cached is not None else None
+        if view is None or view.cursor is None or place <= view.cursor.places:
+            return False
+        if self._monotonic() - self._read_at.get(item_id, 0.0) < BEHIND_REFRESH:
+            return False
+        self._views.pop(item_id, None)
+        return True
 
     def place(self, item_id: int, buyer_id: int) -> int | None:
         return self._places.get((item_id, buyer_id))
