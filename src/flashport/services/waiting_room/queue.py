@@ -39,6 +39,7 @@ ADMISSION = "admission token"
 CHALLENGE_PURPOSE = "queue challenge"
 CHALLENGE_SECONDS = 300
 JOIN_BATCH = 500  # joins per transaction at most
+JOIN_HOLD_SECONDS = 0.1  # a join whose admission is this close waits for it instead of polling
 ADMISSION_MESSAGES = {
     "admission_required": "this sale has a waiting room: join the queue to get an admission token",
     "invalid_admission": "this admission token is not valid for you and this item",
@@ -66,6 +67,7 @@ class QueueStatus:
     admission_expires_at: datetime | None = None
     challenge: str | None = None
     poll_seconds: float = 2.0
+    estimated_wait_seconds_exact: float | None = None  # unrounded, for the join's short hold
 
 
 # --- the buy path's check ---------------------------------------------------------------------------
@@ -94,11 +96,13 @@ async def _read_hot(ctx: Context) -> frozenset[int]:
 # --- the room's cursor ------------------------------------------------------------------------------
 
 
-async def room_view(ctx: Context, item_id: int) -> RoomView | None:
+async def room_view(ctx: Context, item_id: int, read_since: float | None = None) -> RoomView | None:
     """This process's view of the room (None: not a hot item), advanced when it is older than
-    ``queue_refresh_seconds``."""
+    ``queue_refresh_seconds``, or read since ``read_since`` (``ctx.rooms.monotonic()``) if given."""
     ttl = ctx.settings.queue_refresh_seconds
-    return await ctx.rooms.view(item_id, ctx.clock(), ttl, lambda: advance(ctx, item_id))
+    return await ctx.rooms.view(
+        item_id, ctx.clock(), ttl, lambda: advance(ctx, item_id), read_since=read_since
+    )
 
 
 async def advance(ctx: Context, item_id: int) -> RoomView | None:
@@ -158,7 +162,14 @@ async def join(
         refused = await _take_place(ctx, view, buyer_id, item_id, address, challenge, solution)
         if refused is not None and refused.state is QueueState.CHALLENGE:
             return refused
-    return await status(ctx, buyer_id, item_id)
+    found = await status(ctx, buyer_id, item_id)
+    wait = found.estimated_wait_seconds_exact
+    if found.state is QueueState.WAITING and wait is not None and wait <= JOIN_HOLD_SECONDS:
+        # A fast room admits this newcomer within moments: answer once it has, rather than send the
+        # buyer away to poll a second later (a join at 10,000 a second needs 0.1 ms per place).
+        await asyncio.sleep(wait)
+        found = await status(ctx, buyer_id, item_id)
+    return found
 
 
 async def _take_place(
@@ -219,8 +230,6 @@ async def _join_batch(
     if found is None:
         gone = NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
         return [gone for _ in batch]
-    if any(outcome > 0 for outcome in found):
-        ctx.rooms.joined(item_id)
     outcomes: list[QueueStatus | DomainError | None] = []
     for join, refused, outcome in zip(batch, refusals, found, strict=True):
         if outcome == CHALLENGE:
@@ -274,8 +283,10 @@ async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
             return QueueStatus(item_id, QueueState.NOT_JOINED, starts_at=view.starts_at)
         if place == 0:
             return QueueStatus(item_id, QueueState.PRE_QUEUE, starts_at=view.starts_at, poll_seconds=5.0)
-    if ctx.rooms.behind(item_id, place):  # joined after this process last read the room
-        view = await room_view(ctx, item_id) or view
+    if view.cursor is not None and place > view.cursor.places:
+        # The place was dealt after this view was read (a join here or in another process): the next
+        # read, shared by every buyer in the same case, moves the cursor over it.
+        view = await room_view(ctx, item_id, read_since=ctx.rooms.monotonic()) or view
     assert view.cursor is not None  # a place is dealt only once the room has a cursor
     cursor = view.cursor.advanced(now)
     if cursor.admits(place):
@@ -289,7 +300,11 @@ async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
     wait = estimated_wait(place, cursor)
     seconds = None if math.isinf(wait) else max(1, math.ceil(wait))
     poll = min(10.0, max(1.0, wait / 4)) if seconds is not None else 5.0
-    return QueueStatus(item_id, QueueState.WAITING, ahead, seconds, view.starts_at, poll_seconds=poll)
+    exact = None if math.isinf(wait) else wait
+    return QueueStatus(
+        item_id, QueueState.WAITING, ahead, seconds, view.starts_at, poll_seconds=poll,
+        estimated_wait_seconds_exact=exact,
+    )  # fmt: skip
 
 
 async def _find_place(ctx: Context, buyer_id: int, item_id: int) -> int | None:
