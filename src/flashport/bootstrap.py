@@ -22,6 +22,9 @@ from flashport.adapters.session_revocations import RevocationList
 from flashport.adapters.stock.interface import StockEngine
 from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.adapters.stock.sql import SqlStockEngine
+from flashport.adapters.waiting_room.interface import QueueStore
+from flashport.adapters.waiting_room.redis import RedisQueueStore
+from flashport.adapters.waiting_room.sql import SqlQueueStore
 from flashport.services.context import Context
 from flashport.services.rate_limits import RateLimits
 from flashport.services.sales.buy_path import BuyPath, SingleLimit
@@ -72,6 +75,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         keep=timedelta(seconds=settings.token_ttl_seconds),
     )
     limiter: RateLimiter = InProcessLimiter()
+    queue_store: QueueStore = SqlQueueStore(engine)
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
         # A blocking pool makes a burst of requests queue for a connection instead of failing.
@@ -95,6 +99,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         board = SoldOutBoard(REDIS_BOARD_TTL)
         sessions.use_redis(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix)
+        queue_store = RedisQueueStore(client, engine, prefix=settings.redis_prefix)
         if listen_for_restock:
             stock.follow_restocks(board.clear)
     else:
@@ -115,6 +120,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         secrets=SecretBox(settings),
         sessions=sessions,
         limits=RateLimits.from_settings(settings, limiter),
+        queue_store=queue_store,
     )
     if settings.partner_bus == "nats":
         # Imported here: nats-py is needed only with this setting (the "nats" extra).

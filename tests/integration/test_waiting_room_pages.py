@@ -34,6 +34,12 @@ class StillClock:
 
 
 @pytest.fixture
+def ctx(buy_ctx: Context) -> Context:
+    """Both stock engines, so the queue runs on the database and on Redis (adapters/waiting_room)."""
+    return buy_ctx
+
+
+@pytest.fixture
 async def web(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     ctx.settings = ctx.settings.model_copy(update={"queue_refresh_seconds": 0.001, "queue_challenge_bits": 0})
     transport = httpx.ASGITransport(app=create_app(ctx=ctx))

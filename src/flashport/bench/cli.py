@@ -22,6 +22,7 @@ from flashport.bench.chart import sold_over_time_svg, timelines
 from flashport.bench.loadgen import (
     Firing,
     GeneratorError,
+    RoomBuyers,
     Target,
     fire,
     probe_request,
@@ -33,10 +34,12 @@ from flashport.domain.accounts import Principal, Role
 from flashport.domain.sales import MAX_ITEM_QUANTITY
 from flashport.services.accounts.tokens import issue_token
 from flashport.services.context import utc_now
+from flashport.services.waiting_room import rooms
 from flashport.settings import Settings, load_settings
 
 UNITS_DEFAULT = 600_000
 RUSH_UNITS_DEFAULT = 1_000
+RECORD_ADMIT_RATE = 100_000.0  # the record's admission: far above what the buy path sells a second
 
 url_option = click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server, plain http."
@@ -83,7 +86,16 @@ processes_option = click.option(
 @click.option(
     "--admit-rate",
     type=click.FloatRange(min=0, min_open=True),
-    help="With --rush: buyers admitted a second (default: the room's automatic rate).",
+    help="Buyers admitted a second. With --rush default: the room's automatic rate; for the record "
+    f"default: {RECORD_ADMIT_RATE:,.0f} (the room's cost is measured, not a throttle).",
+)
+@click.option(
+    "--room/--no-room",
+    default=True,
+    show_default=True,
+    help="The record sale through a waiting room: each buyer joins, is admitted, buys with its token. "
+    "Give the server FLASHPORT_FORWARDED_ALLOW_IPS=127.0.0.1 so each simulated buyer has an address of "
+    "its own (else the bot friction challenges them all).",
 )
 @click.option(
     "--replay",
@@ -102,6 +114,7 @@ def bench(
     board_screens: int,
     rush: int | None,
     admit_rate: float | None,
+    room: bool,
     replay: bool,
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
@@ -125,11 +138,17 @@ def bench(
         click.secho("note: FLASHPORT_DATABASE_URL is not set; this benchmarks embedded SQLite", fg="yellow")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     generator = _check_generator(target, generator_check, connections, processes) if generator_check else None
-    sale, requests = _prepare(settings, target, units, buyers)
+    sale, requests, tokens = _prepare(settings, target, units, buyers)
+    volley: list[bytes] | RoomBuyers = requests
+    if room:
+        rate = admit_rate or RECORD_ADMIT_RATE
+        asyncio.run(_with_context(settings, _mark_hot, sale, rate))
+        click.echo(f"through the waiting room, admitting {rate:,.0f} buyers a second", err=True)
+        volley = RoomBuyers(target, sale.item_id, sale.run_id, tokens, range(len(tokens)))
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
     try:
-        firing = _fire(target, requests, connections, processes, "sold")
+        firing = _fire(target, volley, connections, processes, "sold")
     finally:
         watched = screens.stop()
     summary = report.summarise(firing, units=units)
@@ -157,7 +176,14 @@ class BenchRun:
     checks: list[report.Check]
 
 
-def _prepare(settings: Settings, target: Target, units: int, buyers: int) -> tuple[PreparedSale, list[bytes]]:
+async def _mark_hot(ctx: Any, sale: PreparedSale, rate: float) -> None:
+    [operator] = await insert_buyers(ctx, f"{sale.run_id}-room", 1, role=Role.OPERATOR)
+    await rooms.mark_hot(ctx, operator, sale.item_id, rooms.RoomSettings(admit_per_second=rate))
+
+
+def _prepare(
+    settings: Settings, target: Target, units: int, buyers: int
+) -> tuple[PreparedSale, list[bytes], list[str]]:
     """The sale in the database and one ready-made request per buyer, all before the clock starts."""
     click.echo(f"preparing {units:,} units and {buyers:,} buyers ...", err=True)
     sale = asyncio.run(_with_context(settings, prepare_sale, units=units, buyers=buyers, run_id=new_run_id()))
@@ -169,7 +195,7 @@ def _prepare(settings: Settings, target: Target, units: int, buyers: int) -> tup
         for n, token in enumerate(tokens)
     ]
     click.echo("prepared in " + ", ".join(f"{k} {v:.1f} s" for k, v in sale.seconds.items()), err=True)
-    return sale, requests
+    return sale, requests, tokens
 
 
 @click.command("loadcheck")
@@ -215,7 +241,9 @@ def _replay(
         raise SystemExit(1)
 
 
-def _fire(target: Target, requests: list[bytes], connections: int, processes: int, label: str) -> Firing:
+def _fire(
+    target: Target, requests: list[bytes] | RoomBuyers, connections: int, processes: int, label: str
+) -> Firing:
     progress = report.ProgressBar(len(requests), label)
     try:
         return fire(target, requests, connections=connections, processes=processes, progress=progress)
@@ -238,6 +266,8 @@ def _show(run: BenchRun, generator: report.RunSummary | None) -> None:
         f"bench {run.sale.run_id}: {run.sale.units:,} units, {len(run.sale.buyer_ids):,} buyers, {run.url}"
     )
     report.render(title, report.summary_lines(run.summary))
+    if run.firing.queue_ns:
+        report.render("waiting room", report.queue_lines(run.firing))
     report.render("database", report.audit_lines(run.audit))
     report.render("checks", report.check_lines(run.checks))
     # The generator is not the bottleneck when it idled for much of the run and could go faster.

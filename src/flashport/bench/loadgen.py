@@ -58,6 +58,58 @@ def purchase_request(
     ).encode() + body
 
 
+@dataclass(frozen=True)
+class RoomBuyers:
+    """Buyers who go through the item's waiting room: each joins, polls while it waits, then buys with
+    the admission token its queue gave, all on its connection. Per buyer only its token and its number
+    are kept; the requests are formatted when sent (a microsecond or two, no object per request beyond
+    the bytes). ``address`` gives each buyer an ``X-Forwarded-For`` of its own, as buyers behind the edge
+    have (believed only by a server that trusts this host as a proxy)."""
+
+    target: Target
+    item_id: int
+    run_id: str
+    tokens: Sequence[str]
+    numbers: Sequence[int]  # each buyer's number in the whole run (its Idempotency-Key's suffix)
+
+    def join(self, index: int) -> bytes:
+        n = self.numbers[index]
+        return (
+            f"POST /api/v1/sale-items/{self.item_id}/queue HTTP/1.1\r\n"
+            f"Host: {self.target.host}:{self.target.port}\r\n"
+            f"Authorization: Bearer {self.tokens[index]}\r\n"
+            f"X-Forwarded-For: 10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    def poll(self, index: int) -> bytes:
+        return (
+            f"GET /api/v1/sale-items/{self.item_id}/queue HTTP/1.1\r\n"
+            f"Host: {self.target.host}:{self.target.port}\r\n"
+            f"Authorization: Bearer {self.tokens[index]}\r\n\r\n"
+        ).encode()
+
+    def buy(self, index: int, admission: str) -> bytes:
+        body = b'{"quantity": 1, "admission": "%s"}' % admission.encode()
+        return (
+            f"POST /api/v1/sale-items/{self.item_id}/buy HTTP/1.1\r\n"
+            f"Host: {self.target.host}:{self.target.port}\r\n"
+            f"Authorization: Bearer {self.tokens[index]}\r\n"
+            f"Idempotency-Key: bench-{self.run_id}-{self.numbers[index]}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    def part(self, index: int, parts: int) -> RoomBuyers:
+        """Every ``parts``-th buyer from ``index`` (one generator process's share)."""
+        return RoomBuyers(
+            self.target, self.item_id, self.run_id, self.tokens[index::parts], self.numbers[index::parts]
+        )
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
 def probe_request(target: Target, path: str = "/livez") -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n\r\n".encode()
 
@@ -121,6 +173,9 @@ class Firing:
     status: array[int] = field(default_factory=lambda: array("H"))
     latency_ns: array[int] = field(default_factory=lambda: array("q"))
     finished_ns: array[int] = field(default_factory=lambda: array("q"))
+    # Through the waiting room: join to the last queue answer (admitted or sold out), per buyer who got one.
+    # ``latency_ns`` is then the purchase's own (or, for a buyer told "sold out", the last queue answer's).
+    queue_ns: array[int] = field(default_factory=lambda: array("q"))
     outcomes: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float = 0.0  # the generator's own CPU time, to show it was not the bottleneck
     wall_seconds: float = 0.0
@@ -132,6 +187,7 @@ class Firing:
             merged.status.extend(part.status)
             merged.latency_ns.extend(part.latency_ns)
             merged.finished_ns.extend(part.finished_ns)
+            merged.queue_ns.extend(part.queue_ns)
             merged.outcomes.update(part.outcomes)
             merged.cpu_seconds += part.cpu_seconds
             merged.wall_seconds = max(merged.wall_seconds, part.wall_seconds)
@@ -141,7 +197,7 @@ class Firing:
 class Volley:
     """The requests of one process and what came back. Single-threaded: callbacks share it freely."""
 
-    def __init__(self, requests: Sequence[bytes]) -> None:
+    def __init__(self, requests: Sequence[bytes] | RoomBuyers) -> None:
         count = len(requests)
         self.requests = requests
         self.next_index = 0
@@ -195,7 +251,19 @@ class KeepAliveConnection(asyncio.Protocol):
             self._transport.close()
             return
         self._started_ns = time.perf_counter_ns()
-        self._transport.write(self._volley.requests[self._index])
+        self._transport.write(self._first_request(self._index))
+
+    def _first_request(self, index: int) -> bytes:
+        requests = self._volley.requests
+        assert not isinstance(requests, RoomBuyers)  # those go through RoomConnection
+        return requests[index]
+
+    def _answered(self, response: Response) -> bool:
+        """Record the answer; False when the buyer has a next request on this connection (sent)."""
+        self._volley.record(
+            self._index, response.status, outcome_of(response.status, response.body), self._started_ns
+        )
+        return True
 
     def data_received(self, data: bytes) -> None:
         assert self._transport is not None
@@ -208,9 +276,10 @@ class KeepAliveConnection(asyncio.Protocol):
         if response is None:
             return
         del self._buffer[: response.size]
-        self._volley.record(
-            self._index, response.status, outcome_of(response.status, response.body), self._started_ns
-        )
+        if not self._answered(response):
+            if not response.keep_alive:  # the buyer's next request goes on a new connection: lost
+                self._transport.close()
+            return
         self._index = -1
         if response.keep_alive:
             self._send_next()
@@ -225,9 +294,58 @@ class KeepAliveConnection(asyncio.Protocol):
             self._closed.set_result(None)
 
 
+class RoomConnection(KeepAliveConnection):
+    """A buyer through the waiting room: join, poll at the server's ``poll_seconds`` while waiting (the
+    connection idles meanwhile), buy with the token once admitted; the next buyer then takes the
+    connection. What is recorded per buyer is the purchase (status, latency) or, for a buyer told the
+    item sold out in the queue, that answer; the queue's own time goes to ``queue_ns``."""
+
+    def __init__(self, volley: Volley, closed: asyncio.Future[None]) -> None:
+        super().__init__(volley, closed)
+        self._buyers = cast(RoomBuyers, volley.requests)
+        self._buying = False
+        self._joined_ns = 0
+
+    def _first_request(self, index: int) -> bytes:
+        self._buying = False
+        self._joined_ns = time.perf_counter_ns()
+        return self._buyers.join(index)
+
+    def _answered(self, response: Response) -> bool:
+        if self._buying or response.status != 200:
+            return super()._answered(response)
+        state = orjson.loads(response.body)
+        name = state.get("state")
+        if name == "admitted":
+            self._volley.firing.queue_ns.append(time.perf_counter_ns() - self._joined_ns)
+            self._buying = True
+            self._send(self._buyers.buy(self._index, state["admission_token"]))
+            return False
+        if name in ("waiting", "pre_queue"):
+            delay = min(4.0, float(state.get("poll_seconds") or 1.0))  # under keep-alive (5 s)
+            asyncio.get_running_loop().call_later(delay, self._poll)
+            return False
+        if name == "sold_out":
+            self._volley.firing.queue_ns.append(time.perf_counter_ns() - self._joined_ns)
+            self._volley.record(self._index, 409, "409 sold_out (in the queue)", self._started_ns)
+        else:  # a challenge (the server does not believe the bench's addresses), not joined, ...
+            self._volley.record(self._index, 0, f"queue {name}", self._started_ns)
+        return True
+
+    def _poll(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._send(self._buyers.poll(self._index))
+
+    def _send(self, request: bytes) -> None:
+        assert self._transport is not None
+        self._started_ns = time.perf_counter_ns()
+        self._transport.write(request)
+
+
 async def fire_here(target: Target, volley: Volley, connections: int) -> None:
     """Send the volley's requests over ``connections`` keep-alive connections in this event loop."""
     requests = volley.requests
+    protocol = RoomConnection if isinstance(requests, RoomBuyers) else KeepAliveConnection
     loop = asyncio.get_running_loop()
     ever_connected = False
 
@@ -237,7 +355,7 @@ async def fire_here(target: Target, volley: Volley, connections: int) -> None:
             closed: asyncio.Future[None] = loop.create_future()
             try:
                 await loop.create_connection(
-                    functools.partial(KeepAliveConnection, volley, closed), target.host, target.port
+                    functools.partial(protocol, volley, closed), target.host, target.port
                 )
             except OSError as exc:
                 if not ever_connected:
@@ -273,7 +391,7 @@ ProgressCallback = Callable[[int, int, float], None]  # answered, succeeded, sec
 
 def fire(
     target: Target,
-    requests: Sequence[bytes],
+    requests: Sequence[bytes] | RoomBuyers,
     *,
     connections: int,
     processes: int = 1,
@@ -288,7 +406,7 @@ def fire(
     workers = [
         mp.Process(
             target=_worker_main,
-            args=(target, list(requests[i::processes]), _share(connections, processes, i), board, i),
+            args=(target, _part(requests, i, processes), _share(connections, processes, i), board, i),
             kwargs={"barrier": barrier, "answers": answers},
             daemon=True,
         )
@@ -304,6 +422,12 @@ def fire(
             worker.join(timeout=5)
             if worker.is_alive():
                 worker.terminate()
+
+
+def _part(requests: Sequence[bytes] | RoomBuyers, index: int, parts: int) -> list[bytes] | RoomBuyers:
+    if isinstance(requests, RoomBuyers):
+        return requests.part(index, parts)
+    return list(requests[index::parts])
 
 
 def _share(total: int, parts: int, index: int) -> int:
@@ -335,7 +459,7 @@ def _collect(
 
 def _worker_main(
     target: Target,
-    requests: list[bytes],
+    requests: list[bytes] | RoomBuyers,
     connections: int,
     board: Any,
     slot: int,
@@ -356,7 +480,7 @@ def _worker_main(
 
 
 async def _fire_and_publish(
-    target: Target, requests: list[bytes], connections: int, board: Any, slot: int
+    target: Target, requests: list[bytes] | RoomBuyers, connections: int, board: Any, slot: int
 ) -> Volley:
     volley = Volley(requests)
     firing = asyncio.ensure_future(fire_here(target, volley, connections))

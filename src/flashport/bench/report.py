@@ -128,6 +128,17 @@ async def keys_that_bought(ctx: Context, item_id: int) -> list[str]:
         return list((await conn.scalars(query)).all())
 
 
+def queue_lines(firing: Firing) -> list[tuple[str, str]]:
+    """The record sale through the waiting room: how long buyers spent from their join to the queue's
+    last answer (admitted, or told the item sold out)."""
+    lat = Latency.of(firing.queue_ns)
+    told = firing.outcomes.get("409 sold_out (in the queue)", 0)
+    return [
+        ("buyers answered by the queue", f"{len(firing.queue_ns):,} (told sold out there: {told:,})"),
+        ("join to admission p50 / p99", f"{lat.p50_ms:.1f} / {lat.p99_ms:.1f} ms (max {lat.max_ms:.1f})"),
+    ]
+
+
 def replay_lines(replay: RunSummary, sale: RunSummary) -> list[tuple[str, str]]:
     """The retries of a ``--replay`` against the purchases they repeat (issue 19, point 5: at least 80%
     of the rate of new purchases, p99 under 100 ms, every one the first answer again)."""

@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from flashport.adapters.db import waiting_room_repo
 from flashport.adapters.db.schema import sale_events
 from flashport.bench import report
 from flashport.bench.setup import insert_buyers, insert_sale, mint_tokens, new_run_id
@@ -260,12 +259,9 @@ def _pct(values: list[float], percent: float) -> float | None:
 
 
 async def summarise(ctx: Context, plan: RushPlan, item_id: int, start: float, tally: Tally) -> RushReport:
-    async with ctx.read() as conn:
-        entries = await waiting_room_repo.arrivals_and_places(conn, item_id)
-        row = await waiting_room_repo.room(conn, item_id)
-    shuffled_at = row.shuffled_at if row is not None else None
-    early = [(a, p) for a, p, joined in entries if shuffled_at is not None and joined < shuffled_at]
-    later = [(a, p) for a, p, joined in entries if shuffled_at is None or joined >= shuffled_at]
+    entries = await ctx.queue_store.arrivals(item_id)
+    early = [(e.arrival, e.place) for e in entries if e.in_pre_queue]
+    later = [(e.arrival, e.place) for e in entries if not e.in_pre_queue]
     audit = await report.audit_sale(ctx, item_id)
     p50, p99 = _pct(tally.buy_latencies, 50), _pct(tally.buy_latencies, 99)
     return RushReport(

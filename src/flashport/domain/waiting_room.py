@@ -71,6 +71,48 @@ def estimated_wait(place: int, cursor: Cursor) -> float:
     return ahead / cursor.rate if cursor.rate > 0 else math.inf
 
 
+@dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """The automatic rate's bounds and where it starts (settings ``queue_auto_rate_*``)."""
+
+    start: float
+    floor: float
+    ceiling: float
+
+
+@dataclass(frozen=True, slots=True)
+class FrictionPolicy:
+    """From how many accounts from one address, or joins from it within ``burst_seconds``, a join must
+    answer a challenge (settings ``queue_accounts_per_address`` etc.)."""
+
+    max_accounts: int
+    max_burst: int
+    burst_seconds: float
+
+
+AUTO_RATE_EVERY = timedelta(seconds=2)  # how often the automatic rate is re-derived from sales
+
+
+def rederive(
+    cursor: Cursor,
+    remaining: int,
+    mark: int | None,
+    mark_at: datetime | None,
+    now: datetime,
+    rates: RatePolicy,
+) -> tuple[Cursor, int | None, datetime | None]:
+    """The cursor with its automatic rate re-derived from the units sold since the last mark (taken at
+    most every ``AUTO_RATE_EVERY``), and the new mark: (cursor, units left, when)."""
+    if mark is None or mark_at is None:
+        return cursor, remaining, now
+    seconds = (now - mark_at).total_seconds()
+    if seconds < AUTO_RATE_EVERY.total_seconds():
+        return cursor, mark, mark_at
+    sold_per_second = max(0, mark - remaining) / seconds
+    rate = auto_rate(cursor.rate, sold_per_second, floor=rates.floor, ceiling=rates.ceiling)
+    return Cursor(cursor.admitted, cursor.at, rate, cursor.places), remaining, now
+
+
 def auto_rate(current: float, sold_per_second: float, *, floor: float, ceiling: float) -> float:
     """The admission rate derived from measured capacity: while admitted buyers buy at least 80 % as
     fast as they are let in, the servers keep up and the door opens half as wide again; when they fall

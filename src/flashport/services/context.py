@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from flashport.adapters.secret_box import SecretBox
     from flashport.adapters.session_revocations import RevocationList
     from flashport.adapters.stock.interface import StockEngine
+    from flashport.adapters.waiting_room.interface import QueueStore
     from flashport.ceb.signing import Signer
     from flashport.services.rate_limits import RateLimits
     from flashport.services.sales.buy_path import BuyPath
@@ -95,8 +96,9 @@ class Context:
     ``payments`` (the provider, Alipay protocol), ``vault`` (seals ID numbers), ``customs`` (the single
     window; the simulator in the demo), ``logistics`` (the carrier), ``secrets`` (seals partners' webhook
     secrets), ``sessions`` (the ended sessions: adapters/session_revocations.py), ``limits`` (rate limits
-    and the log-in lockout), ``partner_bus`` (JetStream, when set) and ``mail``. ``customs_signer`` alone
-    is loaded on first use: its key may be made then (``services.customs.documents.signer``)."""
+    and the log-in lockout), ``queue_store`` (the waiting rooms' queues), ``partner_bus`` (JetStream, when
+    set) and ``mail``. ``customs_signer`` alone is loaded on first use: its key may be made then
+    (``services.customs.documents.signer``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -109,6 +111,8 @@ class Context:
     secrets: SecretBox
     sessions: RevocationList
     limits: RateLimits
+    # Where the waiting rooms' queues live: the database, or Redis when configured (adapters/waiting_room).
+    queue_store: QueueStore
     # NATS JetStream between the partner relay and the webhook queue (FLASHPORT_PARTNER_BUS=nats);
     # None on the embedded default, where deliveries are queued from the database.
     partner_bus: NatsPartnerBus | None = None

@@ -50,7 +50,8 @@ def _row(row: sa.Row[tuple[object, ...]]) -> RoomRow:
 
 
 async def save_room(conn: AsyncConnection, terms: RoomTerms, rate: float, now: datetime) -> None:
-    """Create the room, or change its terms and turn it back on (its queue and cursor stay)."""
+    """Create the room, or change its terms and turn it back on (its queue and cursor stay: a new fixed
+    rate reaches the cursor through the queue store's ``set_rate``)."""
     values = {
         "enabled": True,
         "opens_before_seconds": int(terms.opens_before.total_seconds()),
@@ -61,8 +62,6 @@ async def save_room(conn: AsyncConnection, terms: RoomTerms, rate: float, now: d
     changed = await conn.execute(rooms.update().where(rooms.c.item_id == terms.item_id).values(**values))
     if changed.rowcount == 0:
         await conn.execute(rooms.insert().values(item_id=terms.item_id, rate=rate, created_at=now, **values))
-    elif terms.admit_per_second is not None:
-        await conn.execute(rooms.update().where(rooms.c.item_id == terms.item_id).values(rate=rate))
 
 
 async def disable_room(conn: AsyncConnection, item_id: int, now: datetime) -> bool:

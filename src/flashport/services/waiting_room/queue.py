@@ -17,33 +17,29 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from flashport.adapters.db import waiting_room_repo as repo
+from flashport.adapters.waiting_room.interface import CHALLENGE, WRONG, Answer, JoinAsk
 from flashport.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from flashport.domain.waiting_room import (
-    Cursor,
-    Suspicion,
+    FrictionPolicy,
+    RatePolicy,
     admission_refusal,
-    auto_rate,
     challenge_refusal,
     estimated_wait,
     make_challenge,
-    shuffled_places,
     sign_admission,
 )
-from flashport.services.context import Context, Tx
+from flashport.services.context import Context
 from flashport.services.waiting_room.state import PendingJoin, RoomView
 
 ADMISSION = "admission token"
-CHALLENGE = "queue challenge"
-AUTO_RATE_EVERY = timedelta(seconds=2)  # how often the automatic rate is re-derived from sales
+CHALLENGE_PURPOSE = "queue challenge"
 CHALLENGE_SECONDS = 300
 JOIN_BATCH = 500  # joins per transaction at most
+JOIN_HOLD_SECONDS = 0.1  # a join whose admission is this close waits for it instead of polling
 ADMISSION_MESSAGES = {
     "admission_required": "this sale has a waiting room: join the queue to get an admission token",
     "invalid_admission": "this admission token is not valid for you and this item",
@@ -71,6 +67,7 @@ class QueueStatus:
     admission_expires_at: datetime | None = None
     challenge: str | None = None
     poll_seconds: float = 2.0
+    estimated_wait_seconds_exact: float | None = None  # unrounded, for the join's short hold
 
 
 # --- the buy path's check ---------------------------------------------------------------------------
@@ -99,60 +96,42 @@ async def _read_hot(ctx: Context) -> frozenset[int]:
 # --- the room's cursor ------------------------------------------------------------------------------
 
 
-async def room_view(ctx: Context, item_id: int) -> RoomView | None:
+async def room_view(ctx: Context, item_id: int, read_since: float | None = None) -> RoomView | None:
     """This process's view of the room (None: not a hot item), advanced when it is older than
-    ``queue_refresh_seconds``."""
+    ``queue_refresh_seconds``, or read since ``read_since`` (``ctx.rooms.monotonic()``) if given."""
     ttl = ctx.settings.queue_refresh_seconds
-    return await ctx.rooms.view(item_id, ctx.clock(), ttl, lambda: advance(ctx, item_id))
+    return await ctx.rooms.view(
+        item_id, ctx.clock(), ttl, lambda: advance(ctx, item_id), read_since=read_since
+    )
 
 
 async def advance(ctx: Context, item_id: int) -> RoomView | None:
-    """Move the room on to now, in one short transaction on its locked row: shuffle the pre-queue once
-    the sale has started, move the cursor at its rate, and re-derive an automatic rate from the units
-    sold since the last mark."""
+    """Move the room on to now in its store (``adapters/waiting_room``): shuffle the pre-queue once the
+    sale has started, move the cursor at its rate, and re-derive an automatic rate from the units sold
+    since the last mark."""
     terms = await ctx.buy_path.terms(item_id)
     if terms is None:
         return None
     remaining = (await ctx.stock.remaining([item_id])).get(item_id)
-    async with ctx.transaction() as tx:
-        row = await repo.lock_room(tx.conn, item_id, tx.now)
-        if row is None:
-            return None
-        cursor = await _started(ctx, tx.conn, row, terms.starts_at, tx.now)
-        mark, mark_at = row.sold_mark, row.sold_mark_at
-        if cursor is not None:
-            cursor = cursor.advanced(tx.now)
-            if row.terms.admit_per_second is None and remaining is not None:
-                cursor, mark, mark_at = _rederive(ctx, cursor, remaining, mark, mark_at, tx.now)
-            await repo.save_cursor(tx.conn, item_id, cursor, mark, mark_at)
-    return RoomView(row.terms, cursor, terms.starts_at, remaining)
+    found = await ctx.queue_store.advance(item_id, terms.starts_at, remaining, rates(ctx), ctx.clock())
+    if found is None:
+        return None
+    room_terms, cursor = found
+    return RoomView(room_terms, cursor, terms.starts_at, remaining)
 
 
-async def _started(
-    ctx: Context, conn: AsyncConnection, row: repo.RoomRow, starts_at: datetime, now: datetime
-) -> Cursor | None:
-    """The room's cursor; at the first look after the start, the pre-queue is dealt its places."""
-    if row.cursor is not None or now < starts_at:
-        return row.cursor
-    entries = await repo.pre_queue(conn, row.terms.item_id)
-    await repo.deal_places(conn, shuffled_places(entries))
-    rate = row.terms.admit_per_second or ctx.settings.queue_auto_rate_start
-    await repo.mark_shuffled(conn, row.terms.item_id, now)
-    return Cursor(0.0, now, rate, len(entries))
-
-
-def _rederive(
-    ctx: Context, cursor: Cursor, remaining: int, mark: int | None, mark_at: datetime | None, now: datetime
-) -> tuple[Cursor, int | None, datetime | None]:
-    if mark is None or mark_at is None:
-        return cursor, remaining, now
-    seconds = (now - mark_at).total_seconds()
-    if seconds < AUTO_RATE_EVERY.total_seconds():
-        return cursor, mark, mark_at
+def rates(ctx: Context) -> RatePolicy:
     s = ctx.settings
-    sold_per_second = max(0, mark - remaining) / seconds
-    rate = auto_rate(cursor.rate, sold_per_second, floor=s.queue_auto_rate_min, ceiling=s.queue_auto_rate_max)
-    return Cursor(cursor.admitted, cursor.at, rate, cursor.places), remaining, now
+    return RatePolicy(s.queue_auto_rate_start, s.queue_auto_rate_min, s.queue_auto_rate_max)
+
+
+def _friction(ctx: Context) -> FrictionPolicy | None:
+    s = ctx.settings
+    if s.queue_challenge_bits == 0:
+        return None
+    return FrictionPolicy(
+        s.queue_accounts_per_address, s.queue_joins_per_address_burst, s.queue_burst_seconds
+    )
 
 
 # --- join and poll ------------------------------------------------------------------------------------
@@ -183,7 +162,14 @@ async def join(
         refused = await _take_place(ctx, view, buyer_id, item_id, address, challenge, solution)
         if refused is not None and refused.state is QueueState.CHALLENGE:
             return refused
-    return await status(ctx, buyer_id, item_id)
+    found = await status(ctx, buyer_id, item_id)
+    wait = found.estimated_wait_seconds_exact
+    if found.state is QueueState.WAITING and wait is not None and wait <= JOIN_HOLD_SECONDS:
+        # A fast room admits this newcomer within moments: answer once it has, rather than send the
+        # buyer away to poll a second later (a join at 10,000 a second needs 0.1 ms per place).
+        await asyncio.sleep(wait)
+        found = await status(ctx, buyer_id, item_id)
+    return found
 
 
 async def _take_place(
@@ -196,23 +182,24 @@ async def _take_place(
     solution: str | None,
 ) -> QueueStatus | None:
     """Queue the join for this process's next batch and wait for its outcome: joins arriving together
-    share one transaction on the room's locked row (as orders share a group commit), so a crowd joining
-    at once costs a few transactions, not one each, and SQLite's one writer is not fought over."""
+    share one call to the room's store (one transaction on the room's locked row in the database, one
+    script call in Redis), as orders share a group commit, so a crowd joining at once costs a few
+    calls, not one each, and SQLite's one writer is not fought over."""
     join = PendingJoin(buyer_id, address, challenge, solution, asyncio.get_running_loop().create_future())
     ctx.rooms.pending_joins.setdefault(item_id, []).append(join)
     if item_id not in ctx.rooms.join_drainers:
-        drainer = asyncio.create_task(_drain_joins(ctx, item_id, view.starts_at))
+        drainer = asyncio.create_task(_drain_joins(ctx, item_id))
         ctx.rooms.join_drainers[item_id] = drainer
     return await join.answer
 
 
-async def _drain_joins(ctx: Context, item_id: int, starts_at: datetime) -> None:
+async def _drain_joins(ctx: Context, item_id: int) -> None:
     try:
         while pending := ctx.rooms.pending_joins.get(item_id):
             batch, pending[:] = pending[:JOIN_BATCH], pending[JOIN_BATCH:]
             try:
-                outcomes = await _join_batch(ctx, item_id, starts_at, batch)
-            except Exception as exc:  # the transaction failed: none of the batch joined
+                outcomes = await _join_batch(ctx, item_id, batch)
+            except Exception as exc:  # the store failed: none of the batch joined
                 for join in batch:
                     if not join.answer.done():
                         join.answer.set_exception(exc)
@@ -229,96 +216,54 @@ async def _drain_joins(ctx: Context, item_id: int, starts_at: datetime) -> None:
 
 
 async def _join_batch(
-    ctx: Context, item_id: int, starts_at: datetime, batch: list[PendingJoin]
+    ctx: Context, item_id: int, batch: list[PendingJoin]
 ) -> list[QueueStatus | DomainError | None]:
+    view = await room_view(ctx, item_id)
+    now = ctx.clock()
+    refusals = [_refusal(ctx, join, item_id, now) for join in batch]
+    asks = [JoinAsk(j.buyer_id, j.address, _answer(j, r)) for j, r in zip(batch, refusals, strict=True)]
+    found = None
+    if view is not None:
+        found = await ctx.queue_store.join_batch(
+            item_id, view.terms, view.starts_at, asks, rates(ctx), _friction(ctx), now
+        )
+    if found is None:
+        gone = NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
+        return [gone for _ in batch]
     outcomes: list[QueueStatus | DomainError | None] = []
-    entries: list[tuple[int, str | None, int | None]] = []
-    kept: list[tuple[int, int]] = []  # (buyer, place; 0 in the pre-queue) to remember after the commit
-    friction_on = ctx.settings.queue_challenge_bits > 0
-    async with ctx.transaction() as tx:
-        row = await repo.lock_room(tx.conn, item_id, tx.now)
-        if row is None:
-            gone = NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
-            return [gone for _ in batch]
-        cursor = await _started(ctx, tx.conn, row, starts_at, tx.now)
-        cursor = cursor.advanced(tx.now) if cursor is not None else None
-        joined = await repo.joined_of(tx.conn, item_id, [join.buyer_id for join in batch])
-        friction = Counter[str]()
-        for join in batch:
-            if join.buyer_id in joined:  # one place per buyer (a repeat in this batch too)
-                outcomes.append(None)
-                continue
-            try:
-                refused = await _challenged(ctx, tx, item_id, join, friction)
-            except DomainError as exc:
-                outcomes.append(exc)
-                continue
-            if refused is not None:
-                outcomes.append(refused)
-                continue
-            place = None
-            if cursor is not None:
-                cursor = Cursor(cursor.admitted, cursor.at, cursor.rate, cursor.places + 1)
-                place = cursor.places
-            entries.append((join.buyer_id, join.address, place))
-            joined.add(join.buyer_id)
-            if join.address is not None and friction_on:
-                # the next join's suspicion counts this one: write it now
-                await repo.add_places(tx.conn, item_id, entries, tx.now)
-                entries.clear()
-            kept.append((join.buyer_id, place if place is not None else 0))
+    for join, refused, outcome in zip(batch, refusals, found, strict=True):
+        if outcome == CHALLENGE:
+            outcomes.append(_challenge(ctx, join.buyer_id, item_id, now))
+        elif outcome == WRONG:
+            message = "the answer to the queue's challenge is not right: ask for a new one"
+            outcomes.append(InvalidInput(message, code=refused or "wrong_solution"))
+        else:
+            if outcome >= 0:
+                ctx.rooms.keep_place(item_id, join.buyer_id, outcome)
             outcomes.append(None)
-        await repo.add_places(tx.conn, item_id, entries, tx.now)
-        if cursor is not None:
-            await repo.save_cursor(tx.conn, item_id, cursor, row.sold_mark, row.sold_mark_at)
-        if friction:
-            await repo.count_friction(
-                tx.conn, item_id, challenged=friction["challenged"], passed=friction["passed"]
-            )
-    for buyer_id, place in kept:
-        ctx.rooms.keep_place(item_id, buyer_id, place)
     return outcomes
 
 
-async def _challenged(
-    ctx: Context, tx: Tx, item_id: int, join: PendingJoin, friction: Counter[str]
-) -> QueueStatus | None:
-    """None: the buyer may take a place now; else the challenge to answer first. A wrong answer raises.
-    Only an address that looks automated is asked (accounts from it, joins from it in the burst window)."""
-    s = ctx.settings
-    if join.address is None or s.queue_challenge_bits == 0:
-        return None
-    since = tx.now - timedelta(seconds=s.queue_burst_seconds)
-    total, recent = await repo.from_address(tx.conn, item_id, join.address, since)
-    suspect = Suspicion(total, recent).looks_automated(
-        max_accounts=s.queue_accounts_per_address, max_burst=s.queue_joins_per_address_burst
-    )
-    if not suspect:
-        return None
+def _refusal(ctx: Context, join: PendingJoin, item_id: int, now: datetime) -> str | None:
+    """Why the join's answer to a challenge is wrong (None: right, or no answer given). Judged here,
+    where the keys are; the store asks for it only if the address looks automated."""
     if join.challenge is None or join.solution is None:
-        friction["challenged"] += 1
-        return _challenge(ctx, join.buyer_id, item_id, tx.now)
-    _check_solution(ctx, join.challenge, join.solution, join.buyer_id, item_id, tx.now)
-    friction["passed"] += 1
-    return None
+        return None
+    keys = ctx.rooms.keys(ctx.settings.keys.secrets, CHALLENGE_PURPOSE)
+    return challenge_refusal(keys, join.challenge, join.solution, join.buyer_id, item_id, now)
+
+
+def _answer(join: PendingJoin, refused: str | None) -> Answer:
+    if join.challenge is None or join.solution is None:
+        return Answer.NONE
+    return Answer.WRONG if refused is not None else Answer.RIGHT
 
 
 def _challenge(ctx: Context, buyer_id: int, item_id: int, now: datetime) -> QueueStatus:
-    keys = ctx.rooms.keys(ctx.settings.keys.secrets, CHALLENGE)
+    keys = ctx.rooms.keys(ctx.settings.keys.secrets, CHALLENGE_PURPOSE)
     expires = now + timedelta(seconds=CHALLENGE_SECONDS)
     puzzle = make_challenge(keys[0], buyer_id, item_id, ctx.settings.queue_challenge_bits, expires)
     return QueueStatus(item_id, QueueState.CHALLENGE, challenge=puzzle)
-
-
-def _check_solution(
-    ctx: Context, challenge: str, solution: str, buyer_id: int, item_id: int, now: datetime
-) -> None:
-    keys = ctx.rooms.keys(ctx.settings.keys.secrets, CHALLENGE)
-    refused = challenge_refusal(keys, challenge, solution, buyer_id, item_id, now)
-    if refused is not None:
-        raise InvalidInput(
-            "the answer to the queue's challenge is not right: ask for a new one", code=refused
-        )
 
 
 async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
@@ -333,11 +278,15 @@ async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
     if place == 0 and view.cursor is None:  # known to wait for the shuffle: no need to look
         return QueueStatus(item_id, QueueState.PRE_QUEUE, starts_at=view.starts_at, poll_seconds=5.0)
     if not place:
-        place = await _find_place(ctx, buyer_id, item_id, view)
+        place = await _find_place(ctx, buyer_id, item_id)
         if place is None:
             return QueueStatus(item_id, QueueState.NOT_JOINED, starts_at=view.starts_at)
         if place == 0:
             return QueueStatus(item_id, QueueState.PRE_QUEUE, starts_at=view.starts_at, poll_seconds=5.0)
+    if view.cursor is not None and place > view.cursor.places:
+        # The place was dealt after this view was read (a join here or in another process): the next
+        # read, shared by every buyer in the same case, moves the cursor over it.
+        view = await room_view(ctx, item_id, read_since=ctx.rooms.monotonic()) or view
     assert view.cursor is not None  # a place is dealt only once the room has a cursor
     cursor = view.cursor.advanced(now)
     if cursor.admits(place):
@@ -351,15 +300,16 @@ async def status(ctx: Context, buyer_id: int, item_id: int) -> QueueStatus:
     wait = estimated_wait(place, cursor)
     seconds = None if math.isinf(wait) else max(1, math.ceil(wait))
     poll = min(10.0, max(1.0, wait / 4)) if seconds is not None else 5.0
-    return QueueStatus(item_id, QueueState.WAITING, ahead, seconds, view.starts_at, poll_seconds=poll)
+    exact = None if math.isinf(wait) else wait
+    return QueueStatus(
+        item_id, QueueState.WAITING, ahead, seconds, view.starts_at, poll_seconds=poll,
+        estimated_wait_seconds_exact=exact,
+    )  # fmt: skip
 
 
-async def _find_place(ctx: Context, buyer_id: int, item_id: int, view: RoomView) -> int | None:
-    """The buyer's place from the database (then kept in memory); 0 while in the pre-queue."""
-    async with ctx.read() as conn:
-        found = await repo.place_of(conn, item_id, buyer_id)
-    if found is None:
-        return None
-    place = found[1] or 0
-    ctx.rooms.keep_place(item_id, buyer_id, place)
-    return int(place)
+async def _find_place(ctx: Context, buyer_id: int, item_id: int) -> int | None:
+    """The buyer's place from the room's store (then kept in memory); 0 while in the pre-queue."""
+    place = await ctx.queue_store.place_of(item_id, buyer_id)
+    if place is not None:
+        ctx.rooms.keep_place(item_id, buyer_id, place)
+    return place

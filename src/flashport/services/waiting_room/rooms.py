@@ -61,6 +61,8 @@ async def mark_hot(ctx: Context, operator_id: int, item_id: int, asked: RoomSett
         await _save(ctx, tx, terms)
         details = {"event_id": item.event_id, "item_id": item_id, "operator_id": operator_id}
         await tx.emit("sale_item.waiting_room_set", f"event:{item.event_id}", details)
+    if terms.admit_per_second is not None:
+        await ctx.queue_store.set_rate(item_id, terms.admit_per_second, ctx.clock())
     ctx.rooms.changed(item_id, hot=True)
     return await figures(ctx, item_id)
 
@@ -77,6 +79,8 @@ async def mark_event_hot(
         details = {"event_id": event_id, "item_ids": item_ids, "operator_id": operator_id}
         await tx.emit("sale_event.waiting_room_set", f"event:{event_id}", details)
     for item_id in item_ids:
+        if asked.admit_per_second is not None:
+            await ctx.queue_store.set_rate(item_id, asked.admit_per_second, ctx.clock())
         ctx.rooms.changed(item_id, hot=True)
     return [await figures(ctx, item_id) for item_id in item_ids]
 
@@ -98,16 +102,18 @@ async def unmark(ctx: Context, operator_id: int, item_id: int) -> None:
 
 
 async def figures(ctx: Context, item_id: int) -> RoomFigures:
+    """The terms from the database, the queue from the room's store (database or Redis)."""
     async with ctx.read() as conn:
         row = await repo.room(conn, item_id)
-        if row is None:
-            raise NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
-        queued, waiting_shuffle = await repo.queue_counts(conn, item_id)
-    cursor = row.cursor.advanced(ctx.clock()) if row.cursor is not None else None
+    if row is None:
+        raise NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
+    now = ctx.clock()
+    room = await ctx.queue_store.state(item_id, now)
+    cursor = room.cursor.advanced(now) if room.cursor is not None else None
     t = row.terms
     return RoomFigures(
         item_id, row.enabled, int(t.opens_before.total_seconds()), t.admit_per_second, t.token_seconds,
-        row.shuffled_at, queued, waiting_shuffle, int(cursor.admitted) if cursor else 0,
+        room.shuffled_at, room.queued, room.pre_queue, int(cursor.admitted) if cursor else 0,
         cursor.rate if cursor else (t.admit_per_second or ctx.settings.queue_auto_rate_start),
-        row.challenged, row.passed,
+        room.challenged, room.passed,
     )  # fmt: skip

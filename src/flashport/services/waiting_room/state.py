@@ -55,6 +55,7 @@ class WaitingRooms:
         self._hot_until = 0.0
         self._hot_loading: asyncio.Future[frozenset[int]] | None = None
         self._views: dict[int, tuple[float, RoomView | None]] = {}
+        self._read_from: dict[int, float] = {}  # when the cached view's read began
         self._refreshing: dict[int, asyncio.Future[RoomView | None]] = {}
         self._places: dict[tuple[int, int], int] = {}
         self._keys: dict[tuple[tuple[str, ...], str], tuple[bytes, ...]] = {}
@@ -93,20 +94,38 @@ class WaitingRooms:
     # -- rooms ----------------------------------------------------------------------------------------
 
     async def view(
-        self, item_id: int, now: datetime, ttl: float, refresh: Callable[[], Awaitable[RoomView | None]]
+        self,
+        item_id: int,
+        now: datetime,
+        ttl: float,
+        refresh: Callable[[], Awaitable[RoomView | None]],
+        *,
+        read_since: float | None = None,
     ) -> RoomView | None:
         """The room as of at most ``ttl`` seconds ago (and refreshed at once when the start passed
-        while the cached view still waits for the shuffle); one refresh at a time per item."""
-        cached = self._views.get(item_id)
-        if cached is not None and cached[0] > self._monotonic():
-            view = cached[1]
-            if view is None or view.cursor is not None or now < view.starts_at:
+        while the cached view still waits for the shuffle); one refresh at a time per item. With
+        ``read_since`` (this clock's monotonic time), a view whose read began before then will not do:
+        the caller knows of a place dealt since (callers asking together share the next read)."""
+        while True:
+            cached = self._views.get(item_id)
+            fresh = read_since is None or self._read_from.get(item_id, -1.0) >= read_since
+            if cached is not None and cached[0] > self._monotonic() and fresh:
+                view = cached[1]
+                if view is None or view.cursor is not None or now < view.starts_at:
+                    return view
+            running = self._refreshing.get(item_id)
+            if running is None:
+                return await self._refresh(item_id, ttl, refresh)
+            view = await asyncio.shield(running)
+            if read_since is None or self._read_from.get(item_id, -1.0) >= read_since:
                 return view
-        running = self._refreshing.get(item_id)
-        if running is not None:
-            return await asyncio.shield(running)
+
+    async def _refresh(
+        self, item_id: int, ttl: float, refresh: Callable[[], Awaitable[RoomView | None]]
+    ) -> RoomView | None:
         future: asyncio.Future[RoomView | None] = asyncio.get_running_loop().create_future()
         self._refreshing[item_id] = future
+        began = self._monotonic()
         try:
             view = await refresh()
         except BaseException as exc:
@@ -115,9 +134,13 @@ class WaitingRooms:
             raise
         finally:
             self._refreshing.pop(item_id, None)
+        self._read_from[item_id] = began
         self._views[item_id] = (self._monotonic() + ttl, view)
         future.set_result(view)
         return view
+
+    def monotonic(self) -> float:
+        return self._monotonic()
 
     def place(self, item_id: int, buyer_id: int) -> int | None:
         return self._places.get((item_id, buyer_id))
