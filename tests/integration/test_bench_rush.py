@@ -4,6 +4,8 @@ all sold to admitted buyers, none oversold, no 5xx, the pre-queue shuffled and l
 
 from __future__ import annotations
 
+import math
+
 from flashport.app import create_app
 from flashport.bench.rush import RushPlan, rank_correlation, rush
 from flashport.services.context import Context
@@ -24,7 +26,10 @@ async def test_a_small_rush_sells_out_fairly_with_no_oversell_and_no_5xx(buy_ctx
     plan = RushPlan(
         units=10,
         factor=10,
-        lead_seconds=6,
+        # Half the buyers join over the first 80 % of the lead: long enough that on a loaded machine
+        # (CI at load average 19 answered joins sent 5 s early only after the start) they are in the
+        # pre-queue, so its shuffle has a sample to be judged on.
+        lead_seconds=20,
         arrival_seconds=1,
         admit_per_second=40,
         retry_share=1.0,
@@ -40,6 +45,9 @@ async def test_a_small_rush_sells_out_fairly_with_no_oversell_and_no_5xx(buy_ctx
     )  # every buyer who bought sent it twice
     assert found.told_sold_out > 0 and found.sell_out_seconds is not None, lines
     assert found.later_correlation == 1.0, lines  # first come, first served after the start
-    assert found.pre_queue_correlation is not None and abs(found.pre_queue_correlation) < 0.5, lines
+    # A shuffled pre-queue: its rank correlation with arrival is about normal with sd 1/sqrt(n-1), so a
+    # bound of four sd fails a fair shuffle about once in 16,000 runs, and an unshuffled queue (1.0) always.
+    assert found.pre_queue_size >= 20 and found.pre_queue_correlation is not None, lines
+    assert abs(found.pre_queue_correlation) < 4 / math.sqrt(found.pre_queue_size - 1), lines
     assert found.wait_p99 is not None and found.buy_p99_ms is not None
     assert found.holds

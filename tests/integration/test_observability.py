@@ -58,9 +58,22 @@ def server_env(settings: Settings, workers: int) -> dict[str, str]:
 async def test_metrics_are_summed_over_every_api_process_of_serve(database_settings: Settings) -> None:
     server = await ServerProcess.start(server_env(database_settings, workers=2))
     try:
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=SLOW_MACHINE) as client:
-            before = sample((await client.get("/metrics")).text, "flashport_http_requests_total",
-                            route="/livez", method="GET", status="200")  # fmt: skip
+        befores: list[float] = []
+
+        async def start_probe_counted() -> bool:
+            # ServerProcess.start returned on its first /livez 200; the process that answered it writes
+            # its tally out within metrics.FLUSH_SECONDS, and only then is the count ours to compare with.
+            async with httpx.AsyncClient(
+                base_url=server.url, trust_env=False, timeout=SLOW_MACHINE
+            ) as client:
+                befores.append(sample((await client.get("/metrics")).text, "flashport_http_requests_total",
+                                      route="/livez", method="GET", status="200"))  # fmt: skip
+            return befores[-1] >= 1
+
+        await eventually(
+            start_probe_counted, within=SLOW_MACHINE, what="the start's /livez probe in /metrics"
+        )
+        before = befores[-1]
         # A new connection each: the processes share the listening socket, so the requests spread.
         for _ in range(60):
             async with httpx.AsyncClient(

@@ -80,6 +80,7 @@ class RushReport:
     buy_p50_ms: float | None
     buy_p99_ms: float | None
     sell_out_seconds: float | None
+    pre_queue_size: int  # buyers who joined before the shuffle
     pre_queue_correlation: float | None
     later_correlation: float | None
     audit: report.StockAudit
@@ -100,7 +101,10 @@ class RushReport:
                 f"{fmt(self.buy_p50_ms, ' ms', 1)} / {fmt(self.buy_p99_ms, ' ms', 1)}",
             ),
             ("time to sell out (from start)", fmt(self.sell_out_seconds, " s")),
-            ("fairness: pre-queue rank corr.", f"{fmt(self.pre_queue_correlation, '', 3)} (0: shuffled)"),
+            (
+                "fairness: pre-queue rank corr.",
+                f"{fmt(self.pre_queue_correlation, '', 3)} over {self.pre_queue_size:,} (0: shuffled)",
+            ),
             (
                 "fairness: later arrivals",
                 f"{fmt(self.later_correlation, '', 3)} (1: first come first served)",
@@ -278,6 +282,7 @@ async def summarise(ctx: Context, plan: RushPlan, item_id: int, start: float, ta
         buy_p50_ms=None if p50 is None else p50 * 1000,
         buy_p99_ms=None if p99 is None else p99 * 1000,
         sell_out_seconds=(max(tally.sold_at) - start) if len(tally.sold_at) >= plan.units else None,
+        pre_queue_size=len(early),
         pre_queue_correlation=rank_correlation(early),
         later_correlation=rank_correlation(later),
         audit=audit,
