@@ -3,7 +3,8 @@ global sequence, until the addressee reads past it (receipts are kept; readers p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,23 +37,41 @@ async def answer(
     The business keys are the head's own (orderNo, copNo...), plus ``extra_keys`` customs assigns
     (preNo, invtNo); the receipt's guid is the head's, which is how the sender finds its document.
     """
+    await conn.execute(_SEND, _receipt_row(Answer(envelope, status, info, extra_keys), at))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One receipt to send: :func:`answer`'s arguments, for :func:`answer_many`."""
+
+    envelope: Envelope
+    status: int
+    info: str
+    extra_keys: Mapping[str, str | None] | None = None
+
+
+async def answer_many(conn: AsyncConnection, answers: Sequence[Answer], at: datetime) -> None:
+    """:func:`answer` for many documents in one statement, in the order given (their inbox order)."""
+    if answers:
+        await conn.execute(_SEND, [_receipt_row(a, at) for a in answers])
+
+
+def _receipt_row(a: Answer, at: datetime) -> dict[str, Any]:
+    envelope = a.envelope
     kind = envelope.kind.receipt_kind
     keys = {name: value for name in BUSINESS_KEYS[kind] if (value := envelope.head.get(name))}
-    keys |= {name: value for name, value in (extra_keys or {}).items() if value}
+    keys |= {name: value for name, value in (a.extra_keys or {}).items() if value}
     guid = envelope.head.get("guid") or envelope.message_guid or new_guid()
-    receipt = Receipt(kind, guid, keys, status, at, _fit(info))
-    await conn.execute(
-        _SEND,
-        {
-            "dxp_id": envelope.dxp_id,
-            "kind": kind.value,
-            "message": receipt_message([receipt]).decode(),
-            "order_no": envelope.order_no,
-            "return_status": status,
-            "return_info": receipt.return_info,
-            "sent_at": at,
-        },
-    )
+    receipt = Receipt(kind, guid, keys, a.status, at, _fit(a.info))
+    return {
+        "dxp_id": envelope.dxp_id,
+        "kind": kind.value,
+        "message": receipt_message([receipt]).decode(),
+        "order_no": envelope.order_no,
+        "return_status": a.status,
+        "return_info": receipt.return_info,
+        "sent_at": at,
+    }
 
 
 async def items_after(conn: AsyncConnection, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ The real single window summarises on its own calendar; the simulator does it whe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,24 +95,49 @@ async def issue(
     at: datetime,
 ) -> None:
     """Bill the released list's tax to whoever declared it (its inbox), inside the release's transaction."""
-    bill = _bill(listed, invt_no, assessed, at)
-    message = tax_bill_message([bill])
-    await conn.execute(
-        tax_bills.insert().values(
-            tax_no=bill.tax_no,
-            invt_no=invt_no,
-            order_no=declaration.order_no,
-            ebp_code=declaration.ebp_code,
-            dxp_id=listed.dxp_id,
-            status=bill.status.value,
-            total_fen=bill.total_fen,
-            message=message.decode(),
-            issued_at=at,
-            updated_at=at,
+    await issue_many(conn, [(declaration, listed, invt_no, assessed)], at)
+
+
+_BILL = tax_bills.insert()
+_POST = inbox.insert()
+
+
+async def issue_many(
+    conn: AsyncConnection, released: Sequence[tuple[Declaration, Envelope, str, Assessment]], at: datetime
+) -> None:
+    """:func:`issue` for many released lists: one statement for the bills, one for their CEB816s."""
+    bills, posts = [], []
+    for declaration, listed, invt_no, assessed in released:
+        bill = _bill(listed, invt_no, assessed, at)
+        message = tax_bill_message([bill]).decode()
+        bills.append(
+            {
+                "tax_no": bill.tax_no,
+                "invt_no": invt_no,
+                "order_no": declaration.order_no,
+                "ebp_code": declaration.ebp_code,
+                "dxp_id": listed.dxp_id,
+                "status": bill.status.value,
+                "total_fen": bill.total_fen,
+                "message": message,
+                "issued_at": at,
+                "updated_at": at,
+            }
         )
-    )
-    info = f"tax bill {bill.tax_no}: {bill.total_fen} fen"
-    await _post(conn, listed.dxp_id, TAX_BILL, message, declaration.order_no, info, at)
+        posts.append(
+            {
+                "dxp_id": listed.dxp_id,
+                "kind": TAX_BILL,
+                "message": message,
+                "order_no": declaration.order_no,
+                "return_status": 0,
+                "return_info": f"tax bill {bill.tax_no}: {bill.total_fen} fen",
+                "sent_at": at,
+            }
+        )
+    if bills:
+        await conn.execute(_BILL, bills)
+        await conn.execute(_POST, posts)
 
 
 def period_of(moment: datetime) -> str:
