@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -111,6 +112,10 @@ async def test_a_batch_releases_every_good_order_and_refuses_the_bad_ones_alone(
         batch[2].inventory.cop_no: [2, 120, 800],
         batch[4].inventory.cop_no: [2, 120, 800],
     }
+    # Each list's receipts side by side in the inbox, as if its documents had come one by one: a reader
+    # paging through it never finds a list's verdict a page before the receipt that it was taken.
+    sides = [key for key, _ in itertools.groupby(r.business_keys["copNo"] for r in verdicts[3:])]
+    assert len(sides) == len(set(sides))
     duplicate = [r for r in verdicts if r.business_keys["copNo"] == earlier.inventory.cop_no][-1]
     assert duplicate.return_info.startswith(f"[{DUPLICATE_COP_NO}] ")
     assert earlier.order.order_no in duplicate.return_info

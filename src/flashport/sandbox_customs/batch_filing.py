@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.ceb import AppType
-from flashport.sandbox_customs import inbox, judging, store, store_many
+from flashport.sandbox_customs import judging, store, store_many
 from flashport.sandbox_customs.documents import DocumentKind, WaybillFacts
 from flashport.sandbox_customs.filing import (
     _DUPLICATE,
@@ -26,7 +26,7 @@ from flashport.sandbox_customs.filing import (
     file_message,
     refusal,
 )
-from flashport.sandbox_customs.inbox import Answer
+from flashport.sandbox_customs.inbox import Answer, Mail
 from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import Incoming
 from flashport.sandbox_customs.refusals import Refusal
@@ -80,8 +80,11 @@ async def file_all(
     await store_many.file_documents(conn, filed, at, office.sealer)
     if kind is DocumentKind.INVENTORY:
         to_judge += await _declare(conn, filed, known, answers, at)
-    await inbox.answer_many(conn, answers, at)
-    await judging.judge_many(conn, to_judge, office, at)
+    mail = Mail()
+    for answer in answers:
+        mail.answer(answer, at)
+    await judging.judge_many(conn, to_judge, office, at, mail)
+    await mail.send(conn)
 
 
 def _set_based(incomings: Sequence[Incoming]) -> bool:

@@ -3,7 +3,7 @@ global sequence, until the addressee reads past it (receipts are kept; readers p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,7 +42,7 @@ async def answer(
 
 @dataclass(frozen=True)
 class Answer:
-    """One receipt to send: :func:`answer`'s arguments, for :func:`answer_many`."""
+    """One receipt to send: :func:`answer`'s arguments, for :class:`Mail`."""
 
     envelope: Envelope
     status: int
@@ -50,10 +50,26 @@ class Answer:
     extra_keys: Mapping[str, str | None] | None = None
 
 
-async def answer_many(conn: AsyncConnection, answers: Sequence[Answer], at: datetime) -> None:
-    """:func:`answer` for many documents in one statement, in the order given (their inbox order)."""
-    if answers:
-        await conn.execute(_SEND, [_receipt_row(a, at) for a in answers])
+class Mail:
+    """The receipts one message causes, sent together in one statement (:meth:`send`): each order's
+    side by side and in the order they were written, as if each document had been answered on its
+    own, so a reader paging the inbox never finds an order's verdict a page before its receipt."""
+
+    def __init__(self) -> None:
+        self._by_order: dict[str | None, list[dict[str, Any]]] = {}
+
+    def answer(self, answer: Answer, at: datetime) -> None:
+        self.post(_receipt_row(answer, at))
+
+    def post(self, row: dict[str, Any]) -> None:
+        """Any message for the inbox, as a row of its table (a tax bill, say)."""
+        self._by_order.setdefault(row["order_no"], []).append(row)
+
+    async def send(self, conn: AsyncConnection) -> None:
+        rows = [row for rows in self._by_order.values() for row in rows]
+        self._by_order.clear()
+        if rows:
+            await conn.execute(_SEND, rows)
 
 
 def _receipt_row(a: Answer, at: datetime) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from flashport.sandbox_customs.documents import (
     PaymentFacts,
     WaybillFacts,
 )
-from flashport.sandbox_customs.inbox import Answer
+from flashport.sandbox_customs.inbox import Answer, Mail
 from flashport.sandbox_customs.match import Matched, Rejected, three_document_match
 from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import Envelope, Incoming, read
@@ -101,7 +101,12 @@ async def judge(conn: AsyncConnection, declaration: Declaration, office: Office,
 
 
 async def _reject(
-    conn: AsyncConnection, declaration: Declaration, listed: Envelope, verdict: Rejected, at: datetime
+    conn: AsyncConnection,
+    declaration: Declaration,
+    listed: Envelope,
+    verdict: Rejected,
+    at: datetime,
+    mail: Mail | None = None,
 ) -> None:
     await store.update_declaration(
         conn,
@@ -111,7 +116,11 @@ async def _reject(
         reason_code=verdict.reason_code,
         reason_text=verdict.return_info,
     )
-    await inbox.answer(conn, listed, REJECTED, verdict.return_info, at, {"preNo": declaration.pre_no})
+    keys = {"preNo": declaration.pre_no}
+    if mail is None:
+        await inbox.answer(conn, listed, REJECTED, verdict.return_info, at, keys)
+    else:
+        mail.answer(Answer(listed, REJECTED, verdict.return_info, keys), at)
 
 
 async def _release(
@@ -172,13 +181,14 @@ def _inventory_number(customs_code: str, declaration_id: int, at: datetime) -> s
 
 
 async def judge_many(
-    conn: AsyncConnection, declarations: Sequence[Declaration], office: Office, at: datetime
+    conn: AsyncConnection, declarations: Sequence[Declaration], office: Office, at: datetime, mail: Mail
 ) -> None:
     """:func:`judge` for the declarations of one message, inside the caller's write transaction: one
     read of their documents and of their buyers' yearly totals, and the common verdict (matched,
     released at once) written for all of them together. A rejection, or a list customs holds, is
     recorded declaration by declaration as :func:`judge` does."""
     if len({d.order_no for d in declarations}) < len(declarations):  # each would see the other's verdict
+        await mail.send(conn)  # what came before goes first
         for declaration in declarations:
             await judge(conn, declaration, office, at)
         return
@@ -210,7 +220,7 @@ async def judge_many(
         )
         listed = filed[DocumentKind.INVENTORY]
         if isinstance(verdict, Rejected):
-            await _reject(conn, declaration, listed.envelope, verdict, at)
+            await _reject(conn, declaration, listed.envelope, verdict, at, mail)
         elif isinstance(verdict, Matched) and order is not None and key is not None:
             value = dutiable_value_fen(order.goods_value, order.freight, inventory.insured_fee)
             totals[key] = totals.get(key, 0) + value  # the next list of the same buyer counts it
@@ -219,7 +229,7 @@ async def judge_many(
             matched.append((declaration, listed, invt_no))
         elif declaration.state is not DeclarationState.WAITING:
             await store.update_declaration(conn, declaration, at, state=DeclarationState.WAITING)
-    await _release_many(conn, matched, office, at)
+    await _release_many(conn, matched, office, at, mail)
     await store_many.add_released(conn, added, known_totals)
 
 
@@ -238,35 +248,28 @@ def _documents_from(
 
 
 async def _release_many(
-    conn: AsyncConnection, matched: list[tuple[Declaration, Incoming, str]], office: Office, at: datetime
+    conn: AsyncConnection,
+    matched: list[tuple[Declaration, Incoming, str]],
+    office: Office,
+    at: datetime,
+    mail: Mail,
 ) -> None:
     """:func:`_release` for many: accepted (120), then released at once (800) and their tax billed,
-    unless the office holds releases. Each list's receipts keep their order in its sender's inbox."""
+    unless the office holds releases; the receipts go with ``mail``."""
     if not matched:
         return
     await store_many.accept(conn, [(d, invt_no) for d, _, invt_no in matched], at)
-    await inbox.answer_many(
-        conn,
-        [
-            Answer(listed.envelope, ACCEPTED, MATCHED_INFO, {"preNo": d.pre_no, "invtNo": invt_no})
-            for d, listed, invt_no in matched
-        ],
-        at,
-    )
+    for d, listed, invt_no in matched:
+        keys = {"preNo": d.pre_no, "invtNo": invt_no}
+        mail.answer(Answer(listed.envelope, ACCEPTED, MATCHED_INFO, keys), at)
     if office.hold_release:
         return
     await store_many.release(conn, [d for d, _, _ in matched], at)
-    await inbox.answer_many(
-        conn,
-        [
-            Answer(listed.envelope, RELEASED, RELEASED_INFO, {"preNo": d.pre_no, "invtNo": invt_no})
-            for d, listed, invt_no in matched
-        ],
-        at,
-    )
     billed = []
     for d, listed, invt_no in matched:
+        keys = {"preNo": d.pre_no, "invtNo": invt_no}
+        mail.answer(Answer(listed.envelope, RELEASED, RELEASED_INFO, keys), at)
         if isinstance(listed.facts, InventoryFacts):
             released = dataclasses.replace(d, invt_no=invt_no, state=DeclarationState.RELEASED)
             billed.append((released, listed.envelope, invt_no, assessment(listed.facts, office.limits)))
-    await tax_bills.issue_many(conn, billed, at)
+    await tax_bills.issue_many(conn, billed, at, mail)

@@ -27,6 +27,7 @@ from flashport.ceb.tax_bills import (
     tax_bill_message,
     tax_status_message,
 )
+from flashport.sandbox_customs.inbox import Mail
 from flashport.sandbox_customs.reading import Envelope
 from flashport.sandbox_customs.store import Declaration
 from flashport.sandbox_customs.tables import inbox, tax_bills
@@ -95,18 +96,23 @@ async def issue(
     at: datetime,
 ) -> None:
     """Bill the released list's tax to whoever declared it (its inbox), inside the release's transaction."""
-    await issue_many(conn, [(declaration, listed, invt_no, assessed)], at)
+    mail = Mail()
+    await issue_many(conn, [(declaration, listed, invt_no, assessed)], at, mail)
+    await mail.send(conn)
 
 
 _BILL = tax_bills.insert()
-_POST = inbox.insert()
 
 
 async def issue_many(
-    conn: AsyncConnection, released: Sequence[tuple[Declaration, Envelope, str, Assessment]], at: datetime
+    conn: AsyncConnection,
+    released: Sequence[tuple[Declaration, Envelope, str, Assessment]],
+    at: datetime,
+    mail: Mail,
 ) -> None:
-    """:func:`issue` for many released lists: one statement for the bills, one for their CEB816s."""
-    bills, posts = [], []
+    """:func:`issue` for many released lists: one statement for the bills; their CEB816s go with
+    ``mail``."""
+    bills = []
     for declaration, listed, invt_no, assessed in released:
         bill = _bill(listed, invt_no, assessed, at)
         message = tax_bill_message([bill]).decode()
@@ -124,7 +130,7 @@ async def issue_many(
                 "updated_at": at,
             }
         )
-        posts.append(
+        mail.post(
             {
                 "dxp_id": listed.dxp_id,
                 "kind": TAX_BILL,
@@ -137,7 +143,6 @@ async def issue_many(
         )
     if bills:
         await conn.execute(_BILL, bills)
-        await conn.execute(_POST, posts)
 
 
 def period_of(moment: datetime) -> str:
