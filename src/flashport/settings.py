@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description="orders arriving during one commit at which it batches its most",
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_idle_backoff: float = Field(
+        default=8.0,
+        ge=1,
+        le=600,
+        description="an idle worker stage waits up to this many times its poll interval (woken by work)",
+    )
     buy_fast_lane: bool = True
     # Connection deadlines (api/http_deadlines.py), on the buy edge and uvicorn alike.
     http_header_timeout_seconds: float = Field(default=5.0, gt=0, description="headers complete within")
