@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description="orders arriving during one commit at which it batches its most",
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_idle_backoff: float = Field(
+        default=8.0,
+        ge=1,
+        le=600,
+        description="an idle worker stage waits up to this many times its poll interval (woken by work)",
+    )
     buy_fast_lane: bool = True
     # A purchase the Redis engine has not decided within this long (Redis or PostgreSQL stalled) is
     # answered 503 purchase_pending with Retry-After, and goes on without its caller: the retry with the

@@ -6,7 +6,11 @@ Each job is a *stage* with its own loop (:func:`run_forever` runs them as tasks 
 expiry, payment rechecks, refunds, declaring, receipts, shipping, refunds of unfixed rejections,
 withdrawal, and the worklist sweep. A stage works on one bounded batch at a time, polls again at once
 after a full batch (more is waiting; declaring, whose batch is its own, after any work), and otherwise
-waits the poll interval; when its partner
+waits the poll interval. An idle stage waits longer each time it finds nothing (twice as long, up to
+``worker_idle_backoff`` times its interval), and a stage that did work wakes at once the stages its
+work feeds (:attr:`Stage.wakes`: declaring wakes receipts, receipts wake shipping, every state change
+wakes the outbox readers), so a quiet worker polls little and a busy one hands work on without
+waiting; when its partner
 fails (down, or the carrier took nothing) it alone backs off, doubling up to
 :data:`MAX_BACKOFF_SECONDS`, while the other stages go on (any other failure: logged, retried after
 five intervals). SIGTERM lets every stage finish the batch in
@@ -20,7 +24,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from flashport import task_dump
@@ -82,6 +86,43 @@ class Stage:
     # How long it waits when idle, if not the worker's poll interval (the partner stages: a quick hand
     # from one to the next keeps commit-to-delivery short).
     poll_seconds: Callable[[Settings], float] | None = None
+    # The stages this one's work gives work to, woken at once when it did some (with OUTBOX_READERS).
+    wakes: tuple[str, ...] = ()
+
+
+# Every stage that moves something writes outbox records: these read them.
+OUTBOX_READERS = ("partner_events", "notifications_queued")
+
+
+class Wakeups:
+    """How the stages of one process hand work on: one flag per stage, raised by the stages that feed
+    it, which cuts its idle wait short."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._flags = {name: asyncio.Event() for name in names}
+
+    def wake(self, names: Iterable[str]) -> None:
+        for name in names:
+            if (flag := self._flags.get(name)) is not None:
+                flag.set()
+
+    async def wait(self, name: str, stop: asyncio.Event, seconds: float) -> None:
+        """Until ``name`` is woken, ``stop`` is set or ``seconds`` pass; clears the flag."""
+        flag = self._flags.setdefault(name, asyncio.Event())
+        if not flag.is_set():
+            waits = [asyncio.ensure_future(flag.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+        flag.clear()
+
+
+def idle_wait(interval: float, idle_polls: int, backoff: float) -> float:
+    """How long a stage waits after ``idle_polls`` polls in a row that found nothing: its interval,
+    doubled each time, at most ``backoff`` times the interval."""
+    return interval * min(2.0 ** max(idle_polls - 1, 0), max(backoff, 1.0))
 
 
 def _partner_poll(settings: Settings) -> float:
@@ -94,18 +135,35 @@ async def _nothing() -> int:
 
 
 STAGES = (
-    Stage("expired", lambda ctx: orders.expire_unpaid_orders(ctx), _expiry_batch_full),
+    Stage(
+        "expired",
+        lambda ctx: orders.expire_unpaid_orders(ctx),
+        _expiry_batch_full,
+        wakes=("releases_finished",),
+    ),
     Stage("releases_finished", lambda ctx: orders.finish_interrupted_releases(ctx)),
     Stage("stock_reloaded", lambda ctx: inventory.reload_if_lost(ctx) if ctx.stock else _nothing()),
     Stage("doubts_settled", lambda ctx: ctx.stock.settle_doubts() if ctx.stock else _nothing()),
     Stage("orphans_settled", lambda ctx: inventory.settle_orphans(ctx) if ctx.stock else _nothing()),
-    Stage("payments_rechecked", lambda ctx: payments.recheck_pending_payments(ctx)),
-    Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx)),
-    Stage("declared", lambda ctx: declaring.declare_pending(ctx)),
-    Stage("receipts_applied", lambda ctx: receipts.poll_receipts(ctx), _full(receipts.PAGE)),
+    Stage(
+        "payments_rechecked",
+        lambda ctx: payments.recheck_pending_payments(ctx),
+        wakes=("declared", "refunds_sent"),
+    ),
+    Stage("refunds_sent", lambda ctx: refunds.retry_refunds(ctx), wakes=("declarations_withdrawn",)),
+    Stage("declared", lambda ctx: declaring.declare_pending(ctx), wakes=("receipts_applied",)),
+    Stage(
+        "receipts_applied",
+        lambda ctx: receipts.poll_receipts(ctx),
+        _full(receipts.PAGE),
+        wakes=("shipped", "declarations_refunded"),
+    ),
     Stage("shipped", lambda ctx: fulfilment.ship_released(ctx), _full(fulfilment.SHIP_BATCH)),
     Stage(
-        "declarations_refunded", lambda ctx: fulfilment.refund_unfixed(ctx), _full(fulfilment.REFUND_BATCH)
+        "declarations_refunded",
+        lambda ctx: fulfilment.refund_unfixed(ctx),
+        _full(fulfilment.REFUND_BATCH),
+        wakes=("refunds_sent", "declarations_withdrawn"),
     ),
     Stage("declarations_withdrawn", lambda ctx: withdrawal.withdraw_refunded(ctx), _full(withdrawal.BATCH)),
     Stage("returns_declared", lambda ctx: returns.declare_approved(ctx), _full(returns.BATCH)),
@@ -115,12 +173,32 @@ STAGES = (
         _full(withdrawals.BATCH),
     ),
     Stage("flagged_for_attention", lambda ctx: worklist.flag_stuck(ctx), _full(worklist.BATCH)),
-    Stage("partner_events", lambda ctx: partner_jobs.relay_events(ctx), poll_seconds=_partner_poll),
-    Stage("webhooks_queued", lambda ctx: partner_jobs.queue_deliveries(ctx), poll_seconds=_partner_poll),
+    Stage(
+        "partner_events",
+        lambda ctx: partner_jobs.relay_events(ctx),
+        poll_seconds=_partner_poll,
+        wakes=("webhooks_queued",),
+    ),
+    Stage(
+        "webhooks_queued",
+        lambda ctx: partner_jobs.queue_deliveries(ctx),
+        poll_seconds=_partner_poll,
+        wakes=("webhooks_sent",),
+    ),
     Stage("webhooks_sent", lambda ctx: partner_jobs.send_deliveries(ctx), poll_seconds=_partner_poll),
     # Buyer notifications (services/notify): the outbox's records, then what time makes due, then sending.
-    Stage("notifications_queued", lambda ctx: notify_queue.queue_from_outbox(ctx), _full(notify_queue.BATCH)),
-    Stage("reminders_queued", lambda ctx: notify_queue.queue_due(ctx), _full(notify_queue.BATCH)),
+    Stage(
+        "notifications_queued",
+        lambda ctx: notify_queue.queue_from_outbox(ctx),
+        _full(notify_queue.BATCH),
+        wakes=("notifications_sent",),
+    ),
+    Stage(
+        "reminders_queued",
+        lambda ctx: notify_queue.queue_due(ctx),
+        _full(notify_queue.BATCH),
+        wakes=("notifications_sent",),
+    ),
     Stage("notifications_sent", lambda ctx: notify_send.send_due(ctx), _full(notify_send.BATCH)),
 )
 # Stages whose partner being down must not stop a single pass of run_once.
@@ -168,14 +246,20 @@ async def run_once(ctx: Context) -> dict[str, int]:
 
 
 async def run_stage(
-    ctx: Context, stage: Stage, stop: asyncio.Event, gate: asyncio.Lock | None = None
+    ctx: Context,
+    stage: Stage,
+    stop: asyncio.Event,
+    gate: asyncio.Lock | None = None,
+    wakeups: Wakeups | None = None,
 ) -> None:
     """Run one stage until ``stop`` is set. ``gate`` serialises the stages of a process (SQLite has one
-    writer: stages interleaving their transactions would only make each other wait or fail)."""
+    writer: stages interleaving their transactions would only make each other wait or fail);
+    ``wakeups``: how it is woken by, and wakes, the other stages of its process."""
+    wakeups = wakeups or Wakeups([stage.name])
     interval = ctx.settings.worker_poll_seconds
     if stage.poll_seconds is not None:
         interval = stage.poll_seconds(ctx.settings)
-    failures = 0
+    failures = idle_polls = 0
     while not stop.is_set():
         started = time.perf_counter()
         try:
@@ -196,18 +280,23 @@ async def run_stage(
             continue
         failures = 0
         metrics.observe_stage(stage.name, done, time.perf_counter() - started)
+        idle_polls = 0 if done else idle_polls + 1
         if done:
             log.info("%s: %d", stage.name, done)
+            wakeups.wake((*stage.wakes, *OUTBOX_READERS))
         if not stage.again_at_once(done):
-            await _sleep_or_stop(stop, interval)
+            wait = idle_wait(interval, idle_polls, ctx.settings.worker_idle_backoff)
+            await wakeups.wait(stage.name, stop, wait)
 
 
 async def run_forever(ctx: Context, stop: asyncio.Event, stages: tuple[Stage, ...] = STAGES) -> None:
     """Every stage (of ``stages``) in its own loop until ``stop`` is set; returns once each has finished
     its batch."""
     gate = asyncio.Lock() if ctx.settings.is_sqlite else None
+    wakeups = Wakeups(stage.name for stage in STAGES)
     tasks = [
-        asyncio.create_task(run_stage(ctx, stage, stop, gate), name=f"stage:{stage.name}") for stage in stages
+        asyncio.create_task(run_stage(ctx, stage, stop, gate, wakeups), name=f"stage:{stage.name}")
+        for stage in stages
     ]
     try:
         await asyncio.gather(*tasks)

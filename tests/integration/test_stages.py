@@ -24,7 +24,7 @@ from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.customs import declaring, fulfilment, receipts, worklist
 from flashport.web import console_labels, i18n
-from flashport.worker import STAGES, run_forever, run_stage
+from flashport.worker import STAGES, Wakeups, idle_wait, run_forever, run_stage
 from tests.integration import test_declarations as four_parties
 from tests.integration import test_operator_pages as operator_pages
 from tests.integration.test_declarations import Parties
@@ -340,6 +340,40 @@ async def _ship_and_state(ctx: Context, parties: Parties, order_no: str) -> str 
         await tx.conn.execute(declarations.update().values(next_attempt_at=tx.now))
     await fulfilment.ship_released(ctx)
     return await parties.state(order_no)
+
+
+async def test_a_paid_order_is_handed_from_stage_to_stage_without_waiting_out_the_poll_interval(
+    parties: Parties,
+) -> None:
+    """With a poll interval far beyond the test's patience, each stage polls once at the start (only
+    declaring finds work then); receipts and shipping then run only because the stage before woke them."""
+    ctx = parties.ctx
+    order_no = await parties.paid_order()
+    patient = ctx.settings
+    ctx.settings = patient.model_copy(update={"worker_poll_seconds": 600.0, "partner_poll_seconds": 600.0})
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_forever(ctx, stop))
+    try:
+        await parties.until(lambda: parties.state(order_no), "shipped", tries=300)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 20)
+        ctx.settings = patient
+
+
+async def test_an_idle_stage_waits_longer_each_empty_poll_up_to_its_bound_and_a_wake_cuts_it_short() -> None:
+    assert [idle_wait(0.5, n, 8) for n in range(6)] == [0.5, 0.5, 1.0, 2.0, 4.0, 4.0]
+    assert idle_wait(1.0, 10, 1) == 1.0  # no back-off
+    wakeups, stop = Wakeups(["receipts_applied"]), asyncio.Event()
+    wakeups.wake(["receipts_applied", "not_a_stage"])
+    await asyncio.wait_for(wakeups.wait("receipts_applied", stop, 600), 5)  # woken before: at once
+    waiting = asyncio.create_task(wakeups.wait("receipts_applied", stop, 600))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the flag was cleared by the last wait
+    wakeups.wake(["receipts_applied"])
+    await asyncio.wait_for(waiting, 5)
+    stop.set()
+    await asyncio.wait_for(wakeups.wait("receipts_applied", stop, 600), 5)  # stopping ends any wait
 
 
 async def test_a_stage_stops_when_told_and_every_job_has_a_stage(ctx: Context) -> None:

@@ -4,6 +4,7 @@ global sequence, until the addressee reads past it (receipts are kept; readers p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,23 +37,57 @@ async def answer(
     The business keys are the head's own (orderNo, copNo...), plus ``extra_keys`` customs assigns
     (preNo, invtNo); the receipt's guid is the head's, which is how the sender finds its document.
     """
+    await conn.execute(_SEND, _receipt_row(Answer(envelope, status, info, extra_keys), at))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One receipt to send: :func:`answer`'s arguments, for :class:`Mail`."""
+
+    envelope: Envelope
+    status: int
+    info: str
+    extra_keys: Mapping[str, str | None] | None = None
+
+
+class Mail:
+    """The receipts one message causes, sent together in one statement (:meth:`send`): each order's
+    side by side and in the order they were written, as if each document had been answered on its
+    own, so a reader paging the inbox never finds an order's verdict a page before its receipt."""
+
+    def __init__(self) -> None:
+        self._by_order: dict[str | None, list[dict[str, Any]]] = {}
+
+    def answer(self, answer: Answer, at: datetime) -> None:
+        self.post(_receipt_row(answer, at))
+
+    def post(self, row: dict[str, Any]) -> None:
+        """Any message for the inbox, as a row of its table (a tax bill, say)."""
+        self._by_order.setdefault(row["order_no"], []).append(row)
+
+    async def send(self, conn: AsyncConnection) -> None:
+        rows = [row for rows in self._by_order.values() for row in rows]
+        self._by_order.clear()
+        if rows:
+            await conn.execute(_SEND, rows)
+
+
+def _receipt_row(a: Answer, at: datetime) -> dict[str, Any]:
+    envelope = a.envelope
     kind = envelope.kind.receipt_kind
     keys = {name: value for name in BUSINESS_KEYS[kind] if (value := envelope.head.get(name))}
-    keys |= {name: value for name, value in (extra_keys or {}).items() if value}
+    keys |= {name: value for name, value in (a.extra_keys or {}).items() if value}
     guid = envelope.head.get("guid") or envelope.message_guid or new_guid()
-    receipt = Receipt(kind, guid, keys, status, at, _fit(info))
-    await conn.execute(
-        _SEND,
-        {
-            "dxp_id": envelope.dxp_id,
-            "kind": kind.value,
-            "message": receipt_message([receipt]).decode(),
-            "order_no": envelope.order_no,
-            "return_status": status,
-            "return_info": receipt.return_info,
-            "sent_at": at,
-        },
-    )
+    receipt = Receipt(kind, guid, keys, a.status, at, _fit(a.info))
+    return {
+        "dxp_id": envelope.dxp_id,
+        "kind": kind.value,
+        "message": receipt_message([receipt]).decode(),
+        "order_no": envelope.order_no,
+        "return_status": a.status,
+        "return_info": receipt.return_info,
+        "sent_at": at,
+    }
 
 
 async def items_after(conn: AsyncConnection, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:

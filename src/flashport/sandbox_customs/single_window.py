@@ -23,10 +23,10 @@ from flashport.sandbox_customs import (
     tax_bills,
     withdrawals,
 )
+from flashport.sandbox_customs.batch_filing import file_all
 from flashport.sandbox_customs.certificates import Register, Registration
 from flashport.sandbox_customs.checks import Limits
 from flashport.sandbox_customs.database import SingleWindowDatabase
-from flashport.sandbox_customs.filing import file_message
 from flashport.sandbox_customs.office import Office
 from flashport.sandbox_customs.reading import (
     Entry,
@@ -99,8 +99,10 @@ class SingleWindow:
         )
         now = datetime.now(UTC)
         async with self._db.engine.begin() as conn:
-            for entry in entries:
-                await self._take(conn, entry, screened, now)
+            readable = [
+                incoming for entry in entries if (incoming := await self._take(conn, entry, screened, now))
+            ]
+            await file_all(conn, readable, self._office, now)
         return entries[0].envelope
 
     async def receive_any(self, raw: bytes) -> tuple[str, str]:
@@ -161,9 +163,12 @@ class SingleWindow:
             await judging.release(conn, found[0], self._office, datetime.now(UTC))
             return (await store.declarations_of(conn, order_no, found[0].ebp_code))[0]
 
-    async def _take(self, conn: AsyncConnection, entry: Entry, screened: Screened, now: datetime) -> None:
-        """Screened, then verified field by field and for its signer, then filed: a document that
-        fails verification is refused (100, every reason given) and not filed."""
+    async def _take(
+        self, conn: AsyncConnection, entry: Entry, screened: Screened, now: datetime
+    ) -> Incoming | None:
+        """The document read, to be filed (:func:`.batch_filing.file_all`), once screened and verified
+        field by field and for its signer; None when it was answered instead: refused (100, every
+        reason given) when it fails verification, a processing error when it cannot be read."""
         envelope, problem = entry.envelope, screened.problem
         if problem is None:
             refusals = verify(envelope.kind, envelope.head, line_fields(envelope, entry.root))
@@ -172,15 +177,13 @@ class SingleWindow:
                 refusals += [unregistered] if unregistered is not None else []
             if refusals:
                 await inbox.answer(conn, envelope, REJECTED, joined(refusals), now)
-                return
+                return None
             try:
-                incoming = Incoming(envelope, read_facts(envelope, entry.root), entry.raw)
+                return Incoming(envelope, read_facts(envelope, entry.root), entry.raw)
             except UnreadableDocument as exc:
                 problem = str(exc)
-            else:
-                await file_message(conn, incoming, self._office, now)
-                return
         await inbox.answer(conn, envelope, PROCESSING_ERROR, problem or "unreadable", now)
+        return None
 
     async def inbox(self, dxp_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         async with self._db.engine.connect() as conn:

@@ -32,6 +32,8 @@ class FiledDocument:
     message: bytes  # sealed: open with the simulator's Sealer
     received_at: datetime
     unique_no: str | None = None
+    owner_code: str | None = None  # whose number unique_no is (the carrier's, for a waybill)
+    ebp_code: str = ""  # the platform it joins by ("" for payments and waybills)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ def _filed(row: sa.Row[Any]) -> FiledDocument:
         row.message,
         row.received_at,
         row.unique_no,
+        row.owner_code,
+        row.ebp_code,
     )
 
 

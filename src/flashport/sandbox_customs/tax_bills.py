@@ -9,6 +9,7 @@ The real single window summarises on its own calendar; the simulator does it whe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from flashport.ceb.tax_bills import (
     tax_bill_message,
     tax_status_message,
 )
+from flashport.sandbox_customs.inbox import Mail
 from flashport.sandbox_customs.reading import Envelope
 from flashport.sandbox_customs.store import Declaration
 from flashport.sandbox_customs.tables import inbox, tax_bills
@@ -94,24 +96,53 @@ async def issue(
     at: datetime,
 ) -> None:
     """Bill the released list's tax to whoever declared it (its inbox), inside the release's transaction."""
-    bill = _bill(listed, invt_no, assessed, at)
-    message = tax_bill_message([bill])
-    await conn.execute(
-        tax_bills.insert().values(
-            tax_no=bill.tax_no,
-            invt_no=invt_no,
-            order_no=declaration.order_no,
-            ebp_code=declaration.ebp_code,
-            dxp_id=listed.dxp_id,
-            status=bill.status.value,
-            total_fen=bill.total_fen,
-            message=message.decode(),
-            issued_at=at,
-            updated_at=at,
+    mail = Mail()
+    await issue_many(conn, [(declaration, listed, invt_no, assessed)], at, mail)
+    await mail.send(conn)
+
+
+_BILL = tax_bills.insert()
+
+
+async def issue_many(
+    conn: AsyncConnection,
+    released: Sequence[tuple[Declaration, Envelope, str, Assessment]],
+    at: datetime,
+    mail: Mail,
+) -> None:
+    """:func:`issue` for many released lists: one statement for the bills; their CEB816s go with
+    ``mail``."""
+    bills = []
+    for declaration, listed, invt_no, assessed in released:
+        bill = _bill(listed, invt_no, assessed, at)
+        message = tax_bill_message([bill]).decode()
+        bills.append(
+            {
+                "tax_no": bill.tax_no,
+                "invt_no": invt_no,
+                "order_no": declaration.order_no,
+                "ebp_code": declaration.ebp_code,
+                "dxp_id": listed.dxp_id,
+                "status": bill.status.value,
+                "total_fen": bill.total_fen,
+                "message": message,
+                "issued_at": at,
+                "updated_at": at,
+            }
         )
-    )
-    info = f"tax bill {bill.tax_no}: {bill.total_fen} fen"
-    await _post(conn, listed.dxp_id, TAX_BILL, message, declaration.order_no, info, at)
+        mail.post(
+            {
+                "dxp_id": listed.dxp_id,
+                "kind": TAX_BILL,
+                "message": message,
+                "order_no": declaration.order_no,
+                "return_status": 0,
+                "return_info": f"tax bill {bill.tax_no}: {bill.total_fen} fen",
+                "sent_at": at,
+            }
+        )
+    if bills:
+        await conn.execute(_BILL, bills)
 
 
 def period_of(moment: datetime) -> str:
