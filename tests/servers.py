@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import sys
 import threading
@@ -145,6 +147,7 @@ class ServerProcess:
             env=dict(env),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: ``stop`` takes serve's workers with it
         )
         served = cls(f"http://127.0.0.1:{port}", process)
         try:
@@ -168,8 +171,8 @@ class ServerProcess:
         raise AssertionError(f"the server at {self.url} did not come up within {within} s")
 
     async def stop(self) -> None:
-        """Kill it if it still runs, and reap it."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):  # it may have died since (a SIGKILL sent)
-                self.process.kill()
+        """Kill it and every process it started (``serve --workers N``'s API processes outlive a killed
+        parent), and reap it."""
+        with contextlib.suppress(ProcessLookupError):  # the group may be gone (a SIGKILL sent before)
+            os.killpg(self.process.pid, signal.SIGKILL)
         await self.process.wait()
