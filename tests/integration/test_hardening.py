@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import event as sa_event
 
 from flashport.adapters.session_revocations import RevocationList
 from flashport.app import create_app
@@ -101,6 +103,45 @@ async def test_another_process_learns_of_an_ended_session_within_one_poll(ctx: C
     await end_sessions(ctx, user_id)
     await other.poll(ctx.clock())  # the next poll, at most FLASHPORT_SESSION_POLL_SECONDS later
     assert not other.is_open(user_id, 0) and other.is_open(user_id, 1)
+
+
+async def test_a_crowd_of_first_requests_reads_the_users_standing_once(ctx: Context) -> None:
+    """Each process looks a token's user up once; lookups arriving together share one query, so a crowd
+    joining a waiting room does not open a pooled connection per buyer."""
+    from flashport.services.accounts.sessions import set_active
+
+    active = [(await make_user(ctx, Role.BUYER))[0] for _ in range(30)]
+    gone = (await make_user(ctx, Role.BUYER))[0]
+    await set_active(ctx, gone, False)
+    other = RevocationList(ctx.engine, poll_seconds=1, keep=timedelta(hours=1))
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "session_version" in statement:
+            reads.append(statement)
+
+    asks = [*active, gone, 2**40, *active[:5]]  # some users asked twice at once
+    sa_event.listen(ctx.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(other.standing(user_id) for user_id in asks))
+    finally:
+        sa_event.remove(ctx.engine.sync_engine, "before_cursor_execute", count)
+    assert len(reads) == 1
+    assert found[: len(active)] == [(True, 0)] * len(active)
+    assert found[len(active)] == (False, 1) and found[len(active) + 1] is None
+    assert found[-5:] == [(True, 0)] * 5
+
+
+async def test_a_first_request_cancelled_while_it_waits_spoils_nobody_elses(ctx: Context) -> None:
+    user_id, _ = await make_user(ctx, Role.BUYER)
+    other = RevocationList(ctx.engine, poll_seconds=1, keep=timedelta(hours=1))
+    quitter = asyncio.create_task(other.standing(user_id))
+    stayer = asyncio.create_task(other.standing(user_id))
+    await asyncio.sleep(0)  # both wait on the one read
+    quitter.cancel()
+    assert await stayer == (True, 0)
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
 
 
 @pytest.mark.parametrize(

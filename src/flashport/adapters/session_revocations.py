@@ -10,6 +10,12 @@ How the list learns of a raise, and how stale it may be:
   fallback for a message lost while Redis was away, so a token is refused everywhere at most one poll
   interval (plus a commit) after its session ended.
 
+It also answers the one question a process asks the database about a token's user, the first time it
+meets that user off the buy path: does the user exist, is the account active, what is its session
+version (``standing``). The lookups arriving while one read runs share the next read, one query for
+all of them: a crowd's first requests (a sale opening, every buyer joining its waiting room) cost a
+few reads, not a pooled connection each.
+
 Failure policy: if the database cannot be read the list keeps what it knows and the next poll tries
 again (an ended session might then be honoured for longer; every poll failure is logged). Redis being
 down costs only the fast path: the poll still runs.
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 # each poll reads back this far past the previous one (applying a raise twice changes nothing).
 POLL_OVERLAP = timedelta(seconds=30)
 MAX_KNOWN_USERS = 100_000
+STANDINGS_PER_READ = 1_000  # user ids in one read of their standing
 
 
 class RevocationList:
@@ -50,6 +57,8 @@ class RevocationList:
         self._channel = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._since: datetime | None = None
+        self._lookups: dict[int, asyncio.Future[tuple[bool, int] | None]] = {}
+        self._looking: asyncio.Task[None] | None = None
 
     def is_open(self, user_id: int, version: int) -> bool:
         """Whether a token of ``version`` for ``user_id`` still opens a session."""
@@ -69,6 +78,35 @@ class RevocationList:
         if len(self._known) >= MAX_KNOWN_USERS:
             self._known.clear()
         self._known.add(user_id)
+
+    async def standing(self, user_id: int) -> tuple[bool, int] | None:
+        """(active, session version) of the user, None if there is no such user. Lookups of a moment
+        share one read (the same user's too); a caller cancelled while it waits cancels nobody else's."""
+        found = self._lookups.get(user_id)
+        if found is None:
+            found = asyncio.get_running_loop().create_future()
+            self._lookups[user_id] = found
+            if self._looking is None:
+                self._looking = asyncio.create_task(self._read_standings())
+        return await asyncio.shield(found)
+
+    async def _read_standings(self) -> None:
+        try:
+            while self._lookups:
+                ids = list(self._lookups)[:STANDINGS_PER_READ]
+                waiting = {user_id: self._lookups.pop(user_id) for user_id in ids}
+                try:
+                    async with reading(self._engine) as conn:
+                        found = await accounts_repo.user_standings(conn, ids)
+                except Exception as exc:  # each waiting request fails with the read's error
+                    for future in waiting.values():
+                        future.set_exception(exc)
+                        future.exception()  # retrieved: a caller that went away logs nothing
+                    continue
+                for user_id, future in waiting.items():
+                    future.set_result(found.get(user_id))
+        finally:
+            self._looking = None
 
     def use_redis(self, client: aioredis.Redis, prefix: str) -> None:
         self._redis, self._channel = client, f"{prefix}:sessions"

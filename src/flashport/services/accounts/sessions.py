@@ -33,12 +33,12 @@ async def set_active(ctx: Context, user_id: int, active: bool) -> None:
 
 async def check_standing(ctx: Context, who: Principal) -> None:
     """Off the buy path: the token's user exists, is active and the token's session is open. The first
-    request of a user in a process reads the user's row; later ones rely on the revocation list, which
-    hears of every deactivation and log-out."""
+    request of a user in a process reads the user's row (first requests arriving together share one read:
+    see ``RevocationList.standing``); later ones rely on the revocation list, which hears of every
+    deactivation and log-out."""
     if ctx.sessions.knows(who.user_id):
         return
-    async with ctx.read() as conn:
-        standing = await accounts_repo.user_standing(conn, who.user_id)
+    standing = await ctx.sessions.standing(who.user_id)
     if standing is None or not standing[0]:
         raise Unauthenticated("this account does not exist or is deactivated", code="invalid_token")
     active_version = standing[1]
