@@ -16,6 +16,7 @@ from flashport.api.buy import edge
 from flashport.api.buy.fast_lane import BuyFastLane
 from flashport.api.guards import RequestHygiene, SecurityHeaders
 from flashport.api.observability import Observed
+from flashport.api.queue_lane import QueueFastLane
 from flashport.api.routes import (
     accounts,
     aftersales,
@@ -98,6 +99,7 @@ def create_app(
     errors.install(app)
     if chosen.buy_fast_lane if fast_lane is None else fast_lane:
         app.add_middleware(BuyFastLane, owner=app)
+        app.add_middleware(QueueFastLane, owner=app)  # a waiting room's join and poll, likewise
     # The buy path first: routes are matched in order, and it is the one under a rush.
     for module in (
         orders,

@@ -159,9 +159,14 @@ def status_body(found: queue.QueueStatus) -> dict[str, object]:
     return body
 
 
-def status_answer(request: Request, found: queue.QueueStatus) -> Response:
+def status_bytes(found: queue.QueueStatus) -> tuple[bytes, str]:
+    """The status as JSON and its ETag: what the route and the fast lane (``api/queue_lane.py``) send."""
     content = orjson.dumps(status_body(found), option=orjson.OPT_UTC_Z)
-    etag = '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
+    return content, '"' + hashlib.blake2b(content, digest_size=12).hexdigest() + '"'
+
+
+def status_answer(request: Request, found: queue.QueueStatus) -> Response:
+    content, etag = status_bytes(found)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
