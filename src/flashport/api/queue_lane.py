@@ -3,8 +3,10 @@
 and dependency solver run.
 
 Why: in the record bench through the room every buyer joins, polls and buys, and the join and poll
-went through FastAPI's machinery (matching some 150 routes, solving dependencies) while the purchase
-had its own lane; py-spy put that machinery at about a third of an API process (docs/waiting-room.md).
+went through FastAPI's machinery while the purchase had its own lane. py-spy on an API process put
+about half of its time under FastAPI's router: matching some 150 routes 11 %, solving dependencies
+29 % (most of it a read of each buyer's standing, now shared: ``RevocationList.standing``). Figures in
+README, "The record benchmark".
 
 The lane takes only the common case: a well-formed item id, a bearer token of a buyer whose standing is
 good, a join with no body or an empty JSON object (sent as ``application/json``), and an answer the
