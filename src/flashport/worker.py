@@ -40,6 +40,7 @@ from flashport.services.notify import queueing as notify_queue
 from flashport.services.notify import sending as notify_send
 from flashport.services.orders import lifecycle as orders
 from flashport.services.partners import jobs as partner_jobs
+from flashport.services.partners import stream as partner_stream
 from flashport.services.payments import refunds
 from flashport.services.payments import settlement as payments
 from flashport.services.sales import inventory
@@ -177,6 +178,13 @@ STAGES = (
         "partner_events",
         lambda ctx: partner_jobs.relay_events(ctx),
         poll_seconds=_partner_poll,
+        wakes=("partner_events_published", "webhooks_queued"),
+    ),
+    Stage(
+        "partner_events_published",
+        lambda ctx: partner_jobs.publish_events(ctx),
+        _full(partner_stream.PASS_LIMIT),
+        poll_seconds=_partner_poll,
         wakes=("webhooks_queued",),
     ),
     Stage(
@@ -205,7 +213,7 @@ STAGES = (
 _GUARDED_IN_PASS = {"receipts_applied", "shipped"}
 # Named groups of stages, for ``flashport worker --only/--skip``: the partner relay (outbox to feeds,
 # then webhooks) can run as a process of its own, killed and restarted apart from the rest.
-GROUPS = {"relay": ("partner_events", "webhooks_queued", "webhooks_sent")}
+GROUPS = {"relay": ("partner_events", "partner_events_published", "webhooks_queued", "webhooks_sent")}
 
 
 class UnknownStage(ValueError):

@@ -262,6 +262,7 @@ async def test_an_expired_order_cannot_be_cancelled_and_a_restart_expires_what_w
             "cancellations_declared": 0,
             "flagged_for_attention": 0,
             "partner_events": 0,
+            "partner_events_published": 0,
             "webhooks_queued": 0,
             "webhooks_sent": 0,
         }

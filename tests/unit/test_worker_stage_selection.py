@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from flashport import worker
 from flashport.cli import main
 
-RELAY = ("partner_events", "webhooks_queued", "webhooks_sent")
+RELAY = ("partner_events", "partner_events_published", "webhooks_queued", "webhooks_sent")
 
 
 def test_a_worker_runs_every_stage_unless_told_otherwise() -> None:

@@ -1,7 +1,11 @@
 """The partner integration's stages in the worker, each its own loop so a rush flows through them side
-by side: relay the outbox to partners' feeds (and, with the bus on, publish the new events to
-JetStream), queue the new events for webhook endpoints (from the database, or from the stream's
-durable consumer), send the deliveries that are due. :func:`run` does the three in turn once."""
+by side: relay the outbox to partners' feeds; with the bus on, publish the new events to JetStream;
+queue the new events for webhook endpoints (from the database, or from the stream's durable consumer);
+send the deliveries that are due. :func:`run` does them in turn once.
+
+Publishing is a stage of its own, woken by the relay: when it ran after the relay's passes in the same
+loop, a rush kept the relay busy for its whole bounded run before anything reached the stream, and
+every delivery trailed the sale by that much."""
 
 from __future__ import annotations
 
@@ -12,14 +16,19 @@ JOB_PASSES = 20  # of relay.PASS_LIMIT records each
 
 
 async def relay_events(ctx: Context) -> int:
-    """Partner events appended (and published, with the bus on)."""
+    """Partner events appended to the feeds."""
     # Bounded, so a backlog of a rush never holds the worker's other stages for long.
-    done = await relay.relay_all(ctx, max_passes=JOB_PASSES)
-    if ctx.partner_bus is not None:
-        # Apart from the relay's own pass: its transaction never waits on NATS, and a NATS that is
-        # down stops only the publishing (the feed fills on), which resumes from its own cursor.
-        done += await stream.publish_all(ctx, ctx.partner_bus)
-    return done
+    return await relay.relay_all(ctx, max_passes=JOB_PASSES)
+
+
+async def publish_events(ctx: Context) -> int:
+    """With the bus on, the feeds' new events published to JetStream (copies included); else nothing.
+    Apart from the relay: its transaction never waits on NATS, and a NATS that is down stops only the
+    publishing (the feed fills on), which resumes from its own cursor."""
+    if ctx.partner_bus is None:
+        return 0
+    # One pass: the stage polls again at once after a full one, and the relay wakes it.
+    return await stream.publish_pass(ctx, ctx.partner_bus)
 
 
 async def queue_deliveries(ctx: Context) -> int:
@@ -33,7 +42,10 @@ async def send_deliveries(ctx: Context) -> int:
 
 
 async def run(ctx: Context) -> int:
-    """One pass of the three; returns the partner events appended plus the webhook deliveries made."""
+    """One pass of each; returns the partner events appended (and published) plus the webhook
+    deliveries made."""
     appended = await relay_events(ctx)
+    if ctx.partner_bus is not None:
+        appended += await stream.publish_all(ctx, ctx.partner_bus)
     await queue_deliveries(ctx)
     return appended + await send_deliveries(ctx)
