@@ -5,12 +5,21 @@ engine, whose placement cannot be left half-way, is waited for."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
+import pytest
 import sqlalchemy as sa
 
+from flashport.adapters.db import orders_repo
 from flashport.adapters.db.schema import orders
+from flashport.adapters.stock.redis import RedisStockEngine
 from flashport.app import create_app
+from flashport.bootstrap import build_context, close_context
+from flashport.domain.errors import ServiceUnavailable
 from flashport.services.context import Context
+from flashport.services.sales import buying
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
@@ -52,3 +61,47 @@ async def test_a_purchase_undecided_by_its_deadline_is_answered_503_and_its_retr
     assert [str(o) for o in made] == [str(retry.json()["id"])]  # one order, the one the retry named
     counters = await buy_ctx.stock.read_counters(sale.item_id)
     assert counters is not None and counters.taken == 1 and dict(counters.per_buyer) == {buyer_id: 1}
+
+
+async def test_a_retry_whose_order_must_be_read_from_a_stalled_database_is_answered_503_in_time(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry that finds only its earlier order's id (the order saved, its answer not yet written to the
+    key: the state while a commit is being saved) reads that order from the database; with the database
+    stalled, it is answered 503 ``purchase_pending`` by the deadline instead of waiting (the chaos case
+    "PostgreSQL stalled" saw such retries go unanswered), and once the database answers again the
+    retry gets its one order."""
+    if buy_ctx.stock.name != "redis":
+        pytest.skip("the SQL engine keeps no answers outside the database")
+    sale = await make_sale(buy_ctx, quantity=5)
+    [(buyer_id, _)] = await make_buyers(buy_ctx, 1)
+    first = await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "stalled-1")
+    assert first.created
+    stock = buy_ctx.stock
+    assert isinstance(stock, RedisStockEngine)
+    await stock.redis.set(stock.key(sale.item_id, f"idem:{buyer_id}:stalled-1"), str(first.order["id"]))
+    # Another process: nothing of this purchase in its memory.
+    other = await build_context(
+        buy_ctx.settings.model_copy(update={"buy_deadline_seconds": 0.2}), listen_for_restock=False
+    )
+    stalled = asyncio.Event()
+    real_load = orders_repo.load_order
+
+    async def load_when_the_database_answers(conn: Any, order_id: str) -> Any:
+        await stalled.wait()
+        return await real_load(conn, order_id)
+
+    monkeypatch.setattr(orders_repo, "load_order", load_when_the_database_answers)
+    try:
+        with pytest.raises(ServiceUnavailable) as answered:
+            await asyncio.wait_for(buying.buy(other, buyer_id, sale.item_id, 1, "stalled-1"), 60)
+        assert answered.value.code == "purchase_pending" and answered.value.retry_after == 1
+        stalled.set()  # the database answers again
+        again = await buying.buy(other, buyer_id, sale.item_id, 1, "stalled-1")
+    finally:
+        stalled.set()
+        await close_context(other)
+    assert not again.created and again.order["id"] == first.order["id"]
+    async with buy_ctx.read() as conn:
+        made = (await conn.scalars(sa.select(orders.c.id).where(orders.c.buyer_id == buyer_id))).all()
+    assert len(made) == 1

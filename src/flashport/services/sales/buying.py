@@ -129,12 +129,38 @@ async def _again(
     database read: the retry costs about what a refusal does), else from the database
     (:func:`_existing`)."""
     if isinstance(earlier, str):
-        return await _existing(ctx, earlier, buyer_id, item_id, quantity, key)
+        return await _existing_in_time(ctx, earlier, buyer_id, item_id, quantity, key)
     check_same_request(earlier.item_id, earlier.quantity, item_id, quantity)
     terms = await ctx.buy_path.terms(earlier.item_id)
     if terms is None:  # the item is gone from the catalog: its order still answers, from the database
-        return await _existing(ctx, earlier.order_id, buyer_id, item_id, quantity, key)
+        return await _existing_in_time(ctx, earlier.order_id, buyer_id, item_id, quantity, key)
     return Purchase(_first_answer(earlier, buyer_id, terms), created=False)
+
+
+async def _existing_in_time(
+    ctx: Context, order_id: str, buyer_id: int, item_id: int, quantity: int, key: str
+) -> Purchase | None:
+    """:func:`_existing` within the buy deadline: a retry whose earlier order must be read from a
+    database that does not answer (stalled, failing over) is answered 503 ``purchase_pending`` with
+    ``Retry-After`` rather than left waiting. The look-up goes on without its caller until the database
+    answers (it only reads, and settles what any later request or the worker would settle), so nothing
+    is cut off half-way: a cancelled read would wait for the stalled server to give its connection back."""
+    looking = asyncio.ensure_future(_existing(ctx, order_id, buyer_id, item_id, quantity, key))
+    _LOOKING.add(looking)  # held until done (the loop keeps tasks weakly), caller or no caller
+    looking.add_done_callback(_looked)
+    try:
+        return await asyncio.wait_for(asyncio.shield(looking), ctx.settings.buy_deadline_seconds)
+    except TimeoutError:
+        raise _pending() from None
+
+
+_LOOKING: set[asyncio.Future[Purchase | None]] = set()
+
+
+def _looked(looking: asyncio.Future[Purchase | None]) -> None:
+    _LOOKING.discard(looking)
+    if not looking.cancelled():
+        looking.exception()  # retrieved: left without its caller, its answer or error has no one to hear it
 
 
 async def _existing(
@@ -189,10 +215,14 @@ async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float)
     except TimeoutError:
         if not deadline.expired():
             raise  # the engine's own
-        raise ServiceUnavailable(
-            "the purchase is taking longer than usual to decide; retry with the same Idempotency-Key",
-            code="purchase_pending",
-        ) from None
+        raise _pending() from None
+
+
+def _pending() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the purchase is taking longer than usual to decide; retry with the same Idempotency-Key",
+        code="purchase_pending",
+    )
 
 
 def _in_progress() -> InProgress:
