@@ -414,8 +414,10 @@ class Load:
                 headers=headers,
                 timeout=self.timeout,
             )
-        except httpx.TransportError:
-            purchase.answers.append(Answer(time.monotonic(), 0, "no_answer", False, sent))
+        except httpx.TransportError as exc:  # named, so the figures say which (a timeout, a reset...)
+            purchase.answers.append(
+                Answer(time.monotonic(), 0, f"no_answer ({type(exc).__name__})", False, sent)
+            )
             return 0.2
         code = _code_of(response)
         retry_after = "retry-after" in response.headers
@@ -443,8 +445,8 @@ class Load:
                 headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
                 timeout=self.timeout,
             )
-        except httpx.TransportError:
-            note.answers.append(Answer(time.monotonic(), 0, "no_answer", False, sent))
+        except httpx.TransportError as exc:
+            note.answers.append(Answer(time.monotonic(), 0, f"no_answer ({type(exc).__name__})", False, sent))
             return False
         text = response.text.strip()
         code = text if response.status_code == 200 else _code_of(response)
