@@ -142,9 +142,9 @@ async def _existing_in_time(
 ) -> Purchase | None:
     """:func:`_existing` within the buy deadline: a retry whose earlier order must be read from a
     database that does not answer (stalled, failing over) is answered 503 ``purchase_pending`` with
-    ``Retry-After`` rather than left waiting. The look-up goes on without its caller until the database
-    answers (it only reads, and settles what any later request or the worker would settle), so nothing
-    is cut off half-way: a cancelled read would wait for the stalled server to give its connection back."""
+    ``Retry-After`` rather than left waiting. The look-up is not cancelled: it goes on without its
+    caller until the database answers, so the doubt or orphan it may be settling is never cut off
+    half-way (it only reads the order, and settles what any later request or the worker would)."""
     looking = asyncio.ensure_future(_existing(ctx, order_id, buyer_id, item_id, quantity, key))
     _LOOKING.add(looking)  # held until done (the loop keeps tasks weakly), caller or no caller
     looking.add_done_callback(_looked)
