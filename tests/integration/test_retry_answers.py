@@ -4,15 +4,18 @@ of the order since; with Redis it is answered without reading the database, in a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
 import orjson
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from flashport.adapters.stock import redis as redis_engine
 from flashport.app import create_app
+from flashport.domain.errors import Conflict
 from flashport.domain.orders import SavedPurchase
 from flashport.services.context import Context
 from flashport.services.orders import lifecycle
@@ -75,3 +78,42 @@ async def test_with_redis_a_retry_in_another_process_is_answered_without_the_dat
 
 def _json(order: dict[str, object]) -> bytes:
     return orjson.dumps(order, option=orjson.OPT_UTC_Z)
+
+
+async def test_with_redis_the_refused_buyers_of_a_sold_out_item_cost_one_look_up_together(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the last unit each buyer's key is still looked up (a retry whose answer was lost gets its
+    order, rule 7), but the buyers arriving together share one round trip to Redis; a retry among them
+    gets its own order, the others 409 ``sold_out``."""
+    stock = buy_ctx.stock
+    if not isinstance(stock, redis_engine.RedisStockEngine):
+        pytest.skip("the SQL engine looks keys up in the database")
+    sale = await make_sale(buy_ctx, quantity=1, limit=1)
+    buyers = await make_buyers(buy_ctx, 21)
+    (first, _), late = buyers[0], buyers[1:]
+    bought = await buying.buy(buy_ctx, first, sale.item_id, 1, "k")
+    assert buy_ctx.buy_path.board.is_sold_out(sale.item_id)
+    _another_process(buy_ctx)  # the retry below must find its order through the key, not in memory
+    calls = stock.lookup_calls
+
+    async def attempt(buyer: int) -> str:
+        try:
+            return (await buying.buy(buy_ctx, buyer, sale.item_id, 1, "k")).order["id"]
+        except Conflict as exc:
+            return exc.code
+
+    answers = await asyncio.gather(attempt(first), *(attempt(buyer) for buyer, _ in late))
+    assert answers == [bought.order["id"]] + ["sold_out"] * len(late)
+    assert stock.lookup_calls == calls + 1
+
+    # Redis gone: each waiting buyer is told so (503), none is left waiting or told "sold out".
+    async def broken(names: object) -> object:
+        raise RedisConnectionError("gone")
+
+    monkeypatch.setattr(stock.redis, "mget", broken)
+    outcomes = await asyncio.gather(
+        *(buying.buy(buy_ctx, buyer, sale.item_id, 1, "k") for buyer, _ in late[:3]),
+        return_exceptions=True,
+    )
+    assert [getattr(o, "code", o) for o in outcomes] == ["stock_engine_unavailable"] * 3

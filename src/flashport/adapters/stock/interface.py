@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,10 +105,11 @@ class StockEngine(abc.ABC):
         racing with the repair are never overwritten."""
 
     @abc.abstractmethod
-    async def order_for_key(self, buyer_id: int, item_id: int, key: str) -> str | SavedPurchase | None:
+    def order_for_key(self, buyer_id: int, item_id: int, key: str) -> Awaitable[str | SavedPurchase | None]:
         """The order a buyer's idempotency key already made for this item, if any (a retry whose first
         answer was lost, arriving after the item sold out in this process's eyes): the saved purchase
-        where the engine keeps it, else the order's id."""
+        where the engine keeps it, else the order's id. A coroutine or a future: an engine may gather
+        the look-ups that arrive together into one call."""
 
     async def lost(self) -> bool:
         """Whether the engine has lost everything it held since it was last loaded (an engine that keeps

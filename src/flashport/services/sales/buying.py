@@ -25,6 +25,7 @@ from flashport.domain.orders import (
     sale_window_reason,
 )
 from flashport.services.context import Context
+from flashport.services.sales.deadlines import Deadlines
 from flashport.services.waiting_room import queue
 
 REJECTIONS = {
@@ -206,16 +207,25 @@ async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float)
     database stalled): the buyer is told to retry with the same key rather than left waiting. The
     placement goes on without us (``abandons_safely``); the retry gets its order, is told the first is
     still in progress (409), or buys afresh if it was undone. An engine that cannot be left half-way is
-    waited for."""
+    waited for. The deadline is ``asyncio.timeout``'s, on one timer per tick for all purchases in
+    flight (``deadlines.py``): met up to 50 ms late."""
     if not stock.abandons_safely:
         return await stock.place(draft)
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    due = _DEADLINES.watch(task, seconds)
     try:
-        async with asyncio.timeout(seconds) as deadline:
-            return await stock.place(draft)
-    except TimeoutError:
-        if not deadline.expired():
-            raise  # the engine's own
-        raise _pending() from None
+        return await stock.place(draft)
+    except asyncio.CancelledError:
+        if _DEADLINES.expired(task, cancelling):
+            raise _pending() from None
+        raise  # the client went away, or the server stops
+    finally:
+        _DEADLINES.done(task, due)
+
+
+_DEADLINES = Deadlines()  # every purchase in flight in this process, one timer per tick
 
 
 def _pending() -> ServiceUnavailable:
