@@ -7,6 +7,8 @@ it, never by waiting, and a slow machine changes no ``Retry-After``.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -306,3 +308,36 @@ async def test_the_storefront_buy_button_is_limited_like_the_api(
         ]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert (answers[2].json()["code"], answers[2].headers["retry-after"]) == ("rate_limited", "5")
+
+
+async def test_redis_judges_a_loop_turns_requests_as_one_after_another_would_be() -> None:
+    """Requests of one loop turn go to Redis in one script call, which reads a key that several of them
+    share (one address, many buyers) once and writes it once: each request is still judged exactly as
+    the in-process limiter judges the same requests one after another, turn after turn."""
+    import redis.asyncio as aioredis
+
+    from flashport.adapters.ratelimit.memory import InProcessLimiter
+    from flashport.domain.rate_limits import Bucket
+    from tests.conftest import REDIS_URL, _delete_redis_prefix
+
+    prefix = f"fpt{uuid.uuid4().hex[:10]}"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    shared, memory = RedisRateLimiter(client, prefix), InProcessLimiter()
+    address, account = Bucket.parse("10/10"), Bucket.parse("2/10")
+    requests = [
+        [(f"buy:account:{i % 7}", account), ("buy:address:10.0.0.1", address)] for i in range(30)
+    ] + [[(f"buy:address:10.0.0.{i % 3}", address)] for i in range(12)]
+    now = 1_800_000_000.0
+    try:
+        for turn in range(4):  # the buckets refill part-way between turns
+            calls = shared.calls
+            together = await asyncio.gather(*(shared.take(r, now) for r in requests))
+            assert shared.calls == calls + 1  # one script call for the whole turn
+            alone = [math.ceil(await memory.take(r, now) * 1000) / 1000 for r in requests]
+            assert together == alone, f"turn {turn}"
+            assert 0 < together.count(0.0) < len(requests)  # some allowed, some refused: it judged
+            now += 3.7
+    finally:
+        await shared.close()
+        await client.aclose()
+        await _delete_redis_prefix(prefix)
