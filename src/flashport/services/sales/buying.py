@@ -208,7 +208,7 @@ async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float)
     placement goes on without us (``abandons_safely``); the retry gets its order, is told the first is
     still in progress (409), or buys afresh if it was undone. An engine that cannot be left half-way is
     waited for. The deadline is ``asyncio.timeout``'s, on one timer per tick for all purchases in
-    flight (``deadlines.py``): met up to 50 ms late."""
+    flight (``deadlines.py``): it strikes up to 50 ms early, never late."""
     if not stock.abandons_safely:
         return await stock.place(draft)
     task = asyncio.current_task()

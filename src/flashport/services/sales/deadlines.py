@@ -3,7 +3,8 @@
 ``asyncio.timeout`` around each purchase costs a context manager, a timer pushed on the loop's heap and
 its cancellation: some 5 us of a purchase's 150 us of API CPU, for a deadline (4 s) that a healthy sale
 never meets. Here the purchases in flight are grouped by the tick their deadline falls in, each tick has
-one timer, and a purchase costs a set insertion and removal. A deadline is met up to one tick late.
+one timer, and a purchase costs a set insertion and removal. A deadline strikes up to one tick early
+(never late: a deadline shorter than a tick strikes at the loop's next turn).
 
 Semantics are ``asyncio.timeout``'s: when its deadline passes, the purchase's task is cancelled; the
 cancellation reaches :meth:`Deadlines.expired` in the purchase's ``except CancelledError``, which says
@@ -31,7 +32,7 @@ class Deadlines:
     def watch(self, task: asyncio.Task[object], seconds: float) -> Due:
         """Start ``task``'s deadline, ``seconds`` from now; give what it returns to :meth:`done`."""
         loop = task.get_loop()
-        due = (loop, math.ceil((loop.time() + seconds) / self._tick))
+        due = (loop, math.floor((loop.time() + seconds) / self._tick))
         tasks = self._due.get(due)
         if tasks is None:
             self._due[due] = tasks = set()
