@@ -73,6 +73,7 @@ def database_settings(
         # purchases took longer, and 8 of its buyers were answered so. Tests do not depend on the
         # machine's speed: test_buy_deadline.py sets a deadline of its own to test it.
         "buy_deadline_seconds": 120.0,
+        "payment_notify_deadline_seconds": 120.0,  # the same for notifications (test_stalled_reads.py)
     }
     if request.param == "sqlite":
         settings = Settings(env="test", data_dir=data_dir, rate_limits=False, **fixed)

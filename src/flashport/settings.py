@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     payment_return_url: str = "http://127.0.0.1:8000/orders"
     payment_recheck_seconds: int = Field(default=120, ge=0)
     payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A payment notification not settled within this long (the database stalled) is answered 503 with
+    # Retry-After, and its settlement goes on without its caller: the provider's retry is answered
+    # success once it is settled (settling twice changes nothing). Below common client timeouts (5 s).
+    payment_notify_deadline_seconds: float = Field(default=4.0, gt=0, description="503 after")
     payment_refunds: Literal["call", "feed"] = Field(
         default="call",
         description="how a refund reaches the payment company: 'call' asks it per refund "

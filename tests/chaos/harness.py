@@ -483,12 +483,15 @@ class Figures:
     statuses: dict[str, int]
     slowest_seconds: float = 0.0  # the longest a purchase waited for one answer (or gave up)
 
+    unanswered: tuple[str, ...] = ()  # each request the client gave up on: what, and when it was sent
+
     def line(self) -> str:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
+        gave_up = f"; no answer: {', '.join(self.unanswered)}" if self.unanswered else ""
         return (
             f"{self.case:<28} errors for {self.error_seconds:6.2f} s, back {self.recovery_seconds:6.2f} s "
             f"after the fault ended, slowest answer {self.slowest_seconds:5.2f} s; {self.purchases} "
-            f"purchases, {self.orders} orders; answers {statuses}"
+            f"purchases, {self.orders} orders; answers {statuses}{gave_up}"
         )
 
 
@@ -512,7 +515,26 @@ def figures(case: str, load: Load, fault_started: float, fault_ended: float) -> 
         round(max(recovery, 0.0), 2),
         statuses,
         round(max((a.at - a.sent for a in load.answers()), default=0.0), 2),
+        unanswered(load, fault_started),
     )
+
+
+def unanswered(load: Load, fault_started: float) -> tuple[str, ...]:
+    """Each request left without an answer, named: a purchase (and the answer before it, if it was a
+    retry) or a notification, with its sending time from the fault's start."""
+    named: list[tuple[float, str]] = []
+    for p in load.started_purchases():
+        for before, a in zip([None, *p.answers], p.answers, strict=False):
+            if a.status == 0:
+                after = f" after {before.status} {before.code}" if before is not None else ""
+                named.append((a.sent, f"purchase{after} sent at {a.sent - fault_started:+.2f} s ({a.code})"))
+    for n in load.started_notifications():
+        named += [
+            (a.sent, f"notification sent at {a.sent - fault_started:+.2f} s ({a.code})")
+            for a in n.answers
+            if a.status == 0
+        ]
+    return tuple(text for _, text in sorted(named))
 
 
 @contextlib.contextmanager

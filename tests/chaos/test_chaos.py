@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -253,15 +254,34 @@ async def postgres_restarted(w: World) -> None:
 async def postgres_stalled(w: World) -> None:
     assert w.pg_proxy is not None
     w.pg_proxy.stall()
-    await asyncio.sleep(STALL_SECONDS)  # the fault's own length
+    await _stalled_for(w, STALL_SECONDS)  # the fault's own length
     w.pg_proxy.resume()
 
 
 async def redis_stalled(w: World) -> None:
     assert w.redis_proxy is not None
     w.redis_proxy.stall()
-    await asyncio.sleep(STALL_SECONDS)
+    await _stalled_for(w, STALL_SECONDS)
     w.redis_proxy.resume()
+
+
+async def _stalled_for(w: World, seconds: float) -> None:
+    """Wait out a stall. With ``CHAOS_DUMP_AT`` set (seconds into the stall), every API process then
+    writes its asyncio tasks and what each awaits to the API log (``task_dump``), and with
+    ``CHAOS_PY_SPY`` (the py-spy binary) its threads' stacks are printed too: where requests wait."""
+    dump_at = float(os.environ.get("CHAOS_DUMP_AT", "nan"))
+    if not 0 <= dump_at < seconds:
+        await asyncio.sleep(seconds)
+        return
+    await asyncio.sleep(dump_at)
+    for pid in w.api.children():
+        os.kill(pid, signal.SIGUSR1)
+        if py_spy := os.environ.get("CHAOS_PY_SPY"):
+            spied = await asyncio.to_thread(
+                subprocess.run, [py_spy, "dump", "--pid", str(pid)], capture_output=True, text=True
+            )
+            print(f"py-spy dump of API process {pid}:\n{spied.stdout}{spied.stderr}")
+    await asyncio.sleep(seconds - dump_at)
 
 
 async def api_killed(w: World) -> None:
@@ -373,6 +393,8 @@ async def _run_case(
         await load.finish(within=RECOVERY_WITHIN)
     result = figures(case, load, span[0], span[1])
     record_figures.append(result)
+    if os.environ.get("CHAOS_DUMP_AT"):
+        print(f"API log of {case}:\n{world.api.tail(200_000)}")
     try:
         await _check_everything(world, sale, load)
     except AssertionError:

@@ -20,6 +20,7 @@ from flashport.bootstrap import build_context, close_context
 from flashport.domain.errors import ServiceUnavailable
 from flashport.services.context import Context
 from flashport.services.sales import buying
+from flashport.services.waiting_room import queue
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
@@ -34,6 +35,9 @@ async def test_a_purchase_undecided_by_its_deadline_is_answered_503_and_its_retr
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=5)
     [(buyer_id, token)] = await make_buyers(buy_ctx, 1)
+    # The hot set in memory, as on a live sale: the deadline below is for the placement, not for the
+    # hot set's first read (which it bounds too: test_stalled_reads.py).
+    await queue.is_hot(buy_ctx, sale.item_id)
     normal = buy_ctx.settings
     buy_ctx.settings = normal.model_copy(update={"buy_deadline_seconds": TOO_SHORT})
     headers = auth(token) | {"Idempotency-Key": "deadline-1"}

@@ -93,8 +93,10 @@ async def pay(
     summary="Asynchronous notification from the payment provider (form POST, RSA2-signed)",
     description="Answers `success` once the notification is processed (duplicates included), "
     "`failure` when it is forged or not ours; the provider then retries. Every notification is "
-    "stored with its verification result.",
-    **public_doc(422),
+    "stored with its verification result. Not settled within FLASHPORT_PAYMENT_NOTIFY_DEADLINE_SECONDS "
+    "(the database stalled): 503 `service_unavailable` with `Retry-After`; the retry is answered once "
+    "it is settled.",
+    **public_doc(422, 503),
 )
 async def notify(request: Request, ctx: Context = Depends(get_ctx)) -> PlainTextResponse:
     fields = _form_fields(await request.body())

@@ -10,6 +10,7 @@ calls (refunds) happen only after the transaction commits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -162,7 +163,12 @@ class Report:
 
 async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
     """Process one asynchronous notification; True means answer ``success``. Every notification is
-    stored with its verification result, accepted or not, in the transaction of its group."""
+    stored with its verification result, accepted or not, in the transaction of its group.
+
+    Within ``payment_notify_deadline_seconds``, or 503 ``service_unavailable`` with Retry-After (the
+    database stalled): the provider retries. The notification stays in its group, which is saved and
+    settled once the database answers, so the retry is answered ``success`` then (a duplicate changes
+    nothing)."""
     check = _provider(ctx).read_notification(form)
     fields = _masked(check.fields if check.signature_valid else _bounded(check.fields))
     if check.report is None:
@@ -172,8 +178,23 @@ async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
         item = Report(None, fields, check.signature_valid, check.reason)
     else:
         item = Report(check.report, fields)
-    outcome = await _committer(ctx).submit(item)
+    outcome = await _settled_in_time(_committer(ctx), item, ctx.settings.payment_notify_deadline_seconds)
     return outcome not in (REJECTED, UNKNOWN_TRADE)
+
+
+async def _settled_in_time(committer: GroupCommitter[Report, str], item: Report, seconds: float) -> str:
+    """The group's outcome for ``item``; past ``seconds``, this caller stops waiting for it (the group
+    committer writes it anyway: it drops only the answer to a caller gone) and is answered 503."""
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            return await committer.submit(item)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the database's own
+        raise ServiceUnavailable(
+            "the notification could not be settled in time; it will be when retried",
+            code="service_unavailable",
+        ) from None
 
 
 UNSIGNED_FIELDS = 40

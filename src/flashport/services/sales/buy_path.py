@@ -4,9 +4,9 @@ reads it on every purchase."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,7 +16,13 @@ from flashport.adapters.db.engine import reading
 from flashport.adapters.stock.interface import StockEngine
 from flashport.domain.limits import max_units_per_order
 from flashport.domain.orders import MAX_UNITS_PER_ORDER, ItemTerms, SavedPurchase
+from flashport.services.last_known import LastKnown
 from flashport.services.sales.sold_out import SoldOutBoard
+
+# How long past their ttl an item's terms are still served while their refresh is stalled or failing
+# (the class docstring says why that is safe): a database stall of a few seconds costs no purchase a
+# wait, a longer one makes purchases wait for the read again (within the deadline).
+TERMS_STALE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,17 @@ class SingleLimit:
 
 
 class BuyPath:
-    """Per-process state of the hot path: cached item terms, the sold-out board, recent answers."""
+    """Per-process state of the hot path: cached item terms, the sold-out board, recent answers.
+
+    Item terms are a :class:`~flashport.services.last_known.LastKnown` per item: read at most once per
+    ``terms_ttl`` however many ask and, while a refresh is stalled or failing, served as last read for
+    up to ``TERMS_STALE_SECONDS`` more. That is safe: terms (price, limits, the sale's window and pause)
+    change rarely; the process that changes them forgets its copy at once (``inventory.items_changed``)
+    and the others already see a change only after their ttl, so serving stale makes that at most
+    seconds later, and only while the database does not answer their read. What is sold is still decided
+    by the stock engine (units, per-buyer limits) and a purchase is answered only once the database has
+    its order. With no usable copy (the first read, after a change, or too old) a purchase waits for the
+    read at most ``deadline`` seconds (the buy deadline), then is answered 503 with Retry-After."""
 
     def __init__(
         self,
@@ -45,44 +61,49 @@ class BuyPath:
         *,
         single_limit: SingleLimit | None = None,
         terms_ttl: float = 2.0,
+        deadline: float = 4.0,
         remembered_answers: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stock = stock
         self.board = board
         self._engine = engine
         self.single_limit = single_limit
         self._terms_ttl = terms_ttl
-        self._terms: dict[int, tuple[float, asyncio.Future[ItemTerms | None]]] = {}
+        self.deadline = deadline
+        self._monotonic = monotonic
+        self._terms: dict[int, LastKnown[ItemTerms | None]] = {}
         # (buyer, key) -> purchases this process answered, so that a retry gets its first answer again
         # from memory (after the item sold out too).
         self._answers: OrderedDict[tuple[int, str], SavedPurchase] = OrderedDict()
         self._answers_cap = remembered_answers
 
     async def terms(self, item_id: int) -> ItemTerms | None:
-        """Item terms from memory; one database read per item per ``terms_ttl`` however many ask."""
-        cached = self._terms.get(item_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return await cached[1]
-        future: asyncio.Future[ItemTerms | None] = asyncio.get_running_loop().create_future()
-        self._terms[item_id] = (time.monotonic() + self._terms_ttl, future)
-        try:
-            async with reading(self._engine) as conn:
-                terms = await orders_repo.load_terms(conn, item_id)
-            if terms is not None and self.single_limit is not None:  # once per load, not per purchase
-                terms = self.single_limit.units_of(terms)
-        except BaseException as exc:  # cancelled too: no caller may wait forever on this future
-            self._terms.pop(item_id, None)
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: the callers awaiting it get it as well
-            raise
-        # Only now, with the connection given back: the callers who came later wake up, and this one,
-        # which came first, goes on without yielding, so it reaches the stock engine ahead of them.
-        future.set_result(terms)
+        """Item terms from memory (None: no such item); see the class docstring for when it reads."""
+        known = self._terms.get(item_id)
+        if known is not None and known.fresh_until > self._monotonic():
+            return known.value
+        if known is None:
+            known = self._terms[item_id] = LastKnown(
+                ttl=self._terms_ttl,
+                stale_for=TERMS_STALE_SECONDS,
+                monotonic=self._monotonic,
+                what=f"the terms of item {item_id}",
+            )
+        return await known.get(lambda: self._read_terms(item_id), self.deadline)
+
+    async def _read_terms(self, item_id: int) -> ItemTerms | None:
+        async with reading(self._engine) as conn:
+            terms = await orders_repo.load_terms(conn, item_id)
+        if terms is not None and self.single_limit is not None:  # once per read, not per purchase
+            terms = self.single_limit.units_of(terms)
         return terms
 
     def forget_terms(self, item_ids: list[int]) -> None:
         for item_id in item_ids:
-            self._terms.pop(item_id, None)
+            known = self._terms.pop(item_id, None)
+            if known is not None:
+                known.forget()  # a read begun before the change brings nothing back
 
     def recall(self, buyer_id: int, key: str) -> SavedPurchase | None:
         return self._answers.get((buyer_id, key))

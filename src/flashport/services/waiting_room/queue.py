@@ -85,7 +85,7 @@ async def require_admission(ctx: Context, buyer_id: int, item_id: int, token: st
 
 
 async def is_hot(ctx: Context, item_id: int) -> bool:
-    return item_id in await ctx.rooms.hot_items(lambda: _read_hot(ctx))
+    return item_id in await ctx.rooms.hot_items(lambda: _read_hot(ctx), ctx.settings.buy_deadline_seconds)
 
 
 async def _read_hot(ctx: Context) -> frozenset[int]:

@@ -8,8 +8,16 @@ database or Redis call of their own:
 - the keys derived from the keyring that sign admission tokens and challenges.
 
 How stale it may be: a room marked hot is enforced everywhere within ``HOT_TTL`` (the process that
-marked it at once); a cursor is at most one refresh behind. Failure policy: if the hot set cannot be read
-the stale one is kept; with none read yet the purchase fails (closed) with the database error.
+marked it at once); a cursor is at most one refresh behind.
+
+Failure policy of the hot set (a :class:`~flashport.services.last_known.LastKnown`): while its refresh
+is stalled or failing, the set last read is kept for ``HOT_STALE_SECONDS`` more, and no purchase waits
+for the refresh. That is safe for a few seconds: a room marked meanwhile by another process is enforced
+here that much later (its buyers could skip the queue for those seconds, but never buy more than the
+stock engine holds or a buyer may), and a room unmarked is still enforced that much longer (a buyer
+polls for an admission token). With no usable set (the first read, or the last too old) a purchase waits
+for the read at most its deadline (the buy deadline), then fails closed: 503 with Retry-After, or the
+database's error.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ from datetime import datetime
 from typing import Any
 
 from flashport.domain.waiting_room import Cursor, RoomTerms, derive_key
+from flashport.services.last_known import LastKnown
 
 HOT_TTL = 1.0
+HOT_STALE_SECONDS = 10.0  # the hot set served past its ttl while its refresh is stalled (see above)
 MAX_PLACES_KEPT = 1_000_000
 
 
@@ -51,9 +61,9 @@ class RoomView:
 class WaitingRooms:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._hot: frozenset[int] | None = None
-        self._hot_until = 0.0
-        self._hot_loading: asyncio.Future[frozenset[int]] | None = None
+        self._hot: LastKnown[frozenset[int]] = LastKnown(
+            ttl=HOT_TTL, stale_for=HOT_STALE_SECONDS, monotonic=monotonic, what="the hot items"
+        )
         self._views: dict[int, tuple[float, RoomView | None]] = {}
         self._read_from: dict[int, float] = {}  # when the cached view's read began
         self._refreshing: dict[int, asyncio.Future[RoomView | None]] = {}
@@ -64,31 +74,21 @@ class WaitingRooms:
 
     # -- hot items ------------------------------------------------------------------------------------
 
-    async def hot_items(self, load: Callable[[], Awaitable[frozenset[int]]]) -> frozenset[int]:
-        if self._hot is not None and self._hot_until > self._monotonic():
-            return self._hot
-        if self._hot_loading is not None:
-            return await asyncio.shield(self._hot_loading)
-        future: asyncio.Future[frozenset[int]] = asyncio.get_running_loop().create_future()
-        self._hot_loading = future
-        try:
-            hot = await load()
-        except Exception as exc:
-            self._hot_loading = None
-            if self._hot is not None:  # keep what we knew; the next call tries again
-                future.set_result(self._hot)
-                return self._hot
-            future.set_exception(exc)
-            future.exception()
-            raise
-        self._hot, self._hot_until, self._hot_loading = hot, self._monotonic() + HOT_TTL, None
-        future.set_result(hot)
-        return hot
+    async def hot_items(
+        self, load: Callable[[], Awaitable[frozenset[int]]], deadline: float
+    ) -> frozenset[int]:
+        """The items with a waiting room; ``load`` reads them, waited for at most ``deadline`` seconds
+        when no usable set is known (the module docstring)."""
+        hot = self._hot
+        if hot.fresh_until > self._monotonic():
+            return hot.value
+        return await hot.get(load, deadline)
 
     def changed(self, item_id: int, hot: bool) -> None:
         """This process marked or unmarked a room: known at once here (others within ``HOT_TTL``)."""
-        if self._hot is not None:
-            self._hot = self._hot | {item_id} if hot else self._hot - {item_id}
+        if self._hot.known:
+            known = self._hot.value
+            self._hot.amend(known | {item_id} if hot else known - {item_id})
         self._views.pop(item_id, None)
 
     # -- rooms ----------------------------------------------------------------------------------------
