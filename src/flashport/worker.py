@@ -10,11 +10,12 @@ waits the poll interval. An idle stage waits longer each time it finds nothing (
 ``worker_idle_backoff`` times its interval), and a stage that did work wakes at once the stages its
 work feeds (:attr:`Stage.wakes`: declaring wakes receipts, receipts wake shipping, every state change
 wakes the outbox readers), so a quiet worker polls little and a busy one hands work on without
-waiting; when its partner
-fails (down, or the carrier took nothing) it alone backs off, doubling up to
+waiting. Work committed by another process (the API settles a payment) wakes its stage through
+PostgreSQL's ``NOTIFY`` (:mod:`flashport.adapters.db.wake_listener`); polling stays the fallback.
+When its partner fails (down, or the carrier took nothing) a stage alone backs off, doubling up to
 :data:`MAX_BACKOFF_SECONDS`, while the other stages go on (any other failure: logged, retried after
-five intervals). SIGTERM lets every stage finish the batch in
-hand and stop. :func:`run_once` runs every job once, in order, as a single pass (tests, scripts).
+five intervals). SIGTERM lets every stage finish the batch in hand and stop. :func:`run_once` runs
+every job once, in order, as a single pass (tests, scripts).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from flashport import task_dump
 from flashport.adapters import metrics
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
+from flashport.adapters.db import wake_listener as wake_listening
+from flashport.adapters.db.wake_listener import WakeListener
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.adapters.partner_bus import BusUnavailable
 from flashport.bootstrap import build_context, close_context
@@ -297,20 +300,40 @@ async def run_stage(
             await wakeups.wait(stage.name, stop, wait)
 
 
+def wake_listener(ctx: Context, wakeups: Wakeups) -> WakeListener:
+    """The process's listener for work other processes commit (PostgreSQL): a notified stage wakes with
+    the outbox readers, as a stage's own work wakes them (every change writes its outbox record); after
+    each (re)connection every stage wakes, for what may have been notified meanwhile."""
+    every = [stage.name for stage in STAGES]
+    return WakeListener(
+        wake_listening.connector(ctx.engine),
+        lambda name: wakeups.wake((name, *OUTBOX_READERS)),
+        lambda: wakeups.wake(every),
+    )
+
+
 async def run_forever(ctx: Context, stop: asyncio.Event, stages: tuple[Stage, ...] = STAGES) -> None:
     """Every stage (of ``stages``) in its own loop until ``stop`` is set; returns once each has finished
-    its batch."""
+    its batch. On PostgreSQL a :class:`WakeListener` wakes the stages other processes give work to; on
+    SQLite (one process writes) the stages wake one another alone."""
     gate = asyncio.Lock() if ctx.settings.is_sqlite else None
     wakeups = Wakeups(stage.name for stage in STAGES)
     tasks = [
         asyncio.create_task(run_stage(ctx, stage, stop, gate, wakeups), name=f"stage:{stage.name}")
         for stage in stages
     ]
+    listening = None
+    if not ctx.settings.is_sqlite:
+        listening = asyncio.create_task(wake_listener(ctx, wakeups).run(stop), name="wake-listener")
     try:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:  # only left running if gather itself was cancelled
             task.cancel()
+        if listening is not None:  # stop is set, or we are cancelled: either way it ends now
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -251,3 +251,34 @@ async def test_five_minutes_to_pay_is_not_sent_for_an_order_paid_meanwhile(
     await sending.send_due(ctx)
     assert mailbox.messages == []
     assert [(r.kind, r.status) for r in await rows(ctx, buyer)] == [("pay_soon", "skipped")]
+
+
+async def test_a_batch_of_messages_sent_is_marked_sent_in_one_statement(
+    ctx: Context, mailbox: Mailbox
+) -> None:
+    for _ in range(4):
+        _, order_no = await an_order(ctx)
+        await record(ctx, "order.paid", order_no, amount="99.00")
+
+    async def all_queued() -> bool:
+        await queueing.queue_from_outbox(ctx)
+        async with ctx.read() as conn:
+            return await conn.scalar(sa.select(sa.func.count()).select_from(notifications)) == 4
+
+    await eventually(all_queued, what="four messages queued")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(ctx.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert await sending.send_due(ctx) == 4
+    finally:
+        sa.event.remove(ctx.engine.sync_engine, "before_cursor_execute", seen)
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE NOTIFICATIONS")]
+    assert len(updates) == 2  # the lease, then all four sent: not one statement per message
+    async with ctx.read() as conn:
+        sent = (await conn.execute(sa.select(notifications.c.status, notifications.c.attempts))).all()
+    assert [tuple(row) for row in sent] == [("sent", 1)] * 4
+    assert len(mailbox.messages) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,7 +59,6 @@ async def add_many(
     ).all()
     if not shipments:
         return []
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(M)
     rows = [
         {
             "order_id": s.order_id,
@@ -70,12 +70,20 @@ async def add_many(
         }
         for s in shipments
     ]
-    added = await conn.execute(
-        insert.values(rows)
+    # The rows as parameters of one cached statement, not in it (see stages_repo.insert_receipts).
+    added = await conn.execute(_ADD_MANY[conn.dialect.name], rows)
+    return [(r.order_id, r.order_no) for r in sorted(added, key=lambda r: r.id)]
+
+
+def _add_many(dialect: Any) -> Any:
+    return (
+        dialect.insert(M)
         .on_conflict_do_nothing(index_elements=[M.c.order_id, M.c.milestone])
         .returning(M.c.id, M.c.order_id, M.c.order_no)
     )
-    return [(r.order_id, r.order_no) for r in sorted(added, key=lambda r: r.id)]
+
+
+_ADD_MANY = {"postgresql": _add_many(postgresql), "sqlite": _add_many(sqlite)}
 
 
 async def of_order(conn: AsyncConnection, order_id: str) -> list[MilestoneReached]:

@@ -130,12 +130,18 @@ async def claim_due(conn: AsyncConnection, now: datetime, limit: int, lease: tim
     return [Due(int(r.id), int(r.user_id), r.kind, r.channel, dict(r.data), r.attempts) for r in rows]
 
 
-async def mark_sent(conn: AsyncConnection, notification_id: int, attempts: int, now: datetime) -> None:
-    await conn.execute(
-        notifications.update()
-        .where(notifications.c.id == notification_id)
-        .values(status="sent", attempts=attempts, sent_at=now, last_error=None)
-    )
+async def mark_sent(conn: AsyncConnection, sent: Sequence[tuple[int, int]], now: datetime) -> None:
+    """Messages handed over, as (id, attempts): one statement per number of attempts (a batch's
+    messages are nearly all at their first), not one per message."""
+    by_attempts: dict[int, list[int]] = {}
+    for notification_id, attempts in sent:
+        by_attempts.setdefault(attempts, []).append(notification_id)
+    for attempts, ids in sorted(by_attempts.items()):
+        await conn.execute(
+            notifications.update()
+            .where(notifications.c.id.in_(sorted(ids)))
+            .values(status="sent", attempts=attempts, sent_at=now, last_error=None)
+        )
 
 
 async def mark_skipped(conn: AsyncConnection, notification_ids: Sequence[int], why: str) -> None:

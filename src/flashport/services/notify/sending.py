@@ -49,11 +49,12 @@ async def send_due(ctx: Context) -> int:
     sendable = [d for d in due if d.id not in skipped]
     results = await asyncio.gather(*(_send_one(ctx, d, prefs[d.user_id], emails) for d in sendable))
     async with ctx.transaction() as tx:
+        sent = [(d.id, d.attempts + 1) for d, error in zip(sendable, results, strict=True) if error is None]
+        await notify_repo.mark_sent(tx.conn, sent, tx.now)
         for item, error in zip(sendable, results, strict=True):
-            attempts = item.attempts + 1
             if error is None:
-                await notify_repo.mark_sent(tx.conn, item.id, attempts, tx.now)
                 continue
+            attempts = item.attempts + 1
             final = attempts >= rules.MAX_ATTEMPTS
             log.warning("notification %d (%s) failed, attempt %d: %s", item.id, item.kind, attempts, error)
             next_at = tx.now + rules.retry_delay(attempts)
