@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import nats
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
 DUPLICATE_WINDOW_SECONDS = 3600.0  # a relay that restarts within it republishes without copies
@@ -124,6 +125,27 @@ class NatsPartnerBus:
             return []
         except (NatsError, OSError) as exc:
             raise BusUnavailable(f"fetching from {self.consumer}: {exc}") from exc
+
+    async def stored_at(self) -> dict[str, datetime]:
+        """When JetStream stored each message in the stream, by ``Nats-Msg-Id`` (benchmarks: where the
+        time goes). Reads the whole stream through a consumer of its own, which it then deletes."""
+        js = await self._jetstream()
+        sub = await js.pull_subscribe(
+            f"{self.prefix}.>",
+            stream=self.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
+        )
+        found: dict[str, datetime] = {}
+        try:
+            while True:
+                try:
+                    got = await sub.fetch(1000, timeout=1.0)
+                except (NatsTimeout, TimeoutError):
+                    return found
+                for m in got:
+                    found[(m.headers or {}).get("Nats-Msg-Id", "")] = m.metadata.timestamp
+        finally:
+            await sub.unsubscribe()
 
     async def delete_stream(self) -> None:
         """Remove the stream and its consumers (tests and benchmarks clean up with this)."""

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from flashport.adapters.db import migrate
 from flashport.adapters.db.partners_schema import partner_events, relay_cursors
 from flashport.adapters.db.schema import declarations, orders, outbox, payments, products, sale_items, skus
+from flashport.bench.partner_feed_hops import Hop, hops
 from flashport.bench.report import percentile
 from flashport.bench.setup import new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
@@ -67,6 +68,7 @@ class PartnerFeedRun:
     feed_lag_p50_ms: float
     feed_lag_p99_ms: float
     drained_seconds: float  # after the last order, until the last event arrived
+    hops: list[Hop]  # where the commit-to-delivery time went (partner_feed_hops)
 
 
 async def _supplier_of(ctx: Context, item_id: int) -> int:
@@ -237,9 +239,11 @@ async def run(
             "carrier": {"kind": PartnerKind.CARRIER, "logistics_code": "BENCHLC"},
             "payer": {"kind": PartnerKind.PAYMENT_COMPANY, "pay_code": "benchpay"},
         }
+        endpoints: dict[str, int] = {}
         for who, link in links.items():
             partner = await registry.register(ctx, name=f"bench {who} {run_id}", **link)  # type: ignore[arg-type]
-            await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
+            made = await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
+            endpoints[who] = made.endpoint.id
         async with _worker(settings) as worker:
             await _first_relay_pass(ctx, worker)
             started = time.monotonic()
@@ -259,6 +263,8 @@ async def run(
             while len({(w, e) for w, _, e, _ in received}) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             drained = time.monotonic() - last_order
+        first_seen = _first_seen(received)
+        stored = await ctx.partner_bus.stored_at() if ctx.partner_bus is not None else None
         async with ctx.read() as conn:
             lags = (
                 await conn.execute(
@@ -267,6 +273,9 @@ async def run(
                     )
                 )
             ).all()
+            where_it_went = await hops(
+                conn, first_seen, {r: committed[_commit_of(r[1])] for r in first_seen}, endpoints, stored
+            )
     finally:
         server.should_exit = True
         await serving
@@ -277,10 +286,8 @@ async def run(
     # A duplicate: the same (receiver, event) under a second webhook-id (a redelivery under the same
     # id is what receivers drop, and is not one).
     ids_per_event: dict[tuple[str, str], set[str]] = {}
-    first_seen: dict[tuple[str, str], float] = {}
-    for w, message_id, e, at in received:
+    for w, message_id, e, _ in received:
         ids_per_event.setdefault((w, e), set()).add(message_id)
-        first_seen.setdefault((w, e), at)
     latencies = sorted(int((at - committed[_commit_of(e)]) * 1e9) for (w, e), at in first_seen.items())
     feed_lags = sorted(int((made - occurred).total_seconds() * 1e9) for made, occurred in lags)
 
@@ -301,7 +308,15 @@ async def run(
         feed_lag_p50_ms=ms(feed_lags, 50),
         feed_lag_p99_ms=ms(feed_lags, 99),
         drained_seconds=round(drained, 2),
+        hops=where_it_went,
     )
+
+
+def _first_seen(received: list[tuple[str, str, str, float]]) -> dict[tuple[str, str], float]:
+    first: dict[tuple[str, str], float] = {}
+    for w, _, e, at in received:
+        first.setdefault((w, e), at)
+    return first
 
 
 def _commit_of(key: str) -> tuple[str, str]:
