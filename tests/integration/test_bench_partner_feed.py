@@ -22,3 +22,11 @@ async def test_a_small_partner_feed_run_delivers_every_event_once(ctx: Context, 
     assert run.deliveries_expected == run.orders * partner_feed.EVENTS_PER_ORDER
     assert (run.missing, run.duplicates) == (0, 0)
     assert 0 < run.commit_to_delivery_p50_ms <= run.commit_to_delivery_p99_ms
+
+
+async def test_a_run_with_its_orders_bought_by_two_processes_delivers_every_event_once(ctx: Context) -> None:
+    if ctx.settings.is_sqlite:
+        pytest.skip("SQLite has one writer: two buying processes only take turns")
+    run = await partner_feed.run(ctx.settings, rate=100, seconds=0.5, processes=2)
+    assert run.orders >= 40
+    assert (run.missing, run.duplicates) == (0, 0)

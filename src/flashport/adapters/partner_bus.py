@@ -15,17 +15,23 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import nats
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
+
+from flashport.adapters.partner_bus_pulls import Pulls
 
 DUPLICATE_WINDOW_SECONDS = 3600.0  # a relay that restarts within it republishes without copies
 MAX_AGE_SECONDS = 7 * 24 * 3600.0  # the feed in the database is the record; the stream is transport
-PUBLISH_CHUNK = 500  # acknowledgements awaited at once
+# A fetch that has some messages waits this much longer for more: a batch of one or two events at a
+# time costs a transaction and a delivery each, and in a rush the worker could not keep up with that.
+FILL_SECONDS = 0.05
+PUBLISH_TIMEOUT_SECONDS = 10.0  # for a pass's acknowledgements, all awaited at once
 
 
 class BusUnavailable(Exception):
@@ -56,7 +62,7 @@ class NatsPartnerBus:
         self.ack_wait = ack_wait
         self._nc: Any = None
         self._js: Any = None
-        self._sub: Any = None
+        self._pulls: Pulls | None = None
         self._lock = asyncio.Lock()
 
     def subject_for(self, partner_id: int, type_: str) -> str:
@@ -90,40 +96,82 @@ class NatsPartnerBus:
             )
 
     async def publish(self, messages: Sequence[Outgoing]) -> int:
-        """Store ``messages`` in the stream; returns how many were new (not dropped as copies)."""
+        """Store ``messages`` in the stream; returns how many were new (not dropped as copies).
+
+        Every message is sent before any acknowledgement is awaited, and the acknowledgements come back
+        to one subscription: a request per message (a task and a timer each, awaited 500 at a time)
+        cost the worker more than everything else it did for an event in a rush."""
         js = await self._jetstream()
-        new = 0
+        acks: list[asyncio.Future[Any]] = []
         try:
-            for start in range(0, len(messages), PUBLISH_CHUNK):
-                acks = await asyncio.gather(
-                    *(
-                        js.publish(m.subject, m.body, headers={"Nats-Msg-Id": m.msg_id})
-                        for m in messages[start : start + PUBLISH_CHUNK]
+            for m in messages:
+                acks.append(
+                    await js.publish_async(
+                        m.subject,
+                        m.body,
+                        headers={"Nats-Msg-Id": m.msg_id},
+                        # None: no task and timer per message (a pass is far below the 4,000 slots)
+                        wait_stall=None,
                     )
                 )
-                new += sum(0 if a.duplicate else 1 for a in acks)
-        except (NatsError, OSError) as exc:
+            done = await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT_SECONDS)
+        except (NatsError, OSError) as exc:  # asyncio's timeout is an OSError
+            for ack in acks:  # frees its slot among the acknowledgements awaited
+                ack.cancel()
             raise BusUnavailable(f"publishing to {self.stream}: {exc}") from exc
-        return new
+        return sum(0 if a.duplicate else 1 for a in done)
 
     async def fetch(self, batch: int, wait: float) -> list[Received]:
         """Up to ``batch`` messages for the delivery workers (none after ``wait`` seconds)."""
         js = await self._jetstream()
         try:
-            if self._sub is None:
-                self._sub = await js.pull_subscribe(
-                    f"{self.prefix}.>",
-                    durable=self.consumer,
-                    stream=self.stream,
-                    config=ConsumerConfig(
-                        ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait, max_ack_pending=20_000
-                    ),
-                )
-            return [Received(m) for m in await self._sub.fetch(batch, timeout=wait)]
-        except (NatsTimeout, TimeoutError):  # nothing came in time (asyncio's timeout is an OSError)
-            return []
+            if self._pulls is None:
+                self._pulls = await self._subscribe(js)
+            return [Received(m) for m in await self._pulls.take(batch, wait, min(wait, FILL_SECONDS))]
         except (NatsError, OSError) as exc:
             raise BusUnavailable(f"fetching from {self.consumer}: {exc}") from exc
+
+    async def _subscribe(self, js: Any) -> Pulls:
+        """The durable consumer (made if missing) and this connection's inbox for its messages."""
+        try:
+            await js.consumer_info(self.stream, self.consumer)
+        except NotFoundError:
+            await js.add_consumer(
+                self.stream,
+                ConsumerConfig(
+                    durable_name=self.consumer,
+                    filter_subject=f"{self.prefix}.>",
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=self.ack_wait,
+                    max_ack_pending=20_000,
+                ),
+            )
+        pulls = Pulls(
+            self._nc, f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.consumer}", self._nc.new_inbox()
+        )
+        await self._nc.subscribe(pulls.subject, cb=pulls.on_message)
+        return pulls
+
+    async def stored_at(self) -> dict[str, datetime]:
+        """When JetStream stored each message in the stream, by ``Nats-Msg-Id`` (benchmarks: where the
+        time goes). Reads the whole stream through a consumer of its own, which it then deletes."""
+        js = await self._jetstream()
+        sub = await js.pull_subscribe(
+            f"{self.prefix}.>",
+            stream=self.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
+        )
+        found: dict[str, datetime] = {}
+        try:
+            while True:
+                try:
+                    got = await sub.fetch(1000, timeout=1.0)
+                except (NatsTimeout, TimeoutError):
+                    return found
+                for m in got:
+                    found[(m.headers or {}).get("Nats-Msg-Id", "")] = m.metadata.timestamp
+        finally:
+            await sub.unsubscribe()
 
     async def delete_stream(self) -> None:
         """Remove the stream and its consumers (tests and benchmarks clean up with this)."""
@@ -132,7 +180,7 @@ class NatsPartnerBus:
             await js.delete_stream(self.stream)
 
     async def _drop(self) -> None:
-        nc, self._nc, self._js, self._sub = self._nc, None, None, None
+        nc, self._nc, self._js, self._pulls = self._nc, None, None, None
         if nc is not None:
             with contextlib.suppress(NatsError):
                 await nc.close()

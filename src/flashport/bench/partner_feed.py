@@ -38,17 +38,17 @@ from starlette.routing import Route
 
 from flashport.adapters.db import migrate
 from flashport.adapters.db.partners_schema import partner_events, relay_cursors
-from flashport.adapters.db.schema import declarations, orders, outbox, payments, products, sale_items, skus
+from flashport.adapters.db.schema import outbox, products, sale_items, skus
+from flashport.bench import partner_feed_buyers as buyers
+from flashport.bench.partner_feed_hops import Hop, hops
 from flashport.bench.report import percentile
 from flashport.bench.setup import new_run_id, prepare_sale
 from flashport.bootstrap import build_context, close_context
 from flashport.domain.partners import PartnerKind
 from flashport.services.context import Context
 from flashport.services.partners import registry, webhooks
-from flashport.services.sales import buying
 from flashport.settings import Settings
 
-TICK_SECONDS = 0.05
 EVENTS_PER_ORDER = 4  # supplier: created + payment; carrier: declared; payment company: payment
 
 
@@ -67,6 +67,7 @@ class PartnerFeedRun:
     feed_lag_p50_ms: float
     feed_lag_p99_ms: float
     drained_seconds: float  # after the last order, until the last event arrived
+    hops: list[Hop]  # where the commit-to-delivery time went (partner_feed_hops)
 
 
 async def _supplier_of(ctx: Context, item_id: int) -> int:
@@ -78,69 +79,6 @@ async def _supplier_of(ctx: Context, item_id: int) -> int:
             .where(sale_items.c.id == item_id)
         )
     return int(found or 0)
-
-
-async def _buy(ctx: Context, item_id: int, buyer_ids: list[int]) -> list[tuple[str, str, float]]:
-    """Each buyer buys one unit through the buy path, all at once (the group commit batches them);
-    returns (order id, order number, when its commit was answered)."""
-
-    async def one(buyer_id: int) -> tuple[str, str, float]:
-        purchase = await buying.buy(ctx, buyer_id, item_id, 1, uuid.uuid4().hex)
-        return purchase.order["id"], purchase.order["order_no"], time.time()
-
-    return list(await asyncio.gather(*(one(b) for b in buyer_ids)))
-
-
-async def _pay_and_declare(ctx: Context, bought: list[tuple[str, str, float]]) -> float:
-    """The rows and records settlement and declaring write for these orders, in one transaction;
-    returns when it committed."""
-    async with ctx.transaction() as tx:
-        now = tx.now
-        ids = [i for i, _, _ in bought]
-        await tx.conn.execute(orders.update().where(orders.c.id.in_(ids)).values(status="paid", paid_at=now))
-        await tx.conn.execute(
-            payments.insert(),
-            [
-                {
-                    "order_id": i,
-                    "order_no": no,
-                    "attempt": 1,
-                    "provider": "benchpay",
-                    "out_trade_no": f"T{no}",
-                    "amount_fen": 9900,
-                    "status": "succeeded",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i, no, _ in bought
-            ],
-        )
-        await tx.conn.execute(
-            declarations.insert(),
-            [
-                {
-                    "order_id": i,
-                    "order_no": no,
-                    "trade_mode": "1210",
-                    "state": "declared",
-                    "cop_no": f"C{no[-19:]}",
-                    "logistics_code": "BENCHLC",
-                    "logistics_no": f"W{no}",
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i, no, _ in bought
-            ],
-        )
-        records: list[tuple[str, str, dict[str, Any]]] = []
-        for _, no, _ in bought:
-            records += [
-                ("payment.succeeded", f"order:{no}", {"order_no": no, "amount": "99.00"}),
-                ("declaration.declared", f"order:{no}", {"order_no": no, "logistics_no": f"W{no}"}),
-            ]
-        await tx.emit_many(records)
-    return time.time()
 
 
 async def _first_relay_pass(ctx: Context, worker: Any, within: float = 120.0) -> None:
@@ -178,17 +116,28 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+DELIVERY_STAGES = ("webhooks_queued", "webhooks_sent")
+
+
 @contextlib.asynccontextmanager
-async def _worker(settings: Settings) -> Any:
-    """A real ``flashport worker`` (every stage; only the partner ones find work)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "flashport", "worker", env=_worker_env(settings)
-    )
+async def _worker(settings: Settings, delivery_workers: int = 0) -> Any:
+    """A real ``flashport worker`` (every stage; only the partner ones find work); with
+    ``delivery_workers``, the queueing and sending stages run in that many processes of their own
+    instead (as delivery workers on other machines would), and the first keeps the rest."""
+    env = _worker_env(settings)
+    command = [sys.executable, "-m", "flashport", "worker"]
+    skip = [f"--skip={s}" for s in DELIVERY_STAGES] if delivery_workers else []
+    procs = [await asyncio.create_subprocess_exec(*command, *skip, env=env)]
+    only = [f"--only={s}" for s in DELIVERY_STAGES]
     try:
-        yield proc
+        for _ in range(delivery_workers):
+            procs.append(await asyncio.create_subprocess_exec(*command, *only, env=env))
+        yield procs[0]
     finally:
-        if proc.returncode is None:
-            proc.terminate()
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in procs:
             try:
                 await asyncio.wait_for(proc.wait(), 20)
             except TimeoutError:
@@ -197,12 +146,17 @@ async def _worker(settings: Settings) -> Any:
 
 
 async def run(
-    settings: Settings, *, rate: int, seconds: float, drain_within: float = 120.0
+    settings: Settings,
+    *,
+    rate: int,
+    seconds: float,
+    drain_within: float = 120.0,
+    delivery_workers: int = 0,
+    processes: int = 1,
 ) -> PartnerFeedRun:
     """On a migrated database (:func:`flashport.adapters.db.migrate.upgrade` first). With
     ``settings.partner_bus == "nats"`` the run's stream is deleted at the end."""
     ctx = await build_context(settings, listen_for_restock=False)
-    committed: dict[tuple[str, str], float] = {}  # (order number, "buy" or "pay") -> commit answered
     received: list[tuple[str, str, str, float]] = []  # (receiver, webhook-id, event id|subject|type, when)
 
     async def hook(request: Request) -> Response:
@@ -224,8 +178,8 @@ async def run(
     )
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     serving = asyncio.create_task(server.serve())
-    ticks = int(seconds / TICK_SECONDS)
-    per_tick = max(1, round(rate * TICK_SECONDS))
+    ticks = int(seconds / buyers.TICK_SECONDS)
+    per_tick = max(1, round(rate * buyers.TICK_SECONDS))
     try:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)
@@ -237,21 +191,15 @@ async def run(
             "carrier": {"kind": PartnerKind.CARRIER, "logistics_code": "BENCHLC"},
             "payer": {"kind": PartnerKind.PAYMENT_COMPANY, "pay_code": "benchpay"},
         }
+        endpoints: dict[str, int] = {}
         for who, link in links.items():
             partner = await registry.register(ctx, name=f"bench {who} {run_id}", **link)  # type: ignore[arg-type]
-            await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
-        async with _worker(settings) as worker:
+            made = await webhooks.create(ctx, partner.id, f"{base}/{who}", [])
+            endpoints[who] = made.endpoint.id
+        async with _worker(settings, delivery_workers) as worker:
             await _first_relay_pass(ctx, worker)
-            started = time.monotonic()
-            for n in range(ticks):
-                bought = await _buy(ctx, sale.item_id, sale.buyer_ids[n * per_tick : (n + 1) * per_tick])
-                for _, no, at in bought:
-                    committed[(no, "buy")] = at
-                paid_at = await _pay_and_declare(ctx, bought)
-                for _, no, _ in bought:
-                    committed[(no, "pay")] = paid_at
-                await asyncio.sleep(max(0.0, started + (n + 1) * TICK_SECONDS - time.monotonic()))
-            produced_for = time.monotonic() - started
+            shares = buyers.shares(settings, sale.item_id, sale.buyer_ids, ticks, per_tick, processes)
+            committed, produced_for = await buyers.produce(ctx, shares)
             orders_made = len(committed) // 2
             expected = orders_made * EVENTS_PER_ORDER
             last_order = time.monotonic()
@@ -259,6 +207,8 @@ async def run(
             while len({(w, e) for w, _, e, _ in received}) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             drained = time.monotonic() - last_order
+        first_seen = _first_seen(received)
+        stored = await ctx.partner_bus.stored_at() if ctx.partner_bus is not None else None
         async with ctx.read() as conn:
             lags = (
                 await conn.execute(
@@ -267,6 +217,9 @@ async def run(
                     )
                 )
             ).all()
+            where_it_went = await hops(
+                conn, first_seen, {r: committed[_commit_of(r[1])] for r in first_seen}, endpoints, stored
+            )
     finally:
         server.should_exit = True
         await serving
@@ -277,10 +230,8 @@ async def run(
     # A duplicate: the same (receiver, event) under a second webhook-id (a redelivery under the same
     # id is what receivers drop, and is not one).
     ids_per_event: dict[tuple[str, str], set[str]] = {}
-    first_seen: dict[tuple[str, str], float] = {}
-    for w, message_id, e, at in received:
+    for w, message_id, e, _ in received:
         ids_per_event.setdefault((w, e), set()).add(message_id)
-        first_seen.setdefault((w, e), at)
     latencies = sorted(int((at - committed[_commit_of(e)]) * 1e9) for (w, e), at in first_seen.items())
     feed_lags = sorted(int((made - occurred).total_seconds() * 1e9) for made, occurred in lags)
 
@@ -301,7 +252,15 @@ async def run(
         feed_lag_p50_ms=ms(feed_lags, 50),
         feed_lag_p99_ms=ms(feed_lags, 99),
         drained_seconds=round(drained, 2),
+        hops=where_it_went,
     )
+
+
+def _first_seen(received: list[tuple[str, str, str, float]]) -> dict[tuple[str, str], float]:
+    first: dict[tuple[str, str], float] = {}
+    for w, _, e, at in received:
+        first.setdefault((w, e), at)
+    return first
 
 
 def _commit_of(key: str) -> tuple[str, str]:
@@ -319,6 +278,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--redis-url", default=None, help="Redis stock engine (the production buy path)")
     parser.add_argument("--nats", action="store_true", help="through NATS JetStream (FLASHPORT_NATS_URL)")
+    parser.add_argument(
+        "--buyer-processes", type=int, default=1, help="processes buying (and paying), the rate split"
+    )
+    parser.add_argument(
+        "--delivery-workers",
+        type=int,
+        default=0,
+        help="queue and send webhooks in this many worker processes of their own (default: in the one)",
+    )
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="fp-bench-partners-"))
     tag = uuid.uuid4().hex[:8]
@@ -343,7 +311,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     migrate.upgrade(settings)
     try:
-        print(json.dumps(asdict(asyncio.run(run(settings, rate=args.rate, seconds=args.seconds))), indent=2))
+        done = run(
+            settings,
+            rate=args.rate,
+            seconds=args.seconds,
+            delivery_workers=args.delivery_workers,
+            processes=args.buyer_processes,
+        )
+        print(json.dumps(asdict(asyncio.run(done)), indent=2))
     finally:
         if args.redis_url:
             asyncio.run(_drop_keys(args.redis_url, settings.redis_prefix))

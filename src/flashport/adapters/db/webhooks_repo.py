@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashport.adapters.db.partners_schema import (
@@ -177,18 +177,32 @@ async def endpoints_of_partners(conn: AsyncConnection, partner_ids: set[int]) ->
     return found
 
 
+_MARK_QUEUED_PG = sa.text(
+    "INSERT INTO webhook_queued_events (endpoint_id, partner_event_id, created_at)"
+    " SELECT e, p, :now FROM unnest(CAST(:endpoints AS bigint[]), CAST(:events AS bigint[])) AS t(e, p)"
+    " ON CONFLICT DO NOTHING RETURNING endpoint_id, partner_event_id"
+).bindparams(sa.bindparam("now", type_=Q.c.created_at.type))
+
+
 async def mark_queued(
     conn: AsyncConnection, pairs: Sequence[tuple[int, int]], now: datetime
 ) -> set[tuple[int, int]]:
     """Mark (endpoint, partner event) pairs as queued; returns the ones not marked before."""
     if not pairs:
         return set()
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    if conn.dialect.name == "postgresql":
+        # One statement of two arrays, compiled once: a multi-row VALUES of a thousand pairs was
+        # compiled anew on every call, about a tenth of the worker's CPU in a rush through NATS.
+        rows = await conn.execute(
+            _MARK_QUEUED_PG,
+            {"endpoints": [ep for ep, _ in pairs], "events": [ev for _, ev in pairs], "now": now},
+        )
+        return {(int(ep), int(ev)) for ep, ev in rows}
     fresh: set[tuple[int, int]] = set()
     for start in range(0, len(pairs), 500):  # SQLite binds at most a few thousand values at once
         chunk = pairs[start : start + 500]
         rows = await conn.execute(
-            dialect_insert(Q)
+            sqlite.insert(Q)
             .values([{"endpoint_id": ep, "partner_event_id": ev, "created_at": now} for ep, ev in chunk])
             .on_conflict_do_nothing()
             .returning(Q.c.endpoint_id, Q.c.partner_event_id)
