@@ -324,9 +324,9 @@ async def test_redis_judges_a_loop_turns_requests_as_one_after_another_would_be(
     client = aioredis.Redis.from_url(REDIS_URL)
     shared, memory = RedisRateLimiter(client, prefix), InProcessLimiter()
     address, account = Bucket.parse("10/10"), Bucket.parse("2/10")
-    requests = [
-        [(f"buy:account:{i % 7}", account), ("buy:address:10.0.0.1", address)] for i in range(30)
-    ] + [[(f"buy:address:10.0.0.{i % 3}", address)] for i in range(12)]
+    requests = [[(f"buy:account:{i % 7}", account), ("buy:address:10.0.0.1", address)] for i in range(30)] + [
+        [(f"buy:address:10.0.0.{i % 3}", address)] for i in range(12)
+    ]
     now = 1_800_000_000.0
     try:
         for turn in range(4):  # the buckets refill part-way between turns
