@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from flashport.domain.errors import ServiceUnavailable
+from flashport.services.in_time import in_time
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,10 @@ class LastKnown(Generic[T]):
 async def _within(refreshing: asyncio.Task[T], seconds: float, what: str) -> T:
     """The refresh's value, or 503 ``service_unavailable`` once ``seconds`` have passed; the refresh is
     shielded: it goes on without this caller."""
-    try:
-        async with asyncio.timeout(seconds) as deadline:
-            return await asyncio.shield(refreshing)
-    except TimeoutError:
-        if not deadline.expired():
-            raise  # the read's own
-        raise ServiceUnavailable(
+    return await in_time(
+        asyncio.shield(refreshing),
+        seconds,
+        lambda: ServiceUnavailable(
             f"{what} could not be read in time; please retry", code="service_unavailable"
-        ) from None
+        ),
+    )

@@ -10,7 +10,6 @@ calls (refunds) happen only after the transaction commits.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -37,6 +36,7 @@ from flashport.domain.payments import (
 )
 from flashport.services.context import Context, Tx
 from flashport.services.customs import opening as declaration_opening
+from flashport.services.in_time import in_time
 from flashport.services.orders import lifecycle as order_service
 from flashport.services.orders import quota
 from flashport.services.payments import refunds
@@ -185,16 +185,14 @@ async def handle_notification(ctx: Context, form: Mapping[str, str]) -> bool:
 async def _settled_in_time(committer: GroupCommitter[Report, str], item: Report, seconds: float) -> str:
     """The group's outcome for ``item``; past ``seconds``, this caller stops waiting for it (the group
     committer writes it anyway: it drops only the answer to a caller gone) and is answered 503."""
-    try:
-        async with asyncio.timeout(seconds) as deadline:
-            return await committer.submit(item)
-    except TimeoutError:
-        if not deadline.expired():
-            raise  # the database's own
-        raise ServiceUnavailable(
+    return await in_time(
+        committer.submit(item),
+        seconds,
+        lambda: ServiceUnavailable(
             "the notification could not be settled in time; it will be when retried",
             code="service_unavailable",
-        ) from None
+        ),
+    )
 
 
 UNSIGNED_FIELDS = 40
