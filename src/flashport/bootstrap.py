@@ -117,7 +117,6 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             board,
             engine,
             single_limit=single_limit_of(settings),
-            deadline=settings.buy_deadline_seconds,
         ),
         payments=AlipayProvider(settings, payment_keys(settings)),
         vault=IdentityVault(settings),

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from flashport import task_dump
 from flashport.adapters import metrics
 from flashport.adapters.customs.gateway import CustomsRefused, CustomsUnavailable
-from flashport.adapters.db import wake_listener as wake_listening
-from flashport.adapters.db.wake_listener import WakeListener
+from flashport.adapters.db.wake_listener import WakeListener, connector
 from flashport.adapters.logistics.interface import LogisticsRefused, LogisticsUnavailable
 from flashport.adapters.partner_bus import BusUnavailable
 from flashport.bootstrap import build_context, close_context
@@ -300,13 +299,13 @@ async def run_stage(
             await wakeups.wait(stage.name, stop, wait)
 
 
-def wake_listener(ctx: Context, wakeups: Wakeups) -> WakeListener:
+def wake_listener_for(ctx: Context, wakeups: Wakeups) -> WakeListener:
     """The process's listener for work other processes commit (PostgreSQL): a notified stage wakes with
     the outbox readers, as a stage's own work wakes them (every change writes its outbox record); after
     each (re)connection every stage wakes, for what may have been notified meanwhile."""
     every = [stage.name for stage in STAGES]
     return WakeListener(
-        wake_listening.connector(ctx.engine),
+        connector(ctx.engine),
         lambda name: wakeups.wake((name, *OUTBOX_READERS)),
         lambda: wakeups.wake(every),
     )
@@ -324,7 +323,7 @@ async def run_forever(ctx: Context, stop: asyncio.Event, stages: tuple[Stage, ..
     ]
     listening = None
     if not ctx.settings.is_sqlite:
-        listening = asyncio.create_task(wake_listener(ctx, wakeups).run(stop), name="wake-listener")
+        listening = asyncio.create_task(wake_listener_for(ctx, wakeups).run(stop), name="wake-listener")
     try:
         await asyncio.gather(*tasks)
     finally:

@@ -35,9 +35,10 @@ async def test_a_purchase_undecided_by_its_deadline_is_answered_503_and_its_retr
 ) -> None:
     sale = await make_sale(buy_ctx, quantity=5)
     [(buyer_id, token)] = await make_buyers(buy_ctx, 1)
-    # The hot set in memory, as on a live sale: the deadline below is for the placement, not for the
-    # hot set's first read (which it bounds too: test_stalled_reads.py).
+    # The hot set and the terms in memory, as on a live sale: the deadline below is for the placement,
+    # not for their first reads (which it bounds too: test_stalled_reads.py).
     await queue.is_hot(buy_ctx, sale.item_id)
+    await buy_ctx.buy_path.terms(sale.item_id, buy_ctx.settings.buy_deadline_seconds)
     normal = buy_ctx.settings
     buy_ctx.settings = normal.model_copy(update={"buy_deadline_seconds": TOO_SHORT})
     headers = auth(token) | {"Idempotency-Key": "deadline-1"}
@@ -111,3 +112,42 @@ async def test_a_retry_whose_order_must_be_read_from_a_stalled_database_is_answe
     async with buy_ctx.read() as conn:
         made = (await conn.scalars(sa.select(orders.c.id).where(orders.c.buyer_id == buyer_id))).all()
     assert len(made) == 1
+
+
+class ReadsTakeTime:
+    """The purchase's clock (``buying._now``) under the test's hand: each read of the item's terms
+    moves it ``seconds`` on, as a read of a stalled database would, without the test waiting."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+        self.now = 1000.0
+        self.placed_within: list[float] = []
+        load_terms = orders_repo.load_terms
+        placed_in_time = buying._placed_in_time
+
+        async def slow_load_terms(*args: Any) -> Any:
+            self.now += seconds
+            return await load_terms(*args)
+
+        async def spied(stock: Any, draft: Any, within: float) -> Any:
+            self.placed_within.append(within)
+            return await placed_in_time(stock, draft, within)
+
+        monkeypatch.setattr(buying, "_now", lambda: self.now)
+        monkeypatch.setattr(orders_repo, "load_terms", slow_load_terms)
+        monkeypatch.setattr(buying, "_placed_in_time", spied)
+
+
+async def test_a_purchase_whose_terms_read_took_time_has_only_the_rest_of_its_deadline_to_be_placed(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One deadline for the whole purchase: a purchase that waited for its terms (the database slow or
+    stalled) is not given the whole deadline again for its placement, so it is answered within the
+    deadline, not within two."""
+    sale = await make_sale(buy_ctx, quantity=5)
+    [(buyer_id, _)] = await make_buyers(buy_ctx, 1)
+    await queue.is_hot(buy_ctx, sale.item_id)  # the hot set in memory; the terms are read afresh
+    deadline = buy_ctx.settings.buy_deadline_seconds
+    clock = ReadsTakeTime(monkeypatch, 0.75 * deadline)
+    bought = await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "shared-deadline")
+    assert bought.created
+    assert clock.placed_within == [pytest.approx(0.25 * deadline)]

@@ -401,7 +401,7 @@ async def test_a_purchase_whose_client_went_away_mid_reservation_is_saved_and_fo
         pytest.skip("the SQL engine reserves inside the order's transaction, which a cancel does not stop")
     sale = await make_sale(buy_ctx, quantity=2, limit=1)
     [(buyer, _)] = await make_buyers(buy_ctx, 1)
-    await buy_ctx.buy_path.terms(sale.item_id)
+    await buy_ctx.buy_path.terms(sale.item_id, 60.0)
     attempt = asyncio.create_task(buying.buy(buy_ctx, buyer, sale.item_id, 1, "gone"))
     # One look per loop turn: the purchase is queued for its script call in one turn and sent in the
     # next, so a look in between never misses it; the turns before it may wait on I/O (the hot-item set).
@@ -434,7 +434,7 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
         pytest.skip("batching is how the Redis engine reserves")
     sale = await make_sale(buy_ctx, quantity=3, limit=1)
     [(a, _), (b, _), (c, _), (d, _)] = await make_buyers(buy_ctx, 4)
-    await buy_ctx.buy_path.terms(sale.item_id)  # cached, so all five reach Redis in one turn
+    await buy_ctx.buy_path.terms(sale.item_id, 60.0)  # cached, so all five reach Redis in one turn
     # The hot-item set (waiting rooms) cached too, on a clock that stands still: a cold load lets its
     # loader reach Redis one turn before the purchases that waited on it.
     from flashport.services.waiting_room import queue
@@ -479,7 +479,7 @@ async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_r
     stock = buy_ctx.stock
     sale = await make_sale(buy_ctx, quantity=5, limit=1)
     buyers = await make_buyers(buy_ctx, 3)
-    await buy_ctx.buy_path.terms(sale.item_id)
+    await buy_ctx.buy_path.terms(sale.item_id, 60.0)
     real_reserve = stock._reserve
 
     async def unreachable(**_: object) -> object:

@@ -33,7 +33,7 @@ def _redis(ctx: Context) -> redis_engine.RedisStockEngine:
 
 async def _orphan(ctx: Context, item_id: int, buyer_id: int, key: str, quantity: int = 1) -> str:
     """Reserve as ``place`` does, then stop, as a killed process would: returns the order id."""
-    terms = await ctx.buy_path.terms(item_id)
+    terms = await ctx.buy_path.terms(item_id, ctx.settings.buy_deadline_seconds)
     assert terms is not None
     draft = draft_order(terms, buyer_id, quantity, key, ctx.clock(), ctx.settings.payment_window)
     status, _ = await _redis(ctx)._reservation(draft)

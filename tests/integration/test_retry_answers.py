@@ -61,7 +61,7 @@ async def test_with_redis_a_retry_in_another_process_is_answered_without_the_dat
     assert saved.order_id == first.order["id"] and saved.order_no == first.order["order_no"]
     _another_process(buy_ctx)
     monkeypatch.setattr(buy_ctx.buy_path, "_terms_ttl", 3600.0)
-    await buy_ctx.buy_path.terms(sale.item_id)  # the item's terms in memory, as on a live sale
+    await buy_ctx.buy_path.terms(sale.item_id, 60.0)  # the item's terms in memory, as on a live sale
 
     @contextlib.asynccontextmanager
     async def no_database() -> AsyncIterator[None]:

@@ -26,7 +26,7 @@ async def _hot_room(ctx: Context, starts_in: timedelta) -> tuple[int, datetime]:
     operator, _ = await make_user(ctx, Role.OPERATOR)
     asked = rooms.RoomSettings(opens_before_seconds=3600, admit_per_second=0.001)
     await rooms.mark_hot(ctx, operator, sale.item_id, asked)
-    terms = await ctx.buy_path.terms(sale.item_id)
+    terms = await ctx.buy_path.terms(sale.item_id, ctx.settings.buy_deadline_seconds)
     assert terms is not None
     return sale.item_id, terms.starts_at
 

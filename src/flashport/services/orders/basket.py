@@ -78,13 +78,14 @@ async def add(
     room) needs the buyer's admission token here as on the buy path: the basket is no way round the
     queue."""
     key = check_idempotency_key(key)
-    await queue.require_admission(ctx, buyer_id, item_id, admission)
+    deadline = ctx.settings.buy_deadline_seconds
+    await queue.require_admission(ctx, buyer_id, item_id, admission, deadline)
     async with ctx.read() as conn:
         earlier = await orders_repo.find_by_key(conn, buyer_id, key)
     if earlier is not None:
         return await _again(ctx, buyer_id, earlier.id, item_id)
     path = ctx.buy_path
-    terms = await path.terms(item_id)
+    terms = await path.terms(item_id, deadline)
     if terms is None:
         raise rejection(RejectReason.UNKNOWN_ITEM)
     now = ctx.clock()

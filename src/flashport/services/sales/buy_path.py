@@ -51,7 +51,8 @@ class BuyPath:
     seconds later, and only while the database does not answer their read. What is sold is still decided
     by the stock engine (units, per-buyer limits) and a purchase is answered only once the database has
     its order. With no usable copy (the first read, after a change, or too old) a purchase waits for the
-    read at most ``deadline`` seconds (the buy deadline), then is answered 503 with Retry-After."""
+    read at most the ``deadline`` it is given (what is left of the buy deadline), then is answered 503
+    with Retry-After."""
 
     def __init__(
         self,
@@ -61,7 +62,6 @@ class BuyPath:
         *,
         single_limit: SingleLimit | None = None,
         terms_ttl: float = 2.0,
-        deadline: float = 4.0,
         remembered_answers: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -70,7 +70,6 @@ class BuyPath:
         self._engine = engine
         self.single_limit = single_limit
         self._terms_ttl = terms_ttl
-        self.deadline = deadline
         self._monotonic = monotonic
         self._terms: dict[int, LastKnown[ItemTerms | None]] = {}
         # (buyer, key) -> purchases this process answered, so that a retry gets its first answer again
@@ -78,8 +77,9 @@ class BuyPath:
         self._answers: OrderedDict[tuple[int, str], SavedPurchase] = OrderedDict()
         self._answers_cap = remembered_answers
 
-    async def terms(self, item_id: int) -> ItemTerms | None:
-        """Item terms from memory (None: no such item); see the class docstring for when it reads."""
+    async def terms(self, item_id: int, deadline: float) -> ItemTerms | None:
+        """Item terms from memory (None: no such item); see the class docstring for when it reads and
+        how ``deadline`` (seconds) bounds the wait."""
         known = self._terms.get(item_id)
         if known is not None and known.fresh_until > self._monotonic():
             return known.value
@@ -90,7 +90,7 @@ class BuyPath:
                 monotonic=self._monotonic,
                 what=f"the terms of item {item_id}",
             )
-        return await known.get(lambda: self._read_terms(item_id), self.deadline)
+        return await known.get(lambda: self._read_terms(item_id), deadline)
 
     async def _read_terms(self, item_id: int) -> ItemTerms | None:
         async with reading(self._engine) as conn:

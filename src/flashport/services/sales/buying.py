@@ -74,8 +74,12 @@ async def buy(
     known = path.recall(buyer_id, key)
     if known is not None and (again := await _again(ctx, known, buyer_id, item_id, quantity, key)):
         return again
-    await queue.require_admission(ctx, buyer_id, item_id, admission)
-    terms = await path.terms(item_id)
+    # One deadline for the whole purchase: a read of the hot set or the terms that had to wait for a
+    # stalled database leaves the placement only what is left of it.
+    deadline = ctx.settings.buy_deadline_seconds
+    entered = _now()
+    await queue.require_admission(ctx, buyer_id, item_id, admission, deadline)
+    terms = await path.terms(item_id, deadline - (_now() - entered))
     if terms is None:
         raise rejection(RejectReason.UNKNOWN_ITEM)
     now = ctx.clock()
@@ -98,10 +102,10 @@ async def buy(
             return again
         path.board.clear(item_id)  # that order never landed and its unit is back: judged afresh below
     draft = draft_order(terms, buyer_id, quantity, key, now, ctx.settings.payment_window)
-    started = time.perf_counter()
-    placement = await _placed_in_time(path.stock, draft, ctx.settings.buy_deadline_seconds)
+    started = _now()
+    placement = await _placed_in_time(path.stock, draft, deadline - (started - entered))
     outcome = placement.reason.value if placement.reason is not None else placement.kind.value
-    metrics.observe_placement(path.stock.name, outcome, time.perf_counter() - started)
+    metrics.observe_placement(path.stock.name, outcome, _now() - started)
     if placement.kind is PlacementKind.REJECTED:
         assert placement.reason is not None
         if placement.reason is RejectReason.SOLD_OUT:
@@ -132,7 +136,7 @@ async def _again(
     if isinstance(earlier, str):
         return await _existing_in_time(ctx, earlier, buyer_id, item_id, quantity, key)
     check_same_request(earlier.item_id, earlier.quantity, item_id, quantity)
-    terms = await ctx.buy_path.terms(earlier.item_id)
+    terms = await ctx.buy_path.terms(earlier.item_id, ctx.settings.buy_deadline_seconds)
     if terms is None:  # the item is gone from the catalog: its order still answers, from the database
         return await _existing_in_time(ctx, earlier.order_id, buyer_id, item_id, quantity, key)
     return Purchase(_first_answer(earlier, buyer_id, terms), created=False)
@@ -203,12 +207,13 @@ DOUBT_CHECK_EVERY = 5  # polls between two looks at whether the order is in doub
 
 
 async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float) -> Placement:
-    """The engine's placement, or 503 ``purchase_pending`` once it has taken ``seconds`` (Redis or the
-    database stalled): the buyer is told to retry with the same key rather than left waiting. The
-    placement goes on without us (``abandons_safely``); the retry gets its order, is told the first is
-    still in progress (409), or buys afresh if it was undone. An engine that cannot be left half-way is
-    waited for. The deadline is ``asyncio.timeout``'s, on one timer per tick for all purchases in
-    flight (``deadlines.py``): it strikes up to 50 ms early, never late."""
+    """The engine's placement, or 503 ``purchase_pending`` once it has taken ``seconds`` (what is left of
+    the purchase's buy deadline; none left strikes at once): Redis or the database stalled, the buyer is
+    told to retry with the same key rather than left waiting. The placement goes on without us
+    (``abandons_safely``); the retry gets its order, is told the first is still in progress (409), or
+    buys afresh if it was undone. An engine that cannot be left half-way is waited for. The deadline is
+    ``asyncio.timeout``'s, on one timer per tick for all purchases in flight (``deadlines.py``): it
+    strikes up to 50 ms early, never late."""
     if not stock.abandons_safely:
         return await stock.place(draft)
     task = asyncio.current_task()
@@ -226,6 +231,7 @@ async def _placed_in_time(stock: StockEngine, draft: OrderDraft, seconds: float)
 
 
 _DEADLINES = Deadlines()  # every purchase in flight in this process, one timer per tick
+_now = time.perf_counter  # the purchase's own clock (a test makes its reads take time without waiting)
 
 
 def _pending() -> ServiceUnavailable:

@@ -73,10 +73,13 @@ class QueueStatus:
 # --- the buy path's check ---------------------------------------------------------------------------
 
 
-async def require_admission(ctx: Context, buyer_id: int, item_id: int, token: str | None) -> None:
+async def require_admission(
+    ctx: Context, buyer_id: int, item_id: int, token: str | None, deadline: float
+) -> None:
     """Refuse (403) a purchase of a hot item without a valid admission token for this buyer and item.
-    Memory and an HMAC only: the hot set is this process's cache (``state.HOT_TTL``)."""
-    if not await is_hot(ctx, item_id):
+    Memory and an HMAC only: the hot set is this process's cache (``state.HOT_TTL``), whose refresh
+    a purchase waits for at most ``deadline`` seconds when it has no usable copy."""
+    if not await is_hot(ctx, item_id, deadline):
         return
     keys = ctx.rooms.keys(ctx.settings.keys.secrets, ADMISSION)
     refused = admission_refusal(keys, token, buyer_id, item_id, ctx.clock())
@@ -84,8 +87,12 @@ async def require_admission(ctx: Context, buyer_id: int, item_id: int, token: st
         raise Forbidden(ADMISSION_MESSAGES[refused], code=refused)
 
 
-async def is_hot(ctx: Context, item_id: int) -> bool:
-    return item_id in await ctx.rooms.hot_items(lambda: _read_hot(ctx), ctx.settings.buy_deadline_seconds)
+async def is_hot(ctx: Context, item_id: int, deadline: float | None = None) -> bool:
+    """Whether the item has a waiting room; a stalled refresh is waited for at most ``deadline`` seconds
+    (the buy deadline when not given)."""
+    if deadline is None:
+        deadline = ctx.settings.buy_deadline_seconds
+    return item_id in await ctx.rooms.hot_items(lambda: _read_hot(ctx), deadline)
 
 
 async def _read_hot(ctx: Context) -> frozenset[int]:
@@ -109,7 +116,7 @@ async def advance(ctx: Context, item_id: int) -> RoomView | None:
     """Move the room on to now in its store (``adapters/waiting_room``): shuffle the pre-queue once the
     sale has started, move the cursor at its rate, and re-derive an automatic rate from the units sold
     since the last mark."""
-    terms = await ctx.buy_path.terms(item_id)
+    terms = await ctx.buy_path.terms(item_id, ctx.settings.buy_deadline_seconds)
     if terms is None:
         return None
     remaining = (await ctx.stock.remaining([item_id])).get(item_id)
@@ -151,7 +158,7 @@ async def join(
     if view is None:
         raise NotFound(f"sale item {item_id} has no waiting room", code="waiting_room_not_found")
     now = ctx.clock()
-    terms = await ctx.buy_path.terms(item_id)
+    terms = await ctx.buy_path.terms(item_id, ctx.settings.buy_deadline_seconds)
     assert terms is not None  # a view exists only for a known item
     if now < terms.starts_at - view.terms.opens_before:
         opens = terms.starts_at - view.terms.opens_before
