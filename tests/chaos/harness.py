@@ -254,10 +254,27 @@ class Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
 
+    def state(self) -> str:
+        """Whether the process (and each child serving requests) still runs, for a failed case's report."""
+        if self.popen is None:
+            return "not started"
+        code = self.popen.poll()
+        if code is not None:
+            return f"exited ({'signal ' + str(-code) if code < 0 else 'code ' + str(code)})"
+        return f"running (pid {self.popen.pid}; children {[(c, _proc_state(c)) for c in self.children()]})"
+
     def tail(self, chars: int = 3000) -> str:
         with contextlib.suppress(OSError):
             return self.log.read_text(errors="replace")[-chars:]
         return ""
+
+
+def _proc_state(pid: int) -> str:
+    """The kernel's one-letter state of a process (R running, S sleeping, Z zombie, ...), or gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 async def until_live(url: str, within: float = SERVICE_START_SECONDS) -> None:

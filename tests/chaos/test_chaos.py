@@ -388,7 +388,14 @@ async def _run_case(
         await _orders_answered(load, STEADY_ORDERS, "the steady load")
         with timed() as span:
             await fault(world)
-        await _orders_answered(load, ORDERS_AFTER, "buying back after the fault", since=span[1])
+        try:
+            await _orders_answered(load, ORDERS_AFTER, "buying back after the fault", since=span[1])
+        except AssertionError:
+            print(
+                f"{case}: API {world.api.state()}, worker {world.worker.state()}, relay {world.relay.state()}"
+            )
+            print(world.api.tail(), world.worker.tail(), world.relay.tail(), sep="\n---\n")
+            raise
         await load.stop()
         await load.finish(within=RECOVERY_WITHIN)
     result = figures(case, load, span[0], span[1])

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from flashport.bench import report
+from flashport.bench import cpu_parts, report
 from flashport.bench.board_screens import BoardScreens, ScreensReport
 from flashport.bench.chart import sold_over_time_svg, timelines
 from flashport.bench.loadgen import (
@@ -147,13 +147,18 @@ def bench(
         volley = RoomBuyers(target, sale.item_id, sale.run_id, tokens, range(len(tokens)))
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
+    cpu_before = cpu_parts.sample([os.getpid()]) if cpu_parts.PROC.is_dir() else None
     try:
         firing = _fire(target, volley, connections, processes, "sold")
     finally:
         watched = screens.stop()
     summary = report.summarise(firing, units=units)
+    cpu = None
+    if cpu_before is not None:
+        cpu = cpu_parts.between(cpu_before, cpu_parts.sample([os.getpid()]), summary.created)
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
-    run = BenchRun(url, connections, processes, sale, firing, summary, audit, report.checks(summary, audit))
+    checks = report.checks(summary, audit)
+    run = BenchRun(url, connections, processes, sale, firing, summary, audit, checks, cpu)
     _show(run, generator)
     if replay:
         _replay(settings, target, sale, requests, summary, connections, processes)
@@ -174,6 +179,7 @@ class BenchRun:
     summary: report.RunSummary
     audit: report.StockAudit
     checks: list[report.Check]
+    cpu: cpu_parts.CpuPerOrder | None = None  # what each local part spent on the sale (Linux)
 
 
 async def _mark_hot(ctx: Any, sale: PreparedSale, rate: float) -> None:
@@ -269,6 +275,8 @@ def _show(run: BenchRun, generator: report.RunSummary | None) -> None:
     if run.firing.queue_ns:
         report.render("waiting room", report.queue_lines(run.firing))
     report.render("database", report.audit_lines(run.audit))
+    if run.cpu is not None:
+        report.render("CPU per part, processes on this machine (docs/capacity.md)", run.cpu.lines())
     report.render("checks", report.check_lines(run.checks))
     # The generator is not the bottleneck when it idled for much of the run and could go faster.
     busy = run.summary.generator_busy / run.processes
@@ -338,6 +346,7 @@ def _save(
         sold_per_second=[list(point) for point in sold[::10]],  # the timeline is in 0.1 s steps
         attempts_per_second=[list(point) for point in rates],
         board_screens=None if screens is None else screens.as_json(),
+        cpu=None if run.cpu is None else run.cpu.as_json(),
     )
     report.write_json(stem.with_suffix(".json"), document)
     click.echo(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.svg')}")
