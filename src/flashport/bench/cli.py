@@ -147,7 +147,7 @@ def bench(
         volley = RoomBuyers(target, sale.item_id, sale.run_id, tokens, range(len(tokens)))
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
-    cpu_before = cpu_parts.sample([os.getpid()]) if cpu_parts.PROC.is_dir() else None
+    cpu_before = cpu_parts.sample() if cpu_parts.PROC.is_dir() else None
     try:
         firing = _fire(target, volley, connections, processes, "sold")
     finally:
@@ -155,7 +155,7 @@ def bench(
     summary = report.summarise(firing, units=units)
     cpu = None
     if cpu_before is not None:
-        cpu = cpu_parts.between(cpu_before, cpu_parts.sample([os.getpid()]), summary.created)
+        cpu = cpu_parts.between(cpu_before, cpu_parts.sample(), summary.created)
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     checks = report.checks(summary, audit)
     run = BenchRun(url, connections, processes, sale, firing, summary, audit, checks, cpu)

@@ -5,8 +5,10 @@ worker, PostgreSQL, Redis and NATS, and the load generator itself. Throughput on
 with whatever else runs on it; the CPU a part spends per order moves far less, and it is what sizing a
 larger deployment needs. A part is found by its processes: PostgreSQL's and Redis's servers by their
 names, Flashport's by their command line (``flashport serve`` / ``flashport worker``) with every process
-they started (the API's worker processes). Only processes of this machine are seen: the figures hold
-when the servers run where the bench runs.
+they started (the API's worker processes); the generator is the bench's own process and the firing
+processes it started. Only processes of this machine are seen, all of them: the figures hold when the
+servers run where the bench runs and nothing else uses them (another program's queries count as
+PostgreSQL's, another ``flashport serve`` as the API's).
 """
 
 from __future__ import annotations
@@ -62,16 +64,16 @@ def _descendants(roots: Iterable[int], children: Mapping[int, list[int]]) -> set
     return seen
 
 
-def sample(generator_pids: Iterable[int] = ()) -> dict[str, float]:
-    """CPU seconds spent so far by each part's processes that are alive now. ``generator_pids``: the
-    load generator's own processes (with what they started)."""
+def sample() -> dict[str, float]:
+    """CPU seconds spent so far by each part's processes that are alive now, and by this process (the
+    load generator) with every child it has waited for (its firing processes, gone by the end)."""
     ticks = float(os.sysconf("SC_CLK_TCK"))
     procs = [p for pid in PROC.iterdir() if pid.name.isdigit() for p in [_read(int(pid.name), ticks)] if p]
     children: dict[int, list[int]] = {}
     for p in procs:
         children.setdefault(p.parent, []).append(p.pid)
     by_pid = {p.pid: p for p in procs}
-    members: dict[str, set[int]] = {part: set() for part in PARTS}
+    members: dict[str, set[int]] = {part: set() for part in PARTS if part != "generator"}
     for p in procs:
         for part, name in BY_NAME.items():
             if p.name == name:
@@ -79,10 +81,12 @@ def sample(generator_pids: Iterable[int] = ()) -> dict[str, float]:
     for part, words in BY_COMMAND.items():
         roots = [p.pid for p in procs if _has_words(_command(p.pid), words)]
         members[part] = _descendants(roots, children)
-    members["generator"] = _descendants(generator_pids, children)
-    return {
+    spent = {
         part: sum(by_pid[pid].cpu_seconds for pid in pids if pid in by_pid) for part, pids in members.items()
     }
+    own = os.times()
+    spent["generator"] = own.user + own.system + own.children_user + own.children_system
+    return spent
 
 
 def _has_words(command: list[str], words: tuple[str, ...]) -> bool:
