@@ -108,6 +108,7 @@ def _env(settings: Settings, port: int) -> dict[str, str]:
         FLASHPORT_WORKER_POLL_SECONDS="0.2",
         FLASHPORT_LOG_LEVEL="warning",
         FLASHPORT_PORT=str(port),
+        PYTHONFAULTHANDLER="1",  # a process killed by a fatal signal (SIGBUS, SIGSEGV) says so in its log
     )
     if settings.database_url:
         env["FLASHPORT_DATABASE_URL"] = settings.database_url

@@ -147,6 +147,7 @@ def bench(
         volley = RoomBuyers(target, sale.item_id, sale.run_id, tokens, range(len(tokens)))
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
+    wal_before = asyncio.run(_with_context(settings, report.wal_position))
     cpu_before = cpu_parts.sample() if cpu_parts.PROC.is_dir() else None
     try:
         firing = _fire(target, volley, connections, processes, "sold")
@@ -155,7 +156,10 @@ def bench(
     summary = report.summarise(firing, units=units)
     cpu = None
     if cpu_before is not None:
-        cpu = cpu_parts.between(cpu_before, cpu_parts.sample(), summary.created)
+        cpu_after = cpu_parts.sample()
+        wal_after = asyncio.run(_with_context(settings, report.wal_position))
+        wal = None if wal_before is None or wal_after is None else wal_after - wal_before
+        cpu = cpu_parts.between(cpu_before, cpu_after, summary.created, wal)
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     checks = report.checks(summary, audit)
     run = BenchRun(url, connections, processes, sale, firing, summary, audit, checks, cpu)

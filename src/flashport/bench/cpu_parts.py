@@ -107,26 +107,37 @@ class CpuPerOrder:
 
     seconds: dict[str, float]
     orders: int
+    wal_bytes: int | None = None  # PostgreSQL's write-ahead log written meanwhile (None: SQLite, unread)
 
     def per_order_us(self, part: str) -> float:
         return self.seconds[part] / self.orders * 1e6 if self.orders else 0.0
 
     def lines(self) -> list[tuple[str, str]]:
         shown = [part for part in PARTS if self.seconds.get(part, 0.0) > 0.0]
-        return [
+        lines = [
             (f"CPU {part}", f"{self.seconds[part]:.2f} s = {self.per_order_us(part):,.0f} us per order")
             for part in shown
         ]
+        if self.wal_bytes is not None and self.orders:
+            per_order = self.wal_bytes / self.orders
+            lines.append(
+                ("PostgreSQL WAL", f"{self.wal_bytes / 1e6:,.1f} MB = {per_order:,.0f} bytes per order")
+            )
+        return lines
 
     def as_json(self) -> dict[str, object]:
         return {
             "orders": self.orders,
             "seconds": {part: round(s, 3) for part, s in self.seconds.items()},
             "us_per_order": {part: round(self.per_order_us(part), 1) for part in self.seconds},
+            "wal_bytes": self.wal_bytes,
         }
 
 
-def between(before: Mapping[str, float], after: Mapping[str, float], orders: int) -> CpuPerOrder:
+def between(
+    before: Mapping[str, float], after: Mapping[str, float], orders: int, wal_bytes: int | None = None
+) -> CpuPerOrder:
     """A process that ended between the samples loses what it spent since the first; one that started
     counts whole. Both are rare during a bench (pools keep their connections)."""
-    return CpuPerOrder({part: max(0.0, after[part] - before.get(part, 0.0)) for part in after}, orders)
+    spent = {part: max(0.0, after[part] - before.get(part, 0.0)) for part in after}
+    return CpuPerOrder(spent, orders, wal_bytes)

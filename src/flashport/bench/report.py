@@ -121,6 +121,15 @@ async def audit_sale(ctx: Context, item_id: int) -> StockAudit:
     return StockAudit(item.quantity, int(count), int(units), engine, taken)
 
 
+async def wal_position(ctx: Context) -> int | None:
+    """PostgreSQL's write-ahead log position in bytes (None on SQLite): two of them around a sale give
+    the log each order writes, which replication and disks must carry (docs/capacity.md)."""
+    if ctx.settings.is_sqlite:
+        return None
+    async with ctx.read() as conn:
+        return int(await conn.scalar(sa.text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")))
+
+
 async def keys_that_bought(ctx: Context, item_id: int) -> list[str]:
     """The idempotency keys of the item's orders: the purchases a ``--replay`` sends again."""
     async with ctx.read() as conn:
