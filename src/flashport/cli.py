@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import faulthandler
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -76,6 +79,12 @@ class _Commands(click.Group):
 @click.group(cls=_Commands)
 def main() -> None:
     """Flashport: cross-border flash sales. Settings come from FLASHPORT_* variables (see README)."""
+    # A process killed by a fatal signal (SIGSEGV, SIGBUS: a C extension, a memory-mapped file on a full
+    # disk) leaves its Python stack in its log instead of vanishing; the API's worker processes, started
+    # afresh by uvicorn, take it from the environment.
+    with contextlib.suppress(ValueError, AttributeError):  # stderr without a file (a test's runner)
+        faulthandler.enable()
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 
 @main.command()
