@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import os
 import time
 from typing import Any
@@ -34,6 +35,43 @@ from prometheus_client import (
 )
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Each process's metric files, allocated on disk before prometheus_client maps them: 16 times its own
+# first size, room for thousands of label sets.
+PREALLOCATED_BYTES = 1 << 20
+FILE_KINDS = ("counter", "histogram", "gauge_all")  # prometheus_client's file name prefixes we use
+
+
+def preallocate_files(directory: str | None = None, pid: int | None = None) -> None:
+    """Give this process's metric files their disk blocks now, while there is room.
+
+    prometheus_client makes each file by extending it (``truncate``), which allocates nothing, and maps
+    it into memory; the disk blocks are taken only when a page is first written, which happens when a
+    new label set first appears (a route answering a status it had not answered before). With the disk
+    full at that moment, as it is when a database has filled it, the kernel has no block to give and kills
+    the process with SIGBUS: the chaos case "the data disk full" lost the API that way. Blocks allocated
+    here (``posix_fallocate``) are real, and prometheus_client takes the file's size as its capacity.
+    A process started on a full disk goes on without (the files are then made as before). Called at
+    import, before the module's own metrics make their files; the API's processes are each a fresh
+    interpreter (uvicorn spawns them), so each allocates its own."""
+    directory = directory if directory is not None else os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return
+    pid = pid if pid is not None else os.getpid()
+    for kind in FILE_KINDS:
+        try:
+            fd = os.open(os.path.join(directory, f"{kind}_{pid}.db"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue  # no directory (yet) or no room: prometheus_client reports it when it writes
+        try:
+            if os.fstat(fd).st_size < PREALLOCATED_BYTES:
+                os.posix_fallocate(fd, 0, PREALLOCATED_BYTES)
+        except OSError:
+            logging.getLogger(__name__).warning("metric file %s_%d.db not allocated (disk full?)", kind, pid)
+        finally:
+            os.close(fd)
+
+
+preallocate_files()
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
