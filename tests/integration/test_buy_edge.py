@@ -33,6 +33,7 @@ from flashport.adapters.db.schema import orders
 from flashport.api.buy.edge import BuyEdge
 from flashport.api.buy.uvicorn_glue import GuardedHttpToolsProtocol
 from flashport.app import create_app
+from flashport.bootstrap import build_context, close_context
 from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.sales import buying
@@ -736,3 +737,48 @@ async def test_an_idle_connection_after_a_handed_off_request_is_closed_after_the
         waited = await closed_after(conn, time.monotonic())
     assert answer.status == 200
     assert 0.8 <= waited < 3
+
+
+@pytest.mark.parametrize(
+    ("trusted", "second"),
+    [("127.0.0.1", 201), ("10.9.8.7", 429), ("", 429)],
+    ids=["behind a trusted proxy", "from a proxy not trusted", "no proxy trusted"],
+)
+async def test_the_per_address_limit_counts_the_client_a_trusted_proxy_names(
+    buy_ctx: Context, trusted: str, second: int
+) -> None:
+    """Behind a load balancer every purchase comes from its address: the edge takes the client from
+    ``X-Forwarded-For`` when the peer is a proxy ``FLASHPORT_FORWARDED_ALLOW_IPS`` names (the last
+    address that is not a trusted proxy), and ignores the header from anyone else."""
+    settings = buy_ctx.settings.model_copy(
+        update={
+            "rate_limits": True,
+            "rate_buy_address": "1/3600",
+            "rate_buy_account": "100/10",
+            "forwarded_allow_ips": trusted,
+        }
+    )
+    ctx = await build_context(settings, listen_for_restock=False)
+    try:
+        sale = await make_sale(ctx, quantity=5)
+        [(_, a), (_, b), (_, c)] = await make_buyers(ctx, 3)
+        tag = uuid.uuid4().int % 250 + 1  # addresses of this run only (the buckets outlive a test in Redis)
+
+        def via(client: str) -> list[tuple[str, str]]:
+            return [("X-Forwarded-For", f"{client}, 127.0.0.1")]
+
+        async with (
+            edge_server(create_app(ctx=ctx, fast_lane=True)) as server,
+            connected(port_of(server)) as conn,
+        ):
+            await conn.send(purchase(sale.item_id, a, "fwd-a", headers=via(f"203.0.113.{tag}")))
+            first = await conn.response()
+            await conn.send(purchase(sale.item_id, b, "fwd-b", headers=via(f"198.51.100.{tag}")))
+            other = await conn.response()
+            await conn.send(purchase(sale.item_id, c, "fwd-c", headers=via(f"203.0.113.{tag}:4711")))
+            same = await conn.response()
+    finally:
+        await close_context(ctx)
+    assert first.status == 201, first.json()
+    assert other.status == second, other.json()
+    assert same.status == 429 and same.json()["code"] == "rate_limited"

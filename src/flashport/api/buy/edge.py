@@ -30,6 +30,7 @@ import httptools
 
 from flashport.adapters import metrics
 from flashport.api.buy.answer import Answer, answer_purchase, refusal
+from flashport.api.buy.client_address import trusted_proxies
 from flashport.api.buy.request import MAX_BODY
 from flashport.api.buy.uvicorn_glue import CONTEXT_KEY, UvicornSeat
 from flashport.api.http_deadlines import ConnectionDeadlines
@@ -56,6 +57,7 @@ class Received(NamedTuple):
     body: bytes
     too_large: bool
     keep_alive: bool
+    address: str | None  # the client's, for the per-address rate limit (client_address.py)
 
 
 class BuyEdge(asyncio.Protocol):
@@ -74,6 +76,7 @@ class BuyEdge(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._address: str | None = None
+        self._proxied = False  # the peer is a proxy whose X-Forwarded-For is believed
         self._waiting: deque[Received] = deque()  # purchases received, not yet answered
         self._serving = False
         self._closing = False  # close once the purchases in hand are answered
@@ -100,6 +103,7 @@ class BuyEdge(asyncio.Protocol):
         self._item_id: bytes | None = None
         self._authorization: bytes | None = None
         self._key: bytes | None = None
+        self._forwarded_for: bytes | None = None
         self._chunked = False
         self._expect_continue = False
         self._body: list[bytes] = []
@@ -111,6 +115,8 @@ class BuyEdge(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         peer = transport.get_extra_info("peername")
         self._address = peer[0] if isinstance(peer, tuple) else None  # the rate limits' client address
+        if self._ctx is not None:
+            self._proxied = trusted_proxies(self._ctx.settings.forwarded_allow_ips).trusts(self._address)
         self._uv.join(self)
         self._deadlines.connection_opened()
         if self._ctx is None:  # no lifespan context (lifespan off): let uvicorn serve everything
@@ -178,6 +184,7 @@ class BuyEdge(asyncio.Protocol):
         self._item_id = None
         self._authorization = None
         self._key = None
+        self._forwarded_for = None
         self._chunked = False
         self._expect_continue = False
         self._body = []
@@ -197,6 +204,9 @@ class BuyEdge(asyncio.Protocol):
             self._chunked = b"chunked" in value.lower()
         elif lowered == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
+        elif lowered == b"x-forwarded-for" and self._proxied:  # sent twice: one list, in order
+            seen = self._forwarded_for
+            self._forwarded_for = value if seen is None else seen + b"," + value
 
     def on_headers_complete(self) -> None:
         self._deadlines.headers_done()
@@ -247,6 +257,7 @@ class BuyEdge(asyncio.Protocol):
                 b"".join(self._body),
                 self._body_size > MAX_BODY,
                 self._parser.should_keep_alive(),
+                self._client(),
             )
         )
         if not self._serving:
@@ -293,7 +304,7 @@ class BuyEdge(asyncio.Protocol):
                 purchase.key,
                 purchase.body,
                 purchase.too_large,
-                self._address,
+                purchase.address,
             )
             self._write(answer, purchase.keep_alive)
             self._uv.count_request()
@@ -317,6 +328,13 @@ class BuyEdge(asyncio.Protocol):
         transport.write(b"".join(parts))
 
     # -- plumbing ------------------------------------------------------------------------------------
+
+    def _client(self) -> str | None:
+        if not self._proxied or self._forwarded_for is None or self._ctx is None:
+            return self._address
+        return trusted_proxies(self._ctx.settings.forwarded_allow_ips).client(
+            self._address, self._forwarded_for
+        )
 
     def _continue(self) -> None:
         self._owe_continue = False
