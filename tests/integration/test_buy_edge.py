@@ -150,7 +150,7 @@ class Conn:
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        if int(status) < 200:
+        if int(status) < 200 or int(status) == 304:  # no body
             return Response(int(status), headers, b"")
         assert "content-length" in headers, headers
         body = await asyncio.wait_for(self.reader.readexactly(int(headers["content-length"])), TIMEOUT)

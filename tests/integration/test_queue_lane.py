@@ -1,6 +1,8 @@
-"""The waiting room's fast lane (``api/queue_lane.py``): the same bytes get the same answer from the
-lane as from the FastAPI route, and the lane answers the common join and poll by itself (checked on an
-app whose route would fail if reached). On both storage backends and both stock engines."""
+"""The waiting room's fast lanes (``api/queue_lane.py`` in the ASGI stack, and the buy edge in front of
+uvicorn, ``api/buy/edge.py``): the same bytes get the same answer from them as from the FastAPI route,
+and each answers the common join and poll by itself (the ASGI lane checked on an app whose route would
+fail if reached, the edge by answering without uvicorn). On both storage backends and both stock
+engines."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from flashport.api.deps import get_ctx
@@ -17,9 +20,11 @@ from flashport.domain.accounts import Role
 from flashport.services.context import Context
 from flashport.services.waiting_room import queue, rooms
 from tests.factories import auth, make_user
+from tests.integration.test_buy_edge import connected, edge_server, port_of, request
 from tests.sale_builder import make_buyers, make_sale
 
 MEANINGFUL = ("content-type", "etag", "cache-control", "www-authenticate")
+REFUSED_BY_THE_SERVICE = {"poll, no room"}
 
 
 class StillClock:
@@ -97,6 +102,7 @@ async def test_the_lane_and_the_route_answer_the_same_bytes_alike(still_ctx: Con
         _client(ctx, fast_lane=False) as route,
         _client(ctx, fast_lane=True) as laned,
         _client(ctx, fast_lane=True, route_unreachable=True) as lane_only,
+        edge_server(create_app(ctx=ctx, fast_lane=True)) as edge,
     ):
         for name, method, path, headers, body, by_lane in cases:
             by_route = await route.request(method, path, headers=headers, content=body)
@@ -107,6 +113,15 @@ async def test_the_lane_and_the_route_answer_the_same_bytes_alike(still_ctx: Con
                 assert answer.status_code == by_route.status_code, (name, answer.text, by_route.text)
                 assert answer.content == by_route.content, name
                 assert _meaningful(answer) == _meaningful(by_route), name
+            async with connected(port_of(edge)) as conn:  # a connection of its own: who answers shows
+                await conn.send(request(method, path, headers=list(headers.items()), body=body or None))
+                on_edge = await conn.response()
+            assert on_edge.status == by_route.status_code, (name, on_edge.body, by_route.text)
+            assert on_edge.body == by_route.content, name
+            assert {h: on_edge.headers.get(h) for h in MEANINGFUL} == _meaningful(by_route), name
+            # The edge answers the common case itself, and the service's refusals too (the lane leaves
+            # those to the route); what the service never sees goes to uvicorn.
+            assert on_edge.by_uvicorn is not (by_lane or name in REFUSED_BY_THE_SERVICE), name
             if name == "poll, admitted":
                 assert by_route.json()["state"] == "admitted" and by_route.json()["admission_token"]
                 seen_etag = by_route.headers["etag"]
@@ -114,9 +129,67 @@ async def test_the_lane_and_the_route_answer_the_same_bytes_alike(still_ctx: Con
         for client in (route, laned, lane_only):
             again = await client.get(queue_url, headers=unchanged)
             assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == seen_etag
+        async with connected(port_of(edge)) as conn:
+            await conn.send(request("GET", queue_url, headers=list(unchanged.items())))
+            again_on_edge = await conn.response()
+        assert again_on_edge.status == 304 and not again_on_edge.by_uvicorn
+        assert again_on_edge.headers["etag"] == seen_etag and "content-length" not in again_on_edge.headers
     joined = await queue.status(ctx, newcomer, sale.item_id)
     assert joined.state is queue.QueueState.WAITING and joined.position == 1  # one place, taken once
 
 
 def _meaningful(answer: httpx.Response) -> dict[str, Any]:
     return {name: answer.headers.get(name) for name in MEANINGFUL}
+
+
+async def test_a_buyers_join_poll_and_purchase_on_one_connection_stay_on_the_edge(still_ctx: Context) -> None:
+    """Through the room each buyer joins, polls and buys: on the edge the connection is never handed to
+    uvicorn for it (which would then serve its purchases too, at several times the cost)."""
+    ctx = still_ctx
+    sale = await make_sale(ctx, quantity=5, limit=1)
+    operator, _ = await make_user(ctx, Role.OPERATOR)
+    await rooms.mark_hot(ctx, operator, sale.item_id, rooms.RoomSettings(admit_per_second=1000))
+    [(_, token)] = await make_buyers(ctx, 1)
+    queue_url = f"/api/v1/sale-items/{sale.item_id}/queue"
+    headers = list(auth(token).items())
+    async with edge_server(create_app(ctx=ctx, fast_lane=True)) as edge, connected(port_of(edge)) as conn:
+        await conn.send(request("POST", queue_url, headers=headers))
+        joined = await conn.response()
+        ctx.clock.now += timedelta(seconds=1)  # type: ignore[attr-defined]  # the rate admits it
+        await conn.send(request("GET", queue_url, headers=headers))
+        polled = await conn.response()
+        admission = polled.json()["admission_token"]
+        body = orjson.dumps({"quantity": 1, "admission": admission})
+        keyed = [*headers, ("Idempotency-Key", "k")]
+        await conn.send(request("POST", polled.json()["buy_url"], headers=keyed, body=body))
+        bought = await conn.response()
+    assert joined.status == 200 and joined.json()["state"] == "waiting"
+    assert polled.status == 200 and polled.json()["state"] == "admitted"
+    assert bought.status == 201, bought.body
+    assert not any(answer.by_uvicorn for answer in (joined, polled, bought))
+
+
+async def test_a_join_the_edge_leaves_to_the_route_is_answered_after_the_purchase_sent_before_it(
+    still_ctx: Context,
+) -> None:
+    """A purchase and then a join with a body (a challenge's answer), pipelined in one write: the edge
+    answers the purchase, then hands the connection to uvicorn, whose route reads the join's body (with
+    no friction set, it joins); the answers come in order."""
+    ctx = still_ctx
+    sale = await make_sale(ctx, quantity=5, limit=1)
+    hot = await make_sale(ctx, quantity=5, limit=1)
+    operator, _ = await make_user(ctx, Role.OPERATOR)
+    await rooms.mark_hot(ctx, operator, hot.item_id, rooms.RoomSettings(admit_per_second=1000))
+    [(_, token)] = await make_buyers(ctx, 1)
+    headers = list(auth(token).items())
+    keyed = [*headers, ("Idempotency-Key", "p")]
+    buy = request("POST", f"/api/v1/sale-items/{sale.item_id}/buy", headers=keyed, body=b'{"quantity": 1}')
+    join = request("POST", f"/api/v1/sale-items/{hot.item_id}/queue", headers=headers,
+                   body=b'{"challenge": "pow1.x", "solution": "1"}')  # fmt: skip
+    async with edge_server(create_app(ctx=ctx, fast_lane=True)) as edge, connected(port_of(edge)) as conn:
+        await conn.send(buy, join)
+        bought = await conn.response()
+        joined = await conn.response()
+    assert bought.status == 201 and not bought.by_uvicorn
+    assert joined.status == 200 and joined.by_uvicorn
+    assert joined.json()["state"] == "waiting" and joined.json()["item_id"] == hot.item_id

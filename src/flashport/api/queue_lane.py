@@ -25,16 +25,12 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flashport.api.observability import ROUTE_KEY
+from flashport.api.queue_answer import LONGEST_EMPTY, MAX_ITEM_ID, QUEUE_ROUTE, buyer_of, empty_join
 from flashport.api.routes.waiting_room import status_bytes
-from flashport.domain.accounts import Role
 from flashport.services.accounts.sessions import check_standing
-from flashport.services.accounts.tokens import verify_token
 from flashport.services.waiting_room import queue
 
-QUEUE_ROUTE = "/api/v1/sale-items/{item_id}/queue"  # its metrics label, as the router would set it
 QUEUE_PATH = re.compile(r"^/api/v1/sale-items/([1-9][0-9]{0,18})/queue$")
-MAX_ITEM_ID = 2**63 - 1
-_LONGEST_EMPTY = 16  # a join body longer than this is not empty: the route reads it
 
 
 class QueueFastLane:
@@ -61,17 +57,15 @@ class QueueFastLane:
         await _send(send, scope, *content)
 
     async def _answer(self, scope: Scope, item_id: int, body: bytes) -> tuple[bytes, str] | None:
-        """The status's body and ETag, or None: the route answers."""
-        if body.strip() and (body.strip() != b"{}" or not _json(scope["headers"])):
+        """The status's body and ETag, or None: the route answers (``api/queue_answer.py`` says when)."""
+        headers = scope["headers"]
+        if not empty_join(body, _header(headers, b"content-type")):
             return None  # the route reads a body, or refuses one that is not JSON
-        token = _bearer(scope["headers"])
-        if token is None:
-            return None
         ctx = self._owner.state.ctx
+        who = buyer_of(ctx, _header(headers, b"authorization"))
+        if who is None:
+            return None
         try:
-            who = verify_token(ctx.settings, token, ctx.clock(), ctx.sessions)
-            if who.role is not Role.BUYER:
-                return None
             await check_standing(ctx, who)
             if scope["method"] == "POST":
                 client = scope.get("client")
@@ -83,17 +77,8 @@ class QueueFastLane:
         return status_bytes(found)
 
 
-def _json(headers: list[tuple[bytes, bytes]]) -> bool:
-    found = next((v for n, v in headers if n == b"content-type"), b"")
-    return found.partition(b";")[0].strip().lower() == b"application/json"
-
-
-def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token if scheme.lower() == "bearer" and token else None
-    return None
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    return next((value for key, value in headers if key == name), None)
 
 
 async def _read_small(receive: Receive) -> tuple[bytes, Receive]:
@@ -105,9 +90,9 @@ async def _read_small(receive: Receive) -> tuple[bytes, Receive]:
         message = await receive()
         read.append(message)
         size += len(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body") or size > _LONGEST_EMPTY:
+        if message["type"] != "http.request" or not message.get("more_body") or size > LONGEST_EMPTY:
             break
-    body = b"".join(m.get("body", b"") for m in read) if size <= _LONGEST_EMPTY else b"-"
+    body = b"".join(m.get("body", b"") for m in read) if size <= LONGEST_EMPTY else b"-"
 
     async def replay() -> Message:
         return read.pop(0) if read else await receive()

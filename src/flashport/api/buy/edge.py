@@ -35,6 +35,15 @@ from flashport.api.buy.request import MAX_BODY
 from flashport.api.buy.uvicorn_glue import CONTEXT_KEY, UvicornSeat
 from flashport.api.http_deadlines import ConnectionDeadlines
 from flashport.api.observability import BUY_ROUTE
+from flashport.api.queue_answer import (
+    LONGEST_EMPTY,
+    MAX_ITEM_ID,
+    QUEUE_ROUTE,
+    QueueAsk,
+    answer_queue,
+    buyer_of,
+    empty_join,
+)
 from flashport.http_errors import ErrorAnswer
 
 __all__ = ["CONTEXT_KEY", "BuyEdge"]  # CONTEXT_KEY: where the app's lifespan leaves the context
@@ -42,6 +51,9 @@ __all__ = ["CONTEXT_KEY", "BuyEdge"]  # CONTEXT_KEY: where the app's lifespan le
 # percent-escapes goes to uvicorn, which decodes it, and so to the fast lane (or the route): the same
 # reader, on the same decoded path as they see.
 BUY_URL = re.compile(rb"^/api/v1/sale-items/([^/?%]+)/buy(?:\?.*)?$")
+# A waiting room's join (POST) and poll (GET): the edge answers the common case (api/queue_answer.py),
+# so a buyer's connection (join, polls, purchase) stays here; the rest goes to uvicorn like any request.
+QUEUE_URL = re.compile(rb"^/api/v1/sale-items/([1-9][0-9]{0,18})/queue$")
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 MAX_PIPELINED = 32  # purchases held per connection before we stop reading from it
 BAD_REQUEST = refusal(ErrorAnswer(400, "bad_request", "malformed HTTP request"))
@@ -58,6 +70,13 @@ class Received(NamedTuple):
     too_large: bool
     keep_alive: bool
     address: str | None  # the client's, for the per-address rate limit (client_address.py)
+
+
+class Asked(NamedTuple):
+    """A join or poll the edge answers, waiting its turn."""
+
+    ask: QueueAsk
+    keep_alive: bool
 
 
 class BuyEdge(asyncio.Protocol):
@@ -77,7 +96,7 @@ class BuyEdge(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._address: str | None = None
         self._proxied = False  # the peer is a proxy whose X-Forwarded-For is believed
-        self._waiting: deque[Received] = deque()  # purchases received, not yet answered
+        self._waiting: deque[Received | Asked] = deque()  # received, not yet answered
         self._serving = False
         self._closing = False  # close once the purchases in hand are answered
         self._reading_paused = False
@@ -101,6 +120,7 @@ class BuyEdge(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._item_id: bytes | None = None
+        self._queue_item: int | None = None  # the request is a join or poll the edge may answer
         self._authorization: bytes | None = None
         self._key: bytes | None = None
         self._forwarded_for: bytes | None = None
@@ -182,6 +202,7 @@ class BuyEdge(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._item_id = None
+        self._queue_item = None
         self._authorization = None
         self._key = None
         self._forwarded_for = None
@@ -211,7 +232,8 @@ class BuyEdge(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._deadlines.headers_done()
         parser = self._parser
-        if self._replay is None and parser.get_method() == b"POST":
+        method = parser.get_method()
+        if self._replay is None and method == b"POST":
             match = BUY_URL.match(self._url)
             if match is not None:
                 self._item_id = match.group(1)
@@ -221,9 +243,20 @@ class BuyEdge(asyncio.Protocol):
                     else:
                         self._continue()
                 return
+        if self._replay is None and method in (b"GET", b"POST") and not self._expect_continue:
+            match = QUEUE_URL.match(self._url)
+            if match is not None and int(match.group(1)) <= MAX_ITEM_ID:
+                self._queue_item = int(match.group(1))
+                return
         # Not a purchase: from here on this connection belongs to uvicorn.
+        self._to_uvicorn()
+
+    def _to_uvicorn(self) -> None:
+        """The request being read is uvicorn's, and so is the connection from here on: its head goes on
+        rebuilt (its body follows as it comes)."""
         if self._replay is None:
             self._replay = []
+        parser = self._parser
         head = [parser.get_method(), b" ", self._url, b" HTTP/", parser.get_http_version().encode(), b"\r\n"]
         for name, value in self._headers:
             head += (name, b": ", value, b"\r\n")
@@ -232,6 +265,16 @@ class BuyEdge(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._deadlines.body_received(len(body))
+        if self._queue_item is not None:
+            self._body.append(body)
+            self._body_size += len(body)
+            if self._body_size <= LONGEST_EMPTY:
+                return
+            # Not an empty join: the route reads it. What came of the body so far goes on with the head.
+            self._queue_item = None
+            held, self._body = b"".join(self._body), []
+            self._to_uvicorn()
+            body = held
         if self._item_id is None:
             if self._replay is not None:  # replayed as it came; a chunked body is chunked again
                 self._forward(b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
@@ -245,6 +288,9 @@ class BuyEdge(asyncio.Protocol):
         self._in_message = False
         if not self._parser.should_keep_alive():
             self._stop_reading()
+        if self._queue_item is not None:
+            self._queue_asked()
+            return
         if self._item_id is None:
             if self._replay is not None and self._chunked:
                 self._forward(b"0\r\n\r\n")
@@ -265,6 +311,38 @@ class BuyEdge(asyncio.Protocol):
         elif len(self._waiting) >= MAX_PIPELINED and self._transport is not None:
             self._transport.pause_reading()  # a client pipelining ahead of us waits in its own buffer
             self._reading_paused = True
+
+    def _queue_asked(self) -> None:
+        """A join or poll read whole: the edge's to answer when it is the common case (a buyer's valid
+        token, no body to read), else uvicorn's, as if it had gone there from its head."""
+        assert self._queue_item is not None
+        item_id, self._queue_item = self._queue_item, None
+        body = b"".join(self._body)
+        ctx = self._ctx
+        who = None
+        if ctx is not None and empty_join(body, self._header(b"content-type")):
+            who = buyer_of(ctx, self._authorization)
+        if who is None:
+            self._to_uvicorn()
+            if body:
+                self._forward(b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if self._chunked else body)
+            elif self._chunked:
+                self._forward(b"0\r\n\r\n")
+            return
+        ask = QueueAsk(
+            item_id,
+            who,
+            self._parser.get_method() == b"POST",
+            self._client(),
+            (self._header(b"if-none-match") or b"").decode("latin-1") or None,
+        )
+        self._waiting.append(Asked(ask, self._parser.should_keep_alive()))
+        if not self._serving:
+            self._serve_next()
+
+    def _header(self, name: bytes) -> bytes | None:
+        """The first header of that (lower-case) name in the request being read."""
+        return next((value for key, value in self._headers if key.lower() == name), None)
 
     # -- answering purchases ---------------------------------------------------------------------------
 
@@ -290,7 +368,25 @@ class BuyEdge(asyncio.Protocol):
                 self._arm_idle()
             return
         self._serving = True
-        self._uv.track(self._loop.create_task(self._answer(self._waiting.popleft())))
+        asked = self._waiting.popleft()
+        if isinstance(asked, Asked):
+            self._uv.track(self._loop.create_task(self._answer_queue(asked)))
+        else:
+            self._uv.track(self._loop.create_task(self._answer(asked)))
+
+    async def _answer_queue(self, asked: Asked) -> None:
+        ctx = self._ctx
+        assert ctx is not None  # without one, connection_made handed the connection off
+        ask = asked.ask
+        started = time.perf_counter()
+        try:
+            answer = await answer_queue(ctx, ask)
+            self._write(answer, asked.keep_alive)
+            self._uv.count_request()
+            method = "POST" if ask.join else "GET"
+            metrics.observe_request(QUEUE_ROUTE, method, answer.status, time.perf_counter() - started)
+        finally:
+            self._serve_next()
 
     async def _answer(self, purchase: Received) -> None:
         ctx = self._ctx
@@ -317,7 +413,10 @@ class BuyEdge(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         status, body = answer.status, answer.body
-        parts = [b"HTTP/1.1 %d %b%b%d\r\n" % (status, REASONS.get(status, b""), _JSON_HEAD, len(body))]
+        if status == 304:  # no body, so neither its type nor its length
+            parts = [b"HTTP/1.1 304 Not Modified\r\n"]
+        else:
+            parts = [b"HTTP/1.1 %d %b%b%d\r\n" % (status, REASONS.get(status, b""), _JSON_HEAD, len(body))]
         for name, value in answer.headers:
             parts += (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
         if not keep_alive or self._closing:
