@@ -1,4 +1,4 @@
-"""The buy endpoint over HTTP, on both stock engines and both databases."""
+"""The buy endpoint over HTTP, on both stock engines (Redis alone and Redis Cluster) and both databases."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
 from tests.waiting import HTTP_TIMEOUT, eventually
+
+pytestmark = pytest.mark.redis_cluster
 
 
 @pytest.fixture(params=["edge", "fast-lane", "fastapi-route"])

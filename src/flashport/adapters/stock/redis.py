@@ -28,9 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 import sqlalchemy as sa
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters import metrics
@@ -39,6 +39,7 @@ from flashport.adapters.db.commit_pace import Pace
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
+from flashport.adapters.redis_client import RedisClient
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.adapters.stock.restock import RestockListener
 from flashport.domain.errors import ServiceUnavailable
@@ -103,7 +104,7 @@ class RedisStockEngine(StockEngine):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         engine: AsyncEngine,
         *,
         prefix: str,
@@ -531,17 +532,47 @@ class RedisStockEngine(StockEngine):
         by_item: dict[int, list[OrderDraft]] = {}
         for draft in drafts:
             by_item.setdefault(draft.terms.item_id, []).append(draft)
+        calls = [
+            (
+                [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved],
+                [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())],
+            )
+            for item_id, saved in by_item.items()
+        ]
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for item_id, saved in by_item.items():
-                keys = [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved]
-                args = [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())]
-                await self._saved(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+            await self._pipelined(self._saved, calls)
         except RedisError:
             log.warning(
                 "could not note %d saved orders on their keys; retries read the database", len(drafts)
             )
+
+    async def _pipelined(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Calls of one script in one pipelined round trip, answers in order. A single Redis's pipeline
+        loads its scripts itself; a cluster's does not, and a master that has not seen the script yet (a
+        node added, a replica just promoted) answers NOSCRIPT: those calls alone are made again once the
+        script is loaded on every master (the others ran, and must not run twice)."""
+        answers = await self._pipeline_of(script, calls)
+        missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+        if missing:
+            await self.redis.script_load(script.script)
+            again = await self._pipeline_of(script, [calls[i] for i in missing])
+            for i, answer in zip(missing, again, strict=True):
+                answers[i] = answer
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers
+
+    async def _pipeline_of(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            # redis-py runs a script in a pipeline of either kind; its annotation names the clients only.
+            await script(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+        return list(await pipe.execute(raise_on_error=False))
 
     async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
         return False  # Redis is not part of the database transaction: release after commit
@@ -556,17 +587,18 @@ class RedisStockEngine(StockEngine):
         restocked: set[int] = set()
         for start in range(0, len(orders), RELEASE_PIPELINE):
             chunk = orders[start : start + RELEASE_PIPELINE]
-            pipe = self.redis.pipeline(transaction=False)
+            calls = []
             for order in chunk:
                 item_id = order["sale_item_id"]
-                _, taken, buyers = self._item_keys(item_id)
+                meta, taken, buyers = self._item_keys(item_id)
                 marker = self.key(item_id, f"released:{order['id']}")
-                await self._release(
-                    keys=[taken, buyers, marker, self._item_keys(item_id)[0]],
-                    args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
-                    client=pipe,
+                calls.append(
+                    (
+                        [taken, buyers, marker, meta],
+                        [order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
+                    )
                 )
-            released = await pipe.execute()
+            released = await self._pipelined(self._release, calls)
             restocked.update(o["sale_item_id"] for o, now in zip(chunk, released, strict=True) if now)
         for item_id in sorted(restocked):
             await self.redis.publish(self.restock_channel, str(item_id))
