@@ -118,6 +118,17 @@ class LocalCluster:
                 return node
         raise ClusterUnavailable(f"the master on port {master.port} has no replica")
 
+    def restart(self, node: Node) -> None:
+        """Start a killed node again, from its own nodes.conf: a master that was failed over comes back
+        as a replica of the node that replaced it (and copies its data afresh)."""
+        assert node.process.poll() is not None, "restart a node that is down"
+        node.process = _start_node(_require("redis-server"), self.folder, node.port).process
+
+    def has_replica(self, master: Node) -> bool:
+        """``master`` has a replica that is in sync (online)."""
+        info = master.info("replication")
+        return int(str(info.get("connected_slaves", 0))) > 0 and "online" in str(info.get("slave0", ""))
+
     def wait_ok(self, within: float = START_WITHIN) -> None:
         _until(self.state_ok, "cluster_state:ok on every node", within)
 
@@ -143,7 +154,7 @@ def _require(program: str) -> str:
 
 def _start_node(server: str, folder: Path, port: int) -> Node:
     home = folder / str(port)
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     argv = [
         server,
         "--port", str(port),

@@ -92,6 +92,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             linger=linger,
             writer=writer,
             pace=order_pace(settings, settings.group_commit_in_flight),
+            replica_acks=settings.redis_replica_acks,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         sessions.use_redis(client, settings.redis_prefix)

@@ -39,8 +39,17 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; postgresql://... switches to PostgreSQL. Default: SQLite in data_dir.",
     )
-    redis_url: str | None = Field(default=None, description="redis://... turns on the Redis stock engine.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://... turns on the Redis stock engine; redis+cluster://host:port[,...]: a cluster",
+    )
     redis_prefix: str = "fp"
+    redis_replica_acks: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="replicas that must confirm each reservation before its order is written (WAIT)",
+    )
     # Keys (keyring.py): unset outside production, each is made at random in data_dir/secrets.json.
     secret_key: str | None = Field(default=None, description="signs tokens and cookies (32+ characters)")
     previous_secret_keys: str = Field(

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -61,6 +62,9 @@ COMMIT_DEADLINE_SECONDS = 15.0
 ORPHAN_AFTER_MS = 60_000
 ORPHAN_SWEEP_BATCH = 2_000  # reservations looked at per item and sweep
 UNSAVED_SCAN = 5_000  # recent reservations read per round trip by reconcile
+# With replica_acks, a reservation call no replica confirmed within this long is undone (503): a lagging
+# or lost replica costs a sale its purchases for that long, not its stock.
+REPLICA_ACK_TIMEOUT_MS = 1_000
 LOOKUP_BATCH = 1_000  # idempotency keys per MGET when buyers of a sold-out item are refused
 
 # Once an order is saved, its idempotency key holds the purchase (SavedPurchase.encode) instead of the bare
@@ -115,8 +119,10 @@ class RedisStockEngine(StockEngine):
         commit_deadline: float = COMMIT_DEADLINE_SECONDS,
         orphan_after_ms: int = ORPHAN_AFTER_MS,
         pace: Pace | None = None,
+        replica_acks: int = 0,
     ) -> None:
         self.redis = client
+        self.replica_acks = replica_acks
         self.prefix = prefix
         self._engine = engine
         self._reserve = client.register_script((SCRIPTS / "reserve.lua").read_text())
@@ -142,6 +148,7 @@ class RedisStockEngine(StockEngine):
         self.lookup_calls = 0  # MGETs of idempotency keys (order_for_key), for tests
         self.rebuilds = 0  # items rebuilt from the database after Redis lost them
         self.orphans_settled = 0  # reservations given back because their order was never saved
+        self.unreplicated_batches = 0  # reservation calls undone: no replica confirmed them in time
         self._rebuilding: dict[int, asyncio.Lock] = {}
         self._restocks: RestockListener | None = None
 
@@ -268,7 +275,7 @@ class RedisStockEngine(StockEngine):
             keys.append(self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}"))
             args += (draft.buyer_id, draft.quantity, draft.id)
         try:
-            answer = await self._reserve(keys=keys, args=args)
+            answer, acked = await self._reserved(keys, args)
         except RedisError as exc:
             self._fail(waiting, exc)
             return
@@ -279,6 +286,9 @@ class RedisStockEngine(StockEngine):
             log.error("reserve.lua answered %r to %d purchases", answer, len(waiting))
             self._fail(waiting, None)
             return
+        if acked < self.replica_acks:
+            await self._undo_unreplicated(item_id, waiting, answer, acked)
+            return
         self.reserve_calls += 1
         for i, (draft, future) in enumerate(waiting):
             status = answer[2 * i]
@@ -288,6 +298,72 @@ class RedisStockEngine(StockEngine):
                 future.set_result((status, answer[2 * i + 1]))
             elif future.cancelled() and status == "ok":
                 self._finish_abandoned(draft)
+
+    async def _reserved(self, keys: list[str], args: list[str | int]) -> tuple[Any, int]:
+        """The script's answer, and how many replicas confirmed it (``replica_acks`` when not asked).
+
+        With ``replica_acks``, the script call and a ``WAIT`` go down one connection in one round trip
+        (WAIT counts the writes of its own connection): Redis replicates asynchronously, and a master
+        that fails over before its replica has a reservation loses it, while the order it belongs to is
+        saved, so its unit would be sold a second time."""
+        if not self.replica_acks:
+            return await self._reserve(keys=keys, args=args), 0
+        for first in (True, False):
+            pipe = self.redis.pipeline(transaction=False)
+            await self._reserve(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+            wait = ("WAIT", self.replica_acks, REPLICA_ACK_TIMEOUT_MS)
+            if isinstance(self.redis, RedisCluster):  # WAIT names no key: sent to the item's master
+                pipe.execute_command(*wait, target_nodes=self.redis.get_node_from_key(keys[0]))
+            else:
+                pipe.execute_command(*wait)
+            answer, acked = await pipe.execute(raise_on_error=False)
+            if first and isinstance(answer, NoScriptError):  # a new or just promoted master: ran nothing
+                await self.redis.script_load(self._reserve.script)
+                continue
+            for reply in (answer, acked):
+                if isinstance(reply, Exception):
+                    raise reply
+            return answer, int(acked)
+        raise AssertionError("unreachable")
+
+    async def _undo_unreplicated(
+        self,
+        item_id: int,
+        waiting: list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]],
+        answer: list[Any],
+        acked: int,
+    ) -> None:
+        """No replica confirmed the batch in time (it lags, or it is down): its reservations are given
+        back (forget.lua) and every purchase of the batch answered 503, so no order stands on a
+        reservation a failover could lose. Should the undo itself be lost in a failover, the replica
+        never had the reservation either; should it fail, the orphan sweep gives the units back."""
+        log.error(
+            "item %s: %d replica(s) of %d confirmed a reservation within %d ms; the batch is undone",
+            item_id, acked, self.replica_acks, REPLICA_ACK_TIMEOUT_MS,
+        )  # fmt: skip
+        _, taken, buyers = self._item_keys(item_id)
+        calls = [
+            (
+                [taken, buyers, self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}")],
+                [d.buyer_id, d.quantity, d.id],
+            )
+            for i, (d, _) in enumerate(waiting)
+            if _text(answer[2 * i]) == "ok"
+        ]
+        try:
+            if calls:
+                await self._pipelined(self._forget, calls)
+        except RedisError:
+            log.exception("could not undo %d unreplicated reservation(s); the orphan sweep will", len(calls))
+        self.unreplicated_batches += 1
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(
+                    ServiceUnavailable(
+                        "the stock engine could not make the reservation durable; nothing was reserved",
+                        code="stock_engine_unavailable",
+                    )
+                )
 
     @staticmethod
     def _fail(
