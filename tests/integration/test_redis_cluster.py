@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,39 @@ async def test_restock_news_published_on_any_node_reaches_a_listener_on_another(
     finally:
         await listener.stop()
         await client.aclose()
+
+
+async def test_a_session_ended_in_one_process_is_closed_in_another_through_the_cluster(
+    redis_cluster: LocalCluster, ctx: Context
+) -> None:
+    """Session revocations travel the same way (pub/sub through the cluster client); the database poll
+    is set far off, so only the message can close the session in time."""
+    from flashport.adapters import redis_client
+    from flashport.adapters.session_revocations import RevocationList
+
+    prefix = f"fpt{uuid.uuid4().hex[:8]}"
+    lists, clients = [], []
+    for _ in range(2):
+        client = redis_client.connect(redis_cluster.url)
+        revocations = RevocationList(ctx.engine, poll_seconds=60, keep=timedelta(days=7))
+        revocations.use_redis(client, prefix)
+        revocations.start(ctx.clock)
+        lists.append(revocations)
+        clients.append(client)
+    here, there = lists
+    try:
+        assert there.is_open(42, 1)
+
+        async def closed_there() -> bool:
+            await here.publish(42, 2)  # again until the other process has subscribed
+            return not there.is_open(42, 1)
+
+        await eventually(closed_there, what="the other process closing the session")
+        assert there.is_open(42, 2)
+    finally:
+        for revocations, client in zip(lists, clients, strict=True):
+            await revocations.stop()
+            await client.aclose()
 
 
 async def _sorted(values: list[int]) -> list[int]:
