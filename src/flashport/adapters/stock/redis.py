@@ -178,10 +178,14 @@ class RedisStockEngine(StockEngine):
         status, value = await self._reservation(draft)
         if status == "unknown" and await self._rebuilt(draft.terms.item_id):
             status, value = await self._reservation(draft)  # Redis had lost the item: judged again
-        if status == "ok":
+        if status == "ok" or (status == "duplicate" and _text(value) == draft.id):
+            # A key naming this very draft: the reservation was made by an earlier try of this same
+            # call, whose answer was lost (the client sends a command again after a broken connection,
+            # as when a master fails over); it is this purchase's own, to be saved like any other.
             taken, buyers, idem = self._undo_keys(draft)
             await self._make_durable(draft, taken, buyers, idem)
-            return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(value))
+            remaining = int(value) if status == "ok" else None
+            return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=remaining)
         if status == "duplicate":
             text = _text(value)
             saved = SavedPurchase.decode(text)
