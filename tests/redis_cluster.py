@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +51,12 @@ def free_cluster_ports(count: int) -> list[int]:
     return ports
 
 
-def _until(check: object, what: str, within: float = START_WITHIN) -> None:
+def _until(check: Callable[[], object], what: str, within: float = START_WITHIN) -> None:
+    """Poll ``check`` until it holds (a node still starting answers with an error: not yet)."""
     deadline = time.monotonic() + within
     while True:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except (redis.RedisError, OSError):
             pass
@@ -131,6 +132,10 @@ class LocalCluster:
 
     def wait_ok(self, within: float = START_WITHIN) -> None:
         _until(self.state_ok, "cluster_state:ok on every node", within)
+
+    def wait_promoted(self, replica: Node, within: float = START_WITHIN) -> None:
+        """Until ``replica`` has taken its dead master's place and the cluster serves every slot."""
+        _until(lambda: replica.is_master() and self.state_ok(), f"port {replica.port} promoted", within)
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -45,7 +45,8 @@ async def test_restock_news_published_on_any_node_reaches_a_listener_on_another(
 
     client = redis_client.connect(redis_cluster.url)
     heard: list[int] = []
-    listener = RestockListener(client, f"fpt{uuid.uuid4().hex[:8]}:restock", heard.append)
+    channel = f"fpt{uuid.uuid4().hex[:8]}:restock"
+    listener = RestockListener(client, channel, heard.append)
     listener.start()
     try:
         await asyncio.wait_for(listener.ready.wait(), 30)
@@ -53,8 +54,12 @@ async def test_restock_news_published_on_any_node_reaches_a_listener_on_another(
         assert len(masters) == 3
         for item_id, node in enumerate(masters, start=1):
             with node.client() as plain:
-                plain.publish(listener._channel, str(item_id))
-        await eventually(lambda: _sorted(heard) if len(heard) == 3 else _none(), what="three restocks")
+                plain.publish(channel, str(item_id))
+
+        async def all_heard() -> bool:
+            return len(heard) == 3
+
+        await eventually(all_heard, what="the restocks published on each master")
         assert sorted(heard) == [1, 2, 3]
     finally:
         await listener.stop()
@@ -92,14 +97,6 @@ async def test_a_session_ended_in_one_process_is_closed_in_another_through_the_c
         for revocations, client in zip(lists, clients, strict=True):
             await revocations.stop()
             await client.aclose()
-
-
-async def _sorted(values: list[int]) -> list[int]:
-    return sorted(values)
-
-
-async def _none() -> None:
-    return None
 
 
 @dataclass
@@ -187,7 +184,7 @@ async def test_a_master_failing_over_mid_sale_loses_no_order_sells_no_unit_twice
         master.process.send_signal(signal.SIGKILL)
     finally:
         replica.process.send_signal(signal.SIGCONT)
-    await asyncio.to_thread(_until_promoted, own_cluster, replica)
+    await asyncio.to_thread(own_cluster.wait_promoted, replica)
     # The new master has no replica to confirm reservations: buying fails closed until the dead node
     # comes back, as a replica of the new master.
     own_cluster.restart(master)
@@ -265,20 +262,6 @@ async def _sells(ctx: Context, item_id: int, buyers: list[tuple[int, str]], sale
         if len(sale.created) > before:
             return True
     return False
-
-
-def _until_promoted(cluster: LocalCluster, replica: object) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if replica.is_master() and cluster.state_ok():  # type: ignore[attr-defined]
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the replica was not promoted within 60 s")
 
 
 async def _live_units(ctx: Context, item_id: int) -> int:

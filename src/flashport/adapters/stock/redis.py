@@ -14,7 +14,9 @@ Failure policy: Redis unreachable -> ``ServiceUnavailable`` (503), nothing reser
 closed. Database write failed after a reservation -> the reservation is undone, unless we cannot tell
 whether the COMMIT landed; then it is noted in doubt and settled once the database can say. A process
 killed between reserving and committing leaves an orphan: the orphan sweep gives it back once it is
-older than any commit can land (see "orphans" below).
+older than any commit can land (see "orphans" below). With ``replica_acks``, a reservation no replica
+confirmed in time is undone -> 503: a failover cannot lose the reservation of a saved order (what it
+can lose, a release, leaves units counted as taken, which reconcile finds and gives back).
 """
 
 from __future__ import annotations
@@ -304,7 +306,7 @@ class RedisStockEngine(StockEngine):
                 self._finish_abandoned(draft)
 
     async def _reserved(self, keys: list[str], args: list[str | int]) -> tuple[Any, int]:
-        """The script's answer, and how many replicas confirmed it (``replica_acks`` when not asked).
+        """The script's answer, and how many replicas confirmed it (0 when ``replica_acks`` is 0).
 
         With ``replica_acks``, the script call and a ``WAIT`` go down one connection in one round trip
         (WAIT counts the writes of its own connection): Redis replicates asynchronously, and a master
