@@ -349,6 +349,15 @@ class Settings(BaseSettings):
                     Bucket.parse(getattr(self, name))
                 except ValueError as exc:
                     raise ValueError(f"FLASHPORT_{name.upper()}: {exc}") from None
+        if self.redis_url:
+            # Imported here: the settings are read before anything else, and only this check needs it.
+            from flashport.adapters.redis_client import is_cluster_url, parse_cluster_url
+
+            if is_cluster_url(self.redis_url):
+                try:
+                    parse_cluster_url(self.redis_url)
+                except ValueError as exc:
+                    raise ValueError(f"FLASHPORT_REDIS_URL: {exc}") from None
         if self.login_slow_after_failures > self.login_lock_after_failures:
             raise ValueError("login_slow_after_failures must not exceed login_lock_after_failures")
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):

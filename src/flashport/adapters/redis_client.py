@@ -2,8 +2,9 @@
 
 ``redis://host:6379/0`` (or ``rediss://``, ``unix://``) names one server. ``redis+cluster://host:port``
 (or ``rediss+cluster://``) names a cluster; several nodes may be listed, comma-separated
-(``redis+cluster://a:7000,b:7000,c:7000``): the client starts from whichever answers and learns the
-rest, and its slot map follows failovers and resharding on its own (MOVED / ASK answers).
+(``redis+cluster://a:7000,b:7000,c:7000``, or ``redis://a:7000,b:7000,c:7000``, since a list of nodes
+means nothing else): the client starts from whichever answers and learns the rest, and its slot map
+follows failovers and resharding on its own (MOVED / ASK answers).
 
 Everything above this module is written for both: every Lua script is handed all the keys it touches
 and those keys share one hash tag (one slot), pipelines are not transactions across slots, and pub/sub
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
+LIST_SCHEMES = {"redis": False, "rediss": True}  # with several nodes listed, a cluster too
 MAX_CONNECTIONS = 128  # per server (per node in a cluster)
 POOL_TIMEOUT = 5.0  # seconds a command waits for a free connection before failing
 
@@ -25,7 +27,11 @@ RedisClient = aioredis.Redis | RedisCluster
 
 
 def is_cluster_url(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
+    """``redis+cluster://...``, or ``redis://a:7000,b:7000`` (a list of nodes means nothing else)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() in CLUSTER_SCHEMES:
+        return True
+    return scheme.lower() in LIST_SCHEMES and "," in rest.partition("/")[0]
 
 
 def connect(url: str) -> RedisClient:
@@ -52,7 +58,7 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str | None, str 
     """``redis+cluster://[user:password@]host:port[,host:port...][/0]`` -> nodes, user, password, TLS.
     A cluster has database 0 only, so any other is refused rather than ignored."""
     scheme, rest = url.split("://", 1)
-    tls = CLUSTER_SCHEMES[scheme.lower()]
+    tls = {**CLUSTER_SCHEMES, **LIST_SCHEMES}[scheme.lower()]
     rest, _, query = rest.partition("?")
     if query:
         raise ValueError(f"options in a cluster URL are not supported: ?{query}")
