@@ -3,6 +3,7 @@ database created for this run by the real migrations and dropped afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import uuid
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from flashport.adapters import redis_client
 from flashport.adapters.db import migrate
 from flashport.adapters.db.all_tables import metadata
 from flashport.adapters.db.engine import create_engine
@@ -22,6 +24,7 @@ from flashport.bootstrap import build_context, close_context
 from flashport.sandbox_pay.keys import ensure_keys
 from flashport.services.context import Context
 from flashport.settings import Settings
+from tests.redis_cluster import ClusterUnavailable, LocalCluster, local_cluster
 
 PG_ADMIN_URL = os.environ.get("FLASHPORT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("FLASHPORT_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -57,7 +60,6 @@ def database_settings(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """Settings pointing at a fresh, migrated database of one backend."""
-    import asyncio
 
     data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
     # Thousands of buyers buy from one address here; the rate-limit tests turn the limits on themselves.
@@ -132,14 +134,45 @@ async def ctx(database_settings: Settings) -> AsyncIterator[Context]:
         await close_context(context)
 
 
-@pytest.fixture(params=["sql", "redis"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``buy_ctx`` once per stock engine: SQL and Redis, and Redis Cluster too in the modules marked
+    ``redis_cluster`` (the buy path's contract and race tests; the rest would only repeat them)."""
+    if "buy_ctx" in metafunc.fixturenames:
+        engines = ["sql", "redis"]
+        if metafunc.definition.get_closest_marker("redis_cluster") is not None:
+            engines.append("redis-cluster")
+        metafunc.parametrize("buy_ctx", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A three-master Redis Cluster (one replica each) of this test process, on free loopback ports.
+    Fails, never skips, when redis-server or redis-cli is missing."""
+    try:
+        with local_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+            yield cluster
+    except ClusterUnavailable as exc:
+        pytest.fail(f"no local Redis Cluster for the tests: {exc}")
+
+
+def redis_url_for(request: pytest.FixtureRequest, engine: str) -> str:
+    """The Redis URL of a ``buy_ctx`` engine ("redis" or "redis-cluster")."""
+    if engine == "redis-cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    return REDIS_URL
+
+
+@pytest.fixture
 async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Context]:
     """A context for buy-path tests, once per stock engine; Redis keys get a prefix of their own."""
     settings = database_settings
     prefix = f"fpt{uuid.uuid4().hex[:10]}"
-    if request.param == "redis":
-        await _require_redis()
-        settings = settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
+    url = None
+    if request.param != "sql":
+        url = redis_url_for(request, request.param)
+        await _require_redis(url)
+        settings = settings.model_copy(update={"redis_url": url, "redis_prefix": prefix})
     engine = create_engine(settings)
     await _empty_all_tables(engine)
     await engine.dispose()
@@ -150,28 +183,26 @@ async def buy_ctx(request: pytest.FixtureRequest, database_settings: Settings) -
         yield context
     finally:
         await close_context(context)
-        if request.param == "redis":
-            await _delete_redis_prefix(prefix)
+        if url is not None:
+            await _delete_redis_prefix(prefix, url)
 
 
-async def _require_redis() -> None:
+async def _require_redis(url: str = REDIS_URL) -> None:
     """Fail (never skip, never hang) when the suite's Redis does not answer: the Redis engine's tests
     would otherwise wait for its restock listener forever."""
-    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
 
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    client = redis_client.connect(url)
     try:
-        await client.ping()
-    except (OSError, aioredis.RedisError) as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is unreachable ({exc}): scripts/ensure-services.sh starts it")
+        await asyncio.wait_for(client.ping(), 10)
+    except (OSError, TimeoutError, RedisError) as exc:
+        pytest.fail(f"Redis at {url} is unreachable ({exc}): scripts/ensure-services.sh starts it")
     finally:
         await client.aclose()
 
 
-async def _delete_redis_prefix(prefix: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(REDIS_URL)
+async def _delete_redis_prefix(prefix: str, url: str = REDIS_URL) -> None:
+    client = redis_client.connect(url)
     try:
         keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
         for start in range(0, len(keys), 500):

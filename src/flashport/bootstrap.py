@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import redis.asyncio as aioredis
-
+from flashport.adapters import redis_client
 from flashport.adapters.customs.gateway import HttpCustomsGateway
 from flashport.adapters.db.commit_pace import AdaptivePace, Pace
 from flashport.adapters.db.engine import create_engine
@@ -78,9 +77,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
     queue_store: QueueStore = SqlQueueStore(engine)
     linger = settings.group_commit_linger_ms / 1000
     if settings.redis_url:
-        # A blocking pool makes a burst of requests queue for a connection instead of failing.
-        pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=128, timeout=5)
-        client = aioredis.Redis(connection_pool=pool)
+        client = redis_client.connect(settings.redis_url)
         # On PostgreSQL new orders skip the ORM: binary COPY over a pool of their own (order_writer.py),
         # opened at the first order.
         writer = None
@@ -95,6 +92,7 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             linger=linger,
             writer=writer,
             pace=order_pace(settings, settings.group_commit_in_flight),
+            replica_acks=settings.redis_replica_acks,
         )
         board = SoldOutBoard(REDIS_BOARD_TTL)
         sessions.use_redis(client, settings.redis_prefix)

@@ -39,8 +39,17 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; postgresql://... switches to PostgreSQL. Default: SQLite in data_dir.",
     )
-    redis_url: str | None = Field(default=None, description="redis://... turns on the Redis stock engine.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://... turns on the Redis stock engine; redis+cluster://host:port[,...]: a cluster",
+    )
     redis_prefix: str = "fp"
+    redis_replica_acks: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="replicas that must confirm each reservation before its order is written (WAIT)",
+    )
     # Keys (keyring.py): unset outside production, each is made at random in data_dir/secrets.json.
     secret_key: str | None = Field(default=None, description="signs tokens and cookies (32+ characters)")
     previous_secret_keys: str = Field(
@@ -340,6 +349,15 @@ class Settings(BaseSettings):
                     Bucket.parse(getattr(self, name))
                 except ValueError as exc:
                     raise ValueError(f"FLASHPORT_{name.upper()}: {exc}") from None
+        if self.redis_url:
+            # Imported here: the settings are read before anything else, and only this check needs it.
+            from flashport.adapters.redis_client import is_cluster_url, parse_cluster_url
+
+            if is_cluster_url(self.redis_url):
+                try:
+                    parse_cluster_url(self.redis_url)
+                except ValueError as exc:
+                    raise ValueError(f"FLASHPORT_REDIS_URL: {exc}") from None
         if self.login_slow_after_failures > self.login_lock_after_failures:
             raise ValueError("login_slow_after_failures must not exceed login_lock_after_failures")
         if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):

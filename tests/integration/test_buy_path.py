@@ -1,4 +1,4 @@
-"""The buy endpoint over HTTP, on both stock engines and both databases."""
+"""The buy endpoint over HTTP, on both stock engines (Redis alone and Redis Cluster) and both databases."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from tests.factories import auth, make_user
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import serving
 from tests.waiting import HTTP_TIMEOUT, eventually
+
+pytestmark = pytest.mark.redis_cluster
 
 
 @pytest.fixture(params=["edge", "fast-lane", "fastapi-route"])
@@ -463,6 +465,65 @@ async def test_purchases_arriving_together_are_judged_one_by_one_in_a_single_scr
     async with buy_ctx.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(orders)) == 3
     assert (await buy_ctx.stock.remaining([sale.item_id])) == {sale.item_id: 0}
+
+
+async def test_a_reservation_sent_twice_because_its_answer_was_lost_still_makes_one_order(
+    buy_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client sends a command again when its connection broke before the answer came (Redis
+    Cluster's client does, after a failover): the script ran the first time, and the second finds the
+    key naming this very draft. That is this purchase's own reservation: the order is saved, once."""
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.services.sales import buying
+
+    stock = buy_ctx.stock
+    if not isinstance(stock, RedisStockEngine):
+        pytest.skip("the SQL engine reserves inside the order's own transaction")
+    sale = await make_sale(buy_ctx, quantity=3, limit=1)
+    [(buyer_id, _)] = await make_buyers(buy_ctx, 1)
+    script = stock._reserve
+
+    async def answer_lost_once(keys: list[str], args: list[object], client: object = None) -> object:
+        await script(keys=keys, args=args)  # ran, but its answer never came back
+        return await script(keys=keys, args=args)
+
+    monkeypatch.setattr(stock, "_reserve", answer_lost_once)
+    purchase = await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "k")
+    assert purchase.created
+    async with buy_ctx.read() as conn:
+        saved = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
+    assert saved == 1
+    assert await stock.remaining([sale.item_id]) == {sale.item_id: 2}
+
+
+async def test_with_replica_acks_a_reservation_no_replica_confirmed_is_undone_and_answered_503(
+    buy_ctx: Context,
+) -> None:
+    """FLASHPORT_REDIS_REPLICA_ACKS=1: the suite's single Redis has no replica, so nothing confirms the
+    reservation; it is undone and the purchase refused (fail closed), and the retry buys once a
+    replica (here: the setting put back) is there. The cluster's masters have one: it just buys."""
+    from flashport.adapters.redis_client import is_cluster_url
+    from flashport.adapters.stock.redis import RedisStockEngine
+    from flashport.domain.errors import ServiceUnavailable
+    from flashport.services.sales import buying
+
+    stock = buy_ctx.stock
+    if not isinstance(stock, RedisStockEngine):
+        pytest.skip("the SQL engine has no replicas to wait for")
+    sale = await make_sale(buy_ctx, quantity=3, limit=1)
+    [(buyer_id, _)] = await make_buyers(buy_ctx, 1)
+    stock.replica_acks = 1
+    if is_cluster_url(str(buy_ctx.settings.redis_url)):
+        assert (await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "k")).created
+        assert stock.unreplicated_batches == 0
+        return
+    with pytest.raises(ServiceUnavailable):
+        await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "k")
+    assert stock.unreplicated_batches == 1
+    counters = await stock.read_counters(sale.item_id)
+    assert counters is not None and (counters.taken, dict(counters.per_buyer)) == (0, {})
+    stock.replica_acks = 0
+    assert (await buying.buy(buy_ctx, buyer_id, sale.item_id, 1, "k")).created
 
 
 async def test_when_redis_fails_every_waiting_purchase_gets_503_and_nothing_is_reserved(

@@ -23,6 +23,8 @@ from flashport.services.sales import buying, inventory
 from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import make_buyers, make_sale
 
+pytestmark = pytest.mark.redis_cluster
+
 
 def _redis(ctx: Context) -> redis_engine.RedisStockEngine:
     stock = ctx.stock

@@ -17,6 +17,8 @@ from flashport.services.sales import buying
 from flashport.worker import run_forever, run_once
 from tests.sale_builder import make_buyers, make_sale
 
+pytestmark = pytest.mark.redis_cluster  # expiry's releases and the restock news, on a cluster too
+
 
 def later(ctx: Context, minutes: float) -> None:
     """Move this context's clock forward."""

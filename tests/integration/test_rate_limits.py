@@ -28,6 +28,8 @@ from flashport.web import session as web_session
 from tests.factories import auth
 from tests.sale_builder import make_buyers, make_sale
 
+pytestmark = pytest.mark.redis_cluster
+
 
 class StoppedClock:
     """UTC time that stands still until the test moves it."""
@@ -310,18 +312,21 @@ async def test_the_storefront_buy_button_is_limited_like_the_api(
     assert (answers[2].json()["code"], answers[2].headers["retry-after"]) == ("rate_limited", "5")
 
 
-async def test_redis_judges_a_loop_turns_requests_as_one_after_another_would_be() -> None:
+@pytest.mark.parametrize("engine", ["redis", "redis-cluster"])
+async def test_redis_judges_a_loop_turns_requests_as_one_after_another_would_be(
+    request: pytest.FixtureRequest, engine: str
+) -> None:
     """Requests of one loop turn go to Redis in one script call, which reads a key that several of them
     share (one address, many buyers) once and writes it once: each request is still judged exactly as
     the in-process limiter judges the same requests one after another, turn after turn."""
-    import redis.asyncio as aioredis
-
+    from flashport.adapters import redis_client
     from flashport.adapters.ratelimit.memory import InProcessLimiter
     from flashport.domain.rate_limits import Bucket
-    from tests.conftest import REDIS_URL, _delete_redis_prefix
+    from tests.conftest import _delete_redis_prefix, redis_url_for
 
     prefix = f"fpt{uuid.uuid4().hex[:10]}"
-    client = aioredis.Redis.from_url(REDIS_URL)
+    url = redis_url_for(request, engine)
+    client = redis_client.connect(url)
     shared, memory = RedisRateLimiter(client, prefix), InProcessLimiter()
     address, account = Bucket.parse("10/10"), Bucket.parse("2/10")
     requests = [[(f"buy:account:{i % 7}", account), ("buy:address:10.0.0.1", address)] for i in range(30)] + [
@@ -340,4 +345,4 @@ async def test_redis_judges_a_loop_turns_requests_as_one_after_another_would_be(
     finally:
         await shared.close()
         await client.aclose()
-        await _delete_redis_prefix(prefix)
+        await _delete_redis_prefix(prefix, url)

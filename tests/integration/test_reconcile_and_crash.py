@@ -21,6 +21,8 @@ from flashport.services.sales.reconcile import reconcile
 from tests.sale_builder import make_buyers, make_sale
 from tests.servers import ServerProcess
 
+pytestmark = pytest.mark.redis_cluster
+
 
 async def _truth(ctx: Context, item_id: int) -> tuple[int, dict[int, int]]:
     async with ctx.read() as conn:

@@ -22,6 +22,8 @@ from flashport.services.orders import lifecycle
 from flashport.services.sales import buying
 from tests.sale_builder import make_buyers, make_sale
 
+pytestmark = pytest.mark.redis_cluster
+
 
 def _another_process(ctx: Context) -> None:
     """This process forgets the answers it gave, as another API process never knew them."""

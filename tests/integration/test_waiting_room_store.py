@@ -18,6 +18,8 @@ from flashport.services.waiting_room import queue, rooms
 from tests.factories import make_user
 from tests.sale_builder import make_buyers, make_sale
 
+pytestmark = pytest.mark.redis_cluster
+
 RATES = RatePolicy(start=10, floor=5, ceiling=5000)
 
 

@@ -29,13 +29,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.adapters.db import accounts_repo
 from flashport.adapters.db.engine import reading
+from flashport.adapters.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RevocationList:
         self._keep = keep  # a token lifetime: older raises concern only expired tokens
         self._floors: dict[int, int] = {}
         self._known: set[int] = set()  # users looked up and found active (see ``knows``)
-        self._redis: aioredis.Redis | None = None
+        self._redis: RedisClient | None = None
         self._channel = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._since: datetime | None = None
@@ -108,7 +108,7 @@ class RevocationList:
         finally:
             self._looking = None
 
-    def use_redis(self, client: aioredis.Redis, prefix: str) -> None:
+    def use_redis(self, client: RedisClient, prefix: str) -> None:
         self._redis, self._channel = client, f"{prefix}:sessions"
 
     async def publish(self, user_id: int, min_version: int) -> None:

@@ -1,14 +1,16 @@
 """The rate limiter with Redis: counters shared by every API process, under the deployment's prefix::
 
-    <prefix>:rl:<action>:<scope>:<who>     str  a bucket's theoretical arrival time (ms), expiring
-                                                when the bucket is full again
-    <prefix>:rl:login:failures:<email>     int  failed log-ins, expiring a window after the last
-    <prefix>:rl:login:lock:<email>         str  when the lock ends (ms), expiring then
+    <prefix>:{rl}:<action>:<scope>:<who>     str  a bucket's theoretical arrival time (ms), expiring
+                                                  when the bucket is full again
+    <prefix>:{rl}:login:failures:<email>     int  failed log-ins, expiring a window after the last
+    <prefix>:{rl}:login:lock:<email>         str  when the lock ends (ms), expiring then
 
 Every bucket check that arrives within one turn of the event loop goes to Redis in a single script
 call (``take.lua``), the way the stock engine batches reservations: on the buy path that is one round
-trip per loop turn for hundreds of purchases. The script reads and writes keys it is handed, so it
-needs one Redis, not a cluster (the keys of a batch fall in many slots).
+trip per loop turn for hundreds of purchases. The script reads and writes the keys of many buyers and
+addresses at once, and a request's buckets must be judged together, so on a Redis Cluster every key
+shares the hash tag ``{rl}``: the rate limits live in one slot, on one master (one script call per
+process and loop turn is far below what one master serves; the stock is what a cluster spreads).
 
 Time is the asking process's clock (so tests move it), taken when the check is made. A batch that
 reaches Redis after a later one, by more than a bucket's period, can see the later batch's tokens as a
@@ -25,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from flashport.adapters.ratelimit.interface import RateLimiter
+from flashport.adapters.redis_client import RedisClient
 from flashport.domain.errors import ServiceUnavailable
 from flashport.domain.rate_limits import Bucket, LoginLockout
 
@@ -45,9 +47,9 @@ def _unavailable(cause: BaseException | None) -> ServiceUnavailable:
 class RedisRateLimiter(RateLimiter):
     name = "redis"
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.redis = client
-        self.prefix = f"{prefix}:rl:"
+        self.prefix = f"{prefix}:{{rl}}:"
         self._take = client.register_script((SCRIPTS / "take.lua").read_text())
         self._fail = client.register_script((SCRIPTS / "fail.lua").read_text())
         self._lock = client.register_script((SCRIPTS / "lock.lua").read_text())

@@ -14,7 +14,9 @@ Failure policy: Redis unreachable -> ``ServiceUnavailable`` (503), nothing reser
 closed. Database write failed after a reservation -> the reservation is undone, unless we cannot tell
 whether the COMMIT landed; then it is noted in doubt and settled once the database can say. A process
 killed between reserving and committing leaves an orphan: the orphan sweep gives it back once it is
-older than any commit can land (see "orphans" below).
+older than any commit can land (see "orphans" below). With ``replica_acks``, a reservation no replica
+confirmed in time is undone -> 503: a failover cannot lose the reservation of a saved order (what it
+can lose, a release, leaves units counted as taken, which reconcile finds and gives back).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 import sqlalchemy as sa
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flashport.adapters import metrics
@@ -39,6 +42,7 @@ from flashport.adapters.db.commit_pace import Pace
 from flashport.adapters.db.engine import reading
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
+from flashport.adapters.redis_client import RedisClient
 from flashport.adapters.stock.interface import Counters, Placement, PlacementKind, StockEngine
 from flashport.adapters.stock.restock import RestockListener
 from flashport.domain.errors import ServiceUnavailable
@@ -60,6 +64,9 @@ COMMIT_DEADLINE_SECONDS = 15.0
 ORPHAN_AFTER_MS = 60_000
 ORPHAN_SWEEP_BATCH = 2_000  # reservations looked at per item and sweep
 UNSAVED_SCAN = 5_000  # recent reservations read per round trip by reconcile
+# With replica_acks, a reservation call no replica confirmed within this long is undone (503): a lagging
+# or lost replica costs a sale its purchases for that long, not its stock.
+REPLICA_ACK_TIMEOUT_MS = 1_000
 LOOKUP_BATCH = 1_000  # idempotency keys per MGET when buyers of a sold-out item are refused
 
 # Once an order is saved, its idempotency key holds the purchase (SavedPurchase.encode) instead of the bare
@@ -103,7 +110,7 @@ class RedisStockEngine(StockEngine):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         engine: AsyncEngine,
         *,
         prefix: str,
@@ -114,8 +121,10 @@ class RedisStockEngine(StockEngine):
         commit_deadline: float = COMMIT_DEADLINE_SECONDS,
         orphan_after_ms: int = ORPHAN_AFTER_MS,
         pace: Pace | None = None,
+        replica_acks: int = 0,
     ) -> None:
         self.redis = client
+        self.replica_acks = replica_acks
         self.prefix = prefix
         self._engine = engine
         self._reserve = client.register_script((SCRIPTS / "reserve.lua").read_text())
@@ -141,6 +150,7 @@ class RedisStockEngine(StockEngine):
         self.lookup_calls = 0  # MGETs of idempotency keys (order_for_key), for tests
         self.rebuilds = 0  # items rebuilt from the database after Redis lost them
         self.orphans_settled = 0  # reservations given back because their order was never saved
+        self.unreplicated_batches = 0  # reservation calls undone: no replica confirmed them in time
         self._rebuilding: dict[int, asyncio.Lock] = {}
         self._restocks: RestockListener | None = None
 
@@ -170,10 +180,14 @@ class RedisStockEngine(StockEngine):
         status, value = await self._reservation(draft)
         if status == "unknown" and await self._rebuilt(draft.terms.item_id):
             status, value = await self._reservation(draft)  # Redis had lost the item: judged again
-        if status == "ok":
+        if status == "ok" or (status == "duplicate" and _text(value) == draft.id):
+            # A key naming this very draft: the reservation was made by an earlier try of this same
+            # call, whose answer was lost (the client sends a command again after a broken connection,
+            # as when a master fails over); it is this purchase's own, to be saved like any other.
             taken, buyers, idem = self._undo_keys(draft)
             await self._make_durable(draft, taken, buyers, idem)
-            return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=int(value))
+            remaining = int(value) if status == "ok" else None
+            return Placement(PlacementKind.CREATED, order_id=draft.id, remaining=remaining)
         if status == "duplicate":
             text = _text(value)
             saved = SavedPurchase.decode(text)
@@ -267,7 +281,7 @@ class RedisStockEngine(StockEngine):
             keys.append(self.key(item_id, f"idem:{draft.buyer_id}:{draft.idempotency_key}"))
             args += (draft.buyer_id, draft.quantity, draft.id)
         try:
-            answer = await self._reserve(keys=keys, args=args)
+            answer, acked = await self._reserved(keys, args)
         except RedisError as exc:
             self._fail(waiting, exc)
             return
@@ -278,6 +292,9 @@ class RedisStockEngine(StockEngine):
             log.error("reserve.lua answered %r to %d purchases", answer, len(waiting))
             self._fail(waiting, None)
             return
+        if acked < self.replica_acks:
+            await self._undo_unreplicated(item_id, waiting, answer, acked)
+            return
         self.reserve_calls += 1
         for i, (draft, future) in enumerate(waiting):
             status = answer[2 * i]
@@ -287,6 +304,72 @@ class RedisStockEngine(StockEngine):
                 future.set_result((status, answer[2 * i + 1]))
             elif future.cancelled() and status == "ok":
                 self._finish_abandoned(draft)
+
+    async def _reserved(self, keys: list[str], args: list[str | int]) -> tuple[Any, int]:
+        """The script's answer, and how many replicas confirmed it (0 when ``replica_acks`` is 0).
+
+        With ``replica_acks``, the script call and a ``WAIT`` go down one connection in one round trip
+        (WAIT counts the writes of its own connection): Redis replicates asynchronously, and a master
+        that fails over before its replica has a reservation loses it, while the order it belongs to is
+        saved, so its unit would be sold a second time."""
+        if not self.replica_acks:
+            return await self._reserve(keys=keys, args=args), 0
+        for first in (True, False):
+            pipe = self.redis.pipeline(transaction=False)
+            await self._reserve(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+            wait = ("WAIT", self.replica_acks, REPLICA_ACK_TIMEOUT_MS)
+            if isinstance(self.redis, RedisCluster):  # WAIT names no key: sent to the item's master
+                pipe.execute_command(*wait, target_nodes=self.redis.get_node_from_key(keys[0]))
+            else:
+                pipe.execute_command(*wait)
+            answer, acked = await pipe.execute(raise_on_error=False)
+            if first and isinstance(answer, NoScriptError):  # a new or just promoted master: ran nothing
+                await self.redis.script_load(self._reserve.script)
+                continue
+            for reply in (answer, acked):
+                if isinstance(reply, Exception):
+                    raise reply
+            return answer, int(acked)
+        raise AssertionError("unreachable")
+
+    async def _undo_unreplicated(
+        self,
+        item_id: int,
+        waiting: list[tuple[OrderDraft, asyncio.Future[tuple[str, Any]]]],
+        answer: list[Any],
+        acked: int,
+    ) -> None:
+        """No replica confirmed the batch in time (it lags, or it is down): its reservations are given
+        back (forget.lua) and every purchase of the batch answered 503, so no order stands on a
+        reservation a failover could lose. Should the undo itself be lost in a failover, the replica
+        never had the reservation either; should it fail, the orphan sweep gives the units back."""
+        log.error(
+            "item %s: %d replica(s) of %d confirmed a reservation within %d ms; the batch is undone",
+            item_id, acked, self.replica_acks, REPLICA_ACK_TIMEOUT_MS,
+        )  # fmt: skip
+        _, taken, buyers = self._item_keys(item_id)
+        calls = [
+            (
+                [taken, buyers, self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}")],
+                [d.buyer_id, d.quantity, d.id],
+            )
+            for i, (d, _) in enumerate(waiting)
+            if _text(answer[2 * i]) == "ok"
+        ]
+        try:
+            if calls:
+                await self._pipelined(self._forget, calls)
+        except RedisError:
+            log.exception("could not undo %d unreplicated reservation(s); the orphan sweep will", len(calls))
+        self.unreplicated_batches += 1
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(
+                    ServiceUnavailable(
+                        "the stock engine could not make the reservation durable; nothing was reserved",
+                        code="stock_engine_unavailable",
+                    )
+                )
 
     @staticmethod
     def _fail(
@@ -531,17 +614,47 @@ class RedisStockEngine(StockEngine):
         by_item: dict[int, list[OrderDraft]] = {}
         for draft in drafts:
             by_item.setdefault(draft.terms.item_id, []).append(draft)
+        calls = [
+            (
+                [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved],
+                [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())],
+            )
+            for item_id, saved in by_item.items()
+        ]
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for item_id, saved in by_item.items():
-                keys = [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved]
-                args = [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())]
-                await self._saved(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+            await self._pipelined(self._saved, calls)
         except RedisError:
             log.warning(
                 "could not note %d saved orders on their keys; retries read the database", len(drafts)
             )
+
+    async def _pipelined(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Calls of one script in one pipelined round trip, answers in order. A single Redis's pipeline
+        loads its scripts itself; a cluster's does not, and a master that has not seen the script yet (a
+        node added, a replica just promoted) answers NOSCRIPT: those calls alone are made again once the
+        script is loaded on every master (the others ran, and must not run twice)."""
+        answers = await self._pipeline_of(script, calls)
+        missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+        if missing:
+            await self.redis.script_load(script.script)
+            again = await self._pipeline_of(script, [calls[i] for i in missing])
+            for i, answer in zip(missing, again, strict=True):
+                answers[i] = answer
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers
+
+    async def _pipeline_of(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            # redis-py runs a script in a pipeline of either kind; its annotation names the clients only.
+            await script(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+        return list(await pipe.execute(raise_on_error=False))
 
     async def release_within(self, conn: AsyncConnection, orders: Sequence[Mapping[str, Any]]) -> bool:
         return False  # Redis is not part of the database transaction: release after commit
@@ -556,17 +669,18 @@ class RedisStockEngine(StockEngine):
         restocked: set[int] = set()
         for start in range(0, len(orders), RELEASE_PIPELINE):
             chunk = orders[start : start + RELEASE_PIPELINE]
-            pipe = self.redis.pipeline(transaction=False)
+            calls = []
             for order in chunk:
                 item_id = order["sale_item_id"]
-                _, taken, buyers = self._item_keys(item_id)
+                meta, taken, buyers = self._item_keys(item_id)
                 marker = self.key(item_id, f"released:{order['id']}")
-                await self._release(
-                    keys=[taken, buyers, marker, self._item_keys(item_id)[0]],
-                    args=[order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
-                    client=pipe,
+                calls.append(
+                    (
+                        [taken, buyers, marker, meta],
+                        [order["buyer_id"], order["quantity"], RELEASE_MARK_TTL_MS],
+                    )
                 )
-            released = await pipe.execute()
+            released = await self._pipelined(self._release, calls)
             restocked.update(o["sale_item_id"] for o, now in zip(chunk, released, strict=True) if now)
         for item_id in sorted(restocked):
             await self.redis.publish(self.restock_channel, str(item_id))

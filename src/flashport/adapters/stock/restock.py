@@ -12,8 +12,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from flashport.adapters.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 class RestockListener:
     """Calls ``on_restock(item_id)`` for every message of ``channel``; ``ready`` is set while subscribed."""
 
-    def __init__(self, client: aioredis.Redis, channel: str, on_restock: Callable[[int], None]) -> None:
+    def __init__(self, client: RedisClient, channel: str, on_restock: Callable[[int], None]) -> None:
         self._client = client
         self._channel = channel
         self._on_restock = on_restock

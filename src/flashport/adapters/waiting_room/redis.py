@@ -31,12 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flashport.adapters.db import waiting_room_repo as repo
 from flashport.adapters.db.engine import reading
+from flashport.adapters.redis_client import RedisClient
 from flashport.adapters.waiting_room.interface import Arrival, JoinAsk, QueueStore, RoomState
 from flashport.domain.errors import ServiceUnavailable
 from flashport.domain.waiting_room import (
@@ -73,7 +73,7 @@ def _text(value: Any) -> str:
 class RedisQueueStore(QueueStore):
     name = "redis"
 
-    def __init__(self, client: aioredis.Redis, engine: AsyncEngine, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, engine: AsyncEngine, *, prefix: str) -> None:
         self.redis = client
         self.prefix = prefix
         self._engine = engine
