@@ -126,14 +126,16 @@ def _metrics_directory(settings: Settings) -> None:
     """Several API processes count into one directory of metric files, which /metrics sums. It is made
     empty at each start (a dead process's files would otherwise be summed forever) before any process
     imports prometheus_client, which reads the variable at import. An operator's own
-    PROMETHEUS_MULTIPROC_DIR is kept (and emptied all the same)."""
+    PROMETHEUS_MULTIPROC_DIR is kept (and emptied all the same). The default is one directory per
+    port: several ``serve`` on one machine with one data directory (API nodes behind a load balancer)
+    would otherwise empty each other's files at start and each answer the sum of all."""
     import os
     import shutil
 
     if not settings.metrics:
         return
     name = "PROMETHEUS_MULTIPROC_DIR"  # not imported from adapters.metrics: that imports prometheus_client
-    directory = os.environ.get(name) or str(settings.data_dir / "metrics")
+    directory = os.environ.get(name) or str(settings.data_dir / "metrics" / str(settings.port))
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     os.environ[name] = directory
