@@ -122,6 +122,36 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     )
 
 
+@main.command("serve-cluster")
+@click.option("--nodes", type=click.IntRange(1, 64), default=2, show_default=True, help="API processes")
+@click.option("--host", default=None, help="default: FLASHPORT_HOST (127.0.0.1)")
+@click.option("--port", type=int, default=None, help="HAProxy's port; default: FLASHPORT_PORT (8000)")
+def serve_cluster(nodes: int, host: str | None, port: int | None) -> None:
+    """Serve the API as N processes on ports of their own, behind HAProxy on --port (README: "Several
+    API nodes"). Needs Debian's haproxy; Ctrl-C stops them all."""
+    import os
+
+    from flashport.api_nodes import serve_cluster as run
+
+    settings = _settings()
+    _logging(settings)
+    sys.exit(run(host or settings.host, port or settings.port, nodes, settings.data_dir, os.environ))
+
+
+@main.command("haproxy-config")
+@click.option("--bind", default="0.0.0.0:80", show_default=True, help="where HAProxy listens")
+@click.argument("nodes", nargs=-1, required=True)
+def haproxy_config(bind: str, nodes: tuple[str, ...]) -> None:
+    """Print HAProxy's configuration for API nodes given as HOST:PORT (README: "Several API nodes")."""
+    from flashport.api_nodes import haproxy_config as render
+    from flashport.api_nodes import nodes_from
+
+    try:
+        click.echo(render(bind, nodes_from(nodes)), nl=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _metrics_directory(settings: Settings) -> None:
     """Several API processes count into one directory of metric files, which /metrics sums. It is made
     empty at each start (a dead process's files would otherwise be summed forever) before any process
