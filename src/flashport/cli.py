@@ -54,6 +54,7 @@ ELSEWHERE = {
     "bench-expiry": "flashport.bench.cli:bench_expiry",
     "bench-pipeline": "flashport.bench.pipeline_cli:bench_pipeline",
     "bench-notify": "flashport.bench.notify_cli:bench_notify",
+    "bench-nodes": "flashport.bench.api_nodes:bench_nodes",
     "sandbox-pay": "flashport.sandbox_pay.cli:sandbox_pay",
     "customs-sim": "flashport.sandbox_customs.cli:customs_sim",
     "sandbox-logistics": "flashport.sandbox_logistics.cli:sandbox_logistics",

@@ -19,6 +19,7 @@ import click
 from flashport.bench import report
 from flashport.bench.board_screens import BoardScreens, ScreensReport
 from flashport.bench.chart import sold_over_time_svg, timelines
+from flashport.bench.cpu import CpuWatch, parse_watched
 from flashport.bench.loadgen import (
     Firing,
     GeneratorError,
@@ -103,6 +104,14 @@ processes_option = click.option(
     help="Then send every purchase that bought again, with its Idempotency-Key, as clients retry after "
     "a timeout, and report how fast the retries are answered (each must be its first answer: 201).",
 )
+@click.option(
+    "--cpu-of",
+    "cpu_of",
+    multiple=True,
+    metavar="NAME=PID",
+    help="Report the CPU a process (with its children) used during the sale, per order: api=PID, "
+    "postgres=PID (the postmaster), redis=PID... Repeat a name to add processes to it.",
+)
 def bench(
     url: str,
     units: int,
@@ -116,6 +125,7 @@ def bench(
     admit_rate: float | None,
     room: bool,
     replay: bool,
+    cpu_of: tuple[str, ...],
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
 
@@ -123,6 +133,10 @@ def bench(
     """
     target = _target(url)
     settings = load_settings()
+    try:
+        cpu = CpuWatch(parse_watched(cpu_of))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cpu-of") from None
     if rush is not None:
         _rush(
             settings,
@@ -147,19 +161,23 @@ def bench(
         volley = RoomBuyers(target, sale.item_id, sale.run_id, tokens, range(len(tokens)))
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
+    cpu.start()
     try:
         firing = _fire(target, volley, connections, processes, "sold")
     finally:
+        cpu.stop()
         watched = screens.stop()
     summary = report.summarise(firing, units=units)
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     run = BenchRun(url, connections, processes, sale, firing, summary, audit, report.checks(summary, audit))
     _show(run, generator)
+    if cpu_of:
+        _show_cpu(cpu, summary.created)
     if replay:
         _replay(settings, target, sale, requests, summary, connections, processes)
     if board_screens:
         _show_screens(watched)
-    _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None)
+    _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None, cpu)
     if any(c.must_hold and not c.passed for c in run.checks):
         raise SystemExit(1)
 
@@ -317,8 +335,18 @@ async def _with_context(settings: Settings, action: Any, *args: Any, **kwargs: A
         await close_context(ctx)
 
 
+def _show_cpu(cpu: CpuWatch, orders: int) -> None:
+    per_order = cpu.per_order_us(orders)
+    lines = [(name, f"{cpu.used[name]:.2f} s, {per_order[name]:.0f} µs an order") for name in cpu.used]
+    report.render("CPU during the sale (from /proc)", lines)
+
+
 def _save(
-    run: BenchRun, generator: report.RunSummary | None, stem: Path, screens: ScreensReport | None = None
+    run: BenchRun,
+    generator: report.RunSummary | None,
+    stem: Path,
+    screens: ScreensReport | None = None,
+    cpu: CpuWatch | None = None,
 ) -> None:
     """The JSON results and the SVG chart, side by side."""
     sale = run.sale
@@ -338,6 +366,8 @@ def _save(
         sold_per_second=[list(point) for point in sold[::10]],  # the timeline is in 0.1 s steps
         attempts_per_second=[list(point) for point in rates],
         board_screens=None if screens is None else screens.as_json(),
+        cpu_seconds=None if cpu is None or not cpu.used else cpu.used,
+        cpu_us_per_order=None if cpu is None or not cpu.used else cpu.per_order_us(run.summary.created),
     )
     report.write_json(stem.with_suffix(".json"), document)
     click.echo(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.svg')}")
