@@ -441,3 +441,33 @@ async def test_serve_cluster_runs_nodes_behind_haproxy_and_stops_them_all(cluste
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
+
+
+# -- a node that dies ---------------------------------------------------------------------------------
+
+
+async def test_a_node_killed_behind_haproxy_costs_no_purchase_the_other_node_sells_them_all(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Nodes of their own (one is killed): HAProxy moves the refused connections to the live node and
+    its health check takes the dead one out."""
+    settings = cluster.ctx.settings
+    port = free_port()
+    env = node_env(settings, f"http://127.0.0.1:{port}")
+    nodes = list(await asyncio.gather(*(ServerProcess.start(env) for _ in range(2))))
+    try:
+        async with haproxy_in_front(nodes, port, tmp_path) as url:
+            sale = await make_sale(cluster.ctx, quantity=20, limit=1)
+            buyers = await make_buyers(cluster.ctx, 20)
+            async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=HTTP_TIMEOUT) as lb:
+                assert (await buy(lb, buyers[0][1], sale.item_id)).status_code == 201
+                await nodes[1].stop()  # SIGKILL: no goodbye, its connections just close
+                served_by = []
+                for _, token in buyers[1:]:
+                    answer = await buy(lb, token, sale.item_id)
+                    assert answer.status_code == 201, answer.text
+                    served_by.append(answer.headers["x-flashport-node"])
+            assert set(served_by) == {"node1"}
+    finally:
+        for node in nodes:
+            await node.stop()
