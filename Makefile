@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve worker test test-unit test-integration test-e2e test-quick test-chaos lint format \
+.PHONY: help install demo serve serve-cluster worker test test-unit test-integration test-e2e test-quick test-chaos lint format \
 	typecheck migrate translations check-clone bench bench-expiry bench-pipeline bench-notify clean
 
 # Extra pytest arguments for the test targets, e.g. `make test-integration PYTEST_ARGS="-x -k payments"`.
@@ -36,6 +36,10 @@ demo: $(STAMP) ## Migrate, load the demo catalog and sale, serve on http://127.0
 
 serve: $(STAMP) ## Serve the API (settings from FLASHPORT_* variables)
 	$(BIN)/flashport serve
+
+serve-cluster: $(STAMP) ## N API nodes behind HAProxy on FLASHPORT_PORT (NODES=2; installs HAProxy if missing)
+	scripts/ensure-haproxy.sh
+	$(BIN)/flashport serve-cluster --nodes $(or $(NODES),2)
 
 worker: $(STAMP) ## Run the background worker
 	$(BIN)/flashport worker
@@ -74,8 +78,9 @@ test: $(STAMP) ## The whole suite: lint, types, then the unit, integration and b
 test-unit: $(STAMP) ## Unit tests: pure rules and codecs, seconds, no database, Redis or browser
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Redis stock (starts them)
+test-integration: $(STAMP) ## Integration tests on SQLite + PostgreSQL, SQL + Redis stock (starts them; installs HAProxy if missing)
 	scripts/ensure-services.sh
+	scripts/ensure-haproxy.sh
 	$(BIN)/pytest tests/integration $(PARALLEL) $(PYTEST_ARGS)
 
 test-e2e: $(STAMP) ## Browser tests: the storefront in Debian's Chromium (installs it if missing)
@@ -87,6 +92,7 @@ test-chaos: $(STAMP) ## Faults during a purchase load (own PostgreSQL and Redis,
 
 test-quick: $(STAMP) ## Unit + integration tests without the slow race and load tests (-m "not slow")
 	scripts/ensure-services.sh
+	scripts/ensure-haproxy.sh
 	$(BIN)/pytest tests/unit tests/integration -m "not slow" $(PYTEST_ARGS)
 
 check-clone: $(STAMP) ## A clone of HEAD with nothing beside it builds a wheel that finds its schemas

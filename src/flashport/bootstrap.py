@@ -98,24 +98,20 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
         sessions.use_redis(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix)
         queue_store = RedisQueueStore(client, engine, prefix=settings.redis_prefix)
-        if listen_for_restock:
-            stock.follow_restocks(board.clear)
     else:
         in_flight = 1 if settings.is_sqlite else settings.group_commit_in_flight
         stock = SqlStockEngine(
             engine, max_in_flight=in_flight, linger=linger, pace=order_pace(settings, in_flight)
         )
         board = SoldOutBoard(SQL_BOARD_TTL)
+    buy_path = BuyPath(stock, board, engine, single_limit=single_limit_of(settings))
+    if isinstance(stock, RedisStockEngine) and listen_for_restock:
+        stock.follow_restocks(lambda item_id: _item_news(buy_path, item_id))
     ctx = Context(
         settings=settings,
         engine=engine,
         stock=stock,
-        buy_path=BuyPath(
-            stock,
-            board,
-            engine,
-            single_limit=single_limit_of(settings),
-        ),
+        buy_path=buy_path,
         payments=AlipayProvider(settings, payment_keys(settings)),
         vault=IdentityVault(settings),
         customs=HttpCustomsGateway(settings.customs_url, timeout=settings.customs_timeout_seconds),
@@ -137,6 +133,17 @@ async def build_context(settings: Settings, *, listen_for_restock: bool = True) 
             ack_wait=settings.nats_ack_wait_seconds,
         )  # connected on first use: only the worker's partner stages use it
     return ctx
+
+
+def _item_news(buy_path: BuyPath, item_id: int) -> None:
+    """What every API process does when the stock engine says an item changed: units came back (an
+    order expired or was cancelled, a top-up) or an operator changed its terms (a pause, a resume, a
+    new price or limit; ``inventory.items_changed`` publishes every change). The sold-out flag goes,
+    and so do the cached terms, so a pause made through one process stops purchases on all of them at
+    once rather than after the terms' ttl. A restock costs each process one read of the item's terms
+    at its next purchase of it."""
+    buy_path.board.clear(item_id)
+    buy_path.forget_terms([item_id])
 
 
 async def close_context(ctx: Context) -> None:

@@ -57,6 +57,7 @@ ELSEWHERE = {
     "bench-expiry": "flashport.bench.cli:bench_expiry",
     "bench-pipeline": "flashport.bench.pipeline_cli:bench_pipeline",
     "bench-notify": "flashport.bench.notify_cli:bench_notify",
+    "bench-nodes": "flashport.bench.api_nodes:bench_nodes",
     "sandbox-pay": "flashport.sandbox_pay.cli:sandbox_pay",
     "customs-sim": "flashport.sandbox_customs.cli:customs_sim",
     "sandbox-logistics": "flashport.sandbox_logistics.cli:sandbox_logistics",
@@ -131,18 +132,50 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     )
 
 
+@main.command("serve-cluster")
+@click.option("--nodes", type=click.IntRange(1, 64), default=2, show_default=True, help="API processes")
+@click.option("--host", default=None, help="default: FLASHPORT_HOST (127.0.0.1)")
+@click.option("--port", type=int, default=None, help="HAProxy's port; default: FLASHPORT_PORT (8000)")
+def serve_cluster(nodes: int, host: str | None, port: int | None) -> None:
+    """Serve the API as N processes on ports of their own, behind HAProxy on --port (README: "Several
+    API nodes"). Needs Debian's haproxy; Ctrl-C stops them all."""
+    import os
+
+    from flashport.api_nodes import serve_cluster as run
+
+    settings = _settings()
+    _logging(settings)
+    sys.exit(run(host or settings.host, port or settings.port, nodes, settings.data_dir, os.environ))
+
+
+@main.command("haproxy-config")
+@click.option("--bind", default="0.0.0.0:80", show_default=True, help="where HAProxy listens")
+@click.argument("nodes", nargs=-1, required=True)
+def haproxy_config(bind: str, nodes: tuple[str, ...]) -> None:
+    """Print HAProxy's configuration for API nodes given as HOST:PORT (README: "Several API nodes")."""
+    from flashport.api_nodes import haproxy_config as render
+    from flashport.api_nodes import nodes_from
+
+    try:
+        click.echo(render(bind, nodes_from(nodes)), nl=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _metrics_directory(settings: Settings) -> None:
     """Several API processes count into one directory of metric files, which /metrics sums. It is made
     empty at each start (a dead process's files would otherwise be summed forever) before any process
     imports prometheus_client, which reads the variable at import. An operator's own
-    PROMETHEUS_MULTIPROC_DIR is kept (and emptied all the same)."""
+    PROMETHEUS_MULTIPROC_DIR is kept (and emptied all the same). The default is one directory per
+    port: several ``serve`` on one machine with one data directory (API nodes behind a load balancer)
+    would otherwise empty each other's files at start and each answer the sum of all."""
     import os
     import shutil
 
     if not settings.metrics:
         return
     name = "PROMETHEUS_MULTIPROC_DIR"  # not imported from adapters.metrics: that imports prometheus_client
-    directory = os.environ.get(name) or str(settings.data_dir / "metrics")
+    directory = os.environ.get(name) or str(settings.data_dir / "metrics" / str(settings.port))
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     os.environ[name] = directory

@@ -97,7 +97,7 @@ async def test_metrics_are_summed_over_every_api_process_of_serve(database_setti
     counted = sample(texts[-1], "flashport_http_requests_total", route="/livez", method="GET", status="200")
     assert counted - before == 60
     # Each process keeps its own file in the directory serve made; /metrics read them all.
-    assert len(list((database_settings.data_dir / "metrics").glob("counter_*.db"))) >= 2
+    assert len(list((database_settings.data_dir / "metrics").glob("*/counter_*.db"))) >= 2
 
 
 async def test_a_purchase_shows_in_orders_stock_engine_and_group_commit_metrics(buy_ctx: Context) -> None:

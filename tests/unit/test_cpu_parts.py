@@ -1,40 +1,55 @@
-"""The bench's CPU per part: processes are told apart by name or command line, with what they started."""
+"""The bench's parts found by name or command line (bench/cpu_parts.py), measured with their children."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from flashport.bench import cpu_parts
+from flashport.bench.cpu import CpuWatch, tree_cpu_seconds
 
-# A process that looks like ``flashport worker`` to the sampler and spends 0.3 s of its own CPU, then
-# waits for its input to close (so the test samples it alive).
-BUSY = (
-    "import sys, time\nwhile time.process_time() < 0.3: pass\nprint('spent', flush=True)\nsys.stdin.read()\n"
-)
+# A process that looks like ``flashport worker`` to the discovery, with a child of the same command line
+# (counted once, through its parent), each spending 0.2 s of its own CPU; then waiting on its input.
+BUSY = """
+import subprocess, sys, time
+child = None
+if "--child" not in sys.argv:
+    child = subprocess.Popen([*sys.orig_argv, "--child"], stdin=subprocess.PIPE)
+while time.process_time() < 0.2:
+    pass
+print("spent", flush=True)
+sys.stdin.read()
+if child:
+    child.stdin.close()
+    child.wait()
+"""
 
 
 @pytest.mark.skipif(not cpu_parts.PROC.is_dir(), reason="reads /proc (Linux)")
-def test_a_processs_cpu_is_counted_to_the_part_its_command_line_names() -> None:
-    before = cpu_parts.sample()
+def test_a_part_is_found_by_its_command_line_and_its_children_count_with_it() -> None:
     busy = subprocess.Popen(
-        [sys.executable, "-c", BUSY, "flashport", "worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", BUSY, "flashport", "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     try:
-        assert busy.stdout is not None and busy.stdout.readline().startswith("spent")
-        after = cpu_parts.sample()
+        assert busy.stdout is not None
+        assert [busy.stdout.readline(), busy.stdout.readline()] == [b"spent\n", b"spent\n"]  # both
+        children = [
+            int(pid) for pid in Path(f"/proc/{busy.pid}/task/{busy.pid}/children").read_text().split()
+        ]
+        found = cpu_parts.discover()
+        spent = tree_cpu_seconds(busy.pid)
     finally:
         assert busy.stdin is not None
         busy.stdin.close()
         busy.wait()
-    spent = cpu_parts.between(before, after, orders=1000)
-    assert spent.seconds["worker"] >= 0.29
-    assert spent.per_order_us("worker") >= 290
+    assert busy.pid in found["worker"] and len(children) == 1
+    assert children[0] not in found["worker"]  # counted once, through its parent
+    assert spent >= 0.39  # the parent's 0.2 s and its child's
+    assert found["generator"] == [os.getpid()]
 
 
 def test_the_words_of_a_part_are_found_in_order_in_the_command_line() -> None:
@@ -47,7 +62,10 @@ def test_the_words_of_a_part_are_found_in_order_in_the_command_line() -> None:
     assert not cpu_parts._has_words([], ("flashport", "serve"))
 
 
-def test_a_part_with_no_orders_costs_nothing_per_order() -> None:
-    spent = cpu_parts.between({"api": 1.0}, {"api": 3.0}, orders=0)
-    assert spent.seconds == {"api": 2.0} and spent.per_order_us("api") == 0.0
-    assert cpu_parts.between({"api": 1.0}, {"api": 3.0}, orders=4).per_order_us("api") == 500_000
+def test_the_lines_give_each_part_per_order_and_the_log_written() -> None:
+    watch = CpuWatch({"api": [1]})
+    watch.used = {"api": 2.0}
+    shown = dict(cpu_parts.lines(watch, 4, wal_bytes=8_000))
+    assert shown["CPU api"] == "2.00 s = 500,000 us per order"
+    assert shown["PostgreSQL WAL"] == "0.0 MB = 2,000 bytes per order"
+    assert "PostgreSQL WAL" not in dict(cpu_parts.lines(watch, 4, wal_bytes=None))

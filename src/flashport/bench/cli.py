@@ -19,6 +19,7 @@ import click
 from flashport.bench import cpu_parts, report
 from flashport.bench.board_screens import BoardScreens, ScreensReport
 from flashport.bench.chart import sold_over_time_svg, timelines
+from flashport.bench.cpu import CpuWatch, parse_watched
 from flashport.bench.loadgen import (
     Firing,
     GeneratorError,
@@ -103,6 +104,15 @@ processes_option = click.option(
     help="Then send every purchase that bought again, with its Idempotency-Key, as clients retry after "
     "a timeout, and report how fast the retries are answered (each must be its first answer: 201).",
 )
+@click.option(
+    "--cpu-of",
+    "cpu_of",
+    multiple=True,
+    metavar="NAME=PID",
+    help="The processes whose CPU (with their children's) is reported per order: api=PID, "
+    "postgres=PID (the postmaster), redis=PID... Repeat a name to add processes to it. Default: the "
+    "API, worker, PostgreSQL, Redis and NATS processes found on this machine, and the generator.",
+)
 def bench(
     url: str,
     units: int,
@@ -116,6 +126,7 @@ def bench(
     admit_rate: float | None,
     room: bool,
     replay: bool,
+    cpu_of: tuple[str, ...],
 ) -> None:
     """Sell UNITS units (limit 1 per buyer) to BUYERS buyers over HTTP, then prove nothing was oversold.
 
@@ -123,6 +134,10 @@ def bench(
     """
     target = _target(url)
     settings = load_settings()
+    try:
+        cpu = CpuWatch(parse_watched(cpu_of) if cpu_of else cpu_parts.discover())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cpu-of") from None
     if rush is not None:
         _rush(
             settings,
@@ -148,27 +163,24 @@ def bench(
     screens = BoardScreens(target, _operator_token(settings, sale.run_id), board_screens)
     screens.start()
     wal_before = asyncio.run(_with_context(settings, report.wal_position))
-    cpu_before = cpu_parts.sample() if cpu_parts.PROC.is_dir() else None
+    cpu.start()
     try:
         firing = _fire(target, volley, connections, processes, "sold")
     finally:
+        cpu.stop()
         watched = screens.stop()
     summary = report.summarise(firing, units=units)
-    cpu = None
-    if cpu_before is not None:
-        cpu_after = cpu_parts.sample()
-        wal_after = asyncio.run(_with_context(settings, report.wal_position))
-        wal = None if wal_before is None or wal_after is None else wal_after - wal_before
-        cpu = cpu_parts.between(cpu_before, cpu_after, summary.created, wal)
+    wal_after = asyncio.run(_with_context(settings, report.wal_position))
+    wal = None if wal_before is None or wal_after is None else wal_after - wal_before
     audit = asyncio.run(_with_context(settings, report.audit_sale, sale.item_id))
     checks = report.checks(summary, audit)
-    run = BenchRun(url, connections, processes, sale, firing, summary, audit, checks, cpu)
+    run = BenchRun(url, connections, processes, sale, firing, summary, audit, checks, cpu, wal)
     _show(run, generator)
     if replay:
         _replay(settings, target, sale, requests, summary, connections, processes)
     if board_screens:
         _show_screens(watched)
-    _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None)
+    _save(run, generator, out / f"bench-{stamp}", watched if board_screens else None, cpu)
     if any(c.must_hold and not c.passed for c in run.checks):
         raise SystemExit(1)
 
@@ -183,7 +195,8 @@ class BenchRun:
     summary: report.RunSummary
     audit: report.StockAudit
     checks: list[report.Check]
-    cpu: cpu_parts.CpuPerOrder | None = None  # what each local part spent on the sale (Linux)
+    cpu: CpuWatch | None = None  # what each local part spent on the sale (Linux)
+    wal_bytes: int | None = None  # PostgreSQL's write-ahead log written during it (None: SQLite)
 
 
 async def _mark_hot(ctx: Any, sale: PreparedSale, rate: float) -> None:
@@ -279,8 +292,9 @@ def _show(run: BenchRun, generator: report.RunSummary | None) -> None:
     if run.firing.queue_ns:
         report.render("waiting room", report.queue_lines(run.firing))
     report.render("database", report.audit_lines(run.audit))
-    if run.cpu is not None:
-        report.render("CPU per part, processes on this machine (docs/capacity.md)", run.cpu.lines())
+    if run.cpu is not None and run.cpu.used:
+        title = "CPU per part, processes on this machine (docs/capacity.md)"
+        report.render(title, cpu_parts.lines(run.cpu, run.summary.created, run.wal_bytes))
     report.render("checks", report.check_lines(run.checks))
     # The generator is not the bottleneck when it idled for much of the run and could go faster.
     busy = run.summary.generator_busy / run.processes
@@ -330,7 +344,11 @@ async def _with_context(settings: Settings, action: Any, *args: Any, **kwargs: A
 
 
 def _save(
-    run: BenchRun, generator: report.RunSummary | None, stem: Path, screens: ScreensReport | None = None
+    run: BenchRun,
+    generator: report.RunSummary | None,
+    stem: Path,
+    screens: ScreensReport | None = None,
+    cpu: CpuWatch | None = None,
 ) -> None:
     """The JSON results and the SVG chart, side by side."""
     sale = run.sale
@@ -350,7 +368,9 @@ def _save(
         sold_per_second=[list(point) for point in sold[::10]],  # the timeline is in 0.1 s steps
         attempts_per_second=[list(point) for point in rates],
         board_screens=None if screens is None else screens.as_json(),
-        cpu=None if run.cpu is None else run.cpu.as_json(),
+        cpu_seconds=None if cpu is None or not cpu.used else cpu.used,
+        cpu_us_per_order=None if cpu is None or not cpu.used else cpu.per_order_us(run.summary.created),
+        wal_bytes=run.wal_bytes,
     )
     report.write_json(stem.with_suffix(".json"), document)
     click.echo(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.svg')}")

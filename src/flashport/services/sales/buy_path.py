@@ -46,13 +46,14 @@ class BuyPath:
     Item terms are a :class:`~flashport.services.last_known.LastKnown` per item: read at most once per
     ``terms_ttl`` however many ask and, while a refresh is stalled or failing, served as last read for
     up to ``TERMS_STALE_SECONDS`` more. That is safe: terms (price, limits, the sale's window and pause)
-    change rarely; the process that changes them forgets its copy at once (``inventory.items_changed``)
-    and the others already see a change only after their ttl, so serving stale makes that at most
-    seconds later, and only while the database does not answer their read. What is sold is still decided
-    by the stock engine (units, per-buyer limits) and a purchase is answered only once the database has
-    its order. With no usable copy (the first read, after a change, or too old) a purchase waits for the
-    read at most the ``deadline`` it is given (what is left of the buy deadline), then is answered 503
-    with Retry-After."""
+    change rarely; the process that changes them forgets its copy at once (``inventory.items_changed``),
+    the others when the Redis engine's news of the change reaches them (at once; bootstrap's
+    ``_item_news``), or after their ttl (the SQL engine, or a lost message), so serving stale makes
+    that at most seconds later, and only while the database does not answer their read. What is sold
+    is still decided by the stock engine (units, per-buyer limits) and a purchase is answered only once
+    the database has its order. With no usable copy (the first read, after a change, or too old) a
+    purchase waits for the read at most the ``deadline`` it is given (what is left of the buy
+    deadline), then is answered 503 with Retry-After."""
 
     def __init__(
         self,

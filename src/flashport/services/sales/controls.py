@@ -3,8 +3,10 @@ an item's allotment, end an event early.
 
 Each command is one transaction that changes the sale, writes an outbox event and an audit entry, so the
 three commit together or not at all; after the commit the stock engine and this process's buy path learn
-of the change (``inventory.items_changed``). Other API processes see a pause or a resume within their
-terms cache's lifetime (2 s); an early end and a top-up reach the Redis stock engine at once.
+of the change (``inventory.items_changed``). With Redis every other API process hears of it by pub/sub
+and forgets its copy of the item's terms at once (bootstrap's ``_item_news``), so a pause stops purchases
+everywhere within milliseconds; without Redis (the SQL engine) they see a pause or a resume within their
+terms cache's lifetime (2 s). An early end and a top-up reach the Redis stock engine at once.
 
 A repeated pause or resume changes nothing and records nothing (``changed`` is False), so a double
 click or a retry is harmless.

@@ -1,6 +1,7 @@
 """The sold-out board: each API process remembers which items are gone and answers "sold out" from
-memory, without a Redis or database call. When units come back (an order expired or was cancelled),
-the stock engine publishes the item id and every process clears its flag. A flag also fades after
+memory, without a Redis or database call. When units come back (an order expired or was cancelled, a
+top-up) or an operator changes the item, the stock engine publishes the item id and every process
+clears its flag (and forgets the item's cached terms: bootstrap's ``_item_news``). A flag also fades after
 ``ttl`` seconds, so a lost message (or the SQL engine, which has no pub/sub) costs at most one real
 check per item per ``ttl``."""
 
