@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -191,42 +190,6 @@ def with_duplicates(bodies: Sequence[bytes], share: float, seed: int = 14) -> li
     sequence = [*bodies, *repeats]
     rng.shuffle(sequence)
     return sequence
-
-
-# --- the API's CPU, from /proc ----------------------------------------------------------------------------
-
-
-def process_tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its descendants (uvicorn's workers are its children)."""
-    ticks = _clock_ticks()
-    total = 0.0
-    for each in _tree(pid):
-        try:
-            stat = Path(f"/proc/{each}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
-def _tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return found
-
-
-def _clock_ticks() -> int:
-    import os
-
-    return os.sysconf("SC_CLK_TCK")
 
 
 # --- the audit --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import click
 
 from flashport.adapters.payments import alipay_protocol as proto
 from flashport.bench import notify
+from flashport.bench.cpu import tree_cpu_seconds
 from flashport.bench.loadgen import Target, fire
 from flashport.bench.report import Latency
 from flashport.bootstrap import build_context, close_context
@@ -64,11 +65,9 @@ def bench_notify(
         f"in {time.perf_counter() - started:.1f} s (run {prepared.run_id})",
         err=True,
     )
-    cpu_before = notify.process_tree_cpu_seconds(api_pid) if api_pid else None
+    cpu_before = tree_cpu_seconds(api_pid) if api_pid else None
     firing = fire(target, requests, connections=connections, processes=processes)
-    api_cpu = (
-        notify.process_tree_cpu_seconds(api_pid) - cpu_before if api_pid and cpu_before is not None else None
-    )
+    api_cpu = tree_cpu_seconds(api_pid) - cpu_before if api_pid and cpu_before is not None else None
 
     async def check() -> notify.NotifyAudit:
         ctx = await build_context(settings, listen_for_restock=False)
