@@ -48,7 +48,7 @@ def test_a_part_is_found_by_its_command_line_and_its_children_count_with_it() ->
         busy.wait()
     assert busy.pid in found["worker"] and len(children) == 1
     assert children[0] not in found["worker"]  # counted once, through its parent
-    assert spent >= 0.39  # the parent's 0.2 s and its child's
+    assert spent >= 0.3  # the parent's 0.2 s and its child's (each read in 10 ms ticks)
     assert found["generator"] == [os.getpid()]
 
 
