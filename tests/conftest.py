@@ -137,7 +137,12 @@ async def ctx(database_settings: Settings) -> AsyncIterator[Context]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``buy_ctx`` once per stock engine: SQL and Redis, and Redis Cluster too in the modules marked
     ``redis_cluster`` (the buy path's contract and race tests; the rest would only repeat them)."""
-    if "buy_ctx" in metafunc.fixturenames:
+    chosen = any(
+        "buy_ctx" in str(mark.args[0])
+        for mark in metafunc.definition.iter_markers("parametrize")
+        if mark.args
+    )
+    if "buy_ctx" in metafunc.fixturenames and not chosen:  # a test may name its engines itself
         engines = ["sql", "redis"]
         if metafunc.definition.get_closest_marker("redis_cluster") is not None:
             engines.append("redis-cluster")
