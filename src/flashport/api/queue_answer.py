@@ -72,14 +72,18 @@ def buyer_of(ctx: Context, authorization: bytes | None) -> Principal | None:
     return who if who.role is Role.BUYER else None
 
 
+async def status_of(ctx: Context, ask: QueueAsk) -> queue.QueueStatus:
+    """The buyer's standing checked, then the join or poll done: what both fast paths answer with."""
+    await check_standing(ctx, ask.who)
+    if ask.join:
+        return await queue.join(ctx, ask.who.user_id, ask.item_id, ask.address)
+    return await queue.status(ctx, ask.who.user_id, ask.item_id)
+
+
 async def answer_queue(ctx: Context, ask: QueueAsk) -> Answer:
     """The status as the route sends it (ETag, 304 when ``If-None-Match`` has it), or the refusal."""
     try:
-        await check_standing(ctx, ask.who)
-        if ask.join:
-            found = await queue.join(ctx, ask.who.user_id, ask.item_id, ask.address)
-        else:
-            found = await queue.status(ctx, ask.who.user_id, ask.item_id)
+        found = await status_of(ctx, ask)
     except DomainError as exc:
         return refusal(answer_for(exc))
     except Exception as exc:

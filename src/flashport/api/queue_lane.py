@@ -25,10 +25,16 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flashport.api.observability import ROUTE_KEY
-from flashport.api.queue_answer import LONGEST_EMPTY, MAX_ITEM_ID, QUEUE_ROUTE, buyer_of, empty_join
+from flashport.api.queue_answer import (
+    LONGEST_EMPTY,
+    MAX_ITEM_ID,
+    QUEUE_ROUTE,
+    QueueAsk,
+    buyer_of,
+    empty_join,
+    status_of,
+)
 from flashport.api.routes.waiting_room import status_bytes
-from flashport.services.accounts.sessions import check_standing
-from flashport.services.waiting_room import queue
 
 QUEUE_PATH = re.compile(r"^/api/v1/sale-items/([1-9][0-9]{0,18})/queue$")
 
@@ -65,13 +71,10 @@ class QueueFastLane:
         who = buyer_of(ctx, _header(headers, b"authorization"))
         if who is None:
             return None
+        client = scope.get("client")
+        ask = QueueAsk(item_id, who, scope["method"] == "POST", client[0] if client else None, None)
         try:
-            await check_standing(ctx, who)
-            if scope["method"] == "POST":
-                client = scope.get("client")
-                found = await queue.join(ctx, who.user_id, item_id, client[0] if client else None)
-            else:
-                found = await queue.status(ctx, who.user_id, item_id)
+            found = await status_of(ctx, ask)
         except Exception:  # every refusal and failure is the route's to answer, the one documented way
             return None
         return status_bytes(found)
