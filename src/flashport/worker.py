@@ -124,8 +124,9 @@ class Wakeups:
 
 def idle_wait(interval: float, idle_polls: int, backoff: float) -> float:
     """How long a stage waits after ``idle_polls`` polls in a row that found nothing: its interval,
-    doubled each time, at most ``backoff`` times the interval."""
-    return interval * min(2.0 ** max(idle_polls - 1, 0), max(backoff, 1.0))
+    doubled each time, at most ``backoff`` times the interval. (The doublings are capped: a stage idle
+    for a day polls tens of thousands of times, and 2.0 ** 1024 is a float overflow.)"""
+    return interval * min(2.0 ** min(max(idle_polls - 1, 0), 60), max(backoff, 1.0))
 
 
 def _partner_poll(settings: Settings) -> float:

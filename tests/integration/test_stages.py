@@ -364,6 +364,8 @@ async def test_a_paid_order_is_handed_from_stage_to_stage_without_waiting_out_th
 async def test_an_idle_stage_waits_longer_each_empty_poll_up_to_its_bound_and_a_wake_cuts_it_short() -> None:
     assert [idle_wait(0.5, n, 8) for n in range(6)] == [0.5, 0.5, 1.0, 2.0, 4.0, 4.0]
     assert idle_wait(1.0, 10, 1) == 1.0  # no back-off
+    # A stage idle for hours: 2.0 ** 1024 overflowed and the worker died after about 1,000 empty polls.
+    assert [idle_wait(0.5, n, 8) for n in (1_025, 10**6)] == [4.0, 4.0]
     wakeups, stop = Wakeups(["receipts_applied"]), asyncio.Event()
     wakeups.wake(["receipts_applied", "not_a_stage"])
     await asyncio.wait_for(wakeups.wait("receipts_applied", stop, 600), 5)  # woken before: at once
