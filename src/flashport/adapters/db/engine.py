@@ -58,3 +58,16 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as conn:
         await conn.execution_options(read_only=True)
         yield conn
+
+
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Reads that all see the database at one moment: a REPEATABLE READ transaction on PostgreSQL,
+    whose statements share the snapshot of its first; on SQLite a read transaction is one already."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execution_options(read_only=True, isolation_level="REPEATABLE READ")
+        else:
+            await conn.execution_options(read_only=True)
+        async with conn.begin():
+            yield conn

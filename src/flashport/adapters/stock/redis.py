@@ -9,6 +9,8 @@ Keys of one item share the hash tag ``{item:ID}`` so every script touches a sing
                                               once saved, the purchase itself (SavedPurchase)
     <prefix>:{item:ID}:released:<order> str   marker: this order's units went back (7 days)
     <prefix>:{item:ID}:recent           zset  reservations of the last minutes, for the orphan sweep
+    <prefix>:{item:ID}:rebuilding       str   lock of the one process rebuilding the item (30 s)
+    <prefix>:{item:ID}:late             list  orders committed while it was rebuilt, for it to count
 
 Failure policy: Redis unreachable -> ``ServiceUnavailable`` (503), nothing reserved: buying fails
 closed. Database write failed after a reservation -> the reservation is undone, unless we cannot tell
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from flashport.adapters import metrics
 from flashport.adapters.db import orders_repo
 from flashport.adapters.db.commit_pace import Pace
-from flashport.adapters.db.engine import reading
+from flashport.adapters.db.engine import reading, snapshot
 from flashport.adapters.db.group_commit import GroupCommitter
 from flashport.adapters.db.schema import orders
 from flashport.adapters.redis_client import RedisClient
@@ -55,6 +59,10 @@ RELEASE_MARK_TTL_MS = 7 * 24 * 3600 * 1000
 RELEASE_PIPELINE = 500  # releases per round trip when a sweep returns many orders at once
 DOUBT_SETTLES_AFTER_MS = 3000  # a reservation in doubt is settled this long after its commit failed
 RESTORE_PIPELINE = 5_000  # idempotency keys per round trip when an item is rebuilt
+# One process at a time rebuilds an item Redis lost (others wait for its terms); a rebuilder that died
+# holds the lock this long at most.
+REBUILD_LOCK_MS = 30_000
+REBUILD_WAIT_SECONDS = 0.01  # how often a process waiting for another's rebuild looks again
 # An order is written within COMMIT_DEADLINE_SECONDS of its reservation or not at all (a draft that
 # waited longer for its group commit is given up, and its reservation undone), and a transaction of the
 # PostgreSQL order writer cannot last beyond its server-side timeouts (order_writer.py). So a
@@ -68,16 +76,6 @@ UNSAVED_SCAN = 5_000  # recent reservations read per round trip by reconcile
 # or lost replica costs a sale its purchases for that long, not its stock.
 REPLICA_ACK_TIMEOUT_MS = 1_000
 LOOKUP_BATCH = 1_000  # idempotency keys per MGET when buyers of a sold-out item are refused
-
-# Once an order is saved, its idempotency key holds the purchase (SavedPurchase.encode) instead of the bare
-# order id: a retry in any process answers from it without the database, and forget.lua, which matches
-# the bare id, can no longer give back the units of a saved order.
-_SAVED = """
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL') end
-end
-return 1
-"""
 
 _INIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -131,7 +129,8 @@ class RedisStockEngine(StockEngine):
         self._release = client.register_script((SCRIPTS / "release.lua").read_text())
         self._forget = client.register_script((SCRIPTS / "forget.lua").read_text())
         self._init = client.register_script(_INIT)
-        self._saved = client.register_script(_SAVED)
+        self._saved = client.register_script((SCRIPTS / "saved.lua").read_text())
+        self._rebuilt_terms = client.register_script((SCRIPTS / "rebuilt.lua").read_text())
         self._writer = writer
         self._commit_deadline = commit_deadline
         self.orphan_after_ms = orphan_after_ms
@@ -608,7 +607,9 @@ class RedisStockEngine(StockEngine):
 
     async def _note_saved(self, drafts: Sequence[OrderDraft]) -> None:
         """Put each saved order's purchase under its idempotency key (one script call per item, all in
-        one round trip). Best effort: a retry that finds a bare id reads the order from the database."""
+        one round trip), and count any order whose reservation Redis lost meanwhile (saved.lua). Best
+        effort: a retry that finds a bare id reads the order from the database, and reconcile finds an
+        order left uncounted because this call failed."""
         if not drafts:
             return
         by_item: dict[int, list[OrderDraft]] = {}
@@ -616,17 +617,32 @@ class RedisStockEngine(StockEngine):
             by_item.setdefault(draft.terms.item_id, []).append(draft)
         calls = [
             (
-                [self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved],
-                [v for d in saved for v in (d.id, SavedPurchase.of(d).encode())],
+                [
+                    *self._rebuild_keys(item_id),
+                    *(self.key(item_id, f"idem:{d.buyer_id}:{d.idempotency_key}") for d in saved),
+                ],
+                [
+                    IDEMPOTENCY_TTL_MS,
+                    *(v for d in saved for v in (d.id, SavedPurchase.of(d).encode(), d.buyer_id, d.quantity)),
+                ],
             )
             for item_id, saved in by_item.items()
         ]
         try:
-            await self._pipelined(self._saved, calls)
+            counted = sum(int(n) for n in await self._pipelined(self._saved, calls))
         except RedisError:
             log.warning(
                 "could not note %d saved orders on their keys; retries read the database", len(drafts)
             )
+            return
+        if counted:
+            log.warning(
+                "stock engine: %d order(s) saved after Redis lost their reservations: counted", counted
+            )
+
+    def _rebuild_keys(self, item_id: int) -> list[str]:
+        """meta, taken, buyers, late, rebuilding: the keys saved.lua and rebuilt.lua begin with."""
+        return [*self._item_keys(item_id), self.key(item_id, "late"), self.key(item_id, "rebuilding")]
 
     async def _pipelined(
         self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
@@ -710,8 +726,7 @@ class RedisStockEngine(StockEngine):
 
     async def reload(self, item_ids: Sequence[int]) -> None:
         for item_id in item_ids:
-            async with self._rebuilding.setdefault(item_id, asyncio.Lock()):
-                await self.sync_items([item_id], keys_since=IDEMPOTENCY_TTL_MS)
+            await self._rebuild(item_id)
         await self.redis.set(self.loaded_key, str(int(time.time())))
         if item_ids:
             log.warning("stock engine: Redis had lost its data; %d items loaded again", len(item_ids))
@@ -719,58 +734,107 @@ class RedisStockEngine(StockEngine):
     async def _rebuilt(self, item_id: int) -> bool:
         """Redis answered "unknown" for an item the buy path knows: it lost its keys (restarted empty,
         flushed, failed over without them). Rebuild the item from the database, its idempotency keys
-        included, once per process however many purchases noticed (the others wait and judge again).
+        included, once however many purchases and processes noticed (the others wait and judge again).
         False when the database does not know the item either."""
-        lock = self._rebuilding.setdefault(item_id, asyncio.Lock())
-        async with lock:
-            try:
-                if await self.redis.exists(self._item_keys(item_id)[0]):
-                    return True  # rebuilt meanwhile, by this process or another
+        try:
+            if await self._rebuild(item_id):
                 log.warning("stock engine: item %s is missing from Redis; rebuilt from the database", item_id)
-                await self.sync_items([item_id], keys_since=IDEMPOTENCY_TTL_MS)
-            except RedisError as exc:
-                raise ServiceUnavailable(
-                    "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
-                ) from exc
-            self.rebuilds += 1
+                self.rebuilds += 1
             return bool(await self.redis.exists(self._item_keys(item_id)[0]))
+        except RedisError as exc:
+            raise ServiceUnavailable(
+                "the stock engine is unreachable; nothing was reserved", code="stock_engine_unavailable"
+            ) from exc
 
-    async def sync_items(self, item_ids: Sequence[int], *, keys_since: int | None = None) -> None:
+    async def _rebuild(self, item_id: int) -> bool:
+        """Rebuild one item Redis does not have, under its lock: one process rebuilds, the others (in this
+        process: its asyncio lock; elsewhere: the Redis lock) wait until its terms are there. True when
+        this call rebuilt it. Two rebuilds at once would each restore the keys of their own snapshot,
+        and an order committed between the two would have its key back without being counted."""
+        meta, lock = self._item_keys(item_id)[0], self.key(item_id, "rebuilding")
+        async with self._rebuilding.setdefault(item_id, asyncio.Lock()):
+            token = uuid.uuid4().hex
+            while not await self.redis.set(lock, token, nx=True, px=REBUILD_LOCK_MS):
+                if await self.redis.exists(meta):
+                    return False  # another process rebuilt it meanwhile
+                await asyncio.sleep(REBUILD_WAIT_SECONDS)  # another process is rebuilding it
+            try:
+                if await self.redis.exists(meta):
+                    return False
+                await self.sync_items([item_id], keys_since=IDEMPOTENCY_TTL_MS, lock_token=token)
+                return True
+            finally:
+                await self._unlock(lock, token)
+
+    async def _unlock(self, lock: str, token: str) -> None:
+        if await self.redis.get(lock) in (token, token.encode()):
+            await self.redis.delete(lock)  # rebuilt.lua frees it when it ran; this is for a failure
+
+    async def sync_items(
+        self, item_ids: Sequence[int], *, keys_since: int | None = None, lock_token: str = ""
+    ) -> None:
         """Write each item's terms and, where Redis has none yet, its counters from the database truth.
         The counters go first and the terms last: until the terms exist the script answers "unknown" and
         reserves nothing, so no purchase can count against counters about to be set. With
-        ``keys_since`` (ms), the idempotency keys of orders made that recently are written back too."""
-        async with reading(self._engine) as conn:
+        ``keys_since`` (ms), the idempotency keys of orders made that recently are written back too.
+        Counters and keys are read from one snapshot, so an order has its key back exactly when it is
+        counted; one committed after the snapshot is counted when its key is found missing (saved.lua,
+        rebuilt.lua)."""
+        since = datetime.now(UTC) - timedelta(milliseconds=keys_since or 0)
+        async with snapshot(self._engine) as conn:
             truth = await orders_repo.taken_truth(conn, item_ids)
-            for item_id in item_ids:
-                terms = await orders_repo.load_terms(conn, item_id)
-                meta, taken, buyers = self._item_keys(item_id)
-                if terms is None:
-                    await self.redis.delete(meta)
-                    continue
-                units, per_buyer = truth[item_id]
-                flat = [str(v) for pair in per_buyer.items() for v in pair]
-                await self._init(keys=[taken, buyers], args=[units, *flat])
-                if keys_since is not None:
-                    await self._restore_keys(conn, item_id, keys_since)
-                await self.redis.hset(
-                    meta,
-                    mapping={
-                        "quantity": terms.quantity,
-                        "limit": terms.per_buyer_limit,
-                        "starts_ms": _ms(terms.starts_at),
-                        "ends_ms": _ms(terms.ends_at),
-                        "open": "1" if terms.open else "0",
-                    },
+            read = [
+                (
+                    item_id,
+                    await orders_repo.load_terms(conn, item_id),
+                    await orders_repo.idempotency_records(conn, item_id, since) if keys_since else [],
                 )
-                await self.redis.publish(self.restock_channel, str(item_id))
+                for item_id in item_ids
+            ]
+        for item_id, terms, records in read:
+            meta, taken, buyers = self._item_keys(item_id)
+            if terms is None:
+                await self.redis.delete(meta)
+                continue
+            units, per_buyer = truth[item_id]
+            flat = [str(v) for pair in per_buyer.items() for v in pair]
+            await self._init(keys=[taken, buyers], args=[units, *flat])
+            if keys_since is not None:
+                await self._restore_keys(item_id, records, keys_since)
+            fields = {
+                "quantity": terms.quantity,
+                "limit": terms.per_buyer_limit,
+                "starts_ms": _ms(terms.starts_at),
+                "ends_ms": _ms(terms.ends_at),
+                "open": "1" if terms.open else "0",
+            }
+            await self._write_terms(item_id, fields, lock_token)
+            await self.redis.publish(self.restock_channel, str(item_id))
 
-    async def _restore_keys(self, conn: AsyncConnection, item_id: int, within_ms: int) -> None:
+    async def _write_terms(self, item_id: int, fields: Mapping[str, Any], lock_token: str) -> None:
+        """The terms, written together with the counting of the orders saved.lua left on the item's late
+        list while it was rebuilt (rebuilt.lua); read again if more arrived in between."""
+        terms = [v for pair in fields.items() for v in pair]
+        late_key = self.key(item_id, "late")
+        while True:
+            late = [json.loads(entry) for entry in await self.redis.lrange(late_key, 0, -1)]
+            counted = await self._rebuilt_terms(
+                keys=[*self._rebuild_keys(item_id), *(entry[0] for entry in late)],
+                args=[IDEMPOTENCY_TTL_MS, lock_token, len(late), *(v for e in late for v in e[1:]), *terms],
+            )
+            if int(counted) >= 0:
+                break
+        if int(counted):
+            log.warning(
+                "stock engine: item %s: %d order(s) saved while it was rebuilt: counted", item_id, counted
+            )
+
+    async def _restore_keys(
+        self, item_id: int, records: Sequence[tuple[int, str, str, datetime]], within_ms: int
+    ) -> None:
         """Each recent order's idempotency key again, with what is left of its time to live (NX: a key
         Redis still has wins)."""
         now = datetime.now(UTC)
-        since = now - timedelta(milliseconds=within_ms)
-        records = await orders_repo.idempotency_records(conn, item_id, since)
         for start in range(0, len(records), RESTORE_PIPELINE):
             pipe = self.redis.pipeline(transaction=False)
             for buyer_id, key, order_id, created_at in records[start : start + RESTORE_PIPELINE]:
